@@ -1,0 +1,145 @@
+"""Options, ini keys and environment -> one validated Settings object (pure)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+# kind accepts the names Docker accepts for a container prefix.
+_KIND_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
+DEFAULT_KIND_NAME = "kind"
+DEFAULT_TIMEOUT_SECONDS = 300.0
+
+
+class SettingsError(ValueError):
+    """Bad user input; the message is one line that names the option and the fix."""
+
+
+@dataclass(frozen=True)
+class LocalTarget:
+    """The embedded cluster started by the plugin."""
+
+    def describe(self) -> str:
+        """One phrase for messages."""
+        return "the embedded cluster (--kfs-cluster=local)"
+
+
+@dataclass(frozen=True)
+class ContextTarget:
+    """A context of a kubeconfig file (None: the client's default file)."""
+
+    context: str
+    kubeconfig: Path | None = None
+
+    def describe(self) -> str:
+        """One phrase for messages."""
+        where = f" of {self.kubeconfig}" if self.kubeconfig else ""
+        return f"kubeconfig context '{self.context}'{where}"
+
+
+@dataclass(frozen=True)
+class InClusterTarget:
+    """The service-account config of the pod the run is in."""
+
+    def describe(self) -> str:
+        """One phrase for messages."""
+        return "the in-cluster service account (--kfs-cluster=in-cluster)"
+
+
+@dataclass(frozen=True)
+class KindTarget:
+    """A kind cluster, created with the kind CLI when `create` is set."""
+
+    name: str = DEFAULT_KIND_NAME
+    create: bool = False
+
+    def describe(self) -> str:
+        """One phrase for messages."""
+        return f"kind cluster '{self.name}'"
+
+
+ClusterTarget = LocalTarget | ContextTarget | InClusterTarget | KindTarget
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the plugin was told, validated."""
+
+    target: ClusterTarget | None
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+
+
+def parse_cluster(value: str, kubeconfig: str | None, kind_create: bool) -> ClusterTarget:
+    """Turn the --kfs-cluster value into a target; SettingsError on bad input."""
+    value = value.strip()
+    if not value:
+        raise SettingsError(
+            "--kfs-cluster is empty; use local, in-cluster, kind, kind:<name> or a kubeconfig "
+            "context name"
+        )
+    is_kind = value == "kind" or value.startswith("kind:")
+    if kind_create and not is_kind:
+        raise SettingsError(
+            f"--kfs-kind-create only applies to kind clusters, not --kfs-cluster={value}; "
+            "drop it or use --kfs-cluster=kind:<name>"
+        )
+    if kubeconfig and (value in ("local", "in-cluster") or is_kind):
+        raise SettingsError(
+            f"--kfs-kubeconfig conflicts with --kfs-cluster={value}, which brings its own "
+            "credentials; drop --kfs-kubeconfig or name a context instead"
+        )
+    if value == "local":
+        return LocalTarget()
+    if value == "in-cluster":
+        return InClusterTarget()
+    if is_kind:
+        name = value.partition(":")[2] if ":" in value else DEFAULT_KIND_NAME
+        if not _KIND_NAME.match(name):
+            raise SettingsError(
+                f"--kfs-cluster={value}: '{name}' is not a valid kind cluster name "
+                "(lower-case letters, digits, '.' and '-')"
+            )
+        return KindTarget(name=name, create=kind_create)
+    return ContextTarget(context=value, kubeconfig=Path(kubeconfig).expanduser()
+                         if kubeconfig else None)
+
+
+def parse_timeout(value: str | float | None) -> float:
+    """Seconds as a positive number; SettingsError otherwise."""
+    if value is None or value == "":
+        return DEFAULT_TIMEOUT_SECONDS
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"--kfs-timeout={value!r} is not a number of seconds") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise SettingsError(f"--kfs-timeout={value} must be a positive number of seconds")
+    return seconds
+
+
+# name -> (environment variable); the ini key is the name prefixed with "kfs_".
+ENV_VARS = {"cluster": "KFS_CLUSTER", "kubeconfig": "KFS_KUBECONFIG", "timeout": "KFS_TIMEOUT"}
+
+
+def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
+            environ: Mapping[str, str]) -> Settings:
+    """Build Settings; for each value the command line wins, then the environment, then ini."""
+
+    def pick(name: str) -> str | None:
+        for source in (cli.get(name), environ.get(ENV_VARS[name]), ini.get(name)):
+            if source not in (None, ""):
+                return str(source)
+        return None
+
+    cluster, kubeconfig = pick("cluster"), pick("kubeconfig")
+    kind_create = bool(cli.get("kind_create"))
+    timeout = parse_timeout(pick("timeout"))
+    if cluster is None:
+        if kind_create or kubeconfig:
+            flag = "--kfs-kind-create" if kind_create else "--kfs-kubeconfig"
+            raise SettingsError(f"{flag} needs --kfs-cluster to say which cluster to use")
+        return Settings(target=None, timeout_seconds=timeout)
+    return Settings(target=parse_cluster(cluster, kubeconfig, kind_create),
+                    timeout_seconds=timeout)

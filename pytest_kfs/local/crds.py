@@ -1,0 +1,52 @@
+"""Install CustomResourceDefinitions and wait until the API serves them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+
+def own_crds() -> list[dict[str, Any]]:
+    """pytest-kfs's KServe CRDs (InferenceService, ServingRuntime, ClusterServingRuntime)."""
+    folder = resources.files("pytest_kfs.local") / "crds"
+    return [yaml.safe_load(entry.read_text()) for entry in sorted(
+        folder.iterdir(), key=lambda entry: entry.name) if entry.name.endswith(".yaml")]
+
+
+def load_crd_files(paths: Iterable[Path]) -> list[dict[str, Any]]:
+    """CRD documents from YAML files (several documents per file allowed)."""
+    documents = []
+    for path in paths:
+        documents.extend(doc for doc in yaml.safe_load_all(path.read_text()) if doc)
+    return documents
+
+
+def install(api_client: client.ApiClient, crds: list[dict[str, Any]],
+            timeout_seconds: float = 30.0) -> None:
+    """Create (or keep) each CRD, then wait until each is Established."""
+    extensions = client.ApiextensionsV1Api(api_client)
+    for crd in crds:
+        try:
+            extensions.create_custom_resource_definition(crd)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+    deadline = time.monotonic() + timeout_seconds
+    pending = {crd["metadata"]["name"] for crd in crds}
+    while pending:
+        for name in sorted(pending):
+            status = extensions.read_custom_resource_definition(name).status
+            conditions = {c.type: c.status for c in (status.conditions or [])} if status else {}
+            if conditions.get("Established") == "True":
+                pending.discard(name)
+        if pending and time.monotonic() > deadline:
+            raise TimeoutError(f"CRDs not established after {timeout_seconds:.0f}s: {pending}")
+        if pending:
+            time.sleep(0.05)

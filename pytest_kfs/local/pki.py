@@ -1,0 +1,129 @@
+"""Certificates and keys for the embedded control plane (a throwaway CA per run)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+_VALIDITY = dt.timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class ControlPlanePki:
+    """Paths of the PEM files the control plane and its clients use."""
+
+    ca_cert: Path
+    ca_key: Path
+    serving_cert: Path
+    serving_key: Path
+    admin_cert: Path
+    admin_key: Path
+    service_account_key: Path
+    service_account_pub: Path
+
+
+def _new_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _name(common_name: str, organization: str | None = None) -> x509.Name:
+    parts = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    if organization:
+        parts.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    return x509.Name(parts)
+
+
+def _builder(subject: x509.Name, issuer: x509.Name, public_key: rsa.RSAPublicKey):
+    now = dt.datetime.now(dt.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + _VALIDITY)
+    )
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    path.chmod(0o600)
+    return path
+
+
+def generate(directory: Path) -> ControlPlanePki:
+    """Write a CA, a loopback serving certificate, an admin client certificate and the SA key."""
+    ca_key = _new_key()
+    ca_name = _name("pytest-kfs-ca")
+    ca_cert = (
+        _builder(ca_name, ca_name, ca_key.public_key())
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                crl_sign=True, encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    serving_key = _new_key()
+    serving_cert = (
+        _builder(_name("kube-apiserver"), ca_name, serving_key.public_key())
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.DNSName("localhost"),
+                    x509.DNSName("kubernetes"),
+                    x509.DNSName("kubernetes.default.svc"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    x509.IPAddress(ipaddress.ip_address("10.0.0.1")),
+                ]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    # system:masters is the group RBAC always allows: the embedded admin, like kind's.
+    admin_key = _new_key()
+    admin_cert = (
+        _builder(_name("kfs-admin", "system:masters"), ca_name, admin_key.public_key())
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    sa_key = _new_key()
+    pem = serialization.Encoding.PEM
+    return ControlPlanePki(
+        ca_cert=_write(directory / "ca.crt", ca_cert.public_bytes(pem)),
+        ca_key=_write(directory / "ca.key", _key_pem(ca_key)),
+        serving_cert=_write(directory / "apiserver.crt", serving_cert.public_bytes(pem)),
+        serving_key=_write(directory / "apiserver.key", _key_pem(serving_key)),
+        admin_cert=_write(directory / "admin.crt", admin_cert.public_bytes(pem)),
+        admin_key=_write(directory / "admin.key", _key_pem(admin_key)),
+        service_account_key=_write(directory / "sa.key", _key_pem(sa_key)),
+        service_account_pub=_write(
+            directory / "sa.pub",
+            sa_key.public_key().public_bytes(pem, serialization.PublicFormat.SubjectPublicKeyInfo),
+        ),
+    )
