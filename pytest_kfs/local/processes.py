@@ -14,11 +14,11 @@ _PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent() -> None:
-    # Linux only: if pytest is SIGKILLed, the kernel sends SIGTERM to the control plane
+    # Linux only: if pytest is SIGKILLed, the kernel SIGKILLs the control plane too
     # instead of leaving etcd and kube-apiserver running forever.
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except OSError:
         pass
 

@@ -1,0 +1,33 @@
+# Two commands for a newcomer (see README): `make suites` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+KIND_VERSION := v0.30.0
+export PATH := $(BIN):$(PATH)
+
+.PHONY: setup suites test lint
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+# The real kind CLI: its error paths are tested here (no Docker engine on CI machines).
+$(BIN)/kind: | $(BIN)/python
+	GOBIN=$(BIN) GOFLAGS= go install sigs.k8s.io/kind@$(KIND_VERSION)
+
+## setup: Python venv, the plugin, kube-apiserver/kube-controller-manager built once (cached)
+setup: $(VENV)/.installed $(BIN)/kind
+	$(BIN)/python -m pytest_kfs.local build
+
+## suites: the conformance suites against the embedded cluster
+suites: setup
+	$(BIN)/python -m pytest --kfs-cluster=local suites/
+
+## test: the project's own tests (unit, plugin through pytester, integration)
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -n 2 -p xdist tests/

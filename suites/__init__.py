@@ -1,0 +1,1 @@
+"""pytest-kfs conformance suites: run them with `pytest --kfs-cluster=<target> suites/`."""
