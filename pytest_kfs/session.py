@@ -19,6 +19,7 @@ from pytest_kfs.config import ClusterTarget, ContextTarget, InClusterTarget, Kin
 SHARED_KUBECONFIG = "kfs_shared_kubeconfig"
 SHARED_CONTEXT = "kfs_shared_context"
 SHARED_KIND = "kfs_shared_kind"
+SHARED_AUDIT_LOG = "kfs_shared_audit_log"
 
 
 @dataclass
@@ -29,6 +30,12 @@ class RunCluster:
     shared: dict[str, str] = field(default_factory=dict)
     embedded: Any = None
     _cleanups: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def audit_log(self) -> Path | None:
+        """kube-apiserver's audit log when the run uses the embedded cluster."""
+        path = self.shared.get(SHARED_AUDIT_LOG)
+        return Path(path) if path else None
 
     def close(self) -> None:
         """Undo what this run set up, newest first (idempotent)."""
@@ -66,7 +73,8 @@ def _start_local() -> RunCluster:
     cluster.kind = "local"
     run = RunCluster(cluster=cluster, embedded=embedded,
                      shared={SHARED_KUBECONFIG: str(embedded.kubeconfig),
-                             SHARED_CONTEXT: embedded.context, SHARED_KIND: "local"})
+                             SHARED_CONTEXT: embedded.context, SHARED_KIND: "local",
+                             SHARED_AUDIT_LOG: str(embedded.audit_log)})
     run._cleanups += [restore_signal, embedded.stop]
     return run
 
@@ -91,7 +99,7 @@ def open_cluster(target: ClusterTarget, shared: dict[str, str] | None = None) ->
     if shared and shared.get(SHARED_KUBECONFIG):
         cluster = connect_context(shared[SHARED_CONTEXT], Path(shared[SHARED_KUBECONFIG]))
         cluster.kind = shared.get(SHARED_KIND, "context")
-        return RunCluster(cluster=cluster)
+        return RunCluster(cluster=cluster, shared=dict(shared))
     match target:
         case LocalTarget():
             run = _start_local()

@@ -1,5 +1,6 @@
 """--kfs-cluster=in-cluster: the pod's service-account files, against the real API server."""
 
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -22,7 +23,7 @@ def mounted_service_account(kfs_cluster, tmp_path):
     ).status.token
     (tmp_path / "token").write_text(token)
     ca = kfs_cluster.api_client.configuration.ssl_ca_cert
-    (tmp_path / "ca.crt").write_bytes(open(ca, "rb").read())
+    (tmp_path / "ca.crt").write_bytes(Path(ca).read_bytes())
     (tmp_path / "namespace").write_text(namespace)
     yield tmp_path
     core.delete_namespace(namespace)
