@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 
 KUBERNETES_VERSION = "v1.34.4"
+KSERVE_STORAGE = "kserve-storage==0.21.0"
 KUBE_BINARIES = ("kube-apiserver", "kube-controller-manager")
 BUILD_COMMAND = "python -m pytest_kfs.local build"
 
@@ -38,10 +39,49 @@ class Assets:
     kube_controller_manager: Path
 
 
+def _cache_root() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pytest-kfs"
+
+
 def cache_dir() -> Path:
     """The per-version directory the build writes into (outside any checkout)."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "pytest-kfs" / f"kubernetes-{KUBERNETES_VERSION}"
+    return _cache_root() / f"kubernetes-{KUBERNETES_VERSION}"
+
+
+def initializer_venv() -> Path:
+    """The venv holding KServe's real storage-initializer code (kserve-storage)."""
+    return _cache_root() / ("storage-initializer-" + KSERVE_STORAGE.replace("==", "-"))
+
+
+def initializer_python() -> str:
+    """Interpreter for the storage-initializer step: KServe's own code when it is installed.
+
+    kserve-storage pins google-cloud-storage<3, so it lives in a venv of its own, as it lives in
+    an image of its own in a real cluster; without it, the plugin's copy of its GCS path runs.
+    """
+    override = os.environ.get("KFS_INITIALIZER_PYTHON")
+    if override:
+        return override
+    candidate = initializer_venv() / "bin" / "python"
+    return str(candidate) if candidate.exists() else sys.executable
+
+
+def build_initializer() -> Path:
+    """Create the kserve-storage venv (idempotent; ~260 MB, from PyPI)."""
+    venv = initializer_venv()
+    python = venv / "bin" / "python"
+    if python.exists():
+        return venv
+    partial = venv.with_name(venv.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    print(f"installing {KSERVE_STORAGE} for the storage-initializer step ...", file=sys.stderr,
+          flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(partial)], check=True)
+    subprocess.run([str(partial / "bin" / "python"), "-m", "pip", "install", "-q",
+                    KSERVE_STORAGE], check=True)
+    # venvs hard-code their path in scripts, but `bin/python -m ...` is all the plugin runs.
+    partial.rename(venv)
+    return venv
 
 
 def _executable(path: Path) -> Path | None:
@@ -132,15 +172,18 @@ def build(target: Path | None = None) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    """CLI: `build` or `where`."""
+    """CLI: `build [--no-kserve-storage]` or `where`."""
     command = argv[0] if argv else "where"
     try:
         if command == "build":
             print(build())
+            if "--no-kserve-storage" not in argv:
+                print(build_initializer())
         elif command == "where":
             assets = locate()
             for path in (assets.etcd, assets.kube_apiserver, assets.kube_controller_manager):
                 print(path)
+            print(initializer_python())
         else:
             print(f"unknown command {command!r}; use `build` or `where`", file=sys.stderr)
             return 2

@@ -43,6 +43,7 @@ class ControlPlane:
     """A running embedded control plane; `stop()` leaves no process and no directory."""
 
     workdir: Path
+    pki: pki.ControlPlanePki | None
     kubeconfig: Path
     server: str
     audit_log: Path
@@ -153,6 +154,11 @@ def _apiserver_command(assets: Assets, certs: pki.ControlPlanePki, workdir: Path
         f"--audit-log-path={workdir / 'audit.log'}",
         f"--audit-policy-file={workdir / 'audit-policy.yaml'}",
         "--allow-privileged=true",
+        # pods/log reaches the embedded kubelet like a real one: TLS, client certificate.
+        f"--kubelet-client-certificate={certs.admin_cert}",
+        f"--kubelet-client-key={certs.admin_key}",
+        f"--kubelet-certificate-authority={certs.ca_cert}",
+        "--kubelet-preferred-address-types=InternalIP",
         "--enable-priority-and-fairness=false",
         "--profiling=false",
         "--v=0",
@@ -186,7 +192,7 @@ def start(assets: Assets | None = None) -> ControlPlane:
     sweep_stale_workdirs()
     workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
     (workdir / _OWNER_FILE).write_text(str(os.getpid()))
-    plane = ControlPlane(workdir=workdir, kubeconfig=workdir / "kubeconfig", server="",
+    plane = ControlPlane(workdir=workdir, pki=None, kubeconfig=workdir / "kubeconfig", server="",
                          audit_log=workdir / "audit.log")
     try:
         _start_processes(plane, assets)
@@ -199,7 +205,7 @@ def start(assets: Assets | None = None) -> ControlPlane:
 def _start_processes(plane: ControlPlane, assets: Assets) -> None:
     workdir = plane.workdir
     deadline = time.monotonic() + _START_TIMEOUT
-    certs = pki.generate(workdir)
+    certs = plane.pki = pki.generate(workdir)
     (workdir / "audit-policy.yaml").write_text(json.dumps(_AUDIT_POLICY))
 
     client_port, peer_port = processes.free_port(), processes.free_port()
@@ -211,7 +217,9 @@ def _start_processes(plane: ControlPlane, assets: Assets) -> None:
          f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
          f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
          f"--initial-cluster=default=http://127.0.0.1:{peer_port}",
-         "--unsafe-no-fsync", "--log-level=warn"],
+         "--unsafe-no-fsync", "--log-level=warn",
+         # KServe's real InferenceService CRD alone is about 2 MB.
+         "--max-request-bytes=10485760"],
         etcd_log,
     )
     plane._processes.append(("etcd", etcd))

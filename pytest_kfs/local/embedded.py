@@ -1,4 +1,4 @@
-"""The embedded cluster: the real control plane with pytest-kfs's KServe CRDs installed."""
+"""The embedded cluster: real control plane, KServe CRDs, local GCP, embedded KServe + node."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from pathlib import Path
 from kubernetes import client, config
 
 from pytest_kfs.local import controlplane, crds
+from pytest_kfs.local.assets import initializer_python
+from pytest_kfs.local.gcp import GcpWorld, LocalGcp
+from pytest_kfs.local.kserve.controller import Controller
+from pytest_kfs.local.kserve.kubelet import Kubelet, Timing
 
 
 @dataclass
@@ -15,6 +19,9 @@ class EmbeddedCluster:
     """A running embedded cluster; connect to it with `kubeconfig` and `context`."""
 
     plane: controlplane.ControlPlane
+    gcp: LocalGcp | None = None
+    kubelet: Kubelet | None = None
+    controller: Controller | None = None
     context: str = controlplane.CONTEXT_NAME
 
     @property
@@ -27,6 +34,13 @@ class EmbeddedCluster:
         """kube-apiserver's audit log (Metadata level: who did which verb on what)."""
         return self.plane.audit_log
 
+    @property
+    def world(self) -> GcpWorld:
+        """The local GCP's state: arrange projects, buckets, keys and grants here."""
+        if self.gcp is None:
+            raise RuntimeError("this embedded cluster runs without the local GCP")
+        return self.gcp.world
+
     def api_client(self) -> client.ApiClient:
         """A fresh admin API client."""
         return config.new_client_from_config(str(self.kubeconfig), context=self.context,
@@ -34,6 +48,9 @@ class EmbeddedCluster:
 
     def stop(self) -> None:
         """Stop everything; no process and no temp directory remain."""
+        for part in (self.controller, self.kubelet, self.gcp):
+            if part is not None:
+                part.stop()
         self.plane.stop()
 
     def __enter__(self) -> EmbeddedCluster:
@@ -43,15 +60,22 @@ class EmbeddedCluster:
         self.stop()
 
 
-def start_embedded(extra_crds: list[dict] | None = None, own_crds: bool = True) -> EmbeddedCluster:
-    """Start the control plane and install the KServe CRDs (ours, or `extra_crds` instead)."""
+def start_embedded(extra_crds: list[dict] | None = None, own_crds: bool = True,
+                   kserve: bool = True, timing: Timing | None = None) -> EmbeddedCluster:
+    """Start the control plane, install the KServe CRDs and, unless told not to, KServe + GCP."""
     plane = controlplane.start()
     cluster = EmbeddedCluster(plane)
     try:
-        with cluster.api_client() as api_client:
-            wanted = (crds.own_crds() if own_crds else []) + (extra_crds or [])
-            if wanted:
-                crds.install(api_client, wanted)
+        api_client = cluster.api_client()
+        wanted = (crds.own_crds() if own_crds else []) + (extra_crds or [])
+        if wanted:
+            crds.install(api_client, wanted)
+        if kserve and plane.pki is not None:
+            cluster.gcp = LocalGcp(GcpWorld()).start()
+            cluster.kubelet = Kubelet(api_client, cluster.gcp, plane.workdir,
+                                      plane.pki.serving_cert, plane.pki.serving_key, timing,
+                                      initializer_python()).start()
+            cluster.controller = Controller(api_client, timing).start()
     except BaseException:
         cluster.stop()
         raise

@@ -1,0 +1,226 @@
+"""Google IAM for Cloud Storage (pure): roles -> permissions, members, conditions, evaluation.
+
+The role table follows Google's predefined-role reference for the read path (see
+shared/reference/gcp-access.md §1.2): legacyBucketReader lists but cannot read, basic roles give
+no object data, legacy roles can be granted on buckets only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+LIST = "storage.objects.list"
+GET = "storage.objects.get"
+BUCKET_GET = "storage.buckets.get"
+
+_OBJECTS_ALL = frozenset({
+    "storage.objects.create", "storage.objects.delete", GET, LIST, "storage.objects.update",
+    "storage.objects.getIamPolicy", "storage.objects.setIamPolicy", "storage.objects.restore",
+})
+_FOLDERS_READ = frozenset({"storage.folders.get", "storage.folders.list",
+                           "storage.managedFolders.get", "storage.managedFolders.list"})
+_PROJECT_READ = frozenset({"resourcemanager.projects.get", "resourcemanager.projects.list"})
+_BUCKETS_ALL = frozenset({
+    "storage.buckets.create", "storage.buckets.delete", BUCKET_GET, "storage.buckets.list",
+    "storage.buckets.update", "storage.buckets.getIamPolicy", "storage.buckets.setIamPolicy",
+})
+
+ROLE_PERMISSIONS: Mapping[str, frozenset[str]] = {
+    "roles/storage.objectViewer": frozenset({GET, LIST}) | _FOLDERS_READ | _PROJECT_READ,
+    "roles/storage.objectUser": _OBJECTS_ALL - {"storage.objects.getIamPolicy",
+                                                "storage.objects.setIamPolicy"}
+    | _FOLDERS_READ | _PROJECT_READ,
+    "roles/storage.objectCreator": frozenset({"storage.objects.create"}) | _PROJECT_READ,
+    "roles/storage.objectAdmin": _OBJECTS_ALL | _FOLDERS_READ | _PROJECT_READ,
+    "roles/storage.admin": _BUCKETS_ALL | _OBJECTS_ALL | _FOLDERS_READ | _PROJECT_READ,
+    "roles/storage.bucketViewer": frozenset({BUCKET_GET, "storage.buckets.list"}),
+    "roles/storage.legacyBucketReader": frozenset({BUCKET_GET, LIST}),
+    "roles/storage.legacyBucketWriter": frozenset({BUCKET_GET, LIST, "storage.objects.create",
+                                                   "storage.objects.delete"}),
+    "roles/storage.legacyBucketOwner": frozenset({
+        BUCKET_GET, "storage.buckets.update", "storage.buckets.getIamPolicy",
+        "storage.buckets.setIamPolicy", LIST, "storage.objects.create",
+        "storage.objects.delete"}),
+    "roles/storage.legacyObjectReader": frozenset({GET}),
+    "roles/storage.legacyObjectOwner": frozenset({GET, "storage.objects.update",
+                                                  "storage.objects.getIamPolicy",
+                                                  "storage.objects.setIamPolicy"}),
+    "roles/viewer": frozenset({BUCKET_GET, "storage.buckets.list"}) | _PROJECT_READ,
+    "roles/editor": frozenset({BUCKET_GET, "storage.buckets.list", "storage.buckets.create",
+                               "storage.buckets.delete", "storage.buckets.update"})
+    | _PROJECT_READ,
+    "roles/owner": _BUCKETS_ALL | _PROJECT_READ,
+    "roles/iam.workloadIdentityUser": frozenset({
+        "iam.serviceAccounts.getAccessToken", "iam.serviceAccounts.getOpenIdToken"}),
+    "roles/iam.serviceAccountTokenCreator": frozenset({
+        "iam.serviceAccounts.getAccessToken", "iam.serviceAccounts.getOpenIdToken",
+        "iam.serviceAccounts.signBlob", "iam.serviceAccounts.signJwt"}),
+}
+
+BUCKET_ONLY_ROLES = frozenset(role for role in ROLE_PERMISSIONS if ".legacy" in role)
+BASIC_ROLES = frozenset({"roles/viewer", "roles/editor", "roles/owner"})
+# Roles that read a model but grant more than serving needs.
+OVERBROAD_READ_ROLES = frozenset({"roles/storage.admin", "roles/storage.objectAdmin",
+                                  "roles/storage.objectUser"})
+
+
+def permissions_of(role: str) -> frozenset[str]:
+    """Permissions a predefined role grants (empty for unknown roles)."""
+    return ROLE_PERMISSIONS.get(role, frozenset())
+
+
+def roles_granting(permission: str) -> list[str]:
+    """Predefined roles that include `permission`, narrowest first."""
+    return sorted((role for role, perms in ROLE_PERMISSIONS.items() if permission in perms),
+                  key=lambda role: (len(ROLE_PERMISSIONS[role]), role))
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request is made as: members that match it, and how Google names it in errors."""
+
+    display: str
+    members: frozenset[str] = field(default_factory=frozenset)
+    anonymous: bool = False
+
+    @staticmethod
+    def service_account(email: str) -> Principal:
+        """A Google service account."""
+        return Principal(email, frozenset({f"serviceAccount:{email}", "allAuthenticatedUsers"}))
+
+    @staticmethod
+    def kubernetes_service_account(project_id: str, project_number: str, namespace: str,
+                                   name: str) -> Principal:
+        """A Workload Identity federated KSA principal (unannotated KSA on a WI node pool)."""
+        pool = f"{project_id}.svc.id.goog"
+        members = {
+            f"serviceAccount:{pool}[{namespace}/{name}]",
+            f"principal://iam.googleapis.com/projects/{project_number}/locations/global/"
+            f"workloadIdentityPools/{pool}/subject/ns/{namespace}/sa/{name}",
+            "allAuthenticatedUsers",
+        }
+        return Principal(f"{pool}[{namespace}/{name}]", frozenset(members))
+
+    @staticmethod
+    def nobody() -> Principal:
+        """An anonymous caller."""
+        return Principal("Anonymous caller", frozenset(), anonymous=True)
+
+    def matches(self, member: str) -> bool:
+        """Whether a binding member names this principal."""
+        return member == "allUsers" or member in self.members
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One role granted to members, optionally under a condition expression."""
+
+    role: str
+    members: tuple[str, ...]
+    condition: str | None = None
+    condition_title: str | None = None
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> Binding:
+        """From a JSON policy binding."""
+        condition = data.get("condition") or {}
+        return Binding(role=data["role"], members=tuple(data.get("members", [])),
+                       condition=condition.get("expression"),
+                       condition_title=condition.get("title"))
+
+    def to_json(self) -> dict[str, Any]:
+        """As a JSON policy binding."""
+        data: dict[str, Any] = {"role": self.role, "members": list(self.members)}
+        if self.condition:
+            data["condition"] = {"expression": self.condition,
+                                 "title": self.condition_title or "condition"}
+        return data
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a permission is checked on: the resource name and, for lists, the prefix."""
+
+    permission: str
+    resource_name: str
+    list_prefix: str = ""
+
+
+_ATOM = re.compile(
+    r"""^\s*(?P<lhs>resource\.name|resource\.type|
+        api\.getAttribute\(\s*["']storage\.googleapis\.com/objectListPrefix["']\s*,\s*["']["']\s*\))
+        \s*(?:\.(?P<method>startsWith|endsWith)\(\s*["'](?P<arg>[^"']*)["']\s*\)
+        |\s*(?P<op>==|!=)\s*["'](?P<value>[^"']*)["'])\s*$""",
+    re.VERBOSE,
+)
+
+
+def _evaluate_atom(atom: str, request: Request) -> bool:
+    atom = atom.strip()
+    while atom.startswith("(") and atom.endswith(")"):
+        atom = atom[1:-1].strip()
+    if atom == "true":
+        return True
+    if atom == "false":
+        return False
+    match = _ATOM.match(atom)
+    if not match:
+        return False  # an expression we do not understand never grants
+    lhs = match["lhs"]
+    if lhs == "resource.name":
+        subject = request.resource_name
+    elif lhs == "resource.type":
+        subject = ("storage.googleapis.com/Object" if "/objects/" in request.resource_name
+                   else "storage.googleapis.com/Bucket")
+    else:
+        subject = request.list_prefix if request.permission == LIST else ""
+    if match["method"] == "startsWith":
+        return subject.startswith(match["arg"])
+    if match["method"] == "endsWith":
+        return subject.endswith(match["arg"])
+    equal = subject == match["value"]
+    return equal if match["op"] == "==" else not equal
+
+
+def condition_holds(expression: str | None, request: Request) -> bool:
+    """Evaluate the CEL subset used for storage conditions (`||` of `&&` of atoms)."""
+    if not expression:
+        return True
+    return any(all(_evaluate_atom(atom, request) for atom in disjunct.split("&&"))
+               for disjunct in expression.split("||"))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer to 'may principal P do permission X on R', with the binding that grants it."""
+
+    allowed: bool
+    granted_by: Binding | None = None
+    level: str | None = None
+
+
+def evaluate(principal: Principal, request: Request,
+             policies: Iterable[tuple[str, Iterable[Binding]]]) -> Decision:
+    """Allow policies are additive: the first matching binding at any level grants."""
+    for level, bindings in policies:
+        for binding in bindings:
+            if request.permission not in permissions_of(binding.role):
+                continue
+            if not any(principal.matches(member) for member in binding.members):
+                continue
+            if condition_holds(binding.condition, request):
+                return Decision(True, binding, level)
+    return Decision(False)
+
+
+def bucket_resource(bucket: str) -> str:
+    """IAM resource name of a bucket."""
+    return f"projects/_/buckets/{bucket}"
+
+
+def object_resource(bucket: str, name: str) -> str:
+    """IAM resource name of an object."""
+    return f"projects/_/buckets/{bucket}/objects/{name}"

@@ -1,0 +1,1 @@
+"""The embedded KServe: controller, webhook and a one-node kubelet."""

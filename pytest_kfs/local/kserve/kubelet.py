@@ -1,0 +1,561 @@
+"""A one-node scheduler + kubelet for the embedded cluster.
+
+It binds pending pods to its Node (or reports them Unschedulable), mounts secret volumes, "pulls"
+images, runs the storage-initializer as a real process with the credentials the pod spec gives
+it, restarts failed init containers with back-off (CrashLoopBackOff), loads the model in the
+kserve-container step, writes Pod status and Events, and serves container logs to the API
+server's `pods/log` through the Node's kubelet endpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import shutil
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from kubernetes import client, watch
+from kubernetes.client.rest import ApiException
+
+from pytest_kfs.local.gcp import LocalGcp, PodIdentity
+from pytest_kfs.local.kserve import rules
+from pytest_kfs.local.kserve.events import EventRecorder, now_rfc3339
+from pytest_kfs.local.processes import free_port
+
+NODE_NAME = "kfs-local-node"
+NODE_MEMORY = "16Gi"
+NODE_CPU = "8"
+INITIALIZER_SCRIPT = Path(__file__).with_name("initializer.py")
+WI_ANNOTATION = "iam.gke.io/gcp-service-account"
+# Images the embedded node can pull; anything else fails like a registry's "not found".
+PULLABLE_PREFIXES = ("kserve/", "docker.io/kserve/", "python:", "pytest-kfs/")
+_TERMINATION_LOG_BYTES = 2048
+
+
+@dataclass
+class Timing:
+    """Delays of the embedded cluster (seconds); small by default so tests are fast."""
+
+    pull: float = 0.02
+    backoff_base: float = 0.5
+    backoff_max: float = 5.0
+    scale_to_zero_after: float = 1.0
+
+
+def _quantity(value: str) -> float:
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "m": 1e-3,
+             "k": 1e3, "M": 1e6, "G": 1e9}
+    for suffix, factor in units.items():
+        if value.endswith(suffix):
+            return float(value[: -len(suffix)]) * factor
+    return float(value)
+
+
+def _timestamp(seconds: float) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class _ContainerRun:
+    name: str
+    image: str
+    restart_count: int = 0
+    state: dict[str, Any] = field(default_factory=lambda: {
+        "waiting": {"reason": "PodInitializing"}})
+    last_state: dict[str, Any] = field(default_factory=dict)
+    ready: bool = False
+
+    def status(self) -> dict[str, Any]:
+        return {"name": self.name, "image": self.image, "imageID": "",
+                "ready": self.ready, "restartCount": self.restart_count,
+                "started": "running" in self.state, "state": self.state,
+                "lastState": self.last_state}
+
+
+class _PodRun:
+    """One pod on the node: its containers' lifecycle in a thread of its own."""
+
+    def __init__(self, kubelet: Kubelet, pod: dict[str, Any]) -> None:
+        self.kubelet = kubelet
+        self.pod = pod
+        meta = pod["metadata"]
+        self.namespace, self.name, self.uid = meta["namespace"], meta["name"], meta["uid"]
+        self.root = kubelet.pods_dir / self.uid
+        self.stop = threading.Event()
+        self.process: subprocess.Popen[bytes] | None = None
+        spec = pod["spec"]
+        self.inits = [_ContainerRun(c["name"], c.get("image", ""))
+                      for c in spec.get("initContainers") or []]
+        self.mains = [_ContainerRun(c["name"], c.get("image", ""), state={
+            "waiting": {"reason": "PodInitializing"}}) for c in spec.get("containers") or []]
+        self.conditions: dict[str, str] = {"PodScheduled": "True", "Initialized": "False",
+                                           "ContainersReady": "False", "Ready": "False"}
+        self.phase = "Pending"
+        self.started = time.time()
+        self.thread = threading.Thread(target=self._run, name=f"pod-{self.name}", daemon=True)
+
+    # -- status ---------------------------------------------------------------------------------
+    def _write_status(self) -> None:
+        stamp = now_rfc3339()
+        status = {
+            "phase": self.phase, "hostIP": "127.0.0.1", "podIP": "127.0.0.1",
+            "podIPs": [{"ip": "127.0.0.1"}], "startTime": _timestamp(self.started),
+            "conditions": [{"type": kind, "status": value, "lastTransitionTime": stamp}
+                           for kind, value in self.conditions.items()],
+            "initContainerStatuses": [run.status() for run in self.inits],
+            "containerStatuses": [run.status() for run in self.mains],
+        }
+        try:
+            self.kubelet.core.patch_namespaced_pod_status(self.name, self.namespace,
+                                                          {"status": status})
+        except ApiException as error:
+            if error.status == 404:
+                self.stop.set()
+
+    def _event(self, reason: str, message: str, type_: str = "Normal",
+               container: str | None = None) -> None:
+        field_path = None
+        if container:
+            kind = "initContainers" if any(r.name == container for r in self.inits) else \
+                "containers"
+            field_path = f"spec.{kind}{{{container}}}"
+        self.kubelet.events.record(self.pod, "Pod", reason, message, type_, field_path)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self._event("Scheduled", f"Successfully assigned {self.namespace}/{self.name} to "
+                                     f"{NODE_NAME}")
+            if not self._mount_volumes():
+                return
+            for run, spec in zip(self.inits, self.pod["spec"].get("initContainers") or [],
+                                 strict=True):
+                if not self._run_init(run, spec):
+                    return
+            self.conditions["Initialized"] = "True"
+            for run, spec in zip(self.mains, self.pod["spec"].get("containers") or [],
+                                 strict=True):
+                if not self._start_main(run, spec):
+                    return
+            self.phase = "Running"
+            self.conditions.update(ContainersReady="True", Ready="True")
+            self._write_status()
+        except Exception as error:  # a kubelet bug must not take the test run down
+            print(f"embedded kubelet: pod {self.namespace}/{self.name}: {error!r}",
+                  file=sys.stderr)
+
+    def _mount_volumes(self) -> bool:
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "mnt" / "models").mkdir(parents=True, exist_ok=True)
+        (self.root / "gcloud").mkdir(exist_ok=True)
+        self._write_status()
+        for volume in self.pod["spec"].get("volumes") or []:
+            secret_name = (volume.get("secret") or {}).get("secretName")
+            if not secret_name:
+                continue
+            while not self.stop.is_set():
+                try:
+                    secret = self.kubelet.core.read_namespaced_secret(secret_name,
+                                                                      self.namespace)
+                    break
+                except ApiException as error:
+                    if error.status != 404:
+                        raise
+                    self._event("FailedMount", f'MountVolume.SetUp failed for volume '
+                                f'"{volume["name"]}" : secret "{secret_name}" not found',
+                                "Warning")
+                    self.stop.wait(self.kubelet.timing.backoff_max)
+            else:
+                return False
+            folder = self.root / "volumes" / volume["name"]
+            folder.mkdir(parents=True, exist_ok=True)
+            import base64
+
+            for key, value in (secret.data or {}).items():
+                (folder / key).write_bytes(base64.b64decode(value))
+        return True
+
+    def _pull(self, run: _ContainerRun) -> bool:
+        """Pull an image; an unknown one backs off as ImagePullBackOff until the pod goes."""
+        if run.image.startswith(PULLABLE_PREFIXES):
+            time.sleep(self.kubelet.timing.pull)
+            self._event("Pulled", f'Container image "{run.image}" already present on machine',
+                        container=run.name)
+            return True
+        failure = (f'failed to pull and unpack image "{run.image}": failed to resolve '
+                   f'reference "{run.image}": {run.image}: not found')
+        delay = self.kubelet.timing.backoff_base
+        while not self.stop.is_set():
+            self._event("Failed", f'Failed to pull image "{run.image}": {failure}', "Warning",
+                        run.name)
+            run.state = {"waiting": {"reason": "ErrImagePull", "message": failure}}
+            self._write_status()
+            self.stop.wait(delay / 2)
+            run.state = {"waiting": {"reason": "ImagePullBackOff",
+                                     "message": f'Back-off pulling image "{run.image}"'}}
+            self._event("BackOff", f'Back-off pulling image "{run.image}"', "Normal", run.name)
+            self._write_status()
+            self.stop.wait(delay)
+            delay = min(delay * 2, self.kubelet.timing.backoff_max)
+        return False
+
+    def _run_init(self, run: _ContainerRun, spec: dict[str, Any]) -> bool:
+        if not self._pull(run):
+            return False
+        delay = self.kubelet.timing.backoff_base
+        while not self.stop.is_set():
+            self._event("Created", f"Created container: {run.name}", container=run.name)
+            self._event("Started", f"Started container {run.name}", container=run.name)
+            started = now_rfc3339()
+            run.state = {"running": {"startedAt": started}}
+            self._write_status()
+            code, tail = self._execute(run, spec)
+            finished = now_rfc3339()
+            if self.stop.is_set():
+                return False
+            if code == 0:
+                run.state = {"terminated": {"exitCode": 0, "reason": "Completed",
+                                            "startedAt": started, "finishedAt": finished}}
+                run.ready = True
+                self._write_status()
+                return True
+            run.state = {"terminated": {"exitCode": code, "reason": "Error", "message": tail,
+                                        "startedAt": started, "finishedAt": finished}}
+            self._write_status()
+            self.stop.wait(min(0.1, delay))
+            run.last_state = {"terminated": run.state["terminated"]}
+            run.restart_count += 1
+            message = (f"back-off {delay:g}s restarting failed container={run.name} "
+                       f"pod={self.name}_{self.namespace}({self.uid})")
+            run.state = {"waiting": {"reason": "CrashLoopBackOff", "message": message}}
+            self._event("BackOff", f"Back-off restarting failed container {run.name} in pod "
+                        f"{self.name}_{self.namespace}({self.uid})", "Warning", run.name)
+            self._write_status()
+            self.stop.wait(delay)
+            delay = min(delay * 2, self.kubelet.timing.backoff_max)
+        return False
+
+    def _start_main(self, run: _ContainerRun, spec: dict[str, Any]) -> bool:
+        if not self._pull(run):
+            return False
+        self._event("Created", f"Created container: {run.name}", container=run.name)
+        self._event("Started", f"Started container {run.name}", container=run.name)
+        run.state = {"running": {"startedAt": now_rfc3339()}}
+        self._write_status()
+        if run.name == rules.SERVER:
+            return self._serve_model(run)
+        run.ready = True
+        return True
+
+    def _serve_model(self, run: _ContainerRun) -> bool:
+        """The model server's start: the model must be where the initializer put it."""
+        models = self.root / "mnt" / "models"
+        log = self.kubelet.log_path(self.uid, run.name, run.restart_count)
+        files = sorted(p.relative_to(models).as_posix() for p in models.rglob("*")
+                       if p.is_file())
+        if files:
+            log.write_text(f"INFO:kserve:Loading model from /mnt/models: {files}\n"
+                           "INFO:kserve:Model loaded\n")
+            run.ready = True
+            return True
+        message = "RuntimeError: Failed to locate model file under dir /mnt/models\n"
+        log.write_text(message)
+        run.state = {"terminated": {"exitCode": 1, "reason": "Error", "message": message,
+                                    "startedAt": now_rfc3339(), "finishedAt": now_rfc3339()}}
+        self._write_status()
+        return False
+
+    # -- the storage initializer as a process -------------------------------------------------
+    def _container_path(self, value: str, spec: dict[str, Any]) -> str:
+        if value.startswith("/mnt/models"):
+            return str(self.root) + value
+        for mount in spec.get("volumeMounts") or []:
+            mount_path = mount["mountPath"].rstrip("/")
+            if value.startswith(mount_path + "/"):
+                return str(self.root / "volumes" / mount["name"]) + value[len(mount_path):]
+        return value
+
+    def _environment(self, spec: dict[str, Any]) -> dict[str, str]:
+        gcp = self.kubelet.gcp
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.root),
+               "CLOUDSDK_CONFIG": str(self.root / "gcloud"), "PYTHONUNBUFFERED": "1",
+               "API_ENDPOINT_OVERRIDE": gcp.endpoint,
+               "DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA": "true",
+               "GCE_METADATA_TIMEOUT": "1", "GCE_METADATA_DETECT_RETRIES": "1"}
+        if gcp.workload_identity_project:
+            account = self.pod["spec"].get("serviceAccountName") or "default"
+            annotation = None
+            try:
+                sa = self.kubelet.core.read_namespaced_service_account(account, self.namespace)
+                annotation = (sa.metadata.annotations or {}).get(WI_ANNOTATION)
+            except ApiException:
+                pass
+            gcp.pods[self.uid] = PodIdentity(self.namespace, account, annotation)
+            env["GCE_METADATA_HOST"] = env["GCE_METADATA_IP"] = gcp.metadata_host(self.uid)
+        else:
+            # Off GCP there is no metadata server: ADC finds nothing and KServe goes anonymous.
+            closed = f"127.0.0.1:{self.kubelet.closed_port}"
+            env["GCE_METADATA_HOST"] = env["GCE_METADATA_IP"] = closed
+        for item in spec.get("env") or []:
+            if "value" in item:
+                env[item["name"]] = self._container_path(item["value"], spec)
+        return env
+
+    def _execute(self, run: _ContainerRun, spec: dict[str, Any]) -> tuple[int, str]:
+        log = self.kubelet.log_path(self.uid, run.name, run.restart_count)
+        if run.name != rules.INITIALIZER:
+            log.write_text("")
+            return 0, ""
+        args = [self._container_path(arg, spec) for arg in spec.get("args") or []]
+        command = [self.kubelet.initializer_python, str(INITIALIZER_SCRIPT), *args]
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, cwd=self.root,
+                                            env=self._environment(spec))
+            while True:
+                try:
+                    code = self.process.wait(0.1)
+                    break
+                except subprocess.TimeoutExpired:
+                    if self.stop.is_set():
+                        self.process.kill()
+                        self.process.wait()
+                        return 137, ""
+        data = log.read_bytes()
+        # FallbackToLogsOnError, as KServe sets on the storage-initializer.
+        return code, data[-_TERMINATION_LOG_BYTES:].decode(errors="replace")
+
+    def terminate(self) -> None:
+        self.stop.set()
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+
+
+class Kubelet:
+    """Scheduler and kubelet of the single embedded Node."""
+
+    def __init__(self, api_client: client.ApiClient, gcp: LocalGcp, workdir: Path,
+                 serving_cert: Path, serving_key: Path, timing: Timing | None = None,
+                 initializer_python: str | None = None) -> None:
+        self.api_client = api_client
+        self.core = client.CoreV1Api(api_client)
+        self.gcp = gcp
+        self.timing = timing or Timing()
+        self.pods_dir = workdir / "pods"
+        self.logs_dir = workdir / "logs"
+        self.initializer_python = initializer_python or sys.executable
+        self.events = EventRecorder(self.core, "kubelet", NODE_NAME)
+        self.scheduler_events = EventRecorder(self.core, "default-scheduler")
+        self.runs: dict[str, _PodRun] = {}
+        self.unschedulable: set[str] = set()
+        self.closed_port = free_port()
+        self._stop = threading.Event()
+        self._serving = (serving_cert, serving_key)
+        self._server: ThreadingHTTPServer | None = None
+        self._lock = threading.Lock()
+
+    def log_path(self, uid: str, container: str, attempt: int) -> Path:
+        """Where one attempt of a container writes its log."""
+        folder = self.logs_dir / uid / container
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{attempt}.log"
+
+    # -- node and log endpoint ----------------------------------------------------------------
+    def start(self) -> Kubelet:
+        """Serve logs, register the Node, and start watching pods."""
+        self._serve_logs()
+        self._register_node()
+        threading.Thread(target=self._watch_pods, name="kfs-kubelet", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """Stop every pod process and the log endpoint."""
+        self._stop.set()
+        with self._lock:
+            runs = list(self.runs.values())
+        for run in runs:
+            run.terminate()
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+        shutil.rmtree(self.pods_dir, ignore_errors=True)
+
+    def _serve_logs(self) -> None:
+        kubelet = self
+
+        class LogHandler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+            def do_GET(self) -> None:
+                url = urlparse(self.path)
+                parts = url.path.strip("/").split("/")
+                if len(parts) != 4 or parts[0] != "containerLogs":
+                    self.send_error(404)
+                    return
+                query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+                body = kubelet.container_log(parts[1], parts[2], parts[3],
+                                             query.get("previous") == "true",
+                                             int(query["tailLines"]) if "tailLines" in query
+                                             else None)
+                if body is None:
+                    self.send_error(404, "container not found")
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), LogHandler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(self._serving[0]), str(self._serving[1]))
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, name="kfs-kubelet-logs",
+                         daemon=True).start()
+
+    def container_log(self, namespace: str, pod: str, container: str, previous: bool,
+                      tail: int | None) -> bytes | None:
+        """A container's current (or previous) log, as the kubelet's /containerLogs serves."""
+        with self._lock:
+            run = next((r for r in self.runs.values()
+                        if r.namespace == namespace and r.name == pod), None)
+        if run is None:
+            return None
+        state = next((c for c in run.inits + run.mains if c.name == container), None)
+        if state is None:
+            return None
+        attempt = state.restart_count - 1 if previous else state.restart_count
+        if previous and not state.last_state:
+            attempt = -1
+        path = self.logs_dir / run.uid / container / f"{attempt}.log"
+        if not previous and not path.exists() and attempt > 0:
+            # Waiting to restart: like the kubelet, show the last container that ran.
+            path = path.with_name(f"{attempt - 1}.log")
+        data = path.read_bytes() if attempt >= 0 and path.exists() else b""
+        if tail is not None:
+            data = b"".join(data.splitlines(keepends=True)[-tail:]) if tail > 0 else b""
+        return data
+
+    def _register_node(self) -> None:
+        port = self._server.server_address[1]  # type: ignore[union-attr]
+        node = {"apiVersion": "v1", "kind": "Node", "metadata": {
+            "name": NODE_NAME, "labels": {"kubernetes.io/hostname": NODE_NAME,
+                                          "kubernetes.io/os": "linux"}}}
+        try:
+            self.core.create_node(node)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+        capacity = {"cpu": NODE_CPU, "memory": NODE_MEMORY, "pods": "110"}
+        stamp = now_rfc3339()
+        self.core.patch_node_status(NODE_NAME, {"status": {
+            "capacity": capacity, "allocatable": capacity,
+            "addresses": [{"type": "InternalIP", "address": "127.0.0.1"},
+                          {"type": "Hostname", "address": NODE_NAME}],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": port}},
+            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                            "message": "kubelet is posting ready status",
+                            "lastHeartbeatTime": stamp, "lastTransitionTime": stamp}],
+            "nodeInfo": {"kubeletVersion": "v1.34.4", "operatingSystem": "linux",
+                         "architecture": "amd64", "containerRuntimeVersion": "pytest-kfs://1",
+                         "kernelVersion": "", "osImage": "pytest-kfs embedded node",
+                         "kubeProxyVersion": "", "machineID": "", "systemUUID": "",
+                         "bootID": ""}}})
+
+    # -- scheduling and pod lifecycle ---------------------------------------------------------
+    def _watch_pods(self) -> None:
+        resource_version = ""
+        while not self._stop.is_set():
+            try:
+                stream = watch.Watch()
+                for event in stream.stream(self.core.list_pod_for_all_namespaces,
+                                           resource_version=resource_version,
+                                           timeout_seconds=30,
+                                           allow_watch_bookmarks=False,
+                                           _preload_content=True):
+                    if self._stop.is_set():
+                        stream.stop()
+                        break
+                    pod = self.api_client.sanitize_for_serialization(event["object"])
+                    resource_version = pod["metadata"].get("resourceVersion", resource_version)
+                    self._handle(event["type"], pod)
+            except ApiException as error:
+                if error.status == 410:
+                    resource_version = ""
+                time.sleep(0.1)
+            except Exception:  # connection drops while the API server stops
+                time.sleep(0.1)
+
+    def _handle(self, kind: str, pod: dict[str, Any]) -> None:
+        uid = pod["metadata"]["uid"]
+        if kind == "DELETED" or pod["metadata"].get("deletionTimestamp"):
+            with self._lock:
+                run = self.runs.pop(uid, None)
+            if run:
+                run.terminate()
+                self.gcp.pods.pop(uid, None)
+            if kind != "DELETED":
+                self._finish_deletion(pod)
+            return
+        node = pod["spec"].get("nodeName")
+        if not node:
+            if uid not in self.unschedulable:
+                self._schedule(pod)
+            return
+        if node != NODE_NAME:
+            return
+        with self._lock:
+            if uid in self.runs:
+                return
+            run = _PodRun(self, pod)
+            self.runs[uid] = run
+        run.thread.start()
+
+    def _finish_deletion(self, pod: dict[str, Any]) -> None:
+        # The kubelet confirms a graceful deletion once its containers are stopped.
+        with contextlib.suppress(ApiException):
+            self.core.delete_namespaced_pod(pod["metadata"]["name"], pod["metadata"]["namespace"],
+                                            grace_period_seconds=0)
+
+    def _schedule(self, pod: dict[str, Any]) -> None:
+        memory = cpu = 0.0
+        for container in pod["spec"].get("containers") or []:
+            requests = (container.get("resources") or {}).get("requests") or {}
+            memory += _quantity(str(requests.get("memory", "0")))
+            cpu += _quantity(str(requests.get("cpu", "0")))
+        short = []
+        if memory > _quantity(NODE_MEMORY):
+            short.append("Insufficient memory")
+        if cpu > _quantity(NODE_CPU):
+            short.append("Insufficient cpu")
+        meta = pod["metadata"]
+        if short:
+            self.unschedulable.add(meta["uid"])
+            message = (f"0/1 nodes are available: {', '.join(f'1 {s}' for s in short)}. "
+                       "preemption: 0/1 nodes are available: 1 No preemption victims found "
+                       "for incoming pod.")
+            self.scheduler_events.record(pod, "Pod", "FailedScheduling", message, "Warning")
+            with contextlib.suppress(ApiException):
+                self.core.patch_namespaced_pod_status(meta["name"], meta["namespace"], {
+                    "status": {"phase": "Pending", "conditions": [{
+                        "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                        "message": message, "lastTransitionTime": now_rfc3339()}]}})
+            return
+        with contextlib.suppress(ApiException):
+            self.core.create_namespaced_pod_binding(meta["name"], meta["namespace"], {
+                "apiVersion": "v1", "kind": "Binding",
+                "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+                "target": {"apiVersion": "v1", "kind": "Node", "name": NODE_NAME}},
+                _preload_content=False)

@@ -1,0 +1,210 @@
+"""KServe's decisions, as pure functions over plain dicts (see shared/reference/kserve.md).
+
+- which runtime serves a model (or why none does);
+- which credentials the storage-initializer gets (the webhook's order of precedence);
+- how the model status follows the first pod of the latest revision (PropagateModelStatus).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+INITIALIZER = "storage-initializer"
+SERVER = "kserve-container"
+GCS_KEY_FILE = "gcloud-application-credentials.json"
+S3_KEYS = ("AWS_ACCESS_KEY_ID", "awsAccessKeyID")
+SECRET_ANNOTATION_DEFAULT = "serving.kserve.io/storageSecretName"
+GCS_VOLUME = "user-gcp-sa"
+GCS_MOUNT = "/var/secrets/"
+
+
+# -- runtime selection --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RuntimeChoice:
+    """The runtime chosen, or the failure KServe reports instead."""
+
+    name: str | None
+    cluster_scoped: bool = False
+    spec: dict[str, Any] | None = None
+    failure_reason: str | None = None
+    failure_message: str | None = None
+
+
+def _supports(spec: dict[str, Any], model_format: dict[str, Any], protocol: str,
+              auto_only: bool) -> bool:
+    if protocol not in (spec.get("protocolVersions") or ["v1"]):
+        return False
+    for supported in spec.get("supportedModelFormats") or []:
+        if supported.get("name") != model_format.get("name"):
+            continue
+        if model_format.get("version") and supported.get("version") and \
+                supported["version"] != model_format["version"]:
+            continue
+        if auto_only and not supported.get("autoSelect"):
+            continue
+        return True
+    return False
+
+
+def select_runtime(model: dict[str, Any], namespaced: dict[str, dict[str, Any]],
+                   cluster: dict[str, dict[str, Any]]) -> RuntimeChoice:
+    """Pick the runtime for a predictor model like KServe's controller."""
+    model_format = model.get("modelFormat") or {}
+    protocol = model.get("protocolVersion") or "v1"
+    wanted = model.get("runtime")
+    if wanted:
+        spec, cluster_scoped = namespaced.get(wanted), False
+        if spec is None:
+            spec, cluster_scoped = cluster.get(wanted), True
+        if spec is None:
+            return RuntimeChoice(None, failure_reason="RuntimeNotRecognized",
+                                 failure_message="Waiting for runtime to become available")
+        if spec.get("disabled"):
+            return RuntimeChoice(None, failure_reason="RuntimeDisabled",
+                                 failure_message=f"Specified runtime {wanted} is disabled")
+        if not _supports(spec, model_format, protocol, auto_only=False):
+            return RuntimeChoice(None, failure_reason="NoSupportingRuntime", failure_message=(
+                f"Specified runtime {wanted} does not support specified framework/version"
+                if protocol in (spec.get("protocolVersions") or ["v1"]) else
+                f"Specified runtime {wanted} does not support specified protocol version"))
+        return RuntimeChoice(wanted, cluster_scoped, spec)
+    for scope, runtimes in ((False, namespaced), (True, cluster)):
+        for name in sorted(runtimes):
+            spec = runtimes[name]
+            if not spec.get("disabled") and _supports(spec, model_format, protocol, True):
+                return RuntimeChoice(name, scope, spec)
+    return RuntimeChoice(None, failure_reason="NoSupportingRuntime", failure_message=(
+        f"No runtime found to support predictor with model type: {model_format}"))
+
+
+# -- credentials (the pod mutating webhook) -----------------------------------------------------
+@dataclass(frozen=True)
+class CredentialChoice:
+    """How the storage-initializer authenticates: a mounted key secret, or none (ADC)."""
+
+    source: str  # "annotation-secret" | "service-account-secret" | "none"
+    secret: str | None = None
+    file_name: str = GCS_KEY_FILE
+    shadowed_by_s3: bool = False
+
+
+def select_credentials(isvc_annotations: dict[str, str], annotation_key: str,
+                       service_account_secrets: list[str],
+                       secrets_data: dict[str, dict[str, str]],
+                       gcs_file_name: str = GCS_KEY_FILE) -> CredentialChoice:
+    """Annotation secret, else each of the service account's secrets; S3 keys win over GCS."""
+    named = isvc_annotations.get(annotation_key)
+    candidates = [(named, "annotation-secret")] if named else [
+        (name, "service-account-secret") for name in service_account_secrets]
+    for name, source in candidates:
+        data = secrets_data.get(name)
+        if data is None:
+            continue
+        if any(key in data for key in S3_KEYS):
+            if gcs_file_name in data:
+                return CredentialChoice("none", name, gcs_file_name, shadowed_by_s3=True)
+            continue
+        if gcs_file_name in data:
+            return CredentialChoice(source, name, gcs_file_name)
+    return CredentialChoice("none", file_name=gcs_file_name)
+
+
+# -- model status -------------------------------------------------------------------------------
+def _container_status(pod: dict[str, Any], name: str, init: bool) -> dict[str, Any] | None:
+    key = "initContainerStatuses" if init else "containerStatuses"
+    for status in (pod.get("status") or {}).get(key) or []:
+        if status.get("name") == name:
+            return status
+    return None
+
+
+def update_model_revision_states(model_status: dict[str, Any], target: str,
+                                 failure: dict[str, Any] | None = None) -> dict[str, Any]:
+    """KServe's UpdateModelRevisionStates: target drives transition; Loaded promotes active."""
+    status = copy.deepcopy(model_status) if model_status else {}
+    states = status.setdefault("states", {"activeModelState": "Pending"})
+    states.setdefault("activeModelState", "Pending")
+    states["targetModelState"] = target
+    if target in ("Pending", "Loading"):
+        status["transitionStatus"] = "InProgress"
+    elif target == "Loaded":
+        status["transitionStatus"] = "UpToDate"
+        states["activeModelState"] = "Loaded"
+    elif target == "FailedToLoad":
+        status["transitionStatus"] = "BlockedByFailedLoad"
+    if failure is not None:
+        status["lastFailureInfo"] = failure
+    status.setdefault("copies", {"failedCopies": 0})
+    return status
+
+
+def _failure(reason: str, message: str, location: str, revision: str,
+             exit_code: int | None, when: str) -> dict[str, Any]:
+    info: dict[str, Any] = {"reason": reason, "message": message, "location": location,
+                            "modelRevisionName": revision, "time": when}
+    if exit_code is not None:
+        info["exitCode"] = exit_code
+    return info
+
+
+def propagate_model_status(model_status: dict[str, Any], pods: list[dict[str, Any]],
+                           revision: str, revision_ready: bool, now: str) -> dict[str, Any]:
+    """KServe's PropagateModelStatus over the pods of the latest revision (first pod only)."""
+    if not pods:
+        return update_model_revision_states(model_status, "Pending")
+    if revision_ready:
+        status = update_model_revision_states(model_status, "Loaded")
+        ready = sum(1 for pod in pods if _pod_ready(pod))
+        status["copies"] = {"failedCopies": 0, "totalCopies": ready}
+        return status
+    pod = pods[0]
+    location = pod["metadata"]["name"]
+    initializer = _container_status(pod, INITIALIZER, init=True)
+    if initializer:
+        state, last = initializer.get("state") or {}, initializer.get("lastState") or {}
+        if "running" in state:
+            if last.get("terminated"):
+                return copy.deepcopy(model_status) or update_model_revision_states({}, "Pending")
+            return update_model_revision_states(model_status, "Loading")
+        terminated = state.get("terminated") or {}
+        waiting = state.get("waiting") or {}
+        if terminated.get("reason") == "Error" or waiting.get("reason") == "CrashLoopBackOff":
+            source = terminated if terminated.get("reason") == "Error" else last.get(
+                "terminated") or {}
+            status = update_model_revision_states(model_status, "FailedToLoad", _failure(
+                "ModelLoadFailed", source.get("message", ""), location, revision,
+                source.get("exitCode"), now))
+            status["copies"] = {"failedCopies": 1, "totalCopies": 0}
+            return status
+    server = _container_status(pod, SERVER, init=False)
+    if server:
+        state, last = server.get("state") or {}, server.get("lastState") or {}
+        terminated = state.get("terminated") or {}
+        waiting = state.get("waiting") or {}
+        if terminated.get("reason") == "Error" or waiting.get("reason") == "CrashLoopBackOff":
+            source = terminated if terminated.get("reason") == "Error" else last.get(
+                "terminated") or {}
+            status = update_model_revision_states(model_status, "FailedToLoad", _failure(
+                "ModelLoadFailed", source.get("message", ""), location, revision,
+                source.get("exitCode"), now))
+            status["copies"] = {"failedCopies": 1, "totalCopies": 0}
+            return status
+    return update_model_revision_states(model_status, "Pending")
+
+
+def _pod_ready(pod: dict[str, Any]) -> bool:
+    for condition in (pod.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Ready":
+            return condition.get("status") == "True"
+    return False
+
+
+def runtime_failure_status(model_status: dict[str, Any], reason: str, message: str,
+                           now: str) -> dict[str, Any]:
+    """Runtime selection failed: InvalidSpec with the reason, target FailedToLoad."""
+    status = update_model_revision_states(model_status, "FailedToLoad", {
+        "reason": reason, "message": message, "time": now})
+    status["transitionStatus"] = "InvalidSpec"
+    return status
