@@ -69,6 +69,7 @@ class Settings:
 
     target: ClusterTarget | None
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    scenario: str | None = None
 
 
 def parse_cluster(value: str, kubeconfig: str | None, kind_create: bool) -> ClusterTarget:
@@ -120,7 +121,8 @@ def parse_timeout(value: str | float | None) -> float:
 
 
 # name -> (environment variable); the ini key is the name prefixed with "kfs_".
-ENV_VARS = {"cluster": "KFS_CLUSTER", "kubeconfig": "KFS_KUBECONFIG", "timeout": "KFS_TIMEOUT"}
+ENV_VARS = {"cluster": "KFS_CLUSTER", "kubeconfig": "KFS_KUBECONFIG", "timeout": "KFS_TIMEOUT",
+            "scenario": "KFS_SCENARIO"}
 
 
 def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
@@ -136,10 +138,16 @@ def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
     cluster, kubeconfig = pick("cluster"), pick("kubeconfig")
     kind_create = bool(cli.get("kind_create"))
     timeout = parse_timeout(pick("timeout"))
+    scenario = pick("scenario")
     if cluster is None:
-        if kind_create or kubeconfig:
-            flag = "--kfs-kind-create" if kind_create else "--kfs-kubeconfig"
+        if kind_create or kubeconfig or scenario:
+            flag = ("--kfs-kind-create" if kind_create else
+                    "--kfs-kubeconfig" if kubeconfig else "--kfs-scenario")
             raise SettingsError(f"{flag} needs --kfs-cluster to say which cluster to use")
         return Settings(target=None, timeout_seconds=timeout)
-    return Settings(target=parse_cluster(cluster, kubeconfig, kind_create),
-                    timeout_seconds=timeout)
+    target = parse_cluster(cluster, kubeconfig, kind_create)
+    if scenario and not isinstance(target, LocalTarget):
+        raise SettingsError(
+            f"--kfs-scenario={scenario} rehearses a failure in the embedded cluster; it needs "
+            f"--kfs-cluster=local, not --kfs-cluster={cluster}")
+    return Settings(target=target, timeout_seconds=timeout, scenario=scenario)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 
@@ -41,6 +42,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="overall deadline for a model to become Loaded (default 300). Env KFS_TIMEOUT, "
              "ini kfs_timeout.",
     )
+    group.addoption(
+        "--kfs-scenario", dest="kfs_scenario", metavar="NAME",
+        help="with --kfs-cluster=local: arrange a rehearsal scenario (healthy, "
+             "gcs-permission-denied, object-read-denied, wrong-path, bucket-missing, "
+             "anonymous-fallback, bad-key, broken-workload-identity, workload-identity, "
+             "runtime-missing, scale-to-zero). Env KFS_SCENARIO, ini kfs_scenario.",
+    )
+    parser.addini("kfs_scenario", "pytest-kfs rehearsal scenario (see --kfs-scenario)",
+                  default="")
     parser.addini("kfs_cluster", "pytest-kfs cluster target (see --kfs-cluster)", default="")
     parser.addini("kfs_kubeconfig", "pytest-kfs kubeconfig file (see --kfs-kubeconfig)",
                   default="")
@@ -50,9 +60,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _settings(config: pytest.Config) -> Settings:
     cli = {name: config.getoption(f"kfs_{name}")
-           for name in ("cluster", "kubeconfig", "kind_create", "timeout")}
-    ini = {name: config.getini(f"kfs_{name}") for name in ("cluster", "kubeconfig", "timeout")}
-    return resolve(cli, ini, os.environ)
+           for name in ("cluster", "kubeconfig", "kind_create", "timeout", "scenario")}
+    ini = {name: config.getini(f"kfs_{name}")
+           for name in ("cluster", "kubeconfig", "timeout", "scenario")}
+    settings = resolve(cli, ini, os.environ)
+    if settings.scenario:
+        from pytest_kfs.local.scenarios import scenario  # only with --kfs-cluster=local
+
+        try:
+            scenario(settings.scenario)
+        except KeyError as error:
+            raise SettingsError(f"--kfs-scenario: {error.args[0]}") from None
+    return settings
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -104,6 +123,27 @@ class KfsSession:
         if run is not None:
             run.close()
             del config.stash[RUN_CLUSTER]
+
+
+@pytest.fixture(scope="session")
+def kfs_gcp(pytestconfig: pytest.Config) -> Any:
+    """The embedded cluster's local GCP: arrange buckets, objects, keys and grants."""
+    run = pytestconfig.stash.get(RUN_CLUSTER, None)
+    admin = run.gcp_admin() if run else None
+    if admin is None:
+        pytest.skip("kfs_gcp needs the embedded cluster (--kfs-cluster=local)")
+    return admin
+
+
+@pytest.fixture(scope="session")
+def kfs_scenario(pytestconfig: pytest.Config) -> Any:
+    """The rehearsal scenario of this run (--kfs-scenario), or skip when none is set."""
+    name = pytestconfig.stash[SETTINGS].scenario
+    if not name:
+        pytest.skip("no --kfs-scenario given")
+    from pytest_kfs.local.scenarios import scenario
+
+    return scenario(name)
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,8 @@ SHARED_KUBECONFIG = "kfs_shared_kubeconfig"
 SHARED_CONTEXT = "kfs_shared_context"
 SHARED_KIND = "kfs_shared_kind"
 SHARED_AUDIT_LOG = "kfs_shared_audit_log"
+SHARED_GCP_ENDPOINT = "kfs_shared_gcp_endpoint"
+SHARED_GCP_TOKEN = "kfs_shared_gcp_token"
 
 
 @dataclass
@@ -36,6 +38,18 @@ class RunCluster:
         """kube-apiserver's audit log when the run uses the embedded cluster."""
         path = self.shared.get(SHARED_AUDIT_LOG)
         return Path(path) if path else None
+
+    def gcp_admin(self) -> Any:
+        """The embedded cluster's local GCP admin (in-process, or remote for xdist workers)."""
+        if self.embedded is not None and self.embedded.gcp is not None:
+            from pytest_kfs.local.gcp.admin import GcpAdmin
+
+            return GcpAdmin(self.embedded.gcp)
+        if self.shared.get(SHARED_GCP_ENDPOINT):
+            from pytest_kfs.local.gcp.admin import RemoteGcpAdmin
+
+            return RemoteGcpAdmin(self.shared[SHARED_GCP_ENDPOINT], self.shared[SHARED_GCP_TOKEN])
+        return None
 
     def close(self) -> None:
         """Undo what this run set up, newest first (idempotent)."""
@@ -74,7 +88,9 @@ def _start_local() -> RunCluster:
     run = RunCluster(cluster=cluster, embedded=embedded,
                      shared={SHARED_KUBECONFIG: str(embedded.kubeconfig),
                              SHARED_CONTEXT: embedded.context, SHARED_KIND: "local",
-                             SHARED_AUDIT_LOG: str(embedded.audit_log)})
+                             SHARED_AUDIT_LOG: str(embedded.audit_log),
+                             SHARED_GCP_ENDPOINT: embedded.gcp.endpoint,
+                             SHARED_GCP_TOKEN: embedded.gcp.admin_token})
     run._cleanups += [restore_signal, embedded.stop]
     return run
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -62,15 +63,25 @@ class LocalGcp:
 
     world: GcpWorld
     workload_identity_project: str | None = None
+    # Namespaces whose pods run on a Workload Identity node pool (others see no metadata
+    # server, as off GCP); `metadata_everywhere` puts every namespace on such a pool.
+    metadata_namespaces: set[str] = field(default_factory=set)
+    metadata_everywhere: bool = False
     pods: dict[str, PodIdentity] = field(default_factory=dict)
     access_log: list[AccessRecord] = field(default_factory=list)
     port: int = 0
+    admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     _server: ThreadingHTTPServer | None = None
 
     @property
     def endpoint(self) -> str:
         """Base URL of the storage API (for API_ENDPOINT_OVERRIDE or client_options)."""
         return f"http://127.0.0.1:{self.port}"
+
+    def serves_metadata(self, namespace: str) -> bool:
+        """Whether pods of this namespace reach a GKE metadata server."""
+        return self.workload_identity_project is not None and (
+            self.metadata_everywhere or namespace in self.metadata_namespaces)
 
     def metadata_host(self, pod_uid: str) -> str:
         """GCE_METADATA_HOST / GCE_METADATA_IP value for one pod."""
@@ -173,6 +184,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = url.path
         if path == "/token" and self.command == "POST":
             self._token()
+        elif path == "/_kfs/admin" and self.command == "POST":
+            self._admin()
         elif path.startswith("/pods/"):
             self._metadata(path, query)
         elif path.startswith(("/storage/v1/b/", "/download/storage/v1/b/")):
@@ -180,6 +193,21 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._json(404, _gcs_error(404, "Not Found", "notFound"))
             self._record("-", 404)
+
+    # -- arranging the world from other processes ----------------------------------------------
+    def _admin(self) -> None:
+        from pytest_kfs.local.gcp.admin import ADMIN_HEADER, GcpAdmin, dispatch
+
+        body = self._body()
+        if not secrets.compare_digest(self.headers.get(ADMIN_HEADER, ""), self.gcp.admin_token):
+            self._json(403, {"error": "admin token required"})
+            return
+        try:
+            result = dispatch(GcpAdmin(self.gcp), json.loads(body))
+        except (KeyError, ValueError, TypeError) as error:
+            self._json(400, {"error": f"{type(error).__name__}: {error}"})
+            return
+        self._json(200, result)
 
     # -- OAuth2 token endpoint -----------------------------------------------------------------
     def _token(self) -> None:

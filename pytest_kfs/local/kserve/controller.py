@@ -201,6 +201,8 @@ class Controller:
             return
         generation = obj["metadata"].get("generation", 1)
         revision = f"{name}-predictor-{generation:05d}"
+        # Revision names repeat across namespaces and re-created services; the uid does not.
+        revision_key = f"{obj['metadata']['uid']}/{revision}"
         model = obj["spec"]["predictor"].get("model") or {}
         choice = rules.select_runtime(model, *self._runtimes(namespace))
         status = dict(obj.get("status") or {})
@@ -221,33 +223,34 @@ class Controller:
             label = (pod.metadata.labels or {}).get(REVISION_LABEL, "")
             pods_by_revision.setdefault(label, []).append(as_dict)
         latest = pods_by_revision.get(revision, [])
-        if not latest and revision not in self.scaled_to_zero:
+        if not latest and revision_key not in self.scaled_to_zero:
             created = self._create_pod(obj, revision, choice)
             latest = [created] if created else []
         if any(_ready(pod) for pod in latest):
-            self.ready_revisions.add(revision)
-        if revision in self.ready_revisions:
+            self.ready_revisions.add(revision_key)
+        if revision_key in self.ready_revisions:
             for old, old_pods in pods_by_revision.items():
                 if old != revision:
                     for pod in old_pods:
                         self._delete_pod(pod)
             min_replicas = obj["spec"]["predictor"].get("minReplicas")
-            if min_replicas == 0 and latest and revision not in self.scaled_to_zero:
-                self._scale_to_zero_later(namespace, name, revision, latest)
+            if min_replicas == 0 and latest and revision_key not in self.scaled_to_zero:
+                self._scale_to_zero_later(namespace, name, revision_key, latest)
         status["modelStatus"] = rules.propagate_model_status(
             status.get("modelStatus") or {}, latest, revision,
-            revision in self.ready_revisions, now_rfc3339())
-        self._set_serving_status(obj, status, revision, latest)
+            revision_key in self.ready_revisions, now_rfc3339())
+        self._set_serving_status(obj, status, revision, revision_key in self.ready_revisions,
+                                 latest)
         self._write_status(obj, status, generation)
 
     def _set_serving_status(self, obj: dict[str, Any], status: dict[str, Any], revision: str,
-                            latest: list[dict[str, Any]]) -> None:
+                            revision_ready: bool, latest: list[dict[str, Any]]) -> None:
         meta = obj["metadata"]
         previous = status.get("components", {}).get("predictor", {})
         ready_before = previous.get("latestReadyRevision")
-        ready_now = revision if revision in self.ready_revisions else ready_before
+        ready_now = revision if revision_ready else ready_before
         failed = any(_failed(pod) for pod in latest)
-        if revision in self.ready_revisions:
+        if revision_ready:
             self._set_conditions(status, ready=True)
         elif failed:
             self._set_conditions(status, ready=False, reason="RevisionFailed", message=(
@@ -406,9 +409,9 @@ class Controller:
             self.core.delete_namespaced_pod(pod["metadata"]["name"],
                                             pod["metadata"]["namespace"])
 
-    def _scale_to_zero_later(self, namespace: str, name: str, revision: str,
+    def _scale_to_zero_later(self, namespace: str, name: str, revision_key: str,
                              pods: list[dict[str, Any]]) -> None:
-        self.scaled_to_zero.add(revision)
+        self.scaled_to_zero.add(revision_key)
 
         def scale_down() -> None:
             if self._stop.wait(self.timing.scale_to_zero_after):

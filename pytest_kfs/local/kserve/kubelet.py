@@ -292,7 +292,7 @@ class _PodRun:
                "API_ENDPOINT_OVERRIDE": gcp.endpoint,
                "DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA": "true",
                "GCE_METADATA_TIMEOUT": "1", "GCE_METADATA_DETECT_RETRIES": "1"}
-        if gcp.workload_identity_project:
+        if gcp.serves_metadata(self.namespace):
             account = self.pod["spec"].get("serviceAccountName") or "default"
             annotation = None
             try:

@@ -1,0 +1,151 @@
+"""Rehearsal scenarios: each arranges a world (GCP + Kubernetes objects), never the answer.
+
+`--kfs-cluster=local --kfs-scenario=NAME`. A scenario sets up the local GCP once per run and
+the Kubernetes side (service account, key secret) in each namespace a model is deployed into;
+the outcome comes out of the real flow: the storage-initializer, IAM, KServe's status rules.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from pytest_kfs.local.gcp.admin import GcpAdmin
+
+PROJECT = "kfs-demo"
+SAMPLE_BUCKET = "kfserving-examples"
+SAMPLE_PREFIX = "models/sklearn/1.0/model"
+SAMPLE_URI = f"gs://{SAMPLE_BUCKET}/{SAMPLE_PREFIX}"
+SERVING_KSA = "kserve-serving"
+KEY_SECRET = "kserve-gcs-key"
+KEY_FILE = "gcloud-application-credentials.json"
+WI_ANNOTATION = "iam.gke.io/gcp-service-account"
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    """What to deploy in a namespace arranged by a scenario."""
+
+    storage_uri: str = SAMPLE_URI
+    model_format: str = "sklearn"
+    service_account: str | None = SERVING_KSA
+    runtime: str | None = None
+    min_replicas: int | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named arrangement and the outcome a user should see.
+
+    Each scenario serves as a Google service account of its own, so scenarios arranged in one
+    embedded cluster never see each other's grants.
+    """
+
+    name: str
+    summary: str
+    expect_loaded: bool
+    bucket_role: str | None = "roles/storage.objectViewer"
+    key_secret: bool = True
+    disabled_key: bool = False
+    workload_identity: bool = False
+    bind_workload_identity: bool = False
+    plan: DeployPlan = field(default_factory=DeployPlan)
+
+    @property
+    def gsa(self) -> str:
+        """The Google service account this scenario's model is served as."""
+        return f"{self.name[:28]}@{PROJECT}.iam.gserviceaccount.com"
+
+    def arrange_world(self, gcp: GcpAdmin) -> None:
+        """The cloud side: sample bucket and objects, the GSA and its grant (idempotent)."""
+        seed_samples(gcp)
+        gcp.ensure_service_account(self.gsa)
+        if self.bucket_role:
+            gcp.grant_bucket(SAMPLE_BUCKET, self.bucket_role, f"serviceAccount:{self.gsa}")
+
+    def arrange_namespace(self, core: client.CoreV1Api, namespace: str,
+                          gcp: GcpAdmin) -> DeployPlan:
+        """The cluster side: the service account (and key secret) the plan deploys with."""
+        self.arrange_world(gcp)
+        secrets = []
+        if self.key_secret:
+            key = gcp.create_key(self.gsa)
+            if self.disabled_key:
+                gcp.disable_key(self.gsa, key["private_key_id"])
+            encoded = base64.b64encode(json.dumps(key).encode()).decode()
+            _create(core.create_namespaced_secret, namespace, {
+                "metadata": {"name": KEY_SECRET}, "type": "Opaque", "data": {KEY_FILE: encoded}})
+            secrets = [{"name": KEY_SECRET}]
+        annotations = {}
+        if self.workload_identity:
+            # This namespace's pods land on a Workload Identity node pool.
+            gcp.enable_workload_identity(PROJECT, namespace)
+            annotations[WI_ANNOTATION] = self.gsa
+        if self.bind_workload_identity:
+            gcp.grant_service_account(
+                self.gsa, "roles/iam.workloadIdentityUser",
+                f"serviceAccount:{PROJECT}.svc.id.goog[{namespace}/{SERVING_KSA}]")
+        _create(core.create_namespaced_service_account, namespace, {
+            "metadata": {"name": SERVING_KSA, "annotations": annotations}, "secrets": secrets})
+        return self.plan
+
+
+def _create(create: Callable[..., Any], namespace: str, body: dict[str, Any]) -> None:
+    try:
+        create(namespace, body)
+    except ApiException as error:
+        if error.status != 409:
+            raise
+
+
+def seed_samples(gcp: GcpAdmin) -> None:
+    """The bucket and model KServe's docs use, with the objects the initializer downloads."""
+    gcp.ensure_bucket(SAMPLE_BUCKET, PROJECT)
+    gcp.put_object(SAMPLE_BUCKET, f"{SAMPLE_PREFIX}/model.joblib",
+                   b"pytest-kfs sample model placeholder\n")
+
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
+    Scenario("healthy", "key secret on the serving account, objectViewer on the bucket", True),
+    Scenario("gcs-permission-denied",
+             "key secret on the serving account, no grant on the bucket: the list is denied "
+             "(kserve/kserve#3798)", False, bucket_role=None),
+    Scenario("object-read-denied",
+             "legacyBucketReader only: the prefix lists, the download is denied", False,
+             bucket_role="roles/storage.legacyBucketReader"),
+    Scenario("wrong-path", "readable bucket, but nothing under the storage URI's prefix",
+             False, plan=DeployPlan(storage_uri=f"gs://{SAMPLE_BUCKET}/models/sklearn/9.9/model")),
+    Scenario("bucket-missing", "the storage URI names a bucket that does not exist", False,
+             plan=DeployPlan(storage_uri="gs://kfs-no-such-bucket/models/sklearn/1.0/model")),
+    Scenario("anonymous-fallback",
+             "no key secret and no metadata server (off GCP): KServe silently goes anonymous "
+             "and the private bucket refuses it", False, key_secret=False),
+    Scenario("bad-key", "the key secret holds a disabled key: the token exchange fails with "
+             "invalid_grant", False, disabled_key=True),
+    Scenario("broken-workload-identity",
+             "the service account is annotated for Workload Identity but the GSA lacks the "
+             "roles/iam.workloadIdentityUser binding", False, key_secret=False,
+             workload_identity=True),
+    Scenario("workload-identity",
+             "Workload Identity wired end to end: annotation plus workloadIdentityUser", True,
+             key_secret=False, workload_identity=True, bind_workload_identity=True),
+    Scenario("runtime-missing", "the model names a runtime that is not installed", False,
+             plan=DeployPlan(runtime="kserve-tritonserver")),
+    Scenario("scale-to-zero",
+             "healthy, with minReplicas 0: scaled to zero it reads Pending/InProgress while "
+             "Ready is True (kserve/kserve#6079)", True, plan=DeployPlan(min_replicas=0)),
+)}
+
+
+def scenario(name: str) -> Scenario:
+    """A scenario by name; KeyError lists the known ones."""
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        raise KeyError(f"unknown scenario '{name}'; known: {', '.join(SCENARIOS)}") from None
