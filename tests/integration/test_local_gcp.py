@@ -110,7 +110,7 @@ def test_disabled_key_fails_refresh_with_invalid_jwt_signature(gcp):
     credentials = service_account.Credentials.from_service_account_info(key)
     client = storage.Client(credentials=credentials, project=PROJECT,
                             client_options=ClientOptions(api_endpoint=gcp.endpoint))
-    with pytest.raises(auth_exceptions.RefreshError, match="invalid_grant: Invalid JWT Signature"):
+    with pytest.raises(auth_exceptions.RefreshError, match=r"invalid_grant: Invalid JWT Signature"):
         list(client.bucket(BUCKET).list_blobs(prefix="sklearn/"))
 
 
@@ -125,7 +125,7 @@ def test_deleted_service_account_fails_refresh_with_account_not_found(gcp):
 
 def test_missing_bucket_is_not_found(gcp):
     client = _client(gcp, _sa(gcp, "reader", "roles/storage.objectViewer"))
-    with pytest.raises(api_exceptions.NotFound, match="The specified bucket does not exist."):
+    with pytest.raises(api_exceptions.NotFound, match=r"The specified bucket does not exist\."):
         list(client.bucket("no-such-bucket-here").list_blobs(prefix="x/"))
 
 
@@ -134,7 +134,7 @@ def test_requester_pays_without_user_project_is_bad_request(gcp):
     email = _sa(gcp, "payer-reader")
     gcp.world.grant_bucket("payer-bucket", "roles/storage.objectViewer", f"serviceAccount:{email}")
     with pytest.raises(api_exceptions.BadRequest,
-                       match="Bucket is a requester pays bucket but no user project provided."):
+                       match=r"Bucket is a requester pays bucket but no user project provided\."):
         list(_client(gcp, email).bucket("payer-bucket").list_blobs(prefix="x/"))
 
 
@@ -198,6 +198,6 @@ def test_bucket_policy_round_trips_with_conditions(gcp):
     updated = admin.set_iam_policy(policy)
     assert any("serviceAccount:added@table-proj.iam.gserviceaccount.com" in b["members"]
                for b in updated.bindings)
-    with pytest.raises(api_exceptions.Forbidden, match="storage.buckets.getIamPolicy"):
+    with pytest.raises(api_exceptions.Forbidden, match=r"storage\.buckets\.getIamPolicy"):
         _client(gcp, _sa(gcp, "reader", "roles/storage.objectViewer")).bucket(
             BUCKET).get_iam_policy()
