@@ -187,6 +187,9 @@ def test_public_object_is_not_a_listable_bucket(gcp):
 
 
 def test_bucket_policy_round_trips_with_conditions(gcp):
+    _sa(gcp, "legacy-reader", "roles/storage.legacyBucketReader")
+    _sa(gcp, "prefix-half", "roles/storage.objectViewer",
+        'resource.name.startsWith("projects/_/buckets/table-models/objects/sklearn/")')
     admin = _client(gcp, _sa(gcp, "bucket-admin", "roles/storage.admin")).bucket(BUCKET)
     policy = admin.get_iam_policy(requested_policy_version=3)
     roles = {binding["role"] for binding in policy.bindings}
