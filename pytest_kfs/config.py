@@ -70,6 +70,56 @@ class Settings:
     target: ClusterTarget | None
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     scenario: str | None = None
+    keep: str = "never"
+    model: ModelSettings | None = None
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """The model `kfs_model` deploys when the test does not say (--kfs-storage-uri ...)."""
+
+    storage_uri: str
+    model_format: str
+    service_account: str | None = None
+
+
+KEEP_CHOICES = ("never", "on-failure", "always")
+STORAGE_SCHEMES = ("gs://", "s3://", "pvc://", "http://", "https://", "hf://", "oci://",
+                   "hdfs://", "webhdfs://")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def parse_storage_uri(uri: str) -> str:
+    """A storage URI KServe can download; SettingsError says what is wrong with it."""
+    if not uri.startswith(STORAGE_SCHEMES):
+        scheme = uri.split("://")[0] + "://" if "://" in uri else "no scheme"
+        raise SettingsError(f"storage URI {uri!r} has {scheme}; KServe downloads "
+                            f"{', '.join(s.removesuffix('://') for s in STORAGE_SCHEMES)}")
+    if uri.startswith("gs://"):
+        bucket = uri.removeprefix("gs://").split("/", 1)[0]
+        if not _BUCKET.match(bucket) or ".." in bucket:
+            raise SettingsError(
+                f"storage URI {uri!r}: {bucket!r} is not a valid bucket name (3-63 lower-case "
+                "letters, digits, '-', '_' or '.')")
+    return uri
+
+
+def parse_model(storage_uri: str | None, model_format: str | None,
+                service_account: str | None) -> ModelSettings | None:
+    """The configured model; SettingsError when the options do not add up."""
+    if not storage_uri:
+        if model_format or service_account:
+            flag = "--kfs-model-format" if model_format else "--kfs-service-account"
+            raise SettingsError(f"{flag} needs --kfs-storage-uri to say which model to deploy")
+        return None
+    if not model_format:
+        raise SettingsError("--kfs-storage-uri needs --kfs-model-format (e.g. sklearn, "
+                            "xgboost, tensorflow)")
+    if service_account and not _DNS_LABEL.match(service_account):
+        raise SettingsError(f"--kfs-service-account={service_account!r} is not a valid "
+                            "Kubernetes name")
+    return ModelSettings(parse_storage_uri(storage_uri), model_format, service_account)
 
 
 def parse_cluster(value: str, kubeconfig: str | None, kind_create: bool) -> ClusterTarget:
@@ -122,7 +172,8 @@ def parse_timeout(value: str | float | None) -> float:
 
 # name -> (environment variable); the ini key is the name prefixed with "kfs_".
 ENV_VARS = {"cluster": "KFS_CLUSTER", "kubeconfig": "KFS_KUBECONFIG", "timeout": "KFS_TIMEOUT",
-            "scenario": "KFS_SCENARIO"}
+            "scenario": "KFS_SCENARIO", "keep": "KFS_KEEP", "storage_uri": "KFS_STORAGE_URI",
+            "model_format": "KFS_MODEL_FORMAT", "service_account": "KFS_SERVICE_ACCOUNT"}
 
 
 def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
@@ -139,15 +190,20 @@ def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
     kind_create = bool(cli.get("kind_create"))
     timeout = parse_timeout(pick("timeout"))
     scenario = pick("scenario")
+    keep = pick("keep") or "never"
+    if keep not in KEEP_CHOICES:
+        raise SettingsError(f"--kfs-keep={keep} is not one of {', '.join(KEEP_CHOICES)}")
+    model = parse_model(pick("storage_uri"), pick("model_format"), pick("service_account"))
     if cluster is None:
         if kind_create or kubeconfig or scenario:
             flag = ("--kfs-kind-create" if kind_create else
                     "--kfs-kubeconfig" if kubeconfig else "--kfs-scenario")
             raise SettingsError(f"{flag} needs --kfs-cluster to say which cluster to use")
-        return Settings(target=None, timeout_seconds=timeout)
+        return Settings(target=None, timeout_seconds=timeout, keep=keep, model=model)
     target = parse_cluster(cluster, kubeconfig, kind_create)
     if scenario and not isinstance(target, LocalTarget):
         raise SettingsError(
             f"--kfs-scenario={scenario} rehearses a failure in the embedded cluster; it needs "
             f"--kfs-cluster=local, not --kfs-cluster={cluster}")
-    return Settings(target=target, timeout_seconds=timeout, scenario=scenario)
+    return Settings(target=target, timeout_seconds=timeout, scenario=scenario, keep=keep,
+                    model=model)

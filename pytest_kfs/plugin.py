@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import os
+import uuid
 from typing import Any
 
 import pytest
+from kubernetes.client.rest import ApiException
 
+from pytest_kfs import namespaces
 from pytest_kfs.cluster import Cluster, ClusterError
 from pytest_kfs.config import Settings, SettingsError, resolve
+from pytest_kfs.deploy import Deployer, DeployError, ModelHandle, ModelNotLoaded
 from pytest_kfs.session import RunCluster, open_cluster
 
 SETTINGS = pytest.StashKey[Settings]()
 RUN_CLUSTER = pytest.StashKey[RunCluster]()
+RUN_ID = pytest.StashKey[str]()
+REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+MARKER_KEYS = frozenset({"sample", "storage_uri", "model_format", "service_account", "runtime",
+                         "protocol", "min_replicas", "namespace", "timeout"})
 
 _NO_CLUSTER = (
     "no cluster configured for pytest-kfs: pass --kfs-cluster=local (embedded), "
@@ -49,8 +57,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
              "anonymous-fallback, bad-key, broken-workload-identity, workload-identity, "
              "runtime-missing, scale-to-zero). Env KFS_SCENARIO, ini kfs_scenario.",
     )
-    parser.addini("kfs_scenario", "pytest-kfs rehearsal scenario (see --kfs-scenario)",
-                  default="")
+    group.addoption(
+        "--kfs-keep", dest="kfs_keep", metavar="WHEN", choices=("never", "on-failure", "always"),
+        help="keep test namespaces: never (default), on-failure, always. Env KFS_KEEP.",
+    )
+    group.addoption("--kfs-storage-uri", dest="kfs_storage_uri", metavar="URI",
+                    help="model kfs_model deploys, e.g. gs://bucket/path. Env KFS_STORAGE_URI.")
+    group.addoption("--kfs-model-format", dest="kfs_model_format", metavar="FORMAT",
+                    help="model format of --kfs-storage-uri (sklearn, xgboost, ...).")
+    group.addoption("--kfs-service-account", dest="kfs_service_account", metavar="NAME",
+                    help="Kubernetes service account the model is served as.")
+    for key, text in (("kfs_scenario", "rehearsal scenario (see --kfs-scenario)"),
+                      ("kfs_keep", "keep test namespaces (see --kfs-keep)"),
+                      ("kfs_storage_uri", "model storage URI (see --kfs-storage-uri)"),
+                      ("kfs_model_format", "model format (see --kfs-model-format)"),
+                      ("kfs_service_account", "serving service account")):
+        parser.addini(key, f"pytest-kfs {text}", default="")
     parser.addini("kfs_cluster", "pytest-kfs cluster target (see --kfs-cluster)", default="")
     parser.addini("kfs_kubeconfig", "pytest-kfs kubeconfig file (see --kfs-kubeconfig)",
                   default="")
@@ -59,10 +81,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _settings(config: pytest.Config) -> Settings:
-    cli = {name: config.getoption(f"kfs_{name}")
-           for name in ("cluster", "kubeconfig", "kind_create", "timeout", "scenario")}
-    ini = {name: config.getini(f"kfs_{name}")
-           for name in ("cluster", "kubeconfig", "timeout", "scenario")}
+    names = ("cluster", "kubeconfig", "timeout", "scenario", "keep", "storage_uri",
+             "model_format", "service_account")
+    cli = {name: config.getoption(f"kfs_{name}") for name in (*names, "kind_create")}
+    ini = {name: config.getini(f"kfs_{name}") for name in names}
     settings = resolve(cli, ini, os.environ)
     if settings.scenario:
         from pytest_kfs.local.scenarios import scenario  # only with --kfs-cluster=local
@@ -76,11 +98,25 @@ def _settings(config: pytest.Config) -> Settings:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Validate the settings (bad input is a one-line usage error) and start the session."""
+    config.addinivalue_line(
+        "markers", "kfs(sample=, storage_uri=, model_format=, service_account=, runtime=, "
+                   "protocol=, min_replicas=, timeout=, namespace='module'): the model "
+                   "kfs_model deploys for this test, and a module-wide namespace")
     try:
         config.stash[SETTINGS] = _settings(config)
     except SettingsError as error:
         raise pytest.UsageError(f"pytest-kfs: {error}") from None
+    worker_input = getattr(config, "workerinput", {})
+    config.stash[RUN_ID] = worker_input.get("kfs_run_id") or uuid.uuid4().hex[:10]
     config.pluginmanager.register(KfsSession(config), "kfs-session")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Remember each phase's report: namespaces are kept on failure when asked."""
+    report = yield
+    item.stash.setdefault(REPORTS, {})[report.when] = report
+    return report
 
 
 class KfsSession:
@@ -108,6 +144,7 @@ class KfsSession:
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: object) -> None:
         """Hand each xdist worker the controller's cluster instead of starting its own."""
+        node.workerinput["kfs_run_id"] = self.config.stash[RUN_ID]  # type: ignore[attr-defined]
         run = self.config.stash.get(RUN_CLUSTER, None)
         if run is not None:
             node.workerinput.update(run.shared)  # type: ignore[attr-defined]
@@ -153,3 +190,128 @@ def kfs_cluster(pytestconfig: pytest.Config) -> Cluster:
     if run is None:
         pytest.skip(_NO_CLUSTER)
     return run.cluster
+
+
+def _failed(node: pytest.Item) -> bool:
+    return any(report.failed for report in node.stash.get(REPORTS, {}).values())
+
+
+def _marker_kwargs(node: pytest.Item) -> dict[str, Any]:
+    marker = node.get_closest_marker("kfs")
+    if marker is None:
+        return {}
+    if marker.args:
+        return {"sample": marker.args[0], **marker.kwargs}
+    unknown = sorted(set(marker.kwargs) - MARKER_KEYS)
+    if unknown:
+        raise pytest.UsageError(
+            f"@pytest.mark.kfs got unknown argument(s) {', '.join(unknown)} on {node.nodeid}; "
+            f"known: {', '.join(sorted(MARKER_KEYS))}")
+    return dict(marker.kwargs)
+
+
+class _Namespace(str):
+    """A namespace name (a str) that remembers which cluster and test it belongs to."""
+
+    cluster: Cluster
+
+
+def _open_namespace(config: pytest.Config, cluster: Cluster, test_id: str) -> _Namespace:
+    name = namespaces.namespace_name(config.stash[RUN_ID], test_id)
+    try:
+        namespaces.create(cluster, name, config.stash[RUN_ID], test_id)
+    except ApiException as error:
+        raise pytest.UsageError(f"pytest-kfs: cannot create namespace {name} on "
+                                f"{cluster.context}: HTTP {error.status} {error.reason}") from None
+    handle = _Namespace(name)
+    handle.cluster = cluster
+    return handle
+
+
+def _close_namespace(config: pytest.Config, namespace: _Namespace, failed: bool) -> None:
+    keep = config.stash[SETTINGS].keep
+    if keep == "always" or (keep == "on-failure" and failed):
+        return
+    namespaces.delete(namespace.cluster, str(namespace))
+
+
+@pytest.fixture(scope="module")
+def _kfs_module_namespace(request: pytest.FixtureRequest, kfs_cluster: Cluster) -> Any:
+    config = request.config
+    namespace = _open_namespace(config, kfs_cluster, request.node.nodeid)
+    yield namespace
+    failed = any(_failed(item) for item in request.node.items) if hasattr(
+        request.node, "items") else False
+    _close_namespace(config, namespace, failed)
+
+
+@pytest.fixture
+def kfs_namespace(request: pytest.FixtureRequest, kfs_cluster: Cluster) -> Any:
+    """A fresh namespace for this test, labelled with the run id and deleted afterwards.
+
+    `@pytest.mark.kfs(namespace="module")` shares one per module; `--kfs-keep=on-failure`
+    keeps it when the test fails.
+    """
+    if _marker_kwargs(request.node).get("namespace") == "module":
+        yield request.getfixturevalue("_kfs_module_namespace")
+        return
+    namespace = _open_namespace(request.config, kfs_cluster, request.node.nodeid)
+    yield namespace
+    _close_namespace(request.config, namespace, _failed(request.node))
+
+
+def _progress(config: pytest.Config, namespace: str, name: str) -> Any:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or config.get_verbosity() < 1:
+        return None
+
+    def show(entry: Any) -> None:
+        reporter.write_line(f"    kfs {namespace}/{name} +{entry.at:.2f}s {entry.source}: "
+                            f"{entry.text}")
+    return show
+
+
+@pytest.fixture
+def kfs_deploy(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namespace: Any) -> Any:
+    """Factory: deploy a sample, a spec/YAML or a storage URI; returns a ModelHandle.
+
+    `handle.wait_loaded()`, `.status`, `.timeline`, `.diagnose()`, `.delete()`.
+    """
+    settings = request.config.stash[SETTINGS]
+    deployer = Deployer(kfs_cluster, str(kfs_namespace), settings.timeout_seconds)
+    deployer.on_change = _progress(request.config, str(kfs_namespace), "model")
+    return deployer
+
+
+@pytest.fixture
+def kfs_model(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namespace: Any,
+              kfs_deploy: Deployer) -> ModelHandle:
+    """The configured model, deployed and Loaded; the test fails with the diagnosis if not.
+
+    From `@pytest.mark.kfs(...)`, else --kfs-storage-uri/--kfs-model-format/
+    --kfs-service-account, else the --kfs-scenario plan, else the sklearn-iris sample.
+    """
+    settings = request.config.stash[SETTINGS]
+    wanted = _marker_kwargs(request.node)
+    wanted.pop("namespace", None)
+    timeout = float(wanted.pop("timeout", settings.timeout_seconds))
+    if not wanted and settings.model is not None:
+        wanted = {"storage_uri": settings.model.storage_uri,
+                  "model_format": settings.model.model_format,
+                  "service_account": settings.model.service_account}
+    elif not wanted and settings.scenario:
+        plan = request.getfixturevalue("kfs_scenario").arrange_namespace(
+            kfs_cluster.core, str(kfs_namespace), request.getfixturevalue("kfs_gcp"))
+        wanted = {"storage_uri": plan.storage_uri, "model_format": plan.model_format,
+                  "service_account": plan.service_account, "runtime": plan.runtime,
+                  "min_replicas": plan.min_replicas}
+    try:
+        handle = kfs_deploy(**{key: value for key, value in wanted.items() if value is not None})
+    except DeployError as error:
+        pytest.fail(f"pytest-kfs: cannot deploy: {error}", pytrace=False)
+    handle.on_change = _progress(request.config, str(kfs_namespace), handle.name)
+    try:
+        handle.wait_loaded(timeout)
+    except ModelNotLoaded as failure:
+        pytest.fail(str(failure), pytrace=False)
+    return handle

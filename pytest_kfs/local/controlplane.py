@@ -52,7 +52,9 @@ class ControlPlane:
     def stop(self) -> None:
         """Stop every process, newest first, and delete the working directory."""
         for _, process in reversed(self._processes):
-            processes.stop(process)
+            # Everything lives in a throwaway directory: no need for kube-apiserver's
+            # seconds-long graceful shutdown.
+            processes.stop(process, grace_seconds=0.5)
         self._processes.clear()
         shutil.rmtree(self.workdir, ignore_errors=True)
 

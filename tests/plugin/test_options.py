@@ -45,9 +45,15 @@ def test_options_are_registered_in_help(pytester):
                                  "*--kfs-timeout=SECONDS*", "*kfs_cluster (string)*"])
 
 
-def test_fixture_is_documented(pytester):
+def test_fixtures_are_documented(pytester):
     result = pytester.runpytest("--fixtures")
-    result.stdout.fnmatch_lines(["kfs_cluster*session*", "*connected cluster of this run*"])
+    result.stdout.fnmatch_lines_random([
+        "kfs_cluster*session*", "*connected cluster of this run*",
+        "kfs_gcp*session*", "*local GCP*",
+        "kfs_namespace*", "*fresh namespace for this test*",
+        "kfs_deploy*", "*Factory: deploy a sample*",
+        "kfs_model*", "*configured model, deployed and Loaded*",
+    ])
 
 
 def test_without_a_cluster_tests_skip_with_the_reason(pytester):

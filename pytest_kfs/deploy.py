@@ -1,0 +1,211 @@
+"""Deploy InferenceServices into a test namespace and hand back handles to watch them."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes.client.rest import ApiException
+
+from pytest_kfs import inferenceservice as isvc
+from pytest_kfs.cluster import Cluster
+from pytest_kfs.diagnose import Finding, diagnose
+from pytest_kfs.evidence import GCS_KEY_FILE, collect
+from pytest_kfs.report import format_block
+from pytest_kfs.status import ModelState
+from pytest_kfs.wait import TimelineEntry, WaitResult, wait_for_model
+
+
+class DeployError(ValueError):
+    """A deploy request that cannot work (bad YAML, unknown sample, conflicting arguments)."""
+
+
+class ModelNotLoaded(AssertionError):
+    """The model did not become Loaded; the message is the timeline and the findings."""
+
+    def __init__(self, block: str, result: WaitResult, findings: list[Finding]) -> None:
+        super().__init__(block)
+        self.result = result
+        self.findings = findings
+
+
+def load_manifest(source: str | Path | dict[str, Any]) -> dict[str, Any]:
+    """An InferenceService from a dict, a YAML string or a YAML file; DeployError otherwise."""
+    if isinstance(source, dict):
+        document = source
+    else:
+        text = Path(source).read_text() if isinstance(source, Path) or (
+            "\n" not in str(source) and str(source).endswith((".yaml", ".yml"))) else source
+        try:
+            documents = [doc for doc in yaml.safe_load_all(str(text)) if doc]
+        except yaml.YAMLError as error:
+            raise DeployError(f"not valid YAML: {str(error).splitlines()[0]}") from None
+        if len(documents) != 1:
+            raise DeployError(f"expected one InferenceService document, got {len(documents)}")
+        document = documents[0]
+    if not isinstance(document, dict) or document.get("kind") != "InferenceService":
+        kind = document.get("kind") if isinstance(document, dict) else type(document).__name__
+        raise DeployError(f"expected kind InferenceService, got {kind!r}")
+    if not str(document.get("apiVersion", "")).startswith(f"{isvc.GROUP}/"):
+        raise DeployError(f"apiVersion must be {isvc.API_VERSION}, got "
+                          f"{document.get('apiVersion')!r}")
+    if not ((document.get("spec") or {}).get("predictor")):
+        raise DeployError("the InferenceService has no spec.predictor")
+    return json.loads(json.dumps(document))
+
+
+@dataclass
+class ModelHandle:
+    """A deployed InferenceService: wait for it, read its status, diagnose it, delete it."""
+
+    cluster: Cluster
+    namespace: str
+    name: str
+    manifest: dict[str, Any]
+    timeout: float
+    on_change: Callable[[TimelineEntry], None] | None = None
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    last_result: WaitResult | None = None
+
+    @property
+    def status(self) -> ModelState:
+        """The InferenceService's status now."""
+        return ModelState.from_isvc(self.cluster.custom.get_namespaced_custom_object(
+            isvc.GROUP, isvc.VERSION, self.namespace, isvc.PLURAL, self.name))
+
+    def wait(self, timeout: float | None = None) -> WaitResult:
+        """Watch until a verdict or the deadline; never raises for a model that fails."""
+        result = wait_for_model(self.cluster, self.namespace, self.name,
+                                timeout or self.timeout, self.on_change)
+        self.timeline.extend(result.timeline)
+        self.last_result = result
+        return result
+
+    def wait_loaded(self, timeout: float | None = None) -> WaitResult:
+        """Wait for Loaded; raise ModelNotLoaded with the timeline and findings otherwise."""
+        result = self.wait(timeout)
+        if result.loaded:
+            return result
+        findings = self.diagnose(result.isvc)
+        block = format_block(self.namespace, self.name, result, findings,
+                             timeout or self.timeout)
+        raise ModelNotLoaded(block, result, findings)
+
+    def diagnose(self, isvc_obj: dict[str, Any] | None = None) -> list[Finding]:
+        """Collect the evidence now and explain the model's state, most likely cause first."""
+        return diagnose(collect(self.cluster, self.namespace, self.name, isvc_obj))
+
+    def update(self, patch: dict[str, Any]) -> None:
+        """Merge-patch the InferenceService (e.g. a new storageUri: a new revision)."""
+        self.cluster.custom.patch_namespaced_custom_object(
+            isvc.GROUP, isvc.VERSION, self.namespace, isvc.PLURAL, self.name, patch)
+
+    def delete(self) -> None:
+        """Delete the InferenceService (its pods go with it)."""
+        try:
+            self.cluster.custom.delete_namespaced_custom_object(
+                isvc.GROUP, isvc.VERSION, self.namespace, isvc.PLURAL, self.name)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+
+@dataclass
+class Deployer:
+    """The `kfs_deploy` factory: one namespace, many models."""
+
+    cluster: Cluster
+    namespace: str
+    timeout: float
+    on_change: Callable[[TimelineEntry], None] | None = None
+    handles: list[ModelHandle] = field(default_factory=list)
+
+    def __call__(self, sample: str | None = None, *, name: str | None = None,
+                 spec: str | Path | dict[str, Any] | None = None,
+                 storage_uri: str | None = None, model_format: str | None = None,
+                 service_account: str | None = None,
+                 credentials: dict[str, Any] | None = None, runtime: str | None = None,
+                 protocol: str | None = None, min_replicas: int | None = None,
+                 annotations: dict[str, str] | None = None) -> ModelHandle:
+        """Deploy a sample by name, a spec (dict, YAML text or file) or a storage URI."""
+        if spec is not None and (sample or storage_uri):
+            raise DeployError("pass either spec= or a sample/storage_uri, not both")
+        if credentials is not None:
+            service_account = self._key_service_account(name or sample or "model",
+                                                         service_account, credentials)
+        manifest = self._manifest(sample, name, spec, storage_uri, model_format,
+                                  service_account, runtime, protocol, min_replicas, annotations)
+        try:
+            self.cluster.custom.create_namespaced_custom_object(
+                isvc.GROUP, isvc.VERSION, self.namespace, isvc.PLURAL, manifest)
+        except ApiException as error:
+            detail = _api_message(error)
+            raise DeployError(f"the API server refused InferenceService "
+                              f"{self.namespace}/{manifest['metadata']['name']}: {detail}") \
+                from None
+        handle = ModelHandle(self.cluster, self.namespace, manifest["metadata"]["name"],
+                             manifest, self.timeout, self.on_change)
+        self.handles.append(handle)
+        return handle
+
+    def _manifest(self, sample: str | None, name: str | None,
+                  spec: str | Path | dict[str, Any] | None, storage_uri: str | None,
+                  model_format: str | None, service_account: str | None, runtime: str | None,
+                  protocol: str | None, min_replicas: int | None,
+                  annotations: dict[str, str] | None) -> dict[str, Any]:
+        if spec is not None:
+            manifest = load_manifest(spec)
+            manifest["metadata"] = {**manifest.get("metadata", {}), "namespace": self.namespace}
+            if name:
+                manifest["metadata"]["name"] = name
+            if service_account:
+                manifest["spec"]["predictor"]["serviceAccountName"] = service_account
+            return manifest
+        if storage_uri:
+            if not model_format:
+                raise DeployError("storage_uri needs model_format (e.g. sklearn)")
+            return isvc.manifest(name or "model", model_format=model_format,
+                                 storage_uri=storage_uri, protocol=protocol, runtime=runtime,
+                                 service_account=service_account, min_replicas=min_replicas,
+                                 annotations=annotations)
+        try:
+            return isvc.sample_manifest(sample or "sklearn-iris", name,
+                                        service_account=service_account,
+                                        min_replicas=min_replicas, annotations=annotations,
+                                        **({"runtime": runtime} if runtime else {}))
+        except KeyError as error:
+            raise DeployError(error.args[0]) from None
+
+    def _key_service_account(self, base: str, account: str | None,
+                             key: dict[str, Any]) -> str:
+        """A key secret (KServe's file name) attached to a service account, as KServe docs do."""
+        account = account or f"{base}-sa"
+        secret = f"{account}-gcs-key"
+        encoded = base64.b64encode(json.dumps(key).encode()).decode()
+        body = {"metadata": {"name": secret}, "type": "Opaque", "data": {GCS_KEY_FILE: encoded}}
+        try:
+            self.cluster.core.create_namespaced_secret(self.namespace, body)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+        try:
+            self.cluster.core.create_namespaced_service_account(self.namespace, {
+                "metadata": {"name": account}, "secrets": [{"name": secret}]})
+        except ApiException as error:
+            if error.status != 409:
+                raise
+            self.cluster.core.patch_namespaced_service_account(
+                account, self.namespace, {"secrets": [{"name": secret}]})
+        return account
+
+
+def _api_message(error: ApiException) -> str:
+    try:
+        return json.loads(error.body).get("message", error.reason)
+    except (TypeError, ValueError):
+        return str(error.reason)

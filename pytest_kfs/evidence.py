@@ -1,0 +1,198 @@
+"""Collect what a diagnosis needs from the cluster: status, pods, logs, events, identity.
+
+I/O only; `diagnose.py` reads the result. Secrets are summarised (key names, the key file's
+client_email and key id), never copied: no private key or token leaves this module.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubernetes.client.rest import ApiException
+
+from pytest_kfs import inferenceservice as isvc
+from pytest_kfs.cluster import Cluster
+
+KSERVE_NAMESPACES = ("kserve", "kubeflow")
+CONFIG_MAP = "inferenceservice-config"
+GCS_KEY_FILE = "gcloud-application-credentials.json"
+LOG_CONTAINERS = ("storage-initializer", "kserve-container")
+
+
+@dataclass(frozen=True)
+class SecretSummary:
+    """What a secret holds, without its values."""
+
+    name: str
+    keys: tuple[str, ...]
+    key_type: str | None = None
+    client_email: str | None = None
+    private_key_id: str | None = None
+    unparseable_key: bool = False
+
+
+@dataclass
+class Evidence:
+    """Everything known about one InferenceService, as plain data."""
+
+    isvc: dict[str, Any]
+    pods: list[dict[str, Any]] = field(default_factory=list)
+    logs: dict[str, str] = field(default_factory=dict)  # "pod/container[/previous]" -> text
+    events: list[dict[str, Any]] = field(default_factory=list)
+    service_account: dict[str, Any] | None = None
+    service_account_name: str = "default"
+    secrets: dict[str, SecretSummary] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    runtimes: list[str] = field(default_factory=list)
+    gaps: list[str] = field(default_factory=list)  # what could not be read, and why
+
+    def log(self, pod: str, container: str, previous: bool = False) -> str:
+        """A collected container log ('' when absent)."""
+        return self.logs.get(f"{pod}/{container}" + ("/previous" if previous else ""), "")
+
+
+def summarize_secret(name: str, data: dict[str, str] | None,
+                     gcs_file: str = GCS_KEY_FILE) -> SecretSummary:
+    """Key names and, for a GCS key file, who it is for: never the values."""
+    data = data or {}
+    summary = SecretSummary(name=name, keys=tuple(sorted(data)))
+    if gcs_file not in data:
+        return summary
+    try:
+        key = json.loads(base64.b64decode(data[gcs_file]))
+        return SecretSummary(name=name, keys=summary.keys, key_type=key.get("type"),
+                             client_email=key.get("client_email"),
+                             private_key_id=key.get("private_key_id"))
+    except (ValueError, TypeError, AttributeError):
+        return SecretSummary(name=name, keys=summary.keys, unparseable_key=True)
+
+
+def _sanitize(cluster: Cluster, obj: Any) -> Any:
+    return cluster.api_client.sanitize_for_serialization(obj)
+
+
+def _gap(gaps: list[str], what: str, error: ApiException) -> None:
+    gaps.append(f"{what}: HTTP {error.status} {error.reason}")
+
+
+def collect(cluster: Cluster, namespace: str, name: str,
+            isvc_obj: dict[str, Any] | None = None) -> Evidence:
+    """Read status, pods, logs, events, service account, secrets and KServe config."""
+    gaps: list[str] = []
+    if isvc_obj is None:
+        try:
+            isvc_obj = cluster.custom.get_namespaced_custom_object(
+                isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, name)
+        except ApiException as error:
+            _gap(gaps, f"InferenceService {namespace}/{name}", error)
+            isvc_obj = {"metadata": {"name": name, "namespace": namespace}}
+    evidence = Evidence(isvc=isvc_obj, gaps=gaps)
+    _collect_pods(cluster, namespace, name, evidence)
+    try:
+        events = cluster.core.list_namespaced_event(namespace).items
+        evidence.events = [_sanitize(cluster, event) for event in events]
+    except ApiException as error:
+        _gap(gaps, "events", error)
+    _collect_config(cluster, evidence)
+    _collect_identity(cluster, namespace, evidence)
+    try:
+        runtimes = cluster.custom.list_cluster_custom_object(
+            "serving.kserve.io", "v1alpha1", "clusterservingruntimes")["items"]
+        runtimes += cluster.custom.list_namespaced_custom_object(
+            "serving.kserve.io", "v1alpha1", namespace, "servingruntimes")["items"]
+        evidence.runtimes = sorted(r["metadata"]["name"] for r in runtimes)
+    except ApiException as error:
+        _gap(gaps, "serving runtimes", error)
+    return evidence
+
+
+def _collect_pods(cluster: Cluster, namespace: str, name: str, evidence: Evidence) -> None:
+    try:
+        pods = cluster.core.list_namespaced_pod(
+            namespace, label_selector=f"serving.kserve.io/inferenceservice={name}").items
+    except ApiException as error:
+        _gap(evidence.gaps, "pods", error)
+        return
+    evidence.pods = [_sanitize(cluster, pod) for pod in sorted(
+        pods, key=lambda pod: pod.metadata.creation_timestamp, reverse=True)]
+    for pod in evidence.pods[:2]:
+        pod_name = pod["metadata"]["name"]
+        status = pod.get("status") or {}
+        for container in (status.get("initContainerStatuses") or []) + (
+                status.get("containerStatuses") or []):
+            if container["name"] not in LOG_CONTAINERS:
+                continue
+            ran = "running" in (container.get("state") or {}) or "terminated" in (
+                container.get("state") or {}) or container.get("lastState")
+            if not ran:
+                continue
+            _read_log(cluster, namespace, pod_name, container["name"], False, evidence)
+            if (container.get("lastState") or {}).get("terminated"):
+                _read_log(cluster, namespace, pod_name, container["name"], True, evidence)
+
+
+def _read_log(cluster: Cluster, namespace: str, pod: str, container: str, previous: bool,
+              evidence: Evidence) -> None:
+    try:
+        text = cluster.core.read_namespaced_pod_log(pod, namespace, container=container,
+                                                   previous=previous, tail_lines=200)
+    except ApiException as error:
+        if error.status != 400:  # 400: the container has not started (yet)
+            _gap(evidence.gaps, f"log of {pod}/{container}", error)
+        return
+    key = f"{pod}/{container}" + ("/previous" if previous else "")
+    evidence.logs[key] = text or ""
+
+
+def _collect_config(cluster: Cluster, evidence: Evidence) -> None:
+    for namespace in KSERVE_NAMESPACES:
+        try:
+            data = cluster.core.read_namespaced_config_map(CONFIG_MAP, namespace).data or {}
+        except ApiException as error:
+            if error.status == 403:
+                _gap(evidence.gaps, f"{namespace}/{CONFIG_MAP}", error)
+            continue
+        parsed: dict[str, Any] = {}
+        for key in ("credentials", "storageInitializer"):
+            try:
+                parsed[key] = json.loads(data.get(key) or "{}")
+            except ValueError:
+                parsed[key] = {}
+        parsed["namespace"] = namespace
+        evidence.config = parsed
+        return
+
+
+def _collect_identity(cluster: Cluster, namespace: str, evidence: Evidence) -> None:
+    predictor = (evidence.isvc.get("spec") or {}).get("predictor") or {}
+    evidence.service_account_name = predictor.get("serviceAccountName") or "default"
+    gcs_file = (evidence.config.get("credentials") or {}).get("gcs", {}).get(
+        "gcsCredentialFileName", GCS_KEY_FILE)
+    try:
+        account = cluster.core.read_namespaced_service_account(evidence.service_account_name,
+                                                               namespace)
+        evidence.service_account = {
+            "name": account.metadata.name,
+            "annotations": dict(account.metadata.annotations or {}),
+            "secrets": [ref.name for ref in account.secrets or []],
+        }
+    except ApiException as error:
+        if error.status != 404:
+            _gap(evidence.gaps, f"service account {evidence.service_account_name}", error)
+    names = set((evidence.service_account or {}).get("secrets") or [])
+    annotations = (evidence.isvc.get("metadata") or {}).get("annotations") or {}
+    names.update(value for key, value in annotations.items() if "secret" in key.lower())
+    for secret_name in sorted(names):
+        try:
+            secret = cluster.core.read_namespaced_secret(secret_name, namespace)
+        except ApiException as error:
+            if error.status == 404:
+                evidence.secrets[secret_name] = SecretSummary(secret_name, ())
+                evidence.gaps.append(f"secret {secret_name}: not found")
+            else:
+                _gap(evidence.gaps, f"secret {secret_name}", error)
+            continue
+        evidence.secrets[secret_name] = summarize_secret(secret_name, secret.data, gcs_file)

@@ -1,0 +1,145 @@
+"""InferenceService status -> a typed snapshot, and what it means (pure).
+
+Reads `status.modelStatus` and the conditions the way kserve.md describes them. The verdict
+separates a model that is done (Loaded, or failed for good) from one still on its way, and never
+mistakes a healthy scale-to-zero service (kserve/kserve#6079) for a stuck one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+
+class Verdict(Enum):
+    """Where a model stands."""
+
+    LOADED = "loaded"
+    SCALED_TO_ZERO = "scaled-to-zero"
+    FAILED = "failed"
+    WAITING = "waiting"
+
+    @property
+    def final(self) -> bool:
+        """Whether waiting longer can change the answer."""
+        return self is not Verdict.WAITING
+
+    @property
+    def healthy(self) -> bool:
+        """Whether the model serves."""
+        return self in (Verdict.LOADED, Verdict.SCALED_TO_ZERO)
+
+
+@dataclass(frozen=True)
+class FailureInfo:
+    """status.modelStatus.lastFailureInfo."""
+
+    reason: str
+    message: str
+    location: str = ""
+    revision: str = ""
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """One observation of an InferenceService."""
+
+    namespace: str
+    name: str
+    generation: int
+    observed_generation: int | None
+    ready: str | None
+    ready_reason: str
+    ready_message: str
+    active: str
+    target: str
+    transition: str
+    failed_copies: int
+    total_copies: int | None
+    failure: FailureInfo | None
+    url: str | None
+    latest_created_revision: str | None
+    latest_ready_revision: str | None
+    min_replicas: int | None
+
+    @staticmethod
+    def from_isvc(obj: dict[str, Any]) -> ModelState:
+        """Snapshot an InferenceService (as a dict from the API)."""
+        meta, status = obj.get("metadata") or {}, obj.get("status") or {}
+        model = status.get("modelStatus") or {}
+        states = model.get("states") or {}
+        copies = model.get("copies") or {}
+        ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+        failure = model.get("lastFailureInfo")
+        predictor = (status.get("components") or {}).get("predictor") or {}
+        spec_predictor = (obj.get("spec") or {}).get("predictor") or {}
+        return ModelState(
+            namespace=meta.get("namespace", ""), name=meta.get("name", ""),
+            generation=int(meta.get("generation") or 0),
+            observed_generation=status.get("observedGeneration"),
+            ready=ready.get("status"), ready_reason=ready.get("reason", ""),
+            ready_message=ready.get("message", ""),
+            active=states.get("activeModelState") or "Pending",
+            target=states.get("targetModelState") or "",
+            transition=model.get("transitionStatus") or "",
+            failed_copies=int(copies.get("failedCopies") or 0),
+            total_copies=copies.get("totalCopies"),
+            failure=FailureInfo(
+                reason=failure.get("reason", ""), message=failure.get("message", ""),
+                location=failure.get("location", ""),
+                revision=failure.get("modelRevisionName", ""),
+                exit_code=failure.get("exitCode")) if failure else None,
+            url=status.get("url"),
+            latest_created_revision=predictor.get("latestCreatedRevision"),
+            latest_ready_revision=predictor.get("latestReadyRevision"),
+            min_replicas=spec_predictor.get("minReplicas"),
+        )
+
+    @property
+    def reported(self) -> bool:
+        """Whether the controller has written a model status yet."""
+        return bool(self.transition)
+
+    @property
+    def current(self) -> bool:
+        """Whether the status describes the latest spec (generation)."""
+        return self.observed_generation is None or self.observed_generation >= self.generation
+
+    def summary(self) -> str:
+        """The three values `kubectl describe` shows, plus Ready."""
+        if not self.reported:
+            return "no model status yet"
+        target = self.target or "-"
+        return (f"Active {self.active} / Target {target} / {self.transition}, "
+                f"Ready={self.ready or 'Unknown'}")
+
+
+def verdict(state: ModelState, pods_running: int | None = None) -> Verdict:
+    """Where the model stands from its status alone (`pods_running` when known)."""
+    if not state.reported or not state.current:
+        return Verdict.WAITING
+    if state.transition in ("BlockedByFailedLoad", "InvalidSpec") or \
+            state.target == "FailedToLoad":
+        return Verdict.FAILED
+    if state.transition == "UpToDate" and state.active == "Loaded":
+        return Verdict.LOADED
+    if scaled_to_zero(state, pods_running):
+        return Verdict.SCALED_TO_ZERO
+    return Verdict.WAITING
+
+
+def scaled_to_zero(state: ModelState, pods_running: int | None = None) -> bool:
+    """Healthy and scaled to zero: Loaded / Pending / InProgress while Ready (#6079, #3686).
+
+    With `pods_running` unknown, minReplicas 0 is required as well; a rollout stuck on a new
+    revision (kserve/kserve#3798) shows the same three values, with pods.
+    """
+    looks_idle = (state.ready == "True" and state.active == "Loaded"
+                  and state.target == "Pending" and state.transition == "InProgress")
+    if not looks_idle:
+        return False
+    if pods_running is not None:
+        return pods_running == 0
+    return state.min_replicas == 0

@@ -1,0 +1,286 @@
+"""Watch an InferenceService, its pods and events until there is a verdict or the deadline.
+
+Driven by watches, not sleeps: each stream continues from its last resourceVersion after a
+drop and relists on 410 Gone; transient API errors (429, 5xx, connection resets) are retried
+with tenacity; one overall deadline bounds everything. Every observed change lands in a
+timeline. It stops early as soon as the answer is known: FailedToLoad / BlockedByFailedLoad,
+a storage-initializer that failed, an unschedulable pod, an image that cannot be pulled.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import urllib3
+from kubernetes import watch
+from kubernetes.client.rest import ApiException
+from tenacity import (
+    retry,
+    retry_if_exception,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+from pytest_kfs import inferenceservice as isvc
+from pytest_kfs.cluster import Cluster
+from pytest_kfs.diagnose import PodProblem, pod_problems
+from pytest_kfs.status import ModelState, Verdict, verdict
+
+_TRANSIENT_STATUS = {429, 500, 502, 503, 504}
+# Failures that another restart of the initializer will not cure.
+_PERMANENT_INITIALIZER = ("does not have storage.objects", "Access denied", "not found",
+                          "No such object", "No model found", "invalid_grant",
+                          "Anonymous credentials", "authentication failed",
+                          "getAccessToken", "does not exist")
+
+
+def _transient(error: BaseException) -> bool:
+    if isinstance(error, ApiException):
+        return error.status in _TRANSIENT_STATUS or error.status == 0
+    return isinstance(error, urllib3.exceptions.HTTPError | ConnectionError | OSError)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One observed change, `at` seconds after the wait started."""
+
+    at: float
+    source: str
+    text: str
+
+
+@dataclass
+class WaitResult:
+    """How a wait ended: the verdict, the last state, and everything seen on the way."""
+
+    verdict: Verdict
+    state: ModelState | None
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    elapsed: float = 0.0
+    timed_out: bool = False
+    reason: str = ""
+    pods: list[dict[str, Any]] = field(default_factory=list)
+    isvc: dict[str, Any] | None = None
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model serves (Loaded, or healthy and scaled to zero)."""
+        return self.verdict.healthy
+
+
+def _pod_line(pod: dict[str, Any]) -> str:
+    status = pod.get("status") or {}
+    parts = [status.get("phase", "Pending")]
+    for container in (status.get("initContainerStatuses") or []) + (
+            status.get("containerStatuses") or []):
+        state = container.get("state") or {}
+        kind = next(iter(state), "unknown")
+        detail = state.get(kind) or {}
+        reason = detail.get("reason") or kind
+        text = f"{container['name']}={reason}"
+        if detail.get("exitCode") is not None and reason != "Completed":
+            text += f"(exit {detail['exitCode']})"
+        if container.get("restartCount"):
+            text += f" restarts={container['restartCount']}"
+        parts.append(text)
+    for condition in status.get("conditions") or []:
+        if condition.get("reason") == "Unschedulable":
+            parts.append("Unschedulable")
+    return f"pod {pod['metadata']['name']}: " + ", ".join(parts)
+
+
+def _permanent(problem: PodProblem, pod: dict[str, Any]) -> bool:
+    if problem.code != "STORAGE_INITIALIZER_FAILED":
+        return True
+    return any(marker in problem.detail for marker in _PERMANENT_INITIALIZER)
+
+
+class _Streams:
+    """Three watch threads feeding one queue; each resumes and relists on its own."""
+
+    def __init__(self, cluster: Cluster, namespace: str, name: str, deadline: float) -> None:
+        self.cluster = cluster
+        self.namespace = namespace
+        self.name = name
+        self.deadline = deadline
+        self.events: queue.Queue[tuple[str, str, dict[str, Any]]] = queue.Queue()
+        self.stopped = threading.Event()
+        self.threads = [threading.Thread(target=self._follow, args=(kind,), daemon=True,
+                                         name=f"kfs-wait-{kind}-{name}")
+                        for kind in ("isvc", "pod", "event")]
+
+    def _source(self, kind: str) -> tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]:
+        if kind == "isvc":
+            return (self.cluster.custom.list_namespaced_custom_object,
+                    (isvc.GROUP, isvc.VERSION, self.namespace, isvc.PLURAL),
+                    {"field_selector": f"metadata.name={self.name}"})
+        if kind == "pod":
+            return (self.cluster.core.list_namespaced_pod, (self.namespace,),
+                    {"label_selector": f"serving.kserve.io/inferenceservice={self.name}"})
+        return self.cluster.core.list_namespaced_event, (self.namespace,), {}
+
+    def _relist(self, kind: str) -> str:
+        """List (retrying transient errors) and emit every item; return the resourceVersion."""
+        function, args, kwargs = self._source(kind)
+
+        @retry(retry=retry_if_exception(_transient), reraise=True,
+               wait=wait_exponential_jitter(max=2, jitter=0.1),
+               stop=stop_after_delay(max(0.1, self.deadline - time.monotonic())))
+        def listed() -> Any:
+            return function(*args, **kwargs, _request_timeout=10)
+
+        result = listed()
+        if not isinstance(result, dict):
+            result = self.cluster.api_client.sanitize_for_serialization(result)
+        for item in result.get("items") or []:
+            self.events.put((kind, "LISTED", item))
+        return (result.get("metadata") or {}).get("resourceVersion", "")
+
+    def _follow(self, kind: str) -> None:
+        function, args, kwargs = self._source(kind)
+        resource_version = ""
+        delay = 0.05
+        while not self.stopped.is_set() and time.monotonic() < self.deadline:
+            try:
+                if not resource_version:
+                    resource_version = self._relist(kind)
+                remaining = max(1, int(min(30, self.deadline - time.monotonic())))
+                stream = watch.Watch()
+                for event in stream.stream(function, *args, **kwargs,
+                                           resource_version=resource_version,
+                                           timeout_seconds=remaining,
+                                           allow_watch_bookmarks=True):
+                    if self.stopped.is_set():
+                        stream.stop()
+                        return
+                    obj = event["object"]
+                    if not isinstance(obj, dict):
+                        obj = self.cluster.api_client.sanitize_for_serialization(obj)
+                    resource_version = (obj.get("metadata") or {}).get(
+                        "resourceVersion", resource_version)
+                    if event["type"] != "BOOKMARK":
+                        self.events.put((kind, event["type"], obj))
+                delay = 0.05
+            except ApiException as error:
+                if error.status == 410:  # compacted: start again from a fresh list
+                    resource_version = ""
+                    continue
+                if not _transient(error):
+                    self.events.put((kind, "ERROR", {"status": error.status,
+                                                     "reason": error.reason}))
+                    return
+            except Exception:  # dropped connection: resume from the last resourceVersion
+                pass
+            if self.stopped.wait(delay):
+                return
+            delay = min(delay * 2, 2.0)
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+def wait_for_model(cluster: Cluster, namespace: str, name: str, timeout: float,
+                   on_change: Callable[[TimelineEntry], None] | None = None) -> WaitResult:
+    """Watch until the model is Loaded, has failed for good, or `timeout` seconds pass."""
+    started = time.monotonic()
+    deadline = started + timeout
+    result = WaitResult(verdict=Verdict.WAITING, state=None)
+    pods: dict[str, dict[str, Any]] = {}
+    last_lines: dict[str, str] = {}
+    seen_events: set[str] = set()
+
+    def note(source: str, text: str) -> None:
+        entry = TimelineEntry(round(time.monotonic() - started, 3), source, text)
+        result.timeline.append(entry)
+        if on_change:
+            on_change(entry)
+
+    streams = _Streams(cluster, namespace, name, deadline)
+    streams.start()
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                result.timed_out = True
+                result.reason = f"no verdict within {timeout:g}s"
+                break
+            try:
+                kind, event_type, obj = streams.events.get(timeout=min(remaining, 0.5))
+            except queue.Empty:
+                continue
+            if event_type == "ERROR":
+                result.reason = f"cannot watch {kind}s: HTTP {obj['status']} {obj['reason']}"
+                break
+            if kind == "isvc":
+                if event_type == "DELETED":
+                    result.reason = "the InferenceService was deleted while waiting"
+                    break
+                result.isvc = obj
+                state = ModelState.from_isvc(obj)
+                result.state = state
+                line = state.summary()
+                if last_lines.get("isvc") != line:
+                    last_lines["isvc"] = line
+                    note("isvc", line)
+            elif kind == "pod":
+                uid = obj["metadata"]["uid"]
+                if event_type == "DELETED":
+                    pods.pop(uid, None)
+                    note("pod", f"pod {obj['metadata']['name']}: deleted")
+                else:
+                    pods[uid] = obj
+                    line = _pod_line(obj)
+                    if last_lines.get(uid) != line:
+                        last_lines[uid] = line
+                        note("pod", line)
+            else:
+                key = (obj.get("metadata") or {}).get("uid", "")
+                if obj.get("type") == "Warning" and key not in seen_events and \
+                        _concerns(obj, name):
+                    seen_events.add(key)
+                    note("event", f"{obj.get('reason')}: {obj.get('message', '')}")
+                    if _settles(obj):
+                        result.verdict = Verdict.FAILED
+                        result.reason = f"{obj.get('reason')}: {obj.get('message', '')}"
+                        break
+                continue
+            result.pods = list(pods.values())
+            if result.state is not None:
+                running = sum(1 for p in result.pods
+                              if not p["metadata"].get("deletionTimestamp"))
+                current = verdict(result.state, running)
+                if current.final:
+                    result.verdict = current
+                    break
+            problems = [p for p in pod_problems(result.pods)
+                        if _permanent(p, pods.get(p.pod, {}))]
+            if problems:
+                result.verdict = Verdict.FAILED
+                result.reason = f"{problems[0].code} in pod {problems[0].pod}"
+                break
+    finally:
+        streams.stop()
+    result.elapsed = round(time.monotonic() - started, 3)
+    return result
+
+
+def _settles(event: dict[str, Any]) -> bool:
+    """Events that no amount of waiting fixes: pods that cannot be created or mounted."""
+    message = event.get("message") or ""
+    if event.get("reason") == "FailedCreate":
+        return "serviceaccount" in message or "forbidden" in message
+    return event.get("reason") == "FailedMount" and "not found" in message
+
+
+def _concerns(event: dict[str, Any], name: str) -> bool:
+    involved = event.get("involvedObject") or {}
+    return (involved.get("name") or "").startswith(name)

@@ -1,0 +1,152 @@
+"""kfs_deploy / kfs_namespace against the embedded cluster: handles, verdicts, diagnoses."""
+
+import time
+
+import pytest
+from kubernetes.client.rest import ApiException
+
+from pytest_kfs import namespaces
+from pytest_kfs.deploy import DeployError, ModelNotLoaded
+from pytest_kfs.local.scenarios import PROJECT, SAMPLE_BUCKET, seed_samples
+from pytest_kfs.status import Verdict
+
+
+@pytest.fixture
+def reader_key(kfs_gcp):
+    seed_samples(kfs_gcp)
+    email = f"fixture-reader@{PROJECT}.iam.gserviceaccount.com"
+    kfs_gcp.ensure_service_account(email)
+    kfs_gcp.grant_bucket(SAMPLE_BUCKET, "roles/storage.objectViewer", f"serviceAccount:{email}")
+    return kfs_gcp.create_key(email)
+
+
+@pytest.fixture
+def stranger_key(kfs_gcp):
+    seed_samples(kfs_gcp)
+    email = f"fixture-stranger@{PROJECT}.iam.gserviceaccount.com"
+    kfs_gcp.ensure_service_account(email)
+    return kfs_gcp.create_key(email)
+
+
+def test_namespace_is_labelled_with_the_run(kfs_cluster, kfs_namespace, pytestconfig):
+    from pytest_kfs.plugin import RUN_ID
+
+    labels = kfs_cluster.core.read_namespace(kfs_namespace).metadata.labels
+    assert labels[namespaces.MANAGED_BY] == "pytest-kfs"
+    assert labels[namespaces.RUN_ID_LABEL] == pytestconfig.stash[RUN_ID]
+
+
+def test_deploy_sample_with_credentials_loads(kfs_deploy, reader_key):
+    model = kfs_deploy("sklearn-iris", credentials=reader_key)
+    result = model.wait_loaded()
+    assert result.verdict is Verdict.LOADED
+    assert model.status.summary() == "Active Loaded / Target Loaded / UpToDate, Ready=True"
+    sources = {entry.source for entry in model.timeline}
+    assert {"isvc", "pod"} <= sources
+    assert [entry.at for entry in model.timeline] == sorted(entry.at for entry in model.timeline)
+    model.delete()
+    with pytest.raises(ApiException):
+        model.status  # noqa: B018 - reading it is the check
+
+
+def test_seed_failure_is_diagnosed_in_seconds(kfs_deploy, stranger_key):
+    model = kfs_deploy("sklearn-iris", credentials=stranger_key)
+    started = time.monotonic()
+    with pytest.raises(ModelNotLoaded) as failure:
+        model.wait_loaded(timeout=120)
+    assert time.monotonic() - started < 20  # the answer comes from the state, not the timeout
+    top = failure.value.findings[0]
+    assert top.code == "GCS_LIST_DENIED"
+    assert top.principal == f"fixture-stranger@{PROJECT}.iam.gserviceaccount.com"
+    message = str(failure.value)
+    assert "failed to load after" in message
+    assert "Timeline:" in message and "Findings (most likely first):" in message
+    assert "--role=roles/storage.objectViewer" in message
+    assert "BEGIN PRIVATE KEY" not in message
+
+
+def test_deploy_from_yaml(kfs_deploy, reader_key):
+    spec = f"""
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: from-yaml
+spec:
+  predictor:
+    model:
+      modelFormat:
+        name: sklearn
+      storageUri: gs://{SAMPLE_BUCKET}/models/sklearn/1.0/model
+"""
+    model = kfs_deploy(spec=spec, credentials=reader_key)
+    assert model.name == "from-yaml"
+    assert model.wait_loaded().loaded
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("kind: Deployment\napiVersion: apps/v1\n", "expected kind InferenceService"),
+    ("a: [b", "not valid YAML"),
+    ({"kind": "InferenceService", "apiVersion": "serving.kserve.io/v1beta1", "spec": {}},
+     "no spec.predictor"),
+])
+def test_bad_specs_are_refused_before_the_cluster_sees_them(kfs_deploy, spec, message):
+    with pytest.raises(DeployError, match=message):
+        kfs_deploy(spec=spec)
+
+
+def test_unknown_sample(kfs_deploy):
+    with pytest.raises(DeployError, match="unknown sample 'mnist'; known samples: sklearn-iris"):
+        kfs_deploy("mnist")
+
+
+def test_unschedulable_pod_stops_the_wait(kfs_deploy, reader_key):
+    model = kfs_deploy(spec={
+        "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+        "metadata": {"name": "huge"},
+        "spec": {"predictor": {"model": {
+            "modelFormat": {"name": "sklearn"},
+            "storageUri": f"gs://{SAMPLE_BUCKET}/models/sklearn/1.0/model",
+            "resources": {"requests": {"memory": "1Ti"}}}}}})
+    with pytest.raises(ModelNotLoaded) as failure:
+        model.wait_loaded(timeout=60)
+    assert failure.value.findings[0].code == "POD_UNSCHEDULABLE"
+    assert "Insufficient memory" in str(failure.value)
+
+
+def test_missing_service_account_stops_the_wait(kfs_deploy):
+    model = kfs_deploy("sklearn-iris", service_account="does-not-exist")
+    with pytest.raises(ModelNotLoaded) as failure:
+        model.wait_loaded(timeout=60)
+    top = failure.value.findings[0]
+    assert top.code == "SERVICE_ACCOUNT_MISSING"
+    assert top.fix.endswith("create serviceaccount does-not-exist")
+
+
+def test_image_pull_failure(kfs_cluster, kfs_namespace, kfs_deploy, reader_key):
+    kfs_cluster.custom.create_namespaced_custom_object(
+        "serving.kserve.io", "v1alpha1", kfs_namespace, "servingruntimes", {
+            "apiVersion": "serving.kserve.io/v1alpha1", "kind": "ServingRuntime",
+            "metadata": {"name": "private-runtime"},
+            "spec": {"supportedModelFormats": [{"name": "sklearn", "version": "1"}],
+                     "protocolVersions": ["v1"],
+                     "containers": [{"name": "kserve-container",
+                                     "image": "registry.example.com/private/sklearn:1"}]}})
+    model = kfs_deploy(storage_uri=f"gs://{SAMPLE_BUCKET}/models/sklearn/1.0/model",
+                       model_format="sklearn", runtime="private-runtime",
+                       credentials=reader_key)
+    with pytest.raises(ModelNotLoaded) as failure:
+        model.wait_loaded(timeout=60)
+    top = failure.value.findings[0]
+    assert top.code == "IMAGE_PULL_FAILED"
+    assert "registry.example.com/private/sklearn:1" in " ".join(top.evidence)
+
+
+def test_scale_to_zero_is_not_a_failure(kfs_deploy, reader_key):
+    model = kfs_deploy("sklearn-iris", credentials=reader_key, min_replicas=0)
+    assert model.wait_loaded().loaded
+    # Once scaled to zero the wait still says healthy, and the diagnosis says why.
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and model.status.target != "Pending":
+        time.sleep(0.2)
+    assert model.wait(timeout=20).verdict is Verdict.SCALED_TO_ZERO
+    assert [f.code for f in model.diagnose()] == ["SCALED_TO_ZERO"]

@@ -1,0 +1,208 @@
+"""diagnose.py on plain evidence built from real KServe issue snapshots and log lines."""
+
+import base64
+import json
+
+import pytest
+
+from pytest_kfs.diagnose import diagnose, parse_gcs_uri, pod_problems
+from pytest_kfs.evidence import Evidence, summarize_secret
+
+from .snapshots import (
+    ANONYMOUS,
+    BUCKET_MISSING,
+    GET_DENIED,
+    ISSUE_6079,
+    KEY_DISABLED,
+    LIST_DENIED,
+    PATH_EMPTY,
+    WI_BINDING,
+    WI_KSA_DENIED,
+    failed_to_load,
+    isvc,
+    ready,
+)
+
+POD = "sklearn-iris-predictor-00001-deployment-abc"
+KEY = {"type": "service_account", "client_email": "kserve@ml-prod.iam.gserviceaccount.com",
+       "private_key_id": "0123456789abcdef", "private_key": "-----BEGIN PRIVATE KEY-----"}
+
+
+def _pod(init_state=None, last_state=None, main_state=None, conditions=None, name=POD):
+    status = {"phase": "Pending", "conditions": conditions or []}
+    if init_state is not None:
+        status["initContainerStatuses"] = [{"name": "storage-initializer", "restartCount": 2,
+                                            "state": init_state,
+                                            "lastState": last_state or {}}]
+    if main_state is not None:
+        status["containerStatuses"] = [{"name": "kserve-container", "restartCount": 0,
+                                        "state": main_state, "lastState": {}}]
+    return {"metadata": {"name": name}, "status": status}
+
+
+def _evidence(log="", model_status=None, conditions=None, sa=None, secrets=None, pods=None,
+              events=None, **isvc_args):
+    model_status = model_status or failed_to_load(log.splitlines()[-1] if log else "")
+    evidence = Evidence(isvc=isvc(model_status, conditions or ready("False"), **isvc_args))
+    evidence.pods = pods if pods is not None else [_pod(
+        {"waiting": {"reason": "CrashLoopBackOff"}},
+        {"terminated": {"reason": "Error", "exitCode": 1, "message": log}})]
+    if log:
+        evidence.logs[f"{POD}/storage-initializer"] = log
+    evidence.service_account = sa
+    evidence.service_account_name = (sa or {}).get("name", "default")
+    evidence.secrets = secrets or {}
+    evidence.events = events or []
+    return evidence
+
+
+def _key_identity():
+    encoded = base64.b64encode(json.dumps(KEY).encode()).decode()
+    secrets = {"gcs-key": summarize_secret(
+        "gcs-key", {"gcloud-application-credentials.json": encoded})}
+    return {"name": "kserve-sa", "annotations": {}, "secrets": ["gcs-key"]}, secrets
+
+
+def test_list_denied_names_principal_permission_bucket_and_the_grant():
+    sa, secrets = _key_identity()
+    findings = diagnose(_evidence(LIST_DENIED, sa=sa, secrets=secrets,
+                                  service_account="kserve-sa"))
+    top = findings[0]
+    assert top.code == "GCS_LIST_DENIED"
+    assert top.principal == "kserve@ml-prod.iam.gserviceaccount.com"
+    assert top.permission == "storage.objects.list"
+    assert top.bucket == "kfserving-examples"
+    assert top.fix == ("gcloud storage buckets add-iam-policy-binding gs://kfserving-examples "
+                       "--member=serviceAccount:kserve@ml-prod.iam.gserviceaccount.com "
+                       "--role=roles/storage.objectViewer")
+    assert any("does not have storage.objects.list access" in item for item in top.evidence)
+    assert any("secret gcs-key" in item and "kserve@ml-prod" in item for item in top.evidence)
+
+
+def test_evidence_never_carries_key_material():
+    sa, secrets = _key_identity()
+    text = repr(diagnose(_evidence(LIST_DENIED, sa=sa, secrets=secrets)))
+    assert "BEGIN PRIVATE KEY" not in text
+    assert "private_key\"" not in text
+
+
+def test_get_denied_is_list_but_not_read():
+    top = diagnose(_evidence(GET_DENIED))[0]
+    assert (top.code, top.permission) == ("GCS_GET_DENIED", "storage.objects.get")
+    assert "legacyBucketReader" in top.cause
+
+
+def test_workload_identity_ksa_principal_gets_a_member_it_can_use():
+    top = diagnose(_evidence(WI_KSA_DENIED, storage_uri="gs://models/iris"))[0]
+    assert top.principal == "ml-prod.svc.id.goog[models/default]"
+    assert "--member=serviceAccount:ml-prod.svc.id.goog[models/default]" in top.fix
+
+
+def test_anonymous_fallback_points_at_missing_credentials():
+    sa = {"name": "default", "annotations": {}, "secrets": ["unrelated"]}
+    secrets = {"unrelated": summarize_secret("unrelated", {"token": "eA=="})}
+    top = diagnose(_evidence(ANONYMOUS, sa=sa, secrets=secrets))[0]
+    assert top.code == "GCS_ANONYMOUS_FALLBACK"
+    assert "none with key gcloud-application-credentials.json" in " ".join(top.evidence)
+    assert "create secret generic" in top.fix
+
+
+def test_bucket_missing():
+    top = diagnose(_evidence(BUCKET_MISSING, storage_uri="gs://kfserving-exampels/models"))[0]
+    assert top.code == "GCS_BUCKET_MISSING"
+    assert "gs://kfserving-exampels" in top.cause
+
+
+def test_empty_path():
+    top = diagnose(_evidence(PATH_EMPTY, storage_uri="gs://kfserving-examples/models/sklearn/"
+                                                     "9.9/model"))[0]
+    assert top.code == "GCS_PATH_EMPTY"
+
+
+def test_disabled_key_says_rotate_it():
+    sa, secrets = _key_identity()
+    top = diagnose(_evidence(KEY_DISABLED, sa=sa, secrets=secrets))[0]
+    assert top.code == "GCS_KEY_INVALID"
+    assert "keys create key.json --iam-account=kserve@ml-prod.iam.gserviceaccount.com" in top.fix
+
+
+def test_workload_identity_binding_missing():
+    sa = {"name": "kserve-sa", "secrets": [],
+          "annotations": {"iam.gke.io/gcp-service-account": "kserve@ml-prod.iam.gserviceaccount"
+                                                            ".com"}}
+    top = diagnose(_evidence(WI_BINDING, sa=sa, namespace="models"))[0]
+    assert top.code == "WORKLOAD_IDENTITY_BINDING_MISSING"
+    assert top.fix == (
+        "gcloud iam service-accounts add-iam-policy-binding kserve@ml-prod.iam.gserviceaccount"
+        ".com --role=roles/iam.workloadIdentityUser "
+        "--member=\"serviceAccount:ml-prod.svc.id.goog[models/kserve-sa]\"")
+
+
+def test_missing_runtime():
+    status = failed_to_load("Waiting for runtime to become available", "RuntimeNotRecognized")
+    status["transitionStatus"] = "InvalidSpec"
+    evidence = _evidence(model_status=status, pods=[])
+    evidence.runtimes = ["kserve-sklearnserver"]
+    top = diagnose(evidence)[0]
+    assert top.code == "RUNTIME_MISSING"
+    assert "installed runtimes: kserve-sklearnserver" in top.evidence
+
+
+def test_scale_to_zero_is_informational_and_alone():
+    # kserve/kserve#6079: must NOT read as a permission problem.
+    findings = diagnose(_evidence(model_status=ISSUE_6079, conditions=ready(), pods=[],
+                                  min_replicas=0))
+    assert [f.code for f in findings] == ["SCALED_TO_ZERO"]
+    assert not findings[0].failure
+
+
+@pytest.mark.parametrize(("pod", "code"), [
+    (_pod(conditions=[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                       "message": "0/3 nodes are available: 3 Insufficient memory."}]),
+     "POD_UNSCHEDULABLE"),
+    (_pod(main_state={"waiting": {"reason": "ImagePullBackOff",
+                                  "message": 'Back-off pulling image "kserve/nope:v1"'}}),
+     "IMAGE_PULL_FAILED"),
+    (_pod(main_state={"terminated": {"reason": "OOMKilled", "exitCode": 137}}), "OOM_KILLED"),
+])
+def test_pod_level_causes(pod, code):
+    status = {"states": {"activeModelState": "Pending", "targetModelState": "Pending"},
+              "transitionStatus": "InProgress"}
+    assert diagnose(_evidence(model_status=status, pods=[pod]))[0].code == code
+    assert pod_problems([pod])[0].code == code
+
+
+def test_missing_service_account_from_events():
+    status = {"states": {"activeModelState": "Pending", "targetModelState": "Pending"},
+              "transitionStatus": "InProgress"}
+    events = [{"reason": "FailedCreate", "type": "Warning", "message":
+               'Error creating: pods "x" is forbidden: error looking up service account '
+               'models/reader: serviceaccount "reader" not found'}]
+    evidence = _evidence(model_status=status, pods=[], events=events, service_account="reader")
+    evidence.service_account_name = "reader"
+    top = diagnose(evidence)[0]
+    assert top.code == "SERVICE_ACCOUNT_MISSING"
+    assert top.fix == "kubectl -n models create serviceaccount reader"
+
+
+def test_nothing_known_still_says_what_is_seen():
+    status = {"states": {"activeModelState": "Pending", "targetModelState": "Loading"},
+              "transitionStatus": "InProgress"}
+    findings = diagnose(_evidence(model_status=status, pods=[]))
+    assert findings[0].code == "NOT_LOADED_YET"
+    assert "Target Loading" in findings[0].cause
+
+
+@pytest.mark.parametrize(("uri", "expected"), [
+    ("gs://b/p/q/", ("b", "p/q")), ("gs://b", ("b", "")), ("s3://b/p", (None, ""))])
+def test_parse_gcs_uri(uri, expected):
+    assert parse_gcs_uri(uri) == expected
+
+
+def test_secret_summary_keeps_identity_drops_values():
+    encoded = base64.b64encode(json.dumps(KEY).encode()).decode()
+    summary = summarize_secret("k", {"gcloud-application-credentials.json": encoded})
+    assert summary.client_email == KEY["client_email"]
+    assert "BEGIN PRIVATE KEY" not in repr(summary)
+    broken = summarize_secret("k", {"gcloud-application-credentials.json": "!!"})
+    assert broken.unparseable_key

@@ -1,0 +1,59 @@
+"""status.py on real snapshots: the verdict never mistakes scale-to-zero for a stuck model."""
+
+import pytest
+
+from pytest_kfs.status import ModelState, Verdict, scaled_to_zero, verdict
+
+from .snapshots import ISSUE_3798, ISSUE_6079, LOADED, failed_to_load, isvc, ready
+
+
+def test_loaded_is_final_and_healthy():
+    state = ModelState.from_isvc(isvc(LOADED, ready()))
+    assert verdict(state) is Verdict.LOADED
+    assert state.summary() == "Active Loaded / Target Loaded / UpToDate, Ready=True"
+    assert state.total_copies == 1
+
+
+def test_failed_to_load_is_final():
+    state = ModelState.from_isvc(isvc(failed_to_load("Access denied"), ready("False")))
+    assert verdict(state) is Verdict.FAILED
+    assert state.failure.reason == "ModelLoadFailed"
+    assert state.failure.exit_code == 1
+
+
+def test_invalid_spec_is_final():
+    status = failed_to_load("Waiting for runtime to become available", "RuntimeNotRecognized")
+    status["transitionStatus"] = "InvalidSpec"
+    assert verdict(ModelState.from_isvc(isvc(status))) is Verdict.FAILED
+
+
+def test_issue_6079_scaled_to_zero_is_healthy_not_stuck():
+    state = ModelState.from_isvc(isvc(ISSUE_6079, ready(), min_replicas=0))
+    assert scaled_to_zero(state)
+    assert verdict(state) is Verdict.SCALED_TO_ZERO
+    assert verdict(state).healthy
+
+
+def test_issue_3798_same_values_with_pods_is_still_waiting():
+    # Ready and Loaded / Pending / InProgress, but a new revision's pod exists: not idle.
+    state = ModelState.from_isvc(isvc(ISSUE_3798, ready()))
+    assert verdict(state, pods_running=1) is Verdict.WAITING
+    assert verdict(state) is Verdict.WAITING  # minReplicas is not 0: never assume idle
+
+
+def test_pods_known_to_be_gone_means_scaled_to_zero_even_without_min_replicas():
+    state = ModelState.from_isvc(isvc(ISSUE_6079, ready()))
+    assert verdict(state, pods_running=0) is Verdict.SCALED_TO_ZERO
+
+
+def test_stale_status_of_an_older_generation_is_not_a_verdict():
+    state = ModelState.from_isvc(isvc(LOADED, ready(), generation=2, observed=1))
+    assert verdict(state) is Verdict.WAITING
+
+
+@pytest.mark.parametrize("status", [None, {}])
+def test_no_model_status_yet(status):
+    state = ModelState.from_isvc(isvc(status))
+    assert not state.reported
+    assert state.summary() == "no model status yet"
+    assert verdict(state) is Verdict.WAITING
