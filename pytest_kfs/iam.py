@@ -224,3 +224,35 @@ def bucket_resource(bucket: str) -> str:
 def object_resource(bucket: str, name: str) -> str:
     """IAM resource name of an object."""
     return f"projects/_/buckets/{bucket}/objects/{name}"
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Which bindings give a principal the serving permissions, and what is missing."""
+
+    granting: dict[str, list[Binding]]
+    missing: tuple[str, ...]
+    overbroad: tuple[Binding, ...]
+
+
+def explain(principal: Principal, bucket: str, sample_object: str,
+            policies: Iterable[tuple[str, Iterable[Binding]]],
+            needed: Iterable[str] = (LIST, GET)) -> Explanation:
+    """For each needed permission, the bindings that grant it; flag roles broader than needed."""
+    levels = [(level, list(bindings)) for level, bindings in policies]
+    granting: dict[str, list[Binding]] = {}
+    for permission in needed:
+        resource = bucket_resource(bucket) if permission == LIST else object_resource(
+            bucket, sample_object)
+        request = Request(permission, resource, list_prefix=sample_object.rsplit("/", 1)[0] + "/"
+                          if "/" in sample_object else "")
+        granting[permission] = [
+            binding for _, bindings in levels for binding in bindings
+            if permission in permissions_of(binding.role)
+            and any(principal.matches(member) for member in binding.members)
+            and condition_holds(binding.condition, request)]
+    overbroad = tuple(binding for _, bindings in levels for binding in bindings
+                      if (binding.role in OVERBROAD_READ_ROLES or binding.role in BASIC_ROLES)
+                      and any(principal.matches(member) for member in binding.members))
+    missing = tuple(permission for permission, found in granting.items() if not found)
+    return Explanation(granting, missing, overbroad)

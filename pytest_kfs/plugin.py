@@ -13,6 +13,7 @@ from pytest_kfs import namespaces
 from pytest_kfs.cluster import Cluster, ClusterError
 from pytest_kfs.config import Settings, SettingsError, resolve
 from pytest_kfs.deploy import Deployer, DeployError, ModelHandle, ModelNotLoaded
+from pytest_kfs.models import configured_models
 from pytest_kfs.session import RunCluster, open_cluster
 
 SETTINGS = pytest.StashKey[Settings]()
@@ -162,6 +163,14 @@ class KfsSession:
             del config.stash[RUN_CLUSTER]
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize `kfs_model_config` over the configured models (one test per model)."""
+    if "kfs_model_config" not in metafunc.fixturenames:
+        return
+    configs = configured_models(metafunc.config.stash[SETTINGS])
+    metafunc.parametrize("kfs_model_config", configs, ids=[c.name for c in configs])
+
+
 @pytest.fixture(scope="session")
 def kfs_gcp(pytestconfig: pytest.Config) -> Any:
     """The embedded cluster's local GCP: arrange buckets, objects, keys and grants."""
@@ -170,6 +179,14 @@ def kfs_gcp(pytestconfig: pytest.Config) -> Any:
     if admin is None:
         pytest.skip("kfs_gcp needs the embedded cluster (--kfs-cluster=local)")
     return admin
+
+
+@pytest.fixture(scope="session")
+def kfs_gcs_endpoint(pytestconfig: pytest.Config) -> str | None:
+    """Where Cloud Storage is: the local GCP in the embedded cluster, None for Google's."""
+    run = pytestconfig.stash.get(RUN_CLUSTER, None)
+    admin = run.gcp_admin() if run else None
+    return admin.endpoint() if admin is not None else None
 
 
 @pytest.fixture(scope="session")

@@ -143,8 +143,11 @@ class _PodRun:
                 if not self._run_init(run, spec):
                     return
             self.conditions["Initialized"] = "True"
-            for run, spec in zip(self.mains, self.pod["spec"].get("containers") or [],
-                                 strict=True):
+            specs = self.pod["spec"].get("containers") or []
+            if all(spec.get("command") for spec in specs):
+                self._run_to_completion(specs)
+                return
+            for run, spec in zip(self.mains, specs, strict=True):
                 if not self._start_main(run, spec):
                     return
             self.phase = "Running"
@@ -245,6 +248,27 @@ class _PodRun:
             delay = min(delay * 2, self.kubelet.timing.backoff_max)
         return False
 
+    def _run_to_completion(self, specs: list[dict[str, Any]]) -> None:
+        """Job-style pods: run each command once; the pod ends Succeeded or Failed."""
+        codes = []
+        for run, spec in zip(self.mains, specs, strict=True):
+            if not self._pull(run):
+                return
+            self._event("Started", f"Started container {run.name}", container=run.name)
+            started = now_rfc3339()
+            run.state = {"running": {"startedAt": started}}
+            self.phase = "Running"
+            self._write_status()
+            code, tail = self._execute(run, spec)
+            codes.append(code)
+            run.state = {"terminated": {
+                "exitCode": code, "reason": "Completed" if code == 0 else "Error",
+                "startedAt": started, "finishedAt": now_rfc3339(),
+                **({"message": tail} if code else {})}}
+        self.phase = "Succeeded" if not any(codes) else "Failed"
+        self.conditions.update(ContainersReady="False", Ready="False")
+        self._write_status()
+
     def _start_main(self, run: _ContainerRun, spec: dict[str, Any]) -> bool:
         if not self._pull(run):
             return False
@@ -313,11 +337,17 @@ class _PodRun:
 
     def _execute(self, run: _ContainerRun, spec: dict[str, Any]) -> tuple[int, str]:
         log = self.kubelet.log_path(self.uid, run.name, run.restart_count)
-        if run.name != rules.INITIALIZER:
+        args = [self._container_path(arg, spec) for arg in spec.get("args") or []]
+        if run.name == rules.INITIALIZER and not spec.get("command"):
+            command = [self.kubelet.initializer_python, str(INITIALIZER_SCRIPT), *args]
+        elif (spec.get("command") or [""])[0] in ("python", "python3"):
+            # The storage-initializer image's Python is the one with kserve-storage in it.
+            python = self.kubelet.initializer_python if "storage-initializer" in run.image \
+                else sys.executable
+            command = [python, *spec["command"][1:], *args]
+        else:
             log.write_text("")
             return 0, ""
-        args = [self._container_path(arg, spec) for arg in spec.get("args") or []]
-        command = [self.kubelet.initializer_python, str(INITIALIZER_SCRIPT), *args]
         with log.open("wb") as out:
             self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, cwd=self.root,

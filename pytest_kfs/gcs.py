@@ -1,0 +1,188 @@
+"""Bucket access as the serving principal: who KServe would be, and can it list then read.
+
+`resolve_identity` is pure and follows KServe's webhook (annotation secret, else the service
+account's secrets, S3 keys first; else Application Default Credentials: Workload Identity, the
+node's account, or anonymous). `check_access` does what the storage-initializer does — list the
+prefix, then get one object — never requiring storage.buckets.get, which KServe does not use.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.api_core import exceptions as api_exceptions
+from google.api_core.client_options import ClientOptions
+from google.auth import exceptions as auth_exceptions
+from google.auth.transport.requests import Request
+from google.cloud import storage
+from google.oauth2 import service_account
+
+from pytest_kfs.diagnose import parse_gcs_uri
+from pytest_kfs.evidence import GCS_KEY_FILE, SecretSummary
+from pytest_kfs.iam import GET, LIST
+
+S3_KEYS = ("AWS_ACCESS_KEY_ID", "awsAccessKeyID")
+WI_ANNOTATION = "iam.gke.io/gcp-service-account"
+DEFAULT_SECRET_ANNOTATION = "serving.kserve.io/storageSecretName"
+
+
+@dataclass(frozen=True)
+class ServingIdentity:
+    """Which credentials the storage-initializer gets, and the principal they stand for."""
+
+    source: str  # key-secret | workload-identity | ambient (node account or anonymous)
+    principal: str | None
+    secret: str | None = None
+    gsa: str | None = None
+    notes: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """One line for reports."""
+        if self.source == "key-secret":
+            return f"key file in secret {self.secret} -> {self.principal}"
+        if self.source == "workload-identity":
+            return f"Workload Identity -> {self.gsa}"
+        return ("no key and no Workload Identity annotation: the node's service account on "
+                "GKE, or an anonymous client off GCP")
+
+
+def resolve_identity(isvc_annotations: dict[str, str], service_account: dict[str, Any] | None,
+                     secrets: dict[str, SecretSummary],
+                     annotation_key: str = DEFAULT_SECRET_ANNOTATION,
+                     gcs_file: str = GCS_KEY_FILE) -> ServingIdentity:
+    """The identity KServe's webhook gives the storage-initializer."""
+    notes = []
+    named = isvc_annotations.get(annotation_key)
+    candidates = [named] if named else list((service_account or {}).get("secrets") or [])
+    for name in candidates:
+        summary = secrets.get(name)
+        if summary is None:
+            notes.append(f"secret {name} is listed but could not be read")
+            continue
+        if any(key in summary.keys for key in S3_KEYS):
+            notes.append(f"secret {name} holds S3 keys, which KServe uses before a GCS key")
+            continue
+        if gcs_file in summary.keys:
+            return ServingIdentity("key-secret", summary.client_email, name, notes=tuple(notes))
+        notes.append(f"secret {name} has no {gcs_file} key (keys: {', '.join(summary.keys)})")
+    gsa = ((service_account or {}).get("annotations") or {}).get(WI_ANNOTATION)
+    if gsa:
+        return ServingIdentity("workload-identity", gsa, gsa=gsa, notes=tuple(notes))
+    return ServingIdentity("ambient", None, notes=tuple(notes))
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    """Whether a key secret is usable: right file name, parseable, refreshes."""
+
+    ok: bool
+    detail: str
+    client_email: str | None = None
+
+
+def check_key(secret_data: dict[str, str], gcs_file: str = GCS_KEY_FILE) -> KeyCheck:
+    """Parse and refresh the key (one token request); never returns key material."""
+    if gcs_file not in secret_data:
+        keys = ", ".join(sorted(secret_data)) or "none"
+        return KeyCheck(False, f"no key named {gcs_file} (keys: {keys}); KServe only reads that "
+                               "file name")
+    try:
+        info = json.loads(base64.b64decode(secret_data[gcs_file]))
+    except (ValueError, TypeError):
+        return KeyCheck(False, f"{gcs_file} is not valid JSON")
+    if not isinstance(info, dict) or info.get("type") != "service_account":
+        kind = info.get("type") if isinstance(info, dict) else "not an object"
+        return KeyCheck(False, f"{gcs_file} is of type {kind!r}, not a service_account key")
+    try:
+        credentials = service_account.Credentials.from_service_account_info(
+            info, scopes=["https://www.googleapis.com/auth/devstorage.read_only"])
+        credentials.refresh(Request())
+    except (ValueError, KeyError) as error:
+        return KeyCheck(False, f"{gcs_file} is not a usable key: {error}",
+                        info.get("client_email"))
+    except auth_exceptions.RefreshError as error:
+        return KeyCheck(False, f"token request refused: {error.args[0]}",
+                        info.get("client_email"))
+    except auth_exceptions.TransportError as error:
+        return KeyCheck(False, f"token endpoint unreachable: {error}", info.get("client_email"))
+    return KeyCheck(True, "the key refreshes", info.get("client_email"))
+
+
+def client_for_key(secret_data: dict[str, str], endpoint: str | None,
+                   gcs_file: str = GCS_KEY_FILE) -> storage.Client:
+    """A storage client that acts as the key's service account."""
+    info = json.loads(base64.b64decode(secret_data[gcs_file]))
+    credentials = service_account.Credentials.from_service_account_info(info)
+    options = ClientOptions(api_endpoint=endpoint) if endpoint else None
+    return storage.Client(credentials=credentials, project=info.get("project_id"),
+                          client_options=options)
+
+
+@dataclass
+class AccessCheck:
+    """KServe's two calls as the principal, and what testIamPermissions says."""
+
+    listed: bool | None = None
+    listed_detail: str = ""
+    object_name: str | None = None
+    read: bool | None = None
+    read_detail: str = ""
+    held: list[str] | None = None
+    requester_pays: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Both calls succeeded."""
+        return bool(self.listed and self.read)
+
+
+def _error_text(error: Exception) -> str:
+    response = getattr(error, "response", None)
+    if response is not None:
+        try:
+            return json.loads(response.text)["error"]["message"]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            pass
+    return str(error).split("\n")[0]
+
+
+def check_access(client: storage.Client, storage_uri: str) -> AccessCheck:
+    """List the prefix (max one object), then read one byte of an object, as `client`."""
+    bucket_name, path = parse_gcs_uri(storage_uri)
+    check = AccessCheck()
+    if bucket_name is None:
+        check.notes.append(f"{storage_uri} is not a gs:// URI")
+        return check
+    bucket = client.bucket(bucket_name)
+    prefix = path + "/" if path else ""
+    try:
+        check.held = bucket.test_iam_permissions([LIST, GET])
+    except (api_exceptions.GoogleAPIError, auth_exceptions.GoogleAuthError) as error:
+        check.notes.append(f"testIamPermissions failed: {_error_text(error)}")
+    try:
+        blobs = list(bucket.list_blobs(prefix=prefix, max_results=1))
+        check.listed, check.listed_detail = True, f"{len(blobs)} object(s) under {prefix or '/'}"
+    except api_exceptions.BadRequest as error:
+        check.listed, check.listed_detail = False, _error_text(error)
+        check.requester_pays = "requester pays" in check.listed_detail
+        return check
+    except (api_exceptions.GoogleAPIError, auth_exceptions.GoogleAuthError) as error:
+        check.listed, check.listed_detail = False, _error_text(error)
+        return check
+    if not blobs:
+        # KServe then tries the path as one object.
+        blobs = [bucket.blob(path)] if path else []
+    if not blobs:
+        check.read, check.read_detail = False, "the bucket is empty"
+        return check
+    check.object_name = blobs[0].name
+    try:
+        blobs[0].download_as_bytes(start=0, end=0)
+        check.read, check.read_detail = True, f"read gs://{bucket_name}/{blobs[0].name}"
+    except (api_exceptions.GoogleAPIError, auth_exceptions.GoogleAuthError) as error:
+        check.read, check.read_detail = False, _error_text(error)
+    return check

@@ -1,0 +1,46 @@
+"""The models a suite run checks: from options, a scenario, or the default sample (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pytest_kfs.config import Settings
+from pytest_kfs.inferenceservice import SAMPLES
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One model the suites deploy and check."""
+
+    name: str
+    storage_uri: str
+    model_format: str
+    service_account: str | None = None
+    runtime: str | None = None
+    protocol: str | None = None
+    min_replicas: int | None = None
+    scenario: str | None = None  # arrange the namespace with this embedded scenario first
+
+    @property
+    def is_gcs(self) -> bool:
+        """Whether the model lives in Google Cloud Storage."""
+        return self.storage_uri.startswith("gs://")
+
+
+def configured_models(settings: Settings) -> list[ModelConfig]:
+    """--kfs-storage-uri, else the --kfs-scenario plan (the embedded cluster defaults to the
+    healthy rehearsal), else the sklearn-iris sample."""
+    from pytest_kfs.config import LocalTarget
+
+    if settings.model is not None:
+        return [ModelConfig("model", settings.model.storage_uri, settings.model.model_format,
+                            settings.model.service_account)]
+    name = settings.scenario or ("healthy" if isinstance(settings.target, LocalTarget) else None)
+    if name:
+        from pytest_kfs.local.scenarios import scenario  # only with --kfs-cluster=local
+
+        plan = scenario(name).plan
+        return [ModelConfig(name, plan.storage_uri, plan.model_format, plan.service_account,
+                            plan.runtime, None, plan.min_replicas, name)]
+    sample = SAMPLES["sklearn-iris"]
+    return [ModelConfig(sample.name, sample.storage_uri, sample.model_format)]

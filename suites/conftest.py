@@ -1,0 +1,82 @@
+"""Shared set-up of the conformance suites: the model under test and its serving identity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from kubernetes.client.rest import ApiException
+
+from pytest_kfs.cluster import Cluster
+from pytest_kfs.evidence import GCS_KEY_FILE, SecretSummary, summarize_secret
+from pytest_kfs.gcs import ServingIdentity, resolve_identity
+from pytest_kfs.models import ModelConfig
+
+
+@dataclass
+class Serving:
+    """A model configuration in its namespace, and who KServe would read its bucket as."""
+
+    config: ModelConfig
+    namespace: str
+    service_account: str
+    identity: ServingIdentity
+    # Key material: in memory only, never in a repr, a report or a traceback.
+    secret_data: dict[str, str] | None = field(repr=False)
+    gcs_endpoint: str | None = None
+
+
+def _identity(cluster: Cluster, namespace: str, account: str
+              ) -> tuple[ServingIdentity, dict[str, str] | None]:
+    try:
+        sa = cluster.core.read_namespaced_service_account(account, namespace)
+    except ApiException as error:
+        if error.status == 404:
+            pytest.fail(f"service account {account} does not exist in {namespace}",
+                        pytrace=False)
+        raise
+    listed = [ref.name for ref in sa.secrets or []]
+    summaries: dict[str, SecretSummary] = {}
+    raw: dict[str, dict[str, str]] = {}
+    for name in listed:
+        try:
+            raw[name] = cluster.core.read_namespaced_secret(name, namespace).data or {}
+        except ApiException:
+            continue
+        summaries[name] = summarize_secret(name, raw[name])
+    identity = resolve_identity({}, {"secrets": listed,
+                                     "annotations": dict(sa.metadata.annotations or {})},
+                                summaries)
+    return identity, raw.get(identity.secret or "")
+
+
+@pytest.fixture
+def kfs_serving(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namespace: Any,
+                kfs_model_config: ModelConfig, kfs_gcs_endpoint: str | None) -> Serving:
+    """The configured model's namespace arranged, and its serving identity resolved."""
+    config = kfs_model_config
+    if config.scenario:
+        from pytest_kfs.local.scenarios import scenario
+
+        scenario(config.scenario).arrange_namespace(
+            kfs_cluster.core, str(kfs_namespace), request.getfixturevalue("kfs_gcp"))
+    account = config.service_account or "default"
+    identity, secret_data = _identity(kfs_cluster, str(kfs_namespace), account)
+    return Serving(config, str(kfs_namespace), account, identity, secret_data,
+                   kfs_gcs_endpoint)
+
+
+def requires_gcs(serving: Serving) -> None:
+    """Skip (with the reason) checks that only apply to gs:// models."""
+    if not serving.config.is_gcs:
+        pytest.skip(f"{serving.config.storage_uri} is not in Google Cloud Storage")
+
+
+def key_file_of(serving: Serving) -> dict[str, str]:
+    """The key secret's data, or skip when the identity is not a key file."""
+    if serving.identity.source != "key-secret" or not serving.secret_data:
+        pytest.skip(f"the serving identity is not a key file ({serving.identity.describe()})")
+    if GCS_KEY_FILE not in serving.secret_data:
+        pytest.skip("the key secret has no gcloud-application-credentials.json")
+    return serving.secret_data

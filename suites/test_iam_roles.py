@@ -1,0 +1,76 @@
+"""IAM roles: the bucket policy grants the serving principal what KServe needs, and no more."""
+
+from __future__ import annotations
+
+import pytest
+from google.api_core import exceptions as api_exceptions
+from google.api_core.client_options import ClientOptions
+from google.auth import exceptions as auth_exceptions
+from google.cloud import storage
+from google.oauth2 import service_account
+
+from pytest_kfs import iam
+from pytest_kfs.diagnose import parse_gcs_uri
+
+from .conftest import requires_gcs
+
+OPERATOR = "kfs-operator@kfs-demo.iam.gserviceaccount.com"
+
+
+@pytest.fixture
+def operator_client(request, kfs_serving):
+    """Whoever runs the suite, with the right to read bucket policies."""
+    bucket, _ = parse_gcs_uri(kfs_serving.config.storage_uri)
+    if kfs_serving.gcs_endpoint:  # embedded: an operator account in the local GCP
+        gcp = request.getfixturevalue("kfs_gcp")
+        gcp.ensure_service_account(OPERATOR)
+        gcp.grant_bucket(bucket, "roles/storage.admin", f"serviceAccount:{OPERATOR}")
+        credentials = service_account.Credentials.from_service_account_info(
+            gcp.create_key(OPERATOR))
+        return storage.Client(credentials=credentials, project="kfs-demo",
+                              client_options=ClientOptions(api_endpoint=kfs_serving.gcs_endpoint))
+    try:
+        return storage.Client()
+    except auth_exceptions.DefaultCredentialsError:
+        pytest.skip("no Google credentials to read IAM policies with (gcloud auth "
+                    "application-default login)")
+
+
+def _principal(kfs_serving) -> iam.Principal:
+    identity = kfs_serving.identity
+    if identity.principal is None:
+        pytest.skip(f"no single principal to check ({identity.describe()})")
+    return iam.Principal.service_account(identity.principal)
+
+
+def _explanation(kfs_serving, operator_client):
+    bucket_name, path = parse_gcs_uri(kfs_serving.config.storage_uri)
+    try:
+        policy = operator_client.bucket(bucket_name).get_iam_policy(requested_policy_version=3)
+    except api_exceptions.NotFound:
+        pytest.fail(f"bucket gs://{bucket_name} does not exist", pytrace=False)
+    except api_exceptions.Forbidden as error:
+        pytest.skip(f"cannot read the policy of gs://{bucket_name}: {error.message}")
+    bindings = [iam.Binding.from_json({**b, "members": sorted(b["members"])})
+                for b in policy.bindings]
+    return iam.explain(_principal(kfs_serving), bucket_name, f"{path}/model",
+                       [(f"bucket {bucket_name}", bindings)])
+
+
+def test_the_bucket_policy_grants_the_serving_principal_read(kfs_serving, operator_client):
+    requires_gcs(kfs_serving)
+    explanation = _explanation(kfs_serving, operator_client)
+    bucket, _ = parse_gcs_uri(kfs_serving.config.storage_uri)
+    assert not explanation.missing, (
+        f"no binding on gs://{bucket} gives {kfs_serving.identity.principal} "
+        f"{', '.join(explanation.missing)}; fix: gcloud storage buckets add-iam-policy-binding "
+        f"gs://{bucket} --member=serviceAccount:{kfs_serving.identity.principal} "
+        "--role=roles/storage.objectViewer (project-level grants are not inspected here)")
+
+
+def test_the_serving_principal_holds_no_broader_role_than_needed(kfs_serving, operator_client):
+    requires_gcs(kfs_serving)
+    explanation = _explanation(kfs_serving, operator_client)
+    broad = sorted({binding.role for binding in explanation.overbroad})
+    assert not broad, (f"{kfs_serving.identity.principal} holds {', '.join(broad)}; "
+                       "roles/storage.objectViewer is enough to serve")

@@ -1,0 +1,86 @@
+"""State transitions: the model moves through KServe's documented states, and updates are safe."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from pytest_kfs.deploy import ModelNotLoaded
+from pytest_kfs.status import Verdict
+
+ALLOWED_TARGETS = {"", "Pending", "Loading", "Loaded"}
+
+
+def _deploy(kfs_deploy, kfs_serving):
+    config = kfs_serving.config
+    return kfs_deploy(storage_uri=config.storage_uri, model_format=config.model_format,
+                      service_account=kfs_serving.config.service_account,
+                      runtime=config.runtime, protocol=config.protocol,
+                      min_replicas=config.min_replicas)
+
+
+def _loaded(model):
+    try:
+        return model.wait_loaded()
+    except ModelNotLoaded as failure:
+        pytest.fail(str(failure), pytrace=False)
+
+
+def test_a_fresh_deploy_passes_the_documented_states_to_loaded(kfs_deploy, kfs_serving,
+                                                               record_property):
+    model = _deploy(kfs_deploy, kfs_serving)
+    result = _loaded(model)
+    record_property("time_to_loaded_s", result.elapsed)
+    targets = [entry.text.split(" / ")[1].removeprefix("Target ")
+               for entry in result.timeline if entry.source == "isvc" and " / " in entry.text]
+    assert set(targets) <= ALLOWED_TARGETS, f"unexpected target states on the way: {targets}"
+    final = result.state
+    assert final.transition == "UpToDate" and final.active == "Loaded"
+    assert (final.total_copies or 0) >= 1
+
+
+def test_an_update_keeps_the_active_model_loaded_until_the_new_one_is(kfs_deploy, kfs_serving):
+    model = _deploy(kfs_deploy, kfs_serving)
+    _loaded(model)
+    model.update({"metadata": {"annotations": {"pytest-kfs/rollout": "2"}},
+                  "spec": {"predictor": {"model": {"storageUri":
+                                                   kfs_serving.config.storage_uri + "/"}}}})
+    result = _loaded(model)
+    actives = {entry.text.split(" / ")[0] for entry in result.timeline
+               if entry.source == "isvc" and " / " in entry.text}
+    assert actives == {"Active Loaded"}, f"the active model left Loaded: {actives}"
+
+
+def test_an_update_to_an_unreadable_path_blocks_but_keeps_serving(kfs_deploy, kfs_serving):
+    model = _deploy(kfs_deploy, kfs_serving)
+    _loaded(model)
+    bucket = kfs_serving.config.storage_uri.removeprefix("gs://").split("/")[0]
+    model.update({"spec": {"predictor": {"model": {
+        "storageUri": f"gs://{bucket}/pytest-kfs-does-not-exist/model"}}}})
+    result = model.wait()
+    assert result.verdict is Verdict.FAILED, f"expected a failed rollout, got {result.verdict}"
+    assert result.state.active == "Loaded", "the previous revision must keep serving"
+    # The wait may stop on the failed initializer before KServe records it; give it a moment.
+    deadline = time.monotonic() + 15
+    state = model.status
+    while state.failure is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+        state = model.status
+    assert state.transition == "BlockedByFailedLoad", state.summary()
+    assert state.active == "Loaded", "the previous revision must keep serving"
+    assert state.failure is not None, "lastFailureInfo must say why"
+
+
+def test_deletion_removes_the_predictor_pods(kfs_cluster, kfs_deploy, kfs_serving):
+    model = _deploy(kfs_deploy, kfs_serving)
+    _loaded(model)
+    model.delete()
+    deadline = time.monotonic() + 60
+    selector = f"serving.kserve.io/inferenceservice={model.name}"
+    while time.monotonic() < deadline:
+        pods = kfs_cluster.core.list_namespaced_pod(model.namespace, label_selector=selector)
+        if not [p for p in pods.items if not p.metadata.deletion_timestamp]:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"predictor pods of {model.name} still running 60s after deletion")
