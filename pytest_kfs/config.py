@@ -72,6 +72,7 @@ class Settings:
     scenario: str | None = None
     keep: str = "never"
     model: ModelSettings | None = None
+    preflight: str = "off"
 
 
 @dataclass(frozen=True)
@@ -194,16 +195,18 @@ def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
     if keep not in KEEP_CHOICES:
         raise SettingsError(f"--kfs-keep={keep} is not one of {', '.join(KEEP_CHOICES)}")
     model = parse_model(pick("storage_uri"), pick("model_format"), pick("service_account"))
+    preflight = str(cli.get("preflight") or "off")
     if cluster is None:
         if kind_create or kubeconfig or scenario:
             flag = ("--kfs-kind-create" if kind_create else
                     "--kfs-kubeconfig" if kubeconfig else "--kfs-scenario")
             raise SettingsError(f"{flag} needs --kfs-cluster to say which cluster to use")
-        return Settings(target=None, timeout_seconds=timeout, keep=keep, model=model)
+        return Settings(target=None, timeout_seconds=timeout, keep=keep, model=model,
+                        preflight=preflight)
     target = parse_cluster(cluster, kubeconfig, kind_create)
     if scenario and not isinstance(target, LocalTarget):
         raise SettingsError(
             f"--kfs-scenario={scenario} rehearses a failure in the embedded cluster; it needs "
             f"--kfs-cluster=local, not --kfs-cluster={cluster}")
     return Settings(target=target, timeout_seconds=timeout, scenario=scenario, keep=keep,
-                    model=model)
+                    model=model, preflight=preflight)

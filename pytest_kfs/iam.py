@@ -55,6 +55,12 @@ ROLE_PERMISSIONS: Mapping[str, frozenset[str]] = {
     "roles/owner": _BUCKETS_ALL | _PROJECT_READ,
     "roles/iam.workloadIdentityUser": frozenset({
         "iam.serviceAccounts.getAccessToken", "iam.serviceAccounts.getOpenIdToken"}),
+    "roles/iam.securityReviewer": frozenset({
+        "iam.serviceAccounts.getIamPolicy", "storage.buckets.getIamPolicy",
+        "resourcemanager.projects.getIamPolicy"}),
+    "roles/iam.serviceAccountAdmin": frozenset({
+        "iam.serviceAccounts.get", "iam.serviceAccounts.list", "iam.serviceAccounts.getIamPolicy",
+        "iam.serviceAccounts.setIamPolicy"}),
     "roles/iam.serviceAccountTokenCreator": frozenset({
         "iam.serviceAccounts.getAccessToken", "iam.serviceAccounts.getOpenIdToken",
         "iam.serviceAccounts.signBlob", "iam.serviceAccounts.signJwt"}),

@@ -13,7 +13,7 @@ from pytest_kfs import namespaces
 from pytest_kfs.cluster import Cluster, ClusterError
 from pytest_kfs.config import Settings, SettingsError, resolve
 from pytest_kfs.deploy import Deployer, DeployError, ModelHandle, ModelNotLoaded
-from pytest_kfs.models import configured_models
+from pytest_kfs.models import ModelConfig, configured_models
 from pytest_kfs.session import RunCluster, open_cluster
 
 SETTINGS = pytest.StashKey[Settings]()
@@ -62,6 +62,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--kfs-keep", dest="kfs_keep", metavar="WHEN", choices=("never", "on-failure", "always"),
         help="keep test namespaces: never (default), on-failure, always. Env KFS_KEEP.",
     )
+    group.addoption(
+        "--kfs-preflight", dest="kfs_preflight", nargs="?", const="on", default=None,
+        choices=("on", "report", "off"), metavar="on|report",
+        help="predict each model's outcome before deploying (no cluster writes); a predicted "
+             "failure fails the test at once. =report deploys anyway, to compare.",
+    )
     group.addoption("--kfs-storage-uri", dest="kfs_storage_uri", metavar="URI",
                     help="model kfs_model deploys, e.g. gs://bucket/path. Env KFS_STORAGE_URI.")
     group.addoption("--kfs-model-format", dest="kfs_model_format", metavar="FORMAT",
@@ -84,7 +90,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def _settings(config: pytest.Config) -> Settings:
     names = ("cluster", "kubeconfig", "timeout", "scenario", "keep", "storage_uri",
              "model_format", "service_account")
-    cli = {name: config.getoption(f"kfs_{name}") for name in (*names, "kind_create")}
+    cli = {name: config.getoption(f"kfs_{name}")
+           for name in (*names, "kind_create", "preflight")}
     ini = {name: config.getini(f"kfs_{name}") for name in names}
     settings = resolve(cli, ini, os.environ)
     if settings.scenario:
@@ -189,6 +196,42 @@ def kfs_gcs_endpoint(pytestconfig: pytest.Config) -> str | None:
     return admin.endpoint() if admin is not None else None
 
 
+OPERATOR = "kfs-operator@kfs-demo.iam.gserviceaccount.com"
+
+
+@pytest.fixture(scope="session")
+def _kfs_google_access(request: pytest.FixtureRequest, kfs_gcs_endpoint: str | None) -> Any:
+    from pytest_kfs.preflight import GoogleAccess, operator_access
+
+    if kfs_gcs_endpoint is None:
+        return operator_access()
+    # Embedded: an operator account in the local GCP, with what a platform engineer has.
+    from google.oauth2 import service_account
+
+    gcp = request.getfixturevalue("kfs_gcp")
+    gcp.ensure_service_account(OPERATOR)
+    for role in ("roles/storage.admin", "roles/iam.securityReviewer",
+                 "roles/iam.serviceAccountTokenCreator"):
+        gcp.grant_project("kfs-demo", role, f"serviceAccount:{OPERATOR}")
+    credentials = service_account.Credentials.from_service_account_info(
+        gcp.create_key(OPERATOR), scopes=["https://www.googleapis.com/auth/cloud-platform"])
+    return GoogleAccess(credentials, kfs_gcs_endpoint, kfs_gcs_endpoint, kfs_gcs_endpoint,
+                        project="kfs-demo")
+
+
+@pytest.fixture
+def kfs_preflight(kfs_cluster: Cluster, _kfs_google_access: Any) -> Any:
+    """Predict a model's outcome without deploying: `kfs_preflight(namespace, config)`.
+
+    Returns a Prediction: `loads`, `fails: <finding code>` or `unknown: <why>`.
+    """
+    from pytest_kfs.preflight import predict
+
+    def check(namespace: str, config: ModelConfig) -> Any:
+        return predict(kfs_cluster, str(namespace), config, _kfs_google_access)
+    return check
+
+
 @pytest.fixture(scope="session")
 def kfs_scenario(pytestconfig: pytest.Config) -> Any:
     """The rehearsal scenario of this run (--kfs-scenario), or skip when none is set."""
@@ -207,6 +250,12 @@ def kfs_cluster(pytestconfig: pytest.Config) -> Cluster:
     if run is None:
         pytest.skip(_NO_CLUSTER)
     return run.cluster
+
+
+def _sample_uri(sample: str | None) -> str:
+    from pytest_kfs.inferenceservice import SAMPLES
+
+    return SAMPLES.get(sample or "sklearn-iris", SAMPLES["sklearn-iris"]).storage_uri
 
 
 def _failed(node: pytest.Item) -> bool:
@@ -322,6 +371,17 @@ def kfs_model(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namespac
         wanted = {"storage_uri": plan.storage_uri, "model_format": plan.model_format,
                   "service_account": plan.service_account, "runtime": plan.runtime,
                   "min_replicas": plan.min_replicas}
+    if settings.preflight != "off":
+        prediction = request.getfixturevalue("kfs_preflight")(kfs_namespace, ModelConfig(
+            wanted.get("sample") or "model",
+            wanted.get("storage_uri") or _sample_uri(wanted.get("sample")),
+            wanted.get("model_format") or "sklearn", wanted.get("service_account"),
+            wanted.get("runtime"), wanted.get("protocol"), wanted.get("min_replicas")))
+        request.node.user_properties.append(("kfs_preflight", prediction.describe()))
+        if prediction.outcome == "fails" and settings.preflight == "on":
+            pytest.fail(f"pytest-kfs preflight: {kfs_namespace}/model {prediction.describe()}"
+                        " (not deployed; --kfs-preflight=report deploys anyway)",
+                        pytrace=False)
     try:
         handle = kfs_deploy(**{key: value for key, value in wanted.items() if value is not None})
     except DeployError as error:

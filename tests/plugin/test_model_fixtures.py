@@ -87,3 +87,16 @@ def pytest_sessionfinish(session):
     assert f"NAMESPACE-STATE {passed} deleting" in output or passed not in output.split(
         "NAMESPACE-STATE")[-1]
     assert "@pytest.mark.kfs got unknown argument(s) colour" in output
+
+
+def test_preflight_fails_before_deploying(pytester):
+    pytester.makepyfile(TEST_MODEL)
+    result = pytester.runpytest_subprocess(
+        "--kfs-cluster=local", "--kfs-scenario=gcs-permission-denied", "--kfs-preflight",
+        "-p", "no:cacheprovider", timeout=240)
+    result.assert_outcomes(errors=1)
+    output = result.stdout.str()
+    assert "pytest-kfs preflight:" in output
+    assert "fails: GCS_LIST_DENIED" in output
+    assert "not deployed" in output
+    assert "Timeline:" not in output  # nothing was deployed, so nothing was watched

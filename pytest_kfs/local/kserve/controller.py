@@ -24,6 +24,7 @@ from pytest_kfs import inferenceservice as isvc
 from pytest_kfs.local.kserve import rules
 from pytest_kfs.local.kserve.events import EventRecorder, now_rfc3339
 from pytest_kfs.local.kserve.kubelet import Timing
+from pytest_kfs.runtimes import RuntimeChoice, select_runtime
 
 KSERVE_NAMESPACE = "kserve"
 CONFIG_MAP = "inferenceservice-config"
@@ -204,7 +205,7 @@ class Controller:
         # Revision names repeat across namespaces and re-created services; the uid does not.
         revision_key = f"{obj['metadata']['uid']}/{revision}"
         model = obj["spec"]["predictor"].get("model") or {}
-        choice = rules.select_runtime(model, *self._runtimes(namespace))
+        choice = select_runtime(model, *self._runtimes(namespace))
         status = dict(obj.get("status") or {})
         if choice.name is None:
             status["modelStatus"] = rules.runtime_failure_status(
@@ -307,7 +308,7 @@ class Controller:
 
     # -- pods -------------------------------------------------------------------------------------
     def _create_pod(self, obj: dict[str, Any], revision: str,
-                    choice: rules.RuntimeChoice) -> dict[str, Any] | None:
+                    choice: RuntimeChoice) -> dict[str, Any] | None:
         meta, predictor = obj["metadata"], obj["spec"]["predictor"]
         model = predictor.get("model") or {}
         container_spec = dict((choice.spec or {}).get("containers", [{}])[0])

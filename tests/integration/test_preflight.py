@@ -1,0 +1,70 @@
+"""Preflight predicts the real outcome of every embedded scenario, with read-only access."""
+
+import pytest
+from kubernetes import client
+
+from pytest_kfs.cluster import Cluster
+from pytest_kfs.deploy import ModelNotLoaded
+from pytest_kfs.local.scenarios import SCENARIOS
+from pytest_kfs.models import ModelConfig
+
+READ_ONLY_RULES = [
+    {"apiGroups": [""], "resources": ["serviceaccounts", "secrets", "nodes"],
+     "verbs": ["get", "list"]},
+    {"apiGroups": ["serving.kserve.io"], "resources": ["servingruntimes",
+                                                      "clusterservingruntimes"],
+     "verbs": ["get", "list"]},
+]
+
+
+@pytest.fixture(scope="module")
+def read_only_cluster(kfs_cluster):
+    """The same API server, as an identity that can only read (a write would be a 403)."""
+    rbac, core = kfs_cluster.rbac, kfs_cluster.core
+    core.create_namespace({"metadata": {"name": "kfs-preflight-reader"}})
+    core.create_namespaced_service_account("kfs-preflight-reader",
+                                           {"metadata": {"name": "reader"}})
+    rbac.create_cluster_role({"metadata": {"name": "kfs-preflight-reader"},
+                              "rules": READ_ONLY_RULES})
+    rbac.create_cluster_role_binding({
+        "metadata": {"name": "kfs-preflight-reader"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                    "name": "kfs-preflight-reader"},
+        "subjects": [{"kind": "ServiceAccount", "name": "reader",
+                      "namespace": "kfs-preflight-reader"}]})
+    token = core.create_namespaced_service_account_token(
+        "reader", "kfs-preflight-reader", client.AuthenticationV1TokenRequest(
+            spec=client.V1TokenRequestSpec(audiences=[]))).status.token
+    configuration = client.Configuration()
+    configuration.host = kfs_cluster.server
+    configuration.ssl_ca_cert = kfs_cluster.api_client.configuration.ssl_ca_cert
+    configuration.api_key = {"authorization": f"Bearer {token}"}
+    yield Cluster(client.ApiClient(configuration), "reader", kfs_cluster.server,
+                  kfs_cluster.server_version, True)
+    rbac.delete_cluster_role_binding("kfs-preflight-reader")
+    rbac.delete_cluster_role("kfs-preflight-reader")
+    core.delete_namespace("kfs-preflight-reader")
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_prediction_matches_the_real_deploy(name, kfs_cluster, kfs_namespace, kfs_gcp,
+                                            kfs_deploy, read_only_cluster, _kfs_google_access):
+    from pytest_kfs.preflight import predict
+
+    scenario = SCENARIOS[name]
+    plan = scenario.arrange_namespace(kfs_cluster.core, kfs_namespace, kfs_gcp)
+    config = ModelConfig(name, plan.storage_uri, plan.model_format, plan.service_account,
+                         plan.runtime, None, plan.min_replicas)
+    prediction = predict(read_only_cluster, kfs_namespace, config, _kfs_google_access)
+
+    model = kfs_deploy(storage_uri=plan.storage_uri, model_format=plan.model_format,
+                       service_account=plan.service_account, runtime=plan.runtime,
+                       min_replicas=plan.min_replicas)
+    try:
+        model.wait_loaded(timeout=60)
+        real = ("loads", None)
+    except ModelNotLoaded as failure:
+        real = ("fails", failure.findings[0].code)
+    assert (prediction.outcome, prediction.code) == real, (
+        f"preflight said {prediction.describe()}, the deploy did {real}: one of them is wrong")
+    assert real[0] == ("loads" if scenario.expect_loaded else "fails")
