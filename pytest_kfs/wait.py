@@ -32,6 +32,7 @@ from pytest_kfs.diagnose import PodProblem, pod_problems
 from pytest_kfs.status import ModelState, Verdict, verdict
 
 _TRANSIENT_STATUS = {429, 500, 502, 503, 504}
+_QUIET_RESYNC = 5.0
 # Failures that another restart of the initializer will not cure.
 _PERMANENT_INITIALIZER = ("does not have storage.objects", "Access denied", "not found",
                           "No such object", "No model found", "invalid_grant",
@@ -154,7 +155,8 @@ class _Streams:
                 for event in stream.stream(function, *args, **kwargs,
                                            resource_version=resource_version,
                                            timeout_seconds=remaining,
-                                           allow_watch_bookmarks=True):
+                                           allow_watch_bookmarks=True,
+                                           _request_timeout=(10, remaining + 10)):
                     if self.stopped.is_set():
                         stream.stop()
                         return
@@ -179,6 +181,14 @@ class _Streams:
             if self.stopped.wait(delay):
                 return
             delay = min(delay * 2, 2.0)
+
+    def resync(self) -> None:
+        """List the InferenceService and its pods again (after a quiet spell)."""
+        for kind in ("isvc", "pod"):
+            try:
+                self._relist(kind)
+            except Exception:  # the next quiet spell tries again
+                continue
 
     def start(self) -> None:
         for thread in self.threads:
@@ -206,6 +216,7 @@ def wait_for_model(cluster: Cluster, namespace: str, name: str, timeout: float,
 
     streams = _Streams(cluster, namespace, name, deadline)
     streams.start()
+    last_event = time.monotonic()
     try:
         while True:
             remaining = deadline - time.monotonic()
@@ -215,7 +226,12 @@ def wait_for_model(cluster: Cluster, namespace: str, name: str, timeout: float,
                 break
             try:
                 kind, event_type, obj = streams.events.get(timeout=min(remaining, 0.5))
+                last_event = time.monotonic()
             except queue.Empty:
+                if time.monotonic() - last_event > _QUIET_RESYNC:
+                    # Watches are the fast path; a quiet spell re-reads the truth anyway.
+                    last_event = time.monotonic()
+                    streams.resync()
                 continue
             if event_type == "ERROR":
                 result.reason = f"cannot watch {kind}s: HTTP {obj['status']} {obj['reason']}"

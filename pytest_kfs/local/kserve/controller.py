@@ -112,7 +112,19 @@ class Controller:
         threading.Thread(target=self._watch, args=("pods",), name="kfs-kserve-pods",
                          daemon=True).start()
         threading.Thread(target=self._work, name="kfs-kserve-worker", daemon=True).start()
+        threading.Thread(target=self._resync, name="kfs-kserve-resync", daemon=True).start()
         return self
+
+    def _resync(self) -> None:
+        """Reconcile everything now and then, as controllers do: a missed event heals."""
+        while not self._stop.wait(self.timing.resync):
+            try:
+                items = self.custom.list_cluster_custom_object(
+                    isvc.GROUP, isvc.VERSION, isvc.PLURAL, _request_timeout=10)["items"]
+            except Exception:  # the API server may be stopping; try again next period
+                continue
+            for item in items:
+                self.queue.put((item["metadata"]["namespace"], item["metadata"]["name"]))
 
     def stop(self) -> None:
         """Stop reconciling."""
@@ -132,7 +144,7 @@ class Controller:
                     source, args = self.core.list_pod_for_all_namespaces, ()
                     kwargs = {"label_selector": ISVC_LABEL}
                 for event in stream.stream(source, *args, resource_version=resource_version,
-                                           timeout_seconds=30, **kwargs):
+                                           timeout_seconds=30, _request_timeout=60, **kwargs):
                     if self._stop.is_set():
                         stream.stop()
                         break

@@ -50,6 +50,7 @@ class Timing:
     backoff_base: float = 0.5
     backoff_max: float = 5.0
     scale_to_zero_after: float = 1.0
+    resync: float = 5.0
 
 
 def _quantity(value: str) -> float:
@@ -406,7 +407,18 @@ class Kubelet:
         self._serve_logs()
         self._register_node()
         threading.Thread(target=self._watch_pods, name="kfs-kubelet", daemon=True).start()
+        threading.Thread(target=self._resync, name="kfs-kubelet-resync", daemon=True).start()
         return self
+
+    def _resync(self) -> None:
+        """Look at every pod now and then: a pod whose event was missed still runs."""
+        while not self._stop.wait(self.timing.resync):
+            try:
+                pods = self.core.list_pod_for_all_namespaces(_request_timeout=10).items
+            except Exception:  # the API server may be stopping; try again next period
+                continue
+            for pod in pods:
+                self._handle("MODIFIED", self.api_client.sanitize_for_serialization(pod))
 
     def stop(self) -> None:
         """Stop every pod process and the log endpoint."""
@@ -512,9 +524,7 @@ class Kubelet:
                 stream = watch.Watch()
                 for event in stream.stream(self.core.list_pod_for_all_namespaces,
                                            resource_version=resource_version,
-                                           timeout_seconds=30,
-                                           allow_watch_bookmarks=False,
-                                           _preload_content=True):
+                                           timeout_seconds=30, _request_timeout=60):
                     if self._stop.is_set():
                         stream.stop()
                         break
