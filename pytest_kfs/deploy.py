@@ -69,6 +69,7 @@ class ModelHandle:
     manifest: dict[str, Any]
     timeout: float
     on_change: Callable[[TimelineEntry], None] | None = None
+    recorder: Callable[[ModelHandle, WaitResult, list[Finding]], None] | None = None
     timeline: list[TimelineEntry] = field(default_factory=list)
     last_result: WaitResult | None = None
 
@@ -90,8 +91,12 @@ class ModelHandle:
         """Wait for Loaded; raise ModelNotLoaded with the timeline and findings otherwise."""
         result = self.wait(timeout)
         if result.loaded:
+            if self.recorder:
+                self.recorder(self, result, [])
             return result
         findings = self.diagnose(result.isvc)
+        if self.recorder:
+            self.recorder(self, result, findings)
         block = format_block(self.namespace, self.name, result, findings,
                              timeout or self.timeout)
         raise ModelNotLoaded(block, result, findings)
@@ -123,6 +128,7 @@ class Deployer:
     namespace: str
     timeout: float
     on_change: Callable[[TimelineEntry], None] | None = None
+    recorder: Callable[[ModelHandle, WaitResult, list[Finding]], None] | None = None
     handles: list[ModelHandle] = field(default_factory=list)
 
     def __call__(self, sample: str | None = None, *, name: str | None = None,
@@ -149,7 +155,7 @@ class Deployer:
                               f"{self.namespace}/{manifest['metadata']['name']}: {detail}") \
                 from None
         handle = ModelHandle(self.cluster, self.namespace, manifest["metadata"]["name"],
-                             manifest, self.timeout, self.on_change)
+                             manifest, self.timeout, self.on_change, self.recorder)
         self.handles.append(handle)
         return handle
 

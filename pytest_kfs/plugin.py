@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,12 +16,15 @@ from pytest_kfs.cluster import Cluster, ClusterError
 from pytest_kfs.config import Settings, SettingsError, resolve
 from pytest_kfs.deploy import Deployer, DeployError, ModelHandle, ModelNotLoaded
 from pytest_kfs.models import ModelConfig, configured_models
+from pytest_kfs.report import json_report, markdown_summary, model_record, summary_rows
 from pytest_kfs.session import RunCluster, open_cluster
 
 SETTINGS = pytest.StashKey[Settings]()
 RUN_CLUSTER = pytest.StashKey[RunCluster]()
 RUN_ID = pytest.StashKey[str]()
 REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+RECORDS = pytest.StashKey[dict[str, dict[str, Any]]]()
+RECORD_PROPERTY = "kfs_record"
 MARKER_KEYS = frozenset({"sample", "storage_uri", "model_format", "service_account", "runtime",
                          "protocol", "min_replicas", "namespace", "timeout"})
 
@@ -68,6 +73,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="predict each model's outcome before deploying (no cluster writes); a predicted "
              "failure fails the test at once. =report deploys anyway, to compare.",
     )
+    group.addoption("--kfs-report", dest="kfs_report", metavar="PATH",
+                    help="write a JSON report (schema pytest-kfs/report v1): each model's "
+                         "verdict, timeline and findings.")
     group.addoption("--kfs-storage-uri", dest="kfs_storage_uri", metavar="URI",
                     help="model kfs_model deploys, e.g. gs://bucket/path. Env KFS_STORAGE_URI.")
     group.addoption("--kfs-model-format", dest="kfs_model_format", metavar="FORMAT",
@@ -116,6 +124,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"pytest-kfs: {error}") from None
     worker_input = getattr(config, "workerinput", {})
     config.stash[RUN_ID] = worker_input.get("kfs_run_id") or uuid.uuid4().hex[:10]
+    config.stash[RECORDS] = {}
     config.pluginmanager.register(KfsSession(config), "kfs-session")
 
 
@@ -161,6 +170,39 @@ class KfsSession:
         """Say which cluster the run uses."""
         run = config.stash.get(RUN_CLUSTER, None)
         return f"kfs cluster: {run.cluster.describe()}" if run else None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Gather model records (xdist brings them over from the workers)."""
+        for key, value in report.user_properties:
+            if key == RECORD_PROPERTY:
+                record = json.loads(value)
+                self.config.stash[RECORDS][
+                    f"{record['test']}::{record['namespace']}/{record['name']}"] = record
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """One row per model: verdict, time to Loaded, state, top finding."""
+        records = list(self.config.stash[RECORDS].values())
+        if records:
+            terminalreporter.section("pytest-kfs models")
+            for row in summary_rows(records):
+                terminalreporter.write_line(row)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Write the JSON report and the GitHub step summary (controller only)."""
+        if hasattr(self.config, "workerinput"):
+            return
+        records = list(self.config.stash[RECORDS].values())
+        path = self.config.getoption("kfs_report")
+        if path:
+            run = self.config.stash.get(RUN_CLUSTER, None)
+            cluster = {"context": run.cluster.context, "server": run.cluster.server,
+                       "kubernetes": run.cluster.server_version} if run else {}
+            document = json_report(records, self.config.stash[RUN_ID], cluster)
+            Path(path).write_text(json.dumps(document, indent=2))
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if step_summary and records:
+            with open(step_summary, "a", encoding="utf-8") as out:
+                out.write(markdown_summary(records))
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """Stop what the run started; runs after Ctrl-C too."""
@@ -326,6 +368,24 @@ def kfs_namespace(request: pytest.FixtureRequest, kfs_cluster: Cluster) -> Any:
     _close_namespace(request.config, namespace, _failed(request.node))
 
 
+def _recorder(node: pytest.Item) -> Any:
+    """Record each finished wait as test properties (JUnit shows them; reports read them)."""
+    def record(handle: ModelHandle, result: Any, findings: list[Any]) -> None:
+        model = handle.manifest["spec"]["predictor"].get("model") or {}
+        data = model_record(node.nodeid, handle.namespace, handle.name,
+                            model.get("storageUri", ""), result, findings)
+        node.user_properties += [
+            ("kfs_model", f"{handle.namespace}/{handle.name}"),
+            ("kfs_storage_uri", data["storage_uri"]),
+            ("kfs_verdict", data["verdict"]),
+            ("kfs_time_to_loaded_s", f"{result.elapsed:.3f}" if result.loaded else ""),
+            ("kfs_principal", data["principal"] or ""),
+            ("kfs_findings", ",".join(f["code"] for f in data["findings"])),
+            (RECORD_PROPERTY, json.dumps(data)),
+        ]
+    return record
+
+
 def _progress(config: pytest.Config, namespace: str, name: str) -> Any:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None or config.get_verbosity() < 1:
@@ -346,6 +406,7 @@ def kfs_deploy(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namespa
     settings = request.config.stash[SETTINGS]
     deployer = Deployer(kfs_cluster, str(kfs_namespace), settings.timeout_seconds)
     deployer.on_change = _progress(request.config, str(kfs_namespace), "model")
+    deployer.recorder = _recorder(request.node)
     return deployer
 
 
@@ -387,6 +448,7 @@ def kfs_model(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namespac
     except DeployError as error:
         pytest.fail(f"pytest-kfs: cannot deploy: {error}", pytrace=False)
     handle.on_change = _progress(request.config, str(kfs_namespace), handle.name)
+    handle.recorder = _recorder(request.node)
     try:
         handle.wait_loaded(timeout)
     except ModelNotLoaded as failure:

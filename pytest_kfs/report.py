@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from pytest_kfs.diagnose import Finding
 from pytest_kfs.wait import WaitResult
@@ -59,3 +60,59 @@ def format_block(namespace: str, name: str, result: WaitResult, findings: Sequen
     lines += ["", "Findings (most likely first):"]
     lines += format_findings(findings) or ["  (none: see the timeline)"]
     return "\n".join(lines)
+
+
+REPORT_SCHEMA = "pytest-kfs/report"
+REPORT_VERSION = 1
+
+
+def model_record(test: str, namespace: str, name: str, storage_uri: str, result: WaitResult,
+                 findings: Sequence[Finding]) -> dict[str, Any]:
+    """One model's outcome as plain data (JSON report, JUnit properties, summaries)."""
+    state = result.state
+    principal = next((f.principal for f in findings if f.principal), None)
+    return {
+        "test": test, "namespace": namespace, "name": name, "storage_uri": storage_uri,
+        "verdict": result.verdict.value, "loaded": result.loaded,
+        "seconds": result.elapsed, "timed_out": result.timed_out,
+        "state": state.summary() if state else None,
+        "principal": principal,
+        "timeline": [{"at": e.at, "source": e.source, "text": e.text} for e in result.timeline],
+        "findings": [f.as_dict() for f in findings],
+    }
+
+
+def summary_rows(records: Sequence[dict[str, Any]]) -> list[str]:
+    """The terminal summary: one row per model."""
+    rows = []
+    for record in records:
+        top = record["findings"][0]["code"] if record["findings"] else "-"
+        took = f"{record['seconds']:.2f}s" if record.get("seconds") is not None else "-"
+        rows.append(f"{record['namespace']}/{record['name']}  {record['verdict']:<14} "
+                    f"{took:>8}  {record.get('state') or '-'}  finding: {top}")
+    return rows
+
+
+def markdown_summary(records: Sequence[dict[str, Any]]) -> str:
+    """A GitHub step summary: a table of models, then each failure's findings."""
+    lines = ["## pytest-kfs models", "", "| model | verdict | time | state | top finding |",
+             "|---|---|---|---|---|"]
+    for record in records:
+        top = record["findings"][0]["code"] if record["findings"] else ""
+        lines.append(f"| `{record['namespace']}/{record['name']}` | {record['verdict']} | "
+                     f"{record['seconds']:.2f}s | {record.get('state') or ''} | {top} |")
+    for record in records:
+        failing = [f for f in record["findings"] if f.get("failure")]
+        if failing:
+            lines += ["", f"### `{record['name']}` ({record['test']})"]
+            for finding in failing:
+                lines += [f"- **{finding['code']}**: {finding['cause']}",
+                          f"  - fix: `{finding['fix']}`"]
+    return "\n".join(lines) + "\n"
+
+
+def json_report(records: Sequence[dict[str, Any]], run_id: str,
+                cluster: dict[str, Any]) -> dict[str, Any]:
+    """The --kfs-report document (schema pytest-kfs/report, version 1)."""
+    return {"schema": REPORT_SCHEMA, "version": REPORT_VERSION, "run_id": run_id,
+            "cluster": cluster, "models": list(records)}
