@@ -73,6 +73,7 @@ class Settings:
     keep: str = "never"
     model: ModelSettings | None = None
     preflight: str = "off"
+    existing: tuple[str | None, str | None] | None = None  # (namespace, name); None: all
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,18 @@ def parse_storage_uri(uri: str) -> str:
                 f"storage URI {uri!r}: {bucket!r} is not a valid bucket name (3-63 lower-case "
                 "letters, digits, '-', '_' or '.')")
     return uri
+
+
+def parse_existing(value: str) -> tuple[str | None, str | None]:
+    """--kfs-existing=all|NAMESPACE|NAMESPACE/NAME -> (namespace, name)."""
+    if value == "all":
+        return None, None
+    namespace, _, name = value.partition("/")
+    for part in (namespace, name) if name else (namespace,):
+        if not _DNS_LABEL.match(part):
+            raise SettingsError(f"--kfs-existing={value}: {part!r} is not a valid Kubernetes "
+                                "name; use all, NAMESPACE or NAMESPACE/NAME")
+    return namespace, name or None
 
 
 def parse_model(storage_uri: str | None, model_format: str | None,
@@ -174,7 +187,8 @@ def parse_timeout(value: str | float | None) -> float:
 # name -> (environment variable); the ini key is the name prefixed with "kfs_".
 ENV_VARS = {"cluster": "KFS_CLUSTER", "kubeconfig": "KFS_KUBECONFIG", "timeout": "KFS_TIMEOUT",
             "scenario": "KFS_SCENARIO", "keep": "KFS_KEEP", "storage_uri": "KFS_STORAGE_URI",
-            "model_format": "KFS_MODEL_FORMAT", "service_account": "KFS_SERVICE_ACCOUNT"}
+            "model_format": "KFS_MODEL_FORMAT", "service_account": "KFS_SERVICE_ACCOUNT",
+            "existing": "KFS_EXISTING"}
 
 
 def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
@@ -196,11 +210,16 @@ def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
         raise SettingsError(f"--kfs-keep={keep} is not one of {', '.join(KEEP_CHOICES)}")
     model = parse_model(pick("storage_uri"), pick("model_format"), pick("service_account"))
     preflight = str(cli.get("preflight") or "off")
+    existing_value = pick("existing")
+    existing = parse_existing(existing_value) if existing_value else None
     if cluster is None:
         if kind_create or kubeconfig or scenario:
             flag = ("--kfs-kind-create" if kind_create else
                     "--kfs-kubeconfig" if kubeconfig else "--kfs-scenario")
             raise SettingsError(f"{flag} needs --kfs-cluster to say which cluster to use")
+        if existing:
+            raise SettingsError("--kfs-existing needs --kfs-cluster to say which cluster to "
+                                "verify")
         return Settings(target=None, timeout_seconds=timeout, keep=keep, model=model,
                         preflight=preflight)
     target = parse_cluster(cluster, kubeconfig, kind_create)
@@ -209,4 +228,4 @@ def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
             f"--kfs-scenario={scenario} rehearses a failure in the embedded cluster; it needs "
             f"--kfs-cluster=local, not --kfs-cluster={cluster}")
     return Settings(target=target, timeout_seconds=timeout, scenario=scenario, keep=keep,
-                    model=model, preflight=preflight)
+                    model=model, preflight=preflight, existing=existing)

@@ -15,7 +15,7 @@ from pytest_kfs import namespaces
 from pytest_kfs.cluster import Cluster, ClusterError
 from pytest_kfs.config import Settings, SettingsError, resolve
 from pytest_kfs.deploy import Deployer, DeployError, ModelHandle, ModelNotLoaded
-from pytest_kfs.models import ModelConfig, configured_models
+from pytest_kfs.models import ModelConfig, configured_models, existing_models
 from pytest_kfs.report import json_report, markdown_summary, model_record, summary_rows
 from pytest_kfs.session import RunCluster, open_cluster
 
@@ -73,6 +73,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="predict each model's outcome before deploying (no cluster writes); a predicted "
              "failure fails the test at once. =report deploys anyway, to compare.",
     )
+    group.addoption(
+        "--kfs-existing", dest="kfs_existing", metavar="all|NS|NS/NAME",
+        help="verify InferenceServices that already run, read-only: no create, patch or "
+             "delete. Tests that deploy are skipped. Env KFS_EXISTING.")
     group.addoption("--kfs-report", dest="kfs_report", metavar="PATH",
                     help="write a JSON report (schema pytest-kfs/report v1): each model's "
                          "verdict, timeline and findings.")
@@ -83,6 +87,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--kfs-service-account", dest="kfs_service_account", metavar="NAME",
                     help="Kubernetes service account the model is served as.")
     for key, text in (("kfs_scenario", "rehearsal scenario (see --kfs-scenario)"),
+                      ("kfs_existing", "read-only verification target (see --kfs-existing)"),
                       ("kfs_keep", "keep test namespaces (see --kfs-keep)"),
                       ("kfs_storage_uri", "model storage URI (see --kfs-storage-uri)"),
                       ("kfs_model_format", "model format (see --kfs-model-format)"),
@@ -97,7 +102,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _settings(config: pytest.Config) -> Settings:
     names = ("cluster", "kubeconfig", "timeout", "scenario", "keep", "storage_uri",
-             "model_format", "service_account")
+             "model_format", "service_account", "existing")
     cli = {name: config.getoption(f"kfs_{name}")
            for name in (*names, "kind_create", "preflight")}
     ini = {name: config.getini(f"kfs_{name}") for name in names}
@@ -213,11 +218,20 @@ class KfsSession:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize `kfs_model_config` over the configured models (one test per model)."""
-    if "kfs_model_config" not in metafunc.fixturenames:
-        return
-    configs = configured_models(metafunc.config.stash[SETTINGS])
-    metafunc.parametrize("kfs_model_config", configs, ids=[c.name for c in configs])
+    """Parametrize `kfs_model_config` over the configured models, `kfs_existing_model` over
+    the InferenceServices --kfs-existing selects (one test per model)."""
+    settings = metafunc.config.stash[SETTINGS]
+    if "kfs_model_config" in metafunc.fixturenames:
+        configs = configured_models(settings)
+        metafunc.parametrize("kfs_model_config", configs, ids=[c.name for c in configs])
+    if "kfs_existing_model" in metafunc.fixturenames:
+        run = metafunc.config.stash.get(RUN_CLUSTER, None)
+        if settings.existing is None or run is None:
+            metafunc.parametrize("kfs_existing_model", [None], ids=["none"])
+            return
+        found = existing_models(run.cluster, *settings.existing)
+        metafunc.parametrize("kfs_existing_model", found or [None],
+                             ids=[f"{ns}/{name}" for ns, name in found] or ["none"])
 
 
 @pytest.fixture(scope="session")
@@ -232,7 +246,11 @@ def kfs_gcp(pytestconfig: pytest.Config) -> Any:
 
 @pytest.fixture(scope="session")
 def kfs_gcs_endpoint(pytestconfig: pytest.Config) -> str | None:
-    """Where Cloud Storage is: the local GCP in the embedded cluster, None for Google's."""
+    """Where Cloud Storage is: the local GCP in the embedded cluster, None for Google's.
+
+    KFS_GCS_ENDPOINT overrides it (private endpoints, or a rehearsal cluster's local GCP)."""
+    if os.environ.get("KFS_GCS_ENDPOINT"):
+        return os.environ["KFS_GCS_ENDPOINT"]
     run = pytestconfig.stash.get(RUN_CLUSTER, None)
     admin = run.gcp_admin() if run else None
     return admin.endpoint() if admin is not None else None
@@ -245,8 +263,8 @@ OPERATOR = "kfs-operator@kfs-demo.iam.gserviceaccount.com"
 def _kfs_google_access(request: pytest.FixtureRequest, kfs_gcs_endpoint: str | None) -> Any:
     from pytest_kfs.preflight import GoogleAccess, operator_access
 
-    if kfs_gcs_endpoint is None:
-        return operator_access()
+    if kfs_gcs_endpoint is None or os.environ.get("KFS_GCS_ENDPOINT"):
+        return operator_access(kfs_gcs_endpoint)
     # Embedded: an operator account in the local GCP, with what a platform engineer has.
     from google.oauth2 import service_account
 
@@ -360,6 +378,8 @@ def kfs_namespace(request: pytest.FixtureRequest, kfs_cluster: Cluster) -> Any:
     `@pytest.mark.kfs(namespace="module")` shares one per module; `--kfs-keep=on-failure`
     keeps it when the test fails.
     """
+    if request.config.stash[SETTINGS].existing is not None:
+        pytest.skip("--kfs-existing is read-only: this test deploys")
     if _marker_kwargs(request.node).get("namespace") == "module":
         yield request.getfixturevalue("_kfs_module_namespace")
         return

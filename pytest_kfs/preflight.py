@@ -165,15 +165,20 @@ def _workload_identity(cluster_namespace: str, account: str, identity: ServingId
 
 def operator_access(storage_endpoint: str | None = None) -> GoogleAccess:
     """Application Default Credentials of whoever runs the tests (None when there are none)."""
+    import os
+
     import google.auth
 
+    iam_endpoint = os.environ.get("KFS_IAM_ENDPOINT", GOOGLE_IAM)
+    credentials_endpoint = os.environ.get("KFS_IAM_CREDENTIALS_ENDPOINT", GOOGLE_IAM_CREDENTIALS)
     try:
         credentials, project = google.auth.default(
             scopes=["https://www.googleapis.com/auth/cloud-platform"])
     except auth_exceptions.DefaultCredentialsError:
-        return GoogleAccess(None, storage_endpoint,
+        return GoogleAccess(None, storage_endpoint, iam_endpoint, credentials_endpoint,
                             notes=["no Application Default Credentials"])
-    return GoogleAccess(credentials, storage_endpoint, project=project)
+    return GoogleAccess(credentials, storage_endpoint, iam_endpoint, credentials_endpoint,
+                        project=project)
 
 
 def predict(cluster: Cluster, namespace: str, config: ModelConfig,

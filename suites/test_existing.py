@@ -1,0 +1,55 @@
+"""Read-only verification of InferenceServices that already run (--kfs-existing).
+
+Nothing here creates, patches or deletes: status, pods, events and identity are read, and the
+bucket is checked as the serving identity through Google's APIs.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_kfs import inferenceservice as isvc
+from pytest_kfs.diagnose import diagnose
+from pytest_kfs.evidence import collect
+from pytest_kfs.models import config_from_isvc
+from pytest_kfs.report import format_findings
+from pytest_kfs.status import ModelState, verdict
+
+
+@pytest.fixture
+def existing(kfs_cluster, kfs_existing_model):
+    """The selected InferenceService as the API returns it."""
+    if kfs_existing_model is None:
+        pytest.skip("no --kfs-existing given, or it selects no InferenceService")
+    namespace, name = kfs_existing_model
+    return kfs_cluster.custom.get_namespaced_custom_object(
+        isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, name)
+
+
+def test_the_existing_model_is_loaded(kfs_cluster, existing, record_property):
+    meta = existing["metadata"]
+    evidence = collect(kfs_cluster, meta["namespace"], meta["name"], existing)
+    running = sum(1 for pod in evidence.pods if not pod["metadata"].get("deletionTimestamp"))
+    state = ModelState.from_isvc(existing)
+    outcome = verdict(state, running)
+    record_property("kfs_model", f"{meta['namespace']}/{meta['name']}")
+    record_property("kfs_verdict", outcome.value)
+    if outcome.healthy:
+        return
+    findings = diagnose(evidence)
+    record_property("kfs_findings", ",".join(f.code for f in findings))
+    pytest.fail(f"InferenceService {meta['namespace']}/{meta['name']} is not Loaded "
+                f"({state.summary()})\n\nFindings (most likely first):\n"
+                + "\n".join(format_findings(findings)), pytrace=False)
+
+
+def test_the_serving_identity_can_read_the_existing_model(existing, kfs_preflight,
+                                                          record_property):
+    config = config_from_isvc(existing)
+    if not config.is_gcs:
+        pytest.skip(f"{config.storage_uri or 'no storageUri'} is not in Google Cloud Storage")
+    prediction = kfs_preflight(existing["metadata"]["namespace"], config)
+    record_property("kfs_preflight", prediction.describe())
+    if prediction.outcome == "unknown":
+        pytest.skip(f"could not check: {prediction.reason}")
+    assert prediction.outcome == "loads", prediction.describe()

@@ -1,0 +1,104 @@
+"""--kfs-existing verifies running models without a single write: the audit log proves it.
+
+The nightly example's own ServiceAccount and read-only ClusterRole are applied and used, so
+the example's RBAC is tested too: it can do what the verification needs, and nothing more.
+"""
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from kubernetes import client
+
+from pytest_kfs.deploy import ModelNotLoaded
+from pytest_kfs.local.scenarios import PROJECT, SAMPLE_BUCKET, seed_samples
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "nightly-cronjob.yaml"
+NIGHTLY_USER = "system:serviceaccount:kfs-nightly:kfs-nightly"
+OPERATOR = "kfs-audit-operator@kfs-demo.iam.gserviceaccount.com"
+
+
+def _key(kfs_gcp, name, grant):
+    seed_samples(kfs_gcp)
+    email = f"{name}@{PROJECT}.iam.gserviceaccount.com"
+    kfs_gcp.ensure_service_account(email)
+    if grant:
+        kfs_gcp.grant_bucket(SAMPLE_BUCKET, "roles/storage.objectViewer", f"serviceAccount:{email}")
+    return kfs_gcp.create_key(email)
+
+
+def _apply_example(kfs_cluster):
+    documents = [doc for doc in yaml.safe_load_all(EXAMPLE.read_text()) if doc]
+    kinds = {doc["kind"]: doc for doc in documents}
+    kfs_cluster.core.create_namespace(kinds["Namespace"])
+    kfs_cluster.core.create_namespaced_service_account("kfs-nightly", kinds["ServiceAccount"])
+    kfs_cluster.rbac.create_cluster_role(kinds["ClusterRole"])
+    kfs_cluster.rbac.create_cluster_role_binding(kinds["ClusterRoleBinding"])
+    client.BatchV1Api(kfs_cluster.api_client).create_namespaced_cron_job(
+        "kfs-nightly", kinds["CronJob"])  # validated by the API server; never triggered here
+
+
+def _token_kubeconfig(kfs_cluster, path: Path) -> Path:
+    token = kfs_cluster.core.create_namespaced_service_account_token(
+        "kfs-nightly", "kfs-nightly", client.AuthenticationV1TokenRequest(
+            spec=client.V1TokenRequestSpec(audiences=[]))).status.token
+    ca = kfs_cluster.api_client.configuration.ssl_ca_cert
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "nightly",
+        "clusters": [{"name": "c", "cluster": {"server": kfs_cluster.server,
+                                               "certificate-authority": ca}}],
+        "users": [{"name": "nightly", "user": {"token": token}}],
+        "contexts": [{"name": "nightly", "context": {"cluster": "c", "user": "nightly"}}]}))
+    return path
+
+
+def test_nightly_verification_reads_only(pytester, kfs_cluster, kfs_namespace, kfs_gcp,
+                                         kfs_deploy, pytestconfig, monkeypatch, tmp_path):
+    from pytest_kfs.plugin import RUN_CLUSTER
+
+    kfs_deploy("sklearn-iris", name="healthy",
+               credentials=_key(kfs_gcp, "nightly-reader", True)).wait_loaded()
+    stuck = kfs_deploy("sklearn-iris", name="stuck",
+                       credentials=_key(kfs_gcp, "nightly-stranger", False))
+    with pytest.raises(ModelNotLoaded):
+        stuck.wait_loaded()
+    _apply_example(kfs_cluster)
+    kubeconfig = _token_kubeconfig(kfs_cluster, tmp_path / "nightly.kubeconfig")
+
+    # The operator's Google side: ADC from a key file, APIs at the local GCP.
+    kfs_gcp.ensure_service_account(OPERATOR)
+    for role in ("roles/storage.admin", "roles/iam.securityReviewer"):
+        kfs_gcp.grant_project(PROJECT, role, f"serviceAccount:{OPERATOR}")
+    operator_key = tmp_path / "operator.json"
+    operator_key.write_text(json.dumps(kfs_gcp.create_key(OPERATOR)))
+    endpoint = kfs_gcp.endpoint()
+    for name, value in (("GOOGLE_APPLICATION_CREDENTIALS", str(operator_key)),
+                        ("KFS_GCS_ENDPOINT", endpoint), ("KFS_IAM_ENDPOINT", endpoint),
+                        ("KFS_IAM_CREDENTIALS_ENDPOINT", endpoint)):
+        monkeypatch.setenv(name, value)
+
+    audit_log = pytestconfig.stash[RUN_CLUSTER].audit_log
+    before = len(audit_log.read_text().splitlines())
+    result = pytester.runpytest_subprocess(
+        "--kfs-cluster=nightly", f"--kfs-kubeconfig={kubeconfig}",
+        f"--kfs-existing={kfs_namespace}", str(ROOT / "suites"), "-p", "no:cacheprovider",
+        "-rfEs", timeout=240)
+    output = result.stdout.str()
+    failed = set(re.findall(r"^FAILED \S+::(\S+)", output, re.M))
+    assert failed == {f"test_the_existing_model_is_loaded[{kfs_namespace}/stuck]",
+                      f"test_the_serving_identity_can_read_the_existing_model"
+                      f"[{kfs_namespace}/stuck]"}, output[-3000:]
+    assert "[GCS_LIST_DENIED]" in output
+    assert "fails: GCS_LIST_DENIED" in output
+    assert "--kfs-existing is read-only: this test deploys" in output  # the deploying suites
+
+    time.sleep(0.5)
+    entries = [json.loads(line) for line in audit_log.read_text().splitlines()[before:]]
+    mine = [entry for entry in entries if entry["user"]["username"] == NIGHTLY_USER]
+    assert mine, "the nightly identity made no request at all"
+    verbs = {entry["verb"] for entry in mine}
+    assert verbs <= {"get", "list", "watch"}, f"writes in read-only mode: {verbs}"
