@@ -17,6 +17,7 @@ from pytest_kfs.config import Settings, SettingsError, resolve
 from pytest_kfs.deploy import Deployer, DeployError, ModelHandle, ModelNotLoaded
 from pytest_kfs.models import ModelConfig, configured_models, existing_models
 from pytest_kfs.report import json_report, markdown_summary, model_record, summary_rows
+from pytest_kfs.report_html import render as render_html
 from pytest_kfs.session import RunCluster, open_cluster
 
 SETTINGS = pytest.StashKey[Settings]()
@@ -80,6 +81,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--kfs-report", dest="kfs_report", metavar="PATH",
                     help="write a JSON report (schema pytest-kfs/report v1): each model's "
                          "verdict, timeline and findings.")
+    group.addoption("--kfs-html", dest="kfs_html", metavar="PATH",
+                    help="write an HTML report with a state timeline per model.")
     group.addoption("--kfs-storage-uri", dest="kfs_storage_uri", metavar="URI",
                     help="model kfs_model deploys, e.g. gs://bucket/path. Env KFS_STORAGE_URI.")
     group.addoption("--kfs-model-format", dest="kfs_model_format", metavar="FORMAT",
@@ -204,6 +207,9 @@ class KfsSession:
                        "kubernetes": run.cluster.server_version} if run else {}
             document = json_report(records, self.config.stash[RUN_ID], cluster)
             Path(path).write_text(json.dumps(document, indent=2))
+        html_path = self.config.getoption("kfs_html")
+        if html_path:
+            Path(html_path).write_text(render_html(records))
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if step_summary and records:
             with open(step_summary, "a", encoding="utf-8") as out:

@@ -32,6 +32,7 @@ def test_reports_carry_verdicts_timelines_and_findings(pytester, monkeypatch):
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     result = pytester.runpytest_subprocess(
         "--kfs-cluster=local", "--kfs-report=report.json", "--junitxml=junit.xml", "-s",
+        "--kfs-html=report.html",
         "-p", "no:cacheprovider", timeout=240)
     result.assert_outcomes(passed=1, failed=1)
     output = result.stdout.str()
@@ -66,9 +67,15 @@ def test_reports_carry_verdicts_timelines_and_findings(pytester, monkeypatch):
     assert "| model | verdict | time | state | top finding |" in markdown
     assert "--role=roles/storage.objectViewer" in markdown
 
+    # HTML: a timeline picture per model, the findings under it.
+    page = (pytester.path / "report.html").read_text()
+    assert page.count("<svg") == 2
+    assert "GCS_LIST_DENIED" in page and "<rect" in page
+
     # No key material anywhere: the key ids the inner tests printed never reach a report.
     key_ids = re.findall(r"KEY-ID ([0-9a-f]{40})", output)
     assert key_ids
-    for text in (json.dumps(report), (pytester.path / "junit.xml").read_text(), markdown):
+    assert "PRIVATE KEY" not in output
+    for text in (json.dumps(report), (pytester.path / "junit.xml").read_text(), markdown, page):
         assert "PRIVATE KEY" not in text
         assert all(key_id not in text for key_id in key_ids)

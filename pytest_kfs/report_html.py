@@ -1,0 +1,82 @@
+"""A self-contained HTML report: per model, a state timeline drawn as SVG, then findings."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import Any
+
+_COLOURS = {"Pending": "#b0b7c3", "Loading": "#4a90d9", "Loaded": "#2e9d5b",
+            "FailedToLoad": "#d64545", "Standby": "#8e7cc3", "": "#dddddd"}
+_WIDTH, _BAR, _LEFT = 760, 22, 10
+
+
+def _target(text: str) -> str:
+    if " / " not in text:
+        return ""
+    return text.split(" / ")[1].removeprefix("Target ")
+
+
+def _segments(record: dict[str, Any]) -> list[tuple[float, float, str, str]]:
+    """(start, end, state, label) from the isvc entries of the timeline."""
+    points = [(entry["at"], _target(entry["text"]), entry["text"])
+              for entry in record["timeline"] if entry["source"] == "isvc"]
+    end = max([record.get("seconds") or 0.0] + [entry["at"] for entry in record["timeline"]])
+    segments = []
+    for index, (start, state, text) in enumerate(points):
+        stop = points[index + 1][0] if index + 1 < len(points) else end
+        segments.append((start, max(stop, start), state, text))
+    return segments
+
+
+def _svg(record: dict[str, Any]) -> str:
+    total = max(record.get("seconds") or 0.0, 0.001)
+    scale = (_WIDTH - 2 * _LEFT) / total
+    parts = [f'<svg width="{_WIDTH}" height="64" role="img" '
+             f'aria-label="state timeline of {html.escape(record["name"])}">']
+    for start, stop, state, text in _segments(record):
+        x, width = _LEFT + start * scale, max((stop - start) * scale, 2)
+        parts.append(f'<rect x="{x:.1f}" y="8" width="{width:.1f}" height="{_BAR}" '
+                     f'fill="{_COLOURS.get(state, "#999")}"><title>+{start:.2f}s '
+                     f'{html.escape(text)}</title></rect>')
+    for entry in record["timeline"]:
+        if entry["source"] in ("pod", "event"):
+            x = _LEFT + entry["at"] * scale
+            colour = "#d64545" if "Error" in entry["text"] or entry["source"] == "event" \
+                else "#555"
+            parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="34" y2="44" stroke="{colour}">'
+                         f'<title>+{entry["at"]:.2f}s {html.escape(entry["text"])}</title>'
+                         '</line>')
+    parts.append(f'<text x="{_LEFT}" y="60" font-size="11">0s</text>'
+                 f'<text x="{_WIDTH - _LEFT - 40}" y="60" font-size="11">{total:.2f}s</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def render(records: Sequence[dict[str, Any]], title: str = "pytest-kfs report") -> str:
+    """The whole document."""
+    body = [f"<h1>{html.escape(title)}</h1>",
+            '<p class="legend">' + " ".join(
+                f'<span style="background:{colour}">&nbsp;{state or "none"}&nbsp;</span>'
+                for state, colour in _COLOURS.items() if state) + " — ticks: pod changes, "
+            "red: errors and warning events</p>"]
+    for record in records:
+        verdict = html.escape(record["verdict"])
+        body.append(f'<section><h2>{html.escape(record["namespace"])}/'
+                    f'{html.escape(record["name"])} <span class="{verdict}">{verdict}</span>'
+                    f'</h2><p><code>{html.escape(record["test"])}</code> · '
+                    f'{html.escape(record.get("storage_uri") or "")} · '
+                    f'{record.get("seconds") or 0:.2f}s · {html.escape(record.get("state") or "")}'
+                    f"</p>{_svg(record)}")
+        for finding in record["findings"]:
+            body.append(f'<div class="finding"><b>{html.escape(finding["code"])}</b> '
+                        f'{html.escape(finding["cause"])}<ul>'
+                        + "".join(f"<li>{html.escape(item)}</li>" for item in finding["evidence"])
+                        + f'</ul><p>fix: <code>{html.escape(finding["fix"])}</code></p></div>')
+        body.append("</section>")
+    style = ("body{font-family:sans-serif;max-width:820px;margin:2em auto}"
+             ".loaded,.scaled-to-zero{color:#2e9d5b}.failed,.waiting{color:#d64545}"
+             ".finding{border-left:3px solid #d64545;padding-left:8px;margin:8px 0}"
+             "code{background:#f3f3f3}.legend span{margin-right:4px;color:#fff}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+            f"</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n")
