@@ -27,24 +27,23 @@ def test_the_key_secret_is_usable(kfs_serving):
     assert check.ok, f"secret {kfs_serving.identity.secret}: {check.detail}"
 
 
-def test_the_serving_identity_can_list_the_model_prefix(kfs_serving):
+def _access_with_key(kfs_serving):
     requires_gcs(kfs_serving)
     key = key_file_of(kfs_serving)
     if not check_key(key).ok:
         pytest.skip("the key does not refresh (see test_the_key_secret_is_usable)")
-    check = check_access(client_for_key(key, kfs_serving.gcs_endpoint),
-                         kfs_serving.config.storage_uri)
+    return check_access(client_for_key(key, kfs_serving.gcs_endpoint),
+                        kfs_serving.config.storage_uri)
+
+
+def test_the_serving_identity_can_list_the_model_prefix(kfs_serving):
+    check = _access_with_key(kfs_serving)
     assert check.listed, (f"{kfs_serving.identity.principal} cannot list "
                           f"{kfs_serving.config.storage_uri}: {check.listed_detail}")
 
 
 def test_the_serving_identity_can_read_the_model(kfs_serving):
-    requires_gcs(kfs_serving)
-    key = key_file_of(kfs_serving)
-    if not check_key(key).ok:
-        pytest.skip("the key does not refresh (see test_the_key_secret_is_usable)")
-    check = check_access(client_for_key(key, kfs_serving.gcs_endpoint),
-                         kfs_serving.config.storage_uri)
+    check = _access_with_key(kfs_serving)
     if not check.listed:
         pytest.skip("the prefix cannot be listed (see the list test)")
     assert check.read, (f"{kfs_serving.identity.principal} cannot read "

@@ -100,7 +100,6 @@ def propagate_model_status(model_status: dict[str, Any], pods: list[dict[str, An
         status["copies"] = {"failedCopies": 0, "totalCopies": ready}
         return status
     pod = pods[0]
-    location = pod["metadata"]["name"]
     initializer = _container_status(pod, INITIALIZER, init=True)
     if initializer:
         state, last = initializer.get("state") or {}, initializer.get("lastState") or {}
@@ -108,30 +107,30 @@ def propagate_model_status(model_status: dict[str, Any], pods: list[dict[str, An
             if last.get("terminated"):
                 return copy.deepcopy(model_status) or update_model_revision_states({}, "Pending")
             return update_model_revision_states(model_status, "Loading")
-        terminated = state.get("terminated") or {}
-        waiting = state.get("waiting") or {}
-        if terminated.get("reason") == "Error" or waiting.get("reason") == "CrashLoopBackOff":
-            source = terminated if terminated.get("reason") == "Error" else last.get(
-                "terminated") or {}
-            status = update_model_revision_states(model_status, "FailedToLoad", _failure(
-                "ModelLoadFailed", source.get("message", ""), location, revision,
-                source.get("exitCode"), now))
-            status["copies"] = {"failedCopies": 1, "totalCopies": 0}
-            return status
-    server = _container_status(pod, SERVER, init=False)
-    if server:
-        state, last = server.get("state") or {}, server.get("lastState") or {}
-        terminated = state.get("terminated") or {}
-        waiting = state.get("waiting") or {}
-        if terminated.get("reason") == "Error" or waiting.get("reason") == "CrashLoopBackOff":
-            source = terminated if terminated.get("reason") == "Error" else last.get(
-                "terminated") or {}
-            status = update_model_revision_states(model_status, "FailedToLoad", _failure(
-                "ModelLoadFailed", source.get("message", ""), location, revision,
-                source.get("exitCode"), now))
-            status["copies"] = {"failedCopies": 1, "totalCopies": 0}
-            return status
+    for container in (initializer, _container_status(pod, SERVER, init=False)):
+        failed = _failed_to_load(model_status, container, pod["metadata"]["name"], revision,
+                                 now)
+        if failed:
+            return failed
     return update_model_revision_states(model_status, "Pending")
+
+
+def _failed_to_load(model_status: dict[str, Any], container: dict[str, Any] | None,
+                    location: str, revision: str, now: str) -> dict[str, Any] | None:
+    """FailedToLoad with the termination's details, for an Error or a CrashLoopBackOff."""
+    if not container:
+        return None
+    state, last = container.get("state") or {}, container.get("lastState") or {}
+    terminated = state.get("terminated") or {}
+    if terminated.get("reason") != "Error":
+        if (state.get("waiting") or {}).get("reason") != "CrashLoopBackOff":
+            return None
+        terminated = last.get("terminated") or {}
+    status = update_model_revision_states(model_status, "FailedToLoad", _failure(
+        "ModelLoadFailed", terminated.get("message", ""), location, revision,
+        terminated.get("exitCode"), now))
+    status["copies"] = {"failedCopies": 1, "totalCopies": 0}
+    return status
 
 
 def _pod_ready(pod: dict[str, Any]) -> bool:
