@@ -16,6 +16,7 @@ from pytest_kfs import inferenceservice as isvc
 from pytest_kfs.cluster import Cluster
 from pytest_kfs.diagnose import Finding, diagnose
 from pytest_kfs.evidence import GCS_KEY_FILE, collect
+from pytest_kfs.inference import InferenceFailed, InferenceResult, infer_v2, predict_v1
 from pytest_kfs.report import format_block
 from pytest_kfs.status import ModelState
 from pytest_kfs.wait import TimelineEntry, WaitResult, wait_for_model
@@ -104,6 +105,33 @@ class ModelHandle:
     def diagnose(self, isvc_obj: dict[str, Any] | None = None) -> list[Finding]:
         """Collect the evidence now and explain the model's state, most likely cause first."""
         return diagnose(collect(self.cluster, self.namespace, self.name, isvc_obj))
+
+    @property
+    def url(self) -> str:
+        """status.url: where the InferenceService answers."""
+        obj = self.cluster.custom.get_namespaced_custom_object(
+            isvc.GROUP, isvc.VERSION, self.namespace, isvc.PLURAL, self.name)
+        url = (obj.get("status") or {}).get("url")
+        if not url:
+            raise InferenceFailed(f"InferenceService {self.namespace}/{self.name} has no "
+                                  "status.url yet: is it Ready?")
+        return url
+
+    @property
+    def protocol(self) -> str:
+        """The protocol the predictor speaks (v1 unless the spec says v2)."""
+        model = self.manifest["spec"]["predictor"].get("model") or {}
+        return model.get("protocolVersion") or "v1"
+
+    def predict(self, instances: list[Any], timeout: float = 30.0) -> InferenceResult:
+        """Send rows to the model over its protocol (v1 :predict, or v2 /infer)."""
+        if self.protocol == "v2":
+            return infer_v2(self.url, self.name, instances, timeout)
+        return predict_v1(self.url, self.name, instances, timeout)
+
+    def infer(self, instances: list[list[float]], timeout: float = 30.0) -> InferenceResult:
+        """Open Inference Protocol (v2) /infer with one FP32 tensor."""
+        return infer_v2(self.url, self.name, instances, timeout)
 
     def update(self, patch: dict[str, Any]) -> None:
         """Merge-patch the InferenceService (e.g. a new storageUri: a new revision)."""

@@ -11,6 +11,11 @@ PLURAL = "inferenceservices"
 API_VERSION = f"{GROUP}/{VERSION}"
 
 
+# The two rows KServe's docs send to the iris sample, and the classes it answers.
+IRIS_INPUT = ((6.8, 2.8, 4.8, 1.4), (6.0, 3.4, 4.5, 1.6))
+IRIS_OUTPUT = (1, 1)
+
+
 @dataclass(frozen=True)
 class Sample:
     """A model KServe's own docs deploy, with the storage URI they use."""
@@ -21,6 +26,8 @@ class Sample:
     protocol: str = "v1"
     runtime: str | None = None
     description: str = ""
+    example_input: tuple[tuple[float, ...], ...] = ()
+    expected_output: tuple[Any, ...] = ()
 
 
 SAMPLES: dict[str, Sample] = {
@@ -31,6 +38,7 @@ SAMPLES: dict[str, Sample] = {
             model_format="sklearn",
             storage_uri="gs://kfserving-examples/models/sklearn/1.0/model",
             description="scikit-learn iris classifier, KServe v1 protocol (KServe quick start)",
+            example_input=IRIS_INPUT, expected_output=IRIS_OUTPUT,
         ),
         Sample(
             name="sklearn-iris-v2",
@@ -39,6 +47,7 @@ SAMPLES: dict[str, Sample] = {
             protocol="v2",
             runtime="kserve-sklearnserver",
             description="the same iris model over the Open Inference (v2) protocol",
+            example_input=IRIS_INPUT, expected_output=IRIS_OUTPUT,
         ),
     )
 }
@@ -74,6 +83,12 @@ def manifest(
         metadata["labels"] = dict(labels)
     return {"apiVersion": API_VERSION, "kind": "InferenceService", "metadata": metadata,
             "spec": {"predictor": predictor}}
+
+
+def sample_for(storage_uri: str) -> Sample | None:
+    """The catalogue sample stored at this URI, if any (its input and answer are known)."""
+    return next((s for s in SAMPLES.values() if s.storage_uri.rstrip("/") ==
+                 storage_uri.rstrip("/")), None)
 
 
 def sample_manifest(sample_name: str, name: str | None = None, **overrides: Any) -> dict[str, Any]:

@@ -22,6 +22,8 @@ from pathlib import Path
 
 KUBERNETES_VERSION = "v1.34.4"
 KSERVE_STORAGE = "kserve-storage==0.21.0"
+# The sklearnserver image's contents: KServe's Python SDK and scikit-learn.
+MODEL_SERVER = ("kserve==0.21.0", "scikit-learn", "joblib")
 KUBE_BINARIES = ("kube-apiserver", "kube-controller-manager")
 BUILD_COMMAND = "python -m pytest_kfs.local build"
 
@@ -66,22 +68,43 @@ def initializer_python() -> str:
     return str(candidate) if candidate.exists() else sys.executable
 
 
-def build_initializer() -> Path:
-    """Create the kserve-storage venv (idempotent; ~260 MB, from PyPI)."""
-    venv = initializer_venv()
+def model_server_venv() -> Path:
+    """The venv holding KServe's model server and scikit-learn (the kserve-container step)."""
+    return _cache_root() / "sklearnserver-kserve-0.21.0"
+
+
+def model_server_python() -> str | None:
+    """Interpreter for the kserve-container step, or None when it is not installed."""
+    override = os.environ.get("KFS_MODEL_SERVER_PYTHON")
+    if override:
+        return override
+    candidate = model_server_venv() / "bin" / "python"
+    return str(candidate) if candidate.exists() else None
+
+
+def _build_venv(venv: Path, packages: tuple[str, ...], purpose: str) -> Path:
     python = venv / "bin" / "python"
     if python.exists():
         return venv
     partial = venv.with_name(venv.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    print(f"installing {KSERVE_STORAGE} for the storage-initializer step ...", file=sys.stderr,
-          flush=True)
+    print(f"installing {' '.join(packages)} for {purpose} ...", file=sys.stderr, flush=True)
     subprocess.run([sys.executable, "-m", "venv", str(partial)], check=True)
-    subprocess.run([str(partial / "bin" / "python"), "-m", "pip", "install", "-q",
-                    KSERVE_STORAGE], check=True)
+    subprocess.run([str(partial / "bin" / "python"), "-m", "pip", "install", "-q", *packages],
+                   check=True)
     # venvs hard-code their path in scripts, but `bin/python -m ...` is all the plugin runs.
     partial.rename(venv)
     return venv
+
+
+def build_initializer() -> Path:
+    """Create the kserve-storage venv (idempotent; ~260 MB, from PyPI)."""
+    return _build_venv(initializer_venv(), (KSERVE_STORAGE,), "the storage-initializer step")
+
+
+def build_model_server() -> Path:
+    """Create the model-server venv (idempotent; ~650 MB, from PyPI)."""
+    return _build_venv(model_server_venv(), MODEL_SERVER, "the kserve-container step")
 
 
 def _executable(path: Path) -> Path | None:
@@ -172,18 +195,22 @@ def build(target: Path | None = None) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    """CLI: `build [--no-kserve-storage]` or `where`."""
+    """CLI: `build [--no-kserve-storage] [--no-model-server]` or `where`."""
     command = argv[0] if argv else "where"
     try:
         if command == "build":
             print(build())
             if "--no-kserve-storage" not in argv:
                 print(build_initializer())
+            if "--no-model-server" not in argv:
+                print(build_model_server())
         elif command == "where":
             assets = locate()
             for path in (assets.etcd, assets.kube_apiserver, assets.kube_controller_manager):
                 print(path)
             print(initializer_python())
+            print(model_server_python() or "(no model server venv: models load but do not "
+                                            "answer requests)")
         else:
             print(f"unknown command {command!r}; use `build` or `where`", file=sys.stderr)
             return 2

@@ -8,7 +8,7 @@ from pathlib import Path
 from kubernetes import client, config
 
 from pytest_kfs.local import controlplane, crds
-from pytest_kfs.local.assets import initializer_python
+from pytest_kfs.local.assets import initializer_python, model_server_python
 from pytest_kfs.local.gcp import GcpWorld, LocalGcp
 from pytest_kfs.local.kserve.controller import Controller
 from pytest_kfs.local.kserve.kubelet import Kubelet, Timing
@@ -74,7 +74,7 @@ def start_embedded(extra_crds: list[dict] | None = None, own_crds: bool = True,
             cluster.gcp = LocalGcp(GcpWorld()).start()
             cluster.kubelet = Kubelet(api_client, cluster.gcp, plane.workdir,
                                       plane.pki.serving_cert, plane.pki.serving_key, timing,
-                                      initializer_python()).start()
+                                      initializer_python(), model_server_python()).start()
             cluster.controller = Controller(api_client, timing).start()
     except BaseException:
         cluster.stop()

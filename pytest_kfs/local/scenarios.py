@@ -17,6 +17,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from pytest_kfs.local.gcp.admin import GcpAdmin
+from pytest_kfs.local.samples import CORRUPT, iris_model_bytes
 
 PROJECT = "kfs-demo"
 SAMPLE_BUCKET = "kfserving-examples"
@@ -55,6 +56,8 @@ class Scenario:
     disabled_key: bool = False
     workload_identity: bool = False
     bind_workload_identity: bool = False
+    # Preflight checks access to the model, not its content: a corrupt file reads fine.
+    preflight_sees: bool = True
     plan: DeployPlan = field(default_factory=DeployPlan)
 
     @property
@@ -104,11 +107,14 @@ def _create(create: Callable[..., Any], namespace: str, body: dict[str, Any]) ->
             raise
 
 
+CORRUPT_PREFIX = "models/sklearn/corrupt/model"
+
+
 def seed_samples(gcp: GcpAdmin) -> None:
-    """The bucket and model KServe's docs use, with the objects the initializer downloads."""
+    """The bucket and model KServe's docs use (a real iris model), and a corrupt one."""
     gcp.ensure_bucket(SAMPLE_BUCKET, PROJECT)
-    gcp.put_object(SAMPLE_BUCKET, f"{SAMPLE_PREFIX}/model.joblib",
-                   b"pytest-kfs sample model placeholder\n")
+    gcp.put_object(SAMPLE_BUCKET, f"{SAMPLE_PREFIX}/model.joblib", iris_model_bytes())
+    gcp.put_object(SAMPLE_BUCKET, f"{CORRUPT_PREFIX}/model.joblib", CORRUPT)
 
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
@@ -137,6 +143,9 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              key_secret=False, workload_identity=True, bind_workload_identity=True),
     Scenario("runtime-missing", "the model names a runtime that is not installed", False,
              plan=DeployPlan(runtime="kserve-tritonserver")),
+    Scenario("corrupt-model", "the model file downloads but is not a model: the server "
+             "fails to load it", False, preflight_sees=False,
+             plan=DeployPlan(storage_uri=f"gs://{SAMPLE_BUCKET}/{CORRUPT_PREFIX}")),
     Scenario("scale-to-zero",
              "healthy, with minReplicas 0: scaled to zero it reads Pending/InProgress while "
              "Ready is True (kserve/kserve#6079)", True, plan=DeployPlan(min_replicas=0)),

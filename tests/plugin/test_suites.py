@@ -18,7 +18,8 @@ IAM = ["test_the_bucket_policy_grants_the_serving_principal_read",
 TRANSITIONS = ["test_a_fresh_deploy_passes_the_documented_states_to_loaded",
                "test_an_update_keeps_the_active_model_loaded_until_the_new_one_is",
                "test_an_update_to_an_unreadable_path_blocks_but_keeps_serving",
-               "test_deletion_removes_the_predictor_pods"]
+               "test_deletion_removes_the_predictor_pods",
+               "test_the_model_answers_its_sample_correctly"]
 
 # scenario -> (tests expected to fail, expected phrases in the output)
 EXPECTED = {

@@ -23,7 +23,7 @@ from kubernetes.client.rest import ApiException
 from pytest_kfs import inferenceservice as isvc
 from pytest_kfs.local.kserve import rules
 from pytest_kfs.local.kserve.events import EventRecorder, now_rfc3339
-from pytest_kfs.local.kserve.kubelet import Timing
+from pytest_kfs.local.kserve.kubelet import ENDPOINT_ANNOTATION, Timing
 from pytest_kfs.runtimes import RuntimeChoice, select_runtime
 
 KSERVE_NAMESPACE = "kserve"
@@ -252,12 +252,16 @@ class Controller:
         status["modelStatus"] = rules.propagate_model_status(
             status.get("modelStatus") or {}, latest, revision,
             revision_key in self.ready_revisions, now_rfc3339())
+        endpoints = {label: (pod["metadata"].get("annotations") or {}).get(ENDPOINT_ANNOTATION)
+                     for label, revision_pods in pods_by_revision.items()
+                     for pod in revision_pods if _ready(pod)}
         self._set_serving_status(obj, status, revision, revision_key in self.ready_revisions,
-                                 latest)
+                                 latest, endpoints)
         self._write_status(obj, status, generation)
 
     def _set_serving_status(self, obj: dict[str, Any], status: dict[str, Any], revision: str,
-                            revision_ready: bool, latest: list[dict[str, Any]]) -> None:
+                            revision_ready: bool, latest: list[dict[str, Any]],
+                            endpoints: dict[str, str | None]) -> None:
         meta = obj["metadata"]
         previous = status.get("components", {}).get("predictor", {})
         ready_before = previous.get("latestReadyRevision")
@@ -278,10 +282,14 @@ class Controller:
             predictor["latestReadyRevision"] = ready_now
             predictor["traffic"] = [{"revisionName": ready_now, "percent": 100,
                                      "latestRevision": ready_now == revision}]
-            predictor["url"] = f"http://{meta['name']}-predictor.{meta['namespace']}.example.com"
-            status["url"] = f"http://{meta['name']}.{meta['namespace']}.example.com"
-            status["address"] = {"url": f"http://{meta['name']}.{meta['namespace']}"
-                                        ".svc.cluster.local"}
+            # The embedded ingress is loopback: the serving pod's own port, when it serves.
+            endpoint = endpoints.get(ready_now) or (status.get("url") if status.get(
+                "url", "").startswith("http://127.0.0.1:") else None)
+            predictor["url"] = endpoint or \
+                f"http://{meta['name']}-predictor.{meta['namespace']}.example.com"
+            status["url"] = endpoint or f"http://{meta['name']}.{meta['namespace']}.example.com"
+            status["address"] = {"url": endpoint or f"http://{meta['name']}."
+                                                    f"{meta['namespace']}.svc.cluster.local"}
         status["components"] = {"predictor": predictor}
 
     @staticmethod

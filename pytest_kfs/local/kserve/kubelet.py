@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -36,6 +37,8 @@ NODE_NAME = "kfs-local-node"
 NODE_MEMORY = "16Gi"
 NODE_CPU = "8"
 INITIALIZER_SCRIPT = Path(__file__).with_name("initializer.py")
+MODEL_SERVER_SCRIPT = Path(__file__).with_name("modelserver.py")
+ENDPOINT_ANNOTATION = "serving.kfs.local/endpoint"
 WI_ANNOTATION = "iam.gke.io/gcp-service-account"
 # Images the embedded node can pull; anything else fails like a registry's "not found".
 PULLABLE_PREFIXES = ("kserve/", "docker.io/kserve/", "python:", "pytest-kfs/")
@@ -94,6 +97,8 @@ class _PodRun:
         self.root = kubelet.pods_dir / self.uid
         self.stop = threading.Event()
         self.process: subprocess.Popen[bytes] | None = None
+        self.server: subprocess.Popen[bytes] | None = None
+        self.endpoint: str | None = None
         spec = pod["spec"]
         self.inits = [_ContainerRun(c["name"], c.get("image", ""))
                       for c in spec.get("initContainers") or []]
@@ -273,24 +278,88 @@ class _PodRun:
     def _start_main(self, run: _ContainerRun, spec: dict[str, Any]) -> bool:
         if not self._pull(run):
             return False
+        if run.name == rules.SERVER:
+            return self._serve_model(run, spec)
         self._event("Created", f"Created container: {run.name}", container=run.name)
         self._event("Started", f"Started container {run.name}", container=run.name)
         run.state = {"running": {"startedAt": now_rfc3339()}}
-        self._write_status()
-        if run.name == rules.SERVER:
-            return self._serve_model(run)
         run.ready = True
         return True
 
-    def _serve_model(self, run: _ContainerRun) -> bool:
-        """The model server's start: the model must be where the initializer put it."""
+    def _serve_model(self, run: _ContainerRun, spec: dict[str, Any]) -> bool:
+        """The model server: load the downloaded model and serve it; crash-loop if it cannot."""
+        python = self.kubelet.model_server_python
+        name = self.pod["metadata"]["labels"].get("serving.kserve.io/inferenceservice", "model")
+        delay = self.kubelet.timing.backoff_base
+        while not self.stop.is_set():
+            self._event("Created", f"Created container: {run.name}", container=run.name)
+            self._event("Started", f"Started container {run.name}", container=run.name)
+            started = now_rfc3339()
+            run.state = {"running": {"startedAt": started}}
+            self._write_status()
+            log = self.kubelet.log_path(self.uid, run.name, run.restart_count)
+            if python is None:
+                return self._models_present(run, log)
+            port = free_port()
+            with log.open("wb") as out:
+                self.server = subprocess.Popen(
+                    [python, str(MODEL_SERVER_SCRIPT), name, str(self.root / "mnt" / "models"),
+                     str(port)], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    cwd=self.root, env={"PATH": os.environ.get("PATH", ""),
+                                        "HOME": str(self.root), "PYTHONUNBUFFERED": "1"})
+            if self._await_ready(port):
+                run.ready = True
+                self.endpoint = f"http://127.0.0.1:{port}"
+                self._annotate_endpoint()
+                return True
+            if self.stop.is_set():
+                return False
+            code = self.server.wait()
+            tail = log.read_bytes()[-_TERMINATION_LOG_BYTES:].decode(errors="replace")
+            run.state = {"terminated": {"exitCode": code or 1, "reason": "Error",
+                                        "message": tail, "startedAt": started,
+                                        "finishedAt": now_rfc3339()}}
+            self._write_status()
+            self.stop.wait(min(0.1, delay))
+            run.last_state = {"terminated": run.state["terminated"]}
+            run.restart_count += 1
+            run.state = {"waiting": {"reason": "CrashLoopBackOff", "message": (
+                f"back-off {delay:g}s restarting failed container={run.name} "
+                f"pod={self.name}_{self.namespace}({self.uid})")}}
+            self._event("BackOff", f"Back-off restarting failed container {run.name} in pod "
+                        f"{self.name}_{self.namespace}({self.uid})", "Warning", run.name)
+            self._write_status()
+            self.stop.wait(delay)
+            delay = min(delay * 2, self.kubelet.timing.backoff_max)
+        return False
+
+    def _await_ready(self, port: int) -> bool:
+        """Until the server says ready (v2 health), exits, or the pod goes."""
+        url = f"http://127.0.0.1:{port}/v2/health/ready"
+        while not self.stop.is_set() and self.server is not None and self.server.poll() is None:
+            try:
+                with urllib.request.urlopen(url, timeout=1) as response:
+                    if response.status == 200:
+                        return True
+            except OSError:
+                pass
+            self.stop.wait(0.05)
+        return False
+
+    def _annotate_endpoint(self) -> None:
+        # Where the embedded "ingress" reaches this pod's server (loopback).
+        with contextlib.suppress(ApiException):
+            self.kubelet.core.patch_namespaced_pod(self.name, self.namespace, {
+                "metadata": {"annotations": {ENDPOINT_ANNOTATION: self.endpoint}}})
+
+    def _models_present(self, run: _ContainerRun, log: Path) -> bool:
+        """Without a model-server venv: the model must at least be where it is expected."""
         models = self.root / "mnt" / "models"
-        log = self.kubelet.log_path(self.uid, run.name, run.restart_count)
         files = sorted(p.relative_to(models).as_posix() for p in models.rglob("*")
                        if p.is_file())
         if files:
-            log.write_text(f"INFO:kserve:Loading model from /mnt/models: {files}\n"
-                           "INFO:kserve:Model loaded\n")
+            log.write_text(f"model files under /mnt/models: {files}; no model server is "
+                           "installed, so requests are not answered\n")
             run.ready = True
             return True
         message = "RuntimeError: Failed to locate model file under dir /mnt/models\n"
@@ -368,8 +437,10 @@ class _PodRun:
 
     def terminate(self) -> None:
         self.stop.set()
-        if self.process and self.process.poll() is None:
-            self.process.kill()
+        for process in (self.process, self.server):
+            if process and process.poll() is None:
+                process.kill()
+                process.wait()
 
 
 class Kubelet:
@@ -377,7 +448,8 @@ class Kubelet:
 
     def __init__(self, api_client: client.ApiClient, gcp: LocalGcp, workdir: Path,
                  serving_cert: Path, serving_key: Path, timing: Timing | None = None,
-                 initializer_python: str | None = None) -> None:
+                 initializer_python: str | None = None,
+                 model_server_python: str | None = None) -> None:
         self.api_client = api_client
         self.core = client.CoreV1Api(api_client)
         self.gcp = gcp
@@ -385,6 +457,7 @@ class Kubelet:
         self.pods_dir = workdir / "pods"
         self.logs_dir = workdir / "logs"
         self.initializer_python = initializer_python or sys.executable
+        self.model_server_python = model_server_python
         self.events = EventRecorder(self.core, "kubelet", NODE_NAME)
         self.scheduler_events = EventRecorder(self.core, "default-scheduler")
         self.runs: dict[str, _PodRun] = {}

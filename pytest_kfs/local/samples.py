@@ -1,0 +1,35 @@
+"""Sample model files for the local bucket: a real scikit-learn iris classifier, trained here."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+from pytest_kfs.local.assets import _cache_root, model_server_python
+
+# KServe's docs train the iris sample like this (sklearn's bundled dataset, no download).
+_TRAIN = (
+    "import sys, joblib\n"
+    "from sklearn import datasets, svm\n"
+    "iris = datasets.load_iris()\n"
+    "model = svm.SVC(gamma='scale', random_state=0).fit(iris.data, iris.target)\n"
+    "joblib.dump(model, sys.argv[1])\n"
+)
+PLACEHOLDER = b"pytest-kfs sample placeholder: build the model-server venv to serve it\n"
+CORRUPT = b"this is not a joblib file\n"
+
+
+def iris_model_bytes() -> bytes:
+    """The trained iris model (cached); a placeholder when scikit-learn is not installed."""
+    python = model_server_python()
+    if python is None:
+        return PLACEHOLDER
+    cached = _cache_root() / "samples" / "sklearn-iris-svc.joblib"
+    if not cached.exists():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as work:
+            target = Path(work) / "model.joblib"
+            subprocess.run([python, "-c", _TRAIN, str(target)], check=True, timeout=120)
+            target.replace(cached)
+    return cached.read_bytes()

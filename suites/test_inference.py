@@ -1,0 +1,39 @@
+"""Inference: Loaded is not serving; the model must answer its known sample correctly."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_kfs.deploy import ModelNotLoaded
+from pytest_kfs.inferenceservice import sample_for
+
+
+def _serving_model(kfs_deploy, kfs_serving, protocol: str | None):
+    config = kfs_serving.config
+    sample = sample_for(config.storage_uri)
+    if sample is None or not sample.example_input:
+        pytest.skip(f"no known input and answer for {config.storage_uri}")
+    if config.min_replicas == 0 and kfs_serving.gcs_endpoint:
+        pytest.skip("the embedded cluster has no activator to wake a scaled-to-zero model")
+    model = kfs_deploy(storage_uri=config.storage_uri, model_format=config.model_format,
+                       service_account=config.service_account, runtime=config.runtime,
+                       protocol=protocol, min_replicas=config.min_replicas)
+    try:
+        model.wait_loaded()
+    except ModelNotLoaded as failure:
+        pytest.fail(str(failure), pytrace=False)
+    return model, sample
+
+
+@pytest.mark.parametrize("protocol", ["v1", "v2"])
+def test_the_model_answers_its_sample_correctly(kfs_deploy, kfs_serving, protocol,
+                                                record_property):
+    model, sample = _serving_model(kfs_deploy, kfs_serving, protocol)
+    rows = [list(row) for row in sample.example_input]
+    first = model.predict(rows)
+    warm = model.predict(rows)
+    record_property("first_request_s", round(first.seconds, 4))
+    record_property("warm_request_s", round(warm.seconds, 4))
+    assert first.predictions == list(sample.expected_output), (
+        f"{model.name} over {protocol} answered {first.predictions} for {rows}; "
+        f"expected {list(sample.expected_output)}")

@@ -1,0 +1,60 @@
+"""The embedded predictor serves for real: KServe's model server, a trained iris model."""
+
+import pytest
+
+from pytest_kfs.deploy import ModelNotLoaded
+from pytest_kfs.inference import InferenceFailed, predict_v1, v2_ready
+from pytest_kfs.inferenceservice import IRIS_INPUT, IRIS_OUTPUT
+from pytest_kfs.local.assets import model_server_python
+from pytest_kfs.local.scenarios import SCENARIOS
+
+ROWS = [list(row) for row in IRIS_INPUT]
+
+pytestmark = pytest.mark.skipif(model_server_python() is None,
+                                reason="the model-server venv is not built "
+                                       "(python -m pytest_kfs.local build)")
+
+
+@pytest.fixture
+def healthy(kfs_cluster, kfs_namespace, kfs_gcp):
+    return SCENARIOS["healthy"].arrange_namespace(kfs_cluster.core, kfs_namespace, kfs_gcp)
+
+
+def test_v1_predicts_the_documented_answer(kfs_deploy, healthy):
+    model = kfs_deploy("sklearn-iris", service_account=healthy.service_account)
+    model.wait_loaded()
+    result = model.predict(ROWS)
+    assert result.predictions == list(IRIS_OUTPUT)
+    assert result.raw == {"predictions": [1, 1]}
+
+
+def test_v2_sample_infers_and_reports_ready(kfs_deploy, healthy):
+    model = kfs_deploy("sklearn-iris-v2", service_account=healthy.service_account)
+    model.wait_loaded()
+    assert v2_ready(model.url)
+    result = model.predict(ROWS)
+    assert result.predictions == list(IRIS_OUTPUT)
+    assert result.raw["outputs"][0]["datatype"] == "INT64"
+
+
+def test_a_wrong_model_name_is_explained(kfs_deploy, healthy):
+    model = kfs_deploy("sklearn-iris", service_account=healthy.service_account)
+    model.wait_loaded()
+    with pytest.raises(InferenceFailed, match="no model named 'iris' there"):
+        predict_v1(model.url, "iris", ROWS)
+
+
+def test_a_corrupt_model_fails_to_load_and_is_diagnosed(kfs_cluster, kfs_namespace, kfs_gcp,
+                                                        kfs_deploy):
+    plan = SCENARIOS["corrupt-model"].arrange_namespace(kfs_cluster.core, kfs_namespace,
+                                                        kfs_gcp)
+    model = kfs_deploy(storage_uri=plan.storage_uri, model_format="sklearn",
+                       service_account=plan.service_account)
+    with pytest.raises(ModelNotLoaded) as failure:
+        model.wait_loaded(timeout=60)
+    top = failure.value.findings[0]
+    assert top.code == "MODEL_LOAD_FAILED"
+    logs = kfs_cluster.core.read_namespaced_pod_log(
+        top.fix.split("kubectl logs ")[1].split()[0], kfs_namespace,
+        container="kserve-container")
+    assert "joblib" in logs  # the real loader raised, not a canned message
