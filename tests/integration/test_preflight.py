@@ -1,5 +1,7 @@
 """Preflight predicts the real outcome of every embedded scenario, with read-only access."""
 
+import uuid
+
 import pytest
 from kubernetes import client
 
@@ -21,19 +23,17 @@ READ_ONLY_RULES = [
 def read_only_cluster(kfs_cluster):
     """The same API server, as an identity that can only read (a write would be a 403)."""
     rbac, core = kfs_cluster.rbac, kfs_cluster.core
-    core.create_namespace({"metadata": {"name": "kfs-preflight-reader"}})
-    core.create_namespaced_service_account("kfs-preflight-reader",
-                                           {"metadata": {"name": "reader"}})
-    rbac.create_cluster_role({"metadata": {"name": "kfs-preflight-reader"},
-                              "rules": READ_ONLY_RULES})
+    name = f"kfs-preflight-reader-{uuid.uuid4().hex[:6]}"  # one per xdist worker
+    core.create_namespace({"metadata": {"name": name}})
+    core.create_namespaced_service_account(name, {"metadata": {"name": "reader"}})
+    rbac.create_cluster_role({"metadata": {"name": name}, "rules": READ_ONLY_RULES})
     rbac.create_cluster_role_binding({
-        "metadata": {"name": "kfs-preflight-reader"},
+        "metadata": {"name": name},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                    "name": "kfs-preflight-reader"},
-        "subjects": [{"kind": "ServiceAccount", "name": "reader",
-                      "namespace": "kfs-preflight-reader"}]})
+                    "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": name}]})
     token = core.create_namespaced_service_account_token(
-        "reader", "kfs-preflight-reader", client.AuthenticationV1TokenRequest(
+        "reader", name, client.AuthenticationV1TokenRequest(
             spec=client.V1TokenRequestSpec(audiences=[]))).status.token
     configuration = client.Configuration()
     configuration.host = kfs_cluster.server
@@ -41,9 +41,9 @@ def read_only_cluster(kfs_cluster):
     configuration.api_key = {"authorization": f"Bearer {token}"}
     yield Cluster(client.ApiClient(configuration), "reader", kfs_cluster.server,
                   kfs_cluster.server_version, True)
-    rbac.delete_cluster_role_binding("kfs-preflight-reader")
-    rbac.delete_cluster_role("kfs-preflight-reader")
-    core.delete_namespace("kfs-preflight-reader")
+    rbac.delete_cluster_role_binding(name)
+    rbac.delete_cluster_role(name)
+    core.delete_namespace(name)
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
