@@ -73,6 +73,7 @@ class Settings:
     keep: str = "never"
     model: ModelSettings | None = None
     preflight: str = "off"
+    models: tuple[ModelSettings, ...] = ()
     existing: tuple[str | None, str | None] | None = None  # (namespace, name); None: all
 
 
@@ -83,6 +84,55 @@ class ModelSettings:
     storage_uri: str
     model_format: str
     service_account: str | None = None
+    name: str = "model"
+    runtime: str | None = None
+    protocol: str | None = None
+
+
+_MODEL_KEYS = {"name", "storage_uri", "model_format", "service_account", "runtime", "protocol"}
+
+
+def parse_models_file(path: str, text: str) -> tuple[ModelSettings, ...]:
+    """The models of a --kfs-models file: YAML or TOML, `models: [{name, storage_uri, ...}]`."""
+    try:
+        if path.endswith(".toml"):
+            import tomllib
+
+            data = tomllib.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except Exception as error:  # yaml and toml raise their own error types
+        raise SettingsError(f"--kfs-models={path} cannot be parsed: "
+                            f"{str(error).splitlines()[0]}") from None
+    entries = data.get("models") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise SettingsError(f"--kfs-models={path} needs a non-empty list under 'models:'")
+    models, names = [], set()
+    for index, entry in enumerate(entries, 1):
+        where = f"--kfs-models={path}, model {index}"
+        if not isinstance(entry, dict):
+            raise SettingsError(f"{where}: expected a mapping, got {type(entry).__name__}")
+        unknown = sorted(set(entry) - _MODEL_KEYS)
+        if unknown:
+            raise SettingsError(f"{where}: unknown key(s) {', '.join(unknown)}; known: "
+                                f"{', '.join(sorted(_MODEL_KEYS))}")
+        name = str(entry.get("name") or f"model-{index}")
+        if not _DNS_LABEL.match(name) or name in names:
+            raise SettingsError(f"{where}: name {name!r} must be a unique Kubernetes name")
+        names.add(name)
+        try:
+            parsed = parse_model(entry.get("storage_uri"), entry.get("model_format"),
+                                 entry.get("service_account"))
+        except SettingsError as error:
+            raise SettingsError(f"{where}: {error}") from None
+        if parsed is None:
+            raise SettingsError(f"{where}: storage_uri is required")
+        models.append(ModelSettings(parsed.storage_uri, parsed.model_format,
+                                    parsed.service_account, name, entry.get("runtime"),
+                                    entry.get("protocol")))
+    return tuple(models)
 
 
 KEEP_CHOICES = ("never", "on-failure", "always")
@@ -188,7 +238,7 @@ def parse_timeout(value: str | float | None) -> float:
 ENV_VARS = {"cluster": "KFS_CLUSTER", "kubeconfig": "KFS_KUBECONFIG", "timeout": "KFS_TIMEOUT",
             "scenario": "KFS_SCENARIO", "keep": "KFS_KEEP", "storage_uri": "KFS_STORAGE_URI",
             "model_format": "KFS_MODEL_FORMAT", "service_account": "KFS_SERVICE_ACCOUNT",
-            "existing": "KFS_EXISTING"}
+            "existing": "KFS_EXISTING", "models": "KFS_MODELS"}
 
 
 def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
@@ -210,6 +260,18 @@ def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
         raise SettingsError(f"--kfs-keep={keep} is not one of {', '.join(KEEP_CHOICES)}")
     model = parse_model(pick("storage_uri"), pick("model_format"), pick("service_account"))
     preflight = str(cli.get("preflight") or "off")
+    models_path = pick("models")
+    models: tuple[ModelSettings, ...] = ()
+    if models_path:
+        try:
+            text = Path(models_path).expanduser().read_text()
+        except OSError as error:
+            raise SettingsError(f"--kfs-models={models_path} cannot be read: "
+                                f"{error.strerror}") from None
+        models = parse_models_file(models_path, text)
+        if model is not None:
+            raise SettingsError("--kfs-models and --kfs-storage-uri both name the models; "
+                                "use one")
     existing_value = pick("existing")
     existing = parse_existing(existing_value) if existing_value else None
     if cluster is None:
@@ -221,11 +283,11 @@ def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
             raise SettingsError("--kfs-existing needs --kfs-cluster to say which cluster to "
                                 "verify")
         return Settings(target=None, timeout_seconds=timeout, keep=keep, model=model,
-                        preflight=preflight)
+                        preflight=preflight, models=models)
     target = parse_cluster(cluster, kubeconfig, kind_create)
     if scenario and not isinstance(target, LocalTarget):
         raise SettingsError(
             f"--kfs-scenario={scenario} rehearses a failure in the embedded cluster; it needs "
             f"--kfs-cluster=local, not --kfs-cluster={cluster}")
     return Settings(target=target, timeout_seconds=timeout, scenario=scenario, keep=keep,
-                    model=model, preflight=preflight, existing=existing)
+                    model=model, preflight=preflight, existing=existing, models=models)

@@ -29,10 +29,13 @@ class ModelConfig:
 
 
 def configured_models(settings: Settings) -> list[ModelConfig]:
-    """--kfs-storage-uri, else the --kfs-scenario plan (the embedded cluster defaults to the
-    healthy rehearsal), else the sklearn-iris sample."""
+    """--kfs-models, else --kfs-storage-uri, else the --kfs-scenario plan (the embedded
+    cluster defaults to the healthy rehearsal), else the sklearn-iris sample."""
     from pytest_kfs.config import LocalTarget
 
+    if settings.models:
+        return [ModelConfig(m.name, m.storage_uri, m.model_format, m.service_account,
+                            m.runtime, m.protocol) for m in settings.models]
     if settings.model is not None:
         return [ModelConfig("model", settings.model.storage_uri, settings.model.model_format,
                             settings.model.service_account)]

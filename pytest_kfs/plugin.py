@@ -78,6 +78,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--kfs-existing", dest="kfs_existing", metavar="all|NS|NS/NAME",
         help="verify InferenceServices that already run, read-only: no create, patch or "
              "delete. Tests that deploy are skipped. Env KFS_EXISTING.")
+    group.addoption("--kfs-models", dest="kfs_models", metavar="FILE",
+                    help="YAML or TOML file listing the models the suites check "
+                         "(models: [{name, storage_uri, model_format, service_account, runtime, "
+                         "protocol}]). Env KFS_MODELS, ini kfs_models.")
     group.addoption("--kfs-report", dest="kfs_report", metavar="PATH",
                     help="write a JSON report (schema pytest-kfs/report v1): each model's "
                          "verdict, timeline and findings.")
@@ -91,6 +95,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="Kubernetes service account the model is served as.")
     for key, text in (("kfs_scenario", "rehearsal scenario (see --kfs-scenario)"),
                       ("kfs_existing", "read-only verification target (see --kfs-existing)"),
+                      ("kfs_models", "file listing the models (see --kfs-models)"),
                       ("kfs_keep", "keep test namespaces (see --kfs-keep)"),
                       ("kfs_storage_uri", "model storage URI (see --kfs-storage-uri)"),
                       ("kfs_model_format", "model format (see --kfs-model-format)"),
@@ -105,7 +110,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _settings(config: pytest.Config) -> Settings:
     names = ("cluster", "kubeconfig", "timeout", "scenario", "keep", "storage_uri",
-             "model_format", "service_account", "existing")
+             "model_format", "service_account", "existing", "models")
     cli = {name: config.getoption(f"kfs_{name}")
            for name in (*names, "kind_create", "preflight")}
     ini = {name: config.getini(f"kfs_{name}") for name in names}
@@ -394,21 +399,36 @@ def kfs_namespace(request: pytest.FixtureRequest, kfs_cluster: Cluster) -> Any:
     _close_namespace(request.config, namespace, _failed(request.node))
 
 
+def _record(node: pytest.Item, data: dict[str, Any], seconds: float | None) -> None:
+    node.user_properties += [
+        ("kfs_model", f"{data['namespace']}/{data['name']}"),
+        ("kfs_storage_uri", data["storage_uri"]),
+        ("kfs_verdict", data["verdict"]),
+        ("kfs_time_to_loaded_s", f"{seconds:.3f}" if seconds is not None else ""),
+        ("kfs_principal", data["principal"] or ""),
+        ("kfs_findings", ",".join(f["code"] for f in data["findings"])),
+        (RECORD_PROPERTY, json.dumps(data)),
+    ]
+
+
+def record_snapshot(node: pytest.Item, namespace: str, name: str, storage_uri: str,
+                    state: Any, outcome: Any, findings: list[Any]) -> None:
+    """Record a read-only observation (no wait, no timeline) like a finished wait."""
+    from pytest_kfs.wait import TimelineEntry, WaitResult
+
+    result = WaitResult(verdict=outcome, state=state, elapsed=0.0,
+                        timeline=[TimelineEntry(0.0, "isvc", state.summary())])
+    _record(node, model_record(node.nodeid, namespace, name, storage_uri, result, findings),
+            None)
+
+
 def _recorder(node: pytest.Item) -> Any:
     """Record each finished wait as test properties (JUnit shows them; reports read them)."""
     def record(handle: ModelHandle, result: Any, findings: list[Any]) -> None:
         model = handle.manifest["spec"]["predictor"].get("model") or {}
         data = model_record(node.nodeid, handle.namespace, handle.name,
                             model.get("storageUri", ""), result, findings)
-        node.user_properties += [
-            ("kfs_model", f"{handle.namespace}/{handle.name}"),
-            ("kfs_storage_uri", data["storage_uri"]),
-            ("kfs_verdict", data["verdict"]),
-            ("kfs_time_to_loaded_s", f"{result.elapsed:.3f}" if result.loaded else ""),
-            ("kfs_principal", data["principal"] or ""),
-            ("kfs_findings", ",".join(f["code"] for f in data["findings"])),
-            (RECORD_PROPERTY, json.dumps(data)),
-        ]
+        _record(node, data, result.elapsed if result.loaded else None)
     return record
 
 

@@ -12,6 +12,7 @@ from pytest_kfs import inferenceservice as isvc
 from pytest_kfs.diagnose import diagnose
 from pytest_kfs.evidence import collect
 from pytest_kfs.models import config_from_isvc
+from pytest_kfs.plugin import record_snapshot
 from pytest_kfs.report import format_findings
 from pytest_kfs.status import ModelState, verdict
 
@@ -26,18 +27,18 @@ def existing(kfs_cluster, kfs_existing_model):
         isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, name)
 
 
-def test_the_existing_model_is_loaded(kfs_cluster, existing, record_property):
+def test_the_existing_model_is_loaded(kfs_cluster, existing, request):
     meta = existing["metadata"]
     evidence = collect(kfs_cluster, meta["namespace"], meta["name"], existing)
     running = sum(1 for pod in evidence.pods if not pod["metadata"].get("deletionTimestamp"))
     state = ModelState.from_isvc(existing)
     outcome = verdict(state, running)
-    record_property("kfs_model", f"{meta['namespace']}/{meta['name']}")
-    record_property("kfs_verdict", outcome.value)
+    findings = [] if outcome.healthy else diagnose(evidence)
+    storage_uri = ((existing["spec"]["predictor"].get("model") or {}).get("storageUri") or "")
+    record_snapshot(request.node, meta["namespace"], meta["name"], storage_uri, state,
+                    outcome, findings)
     if outcome.healthy:
         return
-    findings = diagnose(evidence)
-    record_property("kfs_findings", ",".join(f.code for f in findings))
     pytest.fail(f"InferenceService {meta['namespace']}/{meta['name']} is not Loaded "
                 f"({state.summary()})\n\nFindings (most likely first):\n"
                 + "\n".join(format_findings(findings)), pytrace=False)

@@ -86,7 +86,8 @@ def test_nightly_verification_reads_only(pytester, kfs_cluster, kfs_namespace, k
     result = pytester.runpytest_subprocess(
         "--kfs-cluster=nightly", f"--kfs-kubeconfig={kubeconfig}",
         f"--kfs-existing={kfs_namespace}", str(ROOT / "suites"), "-p", "no:cacheprovider",
-        "-rfEs", timeout=240)
+        "-rfEs", "--kfs-report=nightly.json", "--kfs-html=nightly.html",
+        "--junitxml=nightly.xml", timeout=240)
     output = result.stdout.str()
     failed = set(re.findall(r"^FAILED \S+::(\S+)", output, re.M))
     assert failed == {f"test_the_existing_model_is_loaded[{kfs_namespace}/stuck]",
@@ -95,6 +96,16 @@ def test_nightly_verification_reads_only(pytester, kfs_cluster, kfs_namespace, k
     assert "[GCS_LIST_DENIED]" in output
     assert "fails: GCS_LIST_DENIED" in output
     assert "--kfs-existing is read-only: this test deploys" in output  # the deploying suites
+
+    # The nightly outputs carry the right verdicts.
+    report = json.loads((pytester.path / "nightly.json").read_text())
+    verdicts = {model["name"]: model["verdict"] for model in report["models"]}
+    assert verdicts == {"healthy": "loaded", "stuck": "failed"}
+    stuck_record = next(m for m in report["models"] if m["name"] == "stuck")
+    assert stuck_record["findings"][0]["code"] == "GCS_LIST_DENIED"
+    assert "GCS_LIST_DENIED" in (pytester.path / "nightly.html").read_text()
+    assert 'name="kfs_verdict" value="failed"' in (pytester.path / "nightly.xml").read_text()
+    assert re.search(r"/stuck\s+failed", output)  # the terminal summary row
 
     time.sleep(0.5)
     entries = [json.loads(line) for line in audit_log.read_text().splitlines()[before:]]

@@ -21,20 +21,44 @@ TRANSITIONS = ["test_a_fresh_deploy_passes_the_documented_states_to_loaded",
                "test_deletion_removes_the_predictor_pods",
                "test_the_model_answers_its_sample_correctly"]
 
-# scenario -> (tests expected to fail, expected phrases in the output)
+INFERENCE = "test_the_model_answers_its_sample_correctly"
+LIST, READ, PROBE = BUCKET[2], BUCKET[3], BUCKET[4]
+NOT_LOADING = {*TRANSITIONS, INFERENCE}
+GRANT = "--role=roles/storage.objectViewer"
+
+# scenario -> (tests expected to fail, phrases the output must contain): every scenario of the
+# embedded catalogue, each failure with its diagnosis.
 EXPECTED = {
     "healthy": (set(), []),
+    "workload-identity": (set(), []),
+    "scale-to-zero": (set(), []),
     "gcs-permission-denied": (
-        {BUCKET[2], BUCKET[4], IAM[0], *TRANSITIONS},
+        {LIST, PROBE, IAM[0], *NOT_LOADING},
         ["gcs-permission-denied@kfs-demo.iam.gserviceaccount.com cannot list "
-         "gs://kfserving-examples/models/sklearn/1.0/model",
-         "[GCS_LIST_DENIED]",
-         "--role=roles/storage.objectViewer"]),
+         "gs://kfserving-examples/models/sklearn/1.0/model", "[GCS_LIST_DENIED]", GRANT]),
+    "object-read-denied": (
+        {READ, PROBE, IAM[0], *NOT_LOADING},
+        ["[GCS_GET_DENIED]", "storage.objects.get access to the Google Cloud Storage object"]),
+    "wrong-path": ({READ, PROBE, *TRANSITIONS}, ["[GCS_PATH_EMPTY]"]),
+    "bucket-missing": ({LIST, PROBE, *IAM, *TRANSITIONS},
+                       ["[GCS_BUCKET_MISSING]", "bucket gs://kfs-no-such-bucket does not exist"]),
     "anonymous-fallback": (
-        {BUCKET[0], BUCKET[4], *TRANSITIONS},
+        {BUCKET[0], PROBE, *NOT_LOADING},
         ["has no key secret with gcloud-application-credentials.json",
          "[GCS_ANONYMOUS_FALLBACK]"]),
+    "bad-key": ({BUCKET[1], PROBE, *NOT_LOADING},
+                ["[GCS_KEY_INVALID]", "invalid_grant: Invalid JWT Signature"]),
+    "broken-workload-identity": (
+        {PROBE, *NOT_LOADING},
+        ["[WORKLOAD_IDENTITY_BINDING_MISSING]", "roles/iam.workloadIdentityUser"]),
+    "runtime-missing": ({*NOT_LOADING}, ["[RUNTIME_MISSING]"]),
+    "corrupt-model": ({*TRANSITIONS}, ["[MODEL_LOAD_FAILED]"]),
 }
+
+
+def _failed(output: str) -> set[str]:
+    return {line.split("::")[1].split("[")[0].split(" ")[0] for line in output.splitlines()
+            if line.startswith(("FAILED ", "ERROR "))}
 
 
 @pytest.mark.parametrize("scenario", sorted(EXPECTED))
@@ -44,10 +68,15 @@ def test_suites_fail_exactly_the_right_tests(pytester, scenario):
         "-rfE", "--tb=short", timeout=400)
     output = result.stdout.str()
     failing, phrases = EXPECTED[scenario]
-    failed = {line.split("::")[1].split("[")[0] for line in output.splitlines()
-              if line.startswith(("FAILED ", "ERROR "))}
-    assert failed == failing, output[-3000:]
+    assert _failed(output) == failing, output[-3000:]
     for phrase in phrases:
         assert phrase in output
     assert "BEGIN PRIVATE KEY" not in output
     assert "private_key" not in output
+
+
+def test_two_workers_give_the_same_results(pytester):
+    result = pytester.runpytest_subprocess(
+        "--kfs-cluster=local", "--kfs-scenario=object-read-denied", SUITES, "-n", "2",
+        "-p", "xdist", "-p", "no:cacheprovider", "-rfE", "--tb=short", timeout=400)
+    assert _failed(result.stdout.str()) == EXPECTED["object-read-denied"][0]

@@ -1,5 +1,6 @@
 """Settings resolution: option > env > ini, and one clear error per bad input."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,52 @@ def test_no_cluster_means_no_target():
 def test_cluster_only_options_need_a_cluster(cli, flag):
     with pytest.raises(SettingsError, match=f"{flag} needs --kfs-cluster"):
         resolve(cli, {}, {})
+
+
+MODELS_YAML = """
+models:
+  - name: iris
+    storage_uri: gs://kfserving-examples/models/sklearn/1.0/model
+    model_format: sklearn
+  - name: fraud
+    storage_uri: gs://ml-prod/fraud/v7
+    model_format: xgboost
+    service_account: fraud-serving
+    protocol: v2
+"""
+
+
+def test_models_file_yaml_and_toml():
+    from pytest_kfs.config import parse_models_file
+
+    models = parse_models_file("models.yaml", MODELS_YAML)
+    assert [(m.name, m.model_format, m.service_account, m.protocol) for m in models] == [
+        ("iris", "sklearn", None, None), ("fraud", "xgboost", "fraud-serving", "v2")]
+    toml = ('[[models]]\nname = "iris"\nstorage_uri = "gs://bkt/iris"\n'
+            'model_format = "sklearn"\n')
+    assert parse_models_file("models.toml", toml)[0].storage_uri == "gs://bkt/iris"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("models: []", "needs a non-empty list under 'models:'"),
+    ("models: [{name: a, storage_uri: 'gs://b/p'}]", "model 1: --kfs-storage-uri needs"),
+    ("models: [{storage_uri: 'ftp://x/y', model_format: sklearn}]", "has ftp://"),
+    ("models: [{name: a, colour: red}]", "unknown key(s) colour"),
+    ("models: [{name: a, storage_uri: 'gs://bkt/p', model_format: x},"
+     " {name: a, storage_uri: 'gs://bkt/q', model_format: x}]", "must be a unique"),
+    ("models: [", "cannot be parsed"),
+])
+def test_models_file_errors_name_the_entry(text, message):
+    from pytest_kfs.config import parse_models_file
+
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        parse_models_file("models.yaml", text)
+
+
+@pytest.mark.parametrize(("uri", "message"), [
+    ("s3:/bucket", "has no scheme"), ("gs://UPPER/model", "is not a valid bucket name"),
+    ("gs://ab/model", "is not a valid bucket name"),
+])
+def test_storage_uris_are_validated(uri, message):
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        resolve({"storage_uri": uri, "model_format": "sklearn"}, {}, {})
