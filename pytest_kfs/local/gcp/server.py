@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -36,6 +37,18 @@ _WI_MISSING_BINDING = (
     "\thttps://cloud.google.com/kubernetes-engine/docs/how-to/workload-identity"
     "#authenticating_to\n\n"
 )
+
+
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A threading server that does not print a traceback when a client hangs up."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -90,8 +103,7 @@ class LocalGcp:
     def start(self) -> LocalGcp:
         """Serve on a free loopback port in a daemon thread."""
         handler = type("Handler", (_Handler,), {"gcp": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
+        self._server = QuietHTTPServer(("127.0.0.1", 0), handler)
         self.port = self._server.server_address[1]
         self.world.token_uri = f"http://127.0.0.1:{self.port}/token"
         threading.Thread(target=self._server.serve_forever, name="kfs-local-gcp",

@@ -29,6 +29,7 @@ from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
 from pytest_kfs.local.gcp import LocalGcp, PodIdentity
+from pytest_kfs.local.gcp.server import QuietHTTPServer
 from pytest_kfs.local.kserve import rules
 from pytest_kfs.local.kserve.events import EventRecorder, now_rfc3339
 from pytest_kfs.local.processes import free_port
@@ -223,36 +224,45 @@ class _PodRun:
             return False
         delay = self.kubelet.timing.backoff_base
         while not self.stop.is_set():
-            self._event("Created", f"Created container: {run.name}", container=run.name)
-            self._event("Started", f"Started container {run.name}", container=run.name)
-            started = now_rfc3339()
-            run.state = {"running": {"startedAt": started}}
-            self._write_status()
+            started = self._start_attempt(run)
             code, tail = self._execute(run, spec)
-            finished = now_rfc3339()
             if self.stop.is_set():
                 return False
             if code == 0:
                 run.state = {"terminated": {"exitCode": 0, "reason": "Completed",
-                                            "startedAt": started, "finishedAt": finished}}
+                                            "startedAt": started, "finishedAt": now_rfc3339()}}
                 run.ready = True
                 self._write_status()
                 return True
-            run.state = {"terminated": {"exitCode": code, "reason": "Error", "message": tail,
-                                        "startedAt": started, "finishedAt": finished}}
-            self._write_status()
-            self.stop.wait(min(0.1, delay))
-            run.last_state = {"terminated": run.state["terminated"]}
-            run.restart_count += 1
-            message = (f"back-off {delay:g}s restarting failed container={run.name} "
-                       f"pod={self.name}_{self.namespace}({self.uid})")
-            run.state = {"waiting": {"reason": "CrashLoopBackOff", "message": message}}
-            self._event("BackOff", f"Back-off restarting failed container {run.name} in pod "
-                        f"{self.name}_{self.namespace}({self.uid})", "Warning", run.name)
-            self._write_status()
-            self.stop.wait(delay)
-            delay = min(delay * 2, self.kubelet.timing.backoff_max)
+            delay = self._crash(run, started, code, tail, delay)
         return False
+
+    def _start_attempt(self, run: _ContainerRun) -> str:
+        """Events and Running state for one attempt of a container; returns its start time."""
+        self._event("Created", f"Created container: {run.name}", container=run.name)
+        self._event("Started", f"Started container {run.name}", container=run.name)
+        started = now_rfc3339()
+        run.state = {"running": {"startedAt": started}}
+        self._write_status()
+        return started
+
+    def _crash(self, run: _ContainerRun, started: str, code: int, tail: str,
+               delay: float) -> float:
+        """Terminated(Error), then CrashLoopBackOff for `delay`; returns the next delay."""
+        run.state = {"terminated": {"exitCode": code, "reason": "Error", "message": tail,
+                                    "startedAt": started, "finishedAt": now_rfc3339()}}
+        self._write_status()
+        self.stop.wait(min(0.1, delay))
+        run.last_state = {"terminated": run.state["terminated"]}
+        run.restart_count += 1
+        message = (f"back-off {delay:g}s restarting failed container={run.name} "
+                   f"pod={self.name}_{self.namespace}({self.uid})")
+        run.state = {"waiting": {"reason": "CrashLoopBackOff", "message": message}}
+        self._event("BackOff", f"Back-off restarting failed container {run.name} in pod "
+                    f"{self.name}_{self.namespace}({self.uid})", "Warning", run.name)
+        self._write_status()
+        self.stop.wait(delay)
+        return min(delay * 2, self.kubelet.timing.backoff_max)
 
     def _run_to_completion(self, specs: list[dict[str, Any]]) -> None:
         """Job-style pods: run each command once; the pod ends Succeeded or Failed."""
@@ -292,11 +302,7 @@ class _PodRun:
         name = self.pod["metadata"]["labels"].get("serving.kserve.io/inferenceservice", "model")
         delay = self.kubelet.timing.backoff_base
         while not self.stop.is_set():
-            self._event("Created", f"Created container: {run.name}", container=run.name)
-            self._event("Started", f"Started container {run.name}", container=run.name)
-            started = now_rfc3339()
-            run.state = {"running": {"startedAt": started}}
-            self._write_status()
+            started = self._start_attempt(run)
             log = self.kubelet.log_path(self.uid, run.name, run.restart_count)
             if python is None:
                 return self._models_present(run, log)
@@ -316,21 +322,7 @@ class _PodRun:
                 return False
             code = self.server.wait()
             tail = log.read_bytes()[-_TERMINATION_LOG_BYTES:].decode(errors="replace")
-            run.state = {"terminated": {"exitCode": code or 1, "reason": "Error",
-                                        "message": tail, "startedAt": started,
-                                        "finishedAt": now_rfc3339()}}
-            self._write_status()
-            self.stop.wait(min(0.1, delay))
-            run.last_state = {"terminated": run.state["terminated"]}
-            run.restart_count += 1
-            run.state = {"waiting": {"reason": "CrashLoopBackOff", "message": (
-                f"back-off {delay:g}s restarting failed container={run.name} "
-                f"pod={self.name}_{self.namespace}({self.uid})")}}
-            self._event("BackOff", f"Back-off restarting failed container {run.name} in pod "
-                        f"{self.name}_{self.namespace}({self.uid})", "Warning", run.name)
-            self._write_status()
-            self.stop.wait(delay)
-            delay = min(delay * 2, self.kubelet.timing.backoff_max)
+            delay = self._crash(run, started, code or 1, tail, delay)
         return False
 
     def _await_ready(self, port: int) -> bool:
@@ -532,7 +524,7 @@ class Kubelet:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), LogHandler)
+        self._server = QuietHTTPServer(("127.0.0.1", 0), LogHandler)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(str(self._serving[0]), str(self._serving[1]))
         self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
