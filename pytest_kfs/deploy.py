@@ -16,7 +16,15 @@ from pytest_kfs import inferenceservice as isvc
 from pytest_kfs.cluster import Cluster
 from pytest_kfs.diagnose import Finding, diagnose
 from pytest_kfs.evidence import GCS_KEY_FILE, collect
-from pytest_kfs.inference import InferenceFailed, InferenceResult, infer_v2, predict_v1
+from pytest_kfs.inference import (
+    InferenceFailed,
+    InferenceResult,
+    infer_v2,
+    predict_v1,
+    route,
+    send_direct,
+    send_through_api_server,
+)
 from pytest_kfs.report import format_block
 from pytest_kfs.status import ModelState
 from pytest_kfs.wait import TimelineEntry, WaitResult, wait_for_model
@@ -123,15 +131,22 @@ class ModelHandle:
         model = self.manifest["spec"]["predictor"].get("model") or {}
         return model.get("protocolVersion") or "v1"
 
+    def _route(self) -> tuple[str, Any]:
+        base, proxied = route(self.url, self.namespace, self.name, self.cluster.server)
+        return base, send_through_api_server(self.cluster.api_client) if proxied else send_direct
+
     def predict(self, instances: list[Any], timeout: float = 30.0) -> InferenceResult:
-        """Send rows to the model over its protocol (v1 :predict, or v2 /infer)."""
+        """Send rows to the model over its protocol (v1 :predict, or v2 /infer); a
+        cluster-internal URL is reached through the API server's service proxy."""
+        base, send = self._route()
         if self.protocol == "v2":
-            return infer_v2(self.url, self.name, instances, timeout)
-        return predict_v1(self.url, self.name, instances, timeout)
+            return infer_v2(base, self.name, instances, timeout, send)
+        return predict_v1(base, self.name, instances, timeout, send)
 
     def infer(self, instances: list[list[float]], timeout: float = 30.0) -> InferenceResult:
         """Open Inference Protocol (v2) /infer with one FP32 tensor."""
-        return infer_v2(self.url, self.name, instances, timeout)
+        base, send = self._route()
+        return infer_v2(base, self.name, instances, timeout, send)
 
     def update(self, patch: dict[str, Any]) -> None:
         """Merge-patch the InferenceService (e.g. a new storageUri: a new revision)."""

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlparse
 
 import requests
+from kubernetes.client import ApiClient
+from kubernetes.client.rest import ApiException
 
 _RETRY_WINDOW = 15.0  # just after Ready, routes and servers can still refuse for a moment
 
@@ -24,6 +29,45 @@ class InferenceResult:
     raw: dict[str, Any]
 
 
+# POST url, JSON body, timeout -> (HTTP status, response text); raises ConnectionError.
+Sender = Callable[[str, dict[str, Any], float], tuple[int, str]]
+_CLUSTER_SUFFIXES = (".svc", ".svc.cluster.local", ".cluster.local")
+
+
+def send_direct(url: str, body: dict[str, Any], timeout: float) -> tuple[int, str]:
+    """POST straight to the model's URL."""
+    try:
+        response = requests.post(url, json=body, timeout=timeout)
+    except requests.ConnectionError as error:
+        raise ConnectionError(str(error)) from None
+    return response.status_code, response.text
+
+
+def send_through_api_server(api_client: ApiClient) -> Sender:
+    """POST through the API server's service proxy, with the kubeconfig's credentials."""
+    def send(url: str, body: dict[str, Any], timeout: float) -> tuple[int, str]:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        api_client.update_params_for_auth(headers, [], ["BearerToken"], url, "POST", body)
+        try:
+            response = api_client.rest_client.request(
+                "POST", url, headers=headers, body=body, _request_timeout=timeout)
+        except ApiException as error:
+            return error.status, error.body or ""
+        data = response.data
+        return response.status, data.decode() if isinstance(data, bytes) else str(data)
+    return send
+
+
+def route(status_url: str, namespace: str, name: str, api_server: str) -> tuple[str, bool]:
+    """(base URL, through the API server?) — cluster-internal URLs go through the service proxy,
+    so runners outside the cluster can reach the model."""
+    host = urlparse(status_url).hostname or ""
+    if host.endswith(_CLUSTER_SUFFIXES):
+        return (f"{api_server.rstrip('/')}/api/v1/namespaces/{namespace}/services/"
+                f"{name}-predictor:80/proxy", True)
+    return status_url, False
+
+
 def _explain(status: int, url: str, name: str, body: str) -> str:
     if status == 404:
         return (f"HTTP 404 from {url}: no model named '{name}' there (the model name is the "
@@ -35,49 +79,50 @@ def _explain(status: int, url: str, name: str, body: str) -> str:
     return f"HTTP {status} from {url}: {body[:300]}"
 
 
-def _post(url: str, name: str, body: dict[str, Any], timeout: float) -> tuple[dict, float]:
+def _post(url: str, name: str, body: dict[str, Any], timeout: float,
+          send: Sender = send_direct) -> tuple[dict, float]:
     deadline = time.monotonic() + _RETRY_WINDOW
     while True:
         started = time.monotonic()
         try:
-            response = requests.post(url, json=body, timeout=timeout)
-        except requests.ConnectionError as error:
+            status, text = send(url, body, timeout)
+        except ConnectionError as error:
             if time.monotonic() < deadline:
                 time.sleep(0.2)
                 continue
             raise InferenceFailed(f"cannot connect to {url}: {error}") from None
         elapsed = time.monotonic() - started
-        if response.status_code == 503 and time.monotonic() < deadline:
+        if status == 503 and time.monotonic() < deadline:
             time.sleep(0.2)
             continue
-        if response.status_code != 200:
-            raise InferenceFailed(_explain(response.status_code, url, name, response.text))
+        if status != 200:
+            raise InferenceFailed(_explain(status, url, name, text))
         try:
-            return response.json(), elapsed
+            return json.loads(text), elapsed
         except ValueError:
             raise InferenceFailed(f"{url} answered 200 with a body that is not JSON: "
-                                  f"{response.text[:200]}") from None
+                                  f"{text[:200]}") from None
 
 
-def predict_v1(base_url: str, name: str, instances: list[Any],
-               timeout: float = 30.0) -> InferenceResult:
+def predict_v1(base_url: str, name: str, instances: list[Any], timeout: float = 30.0,
+               send: Sender = send_direct) -> InferenceResult:
     """POST /v1/models/<name>:predict with `instances`; returns the predictions."""
     url = f"{base_url.rstrip('/')}/v1/models/{name}:predict"
-    body, elapsed = _post(url, name, {"instances": instances}, timeout)
+    body, elapsed = _post(url, name, {"instances": instances}, timeout, send)
     if "predictions" not in body:
         raise InferenceFailed(f"{url} answered without 'predictions' (a v2-only server?): "
                               f"{str(body)[:200]}")
     return InferenceResult(body["predictions"], elapsed, body)
 
 
-def infer_v2(base_url: str, name: str, instances: list[list[float]],
-             timeout: float = 30.0) -> InferenceResult:
+def infer_v2(base_url: str, name: str, instances: list[list[float]], timeout: float = 30.0,
+             send: Sender = send_direct) -> InferenceResult:
     """POST /v2/models/<name>/infer with one FP32 tensor; returns the first output's data."""
     url = f"{base_url.rstrip('/')}/v2/models/{name}/infer"
     rows, columns = len(instances), len(instances[0]) if instances else 0
     request = {"inputs": [{"name": "input-0", "shape": [rows, columns], "datatype": "FP32",
                            "data": [value for row in instances for value in row]}]}
-    body, elapsed = _post(url, name, request, timeout)
+    body, elapsed = _post(url, name, request, timeout, send)
     outputs = body.get("outputs") or []
     if not outputs:
         raise InferenceFailed(f"{url} answered without 'outputs': {str(body)[:200]}")

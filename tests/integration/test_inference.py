@@ -10,9 +10,9 @@ from pytest_kfs.local.scenarios import SCENARIOS
 
 ROWS = [list(row) for row in IRIS_INPUT]
 
-pytestmark = pytest.mark.skipif(model_server_python() is None,
-                                reason="the model-server venv is not built "
-                                       "(python -m pytest_kfs.local build)")
+needs_model_server = pytest.mark.skipif(model_server_python() is None,
+                                        reason="the model-server venv is not built "
+                                               "(python -m pytest_kfs.local build)")
 
 
 @pytest.fixture
@@ -20,6 +20,7 @@ def healthy(kfs_cluster, kfs_namespace, kfs_gcp):
     return SCENARIOS["healthy"].arrange_namespace(kfs_cluster.core, kfs_namespace, kfs_gcp)
 
 
+@needs_model_server
 def test_v1_predicts_the_documented_answer(kfs_deploy, healthy):
     model = kfs_deploy("sklearn-iris", service_account=healthy.service_account)
     model.wait_loaded()
@@ -28,6 +29,7 @@ def test_v1_predicts_the_documented_answer(kfs_deploy, healthy):
     assert result.raw == {"predictions": [1, 1]}
 
 
+@needs_model_server
 def test_v2_sample_infers_and_reports_ready(kfs_deploy, healthy):
     model = kfs_deploy("sklearn-iris-v2", service_account=healthy.service_account)
     model.wait_loaded()
@@ -37,6 +39,7 @@ def test_v2_sample_infers_and_reports_ready(kfs_deploy, healthy):
     assert result.raw["outputs"][0]["datatype"] == "INT64"
 
 
+@needs_model_server
 def test_a_wrong_model_name_is_explained(kfs_deploy, healthy):
     model = kfs_deploy("sklearn-iris", service_account=healthy.service_account)
     model.wait_loaded()
@@ -44,6 +47,7 @@ def test_a_wrong_model_name_is_explained(kfs_deploy, healthy):
         predict_v1(model.url, "iris", ROWS)
 
 
+@needs_model_server
 def test_a_corrupt_model_fails_to_load_and_is_diagnosed(kfs_cluster, kfs_namespace, kfs_gcp,
                                                         kfs_deploy):
     plan = SCENARIOS["corrupt-model"].arrange_namespace(kfs_cluster.core, kfs_namespace,
@@ -58,3 +62,19 @@ def test_a_corrupt_model_fails_to_load_and_is_diagnosed(kfs_cluster, kfs_namespa
         top.fix.split("kubectl logs ")[1].split()[0], kfs_namespace,
         container="kserve-container")
     assert "joblib" in logs  # the real loader raised, not a canned message
+
+
+def test_cluster_internal_urls_go_through_the_api_servers_service_proxy(kfs_cluster,
+                                                                        kfs_namespace):
+    from pytest_kfs.inference import route, send_through_api_server
+
+    base, proxied = route("http://iris.models.svc.cluster.local", kfs_namespace, "iris",
+                          kfs_cluster.server)
+    assert proxied
+    assert base == (f"{kfs_cluster.server}/api/v1/namespaces/{kfs_namespace}/services/"
+                    "iris-predictor:80/proxy")
+    assert route("http://127.0.0.1:8080", "ns", "iris", kfs_cluster.server) == (
+        "http://127.0.0.1:8080", False)
+    # The request is authenticated and reaches the API server, which has no such service here.
+    with pytest.raises(InferenceFailed, match=r"HTTP 404 from https://127\.0\.0\.1"):
+        predict_v1(base, "iris", ROWS, send=send_through_api_server(kfs_cluster.api_client))
