@@ -10,7 +10,7 @@ prediction is `loads`, `fails: <finding code>` or `unknown: <what could not be c
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from google.api_core.client_options import ClientOptions
@@ -61,7 +61,6 @@ class GoogleAccess:
     iam_endpoint: str = GOOGLE_IAM
     iam_credentials_endpoint: str = GOOGLE_IAM_CREDENTIALS
     project: str | None = None
-    notes: list[str] = field(default_factory=list)
 
     def storage_client(self, credentials: auth_credentials.Credentials | None) -> storage.Client:
         """A storage client acting with `credentials` (anonymous when None)."""
@@ -175,8 +174,7 @@ def operator_access(storage_endpoint: str | None = None) -> GoogleAccess:
         credentials, project = google.auth.default(
             scopes=["https://www.googleapis.com/auth/cloud-platform"])
     except auth_exceptions.DefaultCredentialsError:
-        return GoogleAccess(None, storage_endpoint, iam_endpoint, credentials_endpoint,
-                            notes=["no Application Default Credentials"])
+        return GoogleAccess(None, storage_endpoint, iam_endpoint, credentials_endpoint)
     return GoogleAccess(credentials, storage_endpoint, iam_endpoint, credentials_endpoint,
                         project=project)
 

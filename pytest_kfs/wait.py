@@ -95,7 +95,7 @@ def _pod_line(pod: dict[str, Any]) -> str:
     return f"pod {pod['metadata']['name']}: " + ", ".join(parts)
 
 
-def _permanent(problem: PodProblem, pod: dict[str, Any]) -> bool:
+def _permanent(problem: PodProblem) -> bool:
     if problem.code != "STORAGE_INITIALIZER_FAILED":
         return True
     return any(marker in problem.detail for marker in _PERMANENT_INITIALIZER)
@@ -277,8 +277,7 @@ def wait_for_model(cluster: Cluster, namespace: str, name: str, timeout: float,
                 if current.final:
                     result.verdict = current
                     break
-            problems = [p for p in pod_problems(result.pods)
-                        if _permanent(p, pods.get(p.pod, {}))]
+            problems = [p for p in pod_problems(result.pods) if _permanent(p)]
             if problems:
                 result.verdict = Verdict.FAILED
                 result.reason = f"{problems[0].code} in pod {problems[0].pod}"

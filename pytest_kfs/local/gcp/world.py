@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import secrets
 import threading
 import time
@@ -236,13 +235,3 @@ class GcpWorld:
         with self.lock:
             bucket.bindings = bindings
             bucket.etag_version += 1
-
-    def snapshot(self) -> str:
-        """A JSON summary (no key material) for debugging a scenario."""
-        with self.lock:
-            return json.dumps({
-                "buckets": {name: {"project": b.project, "objects": sorted(b.objects),
-                                   "bindings": [x.to_json() for x in b.bindings]}
-                            for name, b in self.buckets.items()},
-                "service_accounts": sorted(self.service_accounts),
-            }, indent=2)
