@@ -21,7 +21,7 @@ from google.cloud import storage
 from google.oauth2 import service_account
 
 from pytest_kfs.diagnose import parse_gcs_uri
-from pytest_kfs.evidence import GCS_KEY_FILE, SecretSummary
+from pytest_kfs.evidence import GCS_KEY_FILE, SecretSummary, summarize_secret
 from pytest_kfs.iam import GET, LIST
 
 S3_KEYS = ("AWS_ACCESS_KEY_ID", "awsAccessKeyID")
@@ -72,6 +72,33 @@ def resolve_identity(isvc_annotations: dict[str, str], service_account: dict[str
     if gsa:
         return ServingIdentity("workload-identity", gsa, gsa=gsa, notes=tuple(notes))
     return ServingIdentity("ambient", None, notes=tuple(notes))
+
+
+def read_identity(cluster: Any, namespace: str, account: str
+                  ) -> tuple[ServingIdentity, dict[str, str] | None] | None:
+    """Read a service account and its secrets, and resolve the identity KServe would give it;
+    also the chosen key secret's data (in memory only). None when the account is missing."""
+    from kubernetes.client.rest import ApiException
+
+    try:
+        sa = cluster.core.read_namespaced_service_account(account, namespace)
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+    listed = [ref.name for ref in sa.secrets or []]
+    summaries: dict[str, SecretSummary] = {}
+    raw: dict[str, dict[str, str]] = {}
+    for name in listed:
+        try:
+            raw[name] = cluster.core.read_namespaced_secret(name, namespace).data or {}
+        except ApiException:
+            continue
+        summaries[name] = summarize_secret(name, raw[name])
+    identity = resolve_identity({}, {"secrets": listed,
+                                     "annotations": dict(sa.metadata.annotations or {})},
+                                summaries)
+    return identity, raw.get(identity.secret or "")
 
 
 @dataclass(frozen=True)

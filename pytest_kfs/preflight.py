@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from google.api_core.client_options import ClientOptions
 from google.auth import credentials as auth_credentials
@@ -22,9 +21,14 @@ from google.cloud import storage
 from kubernetes.client.rest import ApiException
 
 from pytest_kfs.cluster import Cluster
-from pytest_kfs.evidence import SecretSummary, summarize_secret
-from pytest_kfs.gcs import AccessCheck, ServingIdentity, check_access, check_key, client_for_key
-from pytest_kfs.gcs import resolve_identity as resolve_serving_identity
+from pytest_kfs.gcs import (
+    AccessCheck,
+    ServingIdentity,
+    check_access,
+    check_key,
+    client_for_key,
+    read_identity,
+)
 from pytest_kfs.models import ModelConfig
 from pytest_kfs.runtimes import select_runtime
 
@@ -93,17 +97,6 @@ def _from_access(check: AccessCheck, who: str, uri: str) -> Prediction:
     if check.listed and check.read:
         return Prediction("loads", reason=f"{who} listed and read {uri}", principal=who)
     return Prediction("unknown", reason="; ".join(check.notes) or "bucket not checked")
-
-
-def _service_account(cluster: Cluster, namespace: str, name: str) -> dict[str, Any] | None:
-    try:
-        account = cluster.core.read_namespaced_service_account(name, namespace)
-    except ApiException as error:
-        if error.status == 404:
-            return None
-        raise
-    return {"name": name, "annotations": dict(account.metadata.annotations or {}),
-            "secrets": [ref.name for ref in account.secrets or []]}
 
 
 def _runtime_prediction(cluster: Cluster, namespace: str, config: ModelConfig
@@ -186,23 +179,14 @@ def predict(cluster: Cluster, namespace: str, config: ModelConfig,
     if runtime is not None:
         return runtime
     account = config.service_account or "default"
-    sa = _service_account(cluster, namespace, account)
-    if sa is None:
+    found = read_identity(cluster, namespace, account)
+    if found is None:
         return Prediction("fails", "SERVICE_ACCOUNT_MISSING",
                           f"service account {account} does not exist in {namespace}")
     if not config.is_gcs:
         return Prediction("unknown", reason=f"{config.storage_uri} is not a gs:// URI")
-    secrets_data: dict[str, dict[str, str]] = {}
-    summaries: dict[str, SecretSummary] = {}
-    for name in sa["secrets"]:
-        try:
-            secrets_data[name] = cluster.core.read_namespaced_secret(name, namespace).data or {}
-        except ApiException:
-            continue
-        summaries[name] = summarize_secret(name, secrets_data[name])
-    identity = resolve_serving_identity({}, sa, summaries)
-    if identity.source == "key-secret":
-        key = secrets_data[identity.secret or ""]
+    identity, key = found
+    if identity.source == "key-secret" and key is not None:
         validity = check_key(key)
         if not validity.ok:
             return Prediction("fails", "GCS_KEY_INVALID", validity.detail,

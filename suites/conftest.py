@@ -6,11 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from kubernetes.client.rest import ApiException
 
 from pytest_kfs.cluster import Cluster
-from pytest_kfs.evidence import GCS_KEY_FILE, SecretSummary, summarize_secret
-from pytest_kfs.gcs import ServingIdentity, resolve_identity
+from pytest_kfs.evidence import GCS_KEY_FILE
+from pytest_kfs.gcs import ServingIdentity, read_identity
 from pytest_kfs.models import ModelConfig
 
 
@@ -27,30 +26,6 @@ class Serving:
     gcs_endpoint: str | None = None
 
 
-def _identity(cluster: Cluster, namespace: str, account: str
-              ) -> tuple[ServingIdentity, dict[str, str] | None]:
-    try:
-        sa = cluster.core.read_namespaced_service_account(account, namespace)
-    except ApiException as error:
-        if error.status == 404:
-            pytest.fail(f"service account {account} does not exist in {namespace}",
-                        pytrace=False)
-        raise
-    listed = [ref.name for ref in sa.secrets or []]
-    summaries: dict[str, SecretSummary] = {}
-    raw: dict[str, dict[str, str]] = {}
-    for name in listed:
-        try:
-            raw[name] = cluster.core.read_namespaced_secret(name, namespace).data or {}
-        except ApiException:
-            continue
-        summaries[name] = summarize_secret(name, raw[name])
-    identity = resolve_identity({}, {"secrets": listed,
-                                     "annotations": dict(sa.metadata.annotations or {})},
-                                summaries)
-    return identity, raw.get(identity.secret or "")
-
-
 @pytest.fixture
 def kfs_serving(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namespace: Any,
                 kfs_model_config: ModelConfig, kfs_gcs_endpoint: str | None) -> Serving:
@@ -62,7 +37,11 @@ def kfs_serving(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namesp
         scenario(config.scenario).arrange_namespace(
             kfs_cluster.core, str(kfs_namespace), request.getfixturevalue("kfs_gcp"))
     account = config.service_account or "default"
-    identity, secret_data = _identity(kfs_cluster, str(kfs_namespace), account)
+    found = read_identity(kfs_cluster, str(kfs_namespace), account)
+    if found is None:
+        pytest.fail(f"service account {account} does not exist in {kfs_namespace}",
+                    pytrace=False)
+    identity, secret_data = found
     return Serving(config, str(kfs_namespace), account, identity, secret_data,
                    kfs_gcs_endpoint)
 
