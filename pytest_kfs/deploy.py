@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import urllib3
 import yaml
 from kubernetes.client.rest import ApiException
 
 from pytest_kfs import inferenceservice as isvc
 from pytest_kfs.cluster import Cluster
 from pytest_kfs.diagnose import Finding, diagnose
-from pytest_kfs.evidence import GCS_KEY_FILE, collect
+from pytest_kfs.evidence import GCS_KEY_FILE, Evidence, collect
 from pytest_kfs.inference import (
     InferenceFailed,
     InferenceResult,
@@ -112,7 +113,17 @@ class ModelHandle:
 
     def diagnose(self, isvc_obj: dict[str, Any] | None = None) -> list[Finding]:
         """Collect the evidence now and explain the model's state, most likely cause first."""
-        return diagnose(collect(self.cluster, self.namespace, self.name, isvc_obj))
+        try:
+            evidence = collect(self.cluster, self.namespace, self.name, isvc_obj)
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            # The API server went away: explain from what the wait saw.
+            seen = self.last_result
+            evidence = Evidence(
+                isvc=isvc_obj or {"metadata": {"name": self.name, "namespace": self.namespace}},
+                pods=list(seen.pods) if seen else [],
+                gaps=[f"the API server {self.cluster.server} could not be reached to collect "
+                      f"evidence ({type(error).__name__})"])
+        return diagnose(evidence)
 
     @property
     def url(self) -> str:

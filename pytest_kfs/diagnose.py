@@ -433,4 +433,12 @@ def diagnose(evidence: Evidence) -> list[Finding]:
             f"the model is not Loaded ({state.summary()}) and no known cause was found",
             tuple(f"gap: {gap}" for gap in evidence.gaps) or (f"status: {state.summary()}",),
             f"kubectl -n {context.namespace} describe inferenceservice {state.name}"))
+    elif not findings and evidence.gaps:
+        findings.append(Finding(
+            "CLUSTER_API_UNAVAILABLE",
+            "the API server did not answer the reads a verdict needs, so the model's state is "
+            "unknown: this is not a verdict on the model",
+            tuple(f"gap: {gap}" for gap in evidence.gaps),
+            "check the API server's health (kubectl get --raw /readyz) and the network to it, "
+            "then rerun"))
     return findings

@@ -20,9 +20,11 @@ import urllib3
 from kubernetes import watch
 from kubernetes.client.rest import ApiException
 from tenacity import (
+    RetryCallState,
     retry,
     retry_if_exception,
     stop_after_delay,
+    stop_when_event_set,
     wait_exponential_jitter,
 )
 
@@ -40,10 +42,31 @@ _PERMANENT_INITIALIZER = ("does not have storage.objects", "Access denied", "not
                           "getAccessToken", "does not exist")
 
 
+_MAX_RETRY_AFTER = 30.0
+
+
 def _transient(error: BaseException) -> bool:
     if isinstance(error, ApiException):
         return error.status in _TRANSIENT_STATUS or error.status == 0
     return isinstance(error, urllib3.exceptions.HTTPError | ConnectionError | OSError)
+
+
+def retry_after(error: BaseException | None) -> float | None:
+    """The server's Retry-After in seconds (429/503), capped; None when it gave none."""
+    headers = getattr(error, "headers", None)
+    value = headers.get("Retry-After") if headers is not None else None
+    try:
+        return min(max(float(value), 0.0), _MAX_RETRY_AFTER) if value else None
+    except ValueError:  # an HTTP date: rare for the API server; fall back to backoff
+        return None
+
+
+_backoff = wait_exponential_jitter(max=2, jitter=0.1)
+
+
+def _wait_before_retry(state: RetryCallState) -> float:
+    error = state.outcome.exception() if state.outcome else None
+    return retry_after(error) or _backoff(state)
 
 
 @dataclass(frozen=True)
@@ -114,6 +137,7 @@ class _Streams:
         self.threads = [threading.Thread(target=self._follow, args=(kind,), daemon=True,
                                          name=f"kfs-wait-{kind}-{name}")
                         for kind in ("isvc", "pod", "event")]
+        self._resyncing: threading.Thread | None = None
 
     def _source(self, kind: str) -> tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]:
         if kind == "isvc":
@@ -129,9 +153,11 @@ class _Streams:
         """List (retrying transient errors) and emit every item; return the resourceVersion."""
         function, args, kwargs = self._source(kind)
 
-        @retry(retry=retry_if_exception(_transient), reraise=True,
-               wait=wait_exponential_jitter(max=2, jitter=0.1),
-               stop=stop_after_delay(max(0.1, self.deadline - time.monotonic())))
+        @retry(retry=retry_if_exception(_transient), reraise=True, wait=_wait_before_retry,
+               before_sleep=lambda state: self._trouble(kind, state.outcome.exception()
+                                                        if state.outcome else None),
+               stop=stop_after_delay(max(0.1, self.deadline - time.monotonic()))
+               | stop_when_event_set(self.stopped))
         def listed() -> Any:
             return function(*args, **kwargs, _request_timeout=10)
 
@@ -147,6 +173,7 @@ class _Streams:
         resource_version = ""
         delay = 0.05
         while not self.stopped.is_set() and time.monotonic() < self.deadline:
+            pause: float | None = None
             try:
                 if not resource_version:
                     resource_version = self._relist(kind)
@@ -176,14 +203,36 @@ class _Streams:
                     self.events.put((kind, "ERROR", {"status": error.status,
                                                      "reason": error.reason}))
                     return
-            except Exception:  # dropped connection: resume from the last resourceVersion
-                pass
-            if self.stopped.wait(delay):
+                pause = retry_after(error)
+                self._trouble(kind, error)
+            except Exception as error:  # dropped: resume from the last resourceVersion
+                self._trouble(kind, error)
+            if self.stopped.wait(pause if pause is not None else delay):
                 return
             delay = min(delay * 2, 2.0)
 
+    def _trouble(self, kind: str, error: BaseException | None) -> None:
+        """Put a transient API problem on the timeline (the wait goes on)."""
+        if isinstance(error, ApiException):
+            text = f"HTTP {error.status} {error.reason}"
+        elif isinstance(error, urllib3.exceptions.ProtocolError):
+            text = "connection lost"
+        elif isinstance(error, urllib3.exceptions.HTTPError | OSError):
+            text = "no connection"
+        else:
+            return
+        self.events.put((kind, "TRANSIENT", {"text": text}))
+
     def resync(self) -> None:
-        """List the InferenceService and its pods again (after a quiet spell)."""
+        """List the InferenceService and its pods again (after a quiet spell), in the
+        background: a slow or absent API server must not hold the deadline up."""
+        if self._resyncing is not None and self._resyncing.is_alive():
+            return
+        self._resyncing = threading.Thread(target=self._resync, daemon=True,
+                                           name=f"kfs-wait-resync-{self.name}")
+        self._resyncing.start()
+
+    def _resync(self) -> None:
         for kind in ("isvc", "pod"):
             try:
                 self._relist(kind)
@@ -236,6 +285,13 @@ def wait_for_model(cluster: Cluster, namespace: str, name: str, timeout: float,
             if event_type == "ERROR":
                 result.reason = f"cannot watch {kind}s: HTTP {obj['status']} {obj['reason']}"
                 break
+            if event_type == "TRANSIENT":
+                line = f"API trouble, retrying: {obj['text']}"
+                if last_lines.get("api") != line:
+                    last_lines["api"] = line
+                    note("api", line)
+                continue
+            last_lines.pop("api", None)
             if kind == "isvc":
                 if event_type == "DELETED":
                     result.reason = "the InferenceService was deleted while waiting"

@@ -48,6 +48,7 @@ class ControlPlane:
     server: str
     audit_log: Path
     _processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    _apiserver_argv: list[str] = field(default_factory=list)
 
     def stop(self) -> None:
         """Stop every process, newest first, and delete the working directory."""
@@ -61,6 +62,24 @@ class ControlPlane:
     def alive(self) -> dict[str, bool]:
         """Which of the control-plane processes are still running."""
         return {name: process.poll() is None for name, process in self._processes}
+
+    def client_ssl_context(self) -> ssl.SSLContext:
+        """TLS to kube-apiserver as the admin (for proxies that stand in front of it)."""
+        if self.pki is None:
+            raise ControlPlaneError("the control plane has no certificates yet")
+        return _ssl_context(self.pki)
+
+    def restart_apiserver(self, down_seconds: float = 0.0) -> None:
+        """Stop kube-apiserver, stay down `down_seconds`, start it again on the same port."""
+        index = next(i for i, (name, _) in enumerate(self._processes)
+                     if name == "kube-apiserver")
+        processes.stop(self._processes[index][1], grace_seconds=0.5)
+        time.sleep(down_seconds)
+        log = self.workdir / "kube-apiserver.log"
+        process = processes.spawn(self._apiserver_argv, log)
+        self._processes[index] = ("kube-apiserver", process)
+        _wait_until(lambda: _http_ok(f"{self.server}/readyz", self.client_ssl_context()),
+                    "kube-apiserver", process, log, time.monotonic() + _START_TIMEOUT)
 
     def pids(self) -> list[int]:
         """Process ids of the control plane (for tests that prove cleanup)."""
@@ -230,8 +249,8 @@ def _start_processes(plane: ControlPlane, assets: Assets) -> None:
     port = processes.free_port()
     plane.server = f"https://127.0.0.1:{port}"
     apiserver_log = workdir / "kube-apiserver.log"
-    apiserver = processes.spawn(
-        _apiserver_command(assets, certs, workdir, etcd_url, port), apiserver_log)
+    plane._apiserver_argv = _apiserver_command(assets, certs, workdir, etcd_url, port)
+    apiserver = processes.spawn(plane._apiserver_argv, apiserver_log)
     plane._processes.append(("kube-apiserver", apiserver))
     context = _ssl_context(certs)
     _wait_until(lambda: _http_ok(f"{plane.server}/readyz", context), "kube-apiserver",

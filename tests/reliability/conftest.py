@@ -1,0 +1,55 @@
+"""A dedicated embedded cluster for fault tests: restarting its API server harms no other test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pytest_kfs.cluster import Cluster, connect_context
+from pytest_kfs.local import start_embedded
+from pytest_kfs.local.faultproxy import FaultProxy
+from pytest_kfs.local.gcp.admin import GcpAdmin
+from pytest_kfs.local.kserve.kubelet import Timing
+
+
+@pytest.fixture(scope="module")
+def own_cluster():
+    """An embedded cluster of this module; pulls take 3 s so faults land mid-wait."""
+    with start_embedded(timing=Timing(pull=3.0)) as embedded:
+        yield embedded
+
+
+@pytest.fixture(scope="module")
+def own_gcp(own_cluster) -> GcpAdmin:
+    return GcpAdmin(own_cluster.gcp)
+
+
+def proxied_kubeconfig(path: Path, proxy_url: str) -> Path:
+    """A kubeconfig whose server is the fault proxy (the proxy holds the admin certificate)."""
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "proxied",
+        "clusters": [{"name": "proxied", "cluster": {"server": proxy_url}}],
+        "users": [{"name": "proxied", "user": {}}],
+        "contexts": [{"name": "proxied", "context": {"cluster": "proxied", "user": "proxied"}}],
+    }))
+    return path
+
+
+@pytest.fixture
+def api_proxy(own_cluster):
+    """A fault proxy in front of the module cluster's kube-apiserver."""
+    with FaultProxy(own_cluster.plane.server, own_cluster.plane.client_ssl_context()) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def proxied_cluster(api_proxy, tmp_path) -> Cluster:
+    """The module cluster as a client behind the fault proxy sees it."""
+    return connect_context("proxied", proxied_kubeconfig(tmp_path / "kubeconfig", api_proxy.url))
+
+
+@pytest.fixture
+def direct_cluster(own_cluster) -> Cluster:
+    return connect_context(own_cluster.context, own_cluster.kubeconfig)
