@@ -13,7 +13,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import requests
 from google.api_core import exceptions as api_exceptions
+from google.api_core import retry as api_retry
 from google.api_core.client_options import ClientOptions
 from google.auth import exceptions as auth_exceptions
 from google.auth.transport.requests import Request
@@ -25,6 +27,9 @@ from pytest_kfs.evidence import GCS_KEY_FILE, SecretSummary, summarize_secret
 from pytest_kfs.iam import GET, LIST
 
 S3_KEYS = ("AWS_ACCESS_KEY_ID", "awsAccessKeyID")
+# Google's clients retry for minutes by default; a check gives a transient fault this long.
+RETRY_SECONDS = 10.0
+_REQUEST_TIMEOUT = (5.0, 15.0)
 WI_ANNOTATION = "iam.gke.io/gcp-service-account"
 DEFAULT_SECRET_ANNOTATION = "serving.kserve.io/storageSecretName"
 
@@ -101,13 +106,32 @@ def read_identity(cluster: Any, namespace: str, account: str
     return identity, raw.get(identity.secret or "")
 
 
+def unverifiable(error: BaseException) -> bool:
+    """Google could not answer (5xx, 429, no connection): says nothing about permissions."""
+    if isinstance(error, api_exceptions.ServerError | api_exceptions.TooManyRequests |
+                  api_exceptions.RetryError | auth_exceptions.TransportError |
+                  requests.exceptions.ConnectionError | requests.exceptions.Timeout |
+                  ConnectionError | TimeoutError):
+        return True
+    return isinstance(error, auth_exceptions.RefreshError) and bool(
+        getattr(error, "retryable", False))
+
+
+def _retrying() -> api_retry.Retry:
+    return api_retry.Retry(predicate=unverifiable, initial=0.2, maximum=2.0, multiplier=2.0,
+                           timeout=RETRY_SECONDS)
+
+
 @dataclass(frozen=True)
 class KeyCheck:
-    """Whether a key secret is usable: right file name, parseable, refreshes."""
+    """Whether a key secret is usable: right file name, parseable, refreshes.
+
+    `unverified` says why it could not be checked (Google unreachable): neither good nor bad."""
 
     ok: bool
     detail: str
     client_email: str | None = None
+    unverified: str = ""
 
 
 def check_key(secret_data: dict[str, str], gcs_file: str = GCS_KEY_FILE) -> KeyCheck:
@@ -123,19 +147,28 @@ def check_key(secret_data: dict[str, str], gcs_file: str = GCS_KEY_FILE) -> KeyC
     if not isinstance(info, dict) or info.get("type") != "service_account":
         kind = info.get("type") if isinstance(info, dict) else "not an object"
         return KeyCheck(False, f"{gcs_file} is of type {kind!r}, not a service_account key")
+    email = info.get("client_email")
     try:
         credentials = service_account.Credentials.from_service_account_info(
             info, scopes=["https://www.googleapis.com/auth/devstorage.read_only"])
-        credentials.refresh(Request())
+        _retrying()(credentials.refresh)(Request())
     except (ValueError, KeyError) as error:
-        return KeyCheck(False, f"{gcs_file} is not a usable key: {error}",
-                        info.get("client_email"))
-    except auth_exceptions.RefreshError as error:
-        return KeyCheck(False, f"token request refused: {error.args[0]}",
-                        info.get("client_email"))
-    except auth_exceptions.TransportError as error:
-        return KeyCheck(False, f"token endpoint unreachable: {error}", info.get("client_email"))
-    return KeyCheck(True, "the key refreshes", info.get("client_email"))
+        return KeyCheck(False, f"{gcs_file} is not a usable key: {error}", email)
+    except (auth_exceptions.GoogleAuthError, api_exceptions.RetryError,
+            requests.exceptions.RequestException) as error:
+        if unverifiable(error):
+            reason = f"could not verify the key: Google's token endpoint did not answer " \
+                     f"({_short(error)}) after retrying for {RETRY_SECONDS:g}s"
+            return KeyCheck(False, reason, email, unverified=reason)
+        return KeyCheck(False, f"token request refused: {error.args[0]}", email)
+    return KeyCheck(True, "the key refreshes", email)
+
+
+def _short(error: BaseException) -> str:
+    if isinstance(error, api_exceptions.RetryError) and error.cause is not None:
+        error = error.cause
+    text = str(error).split("\n")[0]
+    return f"{type(error).__name__}: {text[:160]}"
 
 
 def client_for_key(secret_data: dict[str, str], endpoint: str | None,
@@ -160,6 +193,7 @@ class AccessCheck:
     held: list[str] | None = None
     requester_pays: bool = False
     notes: list[str] = field(default_factory=list)
+    unverified: str = ""  # Google did not answer: why nothing could be concluded
 
     @property
     def ok(self) -> bool:
@@ -186,18 +220,22 @@ def check_access(client: storage.Client, storage_uri: str) -> AccessCheck:
         return check
     bucket = client.bucket(bucket_name)
     prefix = path + "/" if path else ""
+    retry, timeout = _retrying(), _REQUEST_TIMEOUT
     try:
-        check.held = bucket.test_iam_permissions([LIST, GET])
-    except (api_exceptions.GoogleAPIError, auth_exceptions.GoogleAuthError) as error:
+        check.held = bucket.test_iam_permissions([LIST, GET], retry=retry, timeout=timeout)
+    except _GOOGLE_ERRORS as error:  # only supporting detail: list and get decide
         check.notes.append(f"testIamPermissions failed: {_error_text(error)}")
     try:
-        blobs = list(bucket.list_blobs(prefix=prefix, max_results=1))
+        blobs = list(bucket.list_blobs(prefix=prefix, max_results=1, retry=retry,
+                                       timeout=timeout))
         check.listed, check.listed_detail = True, f"{len(blobs)} object(s) under {prefix or '/'}"
     except api_exceptions.BadRequest as error:
         check.listed, check.listed_detail = False, _error_text(error)
         check.requester_pays = "requester pays" in check.listed_detail
         return check
-    except (api_exceptions.GoogleAPIError, auth_exceptions.GoogleAuthError) as error:
+    except _GOOGLE_ERRORS as error:
+        if unverifiable(error):
+            return _unverified(check, "listing the prefix", error)
         check.listed, check.listed_detail = False, _error_text(error)
         return check
     if not blobs:
@@ -208,8 +246,21 @@ def check_access(client: storage.Client, storage_uri: str) -> AccessCheck:
         return check
     check.object_name = blobs[0].name
     try:
-        blobs[0].download_as_bytes(start=0, end=0)
+        blobs[0].download_as_bytes(start=0, end=0, retry=retry, timeout=timeout)
         check.read, check.read_detail = True, f"read gs://{bucket_name}/{blobs[0].name}"
-    except (api_exceptions.GoogleAPIError, auth_exceptions.GoogleAuthError) as error:
+    except _GOOGLE_ERRORS as error:
+        if unverifiable(error):
+            return _unverified(check, "reading an object", error)
         check.read, check.read_detail = False, _error_text(error)
+    return check
+
+
+_GOOGLE_ERRORS = (api_exceptions.GoogleAPIError, auth_exceptions.GoogleAuthError,
+                  requests.exceptions.RequestException)
+
+
+def _unverified(check: AccessCheck, step: str, error: BaseException) -> AccessCheck:
+    check.unverified = (f"could not verify bucket access: Cloud Storage did not answer "
+                        f"{step} ({_short(error)}) after retrying for {RETRY_SECONDS:g}s; "
+                        "this says nothing about permissions — rerun when it is reachable")
     return check

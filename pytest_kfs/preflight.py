@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import requests
 from google.api_core.client_options import ClientOptions
 from google.auth import credentials as auth_credentials
 from google.auth import exceptions as auth_exceptions
@@ -80,6 +81,8 @@ class GoogleAccess:
 
 
 def _from_access(check: AccessCheck, who: str, uri: str) -> Prediction:
+    if check.unverified:
+        return Prediction("unknown", reason=check.unverified, principal=who)
     if check.listed is False:
         detail = check.listed_detail
         if check.requester_pays:
@@ -127,14 +130,18 @@ def _workload_identity(cluster_namespace: str, account: str, identity: ServingId
     project = gsa.split("@")[-1].split(".")[0]
     member = f"serviceAccount:{project}.svc.id.goog[{cluster_namespace}/{account}]"
     session = AuthorizedSession(access.credentials)
-    response = session.post(f"{access.iam_endpoint}/v1/projects/-/serviceAccounts/"
-                            f"{gsa}:getIamPolicy", data=b"{}", timeout=30)
+    try:
+        response = session.post(f"{access.iam_endpoint}/v1/projects/-/serviceAccounts/"
+                                f"{gsa}:getIamPolicy", data=b"{}", timeout=30)
+    except (requests.exceptions.RequestException, auth_exceptions.TransportError) as error:
+        return Prediction("unknown", reason=f"could not verify {gsa}: the IAM API did not "
+                                            f"answer ({type(error).__name__})")
     if response.status_code == 404:
         return Prediction("fails", "WORKLOAD_IDENTITY_BINDING_MISSING",
                           f"Google service account {gsa} does not exist", gsa)
     if response.status_code != 200:
-        return Prediction("unknown", reason=f"cannot read the IAM policy of {gsa}: HTTP "
-                                            f"{response.status_code}")
+        return Prediction("unknown", reason=f"could not verify {gsa}: reading its IAM policy "
+                                            f"answered HTTP {response.status_code}")
     bindings = json.loads(response.text or "{}").get("bindings") or []
     bound = any(binding.get("role") == "roles/iam.workloadIdentityUser" and
                 member in binding.get("members", []) for binding in bindings)
@@ -188,6 +195,9 @@ def predict(cluster: Cluster, namespace: str, config: ModelConfig,
     identity, key = found
     if identity.source == "key-secret" and key is not None:
         validity = check_key(key)
+        if validity.unverified:
+            return Prediction("unknown", reason=validity.unverified,
+                              principal=validity.client_email)
         if not validity.ok:
             return Prediction("fails", "GCS_KEY_INVALID", validity.detail,
                               validity.client_email)

@@ -24,6 +24,8 @@ def test_the_serving_identity_has_google_credentials(kfs_serving, record_propert
 def test_the_key_secret_is_usable(kfs_serving):
     requires_gcs(kfs_serving)
     check = check_key(key_file_of(kfs_serving))
+    if check.unverified:
+        pytest.fail(f"secret {kfs_serving.identity.secret}: {check.unverified}", pytrace=False)
     assert check.ok, f"secret {kfs_serving.identity.secret}: {check.detail}"
 
 
@@ -32,8 +34,11 @@ def _access_with_key(kfs_serving):
     key = key_file_of(kfs_serving)
     if not check_key(key).ok:
         pytest.skip("the key does not refresh (see test_the_key_secret_is_usable)")
-    return check_access(client_for_key(key, kfs_serving.gcs_endpoint),
-                        kfs_serving.config.storage_uri)
+    check = check_access(client_for_key(key, kfs_serving.gcs_endpoint),
+                         kfs_serving.config.storage_uri)
+    if check.unverified:
+        pytest.fail(f"{kfs_serving.identity.principal}: {check.unverified}", pytrace=False)
+    return check
 
 
 def test_the_serving_identity_can_list_the_model_prefix(kfs_serving):
