@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
-               "proxy-authorization", "proxy-authenticate", "host", "content-length"}
+               "proxy-authorization", "proxy-authenticate", "content-length"}
 _EXPIRED = (b'{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},'
             b'"status":"Failure","message":"too old resource version","reason":"Expired",'
             b'"code":410}}\n')
@@ -242,7 +242,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._record(watch, response.status)
         self.send_response(response.status)
         for key, value in response.getheaders():
-            if key.lower() not in _HOP_BY_HOP:
+            if key.lower() not in _HOP_BY_HOP | {"host"}:
                 self.send_header(key, value)
         length = response.getheader("Content-Length")
         if length is not None:

@@ -492,7 +492,7 @@ class _Handler(BaseHTTPRequestHandler):
                     prefixes.add(prefix + head + delimiter)
                 else:
                     items.append(_object_json(bucket.name, bucket.objects[name],
-                                              self.gcp.endpoint))
+                                              self._base_url()))
         start = int(query.get("pageToken") or 0)
         size = int(query.get("maxResults") or 1000)
         payload: dict[str, Any] = {"kind": "storage#objects"}
@@ -516,9 +516,14 @@ class _Handler(BaseHTTPRequestHandler):
                                        "notFound"))
             return 404
         if not media:
-            self._json(200, _object_json(bucket.name, stored, self.gcp.endpoint))
+            self._json(200, _object_json(bucket.name, stored, self._base_url()))
             return 200
         return self._media(stored)
+
+    def _base_url(self) -> str:
+        # Links point back where the client called, as Google's do (a proxy stays in the path).
+        host = self.headers.get("Host")
+        return f"http://{host}" if host else self.gcp.endpoint
 
     def _media(self, stored: StoredObject) -> int:
         crc = base64.b64encode(google_crc32c.value(stored.data).to_bytes(4, "big")).decode()
