@@ -63,6 +63,9 @@ class KindTarget:
 ClusterTarget = LocalTarget | ContextTarget | InClusterTarget | KindTarget
 
 
+DEFAULT_SWEEP_TTL_SECONDS = 3600.0
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the plugin was told, validated."""
@@ -75,6 +78,8 @@ class Settings:
     preflight: str = "off"
     models: tuple[ModelSettings, ...] = ()
     existing: tuple[str | None, str | None] | None = None  # (namespace, name); None: all
+    sweep_ttl_seconds: float | None = DEFAULT_SWEEP_TTL_SECONDS  # None: never sweep
+    run_id: str | None = None  # KFS_RUN_ID; None: a random one per run
 
 
 @dataclass(frozen=True)
@@ -234,11 +239,43 @@ def parse_timeout(value: str | float | None) -> float:
     return seconds
 
 
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_RUN_ID = re.compile(r"^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$")
+
+
+def parse_sweep_ttl(value: str | None) -> float | None:
+    """`--kfs-sweep-ttl`: a duration (90s, 30m, 2h, 1d, seconds) or off; None means off."""
+    if value is None or value == "":
+        return DEFAULT_SWEEP_TTL_SECONDS
+    if value.strip().lower() in ("off", "never", "no"):
+        return None
+    match = _DURATION.match(value.strip().lower())
+    if not match:
+        raise SettingsError(f"--kfs-sweep-ttl={value!r} is not a duration: use e.g. 30m, 2h, "
+                            "1d, or off")
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds < 60:
+        raise SettingsError(f"--kfs-sweep-ttl={value} is under a minute: it would delete the "
+                            "namespaces of runs still in progress; use 1m or more, or off")
+    return seconds
+
+
+def parse_run_id(value: str | None) -> str | None:
+    """KFS_RUN_ID (e.g. the CI job id): lower-case letters, digits and '-', up to 20."""
+    if value is None or value == "":
+        return None
+    if not _RUN_ID.match(value):
+        raise SettingsError(f"KFS_RUN_ID={value!r} must be 1-20 lower-case letters, digits or "
+                            "'-' (it goes into namespace names and labels)")
+    return value
+
+
 # name -> (environment variable); the ini key is the name prefixed with "kfs_".
 ENV_VARS = {"cluster": "KFS_CLUSTER", "kubeconfig": "KFS_KUBECONFIG", "timeout": "KFS_TIMEOUT",
             "scenario": "KFS_SCENARIO", "keep": "KFS_KEEP", "storage_uri": "KFS_STORAGE_URI",
             "model_format": "KFS_MODEL_FORMAT", "service_account": "KFS_SERVICE_ACCOUNT",
-            "existing": "KFS_EXISTING", "models": "KFS_MODELS"}
+            "existing": "KFS_EXISTING", "models": "KFS_MODELS", "sweep_ttl": "KFS_SWEEP_TTL"}
 
 
 def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
@@ -274,6 +311,8 @@ def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
                                 "use one")
     existing_value = pick("existing")
     existing = parse_existing(existing_value) if existing_value else None
+    sweep_ttl = parse_sweep_ttl(pick("sweep_ttl"))
+    run_id = parse_run_id(environ.get("KFS_RUN_ID"))
     if cluster is None:
         if kind_create or kubeconfig or scenario:
             flag = ("--kfs-kind-create" if kind_create else
@@ -283,11 +322,13 @@ def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
             raise SettingsError("--kfs-existing needs --kfs-cluster to say which cluster to "
                                 "verify")
         return Settings(target=None, timeout_seconds=timeout, keep=keep, model=model,
-                        preflight=preflight, models=models)
+                        preflight=preflight, models=models, sweep_ttl_seconds=sweep_ttl,
+                        run_id=run_id)
     target = parse_cluster(cluster, kubeconfig, kind_create)
     if scenario and not isinstance(target, LocalTarget):
         raise SettingsError(
             f"--kfs-scenario={scenario} rehearses a failure in the embedded cluster; it needs "
             f"--kfs-cluster=local, not --kfs-cluster={cluster}")
     return Settings(target=target, timeout_seconds=timeout, scenario=scenario, keep=keep,
-                    model=model, preflight=preflight, existing=existing, models=models)
+                    model=model, preflight=preflight, existing=existing, models=models,
+                    sweep_ttl_seconds=sweep_ttl, run_id=run_id)

@@ -1,10 +1,17 @@
-"""Namespaces the plugin owns: labelled with the run id, deleted unless asked to keep them."""
+"""Namespaces the plugin owns: labelled with the run id, deleted unless asked to keep them.
+
+Only namespaces labelled `app.kubernetes.io/managed-by=pytest-kfs` are ever deleted. A run
+deletes its own at the end (also those of an xdist worker that was killed), and sweeps those
+of earlier runs older than a TTL (a run that was SIGKILLed); kept ones are left alone.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from kubernetes.client.rest import ApiException
 
@@ -14,7 +21,13 @@ MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGER = "pytest-kfs"
 RUN_ID_LABEL = "pytest-kfs/run-id"
 TEST_ANNOTATION = "pytest-kfs/test"
+CREATED_ANNOTATION = "pytest-kfs/created"
+KEPT_ANNOTATION = "pytest-kfs/kept"
 _MAX = 63
+
+
+class NamespaceTaken(RuntimeError):
+    """The namespace exists and is not ours to use."""
 
 
 def namespace_name(run_id: str, test_id: str) -> str:
@@ -27,12 +40,26 @@ def namespace_name(run_id: str, test_id: str) -> str:
 
 
 def create(cluster: Cluster, name: str, run_id: str, test_id: str) -> str:
-    """Create a namespace labelled as ours; ApiException 409 if someone else has it."""
-    cluster.core.create_namespace({"metadata": {
-        "name": name, "labels": {MANAGED_BY: MANAGER, RUN_ID_LABEL: run_id},
-        "annotations": {TEST_ANNOTATION: test_id[:250],
-                        "pytest-kfs/created": str(int(time.time()))},
-    }})
+    """Create a namespace labelled as ours; NamespaceTaken if it already exists."""
+    try:
+        cluster.core.create_namespace({"metadata": {
+            "name": name, "labels": {MANAGED_BY: MANAGER, RUN_ID_LABEL: run_id},
+            "annotations": {TEST_ANNOTATION: test_id[:250],
+                            CREATED_ANNOTATION: str(int(time.time()))},
+        }})
+    except ApiException as error:
+        if error.status != 409:
+            raise
+        labels = (cluster.core.read_namespace(name).metadata.labels or {})
+        if labels.get(MANAGED_BY) != MANAGER:
+            raise NamespaceTaken(
+                f"namespace {name} already exists and is not pytest-kfs's (no label "
+                f"{MANAGED_BY}={MANAGER}); it was left untouched: delete or rename it, or set "
+                "KFS_RUN_ID to another value") from None
+        raise NamespaceTaken(
+            f"namespace {name} is left over from an earlier run with run id "
+            f"{labels.get(RUN_ID_LABEL)}; set KFS_RUN_ID to a new value, or let it be swept "
+            "(--kfs-sweep-ttl)") from None
     return name
 
 
@@ -51,3 +78,62 @@ def delete(cluster: Cluster, name: str) -> None:
     except ApiException as error:
         if error.status != 404:
             raise
+
+
+def mark_kept(cluster: Cluster, name: str, why: str) -> None:
+    """Annotate a namespace kept on request: sweeps leave it alone."""
+    cluster.core.patch_namespace(name, {"metadata": {"annotations": {KEPT_ANNOTATION: why}}})
+
+
+@dataclass(frozen=True)
+class OwnedNamespace:
+    """One namespace with our label, as the sweep sees it."""
+
+    name: str
+    run_id: str
+    created: float  # epoch seconds
+    kept: bool
+    terminating: bool
+
+
+def list_owned(cluster: Cluster) -> list[OwnedNamespace]:
+    """Every namespace labelled as ours (needs list on namespaces)."""
+    items = cluster.core.list_namespace(label_selector=f"{MANAGED_BY}={MANAGER}",
+                                        _request_timeout=30).items
+    owned = []
+    for item in items:
+        annotations = item.metadata.annotations or {}
+        try:
+            created = float(annotations[CREATED_ANNOTATION])
+        except (KeyError, ValueError):
+            created = item.metadata.creation_timestamp.timestamp()
+        owned.append(OwnedNamespace(
+            item.metadata.name, (item.metadata.labels or {}).get(RUN_ID_LABEL, ""), created,
+            KEPT_ANNOTATION in annotations, item.metadata.deletion_timestamp is not None))
+    return owned
+
+
+def stale(owned: Iterable[OwnedNamespace], now: float, ttl_seconds: float,
+          current_run: str) -> list[str]:
+    """Names to sweep: ours, of another run, older than the TTL, not kept, not going already."""
+    return sorted(ns.name for ns in owned
+                  if ns.run_id != current_run and now - ns.created > ttl_seconds
+                  and not ns.kept and not ns.terminating)
+
+
+def of_run(owned: Iterable[OwnedNamespace], run_id: str) -> list[str]:
+    """This run's namespaces still standing (an xdist worker died before deleting them)."""
+    return sorted(ns.name for ns in owned
+                  if ns.run_id == run_id and not ns.kept and not ns.terminating)
+
+
+def delete_all(cluster: Cluster, names: Iterable[str]) -> list[str]:
+    """Delete each (label re-checked); return those deleted."""
+    deleted = []
+    for name in names:
+        try:
+            delete(cluster, name)
+        except ApiException:
+            continue  # one refusal must not stop the rest; the next sweep retries
+        deleted.append(name)
+    return deleted

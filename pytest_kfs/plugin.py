@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -69,6 +71,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="keep test namespaces: never (default), on-failure, always. Env KFS_KEEP.",
     )
     group.addoption(
+        "--kfs-sweep-ttl", dest="kfs_sweep_ttl", metavar="DURATION",
+        help="at start, delete pytest-kfs namespaces of earlier runs older than this (e.g. "
+             "30m, 2h; default 1h; off to never). Only namespaces with pytest-kfs's label. "
+             "Env KFS_SWEEP_TTL, ini kfs_sweep_ttl.")
+    group.addoption(
         "--kfs-preflight", dest="kfs_preflight", nargs="?", const="on", default=None,
         choices=("on", "report", "off"), metavar="on|report",
         help="predict each model's outcome before deploying (no cluster writes); a predicted "
@@ -99,7 +106,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                       ("kfs_keep", "keep test namespaces (see --kfs-keep)"),
                       ("kfs_storage_uri", "model storage URI (see --kfs-storage-uri)"),
                       ("kfs_model_format", "model format (see --kfs-model-format)"),
-                      ("kfs_service_account", "serving service account")):
+                      ("kfs_service_account", "serving service account"),
+                      ("kfs_sweep_ttl", "age after which stale namespaces are swept")):
         parser.addini(key, f"pytest-kfs {text}", default="")
     parser.addini("kfs_cluster", "pytest-kfs cluster target (see --kfs-cluster)", default="")
     parser.addini("kfs_kubeconfig", "pytest-kfs kubeconfig file (see --kfs-kubeconfig)",
@@ -110,7 +118,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _settings(config: pytest.Config) -> Settings:
     names = ("cluster", "kubeconfig", "timeout", "scenario", "keep", "storage_uri",
-             "model_format", "service_account", "existing", "models")
+             "model_format", "service_account", "existing", "models", "sweep_ttl")
     cli = {name: config.getoption(f"kfs_{name}")
            for name in (*names, "kind_create", "preflight")}
     ini = {name: config.getini(f"kfs_{name}") for name in names}
@@ -136,7 +144,8 @@ def pytest_configure(config: pytest.Config) -> None:
     except SettingsError as error:
         raise pytest.UsageError(f"pytest-kfs: {error}") from None
     worker_input = getattr(config, "workerinput", {})
-    config.stash[RUN_ID] = worker_input.get("kfs_run_id") or uuid.uuid4().hex[:10]
+    config.stash[RUN_ID] = (worker_input.get("kfs_run_id") or config.stash[SETTINGS].run_id
+                            or uuid.uuid4().hex[:10])
     config.stash[RECORDS] = {}
     config.pluginmanager.register(KfsSession(config), "kfs-session")
 
@@ -154,6 +163,33 @@ class KfsSession:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+        self.sweep_note = ""
+
+    @property
+    def _controller(self) -> bool:
+        return not hasattr(self.config, "workerinput")
+
+    def _owns_namespaces(self) -> bool:
+        settings = self.config.stash[SETTINGS]
+        return self._controller and RUN_CLUSTER in self.config.stash and \
+            settings.existing is None
+
+    def _sweep_stale(self) -> None:
+        ttl = self.config.stash[SETTINGS].sweep_ttl_seconds
+        if ttl is None or not self._owns_namespaces():
+            return
+        cluster = self.config.stash[RUN_CLUSTER].cluster
+        try:
+            owned = namespaces.list_owned(cluster)
+        except ApiException as error:
+            self.sweep_note = (f"kfs sweep: skipped, cannot list namespaces (HTTP "
+                               f"{error.status}); stale pytest-kfs namespaces stay")
+            return
+        stale = namespaces.stale(owned, time.time(), ttl, self.config.stash[RUN_ID])
+        deleted = namespaces.delete_all(cluster, stale)
+        if deleted:
+            self.sweep_note = (f"kfs sweep: deleted {len(deleted)} pytest-kfs namespace(s) of "
+                               f"earlier runs older than {ttl / 60:g}m: {', '.join(deleted)}")
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -170,6 +206,7 @@ class KfsSession:
             if type(error).__module__.startswith("pytest_kfs"):
                 raise pytest.UsageError(f"pytest-kfs: {error}") from None
             raise
+        self._sweep_stale()
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: object) -> None:
@@ -179,10 +216,13 @@ class KfsSession:
         if run is not None:
             node.workerinput.update(run.shared)  # type: ignore[attr-defined]
 
-    def pytest_report_header(self, config: pytest.Config) -> str | None:
+    def pytest_report_header(self, config: pytest.Config) -> list[str] | None:
         """Say which cluster the run uses."""
         run = config.stash.get(RUN_CLUSTER, None)
-        return f"kfs cluster: {run.cluster.describe()}" if run else None
+        if run is None:
+            return None
+        return [f"kfs cluster: {run.cluster.describe()}"] + (
+            [self.sweep_note] if self.sweep_note else [])
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Gather model records (xdist brings them over from the workers)."""
@@ -193,12 +233,30 @@ class KfsSession:
                     f"{record['test']}::{record['namespace']}/{record['name']}"] = record
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        """One row per model: verdict, time to Loaded, state, top finding."""
+        """One row per model; this run's leftovers deleted; the namespaces kept on request."""
         records = list(self.config.stash[RECORDS].values())
         if records:
             terminalreporter.section("pytest-kfs models")
             for row in summary_rows(records):
                 terminalreporter.write_line(row)
+        if not self._owns_namespaces():
+            return
+        cluster = self.config.stash[RUN_CLUSTER].cluster
+        try:
+            owned = namespaces.list_owned(cluster)
+        except Exception:  # no list permission, or the cluster went away: nothing to add
+            return
+        # Namespaces an xdist worker could not delete (it was killed) go now.
+        leftovers = namespaces.delete_all(cluster, namespaces.of_run(owned, self.config.stash[
+            RUN_ID]))
+        kept = [ns.name for ns in owned if ns.run_id == self.config.stash[RUN_ID] and ns.kept]
+        if leftovers:
+            terminalreporter.write_line(f"pytest-kfs: deleted namespaces a worker left behind: "
+                                        f"{', '.join(leftovers)}")
+        if kept:
+            terminalreporter.write_line(f"pytest-kfs: kept for inspection (--kfs-keep): "
+                                        f"{', '.join(kept)}; remove with: kubectl delete "
+                                        f"namespace {' '.join(kept)}")
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Write the JSON report and the GitHub step summary (controller only)."""
@@ -357,9 +415,13 @@ def _open_namespace(config: pytest.Config, cluster: Cluster, test_id: str) -> _N
     name = namespaces.namespace_name(config.stash[RUN_ID], test_id)
     try:
         namespaces.create(cluster, name, config.stash[RUN_ID], test_id)
+    except namespaces.NamespaceTaken as error:
+        pytest.fail(f"pytest-kfs: {error}", pytrace=False)
     except ApiException as error:
-        raise pytest.UsageError(f"pytest-kfs: cannot create namespace {name} on "
-                                f"{cluster.context}: HTTP {error.status} {error.reason}") from None
+        need = " (pytest-kfs needs create on namespaces; see README, RBAC)" \
+            if error.status == 403 else ""
+        pytest.fail(f"pytest-kfs: cannot create namespace {name} on {cluster.context}: HTTP "
+                    f"{error.status} {error.reason}{need}", pytrace=False)
     handle = _Namespace(name)
     handle.cluster = cluster
     return handle
@@ -368,6 +430,8 @@ def _open_namespace(config: pytest.Config, cluster: Cluster, test_id: str) -> _N
 def _close_namespace(config: pytest.Config, namespace: _Namespace, failed: bool) -> None:
     keep = config.stash[SETTINGS].keep
     if keep == "always" or (keep == "on-failure" and failed):
+        namespaces.mark_kept(namespace.cluster, str(namespace),
+                             "failed" if failed else "--kfs-keep=always")
         return
     namespaces.delete(namespace.cluster, str(namespace))
 
@@ -437,9 +501,13 @@ def _progress(config: pytest.Config, namespace: str, name: str) -> Any:
     if reporter is None or config.get_verbosity() < 1:
         return None
 
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
     def show(entry: Any) -> None:
-        reporter.write_line(f"    kfs {namespace}/{name} +{entry.at:.2f}s {entry.source}: "
-                            f"{entry.text}")
+        # Live progress belongs on the terminal even while the test's output is captured.
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            reporter.write_line(f"    kfs {namespace}/{name} +{entry.at:.2f}s "
+                                f"{entry.source}: {entry.text}")
     return show
 
 

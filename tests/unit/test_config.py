@@ -12,6 +12,8 @@ from pytest_kfs.config import (
     LocalTarget,
     SettingsError,
     parse_cluster,
+    parse_run_id,
+    parse_sweep_ttl,
     parse_timeout,
     resolve,
 )
@@ -139,3 +141,28 @@ def test_models_file_errors_name_the_entry(text, message):
 def test_storage_uris_are_validated(uri, message):
     with pytest.raises(SettingsError, match=re.escape(message)):
         resolve({"storage_uri": uri, "model_format": "sklearn"}, {}, {})
+
+
+@pytest.mark.parametrize(("value", "seconds"), [
+    (None, 3600.0), ("", 3600.0), ("90m", 5400.0), ("2h", 7200.0), ("1d", 86400.0),
+    ("600", 600.0), ("off", None), ("OFF", None), ("never", None)])
+def test_sweep_ttl_durations(value, seconds):
+    assert parse_sweep_ttl(value) == seconds
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("soon", "is not a duration"), ("-1h", "is not a duration"), ("30s", "under a minute")])
+def test_bad_sweep_ttl(value, message):
+    with pytest.raises(SettingsError, match=message):
+        parse_sweep_ttl(value)
+
+
+@pytest.mark.parametrize("value", ["ci-1234", "a", "run7"])
+def test_run_id_from_the_environment(value):
+    assert resolve({}, {}, {"KFS_RUN_ID": value}).run_id == value
+
+
+@pytest.mark.parametrize("value", ["Upper", "has_underscore", "-lead", "x" * 21])
+def test_bad_run_id(value):
+    with pytest.raises(SettingsError, match="KFS_RUN_ID"):
+        parse_run_id(value)

@@ -1,0 +1,34 @@
+"""Which namespaces a sweep takes: pure decisions on plain data."""
+
+from pytest_kfs.namespaces import OwnedNamespace, namespace_name, of_run, stale
+
+NOW = 1_800_000_000.0
+HOUR = 3600.0
+
+
+def owned(name, run="old", age_hours=3.0, kept=False, terminating=False):
+    return OwnedNamespace(name, run, NOW - age_hours * HOUR, kept, terminating)
+
+
+def test_stale_takes_only_old_namespaces_of_other_runs():
+    found = [owned("old-a"), owned("young", age_hours=0.5), owned("mine", run="current"),
+             owned("kept", kept=True), owned("going", terminating=True), owned("old-b")]
+    assert stale(found, NOW, HOUR, "current") == ["old-a", "old-b"]
+
+
+def test_the_ttl_is_a_strict_age():
+    assert stale([owned("edge", age_hours=1.0)], NOW, HOUR, "current") == []
+    assert stale([owned("edge", age_hours=1.01)], NOW, HOUR, "current") == ["edge"]
+
+
+def test_of_run_takes_this_runs_leftovers_except_kept():
+    found = [owned("a", run="r1", age_hours=0), owned("b", run="r1", kept=True),
+             owned("c", run="r2"), owned("d", run="r1", terminating=True)]
+    assert of_run(found, "r1") == ["a"]
+
+
+def test_names_are_dns_labels_and_distinct_per_test():
+    first = namespace_name("abcdef1234", "suites/test_x.py::test_" + "y" * 80)
+    second = namespace_name("abcdef1234", "suites/test_x.py::test_" + "y" * 81)
+    assert len(first) <= 63 and first.startswith("kfs-abcdef-")
+    assert first != second
