@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from kubernetes.client.rest import ApiException
 
-from pytest_kfs import namespaces
+from pytest_kfs import namespaces, permissions
 from pytest_kfs.cluster import Cluster, ClusterError
 from pytest_kfs.config import Settings, SettingsError, resolve
 from pytest_kfs.deploy import Deployer, DeployError, ModelHandle, ModelNotLoaded
@@ -164,6 +164,7 @@ class KfsSession:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.sweep_note = ""
+        self.permission_note = ""
 
     @property
     def _controller(self) -> bool:
@@ -173,6 +174,31 @@ class KfsSession:
         settings = self.config.stash[SETTINGS]
         return self._controller and RUN_CLUSTER in self.config.stash and \
             settings.existing is None
+
+    def _check_permissions(self) -> None:
+        """Fail the run at once, naming each missing permission, rather than test by test."""
+        settings = self.config.stash[SETTINGS]
+        if not self._controller or RUN_CLUSTER not in self.config.stash:
+            return
+        cluster = self.config.stash[RUN_CLUSTER].cluster
+        if settings.existing is not None:
+            namespace = settings.existing[0] or ""
+            table, read_only = permissions.READ, True
+            scope = f"to verify namespace {namespace}" if namespace else \
+                "to verify all namespaces"
+        else:
+            namespace, table, read_only = "", permissions.DEPLOY, False
+            scope = "to deploy into namespaces of its own (cluster-wide)"
+        found = permissions.missing(table, permissions.review_with(cluster.api_client),
+                                    namespace)
+        if found.unknown:
+            self.permission_note = ("kfs permissions: not checked (the API server refused "
+                                    "SelfSubjectAccessReview)")
+        elif found.required:
+            raise pytest.UsageError("pytest-kfs: " + permissions.refusal(
+                found, f"context '{cluster.context}'", scope, read_only))
+        else:
+            self.permission_note = permissions.degraded(found)
 
     def _sweep_stale(self) -> None:
         ttl = self.config.stash[SETTINGS].sweep_ttl_seconds
@@ -206,6 +232,7 @@ class KfsSession:
             if type(error).__module__.startswith("pytest_kfs"):
                 raise pytest.UsageError(f"pytest-kfs: {error}") from None
             raise
+        self._check_permissions()
         self._sweep_stale()
 
     @pytest.hookimpl(optionalhook=True)
@@ -221,8 +248,8 @@ class KfsSession:
         run = config.stash.get(RUN_CLUSTER, None)
         if run is None:
             return None
-        return [f"kfs cluster: {run.cluster.describe()}"] + (
-            [self.sweep_note] if self.sweep_note else [])
+        notes = [note for note in (self.permission_note, self.sweep_note) if note]
+        return [f"kfs cluster: {run.cluster.describe()}", *notes]
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Gather model records (xdist brings them over from the workers)."""

@@ -1,0 +1,138 @@
+"""Live-cluster safety: the plugin works with the least-privilege ClusterRole of
+examples/rbac-deploy.yaml, and with any required rule less it stops at once, naming it."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+from kubernetes import client
+
+from pytest_kfs import permissions
+from pytest_kfs.local.scenarios import PROJECT, SAMPLE_BUCKET, seed_samples
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "rbac-deploy.yaml"
+
+
+def _documents() -> dict[str, dict]:
+    return {doc["kind"]: doc for doc in yaml.safe_load_all(EXAMPLE.read_text()) if doc}
+
+
+@pytest.fixture
+def identity(kfs_cluster, tmp_path):
+    """The example's objects under unique names; yields (role name, kubeconfig maker)."""
+    tag = uuid.uuid4().hex[:6]
+    docs = _documents()
+    namespace, account, role = f"kfs-ci-{tag}", "pytest-kfs", f"pytest-kfs-deploy-{tag}"
+    kfs_cluster.core.create_namespace({"metadata": {"name": namespace}})
+    kfs_cluster.core.create_namespaced_service_account(namespace, {"metadata": {"name": account}})
+    cluster_role = docs["ClusterRole"]
+    cluster_role["metadata"]["name"] = role
+    binding = docs["ClusterRoleBinding"]
+    binding["metadata"]["name"] = role
+    binding["roleRef"]["name"] = role
+    binding["subjects"][0]["namespace"] = namespace
+    kfs_cluster.rbac.create_cluster_role(cluster_role)
+    kfs_cluster.rbac.create_cluster_role_binding(binding)
+    token = kfs_cluster.core.create_namespaced_service_account_token(
+        account, namespace, client.AuthenticationV1TokenRequest(
+            spec=client.V1TokenRequestSpec(audiences=[]))).status.token
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "ci",
+        "clusters": [{"name": "c", "cluster": {
+            "server": kfs_cluster.server,
+            "certificate-authority": kfs_cluster.api_client.configuration.ssl_ca_cert}}],
+        "users": [{"name": "ci", "user": {"token": token}}],
+        "contexts": [{"name": "ci", "context": {"cluster": "c", "user": "ci"}}]}))
+    yield role, path
+    kfs_cluster.rbac.delete_cluster_role_binding(role)
+    kfs_cluster.rbac.delete_cluster_role(role)
+    kfs_cluster.core.delete_namespace(namespace)
+
+
+def test_the_example_grants_exactly_the_plugins_table():
+    granted = set()
+    for rule in _documents()["ClusterRole"]["rules"]:
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                granted |= {(verb, resource, group) for verb in rule["verbs"]}
+    wanted = {(p.verb, p.resource, p.group) for p in permissions.DEPLOY}
+    assert granted == wanted
+
+
+def test_deploying_tests_run_with_least_privilege(pytester, kfs_cluster, kfs_gcp, identity):
+    _, kubeconfig = identity
+    seed_samples(kfs_gcp)
+    keys = {}
+    for name, grant in (("rbac-reader", True), ("rbac-stranger", False)):
+        email = f"{name}@{PROJECT}.iam.gserviceaccount.com"
+        kfs_gcp.ensure_service_account(email)
+        if grant:
+            kfs_gcp.grant_bucket(SAMPLE_BUCKET, "roles/storage.objectViewer",
+                                 f"serviceAccount:{email}")
+        keys[name] = kfs_gcp.create_key(email)
+    (pytester.path / "keys.json").write_text(json.dumps(keys))
+    pytester.makepyfile("""
+        import json, pytest
+        from pytest_kfs.deploy import ModelNotLoaded
+
+        KEYS = json.load(open("keys.json"))
+
+        def test_loads(kfs_deploy):
+            kfs_deploy("sklearn-iris", credentials=KEYS["rbac-reader"]).wait_loaded()
+
+        def test_diagnosed(kfs_deploy):
+            model = kfs_deploy("sklearn-iris", credentials=KEYS["rbac-stranger"])
+            with pytest.raises(ModelNotLoaded) as failure:
+                model.wait_loaded()
+            assert failure.value.findings[0].code == "GCS_LIST_DENIED"
+    """)
+    result = pytester.runpytest_subprocess("--kfs-cluster=ci", f"--kfs-kubeconfig={kubeconfig}",
+                                           "-p", "no:cacheprovider", timeout=180)
+    result.assert_outcomes(passed=2)
+    assert "kfs permissions: without" not in result.stdout.str()
+
+
+@pytest.mark.parametrize(("resource", "verb", "named"), [
+    ("namespaces", "create", "create namespaces"),
+    ("pods", "watch", "watch pods"),
+    ("pods/log", "get", "get pods/log"),
+])
+def test_with_less_it_stops_naming_what_is_missing(pytester, kfs_cluster, identity, resource,
+                                                   verb, named):
+    role, kubeconfig = identity
+    rules = []
+    for rule in _documents()["ClusterRole"]["rules"]:  # per resource, minus the one verb
+        for name in rule["resources"]:
+            verbs = [v for v in rule["verbs"] if (name, v) != (resource, verb)]
+            if verbs:
+                rules.append({"apiGroups": rule["apiGroups"], "resources": [name],
+                              "verbs": verbs})
+    kfs_cluster.rbac.replace_cluster_role(role, {"metadata": {"name": role}, "rules": rules})
+    pytester.makepyfile("def test_x(kfs_namespace):\n    pass\n")
+    result = pytester.runpytest_subprocess("--kfs-cluster=ci", f"--kfs-kubeconfig={kubeconfig}",
+                                           "-p", "no:cacheprovider", timeout=60)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in result.stderr.lines if line.startswith("ERROR: pytest-kfs:")]
+    assert len(errors) == 1, result.stderr.str()
+    assert f"lack what pytest-kfs needs to deploy into namespaces of its own (cluster-wide): " \
+           f"{named} " in errors[0]
+    assert "examples/rbac-deploy.yaml" in errors[0]
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_optional_permissions_missing_are_listed_not_fatal(pytester, kfs_cluster, identity):
+    role, kubeconfig = identity
+    rules = [rule for rule in _documents()["ClusterRole"]["rules"]
+             if "jobs" not in rule["resources"]]
+    kfs_cluster.rbac.replace_cluster_role(role, {"metadata": {"name": role}, "rules": rules})
+    pytester.makepyfile("def test_x(kfs_namespace):\n    pass\n")
+    result = pytester.runpytest_subprocess("--kfs-cluster=ci", f"--kfs-kubeconfig={kubeconfig}",
+                                           "-p", "no:cacheprovider", timeout=60)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["kfs permissions: without create jobs.batch (the in-cluster "
+                                 "bucket probe); delete jobs.batch (the in-cluster bucket probe)"])
