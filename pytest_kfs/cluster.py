@@ -70,6 +70,8 @@ def _unreachable(server: str, error: BaseException) -> ClusterError:
             break
         reason = nested
     text = str(reason).split("\n")[0]
+    if isinstance(reason, ApiException):  # status 0: the client wrapped a transport error
+        text = " ".join(str(reason.reason).split())
     if isinstance(reason, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in text:
         return ClusterError(
             f"TLS handshake with the API server {server} failed ({text}); the kubeconfig's "
@@ -86,6 +88,8 @@ def _probe(api_client: client.ApiClient, context: str) -> Cluster:
     try:
         version = client.VersionApi(api_client).get_code(_request_timeout=_CONNECT_TIMEOUT)
     except ApiException as error:
+        if not error.status:
+            raise _unreachable(server, error) from None
         if error.status in (401, 403):
             raise ClusterError(
                 f"the API server {server} rejected the credentials of context '{context}' "

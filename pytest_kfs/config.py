@@ -150,7 +150,8 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 def parse_storage_uri(uri: str) -> str:
     """A storage URI KServe can download; SettingsError says what is wrong with it."""
     if not uri.startswith(STORAGE_SCHEMES):
-        scheme = uri.split("://")[0] + "://" if "://" in uri else "no scheme"
+        scheme = f"the unsupported scheme {uri.split('://')[0]}://" if "://" in uri \
+            else "no scheme"
         raise SettingsError(f"storage URI {uri!r} has {scheme}; KServe downloads "
                             f"{', '.join(s.removesuffix('://') for s in STORAGE_SCHEMES)}")
     if uri.startswith("gs://"):
@@ -188,7 +189,11 @@ def parse_model(storage_uri: str | None, model_format: str | None,
     if service_account and not _DNS_LABEL.match(service_account):
         raise SettingsError(f"--kfs-service-account={service_account!r} is not a valid "
                             "Kubernetes name")
-    return ModelSettings(parse_storage_uri(storage_uri), model_format, service_account)
+    try:
+        uri = parse_storage_uri(storage_uri)
+    except SettingsError as error:
+        raise SettingsError(f"--kfs-storage-uri: {error}") from None
+    return ModelSettings(uri, model_format, service_account)
 
 
 def parse_cluster(value: str, kubeconfig: str | None, kind_create: bool) -> ClusterTarget:

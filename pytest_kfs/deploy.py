@@ -44,6 +44,32 @@ class ModelNotLoaded(AssertionError):
         self.findings = findings
 
 
+_KEY_FIELDS = ("client_email", "private_key", "token_uri")
+
+
+def service_account_key(credentials: dict[str, Any] | str) -> dict[str, Any]:
+    """A Google service-account key (dict or its JSON text); DeployError naming what is wrong,
+    never echoing the key."""
+    if isinstance(credentials, str):
+        try:
+            credentials = json.loads(credentials)
+        except ValueError as error:
+            raise DeployError(f"credentials= is not valid JSON (line {error.lineno}, column "
+                              f"{error.colno}); pass the key file's content or a dict") \
+                from None
+    if not isinstance(credentials, dict):
+        raise DeployError(f"credentials= must be a service-account key (a dict), got "
+                          f"{type(credentials).__name__}")
+    if credentials.get("type") != "service_account":
+        raise DeployError(f"credentials= is a key of type {credentials.get('type')!r}; KServe "
+                          "needs a service_account key (gcloud iam service-accounts keys create)")
+    lacking = [field for field in _KEY_FIELDS if not credentials.get(field)]
+    if lacking:
+        raise DeployError(f"credentials= lacks {', '.join(lacking)}: not a complete "
+                          "service-account key file")
+    return credentials
+
+
 def load_manifest(source: str | Path | dict[str, Any]) -> dict[str, Any]:
     """An InferenceService from a dict, a YAML string or a YAML file; DeployError otherwise."""
     if isinstance(source, dict):
@@ -189,7 +215,7 @@ class Deployer:
                  spec: str | Path | dict[str, Any] | None = None,
                  storage_uri: str | None = None, model_format: str | None = None,
                  service_account: str | None = None,
-                 credentials: dict[str, Any] | None = None, runtime: str | None = None,
+                 credentials: dict[str, Any] | str | None = None, runtime: str | None = None,
                  protocol: str | None = None, min_replicas: int | None = None,
                  annotations: dict[str, str] | None = None) -> ModelHandle:
         """Deploy a sample by name, a spec (dict, YAML text or file) or a storage URI."""
@@ -197,7 +223,8 @@ class Deployer:
             raise DeployError("pass either spec= or a sample/storage_uri, not both")
         if credentials is not None:
             service_account = self._key_service_account(name or sample or "model",
-                                                         service_account, credentials)
+                                                         service_account,
+                                                         service_account_key(credentials))
         manifest = self._manifest(sample, name, spec, storage_uri, model_format,
                                   service_account, runtime, protocol, min_replicas, annotations)
         try:

@@ -17,6 +17,7 @@ from pytest_kfs import namespaces, permissions
 from pytest_kfs.cluster import Cluster, ClusterError
 from pytest_kfs.config import Settings, SettingsError, resolve
 from pytest_kfs.deploy import Deployer, DeployError, ModelHandle, ModelNotLoaded
+from pytest_kfs.inference import InferenceFailed
 from pytest_kfs.models import ModelConfig, configured_models, existing_models
 from pytest_kfs.report import json_report, markdown_summary, model_record, summary_rows
 from pytest_kfs.report_html import render as render_html
@@ -133,6 +134,21 @@ def _settings(config: pytest.Config) -> Settings:
     return settings
 
 
+def _check_writable(option: str, path: str | None) -> None:
+    # Found at the end of a long run, an unwritable report path would lose the report.
+    if not path:
+        return
+    flag = "--" + option.replace("_", "-")
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise SettingsError(f"{flag}={path} is a directory; name a file")
+    parent = target.parent
+    if not parent.is_dir():
+        raise SettingsError(f"{flag}={path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise SettingsError(f"{flag}={path}: directory {parent} is not writable")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Validate the settings (bad input is a one-line usage error) and start the session."""
     config.addinivalue_line(
@@ -141,6 +157,8 @@ def pytest_configure(config: pytest.Config) -> None:
                    "kfs_model deploys for this test, and a module-wide namespace")
     try:
         config.stash[SETTINGS] = _settings(config)
+        for option in ("kfs_report", "kfs_html"):
+            _check_writable(option, config.getoption(option))
     except SettingsError as error:
         raise pytest.UsageError(f"pytest-kfs: {error}") from None
     worker_input = getattr(config, "workerinput", {})
@@ -152,9 +170,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    """Remember each phase's report: namespaces are kept on failure when asked."""
+    """Remember each phase's report (namespaces are kept on failure when asked); show the
+    plugin's own errors as their message and the test's line, not a traceback."""
     report = yield
     item.stash.setdefault(REPORTS, {})[report.when] = report
+    error = call.excinfo.value if call.excinfo else None
+    if report.failed and isinstance(error, DeployError | ModelNotLoaded | InferenceFailed):
+        where = next((f"{entry.path}:{entry.lineno + 1}"
+                      for entry in reversed(call.excinfo.traceback)  # type: ignore[union-attr]
+                      if Path(entry.path) == item.path), item.nodeid)
+        prefix = "pytest-kfs: cannot deploy: " if isinstance(error, DeployError) else ""
+        report.longrepr = f"{where}: {type(error).__name__}\n{prefix}{error}"
     return report
 
 

@@ -121,7 +121,7 @@ def test_models_file_yaml_and_toml():
 @pytest.mark.parametrize(("text", "message"), [
     ("models: []", "needs a non-empty list under 'models:'"),
     ("models: [{name: a, storage_uri: 'gs://b/p'}]", "model 1: --kfs-storage-uri needs"),
-    ("models: [{storage_uri: 'ftp://x/y', model_format: sklearn}]", "has ftp://"),
+    ("models: [{storage_uri: 'ftp://x/y', model_format: sklearn}]", "has the unsupported scheme ftp://"),
     ("models: [{name: a, colour: red}]", "unknown key(s) colour"),
     ("models: [{name: a, storage_uri: 'gs://bkt/p', model_format: x},"
      " {name: a, storage_uri: 'gs://bkt/q', model_format: x}]", "must be a unique"),
