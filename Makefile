@@ -30,4 +30,4 @@ suites: setup
 ## test: the project's own tests (unit, plugin through pytester, integration)
 test: setup
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 -p xdist tests/
+	$(BIN)/python -m pytest -n 2 -p xdist --dist loadgroup tests/

@@ -1,5 +1,11 @@
-"""The conformance suites through real pytest against the embedded cluster, per scenario."""
+"""The conformance suites through real pytest against the embedded cluster, per scenario.
 
+Each run also proves no secret leaks: the inner run records every private key and token its
+embedded cluster handed out, and none of them may appear in any output, report or log."""
+
+import json
+import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -60,20 +66,73 @@ def _failed(output: str) -> set[str]:
             if line.startswith(("FAILED ", "ERROR "))}
 
 
+# A plugin for the inner run (test code, loaded with -p): at its end, write down every secret
+# the embedded cluster knows (keys and tokens from the local GCP, the admin client key, secrets
+# still stored) and copy every log of the cluster (API server, audit, controller, the pods').
+LEAK_RECORDER = textwrap.dedent("""\
+    import base64, json, pathlib, shutil
+
+    from pytest_kfs.plugin import RUN_CLUSTER
+
+
+    def pytest_sessionfinish(session):
+        run = session.config.stash.get(RUN_CLUSTER, None)
+        if run is None or run.embedded is None:
+            return
+        embedded = run.embedded
+        values = embedded.world.secret_values() + [embedded.gcp.admin_token,
+                                                   embedded.plane.pki.admin_key.read_text()]
+        for secret in run.cluster.core.list_secret_for_all_namespaces().items:
+            values += [base64.b64decode(v).decode(errors="replace")
+                       for v in (secret.data or {}).values()]
+        logs = pathlib.Path("cluster-logs")
+        for index, log in enumerate(embedded.plane.workdir.rglob("*.log")):
+            shutil.copy(log, logs.mkdir(exist_ok=True) or logs / f"{index}-{log.name}")
+        pathlib.Path("known-secrets.json").write_text(json.dumps(values))
+""")
+
+
+def _needles(values: list[str]) -> set[str]:
+    """What would prove a leak: each base64 line of a PEM body, each token whole."""
+    needles = set()
+    for value in values:
+        if "PRIVATE KEY-----" in value:
+            needles |= {line for line in re.split(r"\\n|\n", value)
+                        if len(line) >= 40 and "-----" not in line}
+        elif len(value) >= 16:
+            needles.add(value)
+    return needles
+
+
+def _assert_no_leak(pytester, output: str) -> None:
+    values = json.loads((pytester.path / "known-secrets.json").read_text())
+    needles = _needles(values)
+    assert len(needles) > 10, "the inner run handed out no keys or tokens: nothing was scanned"
+    places = {"output": output}
+    for path in [*pytester.path.glob("out.*"), *(pytester.path / "cluster-logs").iterdir()]:
+        places[path.name] = path.read_text(errors="replace")
+    assert len(places) > 5, sorted(places)
+    leaks = [(where, needle[:12] + "...") for where, text in places.items()
+             for needle in needles if needle in text]
+    assert leaks == [], f"secret material found in: {leaks}"
+
+
 @pytest.mark.parametrize("scenario", sorted(EXPECTED))
-def test_suites_fail_exactly_the_right_tests(pytester, scenario):
+def test_suites_fail_exactly_the_right_tests(pytester, scenario, monkeypatch):
+    pytester.makepyfile(leak_recorder=LEAK_RECORDER)
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(pytester.path / "out.summary.md"))
     result = pytester.runpytest_subprocess(
         "--kfs-cluster=local", f"--kfs-scenario={scenario}", SUITES, "-p", "no:cacheprovider",
-        "-rfE", "--tb=short", timeout=400)
-    output = result.stdout.str()
+        "-rfE", "--tb=short", "-v", "-p", "leak_recorder", "--kfs-report=out.json",
+        "--kfs-html=out.html", "--junitxml=out.xml", timeout=400)
+    output = result.stdout.str() + result.stderr.str()
     failing, phrases = EXPECTED[scenario]
     failed = _failed(output)
     assert failed == failing, (f"unexpected failures: {sorted(failed - failing)}; expected but "
                                f"passed: {sorted(failing - failed)}\n{output[-2000:]}")
     for phrase in phrases:
         assert phrase in output
-    assert "BEGIN PRIVATE KEY" not in output
-    assert "private_key" not in output
+    _assert_no_leak(pytester, output)
 
 
 def test_two_workers_give_the_same_results(pytester):
@@ -81,3 +140,25 @@ def test_two_workers_give_the_same_results(pytester):
         "--kfs-cluster=local", "--kfs-scenario=object-read-denied", SUITES, "-n", "2",
         "-p", "xdist", "-p", "no:cacheprovider", "-rfE", "--tb=short", timeout=400)
     assert _failed(result.stdout.str()) == EXPECTED["object-read-denied"][0]
+
+
+def test_the_leak_scan_finds_a_planted_leak(pytester):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()).decode()
+    tokens = [f"ya29.local-token-{n:04d}-abcdefgh" for n in range(12)]
+    (pytester.path / "known-secrets.json").write_text(json.dumps([pem, *tokens]))
+    logs = pytester.path / "cluster-logs"
+    logs.mkdir()
+    for name in ("a.log", "b.log", "c.log", "d.log"):
+        (logs / name).write_text("nothing to see")
+    (pytester.path / "out.json").write_text(json.dumps({"key": pem}))  # escaped newlines
+    with pytest.raises(AssertionError, match=r"secret material found in: \[\('out.json'"):
+        _assert_no_leak(pytester, "clean output")
+    (pytester.path / "out.json").write_text("{}")
+    with pytest.raises(AssertionError, match=r"\[\('output'"):
+        _assert_no_leak(pytester, f"Authorization: Bearer {tokens[3]}")
+    _assert_no_leak(pytester, "clean output")

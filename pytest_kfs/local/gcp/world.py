@@ -80,6 +80,7 @@ class GcpWorld:
         self.buckets: dict[str, Bucket] = {}
         self.service_accounts: dict[str, ServiceAccount] = {}
         self.tokens: dict[str, tuple[Principal, float]] = {}
+        self.issued_private_keys: list[str] = []  # kept only so leak tests know what to look for
         self.token_uri = "http://127.0.0.1:0/token"
         self._generation = 1_700_000_000_000_000
 
@@ -135,6 +136,8 @@ class GcpWorld:
         pem = private.private_bytes(serialization.Encoding.PEM,
                                     serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption()).decode()
+        with self.lock:
+            self.issued_private_keys.append(pem)
         return {
             "type": "service_account",
             "project_id": account.project,
@@ -147,6 +150,11 @@ class GcpWorld:
             "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
             "universe_domain": "googleapis.com",
         }
+
+    def secret_values(self) -> list[str]:
+        """Every private key and access token this world handed out (for leak scans)."""
+        with self.lock:
+            return [*self.issued_private_keys, *self.tokens]
 
     def disable_key(self, email: str, key_id: str) -> None:
         """Disable a key: token requests signed with it fail like Google's."""
