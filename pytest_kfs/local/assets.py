@@ -168,11 +168,17 @@ def _version_ldflags() -> str:
     return f"-s -w {flags}"
 
 
-def build(target: Path | None = None) -> Path:
+def build_kubectl() -> Path:
+    """kubectl of the same pinned version (benchmarks compare with `kubectl wait`)."""
+    build(names=("kubectl",))
+    return cache_dir() / "kubectl"
+
+
+def build(target: Path | None = None, names: tuple[str, ...] = KUBE_BINARIES) -> Path:
     """Build the pinned kube-apiserver and kube-controller-manager into the cache; idempotent."""
     target = target or cache_dir()
     target.mkdir(parents=True, exist_ok=True)
-    if all((target / name).is_file() for name in KUBE_BINARIES):
+    if all((target / name).is_file() for name in names):
         return target
     go = shutil.which("go")
     if go is None:
@@ -182,7 +188,7 @@ def build(target: Path | None = None) -> Path:
     with tempfile.TemporaryDirectory(prefix="kfs-gobuild-") as work:
         for name in ("go.mod", "go.sum", "tools.go"):
             (Path(work) / name).write_bytes((module / name).read_bytes())
-        for name in KUBE_BINARIES:
+        for name in names:
             if (target / name).is_file():
                 continue
             partial = target / f".{name}.partial"

@@ -1,0 +1,107 @@
+"""bench/results.json -> the Markdown of bench/RESULTS.md (ratios against pytest-kfs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:,.0f} ms"
+
+
+def _healthy(section: dict[str, Any]) -> list[str]:
+    ours = section["pytest-kfs"]["latency"]["median"]
+    lines = ["## 1. Time to verdict, healthy",
+             "",
+             "From the status write that makes the model Loaded/Ready to the tool returning; "
+             "every tool waits on the same InferenceService at the same time, each through its "
+             f"own connection. {section['pytest-kfs']['latency']['n']} trials.",
+             "",
+             "| tool | median | mean | max | x pytest-kfs (median) | outcome |",
+             "|---|---|---|---|---|---|"]
+    for tool in section.values():
+        latency = tool["latency"]
+        ratio = latency["median"] / ours if ours > 0 else float("inf")
+        lines.append(f"| {tool['label']} | {_ms(latency['median'])} | {_ms(latency['mean'])} | "
+                     f"{_ms(latency['max'])} | {ratio:,.1f} | {', '.join(tool['outcomes'])} |")
+    return lines
+
+
+def _broken(section: dict[str, Any]) -> list[str]:
+    lines = ["## 2. Time to verdict, broken (the seed: permission denied)",
+             "",
+             "From the storage-initializer's first failure (its container terminated with an "
+             "error, seen by a pod watch) to the tool's answer. pytest-kfs's answer includes "
+             "the diagnosis; the others only report a timeout.",
+             "",
+             "| tool | time to answer | answer |", "|---|---|---|"]
+    for tool in section.values():
+        lines.append(f"| {tool['label']} | {_ms(tool['after_first_failure_s'])} | "
+                     f"{tool['outcome']} |")
+    return lines
+
+
+def _api(section: dict[str, Any]) -> list[str]:
+    ours = max(section["pytest-kfs"]["requests_while_waiting"], 1)
+    lines = ["## 3. API cost per wait",
+             "",
+             "Requests each tool sent to the API server (counted by a proxy in front of it) "
+             "while one model stayed Pending, then became Loaded. A watch counts once however "
+             "long it streams.",
+             "",
+             "| tool | requests while pending | per minute | x pytest-kfs | total incl. start |",
+             "|---|---|---|---|---|"]
+    for tool in section.values():
+        lines.append(f"| {tool['label']} | {tool['requests_while_waiting']} | "
+                     f"{tool['per_minute']:.1f} | "
+                     f"{tool['requests_while_waiting'] / ours:,.1f} | {tool['requests_total']} |")
+    return lines
+
+
+def _scale(rows: list[dict[str, Any]]) -> list[str]:
+    lines = ["## 4. Scale",
+             "",
+             "N healthy models (real storage-initializer and model server each) through real "
+             "pytest against one embedded cluster. Wait = each model's wait to Loaded.",
+             "",
+             "| models | -n | wall | parallel efficiency | wait median | wait max | peak RSS |",
+             "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        memory = "; ".join(f"{kind} {mib} MiB" for kind, mib in
+                           sorted(row["peak_rss_mib"].items()))
+        lines.append(f"| {row['models']} | {row['workers']} | {row['wall_s']:.1f} s | "
+                     f"{row['parallel_efficiency']:.0%} | {row['wait_median_s']:.2f} s | "
+                     f"{row['wait_max_s']:.2f} s | {memory} |")
+    return lines
+
+
+def _overhead(section: dict[str, Any]) -> list[str]:
+    return ["## 5. Overhead", "",
+            "| what | time |", "|---|---|",
+            f"| pytest start-up, plugin disabled (`-p no:kfs`) | "
+            f"{_ms(section['startup_without_plugin_s'])} |",
+            f"| pytest start-up, plugin loaded, no cluster | "
+            f"{_ms(section['startup_with_plugin_no_cluster_s'])} |",
+            f"| pytest start-up and stop with `--kfs-cluster=local` (embedded cluster) | "
+            f"{_ms(section['startup_with_embedded_cluster_s'])} |",
+            f"| per bare test | {section['per_test_bare_ms']:.1f} ms |",
+            f"| per test with a fresh namespace (`kfs_namespace`) | "
+            f"{section['per_test_with_namespace_ms']:.1f} ms |",
+            f"| the namespace's own cost per test | "
+            f"{section['namespace_overhead_per_test_ms']:.1f} ms |"]
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The whole RESULTS.md."""
+    machine = results["machine"]
+    lines = ["# Benchmark results", "",
+             f"Taken {machine['date']} with `python bench/run.py"
+             f"{' --quick' if results.get('quick') else ''}`. Regenerate with the same command; "
+             "`bench/README.md` says what each figure measures and what limits it.", "",
+             "| | |", "|---|---|"]
+    lines += [f"| {key} | {value} |" for key, value in machine.items() if key != "date"]
+    for key, render in (("healthy", _healthy), ("broken", _broken), ("api", _api),
+                        ("scale", _scale), ("overhead", _overhead)):
+        if key in results:
+            lines += ["", *render(results[key])]
+    return "\n".join(lines) + "\n"
