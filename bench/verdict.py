@@ -85,8 +85,11 @@ def _trial(embedded, admin, directory: Path, index: int, hold: float, sdk: bool
     results = {}
     for tool, waiter in started:
         waiter.join(hold + 90)
+        errors = waiter.path.kubeconfig.with_suffix(".stderr")
+        last_error = errors.read_text().strip().splitlines()[-1:] if errors.is_file() else []
         results[tool] = {
-            "label": waiter.tool, "outcome": waiter.outcome,
+            "label": waiter.tool,
+            "outcome": waiter.outcome or f"no answer ({' '.join(last_error) or 'silent'})",
             "after_change_s": None if waiter.finished is None else waiter.finished - changed,
             "requests_while_waiting": waiter.path.requests() - baseline[tool],
             "requests_total": waiter.path.requests(),
@@ -101,7 +104,10 @@ def healthy(trials: int, sdk: bool = True) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="kfs-bench-") as work, \
             start_embedded(kserve=False) as embedded:
         admin = connect_context(embedded.context, embedded.kubeconfig)
-        runs = [_trial(embedded, admin, Path(work), index, hold=3.0 + index % 3, sdk=sdk)
+        # Spread the change over the pollers' 10 s period (golden-ratio steps), so no tool is
+        # lucky or unlucky with its phase.
+        runs = [_trial(embedded, admin, Path(work), index,
+                       hold=3.0 + (index * 0.618034 % 1.0) * 10.0, sdk=sdk)
                 for index in range(trials)]
     tools = runs[0].keys()
     return {tool: {"label": runs[0][tool]["label"],

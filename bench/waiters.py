@@ -50,7 +50,7 @@ def pytest_kfs(path: Counted, namespace: str, name: str, timeout: float) -> Wait
     def run() -> None:
         cluster = connect_context("bench", path.kubeconfig)
         handle = ModelHandle(cluster, namespace, name, {"spec": {"predictor": {}}}, timeout)
-        waiter.waiting.set()
+        _thread(lambda: _once_watching(waiter, streams=3))
         try:
             handle.wait_loaded(timeout)
             waiter.outcome = "loaded"
@@ -95,8 +95,8 @@ def kserve_sdk(path: Counted, namespace: str, name: str, timeout: float,
     waiter = Waiter(label, path)
     waiter.process = subprocess.Popen(
         [sdk_python(), str(ROOT / "bench" / "sdk_waiter.py"), str(path.kubeconfig), namespace,
-         name, mode, str(timeout)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        text=True)
+         name, mode, str(timeout)], stdout=subprocess.PIPE,
+        stderr=path.kubeconfig.with_suffix(".stderr").open("w"), text=True)
 
     def read() -> None:
         assert waiter.process is not None and waiter.process.stdout is not None
@@ -126,13 +126,18 @@ def kubectl_wait(path: Counted, namespace: str, name: str, timeout: float) -> Wa
         waiter.finished = time.monotonic()
         waiter.outcome = "ready" if code == 0 else "timeout"
 
-    def watch_start() -> None:  # waiting once its watch request went out
-        while not any(r.watch for r in path.proxy.recorded) and waiter.finished is None:
-            time.sleep(0.01)
-        waiter.waiting.set()
     _thread(watch_exit)
-    _thread(watch_start)
+    _thread(lambda: _once_watching(waiter, streams=1))
     return waiter
+
+
+def _once_watching(waiter: Waiter, streams: int) -> None:
+    """Mark a watching tool as waiting once its watch requests went out (set-up is not
+    counted against it, as for the pollers)."""
+    while sum(r.watch for r in waiter.path.proxy.recorded) < streams and \
+            waiter.finished is None:
+        time.sleep(0.01)
+    waiter.waiting.set()
 
 
 def kubectl_available() -> bool:

@@ -34,7 +34,12 @@ from pytest_kfs.diagnose import PodProblem, pod_problems
 from pytest_kfs.status import ModelState, Verdict, verdict
 
 _TRANSIENT_STATUS = {429, 500, 502, 503, 504}
-_QUIET_RESYNC = 5.0
+# A safety net only: watches carry the changes; a quiet minute re-reads the truth once.
+_QUIET_RESYNC = 60.0
+# Longest a watch runs before it is renewed, and longest a stream may stay silent: the API
+# server sends a bookmark about once a minute, so silence beyond this means a dead connection.
+_WATCH_SECONDS = 300
+_SILENCE_SECONDS = 90
 # Failures that another restart of the initializer will not cure.
 _PERMANENT_INITIALIZER = ("does not have storage.objects", "Access denied", "not found",
                           "No such object", "No model found", "invalid_grant",
@@ -177,13 +182,14 @@ class _Streams:
             try:
                 if not resource_version:
                     resource_version = self._relist(kind)
-                remaining = max(1, int(min(30, self.deadline - time.monotonic())))
+                remaining = max(1, int(min(_WATCH_SECONDS, self.deadline - time.monotonic())))
                 stream = watch.Watch()
                 for event in stream.stream(function, *args, **kwargs,
                                            resource_version=resource_version,
                                            timeout_seconds=remaining,
                                            allow_watch_bookmarks=True,
-                                           _request_timeout=(10, remaining + 10)):
+                                           _request_timeout=(10, min(remaining + 10,
+                                                                     _SILENCE_SECONDS))):
                     if self.stopped.is_set():
                         stream.stop()
                         return
@@ -213,6 +219,8 @@ class _Streams:
 
     def _trouble(self, kind: str, error: BaseException | None) -> None:
         """Put a transient API problem on the timeline (the wait goes on)."""
+        if isinstance(error, urllib3.exceptions.ReadTimeoutError):
+            return  # a silent stream is renewed from its resourceVersion: nothing lost
         if isinstance(error, ApiException):
             text = f"HTTP {error.status} {error.reason}"
         elif isinstance(error, urllib3.exceptions.ProtocolError):

@@ -252,7 +252,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
             upstream.close()
             return
-        # Streamed (watches, logs): pass bytes on as they come; end by closing.
+        # Streamed (watches, logs): re-chunk bytes as they come. Chunked framing matters: a
+        # client reading a close-delimited body waits for its buffer to fill, not for events.
+        self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Connection", "close")
         self.end_headers()
         self.close_connection = True
@@ -263,8 +265,9 @@ class _Handler(BaseHTTPRequestHandler):
             while not stream.is_cut:
                 chunk = response.read1(65536)
                 if not chunk:
+                    self.wfile.write(b"0\r\n\r\n")
                     break
-                self.wfile.write(chunk)
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 self.wfile.flush()
         except (OSError, ValueError, http.client.HTTPException):
             pass  # cut, or the client went away
