@@ -163,12 +163,23 @@ def test_stale_namespaces_are_swept_and_nothing_else(pytester, inner, kfs_cluste
         result.stdout.fnmatch_lines([f"kfs sweep: deleted * older than 120m: *stale-{tag}*"])
 
 
-def test_sweep_off_and_young_namespaces_stay(pytester, inner, kfs_cluster, planted):
-    tag, _ = planted
-    pytester.makepyfile("def test_x(kfs_cluster):\n    pass\n")
-    inner("--kfs-sweep-ttl=off").assert_outcomes(passed=1)
-    inner("--kfs-sweep-ttl=4h").assert_outcomes(passed=1)  # 3h old is not stale yet
-    assert kfs_cluster.core.read_namespace(f"stale-{tag}").metadata.deletion_timestamp is None
+def test_sweep_off_and_young_namespaces_stay(pytester, inner, kfs_cluster):
+    # 30 minutes old: no concurrent run on this cluster (TTL 1h or more) may take it either.
+    name = f"aging-{uuid.uuid4().hex[:6]}"
+    kfs_cluster.core.create_namespace({"metadata": {
+        "name": name, "labels": {namespaces.MANAGED_BY: namespaces.MANAGER,
+                                 namespaces.RUN_ID_LABEL: "oldrun"},
+        "annotations": {namespaces.CREATED_ANNOTATION: str(int(time.time()) - 1800)}}})
+    try:
+        pytester.makepyfile("def test_x(kfs_cluster):\n    pass\n")
+        inner("--kfs-sweep-ttl=off").assert_outcomes(passed=1)
+        inner("--kfs-sweep-ttl=45m").assert_outcomes(passed=1)  # 30m old is not stale yet
+        assert kfs_cluster.core.read_namespace(name).metadata.deletion_timestamp is None
+        inner("--kfs-sweep-ttl=20m").assert_outcomes(passed=1)
+        assert _gone_or_going(kfs_cluster, name)
+    finally:
+        with contextlib.suppress(ApiException):
+            kfs_cluster.core.delete_namespace(name)
 
 
 def test_a_namespace_without_our_label_is_never_taken(pytester, inner, kfs_cluster, run_id):
