@@ -5,26 +5,25 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from kubernetes.client.rest import ApiException
 
-from pytest_kfs import namespaces, permissions
-from pytest_kfs.cluster import Cluster, ClusterError
 from pytest_kfs.config import Settings, SettingsError, resolve
-from pytest_kfs.deploy import Deployer, DeployError, ModelHandle, ModelNotLoaded
-from pytest_kfs.inference import InferenceFailed
-from pytest_kfs.models import ModelConfig, configured_models, existing_models
-from pytest_kfs.report import json_report, markdown_summary, model_record, summary_rows
-from pytest_kfs.report_html import render as render_html
-from pytest_kfs.session import RunCluster, open_cluster
+
+# The Kubernetes and Google clients take most of a second to import: a run without a cluster
+# (the plugin merely installed) must not pay for them, so they are imported where used.
+if TYPE_CHECKING:
+    from pytest_kfs.cluster import Cluster
+    from pytest_kfs.deploy import Deployer, ModelHandle
+    from pytest_kfs.session import RunCluster
 
 SETTINGS = pytest.StashKey[Settings]()
-RUN_CLUSTER = pytest.StashKey[RunCluster]()
+RUN_CLUSTER: pytest.StashKey[RunCluster] = pytest.StashKey()
 RUN_ID = pytest.StashKey[str]()
 REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 RECORDS = pytest.StashKey[dict[str, dict[str, Any]]]()
@@ -168,6 +167,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(KfsSession(config), "kfs-session")
 
 
+def _own_error(error: BaseException | None) -> bool:
+    """The plugin's own errors (shown as their message): only if their modules were loaded."""
+    deploy, inference = sys.modules.get("pytest_kfs.deploy"), sys.modules.get(
+        "pytest_kfs.inference")
+    kinds = tuple(kind for module, names in ((deploy, ("DeployError", "ModelNotLoaded")),
+                                             (inference, ("InferenceFailed",)))
+                  if module is not None for kind in (getattr(module, n) for n in names))
+    return bool(kinds) and isinstance(error, kinds)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """Remember each phase's report (namespaces are kept on failure when asked); show the
@@ -175,11 +184,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     item.stash.setdefault(REPORTS, {})[report.when] = report
     error = call.excinfo.value if call.excinfo else None
-    if report.failed and isinstance(error, DeployError | ModelNotLoaded | InferenceFailed):
+    if report.failed and _own_error(error):
         where = next((f"{entry.path}:{entry.lineno + 1}"
                       for entry in reversed(call.excinfo.traceback)  # type: ignore[union-attr]
                       if Path(entry.path) == item.path), item.nodeid)
-        prefix = "pytest-kfs: cannot deploy: " if isinstance(error, DeployError) else ""
+        prefix = "pytest-kfs: cannot deploy: " if type(error).__name__ == "DeployError" else ""
         report.longrepr = f"{where}: {type(error).__name__}\n{prefix}{error}"
     return report
 
@@ -203,6 +212,8 @@ class KfsSession:
 
     def _check_permissions(self) -> None:
         """Fail the run at once, naming each missing permission, rather than test by test."""
+        from pytest_kfs import permissions
+
         settings = self.config.stash[SETTINGS]
         if not self._controller or RUN_CLUSTER not in self.config.stash:
             return
@@ -227,6 +238,10 @@ class KfsSession:
             self.permission_note = permissions.degraded(found)
 
     def _sweep_stale(self) -> None:
+        from kubernetes.client.rest import ApiException
+
+        from pytest_kfs import namespaces
+
         ttl = self.config.stash[SETTINGS].sweep_ttl_seconds
         if ttl is None or not self._owns_namespaces():
             return
@@ -249,6 +264,9 @@ class KfsSession:
         settings = self.config.stash[SETTINGS]
         if settings.target is None:
             return
+        from pytest_kfs.cluster import ClusterError
+        from pytest_kfs.session import open_cluster
+
         shared = getattr(self.config, "workerinput", {})
         try:
             self.config.stash[RUN_CLUSTER] = open_cluster(settings.target, shared)
@@ -289,11 +307,15 @@ class KfsSession:
         """One row per model; this run's leftovers deleted; the namespaces kept on request."""
         records = list(self.config.stash[RECORDS].values())
         if records:
+            from pytest_kfs.report import summary_rows
+
             terminalreporter.section("pytest-kfs models")
             for row in summary_rows(records):
                 terminalreporter.write_line(row)
         if not self._owns_namespaces():
             return
+        from pytest_kfs import namespaces
+
         cluster = self.config.stash[RUN_CLUSTER].cluster
         try:
             owned = namespaces.list_owned(cluster)
@@ -321,13 +343,19 @@ class KfsSession:
             run = self.config.stash.get(RUN_CLUSTER, None)
             cluster = {"context": run.cluster.context, "server": run.cluster.server,
                        "kubernetes": run.cluster.server_version} if run else {}
+            from pytest_kfs.report import json_report
+
             document = json_report(records, self.config.stash[RUN_ID], cluster)
             Path(path).write_text(json.dumps(document, indent=2))
         html_path = self.config.getoption("kfs_html")
         if html_path:
+            from pytest_kfs.report_html import render as render_html
+
             Path(html_path).write_text(render_html(records))
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if step_summary and records:
+            from pytest_kfs.report import markdown_summary
+
             with open(step_summary, "a", encoding="utf-8") as out:
                 out.write(markdown_summary(records))
 
@@ -343,6 +371,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize `kfs_model_config` over the configured models, `kfs_existing_model` over
     the InferenceServices --kfs-existing selects (one test per model)."""
     settings = metafunc.config.stash[SETTINGS]
+    from pytest_kfs.models import configured_models, existing_models
+
     if "kfs_model_config" in metafunc.fixturenames:
         configs = configured_models(settings)
         metafunc.parametrize("kfs_model_config", configs, ids=[c.name for c in configs])
@@ -407,6 +437,7 @@ def kfs_preflight(kfs_cluster: Cluster, _kfs_google_access: Any) -> Any:
 
     Returns a Prediction: `loads`, `fails: <finding code>` or `unknown: <why>`.
     """
+    from pytest_kfs.models import ModelConfig
     from pytest_kfs.preflight import predict
 
     def check(namespace: str, config: ModelConfig) -> Any:
@@ -465,6 +496,10 @@ class _Namespace(str):
 
 
 def _open_namespace(config: pytest.Config, cluster: Cluster, test_id: str) -> _Namespace:
+    from kubernetes.client.rest import ApiException
+
+    from pytest_kfs import namespaces
+
     name = namespaces.namespace_name(config.stash[RUN_ID], test_id)
     try:
         namespaces.create(cluster, name, config.stash[RUN_ID], test_id)
@@ -481,6 +516,8 @@ def _open_namespace(config: pytest.Config, cluster: Cluster, test_id: str) -> _N
 
 
 def _close_namespace(config: pytest.Config, namespace: _Namespace, failed: bool) -> None:
+    from pytest_kfs import namespaces
+
     keep = config.stash[SETTINGS].keep
     if keep == "always" or (keep == "on-failure" and failed):
         namespaces.mark_kept(namespace.cluster, str(namespace),
@@ -531,6 +568,7 @@ def _record(node: pytest.Item, data: dict[str, Any], seconds: float | None) -> N
 def record_snapshot(node: pytest.Item, namespace: str, name: str, storage_uri: str,
                     state: Any, outcome: Any, findings: list[Any]) -> None:
     """Record a read-only observation (no wait, no timeline) like a finished wait."""
+    from pytest_kfs.report import model_record
     from pytest_kfs.wait import TimelineEntry, WaitResult
 
     result = WaitResult(verdict=outcome, state=state, elapsed=0.0,
@@ -541,6 +579,8 @@ def record_snapshot(node: pytest.Item, namespace: str, name: str, storage_uri: s
 
 def _recorder(node: pytest.Item) -> Any:
     """Record each finished wait as test properties (JUnit shows them; reports read them)."""
+    from pytest_kfs.report import model_record
+
     def record(handle: ModelHandle, result: Any, findings: list[Any]) -> None:
         model = handle.manifest["spec"]["predictor"].get("model") or {}
         data = model_record(node.nodeid, handle.namespace, handle.name,
@@ -570,6 +610,8 @@ def kfs_deploy(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namespa
 
     `handle.wait_loaded()`, `.status`, `.timeline`, `.diagnose()`, `.delete()`.
     """
+    from pytest_kfs.deploy import Deployer
+
     settings = request.config.stash[SETTINGS]
     deployer = Deployer(kfs_cluster, str(kfs_namespace), settings.timeout_seconds)
     deployer.on_change = _progress(request.config, str(kfs_namespace), "model")
@@ -585,6 +627,9 @@ def kfs_model(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namespac
     From `@pytest.mark.kfs(...)`, else --kfs-storage-uri/--kfs-model-format/
     --kfs-service-account, else the --kfs-scenario plan, else the sklearn-iris sample.
     """
+    from pytest_kfs.deploy import DeployError, ModelNotLoaded
+    from pytest_kfs.models import ModelConfig
+
     settings = request.config.stash[SETTINGS]
     wanted = _marker_kwargs(request.node)
     wanted.pop("namespace", None)
