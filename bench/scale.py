@@ -14,16 +14,12 @@ from processes import run_sampled
 
 TESTS = '''
 import pytest
-from pytest_kfs.local.scenarios import PROJECT, SAMPLE_BUCKET, seed_samples
+from pytest_kfs.local.scenarios import sample_key
 
 
 @pytest.fixture(scope="session")
 def key(kfs_gcp):
-    seed_samples(kfs_gcp)
-    email = f"bench-reader@{PROJECT}.iam.gserviceaccount.com"
-    kfs_gcp.ensure_service_account(email)
-    kfs_gcp.grant_bucket(SAMPLE_BUCKET, "roles/storage.objectViewer", f"serviceAccount:{email}")
-    return kfs_gcp.create_key(email)
+    return sample_key(kfs_gcp, "bench-reader")
 
 
 @pytest.mark.parametrize("index", range(N))

@@ -9,6 +9,7 @@ a storage-initializer that failed, an unschedulable pod, an image that cannot be
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -143,6 +144,7 @@ class _Streams:
                                          name=f"kfs-wait-{kind}-{name}")
                         for kind in ("isvc", "pod", "event")]
         self._resyncing: threading.Thread | None = None
+        self._watches: dict[str, watch.Watch] = {}
 
     def _source(self, kind: str) -> tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]:
         if kind == "isvc":
@@ -183,7 +185,7 @@ class _Streams:
                 if not resource_version:
                     resource_version = self._relist(kind)
                 remaining = max(1, int(min(_WATCH_SECONDS, self.deadline - time.monotonic())))
-                stream = watch.Watch()
+                stream = self._watches[kind] = watch.Watch()
                 for event in stream.stream(function, *args, **kwargs,
                                            resource_version=resource_version,
                                            timeout_seconds=remaining,
@@ -252,7 +254,17 @@ class _Streams:
             thread.start()
 
     def stop(self) -> None:
+        """End the streams now: a thread blocked reading a quiet watch must not outlive the
+        wait (threads left running at interpreter exit can crash it)."""
         self.stopped.set()
+        for stream in list(self._watches.values()):
+            stream.stop()
+            response = getattr(stream, "_resp", None)  # the open HTTP response, if any
+            if response is not None and hasattr(response, "shutdown"):
+                with contextlib.suppress(OSError):  # already closed by the server
+                    response.shutdown()
+        for thread in self.threads:
+            thread.join(timeout=2)
 
 
 def wait_for_model(cluster: Cluster, namespace: str, name: str, timeout: float,

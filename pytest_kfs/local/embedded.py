@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,17 +49,28 @@ class EmbeddedCluster:
                                              persist_config=False)
 
     def stop(self) -> None:
-        """Stop everything; no process and no temp directory remain."""
+        """Stop everything; no process, thread or temp directory remains."""
         for part in (self.controller, self.kubelet, self.gcp):
             if part is not None:
                 part.stop()
         self.plane.stop()
+        # With the API server gone their connections break; wait for the threads to see the
+        # stop flag: daemon threads still inside TLS calls at interpreter exit can abort it.
+        _join_threads(("kfs-kserve", "kfs-kubelet", "kfs-local-gcp", "pod-", "scale-to-zero-"),
+                      timeout=5.0)
 
     def __enter__(self) -> EmbeddedCluster:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def _join_threads(prefixes: tuple[str, ...], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    for thread in threading.enumerate():
+        if thread.name.startswith(prefixes) and thread is not threading.current_thread():
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def start_embedded(extra_crds: list[dict] | None = None, own_crds: bool = True,

@@ -117,6 +117,18 @@ def seed_samples(gcp: GcpAdmin) -> None:
     gcp.put_object(SAMPLE_BUCKET, f"{CORRUPT_PREFIX}/model.joblib", CORRUPT)
 
 
+def sample_key(gcp: GcpAdmin, name: str, can_read: bool = True,
+               project: str = PROJECT) -> dict[str, Any]:
+    """A key for Google service account `name@project`, with objectViewer on the sample bucket
+    when `can_read` (the samples seeded first)."""
+    seed_samples(gcp)
+    email = f"{name}@{project}.iam.gserviceaccount.com"
+    gcp.ensure_service_account(email)
+    if can_read:
+        gcp.grant_bucket(SAMPLE_BUCKET, "roles/storage.objectViewer", f"serviceAccount:{email}")
+    return gcp.create_key(email)
+
+
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("healthy", "key secret on the serving account, objectViewer on the bucket", True),
     Scenario("gcs-permission-denied",

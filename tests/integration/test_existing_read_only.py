@@ -14,7 +14,7 @@ import yaml
 from kubernetes import client
 
 from pytest_kfs.deploy import ModelNotLoaded
-from pytest_kfs.local.scenarios import PROJECT, SAMPLE_BUCKET, seed_samples
+from pytest_kfs.local.scenarios import PROJECT, sample_key
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "nightly-cronjob.yaml"
@@ -23,12 +23,7 @@ OPERATOR = "kfs-audit-operator@kfs-demo.iam.gserviceaccount.com"
 
 
 def _key(kfs_gcp, name, grant):
-    seed_samples(kfs_gcp)
-    email = f"{name}@{PROJECT}.iam.gserviceaccount.com"
-    kfs_gcp.ensure_service_account(email)
-    if grant:
-        kfs_gcp.grant_bucket(SAMPLE_BUCKET, "roles/storage.objectViewer", f"serviceAccount:{email}")
-    return kfs_gcp.create_key(email)
+    return sample_key(kfs_gcp, name, can_read=grant)
 
 
 def _apply_example(kfs_cluster):

@@ -7,25 +7,18 @@ from kubernetes.client.rest import ApiException
 
 from pytest_kfs import namespaces
 from pytest_kfs.deploy import DeployError, ModelNotLoaded
-from pytest_kfs.local.scenarios import PROJECT, SAMPLE_BUCKET, seed_samples
+from pytest_kfs.local.scenarios import PROJECT, SAMPLE_BUCKET, sample_key
 from pytest_kfs.status import Verdict
 
 
 @pytest.fixture
 def reader_key(kfs_gcp):
-    seed_samples(kfs_gcp)
-    email = f"fixture-reader@{PROJECT}.iam.gserviceaccount.com"
-    kfs_gcp.ensure_service_account(email)
-    kfs_gcp.grant_bucket(SAMPLE_BUCKET, "roles/storage.objectViewer", f"serviceAccount:{email}")
-    return kfs_gcp.create_key(email)
+    return sample_key(kfs_gcp, "fixture-reader")
 
 
 @pytest.fixture
 def stranger_key(kfs_gcp):
-    seed_samples(kfs_gcp)
-    email = f"fixture-stranger@{PROJECT}.iam.gserviceaccount.com"
-    kfs_gcp.ensure_service_account(email)
-    return kfs_gcp.create_key(email)
+    return sample_key(kfs_gcp, "fixture-stranger", can_read=False)
 
 
 def test_namespace_is_labelled_with_the_run(kfs_cluster, kfs_namespace, pytestconfig):

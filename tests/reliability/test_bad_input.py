@@ -21,7 +21,7 @@ from pytest_kfs import namespaces
 from pytest_kfs.local import pki
 from pytest_kfs.local.faultproxy import FaultProxy
 from pytest_kfs.local.processes import free_port
-from pytest_kfs.local.scenarios import SAMPLE_BUCKET, seed_samples
+from pytest_kfs.local.scenarios import SAMPLE_BUCKET, sample_key
 
 MODEL = f"gs://{SAMPLE_BUCKET}/models/sklearn/1.0/model"
 PLAIN_TEST = "def test_x(kfs_namespace):\n    pass\n"
@@ -200,10 +200,8 @@ def materials(kfs_cluster, kfs_gcp, tmp_path_factory):
     proxy = FaultProxy(kfs_cluster.server, _admin_ssl(kfs_cluster))
     proxy.start()
     proxy.fail(404, path_contains="/apis/serving.kserve.io")  # as if the CRDs were absent
-    seed_samples(kfs_gcp)
-    other = "other-team@kfs-other.iam.gserviceaccount.com"
-    kfs_gcp.ensure_service_account(other)
-    (tmp / "key.json").write_text(json.dumps(kfs_gcp.create_key(other)))
+    other_key = sample_key(kfs_gcp, "other-team", can_read=False, project="kfs-other")
+    (tmp / "key.json").write_text(json.dumps(other_key))
     yield {
         "tmp": str(tmp), "closed": str(closed), "server": kfs_cluster.server,
         "admin": str(kfs_cluster.kubeconfig), "two_contexts": str(tmp / "two.yaml"),

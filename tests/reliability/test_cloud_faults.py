@@ -14,7 +14,7 @@ from pytest_kfs import gcs
 from pytest_kfs.deploy import Deployer
 from pytest_kfs.local.faultproxy import FaultProxy
 from pytest_kfs.local.processes import free_port
-from pytest_kfs.local.scenarios import PROJECT, SAMPLE_BUCKET, seed_samples
+from pytest_kfs.local.scenarios import SAMPLE_BUCKET, sample_key
 from pytest_kfs.models import ModelConfig
 from pytest_kfs.preflight import GoogleAccess, predict
 
@@ -32,19 +32,12 @@ def secret_data(key: dict) -> dict[str, str]:
 
 @pytest.fixture
 def reader(kfs_gcp) -> dict:
-    seed_samples(kfs_gcp)
-    email = f"fault-reader@{PROJECT}.iam.gserviceaccount.com"
-    kfs_gcp.ensure_service_account(email)
-    kfs_gcp.grant_bucket(SAMPLE_BUCKET, "roles/storage.objectViewer", f"serviceAccount:{email}")
-    return kfs_gcp.create_key(email)
+    return sample_key(kfs_gcp, "fault-reader")
 
 
 @pytest.fixture
 def stranger(kfs_gcp) -> dict:
-    seed_samples(kfs_gcp)
-    email = f"fault-stranger@{PROJECT}.iam.gserviceaccount.com"
-    kfs_gcp.ensure_service_account(email)
-    return kfs_gcp.create_key(email)
+    return sample_key(kfs_gcp, "fault-stranger", can_read=False)
 
 
 @pytest.fixture

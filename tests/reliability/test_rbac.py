@@ -12,7 +12,7 @@ import yaml
 from kubernetes import client
 
 from pytest_kfs import permissions
-from pytest_kfs.local.scenarios import PROJECT, SAMPLE_BUCKET, seed_samples
+from pytest_kfs.local.scenarios import sample_key
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "rbac-deploy.yaml"
 
@@ -66,15 +66,8 @@ def test_the_example_grants_exactly_the_plugins_table():
 
 def test_deploying_tests_run_with_least_privilege(pytester, kfs_cluster, kfs_gcp, identity):
     _, kubeconfig = identity
-    seed_samples(kfs_gcp)
-    keys = {}
-    for name, grant in (("rbac-reader", True), ("rbac-stranger", False)):
-        email = f"{name}@{PROJECT}.iam.gserviceaccount.com"
-        kfs_gcp.ensure_service_account(email)
-        if grant:
-            kfs_gcp.grant_bucket(SAMPLE_BUCKET, "roles/storage.objectViewer",
-                                 f"serviceAccount:{email}")
-        keys[name] = kfs_gcp.create_key(email)
+    keys = {"rbac-reader": sample_key(kfs_gcp, "rbac-reader"),
+            "rbac-stranger": sample_key(kfs_gcp, "rbac-stranger", can_read=False)}
     (pytester.path / "keys.json").write_text(json.dumps(keys))
     pytester.makepyfile("""
         import json, pytest
