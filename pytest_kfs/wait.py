@@ -261,7 +261,7 @@ class _Streams:
             stream.stop()
             response = getattr(stream, "_resp", None)  # the open HTTP response, if any
             if response is not None and hasattr(response, "shutdown"):
-                with contextlib.suppress(OSError):  # already closed by the server
+                with contextlib.suppress(OSError, ValueError):  # already closed, or not open
                     response.shutdown()
         for thread in self.threads:
             thread.join(timeout=2)

@@ -1,5 +1,6 @@
 """Every rehearsal scenario through the real flow: IAM, the storage-initializer, KServe's rules."""
 
+import contextlib
 import time
 
 import pytest
@@ -92,7 +93,15 @@ def test_broken_scenarios_fail_with_googles_words(kfs_cluster, kfs_gcp, namespac
     assert status["lastFailureInfo"]["reason"] == "ModelLoadFailed"
     assert status["lastFailureInfo"]["exitCode"] == 1
     assert status["lastFailureInfo"]["location"].startswith("model-predictor-00001-")
-    log = eventually(lambda: initializer_log(kfs_cluster, namespace, name), what="log")
+    # The initializer restarts with back-off: a fresh attempt's log may not have failed yet.
+    seen = {"log": ""}
+
+    def failed_log() -> str:
+        seen["log"] = initializer_log(kfs_cluster, namespace, name)
+        return seen["log"] if EXPECTED_LOG[scenario_name][0] in seen["log"] else ""
+    with contextlib.suppress(AssertionError):  # the asserts below show what the log said
+        eventually(failed_log, what="the failure in the initializer log")
+    log = seen["log"]
     for expected in EXPECTED_LOG[scenario_name]:
         assert expected in log, log
     if initializer_python().endswith("/bin/python") and "storage-initializer-" in \
