@@ -51,11 +51,14 @@ def _api(section: dict[str, Any]) -> list[str]:
              "",
              "| tool | requests while pending | per minute | x pytest-kfs | total incl. start |",
              "|---|---|---|---|---|"]
+    notes = ["", "pytest-kfs watches three streams (the InferenceService, its pods, events); "
+                 "what it sends while pending is a once-a-minute safety relist and the renewal "
+                 "of a stream silent for 90 s, not polling. kubectl watches one stream."]
     for tool in section.values():
         lines.append(f"| {tool['label']} | {tool['requests_while_waiting']} | "
                      f"{tool['per_minute']:.1f} | "
                      f"{tool['requests_while_waiting'] / ours:,.1f} | {tool['requests_total']} |")
-    return lines
+    return lines + notes
 
 
 def _scale(rows: list[dict[str, Any]]) -> list[str]:
