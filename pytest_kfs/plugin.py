@@ -200,6 +200,8 @@ class KfsSession:
         self.config = config
         self.sweep_note = ""
         self.permission_note = ""
+        self.leftovers: list[str] = []
+        self.kept: list[str] = []
 
     @property
     def _controller(self) -> bool:
@@ -304,7 +306,7 @@ class KfsSession:
                     f"{record['test']}::{record['namespace']}/{record['name']}"] = record
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        """One row per model; this run's leftovers deleted; the namespaces kept on request."""
+        """One row per model; this run's leftovers that were deleted; the namespaces kept."""
         records = list(self.config.stash[RECORDS].values())
         if records:
             from pytest_kfs.report import summary_rows
@@ -312,6 +314,17 @@ class KfsSession:
             terminalreporter.section("pytest-kfs models")
             for row in summary_rows(records):
                 terminalreporter.write_line(row)
+        if self.leftovers:
+            terminalreporter.write_line(f"pytest-kfs: deleted namespaces a worker left behind: "
+                                        f"{', '.join(self.leftovers)}")
+        if self.kept:
+            terminalreporter.write_line(f"pytest-kfs: kept for inspection (--kfs-keep): "
+                                        f"{', '.join(self.kept)}; remove with: kubectl delete "
+                                        f"namespace {' '.join(self.kept)}")
+
+    def _clean_up_run(self) -> None:
+        """Delete this run's namespaces still standing (an xdist worker killed mid-test could
+        not), and note the ones kept on request."""
         if not self._owns_namespaces():
             return
         from pytest_kfs import namespaces
@@ -321,22 +334,16 @@ class KfsSession:
             owned = namespaces.list_owned(cluster)
         except Exception:  # no list permission, or the cluster went away: nothing to add
             return
-        # Namespaces an xdist worker could not delete (it was killed) go now.
-        leftovers = namespaces.delete_all(cluster, namespaces.of_run(owned, self.config.stash[
-            RUN_ID]))
-        kept = [ns.name for ns in owned if ns.run_id == self.config.stash[RUN_ID] and ns.kept]
-        if leftovers:
-            terminalreporter.write_line(f"pytest-kfs: deleted namespaces a worker left behind: "
-                                        f"{', '.join(leftovers)}")
-        if kept:
-            terminalreporter.write_line(f"pytest-kfs: kept for inspection (--kfs-keep): "
-                                        f"{', '.join(kept)}; remove with: kubectl delete "
-                                        f"namespace {' '.join(kept)}")
+        run_id = self.config.stash[RUN_ID]
+        self.leftovers = namespaces.delete_all(cluster, namespaces.of_run(owned, run_id))
+        self.kept = [ns.name for ns in owned if ns.run_id == run_id and ns.kept]
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        """Write the JSON report and the GitHub step summary (controller only)."""
-        if hasattr(self.config, "workerinput"):
+        """Clean up what workers left; write the JSON report and the GitHub step summary
+        (controller only; runs before the terminal summary reports it)."""
+        if not self._controller:
             return
+        self._clean_up_run()
         records = list(self.config.stash[RECORDS].values())
         path = self.config.getoption("kfs_report")
         if path:

@@ -263,8 +263,9 @@ class _Streams:
             if response is not None and hasattr(response, "shutdown"):
                 with contextlib.suppress(OSError, ValueError):  # already closed, or not open
                     response.shutdown()
-        for thread in self.threads:
-            thread.join(timeout=2)
+        for thread in [*self.threads, self._resyncing]:
+            if thread is not None and thread.ident is not None:
+                thread.join(timeout=2)
 
 
 def wait_for_model(cluster: Cluster, namespace: str, name: str, timeout: float,
