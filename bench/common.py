@@ -12,23 +12,11 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-import yaml
-
 from pytest_kfs.local.assets import cache_dir, model_server_python
 from pytest_kfs.local.faultproxy import FaultProxy
 
 ROOT = Path(__file__).resolve().parents[1]
 ISVC = ("serving.kserve.io", "v1beta1", "inferenceservices")
-
-
-def proxy_kubeconfig(path: Path, proxy_url: str) -> Path:
-    """A kubeconfig for a client behind a proxy that holds the admin certificate."""
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "bench",
-        "clusters": [{"name": "bench", "cluster": {"server": proxy_url}}],
-        "users": [{"name": "bench", "user": {}}],
-        "contexts": [{"name": "bench", "context": {"cluster": "bench", "user": "bench"}}]}))
-    return path
 
 
 @dataclass
@@ -47,7 +35,7 @@ def counted(embedded, directory: Path, name: str) -> Counted:
     """A counting proxy in front of the embedded kube-apiserver, for one tool."""
     proxy = FaultProxy(embedded.plane.server, embedded.plane.client_ssl_context())
     proxy.start()
-    return Counted(proxy, proxy_kubeconfig(directory / f"{name}.kubeconfig", proxy.url))
+    return Counted(proxy, proxy.write_kubeconfig(directory / f"{name}.kubeconfig", "bench"))
 
 
 def summary(values: list[float]) -> dict[str, float]:

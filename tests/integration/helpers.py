@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import yaml
+from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from pytest_kfs import inferenceservice as isvc
@@ -65,3 +68,25 @@ def initializer_log(cluster, namespace: str, name: str) -> str:
                                                     container="storage-initializer")
     except ApiException:
         return ""
+
+
+def write_kubeconfig(path: Path, context: str, server: str, user: dict[str, Any],
+                     ca: str | None = None) -> Path:
+    """A one-context kubeconfig: `server`, the CA to trust (if any), the user's credentials."""
+    cluster = {"server": server, **({"certificate-authority": ca} if ca else {})}
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": context,
+        "clusters": [{"name": context, "cluster": cluster}],
+        "users": [{"name": context, "user": user}],
+        "contexts": [{"name": context, "context": {"cluster": context, "user": context}}]}))
+    return path
+
+
+def service_account_kubeconfig(cluster, namespace: str, account: str, path: Path,
+                               context: str) -> Path:
+    """A kubeconfig acting as a Kubernetes service account (a fresh token for it)."""
+    token = cluster.core.create_namespaced_service_account_token(
+        account, namespace, client.AuthenticationV1TokenRequest(
+            spec=client.V1TokenRequestSpec(audiences=[]))).status.token
+    return write_kubeconfig(path, context, cluster.server, {"token": token},
+                            cluster.api_client.configuration.ssl_ca_cert)

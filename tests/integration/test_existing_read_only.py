@@ -16,6 +16,8 @@ from kubernetes import client
 from pytest_kfs.deploy import ModelNotLoaded
 from pytest_kfs.local.scenarios import PROJECT, sample_key
 
+from .helpers import service_account_kubeconfig
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "nightly-cronjob.yaml"
 NIGHTLY_USER = "system:serviceaccount:kfs-nightly:kfs-nightly"
@@ -37,20 +39,6 @@ def _apply_example(kfs_cluster):
         "kfs-nightly", kinds["CronJob"])  # validated by the API server; never triggered here
 
 
-def _token_kubeconfig(kfs_cluster, path: Path) -> Path:
-    token = kfs_cluster.core.create_namespaced_service_account_token(
-        "kfs-nightly", "kfs-nightly", client.AuthenticationV1TokenRequest(
-            spec=client.V1TokenRequestSpec(audiences=[]))).status.token
-    ca = kfs_cluster.api_client.configuration.ssl_ca_cert
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "nightly",
-        "clusters": [{"name": "c", "cluster": {"server": kfs_cluster.server,
-                                               "certificate-authority": ca}}],
-        "users": [{"name": "nightly", "user": {"token": token}}],
-        "contexts": [{"name": "nightly", "context": {"cluster": "c", "user": "nightly"}}]}))
-    return path
-
-
 def test_nightly_verification_reads_only(pytester, kfs_cluster, kfs_namespace, kfs_gcp,
                                          kfs_deploy, pytestconfig, monkeypatch, tmp_path):
     from pytest_kfs.plugin import RUN_CLUSTER
@@ -62,7 +50,8 @@ def test_nightly_verification_reads_only(pytester, kfs_cluster, kfs_namespace, k
     with pytest.raises(ModelNotLoaded):
         stuck.wait_loaded()
     _apply_example(kfs_cluster)
-    kubeconfig = _token_kubeconfig(kfs_cluster, tmp_path / "nightly.kubeconfig")
+    kubeconfig = service_account_kubeconfig(kfs_cluster, "kfs-nightly", "kfs-nightly",
+                                            tmp_path / "nightly.kubeconfig", "nightly")
 
     # The operator's Google side: ADC from a key file, APIs at the local GCP.
     kfs_gcp.ensure_service_account(OPERATOR)

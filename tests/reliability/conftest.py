@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import yaml
 
 from pytest_kfs.cluster import Cluster, connect_context
 from pytest_kfs.local import start_embedded
@@ -26,17 +23,6 @@ def own_gcp(own_cluster) -> GcpAdmin:
     return GcpAdmin(own_cluster.gcp)
 
 
-def proxied_kubeconfig(path: Path, proxy_url: str) -> Path:
-    """A kubeconfig whose server is the fault proxy (the proxy holds the admin certificate)."""
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "proxied",
-        "clusters": [{"name": "proxied", "cluster": {"server": proxy_url}}],
-        "users": [{"name": "proxied", "user": {}}],
-        "contexts": [{"name": "proxied", "context": {"cluster": "proxied", "user": "proxied"}}],
-    }))
-    return path
-
-
 @pytest.fixture
 def api_proxy(own_cluster):
     """A fault proxy in front of the module cluster's kube-apiserver."""
@@ -47,7 +33,7 @@ def api_proxy(own_cluster):
 @pytest.fixture
 def proxied_cluster(api_proxy, tmp_path) -> Cluster:
     """The module cluster as a client behind the fault proxy sees it."""
-    return connect_context("proxied", proxied_kubeconfig(tmp_path / "kubeconfig", api_proxy.url))
+    return connect_context("proxied", api_proxy.write_kubeconfig(tmp_path / "kubeconfig"))
 
 
 @pytest.fixture

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kubernetes import client
 
 from pytest_kfs import namespaces
 from pytest_kfs.local import pki
 from pytest_kfs.local.faultproxy import FaultProxy
 from pytest_kfs.local.processes import free_port
 from pytest_kfs.local.scenarios import SAMPLE_BUCKET, sample_key
+
+from ..integration.helpers import service_account_kubeconfig, write_kubeconfig
 
 MODEL = f"gs://{SAMPLE_BUCKET}/models/sklearn/1.0/model"
 PLAIN_TEST = "def test_x(kfs_namespace):\n    pass\n"
@@ -165,16 +166,6 @@ CASES = {
 }
 
 
-def _kubeconfig(path: Path, name: str, server: str, user: dict, ca: str | None = None) -> str:
-    cluster = {"server": server, **({"certificate-authority": ca} if ca else {})}
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": name,
-        "clusters": [{"name": name, "cluster": cluster}],
-        "users": [{"name": name, "user": user}],
-        "contexts": [{"name": name, "context": {"cluster": name, "user": name}}]}))
-    return str(path)
-
-
 @pytest.fixture(scope="module")
 def materials(kfs_cluster, kfs_gcp, tmp_path_factory):
     """Files and identities the cases refer to, made once."""
@@ -194,9 +185,6 @@ def materials(kfs_cluster, kfs_gcp, tmp_path_factory):
     other_ca = pki.generate(tmp / "other-pki").ca_cert
     account = f"no-rbac-{uuid.uuid4().hex[:6]}"
     kfs_cluster.core.create_namespaced_service_account("default", {"metadata": {"name": account}})
-    token = kfs_cluster.core.create_namespaced_service_account_token(
-        account, "default", client.AuthenticationV1TokenRequest(
-            spec=client.V1TokenRequestSpec(audiences=[]))).status.token
     proxy = FaultProxy(kfs_cluster.server, _admin_ssl(kfs_cluster))
     proxy.start()
     proxy.fail(404, path_contains="/apis/serving.kserve.io")  # as if the CRDs were absent
@@ -206,13 +194,14 @@ def materials(kfs_cluster, kfs_gcp, tmp_path_factory):
         "tmp": str(tmp), "closed": str(closed), "server": kfs_cluster.server,
         "admin": str(kfs_cluster.kubeconfig), "two_contexts": str(tmp / "two.yaml"),
         "garbage": str(tmp / "garbage.yaml"), "models": str(tmp / "models.yaml"),
-        "wrong_ca": _kubeconfig(tmp / "wrong-ca.yaml", "wrong-ca", kfs_cluster.server,
-                                {"token": "x"}, str(other_ca)),
-        "bad_token": _kubeconfig(tmp / "bad-token.yaml", "bad-token", kfs_cluster.server,
-                                 {"token": "not-a-real-token"}, ca),
-        "no_rbac": _kubeconfig(tmp / "no-rbac.yaml", "no-rbac", kfs_cluster.server,
-                               {"token": token}, ca),
-        "no_kserve": _kubeconfig(tmp / "no-kserve.yaml", "proxied", proxy.url, {}),
+        "wrong_ca": str(write_kubeconfig(tmp / "wrong-ca.yaml", "wrong-ca", kfs_cluster.server,
+                                         {"token": "x"}, str(other_ca))),
+        "bad_token": str(write_kubeconfig(tmp / "bad-token.yaml", "bad-token",
+                                          kfs_cluster.server, {"token": "not-a-real-token"},
+                                          ca)),
+        "no_rbac": str(service_account_kubeconfig(kfs_cluster, "default", account,
+                                                  tmp / "no-rbac.yaml", "no-rbac")),
+        "no_kserve": str(proxy.write_kubeconfig(tmp / "no-kserve.yaml")),
         "key": str(tmp / "key.json"),
     }
     proxy.stop()

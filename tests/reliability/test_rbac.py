@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kubernetes import client
 
 from pytest_kfs import permissions
 from pytest_kfs.local.scenarios import sample_key
+
+from ..integration.helpers import service_account_kubeconfig
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "rbac-deploy.yaml"
 
@@ -23,7 +24,7 @@ def _documents() -> dict[str, dict]:
 
 @pytest.fixture
 def identity(kfs_cluster, tmp_path):
-    """The example's objects under unique names; yields (role name, kubeconfig maker)."""
+    """The example's objects under unique names; yields (role name, its kubeconfig)."""
     tag = uuid.uuid4().hex[:6]
     docs = _documents()
     namespace, account, role = f"kfs-ci-{tag}", "pytest-kfs", f"pytest-kfs-deploy-{tag}"
@@ -37,17 +38,8 @@ def identity(kfs_cluster, tmp_path):
     binding["subjects"][0]["namespace"] = namespace
     kfs_cluster.rbac.create_cluster_role(cluster_role)
     kfs_cluster.rbac.create_cluster_role_binding(binding)
-    token = kfs_cluster.core.create_namespaced_service_account_token(
-        account, namespace, client.AuthenticationV1TokenRequest(
-            spec=client.V1TokenRequestSpec(audiences=[]))).status.token
-    path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "ci",
-        "clusters": [{"name": "c", "cluster": {
-            "server": kfs_cluster.server,
-            "certificate-authority": kfs_cluster.api_client.configuration.ssl_ca_cert}}],
-        "users": [{"name": "ci", "user": {"token": token}}],
-        "contexts": [{"name": "ci", "context": {"cluster": "c", "user": "ci"}}]}))
+    path = service_account_kubeconfig(kfs_cluster, namespace, account, tmp_path / "kubeconfig",
+                                      "ci")
     yield role, path
     kfs_cluster.rbac.delete_cluster_role_binding(role)
     kfs_cluster.rbac.delete_cluster_role(role)
