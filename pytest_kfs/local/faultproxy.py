@@ -94,16 +94,19 @@ class FaultProxy:
     def fail(self, status: int = 503, times: int | None = None, retry_after: float | None = None,
              watch_only: bool = False, path_contains: str = "") -> None:
         """Answer matching requests with `status` (the next `times`, or until `heal()`)."""
-        self._state.rules.append(_Rule("status", times, status, retry_after, watch_only,
-                                       path_contains))
+        self._arm(_Rule("status", times, status, retry_after, watch_only, path_contains))
 
     def expire_watches(self, times: int = 1) -> None:
         """Answer the next watch requests with a 410 Gone ERROR event, as after compaction."""
-        self._state.rules.append(_Rule("gone", times, watch_only=True))
+        self._arm(_Rule("gone", times, watch_only=True))
 
     def go_down(self, times: int | None = None, path_contains: str = "") -> None:
         """Reset matching connections without an answer, like a server that is down."""
-        self._state.rules.append(_Rule("down", times, path_contains=path_contains))
+        self._arm(_Rule("down", times, path_contains=path_contains))
+
+    def _arm(self, rule: _Rule) -> None:
+        with self._state.lock:  # handler threads take rules under the same lock
+            self._state.rules.append(rule)
 
     def slow(self, seconds: float) -> None:
         """Hold every answer back by `seconds` (0 to stop)."""
