@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pytest_kfs.local.assets import cache_dir, model_server_python
 from pytest_kfs.local.faultproxy import FaultProxy
+from pytest_kfs.local.kserve.releases import release
 
 ROOT = Path(__file__).resolve().parents[1]
 ISVC = ("serving.kserve.io", "v1beta1", "inferenceservices")
@@ -46,7 +47,7 @@ def summary(values: list[float]) -> dict[str, float]:
 
 def sdk_python() -> str:
     """The KServe SDK's interpreter: the model-server venv of the embedded cluster."""
-    python = model_server_python()
+    python = model_server_python(release())
     if python is None:
         raise SystemExit("the KServe SDK venv is missing: run `make setup` first")
     return python

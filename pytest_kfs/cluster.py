@@ -35,6 +35,10 @@ class Cluster:
     kserve_installed: bool
     kind: str = "context"
     kubeconfig: Path | None = None
+    # Where the cluster's ingress gateway listens (requests carry the model's Host header).
+    ingress: str | None = None
+    # What KServe runs there, when known (e.g. "KServe v0.20.0, Standard mode").
+    kserve_description: str | None = None
 
     @cached_property
     def core(self) -> client.CoreV1Api:
@@ -58,7 +62,8 @@ class Cluster:
 
     def describe(self) -> str:
         """One line for the terminal header."""
-        kserve = "KServe CRDs installed" if self.kserve_installed else "no KServe CRDs"
+        kserve = self.kserve_description or (
+            "KServe CRDs installed" if self.kserve_installed else "no KServe CRDs")
         return f"{self.context} ({self.server}, Kubernetes {self.server_version}, {kserve})"
 
 

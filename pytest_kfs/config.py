@@ -19,7 +19,9 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class LocalTarget:
-    """The embedded cluster started by the plugin."""
+    """The embedded cluster started by the plugin, running KServe `kserve_version`."""
+
+    kserve_version: str | None = None  # None: the newest release the embedded cluster runs
 
     def describe(self) -> str:
         """One phrase for messages."""
@@ -280,7 +282,8 @@ def parse_run_id(value: str | None) -> str | None:
 ENV_VARS = {"cluster": "KFS_CLUSTER", "kubeconfig": "KFS_KUBECONFIG", "timeout": "KFS_TIMEOUT",
             "scenario": "KFS_SCENARIO", "keep": "KFS_KEEP", "storage_uri": "KFS_STORAGE_URI",
             "model_format": "KFS_MODEL_FORMAT", "service_account": "KFS_SERVICE_ACCOUNT",
-            "existing": "KFS_EXISTING", "models": "KFS_MODELS", "sweep_ttl": "KFS_SWEEP_TTL"}
+            "existing": "KFS_EXISTING", "models": "KFS_MODELS", "sweep_ttl": "KFS_SWEEP_TTL",
+            "kserve_version": "KFS_KSERVE_VERSION"}
 
 
 def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
@@ -330,6 +333,13 @@ def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
                         preflight=preflight, models=models, sweep_ttl_seconds=sweep_ttl,
                         run_id=run_id)
     target = parse_cluster(cluster, kubeconfig, kind_create)
+    kserve_version = pick("kserve_version")
+    if kserve_version:
+        if not isinstance(target, LocalTarget):
+            raise SettingsError(
+                f"--kfs-kserve-version={kserve_version} picks the KServe release of the "
+                f"embedded cluster; --kfs-cluster={cluster} runs the KServe installed there")
+        target = LocalTarget(kserve_version)
     if scenario and not isinstance(target, LocalTarget):
         raise SettingsError(
             f"--kfs-scenario={scenario} rehearses a failure in the embedded cluster; it needs "

@@ -25,6 +25,7 @@ from pytest_kfs.inference import (
     route,
     send_direct,
     send_through_api_server,
+    send_with_host,
 )
 from pytest_kfs.report import format_block
 from pytest_kfs.status import ModelState
@@ -169,8 +170,13 @@ class ModelHandle:
         return model.get("protocolVersion") or "v1"
 
     def _route(self) -> tuple[str, Any]:
-        base, proxied = route(self.url, self.namespace, self.name, self.cluster.server)
-        return base, send_through_api_server(self.cluster.api_client) if proxied else send_direct
+        way = route(self.url, self.namespace, self.name, self.cluster.server,
+                    self.cluster.ingress)
+        if way.path == "ingress":
+            return way.base, send_with_host(way.host)
+        if way.path == "api-server proxy":
+            return way.base, send_through_api_server(self.cluster.api_client)
+        return way.base, send_direct
 
     def predict(self, instances: list[Any], timeout: float = 30.0) -> InferenceResult:
         """Send rows to the model over its protocol (v1 :predict, or v2 /infer); a

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,14 +59,47 @@ def send_through_api_server(api_client: ApiClient) -> Sender:
     return send
 
 
-def route(status_url: str, namespace: str, name: str, api_server: str) -> tuple[str, bool]:
-    """(base URL, through the API server?) — cluster-internal URLs go through the service proxy,
-    so runners outside the cluster can reach the model."""
+def send_with_host(host: str) -> Sender:
+    """POST to an ingress gateway with the model's Host header, as KServe's docs do."""
+    def send(url: str, body: dict[str, Any], timeout: float) -> tuple[int, str]:
+        try:
+            response = requests.post(url, json=body, timeout=timeout, headers={"Host": host})
+        except requests.ConnectionError as error:
+            raise ConnectionError(str(error)) from None
+        return response.status_code, response.text
+    return send
+
+
+def _resolves(host: str) -> bool:
+    try:
+        socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Route:
+    """How requests reach a model: the base URL, the sender, and a phrase for messages."""
+
+    base: str
+    path: str  # "direct" | "ingress" | "api-server proxy"
+    host: str
+
+
+def route(status_url: str, namespace: str, name: str, api_server: str,
+          ingress: str | None = None, resolves: Callable[[str], bool] = _resolves) -> Route:
+    """Where to send requests: the cluster's ingress with the URL's Host header when one is
+    known; the API server's service proxy for cluster-internal or unresolvable hosts (KServe's
+    default `example.com` domain), so runners outside the cluster reach the model; else the
+    URL itself."""
     host = urlparse(status_url).hostname or ""
-    if host.endswith(_CLUSTER_SUFFIXES):
-        return (f"{api_server.rstrip('/')}/api/v1/namespaces/{namespace}/services/"
-                f"{name}-predictor:80/proxy", True)
-    return status_url, False
+    if ingress:
+        return Route(ingress.rstrip("/"), "ingress", host)
+    if host.endswith(_CLUSTER_SUFFIXES) or not resolves(host):
+        return Route(f"{api_server.rstrip('/')}/api/v1/namespaces/{namespace}/services/"
+                     f"{name}-predictor:80/proxy", "api-server proxy", host)
+    return Route(status_url, "direct", host)
 
 
 def _explain(status: int, url: str, name: str, body: str) -> str:

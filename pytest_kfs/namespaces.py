@@ -23,7 +23,10 @@ RUN_ID_LABEL = "pytest-kfs/run-id"
 TEST_ANNOTATION = "pytest-kfs/test"
 CREATED_ANNOTATION = "pytest-kfs/created"
 KEPT_ANNOTATION = "pytest-kfs/kept"
-_MAX = 63
+# KServe derives host names such as `<model>-predictor-<namespace>` (one DNS label, at most 63
+# characters) under its default domainTemplate; a 36-character namespace leaves room for model
+# names of up to 16 characters.
+_MAX = 36
 
 
 class NamespaceTaken(RuntimeError):
@@ -31,10 +34,11 @@ class NamespaceTaken(RuntimeError):
 
 
 def namespace_name(run_id: str, test_id: str) -> str:
-    """A DNS-1123 name from the run id and the test, unique and readable: kfs-<run>-<test>-<h>."""
+    """A DNS-1123 name from the run id and the test, unique and readable: kfs-<run>-<test>-<h>
+    (the run part hashes the whole run id: ids that share a prefix do not collide)."""
     digest = hashlib.sha256(test_id.encode()).hexdigest()[:6]
     slug = re.sub(r"[^a-z0-9]+", "-", test_id.split("::")[-1].lower()).strip("-")
-    prefix = f"kfs-{run_id[:6]}-"
+    prefix = f"kfs-{hashlib.sha256(run_id.encode()).hexdigest()[:5]}-"
     room = _MAX - len(prefix) - len(digest) - 1
     return f"{prefix}{slug[:room].rstrip('-')}-{digest}"
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_kfs.config import Settings, SettingsError, resolve
+from pytest_kfs.config import LocalTarget, Settings, SettingsError, resolve
 
 # The Kubernetes and Google clients take most of a second to import: a run without a cluster
 # (the plugin merely installed) must not pay for them, so they are imported where used.
@@ -67,6 +67,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
              "runtime-missing, scale-to-zero). Env KFS_SCENARIO, ini kfs_scenario.",
     )
     group.addoption(
+        "--kfs-kserve-version", dest="kfs_kserve_version", metavar="VERSION",
+        help="with --kfs-cluster=local: the KServe release whose own manager the embedded "
+             "cluster runs (v0.20.0, the default, or v0.13.1). Env KFS_KSERVE_VERSION, ini "
+             "kfs_kserve_version.",
+    )
+    group.addoption(
         "--kfs-keep", dest="kfs_keep", metavar="WHEN", choices=("never", "on-failure", "always"),
         help="keep test namespaces: never (default), on-failure, always. Env KFS_KEEP.",
     )
@@ -107,7 +113,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                       ("kfs_storage_uri", "model storage URI (see --kfs-storage-uri)"),
                       ("kfs_model_format", "model format (see --kfs-model-format)"),
                       ("kfs_service_account", "serving service account"),
-                      ("kfs_sweep_ttl", "age after which stale namespaces are swept")):
+                      ("kfs_sweep_ttl", "age after which stale namespaces are swept"),
+                      ("kfs_kserve_version", "KServe release of the embedded cluster")):
         parser.addini(key, f"pytest-kfs {text}", default="")
     parser.addini("kfs_cluster", "pytest-kfs cluster target (see --kfs-cluster)", default="")
     parser.addini("kfs_kubeconfig", "pytest-kfs kubeconfig file (see --kfs-kubeconfig)",
@@ -118,11 +125,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _settings(config: pytest.Config) -> Settings:
     names = ("cluster", "kubeconfig", "timeout", "scenario", "keep", "storage_uri",
-             "model_format", "service_account", "existing", "models", "sweep_ttl")
+             "model_format", "service_account", "existing", "models", "sweep_ttl",
+             "kserve_version")
     cli = {name: config.getoption(f"kfs_{name}")
            for name in (*names, "kind_create", "preflight")}
     ini = {name: config.getini(f"kfs_{name}") for name in names}
     settings = resolve(cli, ini, os.environ)
+    if isinstance(settings.target, LocalTarget):
+        from pytest_kfs.local.kserve.releases import UnknownRelease, release
+
+        try:
+            release(settings.target.kserve_version)
+        except UnknownRelease as error:
+            raise SettingsError(f"--kfs-kserve-version: {error}") from None
     if settings.scenario:
         from pytest_kfs.local.scenarios import scenario  # only with --kfs-cluster=local
 

@@ -22,6 +22,8 @@ SHARED_KIND = "kfs_shared_kind"
 SHARED_AUDIT_LOG = "kfs_shared_audit_log"
 SHARED_GCP_ENDPOINT = "kfs_shared_gcp_endpoint"
 SHARED_GCP_TOKEN = "kfs_shared_gcp_token"
+SHARED_INGRESS = "kfs_shared_ingress"
+SHARED_KSERVE = "kfs_shared_kserve"
 
 
 @dataclass
@@ -69,12 +71,12 @@ def _sigterm_as_interrupt() -> Callable[[], None]:
     return lambda: signal.signal(signal.SIGTERM, previous)
 
 
-def _start_local() -> RunCluster:
+def _start_local(target: LocalTarget) -> RunCluster:
     from pytest_kfs.local import start_embedded  # the core imports local/ only here
 
     restore_signal = _sigterm_as_interrupt()
     try:
-        embedded = start_embedded()
+        embedded = start_embedded(kserve_version=target.kserve_version)
     except BaseException:
         restore_signal()
         raise
@@ -85,12 +87,16 @@ def _start_local() -> RunCluster:
         restore_signal()
         raise
     cluster.kind = "local"
+    cluster.ingress = embedded.ingress.address
+    cluster.kserve_description = embedded.describe_kserve()
     run = RunCluster(cluster=cluster, embedded=embedded,
                      shared={SHARED_KUBECONFIG: str(embedded.kubeconfig),
                              SHARED_CONTEXT: embedded.context, SHARED_KIND: "local",
                              SHARED_AUDIT_LOG: str(embedded.audit_log),
                              SHARED_GCP_ENDPOINT: embedded.gcp.endpoint,
-                             SHARED_GCP_TOKEN: embedded.gcp.admin_token})
+                             SHARED_GCP_TOKEN: embedded.gcp.admin_token,
+                             SHARED_INGRESS: cluster.ingress,
+                             SHARED_KSERVE: cluster.kserve_description})
     run._cleanups += [restore_signal, embedded.stop]
     return run
 
@@ -115,10 +121,12 @@ def open_cluster(target: ClusterTarget, shared: dict[str, str] | None = None) ->
     if shared and shared.get(SHARED_KUBECONFIG):
         cluster = connect_context(shared[SHARED_CONTEXT], Path(shared[SHARED_KUBECONFIG]))
         cluster.kind = shared.get(SHARED_KIND, "context")
+        cluster.ingress = shared.get(SHARED_INGRESS)
+        cluster.kserve_description = shared.get(SHARED_KSERVE)
         return RunCluster(cluster=cluster, shared=dict(shared))
     match target:
         case LocalTarget():
-            run = _start_local()
+            run = _start_local(target)
         case KindTarget():
             run = _start_kind(target)
         case InClusterTarget():

@@ -143,3 +143,27 @@ def scaled_to_zero(state: ModelState, pods_running: int | None = None) -> bool:
     if pods_running is not None:
         return pods_running == 0
     return state.min_replicas == 0
+
+
+def _created(pod: dict[str, Any]) -> str:
+    return str((pod.get("metadata") or {}).get("creationTimestamp") or "")
+
+
+def _pod_ready(pod: dict[str, Any]) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (pod.get("status") or {}).get("conditions") or [])
+
+
+def rollout_pending(pods: list[dict[str, Any]]) -> str | None:
+    """The newest pod's name while it is not Ready yet, else None.
+
+    In Standard mode KServe reads the status from the pods of the old and the new ReplicaSet
+    together, so it says Loaded / UpToDate while only the old pod serves (seen on v0.20.0: ~2 s
+    before the new pod was Ready), and its observedGeneration is the Deployment's counter
+    (kserve#6081). A rollout is done when the newest pod serves.
+    """
+    live = [pod for pod in pods if not (pod.get("metadata") or {}).get("deletionTimestamp")]
+    if not live:
+        return None
+    newest = max(live, key=_created)
+    return None if _pod_ready(newest) else str(newest["metadata"].get("name", ""))

@@ -32,7 +32,7 @@ from tenacity import (
 from pytest_kfs import inferenceservice as isvc
 from pytest_kfs.cluster import Cluster
 from pytest_kfs.diagnose import PodProblem, pod_problems
-from pytest_kfs.status import ModelState, Verdict, verdict
+from pytest_kfs.status import ModelState, Verdict, rollout_pending, verdict
 
 _TRANSIENT_STATUS = {429, 500, 502, 503, 504}
 # A safety net only: watches carry the changes; a quiet minute re-reads the truth once.
@@ -351,7 +351,14 @@ def wait_for_model(cluster: Cluster, namespace: str, name: str, timeout: float,
                 running = sum(1 for p in result.pods
                               if not p["metadata"].get("deletionTimestamp"))
                 current = verdict(result.state, running)
-                if current.final:
+                pending = rollout_pending(result.pods) if current is Verdict.LOADED else None
+                if pending:
+                    line = (f"status says Loaded, but the newest pod {pending} is not Ready: "
+                            "the previous pods still serve")
+                    if last_lines.get("rollout") != line:
+                        last_lines["rollout"] = line
+                        note("isvc", line)
+                elif current.final:
                     result.verdict = current
                     break
             problems = [p for p in pod_problems(result.pods) if _permanent(p)]
@@ -365,14 +372,31 @@ def wait_for_model(cluster: Cluster, namespace: str, name: str, timeout: float,
     return result
 
 
+# KServe's controller gives up on a spec with these words in its InternalError/UpdateFailed
+# events (e.g. a host name over 63 characters); a conflict is retried and is not among them.
+# (Texts from KServe v0.20.0's controller and predictor reconciler.)
+_KSERVE_REFUSALS = ("invalid domain name", "failed creating host name", "no runtime found",
+                    "does not support specified", "is disabled")
+
+
 def _settles(event: dict[str, Any]) -> bool:
-    """Events that no amount of waiting fixes: pods that cannot be created or mounted."""
+    """Events that no amount of waiting fixes: pods that cannot be created or mounted,
+    KServe refusing the spec, KServe's pod webhook denying the pod (e.g. a missing secret)."""
     message = event.get("message") or ""
-    if event.get("reason") == "FailedCreate":
-        return "serviceaccount" in message or "forbidden" in message
-    return event.get("reason") == "FailedMount" and "not found" in message
+    reason = event.get("reason")
+    if reason == "FailedCreate":
+        return any(word in message for word in ("serviceaccount", "forbidden",
+                                                "denied the request"))
+    if reason == "ServerlessModeRejected":  # Knative mode asked for, Knative not installed
+        return True
+    if reason in ("InternalError", "UpdateFailed"):
+        return "object has been modified" not in message and any(
+            word in message for word in _KSERVE_REFUSALS)
+    return reason == "FailedMount" and "not found" in message
 
 
 def _concerns(event: dict[str, Any], name: str) -> bool:
-    involved = event.get("involvedObject") or {}
-    return (involved.get("name") or "").startswith(name)
+    """The event is about this InferenceService or one of its own objects (Deployment,
+    ReplicaSet and pods are named `<name>-predictor...`), not a sibling named `<name>-v2`."""
+    involved = (event.get("involvedObject") or {}).get("name") or ""
+    return involved == name or involved.startswith(f"{name}-predictor")

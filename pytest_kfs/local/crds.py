@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
-
-
-def own_crds() -> list[dict[str, Any]]:
-    """pytest-kfs's KServe CRDs (InferenceService, ServingRuntime, ClusterServingRuntime)."""
-    folder = resources.files("pytest_kfs.local") / "crds"
-    return [yaml.safe_load(entry.read_text()) for entry in sorted(
-        folder.iterdir(), key=lambda entry: entry.name) if entry.name.endswith(".yaml")]
 
 
 def load_crd_files(paths: Iterable[Path]) -> list[dict[str, Any]]:

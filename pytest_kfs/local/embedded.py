@@ -1,4 +1,4 @@
-"""The embedded cluster: real control plane, KServe CRDs, local GCP, embedded KServe + node."""
+"""The embedded cluster: real control plane, KServe's own manager, local GCP, one node."""
 
 from __future__ import annotations
 
@@ -12,8 +12,12 @@ from kubernetes import client, config
 from pytest_kfs.local import controlplane, crds
 from pytest_kfs.local.assets import initializer_python, model_server_python
 from pytest_kfs.local.gcp import GcpWorld, LocalGcp
-from pytest_kfs.local.kserve.controller import Controller
-from pytest_kfs.local.kserve.kubelet import Kubelet, Timing
+from pytest_kfs.local.gcp.admin import GcpAdmin
+from pytest_kfs.local.kserve import manager as kserve_manager
+from pytest_kfs.local.kserve.releases import Release, release
+from pytest_kfs.local.node.ingress import Ingress
+from pytest_kfs.local.node.kubelet import Images, Kubelet, Timing
+from pytest_kfs.local.scenarios import seed_samples
 
 
 @dataclass
@@ -21,9 +25,11 @@ class EmbeddedCluster:
     """A running embedded cluster; connect to it with `kubeconfig` and `context`."""
 
     plane: controlplane.ControlPlane
+    release: Release
     gcp: LocalGcp | None = None
     kubelet: Kubelet | None = None
-    controller: Controller | None = None
+    kserve: kserve_manager.KServeManager | None = None
+    ingress: Ingress | None = None
     context: str = controlplane.CONTEXT_NAME
 
     @property
@@ -43,6 +49,11 @@ class EmbeddedCluster:
             raise RuntimeError("this embedded cluster runs without the local GCP")
         return self.gcp.world
 
+    def describe_kserve(self) -> str:
+        """What KServe runs here, for headers and reports."""
+        return (f"KServe {self.release.version} (its own manager), "
+                f"{self.release.standard_mode} mode")
+
     def api_client(self) -> client.ApiClient:
         """A fresh admin API client."""
         return config.new_client_from_config(str(self.kubeconfig), context=self.context,
@@ -50,14 +61,13 @@ class EmbeddedCluster:
 
     def stop(self) -> None:
         """Stop everything; no process, thread or temp directory remains."""
-        for part in (self.controller, self.kubelet, self.gcp):
+        for part in (self.kserve, self.ingress, self.kubelet, self.gcp):
             if part is not None:
                 part.stop()
         self.plane.stop()
         # With the API server gone their connections break; wait for the threads to see the
         # stop flag: daemon threads still inside TLS calls at interpreter exit can abort it.
-        _join_threads(("kfs-kserve", "kfs-kubelet", "kfs-local-gcp", "pod-", "scale-to-zero-"),
-                      timeout=5.0)
+        _join_threads(("kfs-kubelet", "kfs-local-gcp", "pod-"), timeout=5.0)
 
     def __enter__(self) -> EmbeddedCluster:
         return self
@@ -73,22 +83,30 @@ def _join_threads(prefixes: tuple[str, ...], timeout: float) -> None:
             thread.join(max(0.0, deadline - time.monotonic()))
 
 
-def start_embedded(extra_crds: list[dict] | None = None, own_crds: bool = True,
-                   kserve: bool = True, timing: Timing | None = None) -> EmbeddedCluster:
-    """Start the control plane, install the KServe CRDs and, unless told not to, KServe + GCP."""
+def start_embedded(extra_crds: list[dict] | None = None, kserve: bool = True,
+                   timing: Timing | None = None,
+                   kserve_version: str | None = None) -> EmbeddedCluster:
+    """Start the control plane and, unless told not to, KServe's own manager, the local GCP
+    and the node; `kserve_version` picks the release (default: the newest supported)."""
+    wanted = release(kserve_version)
     plane = controlplane.start()
-    cluster = EmbeddedCluster(plane)
+    cluster = EmbeddedCluster(plane, wanted)
     try:
         api_client = cluster.api_client()
-        wanted = (crds.own_crds() if own_crds else []) + (extra_crds or [])
-        if wanted:
-            crds.install(api_client, wanted)
+        if extra_crds:
+            crds.install(api_client, extra_crds)
         if kserve and plane.pki is not None:
             cluster.gcp = LocalGcp(GcpWorld()).start()
+            seed_samples(GcpAdmin(cluster.gcp), wanted)
+            images = Images(wanted.images, initializer_python(wanted),
+                            model_server_python(wanted))
             cluster.kubelet = Kubelet(api_client, cluster.gcp, plane.workdir,
-                                      plane.pki.serving_cert, plane.pki.serving_key, timing,
-                                      initializer_python(), model_server_python()).start()
-            cluster.controller = Controller(api_client, timing).start()
+                                      plane.pki.serving_cert, plane.pki.serving_key, images,
+                                      timing).start()
+            cluster.ingress = Ingress(api_client, cluster.kubelet).start()
+            cluster.kserve = kserve_manager.start(
+                wanted, api_client, plane.kubeconfig, plane.workdir, plane.pki.ca_cert,
+                plane.pki.serving_cert, plane.pki.serving_key)
     except BaseException:
         cluster.stop()
         raise

@@ -6,7 +6,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from pytest_kfs.local.assets import _cache_root, model_server_python
+from pytest_kfs.local.assets import kserve_dir, model_server_python
+from pytest_kfs.local.kserve.releases import Release
 
 # KServe's docs train the iris sample like this (sklearn's bundled dataset, no download).
 _TRAIN = (
@@ -20,12 +21,13 @@ PLACEHOLDER = b"pytest-kfs sample placeholder: build the model-server venv to se
 CORRUPT = b"this is not a joblib file\n"
 
 
-def iris_model_bytes() -> bytes:
-    """The trained iris model (cached); a placeholder when scikit-learn is not installed."""
-    python = model_server_python()
+def iris_model_bytes(release: Release) -> bytes:
+    """The iris model trained by the release's sklearnserver code (cached), so that server
+    loads it; a placeholder when that code is not installed."""
+    python = model_server_python(release)
     if python is None:
         return PLACEHOLDER
-    cached = _cache_root() / "samples" / "sklearn-iris-svc.joblib"
+    cached = kserve_dir(release) / "samples" / "sklearn-iris-svc.joblib"
     if not cached.exists():
         cached.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as work:

@@ -6,11 +6,12 @@ from pytest_kfs.deploy import ModelNotLoaded
 from pytest_kfs.inference import InferenceFailed, predict_v1, v2_ready
 from pytest_kfs.inferenceservice import IRIS_INPUT, IRIS_OUTPUT
 from pytest_kfs.local.assets import model_server_python
+from pytest_kfs.local.kserve.releases import release
 from pytest_kfs.local.scenarios import SCENARIOS
 
 ROWS = [list(row) for row in IRIS_INPUT]
 
-needs_model_server = pytest.mark.skipif(model_server_python() is None,
+needs_model_server = pytest.mark.skipif(model_server_python(release()) is None,
                                         reason="the model-server venv is not built "
                                                "(python -m pytest_kfs.local build)")
 

@@ -8,7 +8,7 @@ from pytest_kfs.cluster import Cluster, connect_context
 from pytest_kfs.local import start_embedded
 from pytest_kfs.local.faultproxy import FaultProxy
 from pytest_kfs.local.gcp.admin import GcpAdmin
-from pytest_kfs.local.kserve.kubelet import Timing
+from pytest_kfs.local.node.kubelet import Timing
 
 
 @pytest.fixture(scope="module")

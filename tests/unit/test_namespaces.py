@@ -30,5 +30,18 @@ def test_of_run_takes_this_runs_leftovers_except_kept():
 def test_names_are_dns_labels_and_distinct_per_test():
     first = namespace_name("abcdef1234", "suites/test_x.py::test_" + "y" * 80)
     second = namespace_name("abcdef1234", "suites/test_x.py::test_" + "y" * 81)
-    assert len(first) <= 63 and first.startswith("kfs-abcdef-")
+    assert len(first) <= 36 and first.startswith("kfs-")
     assert first != second
+
+
+def test_run_ids_with_a_common_prefix_do_not_collide():
+    # Two CI job ids that share their first characters (issue: NamespaceTaken on real runs).
+    assert namespace_name("8123456781", "t.py::test_a") != namespace_name("8123456799",
+                                                                          "t.py::test_a")
+
+
+def test_kserve_host_names_fit_one_dns_label():
+    # KServe v0.20.0 refused `model-predictor-<63-char namespace>` ("must be no more than 63
+    # characters"): its default templates put model and namespace into one label.
+    namespace = namespace_name("run", "suites/test_x.py::test_" + "y" * 80)
+    assert len(f"sklearn-iris-predictor-{namespace}") <= 63

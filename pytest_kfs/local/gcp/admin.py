@@ -42,6 +42,12 @@ class GcpAdmin:
         """Store an object."""
         self._gcp.world.put_object(bucket, name, data)
 
+    def has_object(self, bucket: str, name: str) -> bool:
+        """Whether the bucket holds an object of that name."""
+        world = self._gcp.world
+        with world.lock:
+            return bucket in world.buckets and name in world.buckets[bucket].objects
+
     def ensure_service_account(self, email: str) -> None:
         """Create a Google service account unless it exists."""
         world = self._gcp.world

@@ -1,1 +1,1 @@
-"""The embedded KServe: controller, webhook and a one-node kubelet."""
+"""KServe itself, from a pinned release: its own manager, CRDs, ConfigMap and runtimes."""

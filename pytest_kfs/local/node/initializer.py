@@ -76,8 +76,13 @@ def main(argv: list[str]) -> int:
     source, destination = argv[0], argv[1]
     logger.info("Initializing, args: src_uri [%s] dest_path[ [%s]", source, destination)
     try:
-        from kserve_storage import Storage
+        from kserve_storage import Storage  # the initializer image since KServe 0.15
     except ImportError:
+        try:
+            from kserve.storage import Storage  # type: ignore[no-redef]  # before: the SDK's
+        except ImportError:
+            Storage = None  # type: ignore[assignment,misc]
+    if Storage is None:
         if not source.startswith("gs://"):
             raise SystemExit(f"only gs:// URIs are supported without kserve-storage: {source}") \
                 from None

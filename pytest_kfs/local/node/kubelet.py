@@ -9,6 +9,7 @@ server's `pods/log` through the Node's kubelet endpoint.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import os
@@ -30,8 +31,7 @@ from kubernetes.client.rest import ApiException
 
 from pytest_kfs.local.gcp import LocalGcp, PodIdentity
 from pytest_kfs.local.gcp.server import QuietHTTPServer
-from pytest_kfs.local.kserve import rules
-from pytest_kfs.local.kserve.events import EventRecorder, now_rfc3339
+from pytest_kfs.local.node.events import EventRecorder, now_rfc3339
 from pytest_kfs.local.processes import free_port
 
 NODE_NAME = "kfs-local-node"
@@ -39,10 +39,24 @@ NODE_MEMORY = "16Gi"
 NODE_CPU = "8"
 INITIALIZER_SCRIPT = Path(__file__).with_name("initializer.py")
 MODEL_SERVER_SCRIPT = Path(__file__).with_name("modelserver.py")
-ENDPOINT_ANNOTATION = "serving.kfs.local/endpoint"
 WI_ANNOTATION = "iam.gke.io/gcp-service-account"
-# Images the embedded node can pull; anything else fails like a registry's "not found".
-PULLABLE_PREFIXES = ("kserve/", "docker.io/kserve/", "python:", "pytest-kfs/")
+# Images the embedded node can pull besides the KServe release's own (see `Images`); anything
+# else fails like a registry's "not found".
+PULLABLE_PREFIXES = ("python:", "pytest-kfs/")
+INITIALIZER, SKLEARN = "initializer", "sklearn"
+
+
+@dataclass(frozen=True)
+class Images:
+    """What the node runs for the KServe release's images: image -> step, step -> Python."""
+
+    steps: dict[str, str]
+    initializer_python: str
+    model_server_python: str | None
+
+    def step(self, image: str) -> str | None:
+        """'initializer', 'sklearn', or None for an image the release does not ship."""
+        return self.steps.get(image.removeprefix("docker.io/"))
 _TERMINATION_LOG_BYTES = 2048
 
 
@@ -165,11 +179,12 @@ class _PodRun:
                   file=sys.stderr)
 
     def _mount_volumes(self) -> bool:
+        """Each volume is a folder of the pod's: emptyDir as is, secrets with their keys."""
         self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / "mnt" / "models").mkdir(parents=True, exist_ok=True)
         (self.root / "gcloud").mkdir(exist_ok=True)
         self._write_status()
         for volume in self.pod["spec"].get("volumes") or []:
+            (self.root / "volumes" / volume["name"]).mkdir(parents=True, exist_ok=True)
             secret_name = (volume.get("secret") or {}).get("secretName")
             if not secret_name:
                 continue
@@ -188,16 +203,13 @@ class _PodRun:
             else:
                 return False
             folder = self.root / "volumes" / volume["name"]
-            folder.mkdir(parents=True, exist_ok=True)
-            import base64
-
             for key, value in (secret.data or {}).items():
                 (folder / key).write_bytes(base64.b64decode(value))
         return True
 
     def _pull(self, run: _ContainerRun) -> bool:
         """Pull an image; an unknown one backs off as ImagePullBackOff until the pod goes."""
-        if run.image.startswith(PULLABLE_PREFIXES):
+        if self.kubelet.images.step(run.image) or run.image.startswith(PULLABLE_PREFIXES):
             time.sleep(self.kubelet.timing.pull)
             self._event("Pulled", f'Container image "{run.image}" already present on machine',
                         container=run.name)
@@ -288,7 +300,7 @@ class _PodRun:
     def _start_main(self, run: _ContainerRun, spec: dict[str, Any]) -> bool:
         if not self._pull(run):
             return False
-        if run.name == rules.SERVER:
+        if self.kubelet.images.step(run.image) == SKLEARN:
             return self._serve_model(run, spec)
         self._event("Created", f"Created container: {run.name}", container=run.name)
         self._event("Started", f"Started container {run.name}", container=run.name)
@@ -298,25 +310,29 @@ class _PodRun:
 
     def _serve_model(self, run: _ContainerRun, spec: dict[str, Any]) -> bool:
         """The model server: load the downloaded model and serve it; crash-loop if it cannot."""
-        python = self.kubelet.model_server_python
-        name = self.pod["metadata"]["labels"].get("serving.kserve.io/inferenceservice", "model")
+        python = self.kubelet.images.model_server_python
+        # The sklearnserver image's entry point: `--model_name=N --model_dir=D --http_port=P`.
+        flags = dict(arg.removeprefix("--").split("=", 1) for arg in spec.get("args") or []
+                     if arg.startswith("--") and "=" in arg)
+        name = flags.get("model_name", "model")
+        model_dir = Path(self._container_path(flags.get("model_dir", "/mnt/models"), spec))
         delay = self.kubelet.timing.backoff_base
         while not self.stop.is_set():
             started = self._start_attempt(run)
             log = self.kubelet.log_path(self.uid, run.name, run.restart_count)
             if python is None:
-                return self._models_present(run, log)
+                return self._models_present(run, log, model_dir)
+            # Every pod has the node's address: the container's port becomes a free one.
             port = free_port()
             with log.open("wb") as out:
                 self.server = subprocess.Popen(
-                    [python, str(MODEL_SERVER_SCRIPT), name, str(self.root / "mnt" / "models"),
-                     str(port)], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    [python, str(MODEL_SERVER_SCRIPT), name, str(model_dir), str(port)],
+                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                     cwd=self.root, env={"PATH": os.environ.get("PATH", ""),
                                         "HOME": str(self.root), "PYTHONUNBUFFERED": "1"})
             if self._await_ready(port):
                 run.ready = True
                 self.endpoint = f"http://127.0.0.1:{port}"
-                self._annotate_endpoint()
                 return True
             if self.stop.is_set():
                 return False
@@ -338,15 +354,8 @@ class _PodRun:
             self.stop.wait(0.05)
         return False
 
-    def _annotate_endpoint(self) -> None:
-        # Where the embedded "ingress" reaches this pod's server (loopback).
-        with contextlib.suppress(ApiException):
-            self.kubelet.core.patch_namespaced_pod(self.name, self.namespace, {
-                "metadata": {"annotations": {ENDPOINT_ANNOTATION: self.endpoint}}})
-
-    def _models_present(self, run: _ContainerRun, log: Path) -> bool:
+    def _models_present(self, run: _ContainerRun, log: Path, models: Path) -> bool:
         """Without a model-server venv: the model must at least be where it is expected."""
-        models = self.root / "mnt" / "models"
         files = sorted(p.relative_to(models).as_posix() for p in models.rglob("*")
                        if p.is_file())
         if files:
@@ -363,12 +372,13 @@ class _PodRun:
 
     # -- the storage initializer as a process -------------------------------------------------
     def _container_path(self, value: str, spec: dict[str, Any]) -> str:
-        if value.startswith("/mnt/models"):
-            return str(self.root) + value
+        """A path inside the container (or `--flag=path`) as the path of the pod's folder."""
+        flag, equals, path = value.rpartition("=") if value.startswith("--") else ("", "", value)
         for mount in spec.get("volumeMounts") or []:
             mount_path = mount["mountPath"].rstrip("/")
-            if value.startswith(mount_path + "/"):
-                return str(self.root / "volumes" / mount["name"]) + value[len(mount_path):]
+            if path == mount_path or path.startswith(mount_path + "/"):
+                folder = str(self.root / "volumes" / mount["name"])
+                return flag + equals + folder + path[len(mount_path):]
         return value
 
     def _environment(self, spec: dict[str, Any]) -> dict[str, str]:
@@ -400,11 +410,12 @@ class _PodRun:
     def _execute(self, run: _ContainerRun, spec: dict[str, Any]) -> tuple[int, str]:
         log = self.kubelet.log_path(self.uid, run.name, run.restart_count)
         args = [self._container_path(arg, spec) for arg in spec.get("args") or []]
-        if run.name == rules.INITIALIZER and not spec.get("command"):
-            command = [self.kubelet.initializer_python, str(INITIALIZER_SCRIPT), *args]
+        step = self.kubelet.images.step(run.image)
+        if step == INITIALIZER and not spec.get("command"):
+            command = [self.kubelet.images.initializer_python, str(INITIALIZER_SCRIPT), *args]
         elif (spec.get("command") or [""])[0] in ("python", "python3"):
-            # The storage-initializer image's Python is the one with kserve-storage in it.
-            python = self.kubelet.initializer_python if "storage-initializer" in run.image \
+            # The storage-initializer image's Python is the one with KServe's storage code.
+            python = self.kubelet.images.initializer_python if step == INITIALIZER \
                 else sys.executable
             command = [python, *spec["command"][1:], *args]
         else:
@@ -439,17 +450,15 @@ class Kubelet:
     """Scheduler and kubelet of the single embedded Node."""
 
     def __init__(self, api_client: client.ApiClient, gcp: LocalGcp, workdir: Path,
-                 serving_cert: Path, serving_key: Path, timing: Timing | None = None,
-                 initializer_python: str | None = None,
-                 model_server_python: str | None = None) -> None:
+                 serving_cert: Path, serving_key: Path, images: Images,
+                 timing: Timing | None = None) -> None:
         self.api_client = api_client
         self.core = client.CoreV1Api(api_client)
         self.gcp = gcp
         self.timing = timing or Timing()
         self.pods_dir = workdir / "pods"
         self.logs_dir = workdir / "logs"
-        self.initializer_python = initializer_python or sys.executable
-        self.model_server_python = model_server_python
+        self.images = images
         self.events = EventRecorder(self.core, "kubelet", NODE_NAME)
         self.scheduler_events = EventRecorder(self.core, "default-scheduler")
         self.runs: dict[str, _PodRun] = {}
@@ -459,6 +468,15 @@ class Kubelet:
         self._serving = (serving_cert, serving_key)
         self._server: ThreadingHTTPServer | None = None
         self._lock = threading.Lock()
+
+    def endpoint_of(self, namespace: str, labels: dict[str, str]) -> str | None:
+        """The model server address of the newest ready pod with these labels."""
+        with self._lock:
+            runs = [run for run in self.runs.values() if run.namespace == namespace
+                    and run.endpoint and not run.stop.is_set() and all(
+                        (run.pod["metadata"].get("labels") or {}).get(key) == value
+                        for key, value in labels.items())]
+        return max(runs, key=lambda run: run.started).endpoint if runs else None
 
     def log_path(self, uid: str, container: str, attempt: int) -> Path:
         """Where one attempt of a container writes its log."""

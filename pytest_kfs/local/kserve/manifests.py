@@ -1,0 +1,102 @@
+"""A KServe release's own manifests, made fit for the embedded cluster (pure: files in, dicts out).
+
+What the embedded cluster changes, and only this (each is what an operator would set there):
+- the ConfigMap's `deploy.defaultDeploymentMode` is the release's Standard (raw) mode: there is
+  no Knative here; `ingress` creates no Ingress/Gateway and no Istio virtual host (no Istio);
+- image tags `latest` become the release's tag, as the release's install manifest pins them;
+- the webhooks reach the manager at a loopback URL instead of the `kserve-webhook-server-service`
+  Service (no Service network here), with the embedded CA as their caBundle.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pytest_kfs.local.kserve.releases import Release
+
+NAMESPACE = "kserve"
+CONFIG_MAP = "inferenceservice-config"
+_CRD_KINDS = ("InferenceService", "ServingRuntime", "ClusterServingRuntime", "TrainedModel",
+              "InferenceGraph", "ClusterStorageContainer")
+_LATEST = re.compile(r'"(kserve/[a-z0-9-]+):latest"')
+
+
+def _documents(path: Path) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if isinstance(doc, dict)]
+
+
+def crds(folder: Path) -> list[dict[str, Any]]:
+    """The release's CRDs that KServe's manager needs (the full schemas)."""
+    found = {}
+    for path in sorted((folder / "config" / "crd").rglob("*.yaml")):
+        for doc in _documents(path):
+            if doc.get("kind") == "CustomResourceDefinition" and \
+                    doc["spec"]["names"]["kind"] in _CRD_KINDS:
+                found.setdefault(doc["metadata"]["name"], doc)
+    return list(found.values())
+
+
+def config_map(folder: Path, release: Release) -> dict[str, Any]:
+    """`inferenceservice-config` of the release, in the Standard mode, without Istio."""
+    (document,) = _documents(folder / "config" / "configmap" / "inferenceservice.yaml")
+    data = {key: _LATEST.sub(rf'"\1:{release.version}"', value)
+            for key, value in document["data"].items()}
+    deploy = json.loads(data.get("deploy") or "{}")
+    deploy["defaultDeploymentMode"] = release.standard_mode
+    data["deploy"] = json.dumps(deploy, indent=2)
+    ingress = json.loads(data.get("ingress") or "{}")
+    ingress.update(disableIstioVirtualHost=True, disableIngressCreation=True)
+    data["ingress"] = json.dumps(ingress, indent=2)
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": CONFIG_MAP, "namespace": NAMESPACE}, "data": data}
+
+
+def cluster_serving_runtimes(folder: Path, release: Release) -> list[dict[str, Any]]:
+    """The release's ClusterServingRuntimes with kustomize's image mapping applied."""
+    runtimes_dir = folder / "config" / "runtimes"
+    kustomization = _documents(runtimes_dir / "kustomization.yaml")[0]
+    images = {entry["name"]: entry for entry in kustomization.get("images") or []}
+    runtimes = []
+    for resource in kustomization.get("resources") or []:
+        for doc in _documents(runtimes_dir / resource):
+            if doc.get("kind") != "ClusterServingRuntime":
+                continue
+            doc = copy.deepcopy(doc)
+            for container in doc["spec"].get("containers") or []:
+                container["image"] = _resolve_image(container["image"], images, release)
+            runtimes.append(doc)
+    return runtimes
+
+
+def _resolve_image(image: str, images: dict[str, dict[str, str]], release: Release) -> str:
+    name = image.rsplit(":", 1)[0]
+    entry = images.get(name)
+    if entry is None:
+        return image
+    new_name = entry.get("newName", name)
+    tag = entry.get("newTag", "latest")
+    if new_name.startswith("kserve/") and tag.startswith("latest"):
+        tag = release.version + tag[len("latest"):]
+    return f"{new_name}:{tag}"
+
+
+def webhook_configurations(folder: Path, base_url: str, ca_pem: bytes) -> list[dict[str, Any]]:
+    """The release's webhook configurations, pointed at the manager on loopback."""
+    bundle = base64.b64encode(ca_pem).decode()
+    configurations = []
+    for doc in _documents(folder / "config" / "webhook" / "manifests.yaml"):
+        doc = copy.deepcopy(doc)
+        doc["metadata"].pop("creationTimestamp", None)
+        for hook in doc.get("webhooks") or []:
+            service = hook["clientConfig"].pop("service")
+            hook["clientConfig"] = {"url": base_url.rstrip("/") + service["path"],
+                                    "caBundle": bundle}
+        configurations.append(doc)
+    return configurations

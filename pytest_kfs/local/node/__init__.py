@@ -1,0 +1,1 @@
+"""The embedded node: a scheduler + kubelet that runs containers as local processes."""
