@@ -19,9 +19,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 $(BIN)/kind: | $(BIN)/python
 	GOBIN=$(BIN) GOFLAGS= go install sigs.k8s.io/kind@$(KIND_VERSION)
 
-## setup: Python venv, the plugin, kube-apiserver/kube-controller-manager built once (cached)
+## setup: Python venv, the plugin; kube-apiserver, kube-controller-manager and KServe's own
+## manager of every supported release built once (cached)
 setup: $(VENV)/.installed $(BIN)/kind
-	$(BIN)/python -m pytest_kfs.local build
+	$(BIN)/python -m pytest_kfs.local build --kserve=all
 
 ## suites: the conformance suites against the embedded cluster
 suites: setup

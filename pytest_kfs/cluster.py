@@ -46,6 +46,11 @@ class Cluster:
         return client.CoreV1Api(self.api_client)
 
     @cached_property
+    def apps(self) -> client.AppsV1Api:
+        """Apps API (the predictor Deployments of KServe's Standard mode)."""
+        return client.AppsV1Api(self.api_client)
+
+    @cached_property
     def custom(self) -> client.CustomObjectsApi:
         """Custom objects API (InferenceServices and runtimes)."""
         return client.CustomObjectsApi(self.api_client)

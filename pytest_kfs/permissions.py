@@ -53,6 +53,8 @@ READ = [
            required=False),
     *_each("get", "configmaps", needed_for="reading KServe's inferenceservice-config",
            required=False),
+    *_each("get", "deployments", "apps", "telling when a Standard-mode rollout has finished",
+           required=False),
     *_each("list", "nodes", needed_for="preflight on GKE node identities", required=False),
 ]
 

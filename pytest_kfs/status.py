@@ -60,6 +60,7 @@ class ModelState:
     total_copies: int | None
     failure: FailureInfo | None
     url: str | None
+    deployment_mode: str
     latest_created_revision: str | None
     latest_ready_revision: str | None
     min_replicas: int | None
@@ -92,6 +93,7 @@ class ModelState:
                 revision=failure.get("modelRevisionName", ""),
                 exit_code=failure.get("exitCode")) if failure else None,
             url=status.get("url"),
+            deployment_mode=status.get("deploymentMode") or "",
             latest_created_revision=predictor.get("latestCreatedRevision"),
             latest_ready_revision=predictor.get("latestReadyRevision"),
             min_replicas=spec_predictor.get("minReplicas"),
@@ -101,6 +103,11 @@ class ModelState:
     def reported(self) -> bool:
         """Whether the controller has written a model status yet."""
         return bool(self.transition)
+
+    @property
+    def standard_mode(self) -> bool:
+        """KServe serves it with a Deployment (Standard, formerly RawDeployment, mode)."""
+        return self.deployment_mode in ("Standard", "RawDeployment")
 
     @property
     def current(self) -> bool:
@@ -116,9 +123,14 @@ class ModelState:
                 f"Ready={self.ready or 'Unknown'}")
 
 
-def verdict(state: ModelState, pods_running: int | None = None) -> Verdict:
-    """Where the model stands from its status alone (`pods_running` when known)."""
-    if not state.reported or not state.current:
+def verdict(state: ModelState, pods_running: int | None = None,
+            standard_mode: bool = False) -> Verdict:
+    """Where the model stands from its status alone (`pods_running` when known).
+
+    In Standard mode observedGeneration is the Deployment's counter (kserve#6081), not the
+    InferenceService's: it says nothing about the spec, and the rollout is checked instead.
+    """
+    if not state.reported or not (state.current or standard_mode):
         return Verdict.WAITING
     if state.transition in ("BlockedByFailedLoad", "InvalidSpec") or \
             state.target == "FailedToLoad":
@@ -167,3 +179,32 @@ def rollout_pending(pods: list[dict[str, Any]]) -> str | None:
         return None
     newest = max(live, key=_created)
     return None if _pod_ready(newest) else str(newest["metadata"].get("name", ""))
+
+
+# KServe's record of the storage URI on the pod template (v0.13.1 and v0.20.0 alike).
+SOURCE_URI_ANNOTATION = "internal.serving.kserve.io/storage-initializer-sourceuri"
+
+
+def rollout_unfinished(deployment: dict[str, Any], isvc: dict[str, Any]) -> str | None:
+    """Why the predictor Deployment does not serve the current spec yet, or None when it does.
+
+    KServe's Standard mode writes Loaded / UpToDate from the old and the new pods together, and
+    its observedGeneration is the Deployment's (kserve#6081), so neither says the new model
+    serves. `kubectl rollout status` does: the Deployment observed, every replica updated and
+    available, no old replica left; and its pod template names the storage URI of the spec.
+    """
+    meta, spec, status = (deployment.get(key) or {} for key in ("metadata", "spec", "status"))
+    if int(status.get("observedGeneration") or 0) < int(meta.get("generation") or 0):
+        return "the Deployment controller has not seen the latest pod template yet"
+    wanted = int(spec.get("replicas") if spec.get("replicas") is not None else 1)
+    updated, total = int(status.get("updatedReplicas") or 0), int(status.get("replicas") or 0)
+    available = int(status.get("availableReplicas") or 0)
+    if updated < wanted or total > updated or available < updated:
+        return (f"rollout in progress: {updated} of {wanted} pods updated, {available} "
+                f"available, {total - updated} old still running")
+    template = ((spec.get("template") or {}).get("metadata") or {}).get("annotations") or {}
+    model = ((isvc.get("spec") or {}).get("predictor") or {}).get("model") or {}
+    deployed, wanted_uri = template.get(SOURCE_URI_ANNOTATION), model.get("storageUri")
+    if deployed and wanted_uri and deployed != wanted_uri:
+        return f"the Deployment still serves {deployed}, not yet {wanted_uri}"
+    return None

@@ -32,7 +32,13 @@ from tenacity import (
 from pytest_kfs import inferenceservice as isvc
 from pytest_kfs.cluster import Cluster
 from pytest_kfs.diagnose import PodProblem, pod_problems
-from pytest_kfs.status import ModelState, Verdict, rollout_pending, verdict
+from pytest_kfs.status import (
+    ModelState,
+    Verdict,
+    rollout_pending,
+    rollout_unfinished,
+    verdict,
+)
 
 _TRANSIENT_STATUS = {429, 500, 502, 503, 504}
 # A safety net only: watches carry the changes; a quiet minute re-reads the truth once.
@@ -350,14 +356,11 @@ def wait_for_model(cluster: Cluster, namespace: str, name: str, timeout: float,
             if result.state is not None:
                 running = sum(1 for p in result.pods
                               if not p["metadata"].get("deletionTimestamp"))
-                current = verdict(result.state, running)
-                pending = rollout_pending(result.pods) if current is Verdict.LOADED else None
-                if pending:
-                    line = (f"status says Loaded, but the newest pod {pending} is not Ready: "
-                            "the previous pods still serve")
-                    if last_lines.get("rollout") != line:
-                        last_lines["rollout"] = line
-                        note("isvc", line)
+                current = _verdict(cluster, result, running)
+                if isinstance(current, str):
+                    if last_lines.get("rollout") != current:
+                        last_lines["rollout"] = current
+                        note("isvc", current)
                 elif current.final:
                     result.verdict = current
                     break
@@ -370,6 +373,34 @@ def wait_for_model(cluster: Cluster, namespace: str, name: str, timeout: float,
         streams.stop()
     result.elapsed = round(time.monotonic() - started, 3)
     return result
+
+
+def _verdict(cluster: Cluster, result: WaitResult, running: int) -> Verdict | str:
+    """The verdict, or why a Loaded status does not count yet (a line for the timeline).
+
+    Standard mode (a `<name>-predictor` Deployment) is judged by its rollout, not by
+    observedGeneration (kserve#6081): Loaded counts once the newest pod serves the current spec.
+    """
+    state = result.state
+    assert state is not None
+    if verdict(state, running, standard_mode=True) is not Verdict.LOADED:
+        return verdict(state, running, standard_mode=state.standard_mode)
+    try:
+        deployment = cluster.api_client.sanitize_for_serialization(
+            cluster.apps.read_namespaced_deployment(f"{state.name}-predictor", state.namespace,
+                                                    _request_timeout=10))
+    except ApiException as error:
+        if error.status == 404:  # no Deployment of KServe's: Serverless, generations count
+            return verdict(state, running)
+        deployment = None  # not allowed to read it: the pods and the status must do
+    except Exception:  # the API server did not answer: judge on the next event
+        return Verdict.WAITING
+    unfinished = rollout_unfinished(deployment, result.isvc or {}) if deployment else None
+    pending = rollout_pending(result.pods)
+    if unfinished or pending:
+        why = unfinished or f"the newest pod {pending} is not Ready"
+        return f"status says Loaded, but {why}: the previous pods still serve"
+    return Verdict.LOADED
 
 
 # KServe's controller gives up on a spec with these words in its InternalError/UpdateFailed

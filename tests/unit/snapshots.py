@@ -83,3 +83,31 @@ WI_BINDING = (
 PATH_EMPTY = ("google.api_core.exceptions.NotFound: 404 GET http://storage/download/storage/v1/"
               "b/kfserving-examples/o/models%2Fsklearn%2F9.9%2Fmodel?alt=media: No such object:"
               " kfserving-examples/models/sklearn/9.9/model")
+
+
+# Recorded from KServe v0.20.0's own manager on the embedded cluster (docs/kserve_statuses.py's
+# set-up): the predictor Deployment of a healthy model whose storageUri was then updated.
+_TEMPLATE = {"prometheus.kserve.io/path": "/metrics", "prometheus.kserve.io/port": "8080",
+             "serving.kserve.io/deploymentMode": "Standard"}
+OLD_URI = "gs://kfserving-examples/models/sklearn/1.0/model"
+NEW_URI = OLD_URI + "/"
+
+
+def deployment(generation, replicas, updated, available, observed, uri):
+    """The predictor Deployment (metadata.generation, spec, status) as the API returned it."""
+    return {"metadata": {"name": "model-predictor", "generation": generation},
+            "spec": {"replicas": 1, "template": {"metadata": {"annotations": {
+                **_TEMPLATE, "internal.serving.kserve.io/storage-initializer-sourceuri": uri}}}},
+            "status": {"replicas": replicas, "updatedReplicas": updated,
+                       "availableReplicas": available, "readyReplicas": available,
+                       "observedGeneration": observed}}
+
+
+# t=0.02 s after the update: the InferenceService is at generation 2, KServe has not yet
+# rewritten the Deployment, and the status still reads Loaded (observedGeneration 1).
+ROLLOUT_NOT_STARTED = deployment(1, 1, 1, 1, 1, OLD_URI)
+# t=1.01 s: status Loaded / Loaded / UpToDate with observedGeneration 2 == generation 2, while
+# only the old pod serves: the race the update tests tripped on.
+ROLLOUT_HALFWAY = deployment(2, 2, 1, 1, 2, NEW_URI)
+# t=3.65 s: the new pod serves, the old one is gone.
+ROLLOUT_DONE = deployment(2, 1, 1, 1, 2, NEW_URI)
