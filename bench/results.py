@@ -94,6 +94,21 @@ def _overhead(section: dict[str, Any]) -> list[str]:
             f"{section['namespace_overhead_per_test_ms']:.1f} ms |"]
 
 
+def _embedded(section: dict[str, Any]) -> list[str]:
+    lines = ["## 6. The embedded cluster with KServe's own manager", "",
+             "Start-up (etcd, kube-apiserver, kube-controller-manager, local GCP, node, and "
+             "KServe's manager with its CRDs, ConfigMap, webhooks and runtimes), resident "
+             "memory after start, and create-to-Loaded for the sample (medians).", "",
+             "| cluster | start | control plane RSS | KServe manager RSS | sample to Loaded |",
+             "|---|---|---|---|---|"]
+    for label, row in section.items():
+        manager = f"{row['manager_mib']:.0f} MiB" if row["manager_mib"] else "-"
+        loaded = _ms(row["sample_loaded_s"]) if row["sample_loaded_s"] else "-"
+        lines.append(f"| {label} | {_ms(row['start_s'])} | {row['control_plane_mib']:.0f} MiB "
+                     f"| {manager} | {loaded} |")
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The whole RESULTS.md."""
     machine = results["machine"]
@@ -104,7 +119,8 @@ def markdown(results: dict[str, Any]) -> str:
              "| | |", "|---|---|"]
     lines += [f"| {key} | {value} |" for key, value in machine.items() if key != "date"]
     for key, render in (("healthy", _healthy), ("broken", _broken), ("api", _api),
-                        ("scale", _scale), ("overhead", _overhead)):
+                        ("scale", _scale), ("overhead", _overhead),
+                        ("embedded", _embedded)):
         if key in results:
             lines += ["", *render(results[key])]
     return "\n".join(lines) + "\n"

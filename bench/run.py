@@ -15,6 +15,7 @@ from pathlib import Path
 # Run as a script: the bench modules import each other by name.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import embedded as embedded_bench
 import overhead as overhead_bench
 import scale as scale_bench
 import verdict
@@ -23,7 +24,7 @@ from results import markdown
 
 from pytest_kfs.local.assets import build_kubectl
 
-SECTIONS = ("healthy", "broken", "api", "scale", "overhead")
+SECTIONS = ("healthy", "broken", "api", "scale", "overhead", "embedded")
 
 
 def main() -> int:
@@ -58,6 +59,9 @@ def main() -> int:
     if "overhead" in wanted:
         print("overhead: start-up and per-test cost", flush=True)
         results["overhead"] = overhead_bench.overhead(repeat=2 if options.quick else 3)
+    if "embedded" in wanted:
+        print("embedded: start-up and memory with KServe's own manager, per release", flush=True)
+        results["embedded"] = embedded_bench.embedded(trials=1 if options.quick else 3)
     results["machine"] = machine()
     options.out.mkdir(parents=True, exist_ok=True)
     (options.out / "results.json").write_text(json.dumps(results, indent=2))

@@ -233,6 +233,7 @@ class Deployer:
                                                          service_account_key(credentials))
         manifest = self._manifest(sample, name, spec, storage_uri, model_format,
                                   service_account, runtime, protocol, min_replicas, annotations)
+        _check_host_name(manifest["metadata"]["name"], self.namespace)
         try:
             self.cluster.custom.create_namespaced_custom_object(
                 isvc.GROUP, isvc.VERSION, self.namespace, isvc.PLURAL, manifest)
@@ -295,6 +296,18 @@ class Deployer:
             self.cluster.core.patch_namespaced_service_account(
                 account, self.namespace, {"secrets": [{"name": secret}]})
         return account
+
+
+def _check_host_name(name: str, namespace: str) -> None:
+    """KServe's default templates put `<name>-predictor-<namespace>` into one DNS label; over 63
+    characters its controller refuses the model ("invalid domain name") after it was created."""
+    label = f"{name}-predictor-{namespace}"
+    if len(label) > 63:
+        raise DeployError(
+            f"model name {name!r} is too long for namespace {namespace}: KServe builds the host "
+            f"name {label[:40]}... ({len(label)} characters, at most 63 in one DNS label) and "
+            f"would refuse the model; use a name of at most {63 - len(label) + len(name)} "
+            "characters")
 
 
 def _api_message(error: ApiException) -> str:

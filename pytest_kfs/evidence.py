@@ -147,13 +147,15 @@ def _read_log(cluster: Cluster, namespace: str, pod: str, container: str, previo
     evidence.logs[key] = text or ""
 
 
-def _collect_config(cluster: Cluster, evidence: Evidence) -> None:
+def read_kserve_config(cluster: Cluster, gaps: list[str] | None = None) -> dict[str, Any]:
+    """KServe's `credentials` and `storageInitializer` settings from inferenceservice-config
+    (and the namespace it was found in); {} when it cannot be read (a 403 goes into `gaps`)."""
     for namespace in KSERVE_NAMESPACES:
         try:
             data = cluster.core.read_namespaced_config_map(CONFIG_MAP, namespace).data or {}
         except ApiException as error:
-            if error.status == 403:
-                _gap(evidence.gaps, f"{namespace}/{CONFIG_MAP}", error)
+            if error.status == 403 and gaps is not None:
+                _gap(gaps, f"{namespace}/{CONFIG_MAP}", error)
             continue
         parsed: dict[str, Any] = {}
         for key in ("credentials", "storageInitializer"):
@@ -162,8 +164,14 @@ def _collect_config(cluster: Cluster, evidence: Evidence) -> None:
             except ValueError:
                 parsed[key] = {}
         parsed["namespace"] = namespace
-        evidence.config = parsed
-        return
+        return parsed
+    return {}
+
+
+def _collect_config(cluster: Cluster, evidence: Evidence) -> None:
+    found = read_kserve_config(cluster, evidence.gaps)
+    if found:
+        evidence.config = found
 
 
 def _collect_identity(cluster: Cluster, namespace: str, evidence: Evidence) -> None:

@@ -85,10 +85,11 @@ def manifest(
             "spec": {"predictor": predictor}}
 
 
-def sample_for(storage_uri: str) -> Sample | None:
-    """The catalogue sample stored at this URI, if any (its input and answer are known)."""
-    return next((s for s in SAMPLES.values() if s.storage_uri.rstrip("/") ==
-                 storage_uri.rstrip("/")), None)
+def sample_for(storage_uri: str, protocol: str = "v1") -> Sample | None:
+    """The catalogue sample stored at this URI over `protocol` (else over any), if any: its
+    input and answer are known, and its spec is the one KServe's docs deploy."""
+    found = [s for s in SAMPLES.values() if s.storage_uri.rstrip("/") == storage_uri.rstrip("/")]
+    return next((s for s in found if s.protocol == protocol), found[0] if found else None)
 
 
 def sample_manifest(sample_name: str, name: str | None = None, **overrides: Any) -> dict[str, Any]:

@@ -145,10 +145,17 @@ def job_manifest(name: str, storage_uri: str, service_account: str,
 
 
 def run_probe(cluster: Cluster, namespace: str, storage_uri: str, service_account: str,
-              identity: ServingIdentity, image: str = DEFAULT_IMAGE,
+              identity: ServingIdentity, image: str | None = None,
               timeout: float = 120.0) -> ProbeResult:
-    """Run the probe Job to completion, read its result, delete it."""
+    """Run the probe Job to completion, read its result, delete it. The image is the cluster's
+    own storage-initializer (KServe's inferenceservice-config) unless one is given."""
     from kubernetes import client
+
+    from pytest_kfs.evidence import read_kserve_config
+
+    if image is None:
+        image = (read_kserve_config(cluster).get("storageInitializer") or {}).get(
+            "image") or DEFAULT_IMAGE
 
     batch = client.BatchV1Api(cluster.api_client)
     name = f"kfs-probe-{secrets.token_hex(3)}"

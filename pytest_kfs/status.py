@@ -82,7 +82,8 @@ class ModelState:
             observed_generation=status.get("observedGeneration"),
             ready=ready.get("status"), ready_reason=ready.get("reason", ""),
             ready_message=ready.get("message", ""),
-            active=states.get("activeModelState") or "Pending",
+            # KServe writes "" until a first copy loads (the CRD's Pending is only a default).
+            active=states.get("activeModelState") or "",
             target=states.get("targetModelState") or "",
             transition=model.get("transitionStatus") or "",
             failed_copies=int(copies.get("failedCopies") or 0),
@@ -119,7 +120,7 @@ class ModelState:
         if not self.reported:
             return "no model status yet"
         target = self.target or "-"
-        return (f"Active {self.active} / Target {target} / {self.transition}, "
+        return (f"Active {self.active or '(none)'} / Target {target} / {self.transition}, "
                 f"Ready={self.ready or 'Unknown'}")
 
 

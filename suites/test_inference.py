@@ -10,13 +10,16 @@ from pytest_kfs.inferenceservice import sample_for
 
 def _serving_model(kfs_deploy, kfs_serving, protocol: str | None):
     config = kfs_serving.config
-    sample = sample_for(config.storage_uri)
+    sample = sample_for(config.storage_uri, protocol or "v1")
     if sample is None or not sample.example_input:
         pytest.skip(f"no known input and answer for {config.storage_uri}")
     if config.min_replicas == 0 and kfs_serving.gcs_endpoint:
         pytest.skip("the embedded cluster has no activator to wake a scaled-to-zero model")
+    # Over v2, KServe's docs name the runtime (kserve-sklearnserver): without it KServe picks
+    # the highest-priority runtime for the format, MLServer for sklearn on v2.
     model = kfs_deploy(storage_uri=config.storage_uri, model_format=config.model_format,
-                       service_account=config.service_account, runtime=config.runtime,
+                       service_account=config.service_account,
+                       runtime=config.runtime or sample.runtime,
                        protocol=protocol, min_replicas=config.min_replicas)
     try:
         model.wait_loaded()

@@ -67,7 +67,12 @@ def test_an_update_to_an_unreadable_path_blocks_but_keeps_serving(kfs_deploy, kf
     while state.failure is None and time.monotonic() < deadline:
         time.sleep(0.2)
         state = model.status
-    assert state.transition == "BlockedByFailedLoad", state.summary()
+    assert state.transition == "BlockedByFailedLoad", (
+        f"KServe did not record the failed rollout in the InferenceService's status within "
+        f"15 s: it reads {state.summary()}, while the new pod failed ({result.reason}). Users "
+        "of `kubectl get isvc` are told all is well; KServe releases whose controller does not "
+        "watch pods (v0.13.1 here; v0.20.0 does) notice only at the Deployment's progress "
+        "deadline")
     assert state.active == "Loaded", "the previous revision must keep serving"
     assert state.failure is not None, "lastFailureInfo must say why"
 
