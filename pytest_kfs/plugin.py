@@ -364,7 +364,8 @@ class KfsSession:
         if path:
             run = self.config.stash.get(RUN_CLUSTER, None)
             cluster = {"context": run.cluster.context, "server": run.cluster.server,
-                       "kubernetes": run.cluster.server_version} if run else {}
+                       "kubernetes": run.cluster.server_version,
+                       "kserve": run.cluster.kserve_description} if run else {}
             from pytest_kfs.report import json_report
 
             document = json_report(records, self.config.stash[RUN_ID], cluster)
@@ -373,7 +374,9 @@ class KfsSession:
         if html_path:
             from pytest_kfs.report_html import render as render_html
 
-            Path(html_path).write_text(render_html(records))
+            run = self.config.stash.get(RUN_CLUSTER, None)
+            Path(html_path).write_text(render_html(records, cluster=run.cluster.describe()
+                                                   if run else None))
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if step_summary and records:
             from pytest_kfs.report import markdown_summary

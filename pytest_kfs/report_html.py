@@ -53,9 +53,11 @@ def _svg(record: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def render(records: Sequence[dict[str, Any]], title: str = "pytest-kfs report") -> str:
-    """The whole document."""
+def render(records: Sequence[dict[str, Any]], title: str = "pytest-kfs report",
+           cluster: str | None = None) -> str:
+    """The whole document; `cluster` names where it ran (context, Kubernetes, KServe)."""
     body = [f"<h1>{html.escape(title)}</h1>",
+            *([f'<p class="cluster">cluster: {html.escape(cluster)}</p>'] if cluster else []),
             '<p class="legend">' + " ".join(
                 f'<span style="background:{colour}">&nbsp;{state or "none"}&nbsp;</span>'
                 for state, colour in _COLOURS.items() if state) + " — ticks: pod changes, "

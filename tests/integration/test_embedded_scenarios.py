@@ -87,7 +87,7 @@ def _loaded(cluster, namespace):
 
 @pytest.mark.parametrize("scenario_name", ["healthy", "workload-identity"])
 def test_loaded_scenarios_reach_loaded(release_cluster, deploy, scenario_name):
-    version, cluster, _ = release_cluster
+    _, cluster, _ = release_cluster
     namespace = deploy(scenario_name)
     status = eventually(lambda: _loaded(cluster, namespace), what="Loaded", timeout=90)
     assert status["states"] == {"activeModelState": "Loaded", "targetModelState": "Loaded"}

@@ -83,3 +83,18 @@ def test_kind_cli_without_a_container_engine(pytester, tmp_path):
     pytester.makepyfile(textwrap.dedent("def test_x():\n    pass\n"))
     result = pytester.runpytest("--kfs-cluster=kind:ci")
     _one_clear_line(result, "kind cannot talk to a container engine")
+
+
+def test_an_unsupported_kserve_version_is_one_line_listing_the_supported(pytester):
+    # v0.18.0 is not served by the Go module proxy: no build of it exists.
+    pytester.makepyfile("def test_x():\n    pass\n")
+    result = pytester.runpytest("--kfs-cluster=local", "--kfs-kserve-version=v0.18.0")
+    _one_clear_line(result, "--kfs-kserve-version: KServe v0.18.0 cannot run in the embedded "
+                            "cluster; supported: v0.20.0, v0.13.1 (default v0.20.0)")
+
+
+def test_the_kserve_version_is_for_the_embedded_cluster_only(pytester):
+    pytester.makepyfile("def test_x():\n    pass\n")
+    result = pytester.runpytest("--kfs-cluster=prod", "--kfs-kserve-version=0.13.1")
+    _one_clear_line(result, "--kfs-kserve-version=0.13.1 picks the KServe release of the "
+                            "embedded cluster; --kfs-cluster=prod runs the KServe installed there")
