@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from pytest_kfs.local.kserve.manifests import CRD_FILES
 from pytest_kfs.local.kserve.releases import MODULE, RELEASES, Release, release
 
 KUBERNETES_VERSION = "v1.34.4"
@@ -30,8 +31,8 @@ BUILD_COMMAND = "python -m pytest_kfs.local build"
 MANIFESTS = "manifests"
 # What the embedded cluster installs from a KServe module, by path inside it.
 _MANIFEST_GLOBS = (
-    "config/crd/full/**/serving.kserve.io_*.yaml",
-    "config/crd/serving.kserve.io_*.yaml",
+    *(f"config/crd/full/**/{name}" for name in CRD_FILES),
+    *(f"config/crd/{name}" for name in CRD_FILES),
     "config/configmap/inferenceservice.yaml",
     "config/runtimes/*.yaml",
     "config/webhook/manifests.yaml",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,9 +25,11 @@ def install(api_client: client.ApiClient, crds: list[dict[str, Any]],
             timeout_seconds: float = 30.0) -> None:
     """Create (or keep) each CRD, then wait until each is Established."""
     extensions = client.ApiextensionsV1Api(api_client)
+    # Raw JSON both ways: the client's model classes take seconds to build KServe's 2 MB
+    # InferenceService CRD, and only its conditions matter here.
     for crd in crds:
         try:
-            extensions.create_custom_resource_definition(crd)
+            extensions.create_custom_resource_definition(crd, _preload_content=False)
         except ApiException as error:
             if error.status != 409:
                 raise
@@ -34,8 +37,10 @@ def install(api_client: client.ApiClient, crds: list[dict[str, Any]],
     pending = {crd["metadata"]["name"] for crd in crds}
     while pending:
         for name in sorted(pending):
-            status = extensions.read_custom_resource_definition(name).status
-            conditions = {c.type: c.status for c in (status.conditions or [])} if status else {}
+            stored = json.loads(extensions.read_custom_resource_definition(
+                name, _preload_content=False).data)
+            conditions = {c["type"]: c["status"]
+                          for c in (stored.get("status") or {}).get("conditions") or []}
             if conditions.get("Established") == "True":
                 pending.discard(name)
         if pending and time.monotonic() > deadline:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -23,23 +24,34 @@ from pytest_kfs.local.kserve.releases import Release
 
 NAMESPACE = "kserve"
 CONFIG_MAP = "inferenceservice-config"
-_CRD_KINDS = ("InferenceService", "ServingRuntime", "ClusterServingRuntime", "TrainedModel",
-              "InferenceGraph", "ClusterStorageContainer")
+# The CRDs KServe's manager needs, by the file names of the release (config/crd/...).
+CRD_FILES = tuple(f"serving.kserve.io_{plural}.yaml" for plural in (
+    "inferenceservices", "servingruntimes", "clusterservingruntimes", "trainedmodels",
+    "inferencegraphs", "clusterstoragecontainers"))
+# libyaml when PyYAML has it: the InferenceService CRD alone is 2 MB of YAML.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _LATEST = re.compile(r'"(kserve/[a-z0-9-]+):latest"')
 
 
 def _documents(path: Path) -> list[dict[str, Any]]:
-    return [doc for doc in yaml.safe_load_all(path.read_text()) if isinstance(doc, dict)]
+    return [doc for doc in yaml.load_all(path.read_text(), Loader=_LOADER)  # noqa: S506
+            if isinstance(doc, dict)]
 
 
 def crds(folder: Path) -> list[dict[str, Any]]:
     """The release's CRDs that KServe's manager needs (the full schemas)."""
+    parsed = folder / "crds.json"  # parsed once per release: 2 MB of YAML take seconds
+    if parsed.exists():
+        return list(json.loads(parsed.read_text()))
     found = {}
-    for path in sorted((folder / "config" / "crd").rglob("*.yaml")):
-        for doc in _documents(path):
-            if doc.get("kind") == "CustomResourceDefinition" and \
-                    doc["spec"]["names"]["kind"] in _CRD_KINDS:
-                found.setdefault(doc["metadata"]["name"], doc)
+    for path in sorted((folder / "config" / "crd").rglob("serving.kserve.io_*.yaml")):
+        if path.name in CRD_FILES and "/minimal/" not in path.as_posix():
+            for doc in _documents(path):
+                if doc.get("kind") == "CustomResourceDefinition":
+                    found.setdefault(doc["metadata"]["name"], doc)
+    partial = parsed.with_name(f".crds.json.{os.getpid()}")
+    partial.write_text(json.dumps(list(found.values())))
+    partial.replace(parsed)  # atomic: parallel runs never read half a file
     return list(found.values())
 
 

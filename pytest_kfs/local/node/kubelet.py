@@ -57,6 +57,8 @@ class Images:
     def step(self, image: str) -> str | None:
         """'initializer', 'sklearn', or None for an image the release does not ship."""
         return self.steps.get(image.removeprefix("docker.io/"))
+
+
 _TERMINATION_LOG_BYTES = 2048
 
 
@@ -67,7 +69,6 @@ class Timing:
     pull: float = 0.02
     backoff_base: float = 0.5
     backoff_max: float = 5.0
-    scale_to_zero_after: float = 1.0
     resync: float = 5.0
 
 
