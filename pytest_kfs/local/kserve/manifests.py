@@ -34,7 +34,7 @@ _LATEST = re.compile(r'"(kserve/[a-z0-9-]+):latest"')
 
 
 def _documents(path: Path) -> list[dict[str, Any]]:
-    return [doc for doc in yaml.load_all(path.read_text(), Loader=_LOADER)  # noqa: S506
+    return [doc for doc in yaml.load_all(path.read_text(), Loader=_LOADER)
             if isinstance(doc, dict)]
 
 
