@@ -20,12 +20,14 @@ from pytest_kfs.evidence import GCS_KEY_FILE, Evidence, collect
 from pytest_kfs.inference import (
     InferenceFailed,
     InferenceResult,
+    Sender,
     infer_v2,
     predict_v1,
     route,
     send_direct,
     send_through_api_server,
     send_with_host,
+    v2_ready,
 )
 from pytest_kfs.report import format_block
 from pytest_kfs.status import ModelState
@@ -169,7 +171,10 @@ class ModelHandle:
         model = self.manifest["spec"]["predictor"].get("model") or {}
         return model.get("protocolVersion") or "v1"
 
-    def _route(self) -> tuple[str, Any]:
+    def route(self) -> tuple[str, Sender]:
+        """(base URL, sender) for requests to the model: through the cluster's ingress with
+        the URL's Host header when one is known, through the API server's service proxy when
+        the URL is cluster-internal or does not resolve, else straight to status.url."""
         way = route(self.url, self.namespace, self.name, self.cluster.server,
                     self.cluster.ingress)
         if way.path == "ingress":
@@ -181,14 +186,19 @@ class ModelHandle:
     def predict(self, instances: list[Any], timeout: float = 30.0) -> InferenceResult:
         """Send rows to the model over its protocol (v1 :predict, or v2 /infer); a
         cluster-internal URL is reached through the API server's service proxy."""
-        base, send = self._route()
+        base, send = self.route()
         if self.protocol == "v2":
             return infer_v2(base, self.name, instances, timeout, send)
         return predict_v1(base, self.name, instances, timeout, send)
 
+    def v2_ready(self, timeout: float = 5.0) -> bool:
+        """GET /v2/health/ready over the model's route."""
+        base, send = self.route()
+        return v2_ready(base, timeout, send)
+
     def infer(self, instances: list[list[float]], timeout: float = 30.0) -> InferenceResult:
         """Open Inference Protocol (v2) /infer with one FP32 tensor."""
-        base, send = self._route()
+        base, send = self.route()
         return infer_v2(base, self.name, instances, timeout, send)
 
     def update(self, patch: dict[str, Any]) -> None:

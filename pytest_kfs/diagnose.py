@@ -317,6 +317,24 @@ def _events(context: _Context) -> list[Finding]:
                 f"exist in {context.namespace}", (f'event FailedCreate: "{message}"',),
                 f"kubectl -n {context.namespace} create serviceaccount "
                 f"{context.service_account}"))
+        elif event.get("reason") == "FailedCreate" and "denied the request" in message and (
+                secret := re.search(r'secrets? "([^"]+)" not found', message)):
+            # KServe's pod webhook refuses a pod whose credential secret is missing.
+            findings.append(Finding(
+                "SECRET_MISSING",
+                f"KServe's pod webhook refuses the predictor pods: secret {secret[1]} (named by "
+                f"service account {context.service_account} or the storage-secret annotation) "
+                f"does not exist in {context.namespace}", (f'event FailedCreate: "{message}"',),
+                f"kubectl -n {context.namespace} create secret generic {secret[1]} "
+                f"--from-file={GCS_KEY_FILE}=key.json"))
+        elif event.get("reason") == "InternalError" and "is invalid" in message:
+            # KServe's controller could not create or update the predictor's objects.
+            findings.append(Finding(
+                "KSERVE_RECONCILE_FAILED",
+                "KServe's controller cannot create the predictor: the API server refuses the "
+                "objects it built from this spec", (f'event InternalError: "{message}"',),
+                "fix spec.predictor as the message says (e.g. resources.requests above "
+                "resources.limits: KServe fills in limits from inferenceservice-config)"))
         elif event.get("reason") == "FailedMount" and "not found" in message:
             secret = re.search(r'secret "([^"]+)" not found', message)
             findings.append(Finding(

@@ -30,28 +30,32 @@ class InferenceResult:
     raw: dict[str, Any]
 
 
-# POST url, JSON body, timeout -> (HTTP status, response text); raises ConnectionError.
-Sender = Callable[[str, dict[str, Any], float], tuple[int, str]]
+# url, JSON body (POST; None: GET), timeout -> (HTTP status, response text); raises
+# ConnectionError.
+Sender = Callable[[str, dict[str, Any] | None, float], tuple[int, str]]
 _CLUSTER_SUFFIXES = (".svc", ".svc.cluster.local", ".cluster.local")
 
 
-def send_direct(url: str, body: dict[str, Any], timeout: float) -> tuple[int, str]:
-    """POST straight to the model's URL."""
+def send_direct(url: str, body: dict[str, Any] | None, timeout: float) -> tuple[int, str]:
+    """POST (GET without a body) straight to the model's URL."""
     try:
-        response = requests.post(url, json=body, timeout=timeout)
+        response = requests.request("GET" if body is None else "POST", url, json=body,
+                                    timeout=timeout)
     except requests.ConnectionError as error:
         raise ConnectionError(str(error)) from None
     return response.status_code, response.text
 
 
 def send_through_api_server(api_client: ApiClient) -> Sender:
-    """POST through the API server's service proxy, with the kubeconfig's credentials."""
-    def send(url: str, body: dict[str, Any], timeout: float) -> tuple[int, str]:
+    """POST (GET without a body) through the API server's service proxy, with the
+    kubeconfig's credentials."""
+    def send(url: str, body: dict[str, Any] | None, timeout: float) -> tuple[int, str]:
+        method = "GET" if body is None else "POST"
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        api_client.update_params_for_auth(headers, [], ["BearerToken"], url, "POST", body)
+        api_client.update_params_for_auth(headers, [], ["BearerToken"], url, method, body)
         try:
             response = api_client.rest_client.request(
-                "POST", url, headers=headers, body=body, _request_timeout=timeout)
+                method, url, headers=headers, body=body, _request_timeout=timeout)
         except ApiException as error:
             return error.status, error.body or ""
         data = response.data
@@ -60,10 +64,12 @@ def send_through_api_server(api_client: ApiClient) -> Sender:
 
 
 def send_with_host(host: str) -> Sender:
-    """POST to an ingress gateway with the model's Host header, as KServe's docs do."""
-    def send(url: str, body: dict[str, Any], timeout: float) -> tuple[int, str]:
+    """POST (GET without a body) to an ingress gateway with the model's Host header, as
+    KServe's docs do."""
+    def send(url: str, body: dict[str, Any] | None, timeout: float) -> tuple[int, str]:
         try:
-            response = requests.post(url, json=body, timeout=timeout, headers={"Host": host})
+            response = requests.request("GET" if body is None else "POST", url, json=body,
+                                        timeout=timeout, headers={"Host": host})
         except requests.ConnectionError as error:
             raise ConnectionError(str(error)) from None
         return response.status_code, response.text
@@ -163,10 +169,15 @@ def infer_v2(base_url: str, name: str, instances: list[list[float]], timeout: fl
     return InferenceResult(list(outputs[0].get("data") or []), elapsed, body)
 
 
-def v2_ready(base_url: str, timeout: float = 5.0) -> bool:
-    """GET /v2/health/ready."""
+def v2_ready(base_url: str, timeout: float = 5.0, send: Sender | None = None) -> bool:
+    """GET /v2/health/ready (over `send`'s route when given: any answer but 200 is not ready)."""
+    url = f"{base_url.rstrip('/')}/v2/health/ready"
+    if send is not None:
+        try:
+            return send(url, None, timeout)[0] == 200
+        except ConnectionError:
+            return False
     try:
-        return requests.get(f"{base_url.rstrip('/')}/v2/health/ready",
-                            timeout=timeout).status_code == 200
+        return requests.get(url, timeout=timeout).status_code == 200
     except requests.RequestException:
         return False

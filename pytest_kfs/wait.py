@@ -407,7 +407,7 @@ def _verdict(cluster: Cluster, result: WaitResult, running: int) -> Verdict | st
 # events (e.g. a host name over 63 characters); a conflict is retried and is not among them.
 # (Texts from KServe v0.20.0's controller and predictor reconciler.)
 _KSERVE_REFUSALS = ("invalid domain name", "failed creating host name", "no runtime found",
-                    "does not support specified", "is disabled")
+                    "does not support specified", "is disabled", "is invalid")
 
 
 def _settles(event: dict[str, Any]) -> bool:

@@ -65,7 +65,7 @@ def initializer_log(cluster, namespace: str, name: str) -> str:
     newest = max(pods, key=lambda pod: pod.metadata.creation_timestamp)
     try:
         return cluster.core.read_namespaced_pod_log(newest.metadata.name, namespace,
-                                                    container="storage-initializer")
+                                                    container="storage-initializer") or ""
     except ApiException:
         return ""
 

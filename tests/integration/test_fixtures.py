@@ -99,11 +99,29 @@ def test_unschedulable_pod_stops_the_wait(kfs_deploy, reader_key):
         "spec": {"predictor": {"model": {
             "modelFormat": {"name": "sklearn"},
             "storageUri": f"gs://{SAMPLE_BUCKET}/models/sklearn/1.0/model",
-            "resources": {"requests": {"memory": "1Ti"}}}}}})
+            "resources": {"requests": {"memory": "1Ti"}, "limits": {"memory": "1Ti"}}}}}})
     with pytest.raises(ModelNotLoaded) as failure:
         model.wait_loaded(timeout=60)
     assert failure.value.findings[0].code == "POD_UNSCHEDULABLE"
     assert "Insufficient memory" in str(failure.value)
+
+
+def test_requests_above_kserves_default_limits_are_refused(kfs_deploy):
+    # KServe fills in limits from inferenceservice-config (2Gi): a request above them makes the
+    # Deployment invalid; KServe says so in an InternalError event (v0.20.0) and no pod exists.
+    model = kfs_deploy(spec={
+        "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+        "metadata": {"name": "huge"},
+        "spec": {"predictor": {"model": {
+            "modelFormat": {"name": "sklearn"},
+            "storageUri": f"gs://{SAMPLE_BUCKET}/models/sklearn/1.0/model",
+            "resources": {"requests": {"memory": "1Ti"}}}}}})
+    with pytest.raises(ModelNotLoaded) as failure:
+        model.wait_loaded(timeout=60)
+    top = failure.value.findings[0]
+    assert top.code == "KSERVE_RECONCILE_FAILED"
+    assert "must be less than or equal to memory limit of 2Gi" in " ".join(top.evidence)
+    assert failure.value.result.elapsed < 30, "a refusal ends the wait; no deadline needed"
 
 
 def test_missing_service_account_stops_the_wait(kfs_deploy):

@@ -3,7 +3,7 @@
 import pytest
 
 from pytest_kfs.deploy import ModelNotLoaded
-from pytest_kfs.inference import InferenceFailed, predict_v1, v2_ready
+from pytest_kfs.inference import InferenceFailed, predict_v1
 from pytest_kfs.inferenceservice import IRIS_INPUT, IRIS_OUTPUT
 from pytest_kfs.local.assets import model_server_python
 from pytest_kfs.local.kserve.releases import release
@@ -34,7 +34,7 @@ def test_v1_predicts_the_documented_answer(kfs_deploy, healthy):
 def test_v2_sample_infers_and_reports_ready(kfs_deploy, healthy):
     model = kfs_deploy("sklearn-iris-v2", service_account=healthy.service_account)
     model.wait_loaded()
-    assert v2_ready(model.url)
+    assert model.v2_ready()
     result = model.predict(ROWS)
     assert result.predictions == list(IRIS_OUTPUT)
     assert result.raw["outputs"][0]["datatype"] == "INT64"
@@ -45,7 +45,8 @@ def test_a_wrong_model_name_is_explained(kfs_deploy, healthy):
     model = kfs_deploy("sklearn-iris", service_account=healthy.service_account)
     model.wait_loaded()
     with pytest.raises(InferenceFailed, match="no model named 'iris' there"):
-        predict_v1(model.url, "iris", ROWS)
+        base, send = model.route()
+        predict_v1(base, "iris", ROWS, send=send)
 
 
 @needs_model_server
@@ -69,13 +70,21 @@ def test_cluster_internal_urls_go_through_the_api_servers_service_proxy(kfs_clus
                                                                         kfs_namespace):
     from pytest_kfs.inference import route, send_through_api_server
 
-    base, proxied = route("http://iris.models.svc.cluster.local", kfs_namespace, "iris",
-                          kfs_cluster.server)
-    assert proxied
+    way = route("http://iris.models.svc.cluster.local", kfs_namespace, "iris",
+                kfs_cluster.server)
+    base = way.base
+    assert way.path == "api-server proxy"
     assert base == (f"{kfs_cluster.server}/api/v1/namespaces/{kfs_namespace}/services/"
                     "iris-predictor:80/proxy")
-    assert route("http://127.0.0.1:8080", "ns", "iris", kfs_cluster.server) == (
-        "http://127.0.0.1:8080", False)
+    assert route("http://127.0.0.1:8080", "ns", "iris", kfs_cluster.server).path == "direct"
+    # KServe's default domain does not resolve from a CI runner: the service proxy again.
+    assert route("http://iris-ns.example.com", "ns", "iris", kfs_cluster.server,
+                 resolves=lambda host: False).path == "api-server proxy"
+    # A known ingress gateway wins: the URL's host goes in the Host header.
+    through = route("http://iris-ns.example.com", "ns", "iris", kfs_cluster.server,
+                    ingress="http://127.0.0.1:8081/")
+    assert (through.base, through.path, through.host) == (
+        "http://127.0.0.1:8081", "ingress", "iris-ns.example.com")
     # The request is authenticated and reaches the API server, which has no such service here.
     with pytest.raises(InferenceFailed, match=r"HTTP 404 from https://127\.0\.0\.1"):
         predict_v1(base, "iris", ROWS, send=send_through_api_server(kfs_cluster.api_client))

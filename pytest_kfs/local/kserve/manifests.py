@@ -58,7 +58,8 @@ def crds(folder: Path) -> list[dict[str, Any]]:
 def config_map(folder: Path, release: Release) -> dict[str, Any]:
     """`inferenceservice-config` of the release, in the Standard mode, without Istio."""
     (document,) = _documents(folder / "config" / "configmap" / "inferenceservice.yaml")
-    data = {key: _LATEST.sub(rf'"\1:{release.version}"', value)
+    # `_example` is documentation inside the ConfigMap: left as the release wrote it.
+    data = {key: value if key == "_example" else _LATEST.sub(rf'"\1:{release.version}"', value)
             for key, value in document["data"].items()}
     deploy = json.loads(data.get("deploy") or "{}")
     deploy["defaultDeploymentMode"] = release.standard_mode
