@@ -160,3 +160,19 @@ def test_min_replicas_zero_is_served_by_one_pod_in_standard_mode(kfs_cluster, kf
     result = model.wait_loaded()
     assert result.verdict is Verdict.LOADED
     assert result.state.ready == "True"
+
+
+def test_a_missing_key_secret_is_kserves_webhook_refusal(kfs_cluster, kfs_namespace, kfs_deploy):
+    # Real KServe's pod webhook denies the pod when the service account names a secret that
+    # does not exist (FailedCreate on the ReplicaSet); no pod is ever created.
+    kfs_cluster.core.create_namespaced_service_account(kfs_namespace, {
+        "metadata": {"name": "reader"}, "secrets": [{"name": "gone-key"}]})
+    model = kfs_deploy("sklearn-iris", service_account="reader")
+    with pytest.raises(ModelNotLoaded) as failure:
+        model.wait_loaded(timeout=60)
+    top = failure.value.findings[0]
+    assert top.code == "SECRET_MISSING", top.evidence
+    assert "KServe's pod webhook refuses the predictor pods: secret gone-key" in top.cause
+    assert ('admission webhook "inferenceservice.kserve-webhook-server.pod-mutator" denied the '
+            'request: secrets "gone-key" not found') in top.evidence[0]
+    assert failure.value.result.elapsed < 30
