@@ -35,7 +35,9 @@ EXPECTED_LOG = {
         "object-read-denied@kfs-demo.iam.gserviceaccount.com does not have "
         "storage.objects.get access to the Google Cloud Storage object"],
     # Nothing under the prefix: v0.20.0 tries the path as one object (404); v0.13.1 gives up.
-    "wrong-path": ["kfserving-examples/models/sklearn/9.9/model"],
+    "wrong-path": {
+        "v0.20.0": ["No such object: kfserving-examples/models/sklearn/9.9/model"],
+        "v0.13.1": ["No model found in gs://kfserving-examples/models/sklearn/9.9/model"]},
     "bucket-missing": ["The specified bucket does not exist."],
     "anonymous-fallback": ["Anonymous credentials cannot be refreshed"],
     "bad-key": ["invalid_grant: Invalid JWT Signature."],
@@ -109,16 +111,19 @@ def test_broken_scenarios_fail_in_kserves_initializer_with_googles_words(
         release_cluster, deploy, scenario_name):
     version, cluster, _ = release_cluster
     namespace = deploy(scenario_name)
+    expected_lines = EXPECTED_LOG[scenario_name]
+    if isinstance(expected_lines, dict):
+        expected_lines = expected_lines[version]
     seen = {"log": ""}
 
     def failed_log() -> str:
         seen["log"] = initializer_log(cluster, namespace, "model")
-        return seen["log"] if EXPECTED_LOG[scenario_name][0] in seen["log"] else ""
+        return seen["log"] if expected_lines[0] in seen["log"] else ""
 
     with contextlib.suppress(AssertionError):  # the asserts below show what the log said
         eventually(failed_log, what="the failure in the initializer log", timeout=60)
     log = seen["log"]
-    for expected in EXPECTED_LOG[scenario_name]:
+    for expected in expected_lines:
         assert expected in log, log
     assert DOWNLOADER[version] in log, "KServe's own downloader must have run"
     status = model_status(cluster, namespace, "model")
@@ -129,7 +134,7 @@ def test_broken_scenarios_fail_in_kserves_initializer_with_googles_words(
             "transitionStatus") == "BlockedByFailedLoad" and s, what="BlockedByFailedLoad")
         failure = status["lastFailureInfo"]
         assert (failure["reason"], failure["exitCode"]) == ("ModelLoadFailed", 1)
-        assert EXPECTED_LOG[scenario_name][-1].split(". ")[0] in failure["message"]
+        assert expected_lines[-1].split(". ")[0] in failure["message"]
 
 
 def test_the_seed_failure_crash_loops_with_back_off(release_cluster, deploy):

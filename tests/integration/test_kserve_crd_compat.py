@@ -1,6 +1,8 @@
 """The plugin's manifests pass KServe's own admission: the release's CRD schema, its defaulting
 and validating webhooks (server-side dry run against the embedded cluster's real manager)."""
 
+import uuid
+
 import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
@@ -10,11 +12,12 @@ from pytest_kfs import inferenceservice as isvc
 
 @pytest.fixture(scope="module")
 def compat(kfs_cluster):
-    """A namespace for dry runs (nothing is stored)."""
+    """(cluster, namespace) for dry runs (nothing is stored); one per xdist worker."""
+    namespace = f"compat-{uuid.uuid4().hex[:8]}"
     kfs_cluster.core.create_namespace(
-        client.V1Namespace(metadata=client.V1ObjectMeta(name="compat")))
-    yield kfs_cluster
-    kfs_cluster.core.delete_namespace("compat")
+        client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    yield kfs_cluster, namespace
+    kfs_cluster.core.delete_namespace(namespace)
 
 
 def test_the_release_crds_are_served(kfs_cluster):
@@ -36,8 +39,9 @@ def _variants() -> list[tuple[str, dict]]:
 
 @pytest.mark.parametrize(("label", "body"), _variants(), ids=[v[0] for v in _variants()])
 def test_manifest_passes_kserves_admission(compat, label, body):
-    created = compat.custom.create_namespaced_custom_object(
-        isvc.GROUP, isvc.VERSION, "compat", isvc.PLURAL, body, dry_run="All")
+    cluster, namespace = compat
+    created = cluster.custom.create_namespaced_custom_object(
+        isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, body, dry_run="All")
     predictor = created["spec"]["predictor"]
     # KServe's defaulter may add fields; every field the plugin wrote stays as written.
     for key, value in body["spec"]["predictor"]["model"].items():
@@ -47,19 +51,22 @@ def test_manifest_passes_kserves_admission(compat, label, body):
 def test_kserve_rejects_a_malformed_spec(compat):
     body = isvc.manifest("bad", model_format="sklearn", storage_uri="gs://b/p")
     body["spec"]["predictor"]["minReplicas"] = "zero"
+    cluster, namespace = compat
     with pytest.raises(ApiException) as error:
-        compat.custom.create_namespaced_custom_object(
-            isvc.GROUP, isvc.VERSION, "compat", isvc.PLURAL, body, dry_run="All")
-    # KServe's defaulting webhook decodes the object before the schema is checked.
-    assert error.value.status in (400, 422), error.value.body
-    assert "minReplicas" in error.value.body
+        cluster.custom.create_namespaced_custom_object(
+            isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, body, dry_run="All")
+    # KServe's defaulting webhook decodes the object before the schema is checked (v0.20.0).
+    assert error.value.status == 400, error.value.body
+    assert ('admission webhook \\"inferenceservice.kserve-webhook-server.defaulter\\" denied '
+            "the request: json: cannot unmarshal string into Go struct field") in error.value.body
 
 
 def test_kserves_validating_webhook_answers(compat):
     # A name KServe's own validator refuses (it must start with a letter): the webhook, not
     # the schema, says so.
     body = isvc.manifest("1model", model_format="sklearn", storage_uri="gs://b/p")
+    cluster, namespace = compat
     with pytest.raises(ApiException) as error:
-        compat.custom.create_namespaced_custom_object(
-            isvc.GROUP, isvc.VERSION, "compat", isvc.PLURAL, body, dry_run="All")
+        cluster.custom.create_namespaced_custom_object(
+            isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, body, dry_run="All")
     assert "admission webhook" in error.value.body and "denied the request" in error.value.body
