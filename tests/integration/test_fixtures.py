@@ -92,14 +92,18 @@ def test_unknown_sample(kfs_deploy):
         kfs_deploy("mnist")
 
 
+def _huge(resources):
+    """The iris sample asking for these resources."""
+    return {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+            "metadata": {"name": "huge"},
+            "spec": {"predictor": {"model": {
+                "modelFormat": {"name": "sklearn"},
+                "storageUri": f"gs://{SAMPLE_BUCKET}/models/sklearn/1.0/model",
+                "resources": resources}}}}
+
+
 def test_unschedulable_pod_stops_the_wait(kfs_deploy, reader_key):
-    model = kfs_deploy(spec={
-        "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
-        "metadata": {"name": "huge"},
-        "spec": {"predictor": {"model": {
-            "modelFormat": {"name": "sklearn"},
-            "storageUri": f"gs://{SAMPLE_BUCKET}/models/sklearn/1.0/model",
-            "resources": {"requests": {"memory": "1Ti"}, "limits": {"memory": "1Ti"}}}}}})
+    model = kfs_deploy(spec=_huge({"requests": {"memory": "1Ti"}, "limits": {"memory": "1Ti"}}))
     with pytest.raises(ModelNotLoaded) as failure:
         model.wait_loaded(timeout=60)
     assert failure.value.findings[0].code == "POD_UNSCHEDULABLE"
@@ -109,13 +113,7 @@ def test_unschedulable_pod_stops_the_wait(kfs_deploy, reader_key):
 def test_requests_above_kserves_default_limits_are_refused(kfs_deploy):
     # KServe fills in limits from inferenceservice-config (2Gi): a request above them makes the
     # Deployment invalid; KServe says so in an InternalError event (v0.20.0) and no pod exists.
-    model = kfs_deploy(spec={
-        "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
-        "metadata": {"name": "huge"},
-        "spec": {"predictor": {"model": {
-            "modelFormat": {"name": "sklearn"},
-            "storageUri": f"gs://{SAMPLE_BUCKET}/models/sklearn/1.0/model",
-            "resources": {"requests": {"memory": "1Ti"}}}}}})
+    model = kfs_deploy(spec=_huge({"requests": {"memory": "1Ti"}}))
     with pytest.raises(ModelNotLoaded) as failure:
         model.wait_loaded(timeout=60)
     top = failure.value.findings[0]

@@ -50,6 +50,16 @@ class QuietHTTPServer(ThreadingHTTPServer):
             return
         super().handle_error(request, client_address)  # type: ignore[arg-type]
 
+    def serve_in_background(self, name: str) -> QuietHTTPServer:
+        """Serve from a daemon thread called `name`; returns self."""
+        threading.Thread(target=self.serve_forever, name=name, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self.shutdown()
+        self.server_close()
+
 
 @dataclass(frozen=True)
 class PodIdentity:
@@ -106,15 +116,13 @@ class LocalGcp:
         self._server = QuietHTTPServer(("127.0.0.1", 0), handler)
         self.port = self._server.server_address[1]
         self.world.token_uri = f"http://127.0.0.1:{self.port}/token"
-        threading.Thread(target=self._server.serve_forever, name="kfs-local-gcp",
-                         daemon=True).start()
+        self._server.serve_in_background("kfs-local-gcp")
         return self
 
     def stop(self) -> None:
         """Stop serving."""
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
 
 

@@ -10,7 +10,6 @@ which do not run here.
 
 from __future__ import annotations
 
-import threading
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler
@@ -91,13 +90,11 @@ class Ingress:
 
             do_GET = do_POST = _forward
 
-        self._server = QuietHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, name="kfs-kubelet-ingress",
-                         daemon=True).start()
+        self._server = QuietHTTPServer(("127.0.0.1", 0), Handler).serve_in_background(
+            "kfs-kubelet-ingress")
         return self
 
     def stop(self) -> None:
         """Stop listening."""
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()

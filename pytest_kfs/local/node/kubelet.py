@@ -21,7 +21,7 @@ import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -467,7 +467,7 @@ class Kubelet:
         self.closed_port = free_port()
         self._stop = threading.Event()
         self._serving = (serving_cert, serving_key)
-        self._server: ThreadingHTTPServer | None = None
+        self._server: QuietHTTPServer | None = None
         self._lock = threading.Lock()
 
     def endpoint_of(self, namespace: str, labels: dict[str, str]) -> str | None:
@@ -512,8 +512,7 @@ class Kubelet:
         for run in runs:
             run.terminate()
         if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
         shutil.rmtree(self.pods_dir, ignore_errors=True)
 
     def _serve_logs(self) -> None:
@@ -547,9 +546,7 @@ class Kubelet:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(str(self._serving[0]), str(self._serving[1]))
         self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="kfs-kubelet-logs",
-                         daemon=True).start()
+        self._server.serve_in_background("kfs-kubelet-logs")
 
     def container_log(self, namespace: str, pod: str, container: str, previous: bool,
                       tail: int | None) -> bytes | None:
