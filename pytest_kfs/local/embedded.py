@@ -10,10 +10,11 @@ from pathlib import Path
 from kubernetes import client, config
 
 from pytest_kfs.local import controlplane, crds
-from pytest_kfs.local.assets import initializer_python, model_server_python
+from pytest_kfs.local.assets import initializer_python, kserve_manifests, model_server_python
 from pytest_kfs.local.gcp import GcpWorld, LocalGcp
 from pytest_kfs.local.gcp.admin import GcpAdmin
 from pytest_kfs.local.kserve import manager as kserve_manager
+from pytest_kfs.local.kserve import manifests
 from pytest_kfs.local.kserve.releases import Release, release
 from pytest_kfs.local.node.ingress import Ingress
 from pytest_kfs.local.node.kubelet import Images, Kubelet, Timing
@@ -86,8 +87,10 @@ def _join_threads(prefixes: tuple[str, ...], timeout: float) -> None:
 def start_embedded(extra_crds: list[dict] | None = None, kserve: bool = True,
                    timing: Timing | None = None,
                    kserve_version: str | None = None) -> EmbeddedCluster:
-    """Start the control plane and, unless told not to, KServe's own manager, the local GCP
-    and the node; `kserve_version` picks the release (default: the newest supported)."""
+    """Start the control plane with the release's KServe CRDs and, unless `kserve` is False,
+    KServe's own manager, the local GCP and the node; `kserve_version` picks the release
+    (default: the newest supported). Without `kserve` nothing writes InferenceService status:
+    benchmarks write it themselves."""
     wanted = release(kserve_version)
     plane = controlplane.start()
     cluster = EmbeddedCluster(plane, wanted)
@@ -95,6 +98,8 @@ def start_embedded(extra_crds: list[dict] | None = None, kserve: bool = True,
         api_client = cluster.api_client()
         if extra_crds:
             crds.install(api_client, extra_crds)
+        if not kserve:
+            crds.install(api_client, manifests.crds(kserve_manifests(wanted)))
         if kserve and plane.pki is not None:
             cluster.gcp = LocalGcp(GcpWorld()).start()
             seed_samples(GcpAdmin(cluster.gcp), wanted)

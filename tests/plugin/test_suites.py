@@ -138,7 +138,12 @@ def test_suites_fail_exactly_the_right_tests(pytester, release, scenario, monkey
         SUITES, "-p", "no:cacheprovider", "-rfE", "--tb=short", "-v", "-p", "leak_recorder",
         "--kfs-report=out.json", "--kfs-html=out.html", "--junitxml=out.xml", timeout=400)
     output = result.stdout.str() + result.stderr.str()
-    assert f"KServe {release} (its own manager)" in output  # the header names what ran
+    # The header and the reports name the KServe release and mode that ran.
+    mode = "Standard" if release == "v0.20.0" else "RawDeployment"
+    described = f"KServe {release} (its own manager), {mode} mode"
+    assert described in output
+    assert json.loads((pytester.path / "out.json").read_text())["cluster"]["kserve"] == described
+    assert described in (pytester.path / "out.html").read_text()
     failing, phrases = EXPECTED_BY_RELEASE[release][scenario]
     failed = _failed(output)
     assert failed == failing, (f"unexpected failures: {sorted(failed - failing)}; expected but "
