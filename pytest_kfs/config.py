@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -82,6 +83,9 @@ class Settings:
     existing: tuple[str | None, str | None] | None = None  # (namespace, name); None: all
     sweep_ttl_seconds: float | None = DEFAULT_SWEEP_TTL_SECONDS  # None: never sweep
     run_id: str | None = None  # KFS_RUN_ID; None: a random one per run
+    # A key file: each test namespace gets a service account with it as KServe's key secret.
+    serving_key: Path | None = None
+    ingress: str | None = None  # the cluster's ingress gateway (requests carry the Host)
 
 
 @dataclass(frozen=True)
@@ -283,7 +287,38 @@ ENV_VARS = {"cluster": "KFS_CLUSTER", "kubeconfig": "KFS_KUBECONFIG", "timeout":
             "scenario": "KFS_SCENARIO", "keep": "KFS_KEEP", "storage_uri": "KFS_STORAGE_URI",
             "model_format": "KFS_MODEL_FORMAT", "service_account": "KFS_SERVICE_ACCOUNT",
             "existing": "KFS_EXISTING", "models": "KFS_MODELS", "sweep_ttl": "KFS_SWEEP_TTL",
-            "kserve_version": "KFS_KSERVE_VERSION"}
+            "kserve_version": "KFS_KSERVE_VERSION", "serving_key": "KFS_SERVING_KEY",
+            "ingress": "KFS_INGRESS"}
+
+
+_KEY_FIELDS = ("client_email", "private_key", "token_uri")
+
+
+def parse_serving_key(path: str) -> Path:
+    """--kfs-serving-key: a readable Google service-account key file (never echoed)."""
+    location = Path(path).expanduser()
+    try:
+        data = json.loads(location.read_text())
+    except OSError as error:
+        raise SettingsError(f"--kfs-serving-key={path} cannot be read: {error.strerror}") \
+            from None
+    except ValueError:
+        raise SettingsError(f"--kfs-serving-key={path} is not JSON: a Google service-account "
+                            "key file (gcloud iam service-accounts keys create) is") from None
+    lacking = [field for field in _KEY_FIELDS if not isinstance(data, dict)
+               or not isinstance(data.get(field), str) or not data.get(field)]
+    if not isinstance(data, dict) or data.get("type") != "service_account" or lacking:
+        raise SettingsError(f"--kfs-serving-key={path} is not a service-account key file "
+                            f"(type service_account with {', '.join(_KEY_FIELDS)})")
+    return location
+
+
+def parse_ingress(value: str) -> str:
+    """--kfs-ingress: http(s)://HOST[:PORT] of the cluster's ingress gateway."""
+    if not re.match(r"^https?://[^/\s]+/?$", value):
+        raise SettingsError(f"--kfs-ingress={value!r} is not http(s)://HOST[:PORT] (the "
+                            "address of the cluster's ingress gateway, e.g. Istio's)")
+    return value.rstrip("/")
 
 
 def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
@@ -321,6 +356,9 @@ def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
     existing = parse_existing(existing_value) if existing_value else None
     sweep_ttl = parse_sweep_ttl(pick("sweep_ttl"))
     run_id = parse_run_id(environ.get("KFS_RUN_ID"))
+    key_path, ingress_value = pick("serving_key"), pick("ingress")
+    serving_key = parse_serving_key(key_path) if key_path else None
+    ingress = parse_ingress(ingress_value) if ingress_value else None
     if cluster is None:
         if kind_create or kubeconfig or scenario:
             flag = ("--kfs-kind-create" if kind_create else
@@ -331,7 +369,7 @@ def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
                                 "verify")
         return Settings(target=None, timeout_seconds=timeout, keep=keep, model=model,
                         preflight=preflight, models=models, sweep_ttl_seconds=sweep_ttl,
-                        run_id=run_id)
+                        run_id=run_id, serving_key=serving_key, ingress=ingress)
     target = parse_cluster(cluster, kubeconfig, kind_create)
     kserve_version = pick("kserve_version")
     if kserve_version:
@@ -346,4 +384,5 @@ def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
             f"--kfs-cluster=local, not --kfs-cluster={cluster}")
     return Settings(target=target, timeout_seconds=timeout, scenario=scenario, keep=keep,
                     model=model, preflight=preflight, existing=existing, models=models,
-                    sweep_ttl_seconds=sweep_ttl, run_id=run_id)
+                    sweep_ttl_seconds=sweep_ttl, run_id=run_id, serving_key=serving_key,
+                    ingress=ingress)

@@ -238,9 +238,9 @@ class Deployer:
         if spec is not None and (sample or storage_uri):
             raise DeployError("pass either spec= or a sample/storage_uri, not both")
         if credentials is not None:
-            service_account = self._key_service_account(name or sample or "model",
-                                                         service_account,
-                                                         service_account_key(credentials))
+            service_account = self.key_service_account(name or sample or "model",
+                                                       service_account,
+                                                       service_account_key(credentials))
         manifest = self._manifest(sample, name, spec, storage_uri, model_format,
                                   service_account, runtime, protocol, min_replicas, annotations)
         _check_host_name(manifest["metadata"]["name"], self.namespace)
@@ -285,8 +285,8 @@ class Deployer:
         except KeyError as error:
             raise DeployError(error.args[0]) from None
 
-    def _key_service_account(self, base: str, account: str | None,
-                             key: dict[str, Any]) -> str:
+    def key_service_account(self, base: str, account: str | None,
+                            key: dict[str, Any]) -> str:
         """A key secret (KServe's file name) attached to a service account, as KServe docs do."""
         account = account or f"{base}-sa"
         secret = f"{account}-gcs-key"

@@ -106,6 +106,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="model format of --kfs-storage-uri (sklearn, xgboost, ...).")
     group.addoption("--kfs-service-account", dest="kfs_service_account", metavar="NAME",
                     help="Kubernetes service account the model is served as.")
+    group.addoption("--kfs-serving-key", dest="kfs_serving_key", metavar="FILE",
+                    help="a Google service-account key file: each test namespace gets a "
+                         "service account with it as KServe's key secret, and models are "
+                         "served as it (live clusters). Env KFS_SERVING_KEY, ini "
+                         "kfs_serving_key.")
+    group.addoption("--kfs-ingress", dest="kfs_ingress", metavar="URL",
+                    help="http(s)://HOST[:PORT] of the cluster's ingress gateway: requests to "
+                         "models go there with their status.url host as Host header. Env "
+                         "KFS_INGRESS, ini kfs_ingress.")
     for key, text in (("kfs_scenario", "rehearsal scenario (see --kfs-scenario)"),
                       ("kfs_existing", "read-only verification target (see --kfs-existing)"),
                       ("kfs_models", "file listing the models (see --kfs-models)"),
@@ -114,7 +123,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                       ("kfs_model_format", "model format (see --kfs-model-format)"),
                       ("kfs_service_account", "serving service account"),
                       ("kfs_sweep_ttl", "age after which stale namespaces are swept"),
-                      ("kfs_kserve_version", "KServe release of the embedded cluster")):
+                      ("kfs_kserve_version", "KServe release of the embedded cluster"),
+                      ("kfs_serving_key", "key file models are served with"),
+                      ("kfs_ingress", "the cluster's ingress gateway")):
         parser.addini(key, f"pytest-kfs {text}", default="")
     parser.addini("kfs_cluster", "pytest-kfs cluster target (see --kfs-cluster)", default="")
     parser.addini("kfs_kubeconfig", "pytest-kfs kubeconfig file (see --kfs-kubeconfig)",
@@ -126,7 +137,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def _settings(config: pytest.Config) -> Settings:
     names = ("cluster", "kubeconfig", "timeout", "scenario", "keep", "storage_uri",
              "model_format", "service_account", "existing", "models", "sweep_ttl",
-             "kserve_version")
+             "kserve_version", "serving_key", "ingress")
     cli = {name: config.getoption(f"kfs_{name}")
            for name in (*names, "kind_create", "preflight")}
     ini = {name: config.getini(f"kfs_{name}") for name in names}
@@ -293,6 +304,8 @@ class KfsSession:
             if type(error).__module__.startswith("pytest_kfs"):
                 raise pytest.UsageError(f"pytest-kfs: {error}") from None
             raise
+        if settings.ingress:
+            self.config.stash[RUN_CLUSTER].cluster.ingress = settings.ingress
         self._check_permissions()
         self._sweep_stale()
 
@@ -663,6 +676,8 @@ def kfs_model(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namespac
         wanted = {"storage_uri": settings.model.storage_uri,
                   "model_format": settings.model.model_format,
                   "service_account": settings.model.service_account}
+    if settings.serving_key and not wanted.get("service_account") and not settings.scenario:
+        wanted["credentials"] = settings.serving_key.read_text()
     elif not wanted and settings.scenario:
         plan = request.getfixturevalue("kfs_scenario").arrange_namespace(
             kfs_cluster.core, str(kfs_namespace), request.getfixturevalue("kfs_gcp"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,7 @@ from pytest_kfs.cluster import Cluster
 from pytest_kfs.evidence import GCS_KEY_FILE
 from pytest_kfs.gcs import ServingIdentity, read_identity
 from pytest_kfs.models import ModelConfig
+from pytest_kfs.plugin import SETTINGS
 
 
 @dataclass
@@ -31,12 +33,18 @@ def kfs_serving(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namesp
                 kfs_model_config: ModelConfig, kfs_gcs_endpoint: str | None) -> Serving:
     """The configured model's namespace arranged, and its serving identity resolved."""
     config = kfs_model_config
+    account = config.service_account or "default"
+    serving_key = request.config.stash[SETTINGS].serving_key
     if config.scenario:
         from pytest_kfs.local.scenarios import scenario
 
         scenario(config.scenario).arrange_namespace(
             kfs_cluster.core, str(kfs_namespace), request.getfixturevalue("kfs_gcp"))
-    account = config.service_account or "default"
+    elif serving_key and not config.service_account:
+        # --kfs-serving-key: the fresh namespace gets a service account with the key as
+        # KServe's key secret, and the model is served as it.
+        account = request.getfixturevalue("kfs_deploy").key_service_account(
+            config.name, None, json.loads(serving_key.read_text()))
     found = read_identity(kfs_cluster, str(kfs_namespace), account)
     if found is None:
         pytest.fail(f"service account {account} does not exist in {kfs_namespace}",

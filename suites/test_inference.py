@@ -18,7 +18,7 @@ def _serving_model(kfs_deploy, kfs_serving, protocol: str | None):
     # Over v2, KServe's docs name the runtime (kserve-sklearnserver): without it KServe picks
     # the highest-priority runtime for the format, MLServer for sklearn on v2.
     model = kfs_deploy(storage_uri=config.storage_uri, model_format=config.model_format,
-                       service_account=config.service_account,
+                       service_account=kfs_serving.service_account,
                        runtime=config.runtime or sample.runtime,
                        protocol=protocol, min_replicas=config.min_replicas)
     try:

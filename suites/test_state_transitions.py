@@ -15,7 +15,7 @@ ALLOWED_TARGETS = {"", "Pending", "Loading", "Loaded"}
 def _deploy(kfs_deploy, kfs_serving):
     config = kfs_serving.config
     return kfs_deploy(storage_uri=config.storage_uri, model_format=config.model_format,
-                      service_account=kfs_serving.config.service_account,
+                      service_account=kfs_serving.service_account,
                       runtime=config.runtime, protocol=config.protocol,
                       min_replicas=config.min_replicas)
 

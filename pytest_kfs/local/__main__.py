@@ -1,7 +1,11 @@
-"""`python -m pytest_kfs.local build|where`: build or show the embedded cluster's binaries."""
+"""`python -m pytest_kfs.local build|where|up`: build or show the embedded cluster's binaries,
+or run it as a live cluster until Ctrl-C."""
 
 import sys
 
-from pytest_kfs.local.assets import main
+if sys.argv[1:2] == ["up"]:
+    from pytest_kfs.local.up import main
+else:
+    from pytest_kfs.local.assets import main
 
-raise SystemExit(main(sys.argv[1:]))
+raise SystemExit(main(sys.argv[2:] if sys.argv[1:2] == ["up"] else sys.argv[1:]))

@@ -297,7 +297,7 @@ def main(argv: list[str]) -> int:
                 print(model_server_python(each) or "(no model server venv: models load but "
                                                     "do not answer requests)")
         else:
-            print(f"unknown command {command!r}; use `build` or `where`", file=sys.stderr)
+            print(f"unknown command {command!r}; use `build`, `where` or `up`", file=sys.stderr)
             return 2
     except (AssetsMissing, ValueError) as problem:
         print(problem, file=sys.stderr)

@@ -166,3 +166,21 @@ def test_run_id_from_the_environment(value):
 def test_bad_run_id(value):
     with pytest.raises(SettingsError, match="KFS_RUN_ID"):
         parse_run_id(value)
+
+
+def test_serving_key_and_ingress_are_validated_without_echoing_the_key(tmp_path):
+    key = tmp_path / "key.json"
+    key.write_text('{"type": "service_account", "client_email": "a@p.iam.gserviceaccount.com",'
+                   ' "private_key": "-----BEGIN PRIVATE KEY-----\\nSECRETLINE\\n", '
+                   '"token_uri": "https://oauth2.googleapis.com/token"}')
+    settings = resolve({"cluster": "prod", "serving_key": str(key),
+                        "ingress": "http://34.1.2.3:80/"}, {}, {})
+    assert settings.serving_key == key and settings.ingress == "http://34.1.2.3:80"
+    key.write_text('{"type": "authorized_user", "private_key": "SECRETLINE"}')
+    with pytest.raises(SettingsError, match="is not a service-account key file") as error:
+        resolve({"cluster": "prod", "serving_key": str(key)}, {}, {})
+    assert "SECRETLINE" not in str(error.value)
+    with pytest.raises(SettingsError, match="cannot be read: No such file"):
+        resolve({"cluster": "prod", "serving_key": str(tmp_path / "none.json")}, {}, {})
+    with pytest.raises(SettingsError, match=r"--kfs-ingress='istio' is not http\(s\)://HOST"):
+        resolve({"cluster": "prod", "ingress": "istio"}, {}, {})

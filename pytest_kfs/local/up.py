@@ -1,0 +1,89 @@
+"""`python -m pytest_kfs.local up`: the embedded cluster as a plain live cluster, until Ctrl-C.
+
+It prints what a live run needs (a kubeconfig context, the local Google Cloud's endpoint, the
+ingress gateway, a serving key for a scenario's Google service account) as `NAME=value` lines,
+then the command that runs the suites against it through `--kfs-cluster=<context>` only: the
+way users run against their own clusters, rehearsed here.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from typing import Any
+
+from pytest_kfs.local.embedded import start_embedded
+from pytest_kfs.local.gcp.admin import GcpAdmin
+from pytest_kfs.local.kserve.releases import UnknownRelease
+from pytest_kfs.local.scenarios import SCENARIOS, scenario
+
+_USAGE = "usage: python -m pytest_kfs.local up [--kserve=VERSION] [--scenario=NAME]"
+
+
+def _options(argv: list[str]) -> dict[str, str]:
+    options = {"kserve": "", "scenario": "healthy"}
+    for arg in argv:
+        key, _, value = arg.removeprefix("--").partition("=")
+        if not arg.startswith("--") or key not in options or not value:
+            raise ValueError(f"unknown argument {arg!r}; {_USAGE}")
+        options[key] = value
+    return options
+
+
+def _serving_key(embedded: Any, name: str) -> dict[str, Any]:
+    """A key of the scenario's Google service account, arranged as the scenario says."""
+    chosen = scenario(name)
+    if not chosen.key_secret:
+        keyed = ", ".join(n for n, s in SCENARIOS.items() if s.key_secret)
+        raise ValueError(f"scenario {name} serves without a key file; `up` rehearses the "
+                         f"key-file ones: {keyed}")
+    gcp = GcpAdmin(embedded.gcp)
+    chosen.arrange_world(gcp)
+    key = gcp.create_key(chosen.gsa)
+    if chosen.disabled_key:
+        gcp.disable_key(chosen.gsa, key["private_key_id"])
+    return dict(key)
+
+
+def main(argv: list[str]) -> int:
+    """Start, print the connection lines, wait for SIGINT/SIGTERM, stop."""
+    try:
+        options = _options(argv)
+        scenario(options["scenario"])
+    except (ValueError, KeyError) as error:
+        print(str(error).strip("'\""), file=sys.stderr)
+        return 2
+    stopped = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopped.set())
+    try:
+        embedded = start_embedded(kserve_version=options["kserve"] or None)
+    except UnknownRelease as error:
+        print(error, file=sys.stderr)
+        return 2
+    with embedded:
+        try:
+            key = _serving_key(embedded, options["scenario"])
+        except ValueError as error:
+            print(error, file=sys.stderr)
+            return 2
+        key_file = embedded.plane.workdir / "serving-key.json"
+        key_file.write_text(json.dumps(key))
+        key_file.chmod(0o600)
+        assert embedded.gcp is not None and embedded.ingress is not None
+        lines = {"KFS_CONTEXT": embedded.context, "KFS_KUBECONFIG": str(embedded.kubeconfig),
+                 "KFS_GCS_ENDPOINT": embedded.gcp.endpoint,
+                 "KFS_INGRESS": embedded.ingress.address, "KFS_SERVING_KEY": str(key_file)}
+        print(f"# embedded cluster up: {embedded.describe_kserve()}; scenario "
+              f"{options['scenario']}: {scenario(options['scenario']).summary}")
+        for name, value in lines.items():
+            print(f"{name}={value}")
+        print("# run the suites against it as a live cluster (Ctrl-C here stops it):")
+        print(f"#   KFS_GCS_ENDPOINT={embedded.gcp.endpoint} pytest --kfs-cluster="
+              f"{embedded.context} --kfs-kubeconfig={embedded.kubeconfig} "
+              f"--kfs-serving-key={key_file} --kfs-ingress={embedded.ingress.address} "
+              "--pyargs suites", flush=True)
+        stopped.wait()
+    return 0
