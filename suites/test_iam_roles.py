@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import google.auth
 import pytest
 from google.api_core import exceptions as api_exceptions
 from google.api_core.client_options import ClientOptions
@@ -11,6 +12,7 @@ from google.oauth2 import service_account
 
 from pytest_kfs import iam
 from pytest_kfs.diagnose import parse_gcs_uri
+from pytest_kfs.plugin import RUN_CLUSTER
 
 from .conftest import requires_gcs
 
@@ -19,9 +21,13 @@ OPERATOR = "kfs-operator@kfs-demo.iam.gserviceaccount.com"
 
 @pytest.fixture
 def operator_client(request, kfs_serving):
-    """Whoever runs the suite, with the right to read bucket policies."""
+    """Whoever runs the suite, with the right to read bucket policies: on the embedded cluster
+    an operator account of its local GCP; elsewhere the operator's own Google credentials
+    (Application Default Credentials: GOOGLE_APPLICATION_CREDENTIALS or gcloud's login), at
+    the configured endpoint (KFS_GCS_ENDPOINT for private endpoints)."""
     bucket, _ = parse_gcs_uri(kfs_serving.config.storage_uri)
-    if kfs_serving.gcs_endpoint:  # embedded: an operator account in the local GCP
+    run = request.config.stash.get(RUN_CLUSTER, None)
+    if run is not None and run.gcp_admin() is not None:
         gcp = request.getfixturevalue("kfs_gcp")
         gcp.ensure_service_account(OPERATOR)
         gcp.grant_bucket(bucket, "roles/storage.admin", f"serviceAccount:{OPERATOR}")
@@ -30,10 +36,16 @@ def operator_client(request, kfs_serving):
         return storage.Client(credentials=credentials, project="kfs-demo",
                               client_options=ClientOptions(api_endpoint=kfs_serving.gcs_endpoint))
     try:
-        return storage.Client()
+        credentials, project = google.auth.default(
+            scopes=["https://www.googleapis.com/auth/devstorage.full_control"])
     except auth_exceptions.DefaultCredentialsError:
-        pytest.skip("no Google credentials to read IAM policies with (gcloud auth "
-                    "application-default login)")
+        pytest.skip("no operator Google credentials to read bucket IAM policies with: set "
+                    "GOOGLE_APPLICATION_CREDENTIALS to a key file, or run gcloud auth "
+                    "application-default login")
+    endpoint = kfs_serving.gcs_endpoint
+    return storage.Client(credentials=credentials, project=project or "-",
+                          client_options=ClientOptions(api_endpoint=endpoint) if endpoint
+                          else None)
 
 
 def _principal(kfs_serving) -> iam.Principal:

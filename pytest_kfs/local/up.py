@@ -1,7 +1,8 @@
 """`python -m pytest_kfs.local up`: the embedded cluster as a plain live cluster, until Ctrl-C.
 
 It prints what a live run needs (a kubeconfig context, the local Google Cloud's endpoint, the
-ingress gateway, a serving key for a scenario's Google service account) as `NAME=value` lines,
+ingress gateway, a serving key for a scenario's Google service account, the operator's own
+Google credentials) as `NAME=value` lines,
 then the command that runs the suites against it through `--kfs-cluster=<context>` only: the
 way users run against their own clusters, rehearsed here.
 """
@@ -12,12 +13,13 @@ import json
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from pytest_kfs.local.embedded import start_embedded
 from pytest_kfs.local.gcp.admin import GcpAdmin
 from pytest_kfs.local.kserve.releases import UnknownRelease
-from pytest_kfs.local.scenarios import SCENARIOS, scenario
+from pytest_kfs.local.scenarios import SAMPLE_BUCKET, SCENARIOS, scenario
 
 _USAGE = "usage: python -m pytest_kfs.local up [--kserve=VERSION] [--scenario=NAME]"
 
@@ -47,6 +49,23 @@ def _serving_key(embedded: Any, name: str) -> dict[str, Any]:
     return dict(key)
 
 
+OPERATOR = "kfs-operator@kfs-demo.iam.gserviceaccount.com"
+
+
+def _operator_key(embedded: Any) -> dict[str, Any]:
+    """The operator who runs the suites: may read the sample bucket's IAM policy."""
+    gcp = GcpAdmin(embedded.gcp)
+    gcp.ensure_service_account(OPERATOR)
+    gcp.grant_bucket(SAMPLE_BUCKET, "roles/storage.admin", f"serviceAccount:{OPERATOR}")
+    return dict(gcp.create_key(OPERATOR))
+
+
+def _write_key(path: Path, key: dict[str, Any]) -> Path:
+    path.write_text(json.dumps(key))
+    path.chmod(0o600)
+    return path
+
+
 def main(argv: list[str]) -> int:
     """Start, print the connection lines, wait for SIGINT/SIGTERM, stop."""
     try:
@@ -69,19 +88,21 @@ def main(argv: list[str]) -> int:
         except ValueError as error:
             print(error, file=sys.stderr)
             return 2
-        key_file = embedded.plane.workdir / "serving-key.json"
-        key_file.write_text(json.dumps(key))
-        key_file.chmod(0o600)
+        key_file = _write_key(embedded.plane.workdir / "serving-key.json", key)
+        operator_file = _write_key(embedded.plane.workdir / "operator-key.json",
+                                   _operator_key(embedded))
         assert embedded.gcp is not None and embedded.ingress is not None
         lines = {"KFS_CONTEXT": embedded.context, "KFS_KUBECONFIG": str(embedded.kubeconfig),
                  "KFS_GCS_ENDPOINT": embedded.gcp.endpoint,
-                 "KFS_INGRESS": embedded.ingress.address, "KFS_SERVING_KEY": str(key_file)}
+                 "KFS_INGRESS": embedded.ingress.address, "KFS_SERVING_KEY": str(key_file),
+                 "GOOGLE_APPLICATION_CREDENTIALS": str(operator_file)}
         print(f"# embedded cluster up: {embedded.describe_kserve()}; scenario "
               f"{options['scenario']}: {scenario(options['scenario']).summary}")
         for name, value in lines.items():
             print(f"{name}={value}")
         print("# run the suites against it as a live cluster (Ctrl-C here stops it):")
-        print(f"#   KFS_GCS_ENDPOINT={embedded.gcp.endpoint} pytest --kfs-cluster="
+        print(f"#   KFS_GCS_ENDPOINT={embedded.gcp.endpoint} GOOGLE_APPLICATION_CREDENTIALS="
+              f"{operator_file} pytest --kfs-cluster="
               f"{embedded.context} --kfs-kubeconfig={embedded.kubeconfig} "
               f"--kfs-serving-key={key_file} --kfs-ingress={embedded.ingress.address} "
               "--pyargs suites", flush=True)
