@@ -122,5 +122,10 @@ def markdown(results: dict[str, Any]) -> str:
                         ("scale", _scale), ("overhead", _overhead),
                         ("embedded", _embedded)):
         if key in results:
-            lines += ["", *render(results[key])]
+            rendered = render(results[key])
+            taken = results.get("taken", {}).get(key)
+            note = (f"*Measured {taken}.*" if taken else
+                    "*Measured in an earlier run, on the project's own stand-in for KServe's "
+                    "controller (before KServe's own manager ran here); not re-measured since.*")
+            lines += ["", rendered[0], "", note, *rendered[1:]]
     return "\n".join(lines) + "\n"

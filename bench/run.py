@@ -66,6 +66,9 @@ def main() -> int:
         print("embedded: start-up and memory with KServe's own manager, per release", flush=True)
         results["embedded"] = embedded_bench.embedded(trials=1 if options.quick else 3)
     results["machine"] = machine()
+    # Which run measured each section (--only keeps the others' figures, and says so).
+    results["taken"] = {**results.get("taken", {}),
+                        **{section: results["machine"]["date"] for section in wanted}}
     options.out.mkdir(parents=True, exist_ok=True)
     (options.out / "results.json").write_text(json.dumps(results, indent=2))
     (options.out / "RESULTS.md").write_text(markdown(results))
