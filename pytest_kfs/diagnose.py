@@ -15,10 +15,36 @@ from typing import Any
 from pytest_kfs.evidence import GCS_KEY_FILE, Evidence
 from pytest_kfs.status import ModelState, scaled_to_zero
 
-_DENIED = re.compile(
-    r"(?P<who>[^\s\"':]+(?:\[[^\]]+\])?|Anonymous caller|Caller) does not have "
-    r"(?P<permission>storage\.[a-zA-Z.]+) access to the Google Cloud Storage "
-    r"(?P<what>bucket|object)")
+
+class _Anchored:
+    """A pattern searched only in windows around a literal it contains, at most `tries` of
+    them: work linear in the line's length, whatever text a cluster hands us. (Searched over
+    the whole line, the principal's run made every position scan to the end of a long run
+    without spaces: quadratic; a 40,000-character log line took 36 s.)"""
+
+    def __init__(self, anchor: str, pattern: str, before: int, after: int,
+                 tries: int = 16) -> None:
+        self.anchor, self.pattern = anchor, re.compile(pattern)
+        self.before, self.after, self.tries = before, after, tries
+
+    def search(self, line: str) -> re.Match[str] | None:
+        """The first match near one of the first `tries` anchors."""
+        at = line.find(self.anchor)
+        for _ in range(self.tries):
+            if at == -1:
+                return None
+            window = line[max(0, at - self.before):at + self.after]
+            if match := self.pattern.search(window):
+                return match
+            at = line.find(self.anchor, at + 1)
+        return None
+
+
+_DENIED = _Anchored(
+    " does not have storage.",
+    r"(?P<who>[^\s\"':]{1,320}(?:\[[^\]]{1,256}\])?|Anonymous caller|Caller) does not have "
+    r"(?P<permission>storage\.[a-zA-Z.]{1,64}) access to the Google Cloud Storage "
+    r"(?P<what>bucket|object)", before=600, after=160)
 _PERMISSION_DENIED_NEW = re.compile(r"Permission '(?P<permission>[\w.]+)' denied on resource "
                                     r"'//storage\.googleapis\.com/projects/_/buckets/"
                                     r"(?P<bucket>[^/']+)")
@@ -97,8 +123,8 @@ def _grant_command(bucket: str | None, principal: str, role: str) -> str:
             f"--member={_member(principal)} --role={role}")
 
 
-def _first(context: _Context,
-           needle: str | re.Pattern[str]) -> tuple[str, str, re.Match[str]] | None:
+def _first(context: _Context, needle: str | re.Pattern[str] | _Anchored,
+           ) -> tuple[str, str, re.Match[str]] | None:
     pattern = re.compile(re.escape(needle)) if isinstance(needle, str) else needle
     for source, line in context.lines:
         if match := pattern.search(line):

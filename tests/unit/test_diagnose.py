@@ -206,3 +206,37 @@ def test_secret_summary_keeps_identity_drops_values():
     assert "BEGIN PRIVATE KEY" not in repr(summary)
     broken = summarize_secret("k", {"gcloud-application-credentials.json": "!!"})
     assert broken.unparseable_key
+
+
+def test_a_hostile_log_line_costs_bounded_work():
+    # kserve logs are other people's text: a megabyte line without spaces, or one repeating the
+    # phrase the denial rule looks for, must cost work bounded by the line's length plus a
+    # constant, not its square (the whole-line regex took 36 s on 40,000 characters).
+    from pytest_kfs import diagnose
+
+    searched = []
+
+    class Counting:
+        def __init__(self, pattern):
+            self.pattern = pattern
+
+        def search(self, window):
+            searched.append(len(window))
+            return self.pattern.search(window)
+
+    anchored = diagnose._DENIED
+    original = anchored.pattern
+    anchored.pattern = Counting(original)
+    try:
+        assert anchored.search("x" * 1_000_000) is None
+        assert searched == []  # no anchor: one linear find, no regex at all
+        hostile = ("a" * 300 + " does not have storage.") * 40_000
+        assert anchored.search(hostile) is None
+        assert len(searched) == anchored.tries
+        assert sum(searched) <= anchored.tries * (anchored.before + anchored.after)
+        real = ("ERROR gcs-permission-denied@kfs-demo.iam.gserviceaccount.com does not have "
+                "storage.objects.list access to the Google Cloud Storage bucket.")
+        assert anchored.search("x" * 1_000_000 + " " + real).group("who") == \
+            "gcs-permission-denied@kfs-demo.iam.gserviceaccount.com"
+    finally:
+        anchored.pattern = original
