@@ -179,3 +179,24 @@ def test_a_missing_key_secret_is_kserves_webhook_refusal(kfs_cluster, kfs_namesp
     assert ('admission webhook "inferenceservice.kserve-webhook-server.pod-mutator" denied the '
             'request: secrets "gone-key" not found') in top.evidence[0]
     assert failure.value.result.elapsed < 30
+
+
+def test_a_host_name_kserve_refuses_ends_the_wait(kfs_cluster, kfs_namespace, kfs_deploy):
+    # KServe builds `<name>-predictor-<namespace>` as one DNS label; over 63 characters its
+    # controller refuses the model with an InternalError event ("invalid domain name"), which
+    # no amount of waiting fixes. (kfs_deploy refuses such a name up front; this creates the
+    # InferenceService directly, as other tools do.)
+    from pytest_kfs import inferenceservice as isvc
+    from pytest_kfs.wait import wait_for_model
+
+    name = "a-model-name-long-enough-to-overflow-the-label"
+    kfs_cluster.custom.create_namespaced_custom_object(
+        isvc.GROUP, isvc.VERSION, kfs_namespace, isvc.PLURAL,
+        isvc.sample_manifest("sklearn-iris", name))
+    result = wait_for_model(kfs_cluster, kfs_namespace, name, timeout=60)
+    assert result.verdict is Verdict.FAILED
+    assert result.reason.startswith("InternalError: ")
+    assert "invalid domain name" in result.reason and "must be no more than 63" in result.reason
+    assert result.elapsed < 30
+    with pytest.raises(DeployError, match=r"model name '[-a-z]+' is too long for namespace"):
+        kfs_deploy("sklearn-iris", name=name + "-b")
