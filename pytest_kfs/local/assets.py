@@ -231,9 +231,11 @@ def build(target: Path | None = None, names: tuple[str, ...] = KUBE_BINARIES) ->
 
 def _module_dir(module: str, version: str) -> Path:
     """Where the Go module cache holds `module@version` (downloaded if needed)."""
-    found = subprocess.run([_go(), "mod", "download", "-json", f"{module}@{version}"],
-                           check=True, capture_output=True, text=True,
-                           env={**os.environ, "GOFLAGS": "-mod=mod"})
+    # Outside any module (never the user's own go.mod), from the Go module proxy.
+    with tempfile.TemporaryDirectory(prefix="kfs-gomod-") as outside:
+        found = subprocess.run([_go(), "mod", "download", "-json", f"{module}@{version}"],
+                               check=True, capture_output=True, text=True, cwd=outside,
+                               env={**os.environ, "GOFLAGS": "-mod=mod"})
     return Path(json.loads(found.stdout)["Dir"])
 
 
