@@ -54,11 +54,18 @@ def format_findings(findings: Sequence[Finding]) -> list[str]:
 
 def format_block(namespace: str, name: str, result: WaitResult, findings: Sequence[Finding],
                  timeout: float) -> str:
-    """The block a failing test shows."""
-    lines = [outcome_line(namespace, name, result, timeout), "", "Timeline:"]
-    lines += format_timeline(result) or ["  (nothing observed)"]
-    lines += ["", "Findings (most likely first):"]
+    """The block a failing test shows: the answer first (the likeliest cause and its fix),
+    then what happened, the findings with their evidence, and the timeline."""
+    outcome = outcome_line(namespace, name, result, timeout)
+    lines = []
+    if findings:
+        top = findings[0]
+        fix = f" — fix: {top.fix}" if top.fix else ""
+        lines += [f"{top.code}: {top.cause}{fix}", ""]
+    lines += [outcome, "", "Findings (most likely first):"]
     lines += format_findings(findings) or ["  (none: see the timeline)"]
+    lines += ["", "Timeline:"]
+    lines += format_timeline(result) or ["  (nothing observed)"]
     return "\n".join(lines)
 
 

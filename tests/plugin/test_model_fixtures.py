@@ -18,6 +18,13 @@ def test_seed_scenario_fails_fast_with_principal_permission_bucket_and_fix(pytes
     took = float(re.search(r"failed to load after ([\d.]+)s", output)[1])
     assert took < 30, "the verdict must come from the state, not the 300s deadline"
     principal = "gcs-permission-denied@kfs-demo.iam.gserviceaccount.com"
+    # The answer comes first: the failure's first line is the cause, the principal and the fix.
+    first = output.split("ERROR at setup of test_model_serves")[1].splitlines()[1]
+    assert first.startswith(f"GCS_LIST_DENIED: {principal} cannot list "
+                            "gs://kfserving-examples/models/sklearn/1.0/model: ")
+    assert first.endswith(f" — fix: gcloud storage buckets add-iam-policy-binding "
+                          f"gs://kfserving-examples --member=serviceAccount:{principal} "
+                          "--role=roles/storage.objectViewer")
     assert f"[GCS_LIST_DENIED] {principal} cannot list gs://kfserving-examples" in output
     assert "Permission 'storage.objects.list' denied" in output
     assert (f"fix:      gcloud storage buckets add-iam-policy-binding gs://kfserving-examples "
