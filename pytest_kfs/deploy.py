@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import urllib3
 import yaml
 from kubernetes.client.rest import ApiException
@@ -125,6 +126,15 @@ class ModelHandle:
         self.timeline.extend(result.timeline)
         self.last_result = result
         return result
+
+    def require_loaded(self, timeout: float | None = None) -> WaitResult:
+        """wait_loaded() for tests: a model that does not load fails the test with its block,
+        once (no traceback, no chained second copy)."""
+        try:
+            return self.wait_loaded(timeout)
+        except ModelNotLoaded as failure:
+            block = str(failure)
+        pytest.fail(block, pytrace=False)
 
     def wait_loaded(self, timeout: float | None = None) -> WaitResult:
         """Wait for Loaded; raise ModelNotLoaded with the timeline and findings otherwise."""

@@ -665,7 +665,7 @@ def kfs_model(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namespac
     From `@pytest.mark.kfs(...)`, else --kfs-storage-uri/--kfs-model-format/
     --kfs-service-account, else the --kfs-scenario plan, else the sklearn-iris sample.
     """
-    from pytest_kfs.deploy import DeployError, ModelNotLoaded
+    from pytest_kfs.deploy import DeployError
     from pytest_kfs.models import ModelConfig
 
     settings = request.config.stash[SETTINGS]
@@ -701,8 +701,5 @@ def kfs_model(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namespac
         pytest.fail(f"pytest-kfs: cannot deploy: {error}", pytrace=False)
     handle.on_change = _progress(request.config, str(kfs_namespace), handle.name)
     handle.recorder = _recorder(request.node)
-    try:
-        handle.wait_loaded(timeout)
-    except ModelNotLoaded as failure:
-        pytest.fail(str(failure), pytrace=False)
+    handle.require_loaded(timeout)
     return handle

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_kfs.deploy import ModelNotLoaded
 from pytest_kfs.inferenceservice import sample_for
 
 
@@ -21,10 +20,7 @@ def _serving_model(kfs_deploy, kfs_serving, protocol: str | None):
                        service_account=kfs_serving.service_account,
                        runtime=config.runtime or sample.runtime,
                        protocol=protocol, min_replicas=config.min_replicas)
-    try:
-        model.wait_loaded()
-    except ModelNotLoaded as failure:
-        pytest.fail(str(failure), pytrace=False)
+    model.require_loaded()
     return model, sample
 
 

@@ -6,7 +6,6 @@ import time
 
 import pytest
 
-from pytest_kfs.deploy import ModelNotLoaded
 from pytest_kfs.status import Verdict
 
 ALLOWED_TARGETS = {"", "Pending", "Loading", "Loaded"}
@@ -20,17 +19,10 @@ def _deploy(kfs_deploy, kfs_serving):
                       min_replicas=config.min_replicas)
 
 
-def _loaded(model):
-    try:
-        return model.wait_loaded()
-    except ModelNotLoaded as failure:
-        pytest.fail(str(failure), pytrace=False)
-
-
 def test_a_fresh_deploy_passes_the_documented_states_to_loaded(kfs_deploy, kfs_serving,
                                                                record_property):
     model = _deploy(kfs_deploy, kfs_serving)
-    result = _loaded(model)
+    result = model.require_loaded()
     record_property("time_to_loaded_s", result.elapsed)
     targets = [entry.text.split(" / ")[1].removeprefix("Target ")
                for entry in result.timeline if entry.source == "isvc" and " / " in entry.text]
@@ -42,11 +34,11 @@ def test_a_fresh_deploy_passes_the_documented_states_to_loaded(kfs_deploy, kfs_s
 
 def test_an_update_keeps_the_active_model_loaded_until_the_new_one_is(kfs_deploy, kfs_serving):
     model = _deploy(kfs_deploy, kfs_serving)
-    _loaded(model)
+    model.require_loaded()
     model.update({"metadata": {"annotations": {"pytest-kfs/rollout": "2"}},
                   "spec": {"predictor": {"model": {"storageUri":
                                                    kfs_serving.config.storage_uri + "/"}}}})
-    result = _loaded(model)
+    result = model.require_loaded()
     actives = {entry.text.split(" / ")[0] for entry in result.timeline
                if entry.source == "isvc" and " / " in entry.text}
     assert actives == {"Active Loaded"}, f"the active model left Loaded: {actives}"
@@ -54,7 +46,7 @@ def test_an_update_keeps_the_active_model_loaded_until_the_new_one_is(kfs_deploy
 
 def test_an_update_to_an_unreadable_path_blocks_but_keeps_serving(kfs_deploy, kfs_serving):
     model = _deploy(kfs_deploy, kfs_serving)
-    _loaded(model)
+    model.require_loaded()
     bucket = kfs_serving.config.storage_uri.removeprefix("gs://").split("/")[0]
     model.update({"spec": {"predictor": {"model": {
         "storageUri": f"gs://{bucket}/pytest-kfs-does-not-exist/model"}}}})
@@ -79,7 +71,7 @@ def test_an_update_to_an_unreadable_path_blocks_but_keeps_serving(kfs_deploy, kf
 
 def test_deletion_removes_the_predictor_pods(kfs_cluster, kfs_deploy, kfs_serving):
     model = _deploy(kfs_deploy, kfs_serving)
-    _loaded(model)
+    model.require_loaded()
     model.delete()
     deadline = time.monotonic() + 60
     selector = f"serving.kserve.io/inferenceservice={model.name}"

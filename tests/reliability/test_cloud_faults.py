@@ -109,7 +109,7 @@ def test_a_token_endpoint_burst_is_retried(reader):
 
 
 def test_preflight_says_unknown_not_fails(kfs_cluster, kfs_namespace, gcs_proxy, stranger):
-    account = Deployer(kfs_cluster, str(kfs_namespace), 60)._key_service_account(
+    account = Deployer(kfs_cluster, str(kfs_namespace), 60).key_service_account(
         "model", f"sa-{uuid.uuid4().hex[:6]}", stranger)
     gcs_proxy.fail(503)
     prediction = predict(kfs_cluster, str(kfs_namespace),
