@@ -331,6 +331,10 @@ def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
                 return str(source)
         return None
 
+    if cli.get("cluster") == "":
+        # An explicit empty value is a mistake (an unset CI variable), not "use the ini".
+        parse_cluster("", None, False)
+
     cluster, kubeconfig = pick("cluster"), pick("kubeconfig")
     kind_create = bool(cli.get("kind_create"))
     timeout = parse_timeout(pick("timeout"))

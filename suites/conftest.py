@@ -15,6 +15,15 @@ from pytest_kfs.models import ModelConfig
 from pytest_kfs.plugin import SETTINGS
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Running the conformance suites with no cluster would skip every check: a green job that
+    checked nothing. That is a usage error, naming the option."""
+    if items and config.stash[SETTINGS].target is None:
+        raise pytest.UsageError(
+            "pytest-kfs: the conformance suites need a cluster: pass --kfs-cluster=<kubeconfig "
+            "context> (or local, in-cluster, kind[:name]); nothing was checked")
+
+
 @dataclass
 class Serving:
     """A model configuration in its namespace, and who KServe would read its bucket as."""

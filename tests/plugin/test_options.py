@@ -3,6 +3,7 @@
 The full bad-input matrix is tests/reliability/test_bad_input.py."""
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +99,17 @@ def test_the_kserve_version_is_for_the_embedded_cluster_only(pytester):
     result = pytester.runpytest("--kfs-cluster=prod", "--kfs-kserve-version=0.13.1")
     _one_clear_line(result, "--kfs-kserve-version=0.13.1 picks the KServe release of the "
                             "embedded cluster; --kfs-cluster=prod runs the KServe installed there")
+
+
+def test_the_suites_without_a_cluster_are_a_usage_error_not_a_green_run(pytester):
+    suites = str(Path(__file__).resolve().parents[2] / "suites")
+    ini = pytester.makeini("[pytest]\n")  # not this repository's own ini (kfs_cluster=local)
+    result = pytester.runpytest_subprocess("-c", str(ini), suites, "-p", "no:cacheprovider")
+    _one_clear_line(result, "the conformance suites need a cluster: pass --kfs-cluster=")
+
+
+def test_an_empty_cluster_value_is_an_error_not_the_ini_value(pytester):
+    pytester.makeini("[pytest]\nkfs_cluster = local\n")
+    pytester.makepyfile("def test_x():\n    pass\n")
+    result = pytester.runpytest("--kfs-cluster=")
+    _one_clear_line(result, "--kfs-cluster is empty; use local, in-cluster, kind")
