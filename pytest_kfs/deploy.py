@@ -17,7 +17,7 @@ from kubernetes.client.rest import ApiException
 from pytest_kfs import inferenceservice as isvc
 from pytest_kfs.cluster import Cluster
 from pytest_kfs.diagnose import Finding, diagnose
-from pytest_kfs.evidence import GCS_KEY_FILE, Evidence, collect
+from pytest_kfs.evidence import GCS_KEY_FILE, Evidence, collect, read_kserve_config
 from pytest_kfs.inference import (
     InferenceFailed,
     InferenceResult,
@@ -236,6 +236,7 @@ class Deployer:
     on_change: Callable[[TimelineEntry], None] | None = None
     recorder: Callable[[ModelHandle, WaitResult, list[Finding]], None] | None = None
     handles: list[ModelHandle] = field(default_factory=list)
+    _ingress: dict[str, str] | None = field(default=None, repr=False)
 
     def __call__(self, sample: str | None = None, *, name: str | None = None,
                  spec: str | Path | dict[str, Any] | None = None,
@@ -253,7 +254,7 @@ class Deployer:
                                                        service_account_key(credentials))
         manifest = self._manifest(sample, name, spec, storage_uri, model_format,
                                   service_account, runtime, protocol, min_replicas, annotations)
-        _check_host_name(manifest["metadata"]["name"], self.namespace)
+        _check_host_name(manifest["metadata"]["name"], self.namespace, self._ingress_config())
         try:
             self.cluster.custom.create_namespaced_custom_object(
                 isvc.GROUP, isvc.VERSION, self.namespace, isvc.PLURAL, manifest)
@@ -295,6 +296,12 @@ class Deployer:
         except KeyError as error:
             raise DeployError(error.args[0]) from None
 
+    def _ingress_config(self) -> dict[str, str]:
+        """KServe's `ingress` settings of the cluster, read once ({} when not readable)."""
+        if self._ingress is None:
+            self._ingress = read_kserve_config(self.cluster).get("ingress") or {}
+        return self._ingress
+
     def key_service_account(self, base: str, account: str | None,
                             key: dict[str, Any]) -> str:
         """A key secret (KServe's file name) attached to a service account, as KServe docs do."""
@@ -318,16 +325,16 @@ class Deployer:
         return account
 
 
-def _check_host_name(name: str, namespace: str) -> None:
-    """KServe's default templates put `<name>-predictor-<namespace>` into one DNS label; over 63
-    characters its controller refuses the model ("invalid domain name") after it was created."""
-    label = f"{name}-predictor-{namespace}"
-    if len(label) > 63:
-        raise DeployError(
-            f"model name {name!r} is too long for namespace {namespace}: KServe builds the host "
-            f"name {label[:40]}... ({len(label)} characters, at most 63 in one DNS label) and "
-            f"would refuse the model; use a name of at most {63 - len(label) + len(name)} "
-            "characters")
+def _check_host_name(name: str, namespace: str, ingress: dict[str, str]) -> None:
+    """KServe's domainTemplate puts the model and namespace into host names; a label over 63
+    characters makes its controller refuse the model ("invalid domain name") after it was
+    created: say so before creating it."""
+    problem = isvc.host_name_problem(
+        name, namespace, ingress.get("domainTemplate") or isvc.DEFAULT_DOMAIN_TEMPLATE,
+        ingress.get("ingressDomain") or isvc.DEFAULT_INGRESS_DOMAIN)
+    if problem:
+        raise DeployError(f"model name {name!r} is too long for namespace {namespace}: "
+                          f"{problem}; use a shorter name")
 
 
 def _api_message(error: ApiException) -> str:

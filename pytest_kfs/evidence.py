@@ -148,8 +148,9 @@ def _read_log(cluster: Cluster, namespace: str, pod: str, container: str, previo
 
 
 def read_kserve_config(cluster: Cluster, gaps: list[str] | None = None) -> dict[str, Any]:
-    """KServe's `credentials` and `storageInitializer` settings from inferenceservice-config
-    (and the namespace it was found in); {} when it cannot be read (a 403 goes into `gaps`)."""
+    """KServe's `credentials`, `storageInitializer` and `ingress` settings from
+    inferenceservice-config (and the namespace it was found in); {} when it cannot be read (a
+    403 goes into `gaps`)."""
     for namespace in KSERVE_NAMESPACES:
         try:
             data = cluster.core.read_namespaced_config_map(CONFIG_MAP, namespace).data or {}
@@ -158,7 +159,7 @@ def read_kserve_config(cluster: Cluster, gaps: list[str] | None = None) -> dict[
                 _gap(gaps, f"{namespace}/{CONFIG_MAP}", error)
             continue
         parsed: dict[str, Any] = {}
-        for key in ("credentials", "storageInitializer"):
+        for key in ("credentials", "storageInitializer", "ingress"):
             try:
                 parsed[key] = json.loads(data.get(key) or "{}")
             except ValueError:

@@ -45,3 +45,21 @@ def test_kserve_host_names_fit_one_dns_label():
     # characters"): its default templates put model and namespace into one label.
     namespace = namespace_name("run", "suites/test_x.py::test_" + "y" * 80)
     assert len(f"sklearn-iris-predictor-{namespace}") <= 63
+
+
+def test_host_names_follow_kserves_domain_template():
+    from pytest_kfs.inferenceservice import host_name_problem, host_names
+
+    # KServe's default: model and namespace share one label, and the predictor's is longer.
+    assert host_names("model", "ns") == ["model-ns.example.com",
+                                         "model-predictor-ns.example.com"]
+    namespace = "kfs-2c69ba-test-a-fresh-deploy-passes-the-documented-sta-263970"
+    # KServe v0.20.0 refused exactly this pair (every deploy failed): both host names overflow.
+    problem = host_name_problem("model", namespace)
+    assert "model-kfs-2c69ba-test-a-fresh-deploy-passes-the-documented-sta-263970.example.com" \
+        in problem
+    assert problem.endswith("has 69 characters, at most 63")
+    # A template that gives the namespace a label of its own lets the same pair through.
+    assert host_name_problem("model", namespace,
+                             "{{ .Name }}.{{ .Namespace }}.{{ .IngressDomain }}") is None
+    assert host_name_problem("model", namespace_name("run", "t.py::test_x")) is None
