@@ -21,6 +21,7 @@ from pytest_kfs.evidence import GCS_KEY_FILE, Evidence, collect, read_kserve_con
 from pytest_kfs.inference import (
     InferenceFailed,
     InferenceResult,
+    Route,
     Sender,
     infer_v2,
     predict_v1,
@@ -112,6 +113,7 @@ class ModelHandle:
     recorder: Callable[[ModelHandle, WaitResult, list[Finding]], None] | None = None
     timeline: list[TimelineEntry] = field(default_factory=list)
     last_result: WaitResult | None = None
+    route_taken: Route | None = None  # how the last request went (ingress, API proxy, direct)
 
     @property
     def status(self) -> ModelState:
@@ -185,21 +187,33 @@ class ModelHandle:
         """(base URL, sender) for requests to the model: through the cluster's ingress with
         the URL's Host header when one is known, through the API server's service proxy when
         the URL is cluster-internal or does not resolve, else straight to status.url."""
-        way = route(self.url, self.namespace, self.name, self.cluster.server,
-                    self.cluster.ingress)
+        self.route_taken = way = route(self.url, self.namespace, self.name,
+                                       self.cluster.server, self.cluster.ingress)
         if way.path == "ingress":
             return way.base, send_with_host(way.host)
         if way.path == "api-server proxy":
             return way.base, send_through_api_server(self.cluster.api_client)
         return way.base, send_direct
 
-    def predict(self, instances: list[Any], timeout: float = 30.0) -> InferenceResult:
-        """Send rows to the model over its protocol (v1 :predict, or v2 /infer); a
-        cluster-internal URL is reached through the API server's service proxy."""
+    def _sent(self, request: Callable[[str, Sender], InferenceResult]) -> InferenceResult:
+        """Run a request over the route; a failure says which route it took."""
         base, send = self.route()
+        try:
+            return request(base, send)
+        except InferenceFailed as error:
+            way = self.route_taken
+            host = f" with Host: {way.host}" if way and way.path == "ingress" else ""
+            raise InferenceFailed(f"{error} [sent via {way.path if way else 'direct'}"
+                                  f"{host}]") from None
+
+    def predict(self, instances: list[Any], timeout: float = 30.0) -> InferenceResult:
+        """Send rows to the model over its protocol (v1 :predict, or v2 /infer), over
+        route(); `route_taken` then says which way it went."""
         if self.protocol == "v2":
-            return infer_v2(base, self.name, instances, timeout, send)
-        return predict_v1(base, self.name, instances, timeout, send)
+            return self._sent(lambda base, send: infer_v2(base, self.name, instances, timeout,
+                                                          send))
+        return self._sent(lambda base, send: predict_v1(base, self.name, instances, timeout,
+                                                        send))
 
     def v2_ready(self, timeout: float = 5.0) -> bool:
         """GET /v2/health/ready over the model's route."""
@@ -208,8 +222,8 @@ class ModelHandle:
 
     def infer(self, instances: list[list[float]], timeout: float = 30.0) -> InferenceResult:
         """Open Inference Protocol (v2) /infer with one FP32 tensor."""
-        base, send = self.route()
-        return infer_v2(base, self.name, instances, timeout, send)
+        return self._sent(lambda base, send: infer_v2(base, self.name, instances, timeout,
+                                                      send))
 
     def update(self, patch: dict[str, Any]) -> None:
         """Merge-patch the InferenceService (e.g. a new storageUri: a new revision)."""

@@ -28,6 +28,16 @@ def test_v1_predicts_the_documented_answer(kfs_deploy, healthy):
     result = model.predict(ROWS)
     assert result.predictions == list(IRIS_OUTPUT)
     assert result.raw == {"predictions": [1, 1]}
+    # KServe's status.url (example.com) through the embedded ingress, with its Host header.
+    assert model.route_taken.path == "ingress"
+    assert model.route_taken.host == model.url.removeprefix("http://")
+
+    def refused(base, send):
+        raise InferenceFailed(f"HTTP 503 from {base}")
+    # A failed request says which way it went.
+    with pytest.raises(InferenceFailed, match=r"^HTTP 503 from http://127\.0\.0\.1:\d+ \[sent "
+                                              r"via ingress with Host: sklearn-iris-kfs-"):
+        model._sent(refused)
 
 
 @needs_model_server
@@ -47,6 +57,7 @@ def test_a_wrong_model_name_is_explained(kfs_deploy, healthy):
     with pytest.raises(InferenceFailed, match="no model named 'iris' there"):
         base, send = model.route()
         predict_v1(base, "iris", ROWS, send=send)
+
 
 
 @needs_model_server
