@@ -85,6 +85,8 @@ class Settings:
     run_id: str | None = None  # KFS_RUN_ID; None: a random one per run
     # A key file: each test namespace gets a service account with it as KServe's key secret.
     serving_key: Path | None = None
+    # (namespace, name): a service account to copy, with its secrets, into each test namespace.
+    serving_account: tuple[str, str] | None = None
     ingress: str | None = None  # the cluster's ingress gateway (requests carry the Host)
 
 
@@ -288,7 +290,7 @@ ENV_VARS = {"cluster": "KFS_CLUSTER", "kubeconfig": "KFS_KUBECONFIG", "timeout":
             "model_format": "KFS_MODEL_FORMAT", "service_account": "KFS_SERVICE_ACCOUNT",
             "existing": "KFS_EXISTING", "models": "KFS_MODELS", "sweep_ttl": "KFS_SWEEP_TTL",
             "kserve_version": "KFS_KSERVE_VERSION", "serving_key": "KFS_SERVING_KEY",
-            "ingress": "KFS_INGRESS"}
+            "serving_account": "KFS_SERVING_ACCOUNT", "ingress": "KFS_INGRESS"}
 
 
 _KEY_FIELDS = ("client_email", "private_key", "token_uri")
@@ -311,6 +313,16 @@ def parse_serving_key(path: str) -> Path:
         raise SettingsError(f"--kfs-serving-key={path} is not a service-account key file "
                             f"(type service_account with {', '.join(_KEY_FIELDS)})")
     return location
+
+
+def parse_serving_account(value: str) -> tuple[str, str]:
+    """--kfs-serving-account=NAMESPACE/NAME: the service account to copy."""
+    namespace, _, name = value.partition("/")
+    if not (_DNS_LABEL.match(namespace) and _DNS_LABEL.match(name)):
+        raise SettingsError(f"--kfs-serving-account={value!r} is not NAMESPACE/NAME (the "
+                            "service account models are served as, copied with its secrets "
+                            "into each test namespace)")
+    return namespace, name
 
 
 def parse_ingress(value: str) -> str:
@@ -362,6 +374,11 @@ def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
     run_id = parse_run_id(environ.get("KFS_RUN_ID"))
     key_path, ingress_value = pick("serving_key"), pick("ingress")
     serving_key = parse_serving_key(key_path) if key_path else None
+    account_value = pick("serving_account")
+    serving_account = parse_serving_account(account_value) if account_value else None
+    if serving_key and serving_account:
+        raise SettingsError("--kfs-serving-key and --kfs-serving-account both give the serving "
+                            "identity; use one")
     ingress = parse_ingress(ingress_value) if ingress_value else None
     if cluster is None:
         if kind_create or kubeconfig or scenario:
@@ -373,7 +390,8 @@ def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
                                 "verify")
         return Settings(target=None, timeout_seconds=timeout, keep=keep, model=model,
                         preflight=preflight, models=models, sweep_ttl_seconds=sweep_ttl,
-                        run_id=run_id, serving_key=serving_key, ingress=ingress)
+                        run_id=run_id, serving_key=serving_key,
+                        serving_account=serving_account, ingress=ingress)
     target = parse_cluster(cluster, kubeconfig, kind_create)
     kserve_version = pick("kserve_version")
     if kserve_version:
@@ -389,4 +407,4 @@ def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
     return Settings(target=target, timeout_seconds=timeout, scenario=scenario, keep=keep,
                     model=model, preflight=preflight, existing=existing, models=models,
                     sweep_ttl_seconds=sweep_ttl, run_id=run_id, serving_key=serving_key,
-                    ingress=ingress)
+                    serving_account=serving_account, ingress=ingress)

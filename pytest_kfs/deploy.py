@@ -316,6 +316,38 @@ class Deployer:
             self._ingress = read_kserve_config(self.cluster).get("ingress") or {}
         return self._ingress
 
+    def copy_service_account(self, namespace: str, name: str) -> str:
+        """Copy service account `namespace/name` into this namespace with its annotations
+        (Workload Identity's) and the secrets it lists, as they are; returns its name."""
+        try:
+            source = self.cluster.core.read_namespaced_service_account(name, namespace)
+        except ApiException as error:
+            raise DeployError(f"--kfs-serving-account={namespace}/{name}: cannot read it "
+                              f"(HTTP {error.status} {error.reason})") from None
+        secrets = [ref.name for ref in source.secrets or []]
+        for secret_name in secrets:
+            try:
+                secret = self.cluster.core.read_namespaced_secret(secret_name, namespace)
+            except ApiException as error:
+                raise DeployError(f"--kfs-serving-account={namespace}/{name}: its secret "
+                                  f"{secret_name} cannot be read (HTTP {error.status} "
+                                  f"{error.reason})") from None
+            self._create(self.cluster.core.create_namespaced_secret, {
+                "metadata": {"name": secret_name,
+                             "annotations": secret.metadata.annotations or {}},
+                "type": secret.type, "data": secret.data or {}})
+        self._create(self.cluster.core.create_namespaced_service_account, {
+            "metadata": {"name": name, "annotations": source.metadata.annotations or {}},
+            "secrets": [{"name": secret_name} for secret_name in secrets]})
+        return name
+
+    def _create(self, create: Callable[..., Any], body: dict[str, Any]) -> None:
+        try:
+            create(self.namespace, body)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+
     def key_service_account(self, base: str, account: str | None,
                             key: dict[str, Any]) -> str:
         """A key secret (KServe's file name) attached to a service account, as KServe docs do."""

@@ -111,6 +111,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "service account with it as KServe's key secret, and models are "
                          "served as it (live clusters). Env KFS_SERVING_KEY, ini "
                          "kfs_serving_key.")
+    group.addoption("--kfs-serving-account", dest="kfs_serving_account", metavar="NS/NAME",
+                    help="a service account (with its secrets and annotations, e.g. Workload "
+                         "Identity's) copied into each test namespace; models are served as it "
+                         "(live clusters). Env KFS_SERVING_ACCOUNT, ini kfs_serving_account.")
     group.addoption("--kfs-ingress", dest="kfs_ingress", metavar="URL",
                     help="http(s)://HOST[:PORT] of the cluster's ingress gateway: requests to "
                          "models go there with their status.url host as Host header. Env "
@@ -125,6 +129,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                       ("kfs_sweep_ttl", "age after which stale namespaces are swept"),
                       ("kfs_kserve_version", "KServe release of the embedded cluster"),
                       ("kfs_serving_key", "key file models are served with"),
+                      ("kfs_serving_account", "service account copied into test namespaces"),
                       ("kfs_ingress", "the cluster's ingress gateway")):
         parser.addini(key, f"pytest-kfs {text}", default="")
     parser.addini("kfs_cluster", "pytest-kfs cluster target (see --kfs-cluster)", default="")
@@ -137,7 +142,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def _settings(config: pytest.Config) -> Settings:
     names = ("cluster", "kubeconfig", "timeout", "scenario", "keep", "storage_uri",
              "model_format", "service_account", "existing", "models", "sweep_ttl",
-             "kserve_version", "serving_key", "ingress")
+             "kserve_version", "serving_key", "serving_account", "ingress")
     cli = {name: config.getoption(f"kfs_{name}")
            for name in (*names, "kind_create", "preflight")}
     ini = {name: config.getini(f"kfs_{name}") for name in names}
@@ -676,8 +681,12 @@ def kfs_model(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namespac
         wanted = {"storage_uri": settings.model.storage_uri,
                   "model_format": settings.model.model_format,
                   "service_account": settings.model.service_account}
-    if settings.serving_key and not wanted.get("service_account") and not settings.scenario:
-        wanted["credentials"] = settings.serving_key.read_text()
+    if not wanted.get("service_account") and not settings.scenario:
+        if settings.serving_key:
+            wanted["credentials"] = settings.serving_key.read_text()
+        elif settings.serving_account:
+            wanted["service_account"] = kfs_deploy.copy_service_account(
+                *settings.serving_account)
     elif not wanted and settings.scenario:
         plan = request.getfixturevalue("kfs_scenario").arrange_namespace(
             kfs_cluster.core, str(kfs_namespace), request.getfixturevalue("kfs_gcp"))

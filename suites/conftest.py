@@ -43,7 +43,8 @@ def kfs_serving(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namesp
     """The configured model's namespace arranged, and its serving identity resolved."""
     config = kfs_model_config
     account = config.service_account or "default"
-    serving_key = request.config.stash[SETTINGS].serving_key
+    settings = request.config.stash[SETTINGS]
+    serving_key = settings.serving_key
     if config.scenario:
         from pytest_kfs.local.scenarios import scenario
 
@@ -54,6 +55,10 @@ def kfs_serving(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namesp
         # KServe's key secret, and the model is served as it.
         account = request.getfixturevalue("kfs_deploy").key_service_account(
             config.name, None, json.loads(serving_key.read_text()))
+    elif settings.serving_account and not config.service_account:
+        # --kfs-serving-account: that account, its secrets and annotations, copied here.
+        account = request.getfixturevalue("kfs_deploy").copy_service_account(
+            *settings.serving_account)
     found = read_identity(kfs_cluster, str(kfs_namespace), account)
     if found is None:
         pytest.fail(f"service account {account} does not exist in {kfs_namespace}",

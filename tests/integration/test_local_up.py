@@ -1,6 +1,7 @@
 """The embedded cluster (KServe's own manager) used as a plain live cluster: the shipped suites
 run against it through `--kfs-cluster=<context>` only, as users run them against theirs."""
 
+import base64
 import signal
 import subprocess
 import sys
@@ -48,15 +49,20 @@ def live(request):
     assert not Path(lines["KFS_KUBECONFIG"]).exists(), "the cluster left its directory behind"
 
 
+def _run_suites(pytester, lines, monkeypatch, *identity):
+    monkeypatch.setenv("KFS_GCS_ENDPOINT", lines["KFS_GCS_ENDPOINT"])
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", lines["GOOGLE_APPLICATION_CREDENTIALS"])
+    return pytester.runpytest_subprocess(
+        f"--kfs-cluster={lines['KFS_CONTEXT']}", f"--kfs-kubeconfig={lines['KFS_KUBECONFIG']}",
+        *identity, f"--kfs-ingress={lines['KFS_INGRESS']}", SUITES, "-p", "no:cacheprovider",
+        "-rfE", "--tb=short", timeout=400)
+
+
 @pytest.mark.parametrize("live", sorted(EXPECTED), indirect=True)
 def test_the_shipped_suites_run_against_it_as_a_live_context(pytester, live, monkeypatch):
     scenario, lines = live
-    monkeypatch.setenv("KFS_GCS_ENDPOINT", lines["KFS_GCS_ENDPOINT"])
-    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", lines["GOOGLE_APPLICATION_CREDENTIALS"])
-    result = pytester.runpytest_subprocess(
-        f"--kfs-cluster={lines['KFS_CONTEXT']}", f"--kfs-kubeconfig={lines['KFS_KUBECONFIG']}",
-        f"--kfs-serving-key={lines['KFS_SERVING_KEY']}", f"--kfs-ingress={lines['KFS_INGRESS']}",
-        SUITES, "-p", "no:cacheprovider", "-rfE", "--tb=short", timeout=400)
+    result = _run_suites(pytester, lines, monkeypatch,
+                         f"--kfs-serving-key={lines['KFS_SERVING_KEY']}")
     output = result.stdout.str()
     failed = {line.split("::")[1].split("[")[0] for line in output.splitlines()
               if line.startswith(("FAILED ", "ERROR "))}
@@ -69,3 +75,25 @@ def test_the_shipped_suites_run_against_it_as_a_live_context(pytester, live, mon
         assert f"[GCS_LIST_DENIED] {principal} cannot list gs://kfserving-examples" in output
         assert ("gcloud storage buckets add-iam-policy-binding gs://kfserving-examples "
                 f"--member=serviceAccount:{principal} --role=roles/storage.objectViewer") in output
+
+
+@pytest.mark.parametrize("live", ["healthy"], indirect=True)
+def test_a_serving_account_is_copied_into_each_test_namespace(pytester, live, monkeypatch):
+    # The platform team's service account and key secret live in a namespace of theirs; each
+    # test namespace gets a copy (secrets and annotations), and the source is left alone.
+    from pytest_kfs.cluster import connect_context
+
+    _, lines = live
+    cluster = connect_context(lines["KFS_CONTEXT"], Path(lines["KFS_KUBECONFIG"]))
+    cluster.core.create_namespace({"metadata": {"name": "serving-src"}})
+    key = Path(lines["KFS_SERVING_KEY"]).read_bytes()
+    cluster.core.create_namespaced_secret("serving-src", {
+        "metadata": {"name": "reader-key"}, "type": "Opaque",
+        "data": {"gcloud-application-credentials.json": base64.b64encode(key).decode()}})
+    cluster.core.create_namespaced_service_account("serving-src", {
+        "metadata": {"name": "reader", "annotations": {"team": "ml"}},
+        "secrets": [{"name": "reader-key"}]})
+    result = _run_suites(pytester, lines, monkeypatch, "--kfs-serving-account=serving-src/reader")
+    result.assert_outcomes(passed=18, skipped=2)
+    assert cluster.core.read_namespace("serving-src").status.phase == "Active"
+    assert cluster.core.read_namespaced_secret("reader-key", "serving-src").data

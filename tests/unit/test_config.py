@@ -184,3 +184,15 @@ def test_serving_key_and_ingress_are_validated_without_echoing_the_key(tmp_path)
         resolve({"cluster": "prod", "serving_key": str(tmp_path / "none.json")}, {}, {})
     with pytest.raises(SettingsError, match=r"--kfs-ingress='istio' is not http\(s\)://HOST"):
         resolve({"cluster": "prod", "ingress": "istio"}, {}, {})
+
+
+def test_serving_account_is_namespace_slash_name_and_excludes_a_key(tmp_path):
+    settings = resolve({"cluster": "prod", "serving_account": "platform/kserve-reader"}, {}, {})
+    assert settings.serving_account == ("platform", "kserve-reader")
+    with pytest.raises(SettingsError, match="is not NAMESPACE/NAME"):
+        resolve({"cluster": "prod", "serving_account": "kserve-reader"}, {}, {})
+    key = tmp_path / "key.json"
+    key.write_text('{"type": "service_account", "client_email": "a@p.iam.gserviceaccount.com",'
+                   ' "private_key": "k", "token_uri": "https://oauth2.googleapis.com/token"}')
+    with pytest.raises(SettingsError, match="both give the serving identity; use one"):
+        resolve({"cluster": "prod", "serving_account": "a/b", "serving_key": str(key)}, {}, {})
