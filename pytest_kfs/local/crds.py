@@ -4,21 +4,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
-import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
-
-
-def load_crd_files(paths: Iterable[Path]) -> list[dict[str, Any]]:
-    """CRD documents from YAML files (several documents per file allowed)."""
-    documents = []
-    for path in paths:
-        documents.extend(doc for doc in yaml.safe_load_all(path.read_text()) if doc)
-    return documents
 
 
 def install(api_client: client.ApiClient, crds: list[dict[str, Any]],

@@ -40,9 +40,6 @@ NODE_CPU = "8"
 INITIALIZER_SCRIPT = Path(__file__).with_name("initializer.py")
 MODEL_SERVER_SCRIPT = Path(__file__).with_name("modelserver.py")
 WI_ANNOTATION = "iam.gke.io/gcp-service-account"
-# Images the embedded node can pull besides the KServe release's own (see `Images`); anything
-# else fails like a registry's "not found".
-PULLABLE_PREFIXES = ("python:", "pytest-kfs/")
 INITIALIZER, SKLEARN = "initializer", "sklearn"
 
 
@@ -210,7 +207,7 @@ class _PodRun:
 
     def _pull(self, run: _ContainerRun) -> bool:
         """Pull an image; an unknown one backs off as ImagePullBackOff until the pod goes."""
-        if self.kubelet.images.step(run.image) or run.image.startswith(PULLABLE_PREFIXES):
+        if self.kubelet.images.step(run.image):  # the release's images; others are not found
             time.sleep(self.kubelet.timing.pull)
             self._event("Pulled", f'Container image "{run.image}" already present on machine',
                         container=run.name)
@@ -414,11 +411,9 @@ class _PodRun:
         step = self.kubelet.images.step(run.image)
         if step == INITIALIZER and not spec.get("command"):
             command = [self.kubelet.images.initializer_python, str(INITIALIZER_SCRIPT), *args]
-        elif (spec.get("command") or [""])[0] in ("python", "python3"):
-            # The storage-initializer image's Python is the one with KServe's storage code.
-            python = self.kubelet.images.initializer_python if step == INITIALIZER \
-                else sys.executable
-            command = [python, *spec["command"][1:], *args]
+        elif step == INITIALIZER and spec["command"][0] in ("python", "python3"):
+            # The image's own Python (KServe's storage code): the in-cluster probe runs so.
+            command = [self.kubelet.images.initializer_python, *spec["command"][1:], *args]
         else:
             log.write_text("")
             return 0, ""
