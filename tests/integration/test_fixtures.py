@@ -200,3 +200,16 @@ def test_a_host_name_kserve_refuses_ends_the_wait(kfs_cluster, kfs_namespace, kf
     assert result.elapsed < 30
     with pytest.raises(DeployError, match=r"model name '[-a-z]+' is too long for namespace"):
         kfs_deploy("sklearn-iris", name=name + "-b")
+
+
+def test_a_siblings_events_do_not_fail_a_healthy_model(kfs_cluster, kfs_namespace, kfs_deploy,
+                                                        reader_key):
+    # `model-v2` sorts after `model` and shares its prefix: its refusal event (a missing key
+    # secret, KServe's webhook) must not end the wait of `model`, which loads.
+    kfs_cluster.core.create_namespaced_service_account(kfs_namespace, {
+        "metadata": {"name": "broken"}, "secrets": [{"name": "gone-key"}]})
+    broken = kfs_deploy("sklearn-iris", name="model-v2", service_account="broken")
+    with pytest.raises(ModelNotLoaded):
+        broken.wait_loaded(timeout=60)
+    healthy = kfs_deploy("sklearn-iris", name="model", credentials=reader_key)
+    assert healthy.wait_loaded().verdict is Verdict.LOADED
