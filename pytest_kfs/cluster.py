@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import urllib3
 import yaml
@@ -18,6 +20,17 @@ KSERVE_GROUP = "serving.kserve.io"
 KSERVE_VERSION = "v1beta1"
 IN_CLUSTER_SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 _CONNECT_TIMEOUT = 5.0
+
+
+def create_unless_exists(create: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
+    """Call a create; an object of that name already there (409) is fine. True if created."""
+    try:
+        create(*args, **kwargs)
+    except ApiException as error:
+        if error.status != 409:
+            raise
+        return False
+    return True
 
 
 class ClusterError(RuntimeError):

@@ -15,7 +15,7 @@ import yaml
 from kubernetes.client.rest import ApiException
 
 from pytest_kfs import inferenceservice as isvc
-from pytest_kfs.cluster import Cluster
+from pytest_kfs.cluster import Cluster, create_unless_exists
 from pytest_kfs.diagnose import Finding, diagnose
 from pytest_kfs.evidence import GCS_KEY_FILE, Evidence, collect, read_kserve_config
 from pytest_kfs.inference import (
@@ -202,9 +202,9 @@ class ModelHandle:
             return request(base, send)
         except InferenceFailed as error:
             way = self.route_taken
-            host = f" with Host: {way.host}" if way and way.path == "ingress" else ""
-            raise InferenceFailed(f"{error} [sent via {way.path if way else 'direct'}"
-                                  f"{host}]") from None
+            assert way is not None  # route() just set it
+            host = f" with Host: {way.host}" if way.path == "ingress" else ""
+            raise InferenceFailed(f"{error} [sent via {way.path}{host}]") from None
 
     def predict(self, instances: list[Any], timeout: float = 30.0) -> InferenceResult:
         """Send rows to the model over its protocol (v1 :predict, or v2 /infer), over
@@ -332,21 +332,14 @@ class Deployer:
                 raise DeployError(f"--kfs-serving-account={namespace}/{name}: its secret "
                                   f"{secret_name} cannot be read (HTTP {error.status} "
                                   f"{error.reason})") from None
-            self._create(self.cluster.core.create_namespaced_secret, {
+            create_unless_exists(self.cluster.core.create_namespaced_secret, self.namespace, {
                 "metadata": {"name": secret_name,
                              "annotations": secret.metadata.annotations or {}},
                 "type": secret.type, "data": secret.data or {}})
-        self._create(self.cluster.core.create_namespaced_service_account, {
+        create_unless_exists(self.cluster.core.create_namespaced_service_account, self.namespace, {
             "metadata": {"name": name, "annotations": source.metadata.annotations or {}},
             "secrets": [{"name": secret_name} for secret_name in secrets]})
         return name
-
-    def _create(self, create: Callable[..., Any], body: dict[str, Any]) -> None:
-        try:
-            create(self.namespace, body)
-        except ApiException as error:
-            if error.status != 409:
-                raise
 
     def key_service_account(self, base: str, account: str | None,
                             key: dict[str, Any]) -> str:
@@ -355,17 +348,10 @@ class Deployer:
         secret = f"{account}-gcs-key"
         encoded = base64.b64encode(json.dumps(key).encode()).decode()
         body = {"metadata": {"name": secret}, "type": "Opaque", "data": {GCS_KEY_FILE: encoded}}
-        try:
-            self.cluster.core.create_namespaced_secret(self.namespace, body)
-        except ApiException as error:
-            if error.status != 409:
-                raise
-        try:
-            self.cluster.core.create_namespaced_service_account(self.namespace, {
-                "metadata": {"name": account}, "secrets": [{"name": secret}]})
-        except ApiException as error:
-            if error.status != 409:
-                raise
+        create_unless_exists(self.cluster.core.create_namespaced_secret, self.namespace, body)
+        if not create_unless_exists(self.cluster.core.create_namespaced_service_account,
+                                    self.namespace, {"metadata": {"name": account},
+                                                     "secrets": [{"name": secret}]}):
             self.cluster.core.patch_namespaced_service_account(
                 account, self.namespace, {"secrets": [{"name": secret}]})
         return account

@@ -36,14 +36,19 @@ Sender = Callable[[str, dict[str, Any] | None, float], tuple[int, str]]
 _CLUSTER_SUFFIXES = (".svc", ".svc.cluster.local", ".cluster.local")
 
 
-def send_direct(url: str, body: dict[str, Any] | None, timeout: float) -> tuple[int, str]:
-    """POST (GET without a body) straight to the model's URL."""
+def _http(url: str, body: dict[str, Any] | None, timeout: float,
+          headers: dict[str, str] | None = None) -> tuple[int, str]:
     try:
         response = requests.request("GET" if body is None else "POST", url, json=body,
-                                    timeout=timeout)
+                                    timeout=timeout, headers=headers)
     except requests.ConnectionError as error:
         raise ConnectionError(str(error)) from None
     return response.status_code, response.text
+
+
+def send_direct(url: str, body: dict[str, Any] | None, timeout: float) -> tuple[int, str]:
+    """POST (GET without a body) straight to the model's URL."""
+    return _http(url, body, timeout)
 
 
 def send_through_api_server(api_client: ApiClient) -> Sender:
@@ -67,12 +72,7 @@ def send_with_host(host: str) -> Sender:
     """POST (GET without a body) to an ingress gateway with the model's Host header, as
     KServe's docs do."""
     def send(url: str, body: dict[str, Any] | None, timeout: float) -> tuple[int, str]:
-        try:
-            response = requests.request("GET" if body is None else "POST", url, json=body,
-                                        timeout=timeout, headers={"Host": host})
-        except requests.ConnectionError as error:
-            raise ConnectionError(str(error)) from None
-        return response.status_code, response.text
+        return _http(url, body, timeout, {"Host": host})
     return send
 
 
@@ -170,14 +170,9 @@ def infer_v2(base_url: str, name: str, instances: list[list[float]], timeout: fl
 
 
 def v2_ready(base_url: str, timeout: float = 5.0, send: Sender | None = None) -> bool:
-    """GET /v2/health/ready (over `send`'s route when given: any answer but 200 is not ready)."""
+    """GET /v2/health/ready (over `send`'s route; directly without one): 200 is ready."""
     url = f"{base_url.rstrip('/')}/v2/health/ready"
-    if send is not None:
-        try:
-            return send(url, None, timeout)[0] == 200
-        except ConnectionError:
-            return False
     try:
-        return requests.get(url, timeout=timeout).status_code == 200
-    except requests.RequestException:
+        return (send or send_direct)(url, None, timeout)[0] == 200
+    except (ConnectionError, requests.RequestException):
         return False

@@ -7,7 +7,8 @@ import time
 from typing import Any
 
 from kubernetes import client
-from kubernetes.client.rest import ApiException
+
+from pytest_kfs.cluster import create_unless_exists
 
 
 def install(api_client: client.ApiClient, crds: list[dict[str, Any]],
@@ -17,11 +18,8 @@ def install(api_client: client.ApiClient, crds: list[dict[str, Any]],
     # Raw JSON both ways: the client's model classes take seconds to build KServe's 2 MB
     # InferenceService CRD, and only its conditions matter here.
     for crd in crds:
-        try:
-            extensions.create_custom_resource_definition(crd, _preload_content=False)
-        except ApiException as error:
-            if error.status != 409:
-                raise
+        create_unless_exists(extensions.create_custom_resource_definition, crd,
+                             _preload_content=False)
     deadline = time.monotonic() + timeout_seconds
     pending = {crd["metadata"]["name"] for crd in crds}
     while pending:

@@ -84,8 +84,7 @@ def _join_threads(prefixes: tuple[str, ...], timeout: float) -> None:
             thread.join(max(0.0, deadline - time.monotonic()))
 
 
-def start_embedded(extra_crds: list[dict] | None = None, kserve: bool = True,
-                   timing: Timing | None = None,
+def start_embedded(kserve: bool = True, timing: Timing | None = None,
                    kserve_version: str | None = None) -> EmbeddedCluster:
     """Start the control plane with the release's KServe CRDs and, unless `kserve` is False,
     KServe's own manager, the local GCP and the node; `kserve_version` picks the release
@@ -96,8 +95,6 @@ def start_embedded(extra_crds: list[dict] | None = None, kserve: bool = True,
     cluster = EmbeddedCluster(plane, wanted)
     try:
         api_client = cluster.api_client()
-        if extra_crds:
-            crds.install(api_client, extra_crds)
         if not kserve:
             crds.install(api_client, manifests.crds(kserve_manifests(wanted)))
         if kserve and plane.pki is not None:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes import client
-from kubernetes.client.rest import ApiException
 
+from pytest_kfs.cluster import create_unless_exists
 from pytest_kfs.local.gcp.admin import GcpAdmin
 from pytest_kfs.local.kserve.releases import Release
 from pytest_kfs.local.kserve.releases import release as default_release
@@ -84,7 +83,7 @@ class Scenario:
             if self.disabled_key:
                 gcp.disable_key(self.gsa, key["private_key_id"])
             encoded = base64.b64encode(json.dumps(key).encode()).decode()
-            _create(core.create_namespaced_secret, namespace, {
+            create_unless_exists(core.create_namespaced_secret, namespace, {
                 "metadata": {"name": KEY_SECRET}, "type": "Opaque", "data": {KEY_FILE: encoded}})
             secrets = [{"name": KEY_SECRET}]
         annotations = {}
@@ -96,17 +95,9 @@ class Scenario:
             gcp.grant_service_account(
                 self.gsa, "roles/iam.workloadIdentityUser",
                 f"serviceAccount:{PROJECT}.svc.id.goog[{namespace}/{SERVING_KSA}]")
-        _create(core.create_namespaced_service_account, namespace, {
+        create_unless_exists(core.create_namespaced_service_account, namespace, {
             "metadata": {"name": SERVING_KSA, "annotations": annotations}, "secrets": secrets})
         return self.plan
-
-
-def _create(create: Callable[..., Any], namespace: str, body: dict[str, Any]) -> None:
-    try:
-        create(namespace, body)
-    except ApiException as error:
-        if error.status != 409:
-            raise
 
 
 CORRUPT_PREFIX = "models/sklearn/corrupt/model"

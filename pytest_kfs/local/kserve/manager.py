@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes import client
-from kubernetes.client.rest import ApiException
 
+from pytest_kfs.cluster import create_unless_exists
 from pytest_kfs.local import crds, processes
 from pytest_kfs.local.assets import kserve_manager, kserve_manifests
 from pytest_kfs.local.kserve import manifests
@@ -78,14 +78,6 @@ def _webhook_answers(url: str, context: ssl.SSLContext) -> bool:
     return True
 
 
-def _create(call: Any, *args: Any) -> None:
-    try:
-        call(*args)
-    except ApiException as error:
-        if error.status != 409:
-            raise
-
-
 def start(release: Release, api_client: client.ApiClient, kubeconfig: Path, workdir: Path,
           ca_cert: Path, serving_cert: Path, serving_key: Path) -> KServeManager:
     """Install the release's CRDs and ConfigMap, start its manager, register its webhooks
@@ -94,8 +86,8 @@ def start(release: Release, api_client: client.ApiClient, kubeconfig: Path, work
     folder = kserve_manifests(release)
     core = client.CoreV1Api(api_client)
     crds.install(api_client, manifests.crds(folder))
-    _create(core.create_namespace, {"metadata": {"name": manifests.NAMESPACE}})
-    _create(core.create_namespaced_config_map, manifests.NAMESPACE,
+    create_unless_exists(core.create_namespace, {"metadata": {"name": manifests.NAMESPACE}})
+    create_unless_exists(core.create_namespaced_config_map, manifests.NAMESPACE,
             manifests.config_map(folder, release))
 
     webhook_port, probe_port = processes.free_port(), processes.free_port()
@@ -117,11 +109,11 @@ def start(release: Release, api_client: client.ApiClient, kubeconfig: Path, work
             create = (registration.create_mutating_webhook_configuration
                       if configuration["kind"] == "MutatingWebhookConfiguration"
                       else registration.create_validating_webhook_configuration)
-            _create(create, configuration)
+            create_unless_exists(create, configuration)
         custom = client.CustomObjectsApi(api_client)
         for runtime in manifests.cluster_serving_runtimes(folder, release):
-            _create(custom.create_cluster_custom_object, "serving.kserve.io", "v1alpha1",
-                    "clusterservingruntimes", runtime)
+            create_unless_exists(custom.create_cluster_custom_object, "serving.kserve.io",
+                                 "v1alpha1", "clusterservingruntimes", runtime)
     except BaseException:
         manager.stop()
         raise
