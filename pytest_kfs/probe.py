@@ -144,6 +144,35 @@ def job_manifest(name: str, storage_uri: str, service_account: str,
     }
 
 
+# A watch the API server cannot serve yet (its watch cache is behind the resourceVersion it
+# was asked for: 504 "Too large resource version") or no longer (410): watch again.
+_WATCH_AGAIN = (410, 504)
+
+
+def _probe_pod(cluster: Cluster, namespace: str, job: str, deadline: float) -> str | None:
+    """The name of the Job's pod once it has finished (or the last one seen at the deadline)."""
+    pod_name = None
+    while time.monotonic() < deadline:
+        stream = watch.Watch()
+        try:
+            for event in stream.stream(cluster.core.list_namespaced_pod, namespace,
+                                       label_selector=f"job-name={job}",
+                                       timeout_seconds=max(1, int(deadline - time.monotonic()))):
+                pod = event["object"]
+                pod_name = pod.metadata.name
+                if pod.status.phase in ("Succeeded", "Failed"):
+                    stream.stop()
+                    return str(pod_name)
+                if time.monotonic() > deadline:
+                    stream.stop()
+                    break
+        except ApiException as error:
+            if error.status not in _WATCH_AGAIN:
+                raise
+            time.sleep(0.2)
+    return pod_name
+
+
 def run_probe(cluster: Cluster, namespace: str, storage_uri: str, service_account: str,
               identity: ServingIdentity, image: str | None = None,
               timeout: float = 120.0) -> ProbeResult:
@@ -161,18 +190,8 @@ def run_probe(cluster: Cluster, namespace: str, storage_uri: str, service_accoun
     name = f"kfs-probe-{secrets.token_hex(3)}"
     batch.create_namespaced_job(namespace, job_manifest(name, storage_uri, service_account,
                                                         identity, image))
-    deadline = time.monotonic() + timeout
-    pod_name = None
     try:
-        stream = watch.Watch()
-        for event in stream.stream(cluster.core.list_namespaced_pod, namespace,
-                                   label_selector=f"job-name={name}",
-                                   timeout_seconds=max(1, int(timeout))):
-            pod = event["object"]
-            pod_name = pod.metadata.name
-            if pod.status.phase in ("Succeeded", "Failed") or time.monotonic() > deadline:
-                stream.stop()
-                break
+        pod_name = _probe_pod(cluster, namespace, name, time.monotonic() + timeout)
         if pod_name is None:
             return ProbeResult(False, detail=f"no probe pod within {timeout:g}s")
         log = cluster.core.read_namespaced_pod_log(pod_name, namespace)

@@ -404,10 +404,11 @@ def _verdict(cluster: Cluster, result: WaitResult, running: int) -> Verdict | st
 
 
 # KServe's controller gives up on a spec with these words in its InternalError/UpdateFailed
-# events (e.g. a host name over 63 characters); a conflict is retried and is not among them.
+# events (a host name over 63 characters, a Deployment the API server refuses). Not among them:
+# a conflict (retried), and runtime problems: "no runtime found" also appears while KServe's
+# cache has not seen a runtime yet, and a real one reaches the status as InvalidSpec.
 # (Texts from KServe v0.20.0's controller and predictor reconciler.)
-_KSERVE_REFUSALS = ("invalid domain name", "failed creating host name", "no runtime found",
-                    "does not support specified", "is disabled", "is invalid")
+_KSERVE_REFUSALS = ("invalid domain name", "failed creating host name", "is invalid")
 
 
 def _settles(event: dict[str, Any]) -> bool:

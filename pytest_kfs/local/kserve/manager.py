@@ -80,8 +80,8 @@ def _webhook_answers(url: str, context: ssl.SSLContext) -> bool:
 
 def start(release: Release, api_client: client.ApiClient, kubeconfig: Path, workdir: Path,
           ca_cert: Path, serving_cert: Path, serving_key: Path) -> KServeManager:
-    """Install the release's CRDs and ConfigMap, start its manager, register its webhooks
-    and runtimes; returns once the webhooks answer."""
+    """Install the release's CRDs, ConfigMap and runtimes, start its manager, register its
+    webhooks; returns once the webhooks answer."""
     binary = kserve_manager(release)
     folder = kserve_manifests(release)
     core = client.CoreV1Api(api_client)
@@ -89,6 +89,14 @@ def start(release: Release, api_client: client.ApiClient, kubeconfig: Path, work
     create_unless_exists(core.create_namespace, {"metadata": {"name": manifests.NAMESPACE}})
     create_unless_exists(core.create_namespaced_config_map, manifests.NAMESPACE,
             manifests.config_map(folder, release))
+
+    # The runtimes exist before the manager starts, as after a release's install: its caches
+    # start with them. (Created later, the first models met "no runtime found" until its cache
+    # caught up.)
+    custom = client.CustomObjectsApi(api_client)
+    for runtime in manifests.cluster_serving_runtimes(folder, release):
+        create_unless_exists(custom.create_cluster_custom_object, "serving.kserve.io",
+                             "v1alpha1", "clusterservingruntimes", runtime)
 
     webhook_port, probe_port = processes.free_port(), processes.free_port()
     env = {name: os.environ[name] for name in _INHERITED if name in os.environ}
@@ -110,10 +118,6 @@ def start(release: Release, api_client: client.ApiClient, kubeconfig: Path, work
                       if configuration["kind"] == "MutatingWebhookConfiguration"
                       else registration.create_validating_webhook_configuration)
             create_unless_exists(create, configuration)
-        custom = client.CustomObjectsApi(api_client)
-        for runtime in manifests.cluster_serving_runtimes(folder, release):
-            create_unless_exists(custom.create_cluster_custom_object, "serving.kserve.io",
-                                 "v1alpha1", "clusterservingruntimes", runtime)
     except BaseException:
         manager.stop()
         raise
