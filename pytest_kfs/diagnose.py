@@ -56,6 +56,7 @@ _INVALID_GRANT = re.compile(r"invalid_grant: (?P<detail>[^\"'\n]+)")
 _WI_DENIED = "iam.serviceAccounts.getAccessToken"
 _METADATA_UNREACHABLE = re.compile(r"Failed to retrieve http://\S+ from the Google Compute "
                                    r"Engine metadata service")
+_EXCEPTION_LINE = re.compile(r"^\s{0,8}(?:[A-Za-z_][\w.]{0,120})?(?:Error|Exception|error):\s")
 _GSA_EMAIL = re.compile(r"^[\w.-]+@(?P<project>[\w-]+)\.iam\.gserviceaccount\.com$")
 WI_ANNOTATION = "iam.gke.io/gcp-service-account"
 
@@ -401,6 +402,28 @@ def _pods(context: _Context) -> list[Finding]:
     return findings[:1]
 
 
+def _download_failed(context: _Context) -> list[Finding]:
+    """The storage initializer exited with an error no storage-specific rule explains: its
+    last exception line is the cause (an unreachable host, a missing file, a bad URI)."""
+    problem = next((p for p in pod_problems(context.evidence.pods)
+                    if p.code == "STORAGE_INITIALIZER_FAILED"), None)
+    if problem is None:
+        return []
+    quoted = [(source, line) for source, line in context.lines
+              if source in ("storage-initializer log", "lastFailureInfo")
+              and _EXCEPTION_LINE.match(line)]
+    if not quoted and problem.detail.strip():
+        quoted = [("storage-initializer", problem.detail.strip().splitlines()[-1])]
+    evidence = (_quote(*quoted[-1]),) if quoted else (
+        f"{problem.container}: exited with an error",)
+    return [Finding(
+        "STORAGE_DOWNLOAD_FAILED",
+        f"the storage initializer could not download {context.storage_uri or 'the model'}",
+        evidence,
+        f"check that {context.storage_uri or 'storageUri'} exists and that the cluster reaches "
+        f"it (kubectl -n {context.namespace} logs {problem.pod} -c {problem.container})")]
+
+
 def _scale_to_zero(context: _Context) -> list[Finding]:
     running = len([p for p in context.evidence.pods
                    if not (p.get("metadata") or {}).get("deletionTimestamp")])
@@ -445,6 +468,8 @@ def _key_secret(context: _Context) -> Any:
 
 _RULES = (_scale_to_zero, _runtime, _workload_identity, _key_invalid, _anonymous, _gcs_denied,
           _bucket_missing, _path_empty, _events, _pods)
+# Only when no rule above explains the failure: they read the same crash more precisely.
+_FALLBACKS = (_download_failed,)
 
 
 def diagnose(evidence: Evidence) -> list[Finding]:
@@ -471,6 +496,9 @@ def diagnose(evidence: Evidence) -> list[Finding]:
                 seen.add(finding.code)
         if findings and not findings[0].failure:
             return findings  # healthy: nothing else applies
+    if not findings:
+        for rule in _FALLBACKS:
+            findings += rule(context)
     if not findings and state.reported:
         findings.append(Finding(
             "NOT_LOADED_YET" if state.transition == "InProgress" else "UNEXPLAINED",

@@ -136,6 +136,19 @@ def test_missing_service_account_stops_the_wait(kfs_deploy):
     assert top.fix.endswith("create serviceaccount does-not-exist")
 
 
+def test_a_refused_download_is_named_with_the_initializers_exception(kfs_deploy):
+    # Nothing listens on port 9: KServe's storage initializer (the release's own code) crashes,
+    # KServe reports FailedToLoad, and the initializer's last exception is the evidence.
+    model = kfs_deploy(storage_uri="http://127.0.0.1:9/model.joblib", model_format="sklearn")
+    with pytest.raises(ModelNotLoaded) as failure:
+        model.wait_loaded(timeout=60)
+    top = failure.value.findings[0]
+    assert top.code == "STORAGE_DOWNLOAD_FAILED"
+    # v0.20.0 storage code: "RuntimeError: Failed to connect to HTTP endpoint '127.0.0.1'."
+    assert "Failed to connect to HTTP endpoint" in " ".join(top.evidence), top.evidence
+    assert top.fix.startswith("check that http://127.0.0.1:9/model.joblib exists")
+
+
 def test_image_pull_failure(kfs_cluster, kfs_namespace, kfs_deploy, reader_key):
     kfs_cluster.custom.create_namespaced_custom_object(
         "serving.kserve.io", "v1alpha1", kfs_namespace, "servingruntimes", {

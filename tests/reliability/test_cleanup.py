@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -75,11 +76,19 @@ def test_kept_on_failure_is_marked_and_listed(pytester, inner, kfs_cluster, run_
     kfs_cluster.core.delete_namespace(kept[0])
 
 
-def test_ctrl_c_during_a_wait_leaves_nothing(pytester, inner, kfs_cluster, run_id):
-    pytester.makepyfile("""
+@pytest.fixture
+def silent_server():
+    """A URL that accepts connections and never answers: a download there hangs, so the wait
+    goes on. (A refused connection would not do: KServe reports the crashed initializer as
+    FailedToLoad within a second, and the wait ends.)"""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/model.joblib"
+
+
+def test_ctrl_c_during_a_wait_leaves_nothing(pytester, inner, kfs_cluster, run_id, silent_server):
+    pytester.makepyfile(f"""
         def test_waits(kfs_deploy):
-            # Nothing answers there: the initializer crash-loops, the wait goes on.
-            kfs_deploy(storage_uri="https://127.0.0.1:9/model.joblib",
+            kfs_deploy(storage_uri="{silent_server}",
                        model_format="sklearn").wait_loaded(timeout=120)
     """)
     process = subprocess.Popen(
@@ -89,7 +98,7 @@ def test_ctrl_c_during_a_wait_leaves_nothing(pytester, inner, kfs_cluster, run_i
     output = []
     for line in process.stdout:
         output.append(line)
-        if "storage-initializer=Error" in line:  # mid-wait: the first crash was seen
+        if "storage-initializer=running" in line:  # mid-wait: the download has started
             process.send_signal(signal.SIGINT)
             break
     rest, _ = process.communicate(timeout=60)

@@ -15,6 +15,7 @@ from .snapshots import (
     ISSUE_6079,
     KEY_DISABLED,
     LIST_DENIED,
+    NAME_RESOLUTION,
     PATH_EMPTY,
     WI_BINDING,
     WI_KSA_DENIED,
@@ -77,6 +78,24 @@ def test_list_denied_names_principal_permission_bucket_and_the_grant():
                        "--role=roles/storage.objectViewer")
     assert any("does not have storage.objects.list access" in item for item in top.evidence)
     assert any("secret gcs-key" in item and "kserve@ml-prod" in item for item in top.evidence)
+
+
+def test_an_unreachable_storage_host_is_a_failed_download_with_the_exception():
+    findings = diagnose(_evidence(NAME_RESOLUTION))
+    assert [f.code for f in findings] == ["STORAGE_DOWNLOAD_FAILED"]
+    assert findings[0].evidence == (
+        'storage-initializer log: "socket.gaierror: [Errno -3] Temporary failure in name '
+        'resolution"',)
+    assert findings[0].fix.startswith(
+        "check that gs://kfserving-examples/models/sklearn/1.0/model exists and that the "
+        "cluster reaches it (kubectl -n models logs ")
+
+
+def test_a_crash_a_storage_rule_explains_is_not_also_a_failed_download():
+    sa, secrets = _key_identity()
+    findings = diagnose(_evidence(LIST_DENIED, sa=sa, secrets=secrets,
+                                  service_account="kserve-sa"))
+    assert "STORAGE_DOWNLOAD_FAILED" not in [f.code for f in findings]
 
 
 def test_evidence_never_carries_key_material():
