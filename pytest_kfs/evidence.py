@@ -20,6 +20,7 @@ KSERVE_NAMESPACES = ("kserve", "kubeflow")
 CONFIG_MAP = "inferenceservice-config"
 GCS_KEY_FILE = "gcloud-application-credentials.json"
 LOG_CONTAINERS = ("storage-initializer", "kserve-container")
+UNREAD_KINDS = ("status", "pods", "logs", "events", "service account", "runtimes")
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,13 @@ class Evidence:
     config: dict[str, Any] = field(default_factory=dict)
     runtimes: list[str] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)  # what could not be read, and why
+    kubectl: str = ""  # what kubectl or an SDK printed (offline: a refusal on create)
+    # Kinds of evidence never read (UNREAD_KINDS): unknown, which is not the same as empty.
+    unread: set[str] = field(default_factory=set)
+
+    def known(self, kind: str) -> bool:
+        """Whether this kind of evidence was read (an empty list read is known: none)."""
+        return kind not in self.unread
 
     def log(self, pod: str, container: str, previous: bool = False) -> str:
         """A collected container log ('' when absent)."""
@@ -82,6 +90,7 @@ def collect(cluster: Cluster, namespace: str, name: str,
             isvc_obj: dict[str, Any] | None = None) -> Evidence:
     """Read status, pods, logs, events, service account, secrets and KServe config."""
     gaps: list[str] = []
+    unread: set[str] = set()
     if isvc_obj is None:
         try:
             isvc_obj = cluster.custom.get_namespaced_custom_object(
@@ -89,13 +98,15 @@ def collect(cluster: Cluster, namespace: str, name: str,
         except ApiException as error:
             _gap(gaps, f"InferenceService {namespace}/{name}", error)
             isvc_obj = {"metadata": {"name": name, "namespace": namespace}}
-    evidence = Evidence(isvc=isvc_obj, gaps=gaps)
+            unread.add("status")
+    evidence = Evidence(isvc=isvc_obj, gaps=gaps, unread=unread)
     _collect_pods(cluster, namespace, name, evidence)
     try:
         events = cluster.core.list_namespaced_event(namespace).items
         evidence.events = [_sanitize(cluster, event) for event in events]
     except ApiException as error:
         _gap(gaps, "events", error)
+        evidence.unread.add("events")
     _collect_config(cluster, evidence)
     _collect_identity(cluster, namespace, evidence)
     try:
@@ -106,6 +117,7 @@ def collect(cluster: Cluster, namespace: str, name: str,
         evidence.runtimes = sorted(r["metadata"]["name"] for r in runtimes)
     except ApiException as error:
         _gap(gaps, "serving runtimes", error)
+        evidence.unread.add("runtimes")
     return evidence
 
 
@@ -115,6 +127,7 @@ def _collect_pods(cluster: Cluster, namespace: str, name: str, evidence: Evidenc
             namespace, label_selector=f"serving.kserve.io/inferenceservice={name}").items
     except ApiException as error:
         _gap(evidence.gaps, "pods", error)
+        evidence.unread.update(("pods", "logs"))
         return
     evidence.pods = [_sanitize(cluster, pod) for pod in sorted(
         pods, key=lambda pod: pod.metadata.creation_timestamp, reverse=True)]
@@ -191,6 +204,7 @@ def _collect_identity(cluster: Cluster, namespace: str, evidence: Evidence) -> N
     except ApiException as error:
         if error.status != 404:
             _gap(evidence.gaps, f"service account {evidence.service_account_name}", error)
+            evidence.unread.add("service account")
     names = set((evidence.service_account or {}).get("secrets") or [])
     annotations = (evidence.isvc.get("metadata") or {}).get("annotations") or {}
     names.update(value for key, value in annotations.items() if "secret" in key.lower())

@@ -22,6 +22,7 @@ from google.cloud import storage
 from kubernetes.client.rest import ApiException
 
 from pytest_kfs.cluster import Cluster
+from pytest_kfs.codes import Code
 from pytest_kfs.gcs import (
     AccessCheck,
     ServingIdentity,
@@ -44,7 +45,7 @@ class Prediction:
     """What preflight expects a deploy to do."""
 
     outcome: str  # loads | fails | unknown
-    code: str | None = None
+    code: Code | None = None
     reason: str = ""
     principal: str | None = None
 
@@ -86,17 +87,17 @@ def _from_access(check: AccessCheck, who: str, uri: str) -> Prediction:
     if check.listed is False:
         detail = check.listed_detail
         if check.requester_pays:
-            return Prediction("fails", "GCS_REQUESTER_PAYS", detail, who)
+            return Prediction("fails", Code.GCS_REQUESTER_PAYS, detail, who)
         if "does not exist" in detail:
-            return Prediction("fails", "GCS_BUCKET_MISSING", detail, who)
+            return Prediction("fails", Code.GCS_BUCKET_MISSING, detail, who)
         if "Anonymous" in detail or "anonymous" in detail.lower():
-            return Prediction("fails", "GCS_ANONYMOUS_FALLBACK", detail, who)
-        return Prediction("fails", "GCS_LIST_DENIED", detail, who)
+            return Prediction("fails", Code.GCS_ANONYMOUS_FALLBACK, detail, who)
+        return Prediction("fails", Code.GCS_LIST_DENIED, detail, who)
     if check.read is False:
         detail = check.read_detail
         if "No such object" in detail or "empty" in detail:
-            return Prediction("fails", "GCS_PATH_EMPTY", detail, who)
-        return Prediction("fails", "GCS_GET_DENIED", detail, who)
+            return Prediction("fails", Code.GCS_PATH_EMPTY, detail, who)
+        return Prediction("fails", Code.GCS_GET_DENIED, detail, who)
     if check.listed and check.read:
         return Prediction("loads", reason=f"{who} listed and read {uri}", principal=who)
     return Prediction("unknown", reason="; ".join(check.notes) or "bucket not checked")
@@ -117,8 +118,8 @@ def _runtime_prediction(cluster: Cluster, namespace: str, config: ModelConfig
                             {r["metadata"]["name"]: r["spec"] for r in cluster_runtimes})
     if choice.name is not None:
         return None
-    code = "RUNTIME_MISSING" if choice.failure_reason == "RuntimeNotRecognized" else \
-        "RUNTIME_UNSUPPORTED"
+    code = Code.RUNTIME_MISSING if choice.failure_reason == "RuntimeNotRecognized" else \
+        Code.RUNTIME_UNSUPPORTED
     return Prediction("fails", code, f"{choice.failure_reason}: {choice.failure_message}")
 
 
@@ -137,7 +138,7 @@ def _workload_identity(cluster_namespace: str, account: str, identity: ServingId
         return Prediction("unknown", reason=f"could not verify {gsa}: the IAM API did not "
                                             f"answer ({type(error).__name__})")
     if response.status_code == 404:
-        return Prediction("fails", "WORKLOAD_IDENTITY_BINDING_MISSING",
+        return Prediction("fails", Code.WORKLOAD_IDENTITY_BINDING_MISSING,
                           f"Google service account {gsa} does not exist", gsa)
     if response.status_code != 200:
         return Prediction("unknown", reason=f"could not verify {gsa}: reading its IAM policy "
@@ -146,7 +147,7 @@ def _workload_identity(cluster_namespace: str, account: str, identity: ServingId
     bound = any(binding.get("role") == "roles/iam.workloadIdentityUser" and
                 member in binding.get("members", []) for binding in bindings)
     if not bound:
-        return Prediction("fails", "WORKLOAD_IDENTITY_BINDING_MISSING",
+        return Prediction("fails", Code.WORKLOAD_IDENTITY_BINDING_MISSING,
                           f"{gsa} has no roles/iam.workloadIdentityUser for {member}", gsa)
     impersonated = impersonated_credentials.Credentials(
         source_credentials=access.credentials, target_principal=gsa,
@@ -188,7 +189,7 @@ def predict(cluster: Cluster, namespace: str, config: ModelConfig,
     account = config.service_account or "default"
     found = read_identity(cluster, namespace, account)
     if found is None:
-        return Prediction("fails", "SERVICE_ACCOUNT_MISSING",
+        return Prediction("fails", Code.SERVICE_ACCOUNT_MISSING,
                           f"service account {account} does not exist in {namespace}")
     if not config.is_gcs:
         return Prediction("unknown", reason=f"{config.storage_uri} is not a gs:// URI")
@@ -199,7 +200,7 @@ def predict(cluster: Cluster, namespace: str, config: ModelConfig,
             return Prediction("unknown", reason=validity.unverified,
                               principal=validity.client_email)
         if not validity.ok:
-            return Prediction("fails", "GCS_KEY_INVALID", validity.detail,
+            return Prediction("fails", Code.GCS_KEY_INVALID, validity.detail,
                               validity.client_email)
         return _from_access(check_access(client_for_key(key, access.storage_endpoint),
                                          config.storage_uri), identity.principal or "?",
@@ -212,8 +213,8 @@ def predict(cluster: Cluster, namespace: str, config: ModelConfig,
                                             "pods run as the GKE node's service account")
     check = check_access(access.storage_client(None), config.storage_uri)
     prediction = _from_access(check, "Anonymous caller", config.storage_uri)
-    if prediction.outcome == "fails" and prediction.code == "GCS_LIST_DENIED":
-        return Prediction("fails", "GCS_ANONYMOUS_FALLBACK", prediction.reason,
+    if prediction.outcome == "fails" and prediction.code == Code.GCS_LIST_DENIED:
+        return Prediction("fails", Code.GCS_ANONYMOUS_FALLBACK, prediction.reason,
                           "Anonymous caller")
     return prediction
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pytest_kfs.diagnose import Finding
+from pytest_kfs.text import printable
 from pytest_kfs.wait import WaitResult
 
 _MAX_TIMELINE = 40
@@ -36,7 +37,7 @@ def format_timeline(result: WaitResult) -> list[str]:
         if entry is None:
             lines.append(f"  ... {skipped} more ...")
         else:
-            lines.append(f"  +{entry.at:7.2f}s  {entry.source:<5}  {entry.text}")
+            lines.append(f"  +{entry.at:7.2f}s  {entry.source:<5}  {printable(entry.text)}")
     return lines
 
 
@@ -44,11 +45,11 @@ def format_findings(findings: Sequence[Finding]) -> list[str]:
     """Findings, most likely first: code and cause, evidence, fix."""
     lines = []
     for index, finding in enumerate(findings, 1):
-        lines.append(f"  {index}. [{finding.code}] {finding.cause}")
+        lines.append(f"  {index}. [{finding.code}] {printable(finding.cause)}")
         for item in finding.evidence:
-            lines.append(f"     evidence: {item}")
+            lines.append(f"     evidence: {printable(item)}")
         if finding.fix:
-            lines.append(f"     fix:      {finding.fix}")
+            lines.append(f"     fix:      {printable(finding.fix)}")
     return lines
 
 
@@ -56,12 +57,12 @@ def format_block(namespace: str, name: str, result: WaitResult, findings: Sequen
                  timeout: float) -> str:
     """The block a failing test shows: the answer first (the likeliest cause and its fix),
     then what happened, the findings with their evidence, and the timeline."""
-    outcome = outcome_line(namespace, name, result, timeout)
+    outcome = printable(outcome_line(namespace, name, result, timeout))
     lines = []
     if findings:
         top = findings[0]
-        fix = f" — fix: {top.fix}" if top.fix else ""
-        lines += [f"{top.code}: {top.cause}{fix}", ""]
+        fix = f" — fix: {printable(top.fix)}" if top.fix else ""
+        lines += [f"{top.code}: {printable(top.cause)}{fix}", ""]
     lines += [outcome, "", "Findings (most likely first):"]
     lines += format_findings(findings) or ["  (none: see the timeline)"]
     lines += ["", "Timeline:"]

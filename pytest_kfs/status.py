@@ -43,6 +43,16 @@ class FailureInfo:
 
 
 @dataclass(frozen=True)
+class Condition:
+    """One of status.conditions (Ready, PredictorReady, IngressReady, ...)."""
+
+    type: str
+    status: str
+    reason: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class ModelState:
     """One observation of an InferenceService."""
 
@@ -64,6 +74,7 @@ class ModelState:
     latest_created_revision: str | None
     latest_ready_revision: str | None
     min_replicas: int | None
+    conditions: tuple[Condition, ...] = ()
 
     @staticmethod
     def from_isvc(obj: dict[str, Any]) -> ModelState:
@@ -98,6 +109,9 @@ class ModelState:
             latest_created_revision=predictor.get("latestCreatedRevision"),
             latest_ready_revision=predictor.get("latestReadyRevision"),
             min_replicas=spec_predictor.get("minReplicas"),
+            conditions=tuple(Condition(str(c.get("type", "")), str(c.get("status", "")),
+                                       str(c.get("reason") or ""), str(c.get("message") or ""))
+                             for c in status.get("conditions") or [] if isinstance(c, dict)),
         )
 
     @property
@@ -114,6 +128,18 @@ class ModelState:
     def current(self) -> bool:
         """Whether the status describes the latest spec (generation)."""
         return self.observed_generation is None or self.observed_generation >= self.generation
+
+    def not_ready(self) -> list[Condition]:
+        """Conditions that are not True, Ready last (it repeats the others). Stopped=False is
+        the healthy value of KServe's Stopped condition, so it is left out."""
+        return sorted((c for c in self.conditions if c.status != "True" and c.type != "Stopped"),
+                      key=lambda c: c.type == "Ready")
+
+    @property
+    def rollout_behind(self) -> bool:
+        """A newer revision was created than the one ready (Knative mode shows both)."""
+        return bool(self.latest_created_revision and self.latest_ready_revision
+                    and self.latest_created_revision != self.latest_ready_revision)
 
     def summary(self) -> str:
         """The three values `kubectl describe` shows, plus Ready."""
@@ -141,6 +167,50 @@ def verdict(state: ModelState, pods_running: int | None = None,
     if scaled_to_zero(state, pods_running):
         return Verdict.SCALED_TO_ZERO
     return Verdict.WAITING
+
+
+def running_pods(pods: list[dict[str, Any]]) -> int:
+    """Pods that are not on their way out."""
+    return sum(1 for pod in pods if not (pod.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def describe(state: ModelState, pods_running: int | None = None) -> str:
+    """What the status says, in one sentence: which revision serves, which is stuck, and
+    never "not Loaded" next to "Active Loaded"."""
+    if not state.reported and not state.conditions:
+        return "no status written yet"
+    if scaled_to_zero(state, pods_running):
+        return "healthy: Ready and scaled to zero (Target Pending / InProgress means no pod)"
+    if state.active == "Loaded" and state.transition != "UpToDate":
+        if state.rollout_behind:
+            return (f"revision {state.latest_created_revision} is not ready "
+                    f"({state.summary()}); revision {state.latest_ready_revision} still serves")
+        if state.ready == "True" and pods_running:
+            return (f"healthy: Ready with {pods_running} pod(s) running; the transition status "
+                    f"is stale ({state.summary()}, kserve/kserve#3686)")
+        if pods_running is None:
+            return (f"a loaded version is Active; Target {state.target or '-'} / "
+                    f"{state.transition} means a new version is on its way, or no pod runs "
+                    f"(scaled to zero): the pods tell which ({state.summary()})")
+        return (f"a new version is not loaded yet; the last loaded one is still Active "
+                f"({state.summary()})")
+    if state.active == "Loaded":
+        return f"Loaded ({state.summary()})"
+    conditions = "; ".join(f"{c.type}={c.status}" + (f" {c.reason}" if c.reason else "")
+                           + (f": {c.message}" if c.message else "")
+                           for c in state.not_ready()[:2])
+    where = state.summary() if state.reported else "no model status"
+    return f"not serving ({where})" + (f"; {conditions}" if conditions else "")
+
+
+def snapshot_verdict(state: ModelState, pods_running: int | None = None) -> Verdict:
+    """The verdict from one status read, with no wait to come: a status that records a failure
+    (lastFailureInfo, a failed revision) is FAILED even before KServe's transition says so."""
+    found = verdict(state, pods_running, state.standard_mode)
+    if found is Verdict.WAITING and (state.failure is not None or any(
+            c.reason in ("RevisionFailed", "ProgressDeadlineExceeded") for c in state.conditions)):
+        return Verdict.FAILED
+    return found
 
 
 def scaled_to_zero(state: ModelState, pods_running: int | None = None) -> bool:

@@ -112,22 +112,3 @@ ROLLOUT_HALFWAY = deployment(2, 2, 1, 1, 2, NEW_URI)
 # t=3.65 s: the new pod serves, the old one is gone.
 ROLLOUT_DONE = deployment(2, 1, 1, 1, 2, NEW_URI)
 
-# kserve/kserve#4210, comment by saileshd1402 (2025-01-31): the storage initializer on a fresh
-# OpenShift cluster cannot resolve storage.googleapis.com. The first lines of the log, verbatim.
-NAME_RESOLUTION = """\
-2025-01-31 13:33:25.968 1 kserve INFO [initializer-entrypoint:<module>():16] Initializing, args: src_uri [gs://kfserving-examples/models/sklearn/1.0/model] dest_path[ [/mnt/models]
-2025-01-31 13:33:25.968 1 kserve INFO [storage.py:download():64] Copying contents of gs://kfserving-examples/models/sklearn/1.0/model to local
-Traceback (most recent call last):
-  File "/prod_venv/lib/python3.11/site-packages/urllib3/connection.py", line 199, in _new_conn
-    sock = connection.create_connection(
-           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
-  File "/prod_venv/lib/python3.11/site-packages/urllib3/util/connection.py", line 60, in create_connection
-    for res in socket.getaddrinfo(host, port, family, socket.SOCK_STREAM):
-               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
-  File "/usr/local/lib/python3.11/socket.py", line 974, in getaddrinfo
-    for res in _socket.getaddrinfo(host, port, family, type, proto, flags):
-               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
-socket.gaierror: [Errno -3] Temporary failure in name resolution
-
-The above exception was the direct cause of the following exception:
-"""

@@ -15,7 +15,6 @@ from .snapshots import (
     ISSUE_6079,
     KEY_DISABLED,
     LIST_DENIED,
-    NAME_RESOLUTION,
     PATH_EMPTY,
     WI_BINDING,
     WI_KSA_DENIED,
@@ -80,17 +79,6 @@ def test_list_denied_names_principal_permission_bucket_and_the_grant():
     assert any("secret gcs-key" in item and "kserve@ml-prod" in item for item in top.evidence)
 
 
-def test_an_unreachable_storage_host_is_a_failed_download_with_the_exception():
-    findings = diagnose(_evidence(NAME_RESOLUTION))
-    assert [f.code for f in findings] == ["STORAGE_DOWNLOAD_FAILED"]
-    assert findings[0].evidence == (
-        'storage-initializer log: "socket.gaierror: [Errno -3] Temporary failure in name '
-        'resolution"',)
-    assert findings[0].fix.startswith(
-        "check that gs://kfserving-examples/models/sklearn/1.0/model exists and that the "
-        "cluster reaches it (kubectl -n models logs ")
-
-
 def test_a_crash_a_storage_rule_explains_is_not_also_a_failed_download():
     sa, secrets = _key_identity()
     findings = diagnose(_evidence(LIST_DENIED, sa=sa, secrets=secrets,
@@ -111,10 +99,13 @@ def test_get_denied_is_list_but_not_read():
     assert "legacyBucketReader" in top.cause
 
 
-def test_workload_identity_ksa_principal_gets_a_member_it_can_use():
+def test_a_denied_pool_principal_means_the_ksa_is_not_linked_not_a_bucket_grant():
     top = diagnose(_evidence(WI_KSA_DENIED, storage_uri="gs://models/iris"))[0]
+    assert top.code == "WORKLOAD_IDENTITY_NOT_LINKED"
     assert top.principal == "ml-prod.svc.id.goog[models/default]"
-    assert "--member=serviceAccount:ml-prod.svc.id.goog[models/default]" in top.fix
+    assert top.fix.startswith("kubectl -n models annotate serviceaccount default "
+                              "iam.gke.io/gcp-service-account=<gsa>@ml-prod.iam.gserviceaccount.com")
+    assert '--member="serviceAccount:ml-prod.svc.id.goog[models/default]"' in top.fix
 
 
 def test_anonymous_fallback_points_at_missing_credentials():

@@ -1,0 +1,94 @@
+"""`python -m pytest_kfs diagnose PATH... [--log CONTAINER=FILE] [--json]`: diagnose what was
+pasted from a cluster (InferenceService, pods and events as YAML, describe tables, logs) with
+no cluster at hand."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from pytest_kfs.offline import Diagnosis, Pasted, UnreadableInput, diagnose_pasted, read_text
+from pytest_kfs.report import format_findings
+from pytest_kfs.text import printable
+
+_USAGE = ("python -m pytest_kfs diagnose PATH... [--log CONTAINER=FILE] [--kubectl FILE] "
+          "[--json]")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pytest_kfs", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    diagnose = commands.add_parser(
+        "diagnose", help="diagnose pasted evidence (no cluster needed)",
+        description="Files: `kubectl get inferenceservice NAME -o yaml`, `kubectl get "
+                    "pods,events -o yaml` (a List), `kubectl describe` output with an Events "
+                    "table, and logs named POD.CONTAINER.log. Any subset: what is not given "
+                    "is unknown, not empty.")
+    diagnose.add_argument("paths", nargs="*", metavar="PATH", type=Path)
+    diagnose.add_argument("--log", action="append", default=[], metavar="CONTAINER=FILE",
+                          help="a container's log (storage-initializer, kserve-container)")
+    diagnose.add_argument("--kubectl", type=Path, metavar="FILE",
+                          help="what kubectl or an SDK printed (e.g. a refusal on create)")
+    diagnose.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError as error:
+        raise UnreadableInput(f"{path}: {error.strerror or error}") from None
+
+
+def gather(paths: list[Path], logs: list[str], kubectl: Path | None = None) -> Pasted:
+    """Sort the given files into a Pasted; UnreadableInput names the first bad one."""
+    pasted = Pasted(kubectl=_read(kubectl) if kubectl else "")
+    for option in logs:
+        container, sep, file = option.partition("=")
+        if not sep or not container or not file:
+            raise UnreadableInput(f"--log {option}: expected CONTAINER=FILE")
+        pasted.logs[container] = _read(Path(file))
+    for path in paths:
+        if path.suffix == ".log":
+            pod, _, container = path.stem.rpartition(".")
+            if not pod or not container:
+                raise UnreadableInput(f"{path}: name a log POD.CONTAINER.log, or pass --log "
+                                      "CONTAINER=FILE")
+            pasted.logs[f"{pod}/{container}"] = _read(path)
+        else:
+            read_text(_read(path), pasted, str(path))
+    return pasted
+
+
+def render(result: Diagnosis) -> str:
+    """The answer first (cause, fix), then the verdict, the findings and what is unknown."""
+    lines = []
+    if result.findings:
+        top = result.findings[0]
+        lines += [f"{top.code}: {top.cause}" + (f" — fix: {top.fix}" if top.fix else ""), ""]
+    lines += [f"verdict: {result.verdict} — {result.statement}", "", "Findings:"]
+    lines += format_findings(result.findings)
+    if result.unknown:
+        lines += ["", f"Not given, so unknown: {', '.join(result.unknown)}"]
+    return "\n".join(printable(line) for line in lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit 0 when the model serves, 1 when not or unknown, 2 for bad input."""
+    args = _parser().parse_args(argv)
+    if not args.paths and not args.log and not args.kubectl:
+        print(f"pytest-kfs diagnose: nothing given; usage: {_USAGE}", file=sys.stderr)
+        return 2
+    try:
+        result = diagnose_pasted(gather(args.paths, args.log, args.kubectl))
+    except UnreadableInput as error:
+        print(f"pytest-kfs diagnose: {printable(str(error))}", file=sys.stderr)
+        return 2
+    print(json.dumps(result.as_dict(), indent=2) if args.json else render(result))
+    return 0 if result.verdict in ("loaded", "scaled-to-zero") else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

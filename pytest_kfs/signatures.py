@@ -1,0 +1,173 @@
+"""Known error texts, each naming one cause (pure data and matching).
+
+A signature is a literal the text must contain (cheap to find, so a hostile line costs one
+`str.find` per signature) and an optional bounded pattern checked only near it. Where a rule
+needs more than a phrase (who was denied, which bucket), it lives in `diagnose.py`; phrases that
+name a cause on their own live here. The texts come from real reports (tests/corpus/).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pytest_kfs.codes import Code
+
+# Where a line came from: a container's log, an event, a condition, the termination message
+# KServe copies into lastFailureInfo, or what kubectl printed.
+INITIALIZER = ("storage-initializer log", "lastFailureInfo", "storage-initializer")
+MODEL_SERVER = ("kserve-container log", "lastFailureInfo", "kserve-container")
+ANY: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A phrase that names a cause: `cause` and `fix` may use {namespace}, {uri}, {name}."""
+
+    code: Code
+    literals: tuple[str, ...]
+    cause: str
+    fix: str
+    sources: tuple[str, ...] = ANY  # source prefixes it counts in; empty: anywhere
+    near: re.Pattern[str] | None = None  # must also match within 300 chars of the literal
+
+    def matches(self, source: str, line: str) -> bool:
+        """Whether the line, from that source, carries this signature."""
+        if self.sources and not source.startswith(self.sources):
+            return False
+        for literal in self.literals:
+            at = line.find(literal)
+            if at == -1:
+                continue
+            if self.near is None or self.near.search(line[max(0, at - 300):at + 300]):
+                return True
+        return False
+
+
+_WEBHOOK_FIX = ("kubectl -n kserve get pods,endpoints && kubectl get "
+                "mutatingwebhookconfigurations,validatingwebhookconfigurations | grep -i kserve "
+                "# KServe's controller must run and its webhook certificate must name the "
+                "Service (cert-manager Certificate kserve-serving-cert)")
+
+SIGNATURES: tuple[Signature, ...] = (
+    Signature(Code.WEBHOOK_UNAVAILABLE, ("failed calling webhook", "failed to call webhook"),
+              "the API server cannot call KServe's admission webhook, so it refuses the "
+              "InferenceService before KServe sees it", _WEBHOOK_FIX),
+    Signature(Code.QUOTA_EXCEEDED, ("exceeded quota", "failed quota", "must specify limits",
+                                    "must specify requests", "must specify memory",
+                                    "must specify cpu"),
+              "a ResourceQuota in {namespace} refuses the predictor pods",
+              "kubectl -n {namespace} describe resourcequota,limitrange # set "
+              "spec.predictor.model.resources requests and limits, or raise the quota"),
+    Signature(Code.PVC_MISSING, ("persistentvolumeclaim", "PersistentVolumeClaim"),
+              "the PersistentVolumeClaim named by {uri} is missing or not bound",
+              "kubectl -n {namespace} get pvc # create the claim, or fix the pvc:// name",
+              near=re.compile(r"not found|unbound|not bound")),
+    Signature(Code.GPU_DRIVER_MISMATCH, (
+        "CUDA driver version is insufficient", "unsatisfied condition: cuda",
+        "NVIDIA driver on your system is too old", "no CUDA-capable device"),
+              "the node's NVIDIA driver is older than the CUDA the image needs",
+              "schedule onto nodes with a newer driver (nodeSelector), or use an image built "
+              "for an older CUDA"),
+    Signature(Code.POD_UNSCHEDULABLE, ("nodes are available", "Insufficient nvidia.com/gpu"),
+              "no node can take the predictor pod",
+              "kubectl -n {namespace} describe pod -l "
+              "serving.kserve.io/inferenceservice={name} # free or add nodes, or lower "
+              "requests; check nodeSelector, affinity and tolerations"),
+    Signature(Code.IMAGE_PULL_FAILED, (
+        "Failed to pull image", "ErrImagePull", "ImagePullBackOff", "Unable to fetch image",
+        "failed to resolve image to digest", "pull access denied"),
+              "an image of the predictor cannot be pulled (or, in Knative mode, resolved to a "
+              "digest)",
+              "check the image and registry access from the nodes; in Knative mode, skip tag "
+              "resolution for the registry (config-deployment registries-skipping-tag-"
+              "resolving) or give the image by digest"),
+    Signature(Code.OOM_KILLED, ("OOMKilled",),
+              "a container of the predictor ran out of memory",
+              "raise spec.predictor.model.resources.limits.memory (or the initializer's "
+              "memoryLimit in inferenceservice-config)"),
+    Signature(Code.S3_CREDENTIALS_INVALID, (
+        "InvalidAccessKeyId", "SignatureDoesNotMatch", "NoCredentialsError",
+        "Unable to locate credentials", "AssumeRoleWithWebIdentity", "InvalidClientTokenId"),
+              "S3 rejects the credentials the storage initializer sends, or it finds none",
+              "kubectl -n {namespace} get serviceaccount -o yaml # the service account's "
+              "secret needs AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or a working IRSA role) "
+              "for {uri}"),
+    Signature(Code.S3_BUCKET_MISSING, ("NoSuchBucket",),
+              "the S3 bucket of {uri} does not exist at that endpoint",
+              "aws s3 ls --endpoint-url <endpoint> # fix storageUri or the "
+              "serving.kserve.io/s3-endpoint annotation"),
+    Signature(Code.S3_ACCESS_DENIED, (
+        "minio.error.AccessDenied", "(AccessDenied)", "<Code>AccessDenied</Code>"),
+              "S3 denies the storage initializer's credentials access to {uri}",
+              "grant s3:ListBucket and s3:GetObject on the bucket to the key in the service "
+              "account's secret (or its IAM role)", sources=INITIALIZER),
+    Signature(Code.AZURE_AUTH_FAILED, (
+        "AuthenticationFailed", "Server failed to authenticate the request",
+        "ClientAuthenticationError", "AuthorizationPermissionMismatch"),
+              "Azure Blob Storage refuses the storage initializer's credentials",
+              "check AZ_CLIENT_ID / AZ_CLIENT_SECRET / AZ_TENANT_ID (or the SAS) in the service "
+              "account's secret, and the container's role assignment"),
+    Signature(Code.STORAGE_URI_INVALID, (
+        "Cannot recognize storage type", "are the current available storage type",
+        "Local path file://"),
+              "KServe cannot use storageUri {uri}: no scheme, a scheme it does not support, or "
+              "file:// (a path inside the initializer's container, where nothing is mounted)",
+              "set spec.predictor.model.storageUri to gs://, s3://, pvc://, https:// or hf:// "
+              "(pvc://CLAIM/PATH for a volume)"),
+    Signature(Code.MODEL_PATH_MISSING, (
+        "No such file or directory: '/mnt/models'", "Could not find base path /mnt/models",
+        "/mnt/models not found"),
+              "the model server has no /mnt/models: no storage initializer ran for this pod "
+              "(a storageUri without scheme, or a namespace KServe's pod webhook skips, such "
+              "as KServe's own or one labelled control-plane)",
+              "kubectl -n {namespace} get pod -l serving.kserve.io/inferenceservice={name} -o "
+              "jsonpath='{{.items[0].spec.initContainers[*].name}}' # expect "
+              "storage-initializer; deploy into a namespace of your own"),
+    Signature(Code.MODEL_NOT_FOUND, (
+        "ailed to locate model file", "ail to locate model file", "Model file not found",
+        "No model found in"),
+              "the storage path {uri} holds no model file the runtime can load",
+              "list the path and fix storageUri (a folder with the model file in the layout "
+              "the runtime expects)"),
+    Signature(Code.STORAGE_UNREACHABLE, (
+        "Temporary failure in name resolution", "Name or service not known",
+        "Connection refused", "Failed to establish a new connection",
+        "Could not connect to the endpoint URL", "CERTIFICATE_VERIFY_FAILED",
+        "certificate verify failed", "ConnectTimeoutError", "Network is unreachable",
+        "ProxyError", "Failed to connect to HTTP endpoint", "Max retries exceeded"),
+              "the storage initializer cannot reach the storage endpoint of {uri} (DNS, "
+              "connection, proxy or TLS)",
+              "check DNS and egress from the namespace {namespace}, any proxy settings, and "
+              "the endpoint annotations (serving.kserve.io/s3-endpoint, s3-usehttps, "
+              "s3-verifyssl)", sources=INITIALIZER),
+    Signature(Code.RUNTIME_UNSUPPORTED, (
+        "no runtime found to support", "No runtime found to support", "NoSupportingRuntime"),
+              "no installed ServingRuntime supports this model's format and protocol",
+              "kubectl get clusterservingruntimes,servingruntimes -A # install the runtime, or "
+              "fix spec.predictor.model.modelFormat / runtime"),
+    Signature(Code.WORKLOAD_IDENTITY_API_DISABLED, (
+        "IAM Service Account Credentials API has not been used",),
+              "the GKE metadata server cannot mint tokens: the IAM Service Account "
+              "Credentials API is disabled in the project",
+              "gcloud services enable iamcredentials.googleapis.com --project=<project>"),
+    Signature(Code.MODEL_LOAD_FAILED, (
+        "fail to load model", "Failed to load model", "InconsistentVersionWarning",
+        "Trying to unpickle estimator", "joblib.load(", "UnpicklingError",
+        "pickle.load(", "No module named 'sklearn", "XGBoostError"),
+              "the model server cannot load the model file: usually a model saved with "
+              "another version of the framework than the runtime's, or a corrupt file",
+              "save the model with the runtime's framework version (or pick a runtime version "
+              "that matches), then redeploy", sources=MODEL_SERVER),
+)
+
+
+def first_match(lines: list[tuple[str, str]]) -> list[tuple[Signature, str, str]]:
+    """For each signature, in order, the first (source, line) carrying it."""
+    found = []
+    for signature in SIGNATURES:
+        hit = next(((source, line) for source, line in lines
+                    if signature.matches(source, line)), None)
+        if hit:
+            found.append((signature, *hit))
+    return found
