@@ -109,6 +109,19 @@ def _embedded(section: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _diagnosis(section: dict[str, Any]) -> list[str]:
+    lines = ["## 7. Diagnosis on real evidence", "",
+             f"The offline diagnosis on `tests/corpus/`: {section['right']} of "
+             f"{section['cases']} public cases ({section['kserve_cases']} from KServe, KFServing "
+             "and Kubeflow) get the expected top finding and verdict. Each case is the text its "
+             "source shows, with what it does not show left unknown."]
+    if section["misses"]:
+        lines += ["", "| case | expected | said |", "|---|---|---|"]
+        lines += [f"| [{m['case']}]({m['source']}) | {m['expected']} ({m['verdict_expected']}) "
+                  f"| {m['got']} ({m['verdict_got']}) |" for m in section["misses"]]
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The whole RESULTS.md."""
     machine = results["machine"]
@@ -120,7 +133,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines += [f"| {key} | {value} |" for key, value in machine.items() if key != "date"]
     for key, render in (("healthy", _healthy), ("broken", _broken), ("api", _api),
                         ("scale", _scale), ("overhead", _overhead),
-                        ("embedded", _embedded)):
+                        ("embedded", _embedded), ("diagnosis", _diagnosis)):
         if key in results:
             rendered = render(results[key])
             taken = results.get("taken", {}).get(key)

@@ -20,11 +20,12 @@ import overhead as overhead_bench
 import scale as scale_bench
 import verdict
 from common import machine
+from diagnosis import accuracy
 from results import markdown
 
 from pytest_kfs.local.assets import build_kubectl
 
-SECTIONS = ("healthy", "broken", "api", "scale", "overhead", "embedded")
+SECTIONS = ("healthy", "broken", "api", "scale", "overhead", "embedded", "diagnosis")
 
 
 def main() -> int:
@@ -65,6 +66,9 @@ def main() -> int:
     if "embedded" in wanted:
         print("embedded: start-up and memory with KServe's own manager, per release", flush=True)
         results["embedded"] = embedded_bench.embedded(trials=1 if options.quick else 3)
+    if "diagnosis" in wanted:
+        print("diagnosis: right top finding on the corpus of public cases", flush=True)
+        results["diagnosis"] = accuracy()
     results["machine"] = machine()
     # Which run measured each section (--only keeps the others' figures, and says so).
     results["taken"] = {**results.get("taken", {}),

@@ -150,15 +150,20 @@ def _first(context: _Context, needle: str | re.Pattern[str] | _Anchored,
     return None
 
 
-def _quote(source: str, line: str, match: re.Match[str] | None = None) -> str:
-    """The line, cut to the words that matter when it is long (log prefixes, URLs)."""
+def _quote(source: str, line: str, where: re.Match[str] | int | None = None) -> str:
+    """The line, cut around the words that matter when it is long (log prefixes, URLs):
+    from a match, or from a little before a position in `line`."""
     text = line.strip()
-    if match is not None and len(text) > 240:
-        start = max(0, text.find(match.group(0)))
-        text = ("..." if start else "") + text[start:start + 237]
-    elif len(text) > 240:
-        text = text[:237] + "..."
-    return f'{source}: "{text}"'
+    if len(text) <= 240:
+        return f'{source}: "{text}"'
+    if where is None:
+        return f'{source}: "{text[:237]}..."'
+    if isinstance(where, int):
+        start = max(0, where - (len(line) - len(line.lstrip())) - 60)
+    else:
+        start = max(0, text.find(where.group(0)))
+    tail = "..." if start + 234 < len(text) else ""
+    return f'{source}: "{"..." if start else ""}{text[start:start + 234]}{tail}"'
 
 
 # -- pod-level problems (also used by wait.py to stop early) ------------------------------------
@@ -495,13 +500,16 @@ def _download_failed(context: _Context) -> list[Finding]:
 
 
 def _signatures(context: _Context) -> list[Finding]:
-    """Phrases that name a cause on their own (signatures.py), first in its order."""
+    """A phrase that names a cause on its own (signatures.py), the first in its order."""
+    hit = first_match(context.lines)
+    if hit is None:
+        return []
+    signature, source, line, at = hit
     fields = {"namespace": context.namespace or "<namespace>",
               "uri": context.storage_uri or "the storageUri",
               "name": context.state.name or "<name>"}
-    return [Finding(signature.code, signature.cause.format(**fields), (_quote(source, line),),
-                    signature.fix.format(**fields))
-            for signature, source, line in first_match(context.lines)[:1]]
+    return [Finding(signature.code, signature.cause.format(**fields),
+                    (_quote(source, line, at),), signature.fix.format(**fields))]
 
 
 def _exit_137(context: _Context) -> list[Finding]:

@@ -14,7 +14,7 @@ import yaml
 
 from pytest_kfs.diagnose import Finding, diagnose
 from pytest_kfs.evidence import UNREAD_KINDS, Evidence
-from pytest_kfs.status import ModelState, describe, running_pods, snapshot_verdict
+from pytest_kfs.status import ModelState, Verdict, describe, running_pods, snapshot_verdict
 
 _EVENT_TYPES = ("Normal", "Warning")
 _COLUMNS = re.compile(r"\s{2,}")
@@ -304,9 +304,13 @@ def diagnose_pasted(pasted: Pasted) -> Diagnosis:
     state = ModelState.from_isvc(found.isvc)
     running = running_pods(found.pods) if found.known("pods") else None
     if found.known("status"):
-        verdict = snapshot_verdict(state, running).value
+        verdict = snapshot_verdict(state, running)
         statement = describe(state, running)
+        # A Loaded model has no cause to find; a healthy scale-to-zero still says why it is.
+        findings = [] if verdict is Verdict.LOADED else diagnose(found)
+        answer = verdict.value
     else:
-        verdict, statement = "unknown", "no InferenceService status was given"
-    return Diagnosis(verdict, statement, diagnose(found),
+        answer, statement = "unknown", "no InferenceService status was given"
+        findings = diagnose(found)
+    return Diagnosis(answer, statement, findings,
                      [kind for kind in UNREAD_KINDS if not found.known(kind)])

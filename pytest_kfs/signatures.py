@@ -31,17 +31,17 @@ class Signature:
     sources: tuple[str, ...] = ANY  # source prefixes it counts in; empty: anywhere
     near: re.Pattern[str] | None = None  # must also match within 300 chars of the literal
 
-    def matches(self, source: str, line: str) -> bool:
-        """Whether the line, from that source, carries this signature."""
+    def find(self, source: str, line: str) -> int | None:
+        """Where in the line, from that source, this signature's phrase is (None: absent)."""
         if self.sources and not source.startswith(self.sources):
-            return False
+            return None
         for literal in self.literals:
             at = line.find(literal)
             if at == -1:
                 continue
             if self.near is None or self.near.search(line[max(0, at - 300):at + 300]):
-                return True
-        return False
+                return at
+        return None
 
 
 _WEBHOOK_FIX = ("kubectl -n kserve get pods,endpoints && kubectl get "
@@ -162,12 +162,12 @@ SIGNATURES: tuple[Signature, ...] = (
 )
 
 
-def first_match(lines: list[tuple[str, str]]) -> list[tuple[Signature, str, str]]:
-    """For each signature, in order, the first (source, line) carrying it."""
-    found = []
+def first_match(lines: list[tuple[str, str]]) -> tuple[Signature, str, str, int] | None:
+    """The first signature, in the table's order, that a line carries: (signature, source,
+    line, where in the line)."""
     for signature in SIGNATURES:
-        hit = next(((source, line) for source, line in lines
-                    if signature.matches(source, line)), None)
-        if hit:
-            found.append((signature, *hit))
-    return found
+        for source, line in lines:
+            at = signature.find(source, line)
+            if at is not None:
+                return signature, source, line, at
+    return None

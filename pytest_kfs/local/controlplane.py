@@ -190,14 +190,15 @@ def _controller_manager_command(assets: Assets, certs: pki.ControlPlanePki,
                                 kubeconfig: Path) -> list[str]:
     # Only the controllers a test cluster needs: namespace deletion, default service accounts,
     # the kube-root-ca.crt config map, garbage collection of owned objects, Jobs, and the
-    # Deployments and ReplicaSets KServe's Standard mode serves models with.
+    # Deployments and ReplicaSets KServe's Standard mode serves models with, and ResourceQuota
+    # usage (quota admission refuses pods while a quota's usage is not counted).
     return [
         str(assets.kube_controller_manager),
         f"--kubeconfig={kubeconfig}",
         "--controllers=namespace-controller,serviceaccount-controller,"
         "serviceaccount-token-controller,garbage-collector-controller,"
         "root-ca-certificate-publisher-controller,job-controller,deployment-controller,"
-        "replicaset-controller",
+        "replicaset-controller,resourcequota-controller",
         f"--service-account-private-key-file={certs.service_account_key}",
         f"--root-ca-file={certs.ca_cert}",
         "--use-service-account-credentials=false",

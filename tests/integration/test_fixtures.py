@@ -138,15 +138,29 @@ def test_missing_service_account_stops_the_wait(kfs_deploy):
 
 def test_a_refused_download_is_named_with_the_initializers_exception(kfs_deploy):
     # Nothing listens on port 9: KServe's storage initializer (the release's own code) crashes,
-    # KServe reports FailedToLoad, and the initializer's last exception is the evidence.
+    # KServe reports FailedToLoad, and the initializer's own words are the evidence.
     model = kfs_deploy(storage_uri="http://127.0.0.1:9/model.joblib", model_format="sklearn")
     with pytest.raises(ModelNotLoaded) as failure:
         model.wait_loaded(timeout=60)
     top = failure.value.findings[0]
-    assert top.code == "STORAGE_DOWNLOAD_FAILED"
-    # v0.20.0 storage code: "RuntimeError: Failed to connect to HTTP endpoint '127.0.0.1'."
-    assert "Failed to connect to HTTP endpoint" in " ".join(top.evidence), top.evidence
-    assert top.fix.startswith("check that http://127.0.0.1:9/model.joblib exists")
+    assert top.code == "STORAGE_UNREACHABLE"
+    assert "Connection refused" in " ".join(top.evidence), top.evidence
+    assert "http://127.0.0.1:9/model.joblib" in top.cause
+
+
+def test_a_resource_quota_refusing_the_pods_is_named(kfs_cluster, kfs_namespace, kfs_deploy,
+                                                     reader_key):
+    # Kubernetes' own ResourceQuota admission refuses the ReplicaSet's pods.
+    kfs_cluster.core.create_namespaced_resource_quota(kfs_namespace, {
+        "metadata": {"name": "tight"}, "spec": {"hard": {"limits.memory": "64Mi"}}})
+    model = kfs_deploy("sklearn-iris", credentials=reader_key)
+    with pytest.raises(ModelNotLoaded) as failure:
+        model.wait_loaded(timeout=60)
+    top = failure.value.findings[0]
+    assert top.code == "QUOTA_EXCEEDED"
+    assert "exceeded quota: tight" in " ".join(top.evidence), top.evidence
+    assert top.fix.startswith(f"kubectl -n {kfs_namespace} describe resourcequota")
+    assert failure.value.result.elapsed < 30, "a refusal ends the wait; no deadline needed"
 
 
 def test_image_pull_failure(kfs_cluster, kfs_namespace, kfs_deploy, reader_key):

@@ -1,0 +1,29 @@
+"""Diagnosis accuracy on tests/corpus/: real cases from public issues, read as pasted text."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.unit.corpus import cases  # the loader the corpus test uses
+
+
+def accuracy() -> dict[str, Any]:
+    """Right top finding (and verdict) over all cases, by where the case came from, and the
+    misses with what was said instead."""
+    rows = []
+    for case in cases():
+        result = case.diagnose()
+        got = str(result.findings[0].code) if result.findings else "-"
+        rows.append({"case": case.name, "source": case.source, "expected": case.expected_code,
+                     "got": got, "verdict_expected": case.expected_verdict,
+                     "verdict_got": result.verdict,
+                     "right": got == case.expected_code
+                     and result.verdict == case.expected_verdict})
+    return {"cases": len(rows), "right": sum(row["right"] for row in rows),
+            "kserve_cases": sum("kserve/" in row["source"] or "kubeflow/" in row["source"]
+                                for row in rows),
+            "misses": [row for row in rows if not row["right"]]}
