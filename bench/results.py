@@ -110,15 +110,20 @@ def _embedded(section: dict[str, Any]) -> list[str]:
 
 
 def _diagnosis(section: dict[str, Any]) -> list[str]:
+    corpus, holdout = section["corpus"], section["holdout"]
     lines = ["## 7. Diagnosis on real evidence", "",
-             f"The offline diagnosis on `tests/corpus/`: {section['right']} of "
-             f"{section['cases']} public cases ({section['kserve_cases']} from KServe, KFServing "
-             "and Kubeflow) get the expected top finding and verdict. Each case is the text its "
-             "source shows, with what it does not show left unknown."]
-    if section["misses"]:
+             f"The offline diagnosis on `tests/corpus/`: {corpus['right']} of {corpus['cases']} "
+             f"public cases ({corpus['kserve_cases']} from KServe, KFServing and Kubeflow) get "
+             "the expected top finding and verdict. The rules were written with these cases in "
+             "view, so this is a regression bar; the honest figure is a held-out batch's score "
+             "at first sight (`bench/README.md` keeps them)."]
+    if holdout["cases"]:
+        lines += ["", f"Held-out batch still unjudged: {holdout['right']} of {holdout['cases']}."]
+    misses = corpus["misses"] + holdout["misses"]
+    if misses:
         lines += ["", "| case | expected | said |", "|---|---|---|"]
         lines += [f"| [{m['case']}]({m['source']}) | {m['expected']} ({m['verdict_expected']}) "
-                  f"| {m['got']} ({m['verdict_got']}) |" for m in section["misses"]]
+                  f"| {m['got']} ({m['verdict_got']}) |" for m in misses]
     return lines
 
 

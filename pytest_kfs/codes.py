@@ -40,6 +40,7 @@ class Code(StrEnum):
     POD_UNSCHEDULABLE = "POD_UNSCHEDULABLE"
     IMAGE_PULL_FAILED = "IMAGE_PULL_FAILED"
     OOM_KILLED = "OOM_KILLED"
+    POD_EVICTED = "POD_EVICTED"
     GPU_DRIVER_MISMATCH = "GPU_DRIVER_MISMATCH"
     RUNTIME_MISSING = "RUNTIME_MISSING"
     RUNTIME_UNSUPPORTED = "RUNTIME_UNSUPPORTED"
@@ -135,6 +136,8 @@ CATALOGUE: dict[Code, About] = {
     Code.POD_UNSCHEDULABLE: About("no node fits the pod", "as the scheduler says"),
     Code.IMAGE_PULL_FAILED: About("an image cannot be pulled", "image name, tag, pull secret"),
     Code.OOM_KILLED: About("a container ran out of memory", "raise the memory limit"),
+    Code.POD_EVICTED: About("the kubelet evicted the pod (disk, an emptyDir over its limit, "
+                            "memory pressure)", "raise the limit it names, or free the node"),
     Code.GPU_DRIVER_MISMATCH: About("the node's NVIDIA driver does not fit the image's CUDA",
                                     "a node or image with matching driver/CUDA"),
     Code.RUNTIME_MISSING: About("the runtime the spec names is not installed, or disabled",

@@ -12,11 +12,14 @@ from typing import Any
 
 import yaml
 
+from pytest_kfs.codes import Code
 from pytest_kfs.diagnose import Finding, diagnose
 from pytest_kfs.evidence import UNREAD_KINDS, Evidence
 from pytest_kfs.status import ModelState, Verdict, describe, running_pods, snapshot_verdict
 
 _EVENT_TYPES = ("Normal", "Warning")
+_NO_CAUSE = (Code.NEEDS_EVIDENCE, Code.NOT_LOADED_YET, Code.UNEXPLAINED, Code.ROLLOUT_STUCK,
+             Code.CLUSTER_API_UNAVAILABLE)
 _COLUMNS = re.compile(r"\s{2,}")
 _REASON = re.compile(r"^[A-Z][A-Za-z]+$")
 _EVENTS_HEADER = re.compile(r"^\s*(?:Type\s+Reason\s+Age\s+From\s+Message|LAST SEEN\s+TYPE\s+"
@@ -306,8 +309,11 @@ def diagnose_pasted(pasted: Pasted) -> Diagnosis:
     if found.known("status"):
         verdict = snapshot_verdict(state, running)
         statement = describe(state, running)
-        # A Loaded model has no cause to find; a healthy scale-to-zero still says why it is.
-        findings = [] if verdict is Verdict.LOADED else diagnose(found)
+        findings = diagnose(found)
+        if verdict is Verdict.LOADED:
+            # Nothing to explain, unless the logs contradict the status (a runtime that
+            # reports ready without its model): then that is worth saying.
+            findings = [f for f in findings if f.failure and f.code not in _NO_CAUSE]
         answer = verdict.value
     else:
         answer, statement = "unknown", "no InferenceService status was given"

@@ -82,28 +82,53 @@ SIGNATURES: tuple[Signature, ...] = (
               "check the image and registry access from the nodes; in Knative mode, skip tag "
               "resolution for the registry (config-deployment registries-skipping-tag-"
               "resolving) or give the image by digest"),
+    Signature(Code.POD_EVICTED, (
+        "Usage of EmptyDir volume", "ephemeral local storage usage exceeds",
+        "The node was low on resource"),
+              "the kubelet evicted the predictor pod: it used more disk (an emptyDir, ephemeral "
+              "storage) or memory than the node or its limit allows",
+              "raise the limit the message names (e.g. the model emptyDir's sizeLimit, "
+              "resources.limits.ephemeral-storage), or give the model a volume of its own"),
     Signature(Code.OOM_KILLED, ("OOMKilled",),
               "a container of the predictor ran out of memory",
               "raise spec.predictor.model.resources.limits.memory (or the initializer's "
               "memoryLimit in inferenceservice-config)"),
     Signature(Code.S3_CREDENTIALS_INVALID, (
         "InvalidAccessKeyId", "SignatureDoesNotMatch", "NoCredentialsError",
-        "Unable to locate credentials", "AssumeRoleWithWebIdentity", "InvalidClientTokenId"),
+        "Unable to locate credentials", "AssumeRoleWithWebIdentity", "InvalidClientTokenId",
+        "NoCredentialProviders",
+        # botocore found no key, so it asks the EC2 metadata server for a role's credentials
+        "/latest/meta-data/iam/security-credentia",
+        # kserve-storage's own words (v0.20.0 storage_errors.py)
+        "Invalid AWS credentials", "S3 authentication failed"),
               "S3 rejects the credentials the storage initializer sends, or it finds none",
               "kubectl -n {namespace} get serviceaccount -o yaml # the service account's "
               "secret needs AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or a working IRSA role) "
               "for {uri}"),
-    Signature(Code.S3_BUCKET_MISSING, ("NoSuchBucket",),
+    Signature(Code.S3_BUCKET_MISSING, ("NoSuchBucket", "S3 bucket '", "S3 resource '"),
               "the S3 bucket of {uri} does not exist at that endpoint",
               "aws s3 ls --endpoint-url <endpoint> # fix storageUri or the "
-              "serving.kserve.io/s3-endpoint annotation"),
+              "serving.kserve.io/s3-endpoint annotation",
+              near=re.compile(r"NoSuchBucket|does not exist|not found")),
+    # HeadBucket, kserve-storage's first S3 request, is a HEAD: its 403 carries no reason (on
+    # AWS too), so an unknown key and a key without s3:ListBucket read the same.
     Signature(Code.S3_ACCESS_DENIED, (
-        "minio.error.AccessDenied", "(AccessDenied)", "<Code>AccessDenied</Code>"),
+        "(403) when calling the HeadBucket operation", "S3 error [403]"),
+              "S3 answers 403 Forbidden to the storage initializer's first request (HeadBucket "
+              "for {uri}): the access key is unknown to that endpoint, or it lacks "
+              "s3:ListBucket on the bucket (a HEAD answer says no more)",
+              "aws s3api list-objects-v2 --bucket <bucket> --max-keys 1 --endpoint-url "
+              "<endpoint> # with the secret's key: InvalidAccessKeyId means a wrong key, "
+              "AccessDenied a missing grant of s3:ListBucket and s3:GetObject"),
+    Signature(Code.S3_ACCESS_DENIED, (
+        "minio.error.AccessDenied", "(AccessDenied)", "<Code>AccessDenied</Code>",
+        "Access denied to S3 resource"),
               "S3 denies the storage initializer's credentials access to {uri}",
               "grant s3:ListBucket and s3:GetObject on the bucket to the key in the service "
               "account's secret (or its IAM role)", sources=INITIALIZER),
     Signature(Code.AZURE_AUTH_FAILED, (
         "AuthenticationFailed", "Server failed to authenticate the request",
+        "Azure authentication failed",
         "ClientAuthenticationError", "AuthorizationPermissionMismatch"),
               "Azure Blob Storage refuses the storage initializer's credentials",
               "check AZ_CLIENT_ID / AZ_CLIENT_SECRET / AZ_TENANT_ID (or the SAS) in the service "
@@ -126,7 +151,7 @@ SIGNATURES: tuple[Signature, ...] = (
               "storage-initializer; deploy into a namespace of your own"),
     Signature(Code.MODEL_NOT_FOUND, (
         "ailed to locate model file", "ail to locate model file", "Model file not found",
-        "No model found in"),
+        "No model found in", "LocalFileSystem::Open"),
               "the storage path {uri} holds no model file the runtime can load",
               "list the path and fix storageUri (a folder with the model file in the layout "
               "the runtime expects)"),
@@ -135,7 +160,9 @@ SIGNATURES: tuple[Signature, ...] = (
         "Connection refused", "Failed to establish a new connection",
         "Could not connect to the endpoint URL", "CERTIFICATE_VERIFY_FAILED",
         "certificate verify failed", "ConnectTimeoutError", "Network is unreachable",
-        "ProxyError", "Failed to connect to HTTP endpoint", "Max retries exceeded"),
+        "ProxyError", "Failed to connect to HTTP endpoint", "Failed to connect to S3 endpoint",
+        "Failed to connect to GCS endpoint", "Failed to connect to Azure endpoint",
+        "Max retries exceeded"),
               "the storage initializer cannot reach the storage endpoint of {uri} (DNS, "
               "connection, proxy or TLS)",
               "check DNS and egress from the namespace {namespace}, any proxy settings, and "
@@ -152,7 +179,7 @@ SIGNATURES: tuple[Signature, ...] = (
               "Credentials API is disabled in the project",
               "gcloud services enable iamcredentials.googleapis.com --project=<project>"),
     Signature(Code.MODEL_LOAD_FAILED, (
-        "fail to load model", "Failed to load model", "InconsistentVersionWarning",
+        "fail to load model", "Failed to load model", "load failed", "InconsistentVersionWarning",
         "Trying to unpickle estimator", "joblib.load(", "UnpicklingError",
         "pickle.load(", "No module named 'sklearn", "XGBoostError"),
               "the model server cannot load the model file: usually a model saved with "

@@ -113,6 +113,25 @@ def model_server_python(release: Release) -> str | None:
     return os.environ.get("KFS_MODEL_SERVER_PYTHON") or _python(model_server_venv(release))
 
 
+# The S3 endpoint of S3 rehearsals: moto's server, IAM enforced (local/s3.py).
+S3_PACKAGES = ("moto[server]==5.2.5",)
+
+
+def s3_venv() -> Path:
+    """The venv of the S3 endpoint."""
+    return _cache_root() / "s3-moto-5.2.5"
+
+
+def s3_python() -> str | None:
+    """Interpreter of the S3 endpoint, or None when it is not installed."""
+    return _python(s3_venv())
+
+
+def build_s3() -> Path:
+    """Install the S3 endpoint (once)."""
+    return _build_venv(s3_venv(), S3_PACKAGES, "the S3 endpoint of S3 rehearsals")
+
+
 def _build_venv(venv: Path, packages: tuple[str, ...], purpose: str) -> Path:
     python = venv / "bin" / "python"
     if python.exists():
@@ -289,6 +308,7 @@ def main(argv: list[str]) -> int:
             print(build())
             for each in wanted:
                 print(build_kserve(each))
+            print(build_s3())
         elif command == "where":
             assets = locate()
             for path in (assets.etcd, assets.kube_apiserver, assets.kube_controller_manager):
@@ -298,6 +318,7 @@ def main(argv: list[str]) -> int:
                 print(initializer_python(each))
                 print(model_server_python(each) or "(no model server venv: models load but "
                                                     "do not answer requests)")
+            print(s3_python() or "(no S3 endpoint: S3 rehearsals need `build`)")
         else:
             print(f"unknown command {command!r}; use `build`, `where` or `up`", file=sys.stderr)
             return 2

@@ -12,6 +12,9 @@ import yaml
 from pytest_kfs.offline import Diagnosis, Pasted, diagnose_pasted, read_text
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+# Cases gathered after the rules were written, by someone who did not read them: accuracy on
+# these is the honest figure (bench/), and they are not required to pass.
+HOLDOUT = CORPUS / "holdout"
 
 
 @dataclass(frozen=True)
@@ -42,10 +45,10 @@ class Case:
         return diagnose_pasted(self.pasted())
 
 
-def cases() -> list[Case]:
-    """Every case, by file name."""
+def cases(folder: Path = CORPUS) -> list[Case]:
+    """Every case in `folder`, by file name."""
     found = []
-    for path in sorted(CORPUS.glob("*.yaml")):
+    for path in sorted(folder.glob("*.yaml")):
         data = yaml.safe_load(path.read_text())
         found.append(Case(path.stem, data["source"], data["expected"]["code"],
                           data["expected"]["verdict"], data["inputs"]))

@@ -43,6 +43,10 @@ WI_ANNOTATION = "iam.gke.io/gcp-service-account"
 INITIALIZER, SKLEARN = "initializer", "sklearn"
 
 
+class _ConfigMissing(Exception):
+    """A secret or config map (or a key of one) an env var refers to does not exist."""
+
+
 @dataclass(frozen=True)
 class Images:
     """What the node runs for the KServe release's images: image -> step, step -> Python."""
@@ -234,6 +238,16 @@ class _PodRun:
             return False
         delay = self.kubelet.timing.backoff_base
         while not self.stop.is_set():
+            try:
+                self._references(spec)
+            except _ConfigMissing as missing:
+                run.state = {"waiting": {"reason": "CreateContainerConfigError",
+                                         "message": str(missing)}}
+                self._event("Failed", f"Error: {missing}", "Warning", run.name)
+                self._write_status()
+                self.stop.wait(delay)
+                delay = min(delay * 2, self.kubelet.timing.backoff_max)
+                continue
             started = self._start_attempt(run)
             code, tail = self._execute(run, spec)
             if self.stop.is_set():
@@ -403,7 +417,41 @@ class _PodRun:
         for item in spec.get("env") or []:
             if "value" in item:
                 env[item["name"]] = self._container_path(item["value"], spec)
+        with contextlib.suppress(_ConfigMissing):  # checked before it starts (_run_init)
+            env.update(self._references(spec))
         return env
+
+    def _references(self, spec: dict[str, Any]) -> dict[str, str]:
+        """Env values from secrets and config maps (valueFrom), as the kubelet resolves them;
+        _ConfigMissing names what is missing in the kubelet's words."""
+        values = {}
+        for item in spec.get("env") or []:
+            source = item.get("valueFrom") or {}
+            ref = source.get("secretKeyRef") or source.get("configMapKeyRef")
+            if not ref:
+                continue
+            kind = "secret" if "secretKeyRef" in source else "configmap"
+            try:
+                if kind == "secret":
+                    data = {k: base64.b64decode(v).decode(errors="replace") for k, v in (
+                        self.kubelet.core.read_namespaced_secret(
+                            ref["name"], self.namespace).data or {}).items()}
+                else:
+                    data = self.kubelet.core.read_namespaced_config_map(
+                        ref["name"], self.namespace).data or {}
+            except ApiException as error:
+                if error.status != 404:
+                    raise
+                if ref.get("optional"):
+                    continue
+                raise _ConfigMissing(f'{kind} "{ref["name"]}" not found') from None
+            if ref["key"] in data:
+                values[item["name"]] = data[ref["key"]]
+            elif not ref.get("optional"):
+                raise _ConfigMissing(f"couldn't find key {ref['key']} in "
+                                     f"{'Secret' if kind == 'secret' else 'ConfigMap'} "
+                                     f"{self.namespace}/{ref['name']}")
+        return values
 
     def _execute(self, run: _ContainerRun, spec: dict[str, Any]) -> tuple[int, str]:
         log = self.kubelet.log_path(self.uid, run.name, run.restart_count)
