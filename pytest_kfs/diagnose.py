@@ -635,6 +635,25 @@ def _scheme(storage_uri: str, lines: list[tuple[str, str]]) -> str:
     return ""
 
 
+# Storage failures another restart of the initializer will not cure (an unreachable endpoint
+# may come back; a denial or a missing bucket will not).
+_LASTING = frozenset({
+    Code.GCS_LIST_DENIED, Code.GCS_GET_DENIED, Code.GCS_PERMISSION_DENIED,
+    Code.GCS_ANONYMOUS_FALLBACK, Code.GCS_KEY_INVALID, Code.GCS_BUCKET_MISSING,
+    Code.GCS_PATH_EMPTY, Code.WORKLOAD_IDENTITY_BINDING_MISSING,
+    Code.WORKLOAD_IDENTITY_NOT_LINKED, Code.WORKLOAD_IDENTITY_API_DISABLED,
+    Code.S3_CREDENTIALS_INVALID, Code.S3_ACCESS_DENIED, Code.S3_BUCKET_MISSING,
+    Code.AZURE_AUTH_FAILED, Code.STORAGE_URI_INVALID, Code.MODEL_NOT_FOUND, Code.PVC_MISSING})
+
+
+def lasting_storage_failure(message: str) -> bool:
+    """Whether a storage initializer's termination message names a lasting cause, by the same
+    rules the diagnosis uses."""
+    evidence = Evidence(isvc={}, logs={"pod/storage-initializer": message},
+                        unread={"status", "pods", "events", "service account", "runtimes"})
+    return diagnose(evidence)[0].code in _LASTING
+
+
 def diagnose(evidence: Evidence) -> list[Finding]:
     """Findings for one InferenceService, most likely first."""
     state = ModelState.from_isvc(evidence.isvc)

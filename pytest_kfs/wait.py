@@ -31,7 +31,7 @@ from tenacity import (
 
 from pytest_kfs import inferenceservice as isvc
 from pytest_kfs.cluster import Cluster
-from pytest_kfs.diagnose import PodProblem, pod_problems
+from pytest_kfs.diagnose import PodProblem, lasting_storage_failure, pod_problems
 from pytest_kfs.status import (
     ModelState,
     Verdict,
@@ -47,11 +47,6 @@ _QUIET_RESYNC = 60.0
 # server sends a bookmark about once a minute, so silence beyond this means a dead connection.
 _WATCH_SECONDS = 300
 _SILENCE_SECONDS = 90
-# Failures that another restart of the initializer will not cure.
-_PERMANENT_INITIALIZER = ("does not have storage.objects", "Access denied", "not found",
-                          "No such object", "No model found", "invalid_grant",
-                          "Anonymous credentials", "authentication failed",
-                          "getAccessToken", "does not exist")
 
 
 _MAX_RETRY_AFTER = 30.0
@@ -131,9 +126,11 @@ def _pod_line(pod: dict[str, Any]) -> str:
 
 
 def _permanent(problem: PodProblem) -> bool:
+    """Pod problems settle the wait; a crashed initializer only when the diagnosis names a
+    cause from its message that another restart will not cure (a denial, a missing bucket)."""
     if problem.code != "STORAGE_INITIALIZER_FAILED":
         return True
-    return any(marker in problem.detail for marker in _PERMANENT_INITIALIZER)
+    return lasting_storage_failure(problem.detail)
 
 
 class _Streams:

@@ -250,3 +250,14 @@ def test_a_hostile_log_line_costs_bounded_work():
             "gcs-permission-denied@kfs-demo.iam.gserviceaccount.com"
     finally:
         anchored.pattern = original
+
+
+def test_a_lasting_storage_failure_settles_a_wait_and_a_network_blip_does_not():
+    from pytest_kfs.diagnose import lasting_storage_failure
+
+    assert lasting_storage_failure(LIST_DENIED)
+    assert lasting_storage_failure(BUCKET_MISSING)
+    # kserve/kserve#4210 (tests/corpus/storage-gcs-dns-temporary-failure-openshift.yaml)
+    assert not lasting_storage_failure(
+        "socket.gaierror: [Errno -3] Temporary failure in name resolution")
+    assert not lasting_storage_failure("")
