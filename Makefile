@@ -31,4 +31,5 @@ suites: setup
 ## test: the project's own tests (unit, plugin through pytester, integration)
 test: setup
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 -p xdist --dist loadgroup tests/

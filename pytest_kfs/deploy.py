@@ -58,7 +58,7 @@ def service_account_key(credentials: dict[str, Any] | str) -> dict[str, Any]:
     if isinstance(credentials, str):
         try:
             credentials = json.loads(credentials)
-        except ValueError as error:
+        except json.JSONDecodeError as error:
             raise DeployError(f"credentials= is not valid JSON (line {error.lineno}, column "
                               f"{error.colno}); pass the key file's content or a dict") \
                 from None
@@ -97,7 +97,8 @@ def load_manifest(source: str | Path | dict[str, Any]) -> dict[str, Any]:
                           f"{document.get('apiVersion')!r}")
     if not ((document.get("spec") or {}).get("predictor")):
         raise DeployError("the InferenceService has no spec.predictor")
-    return json.loads(json.dumps(document))
+    plain: dict[str, Any] = json.loads(json.dumps(document))
+    return plain
 
 
 @dataclass
@@ -175,7 +176,7 @@ class ModelHandle:
         if not url:
             raise InferenceFailed(f"InferenceService {self.namespace}/{self.name} has no "
                                   "status.url yet: is it Ready?")
-        return url
+        return str(url)
 
     @property
     def protocol(self) -> str:
@@ -371,6 +372,6 @@ def _check_host_name(name: str, namespace: str, ingress: dict[str, str]) -> None
 
 def _api_message(error: ApiException) -> str:
     try:
-        return json.loads(error.body).get("message", error.reason)
+        return str(json.loads(error.body).get("message", error.reason))
     except (TypeError, ValueError):
         return str(error.reason)

@@ -205,7 +205,7 @@ def _error_text(error: Exception) -> str:
     response = getattr(error, "response", None)
     if response is not None:
         try:
-            return json.loads(response.text)["error"]["message"]
+            return str(json.loads(response.text)["error"]["message"])
         except (ValueError, KeyError, TypeError, AttributeError):
             pass
     return str(error).split("\n")[0]

@@ -120,7 +120,7 @@ def _explain(status: int, url: str, name: str, body: str) -> str:
 
 
 def _post(url: str, name: str, body: dict[str, Any], timeout: float,
-          send: Sender = send_direct) -> tuple[dict, float]:
+          send: Sender = send_direct) -> tuple[dict[str, Any], float]:
     deadline = time.monotonic() + _RETRY_WINDOW
     while True:
         started = time.monotonic()

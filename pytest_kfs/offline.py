@@ -93,7 +93,8 @@ def read_text(text: str, into: Pasted, name: str = "input") -> None:
     if any(line.strip().startswith(_DESCRIBE_MARKERS) for line in text.splitlines()) and \
             _describe_style(text):
         _merge_isvc(into, read_describe(text))
-        if (table := events_table(text.split("Events:", 1)[1])) if "Events:" in text else None:
+        table = events_table(text.split("Events:", 1)[1]) if "Events:" in text else None
+        if table:
             into.events = (into.events or []) + table
         return
     try:

@@ -334,7 +334,7 @@ class KfsSession:
         """Gather model records (xdist brings them over from the workers)."""
         for key, value in report.user_properties:
             if key == RECORD_PROPERTY:
-                record = json.loads(value)
+                record = json.loads(str(value))
                 self.config.stash[RECORDS][
                     f"{record['test']}::{record['namespace']}/{record['name']}"] = record
 

@@ -68,7 +68,10 @@ def _sigterm_as_interrupt() -> Callable[[], None]:
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    return lambda: signal.signal(signal.SIGTERM, previous)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+    return restore
 
 
 def _start_local(target: LocalTarget) -> RunCluster:
@@ -87,14 +90,14 @@ def _start_local(target: LocalTarget) -> RunCluster:
         restore_signal()
         raise
     cluster.kind = "local"
-    cluster.ingress = embedded.ingress.address
+    cluster.ingress = embedded.gateway.address
     cluster.kserve_description = embedded.describe_kserve()
     run = RunCluster(cluster=cluster, embedded=embedded,
                      shared={SHARED_KUBECONFIG: str(embedded.kubeconfig),
                              SHARED_CONTEXT: embedded.context, SHARED_KIND: "local",
                              SHARED_AUDIT_LOG: str(embedded.audit_log),
-                             SHARED_GCP_ENDPOINT: embedded.gcp.endpoint,
-                             SHARED_GCP_TOKEN: embedded.gcp.admin_token,
+                             SHARED_GCP_ENDPOINT: embedded.local_gcp.endpoint,
+                             SHARED_GCP_TOKEN: embedded.local_gcp.admin_token,
                              SHARED_INGRESS: cluster.ingress,
                              SHARED_KSERVE: cluster.kserve_description})
     run._cleanups += [restore_signal, embedded.stop]

@@ -83,7 +83,8 @@ class ModelState:
         model = status.get("modelStatus") or {}
         states = model.get("states") or {}
         copies = model.get("copies") or {}
-        ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+        ready: dict[str, Any] = next(
+            (c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
         failure = model.get("lastFailureInfo")
         predictor = (status.get("components") or {}).get("predictor") or {}
         spec_predictor = (obj.get("spec") or {}).get("predictor") or {}
@@ -267,7 +268,8 @@ def rollout_unfinished(deployment: dict[str, Any], isvc: dict[str, Any]) -> str 
     meta, spec, status = (deployment.get(key) or {} for key in ("metadata", "spec", "status"))
     if int(status.get("observedGeneration") or 0) < int(meta.get("generation") or 0):
         return "the Deployment controller has not seen the latest pod template yet"
-    wanted = int(spec.get("replicas") if spec.get("replicas") is not None else 1)
+    replicas = spec.get("replicas")
+    wanted = int(replicas) if replicas is not None else 1
     updated, total = int(status.get("updatedReplicas") or 0), int(status.get("replicas") or 0)
     available = int(status.get("availableReplicas") or 0)
     if updated < wanted or total > updated or available < updated:

@@ -176,7 +176,7 @@ class _Streams:
             result = self.cluster.api_client.sanitize_for_serialization(result)
         for item in result.get("items") or []:
             self.events.put((kind, "LISTED", item))
-        return (result.get("metadata") or {}).get("resourceVersion", "")
+        return str((result.get("metadata") or {}).get("resourceVersion") or "")
 
     def _follow(self, kind: str) -> None:
         function, args, kwargs = self._source(kind)

@@ -11,6 +11,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,7 +115,7 @@ def _ssl_context(certs: pki.ControlPlanePki) -> ssl.SSLContext:
     return context
 
 
-def _wait_until(ready, what: str, process: subprocess.Popen[bytes], log: Path,
+def _wait_until(ready: Callable[[], bool], what: str, process: subprocess.Popen[bytes], log: Path,
                 deadline: float) -> None:
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -134,7 +135,7 @@ def _wait_until(ready, what: str, process: subprocess.Popen[bytes], log: Path,
 def _http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1, context=context) as response:
-            return response.status == 200
+            return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
         return False
 

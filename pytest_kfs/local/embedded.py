@@ -46,9 +46,21 @@ class EmbeddedCluster:
     @property
     def world(self) -> GcpWorld:
         """The local GCP's state: arrange projects, buckets, keys and grants here."""
+        return self.local_gcp.world
+
+    @property
+    def local_gcp(self) -> LocalGcp:
+        """The local GCP (every embedded cluster a run starts has one)."""
         if self.gcp is None:
             raise RuntimeError("this embedded cluster runs without the local GCP")
-        return self.gcp.world
+        return self.gcp
+
+    @property
+    def gateway(self) -> Ingress:
+        """The ingress gateway (every embedded cluster a run starts has one)."""
+        if self.ingress is None:
+            raise RuntimeError("this embedded cluster runs without an ingress gateway")
+        return self.ingress
 
     def describe_kserve(self) -> str:
         """What KServe runs here, for headers and reports."""

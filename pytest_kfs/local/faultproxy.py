@@ -83,7 +83,7 @@ class FaultProxy:
 
     def __init__(self, upstream: str, ssl_context: ssl.SSLContext | None = None) -> None:
         parts = urllib.parse.urlsplit(upstream)
-        self._scheme, self._host, self._port = parts.scheme, parts.hostname, parts.port
+        self._scheme, self._host, self._port = parts.scheme, parts.hostname or "", parts.port
         self._ssl_context = ssl_context
         self._state = _State()
         self._server: ThreadingHTTPServer | None = None

@@ -110,8 +110,14 @@ def seed_samples(gcp: GcpAdmin, release: Release | None = None) -> None:
     later calls only add what is missing.
     """
     gcp.ensure_bucket(SAMPLE_BUCKET, PROJECT)
-    for name, data in ((f"{SAMPLE_PREFIX}/model.joblib", lambda: iris_model_bytes(
-            release or default_release())), (f"{CORRUPT_PREFIX}/model.joblib", lambda: CORRUPT)):
+    def sample() -> bytes:
+        return iris_model_bytes(release or default_release())
+
+    def corrupt() -> bytes:
+        return CORRUPT
+
+    for name, data in ((f"{SAMPLE_PREFIX}/model.joblib", sample),
+                       (f"{CORRUPT_PREFIX}/model.joblib", corrupt)):
         if release is not None or not gcp.has_object(SAMPLE_BUCKET, name):
             gcp.put_object(SAMPLE_BUCKET, name, data())
 

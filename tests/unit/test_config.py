@@ -196,3 +196,10 @@ def test_serving_account_is_namespace_slash_name_and_excludes_a_key(tmp_path):
                    ' "private_key": "k", "token_uri": "https://oauth2.googleapis.com/token"}')
     with pytest.raises(SettingsError, match="both give the serving identity; use one"):
         resolve({"cluster": "prod", "serving_account": "a/b", "serving_key": str(key)}, {}, {})
+
+
+def test_the_public_api_is_exported_from_the_package():
+    import pytest_kfs
+
+    for name in pytest_kfs.__all__:
+        assert getattr(pytest_kfs, name).__name__ == name

@@ -133,7 +133,8 @@ class RemoteGcpAdmin:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             if method == "put_object" and len(args) == 3:
-                args, kwargs = args[:2], {**kwargs, "data": args[2]}
+                kwargs = {**kwargs, "data": args[2]}
+                args = args[:2]
             if "data" in kwargs:
                 kwargs["data_b64"] = base64.b64encode(kwargs.pop("data")).decode()
             body = json.dumps({"method": method, "args": list(args), "kwargs": kwargs})

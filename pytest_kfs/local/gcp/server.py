@@ -94,7 +94,7 @@ class LocalGcp:
     access_log: list[AccessRecord] = field(default_factory=list)
     port: int = 0
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    _server: ThreadingHTTPServer | None = None
+    _server: QuietHTTPServer | None = None
 
     @property
     def endpoint(self) -> str:

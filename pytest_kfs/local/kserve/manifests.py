@@ -43,7 +43,7 @@ def crds(folder: Path) -> list[dict[str, Any]]:
     parsed = folder / "crds.json"  # parsed once per release: 2 MB of YAML take seconds
     if parsed.exists():
         return list(json.loads(parsed.read_text()))
-    found = {}
+    found: dict[str, Any] = {}
     for path in sorted((folder / "config" / "crd").rglob("serving.kserve.io_*.yaml")):
         if path.name in CRD_FILES and "/minimal/" not in path.as_posix():
             for doc in _documents(path):
