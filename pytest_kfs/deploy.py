@@ -250,7 +250,6 @@ class Deployer:
     timeout: float
     on_change: Callable[[TimelineEntry], None] | None = None
     recorder: Callable[[ModelHandle, WaitResult, list[Finding]], None] | None = None
-    handles: list[ModelHandle] = field(default_factory=list)
     _ingress: dict[str, str] | None = field(default=None, repr=False)
 
     def __call__(self, sample: str | None = None, *, name: str | None = None,
@@ -278,10 +277,8 @@ class Deployer:
             raise DeployError(f"the API server refused InferenceService "
                               f"{self.namespace}/{manifest['metadata']['name']}: {detail}") \
                 from None
-        handle = ModelHandle(self.cluster, self.namespace, manifest["metadata"]["name"],
-                             manifest, self.timeout, self.on_change, self.recorder)
-        self.handles.append(handle)
-        return handle
+        return ModelHandle(self.cluster, self.namespace, manifest["metadata"]["name"],
+                           manifest, self.timeout, self.on_change, self.recorder)
 
     def _manifest(self, sample: str | None, name: str | None,
                   spec: str | Path | dict[str, Any] | None, storage_uri: str | None,

@@ -78,12 +78,6 @@ def permissions_of(role: str) -> frozenset[str]:
     return ROLE_PERMISSIONS.get(role, frozenset())
 
 
-def roles_granting(permission: str) -> list[str]:
-    """Predefined roles that include `permission`, narrowest first."""
-    return sorted((role for role, perms in ROLE_PERMISSIONS.items() if permission in perms),
-                  key=lambda role: (len(ROLE_PERMISSIONS[role]), role))
-
-
 @dataclass(frozen=True)
 class Principal:
     """Who a request is made as: members that match it, and how Google names it in errors."""

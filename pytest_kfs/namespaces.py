@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from kubernetes.client.rest import ApiException
 
+from pytest_kfs import inferenceservice as isvc
 from pytest_kfs.cluster import Cluster
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -25,22 +26,43 @@ CREATED_ANNOTATION = "pytest-kfs/created"
 KEPT_ANNOTATION = "pytest-kfs/kept"
 # KServe derives host names such as `<model>-predictor-<namespace>` (one DNS label, at most 63
 # characters) under its default domainTemplate; a 36-character namespace leaves room for model
-# names of up to 16 characters.
+# names of up to 16 characters. A cluster's own template may leave less (namespace_room).
 _MAX = 36
+MODEL_ROOM = 16
+_SHORTEST = 16  # kfs-<run>-<h> and a few characters of the test: below this, names say nothing
 
 
 class NamespaceTaken(RuntimeError):
     """The namespace exists and is not ours to use."""
 
 
-def namespace_name(run_id: str, test_id: str) -> str:
+def namespace_room(template: str | None = None, domain: str | None = None) -> int:
+    """How long a namespace may be so that a model name of MODEL_ROOM characters still gives
+    host names KServe accepts under this domainTemplate (each label at most 63 characters);
+    KServe's defaults for what is not given."""
+    template = template or isvc.DEFAULT_DOMAIN_TEMPLATE
+    domain = domain or isvc.DEFAULT_INGRESS_DOMAIN
+    model = "m" * MODEL_ROOM
+    bare = isvc.host_names(model, "", template, domain)
+    grown = isvc.host_names(model, "n", template, domain)
+    room = _MAX
+    for without, with_one in zip(bare, grown, strict=True):
+        for label, longer in zip(without.split("."), with_one.split("."), strict=False):
+            if len(longer) > len(label):  # this label holds the namespace
+                room = min(room, 63 - len(label))
+    return room
+
+
+def namespace_name(run_id: str, test_id: str, max_length: int = _MAX) -> str:
     """A DNS-1123 name from the run id and the test, unique and readable: kfs-<run>-<test>-<h>
-    (the run part hashes the whole run id: ids that share a prefix do not collide)."""
+    (the run part hashes the whole run id: ids that share a prefix do not collide), at most
+    `max_length` characters (never below a floor that keeps it unique)."""
     digest = hashlib.sha256(test_id.encode()).hexdigest()[:6]
     slug = re.sub(r"[^a-z0-9]+", "-", test_id.split("::")[-1].lower()).strip("-")
     prefix = f"kfs-{hashlib.sha256(run_id.encode()).hexdigest()[:5]}-"
-    room = _MAX - len(prefix) - len(digest) - 1
-    return f"{prefix}{slug[:room].rstrip('-')}-{digest}"
+    room = max(max_length, _SHORTEST) - len(prefix) - len(digest) - 1
+    name = f"{prefix}{slug[:room].rstrip('-')}-{digest}" if room > 0 else f"{prefix}{digest}"
+    return name.replace("--", "-")
 
 
 def create(cluster: Cluster, name: str, run_id: str, test_id: str) -> str:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 SETTINGS = pytest.StashKey[Settings]()
 RUN_CLUSTER: pytest.StashKey[RunCluster] = pytest.StashKey()
 RUN_ID = pytest.StashKey[str]()
+NAMESPACE_ROOM = pytest.StashKey[int]()
 REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 RECORDS = pytest.StashKey[dict[str, dict[str, Any]]]()
 RECORD_PROPERTY = "kfs_record"
@@ -543,7 +544,8 @@ def _open_namespace(config: pytest.Config, cluster: Cluster, test_id: str) -> _N
 
     from pytest_kfs import namespaces
 
-    name = namespaces.namespace_name(config.stash[RUN_ID], test_id)
+    name = namespaces.namespace_name(config.stash[RUN_ID], test_id,
+                                     _namespace_room(config, cluster))
     try:
         namespaces.create(cluster, name, config.stash[RUN_ID], test_id)
     except namespaces.NamespaceTaken as error:
@@ -556,6 +558,18 @@ def _open_namespace(config: pytest.Config, cluster: Cluster, test_id: str) -> _N
     handle = _Namespace(name)
     handle.cluster = cluster
     return handle
+
+
+def _namespace_room(config: pytest.Config, cluster: Cluster) -> int:
+    """The longest namespace the cluster's KServe domainTemplate leaves room for (read once)."""
+    from pytest_kfs import namespaces
+    from pytest_kfs.evidence import read_kserve_config
+
+    if NAMESPACE_ROOM not in config.stash:
+        ingress = read_kserve_config(cluster).get("ingress") or {}
+        config.stash[NAMESPACE_ROOM] = namespaces.namespace_room(
+            ingress.get("domainTemplate"), ingress.get("ingressDomain"))
+    return config.stash[NAMESPACE_ROOM]
 
 
 def _close_namespace(config: pytest.Config, namespace: _Namespace, failed: bool) -> None:
@@ -648,7 +662,8 @@ def _progress(config: pytest.Config, namespace: str, name: str) -> Any:
 
 
 @pytest.fixture
-def kfs_deploy(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namespace: Any) -> Any:
+def kfs_deploy(request: pytest.FixtureRequest, kfs_cluster: Cluster,
+               kfs_namespace: Any) -> Deployer:
     """Factory: deploy a sample, a spec/YAML or a storage URI; returns a ModelHandle.
 
     `handle.wait_loaded()`, `.status`, `.timeline`, `.diagnose()`, `.delete()`.

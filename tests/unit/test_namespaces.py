@@ -63,3 +63,18 @@ def test_host_names_follow_kserves_domain_template():
     assert host_name_problem("model", namespace,
                              "{{ .Name }}.{{ .Namespace }}.{{ .IngressDomain }}") is None
     assert host_name_problem("model", namespace_name("run", "t.py::test_x")) is None
+
+
+def test_a_clusters_longer_domain_template_leaves_shorter_namespaces():
+    from pytest_kfs import inferenceservice as isvc
+    from pytest_kfs.namespaces import MODEL_ROOM, namespace_name, namespace_room
+
+    assert namespace_room() == 36  # KServe's default template
+    template = "{{ .Name }}-{{ .Namespace }}-ml-platform.{{ .IngressDomain }}"
+    room = namespace_room(template, "models.example.com")
+    assert room == 63 - len("-predictor--ml-platform") - MODEL_ROOM
+    name = namespace_name("8123456781", "tests/test_x.py::test_a_model_loads", room)
+    assert len(name) <= room
+    assert isvc.host_name_problem("m" * MODEL_ROOM, name, template, "models.example.com") is None
+    # Each part of its own label: nothing to shorten.
+    assert namespace_room("{{ .Name }}.{{ .Namespace }}.{{ .IngressDomain }}") == 36
