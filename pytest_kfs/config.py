@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_kfs.options import KEEP_CHOICES, OPTIONS
+
 # kind accepts the names Docker accepts for a container prefix.
 _KIND_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 DEFAULT_KIND_NAME = "kind"
@@ -88,6 +90,7 @@ class Settings:
     # (namespace, name): a service account to copy, with its secrets, into each test namespace.
     serving_account: tuple[str, str] | None = None
     ingress: str | None = None  # the cluster's ingress gateway (requests carry the Host)
+    namespace: str | None = None  # an existing namespace to deploy into (else one per test)
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,6 @@ def parse_models_file(path: str, text: str) -> tuple[ModelSettings, ...]:
     return tuple(models)
 
 
-KEEP_CHOICES = ("never", "on-failure", "always")
 STORAGE_SCHEMES = ("gs://", "s3://", "pvc://", "http://", "https://", "hf://", "oci://",
                    "hdfs://", "webhdfs://")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
@@ -284,13 +286,8 @@ def parse_run_id(value: str | None) -> str | None:
     return value
 
 
-# name -> (environment variable); the ini key is the name prefixed with "kfs_".
-ENV_VARS = {"cluster": "KFS_CLUSTER", "kubeconfig": "KFS_KUBECONFIG", "timeout": "KFS_TIMEOUT",
-            "scenario": "KFS_SCENARIO", "keep": "KFS_KEEP", "storage_uri": "KFS_STORAGE_URI",
-            "model_format": "KFS_MODEL_FORMAT", "service_account": "KFS_SERVICE_ACCOUNT",
-            "existing": "KFS_EXISTING", "models": "KFS_MODELS", "sweep_ttl": "KFS_SWEEP_TTL",
-            "kserve_version": "KFS_KSERVE_VERSION", "serving_key": "KFS_SERVING_KEY",
-            "serving_account": "KFS_SERVING_ACCOUNT", "ingress": "KFS_INGRESS"}
+# name -> environment variable, from the options table.
+ENV_VARS = {option.name: option.env_name for option in OPTIONS if option.env}
 
 
 _KEY_FIELDS = ("client_email", "private_key", "token_uri")
@@ -380,6 +377,10 @@ def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
         raise SettingsError("--kfs-serving-key and --kfs-serving-account both give the serving "
                             "identity; use one")
     ingress = parse_ingress(ingress_value) if ingress_value else None
+    namespace = pick("namespace")
+    if namespace is not None and not (_DNS_LABEL.match(namespace) and len(namespace) <= 63):
+        raise SettingsError(f"--kfs-namespace={namespace!r} is not a namespace name "
+                            "(lower-case letters, digits and '-', at most 63)")
     if cluster is None:
         if kind_create or kubeconfig or scenario:
             flag = ("--kfs-kind-create" if kind_create else
@@ -391,7 +392,7 @@ def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
         return Settings(target=None, timeout_seconds=timeout, keep=keep, model=model,
                         preflight=preflight, models=models, sweep_ttl_seconds=sweep_ttl,
                         run_id=run_id, serving_key=serving_key,
-                        serving_account=serving_account, ingress=ingress)
+                        serving_account=serving_account, ingress=ingress, namespace=namespace)
     target = parse_cluster(cluster, kubeconfig, kind_create)
     kserve_version = pick("kserve_version")
     if kserve_version:
@@ -407,4 +408,4 @@ def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
     return Settings(target=target, timeout_seconds=timeout, scenario=scenario, keep=keep,
                     model=model, preflight=preflight, existing=existing, models=models,
                     sweep_ttl_seconds=sweep_ttl, run_id=run_id, serving_key=serving_key,
-                    serving_account=serving_account, ingress=ingress)
+                    serving_account=serving_account, ingress=ingress, namespace=namespace)

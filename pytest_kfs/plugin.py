@@ -39,114 +39,29 @@ _NO_CLUSTER = (
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Register --kfs-* options and kfs_* ini keys."""
+    """Register --kfs-* options and kfs_* ini keys, all from the options table."""
+    from pytest_kfs.options import OPTIONS
+
     group = parser.getgroup("kfs", "pytest-kfs (KServe model checks)")
-    group.addoption(
-        "--kfs-cluster", dest="kfs_cluster", metavar="TARGET",
-        help="cluster to run against: local (embedded, started for the run), a kubeconfig "
-             "context name, in-cluster, kind or kind:<name>. Env KFS_CLUSTER, ini kfs_cluster.",
-    )
-    group.addoption(
-        "--kfs-kubeconfig", dest="kfs_kubeconfig", metavar="PATH",
-        help="kubeconfig file holding the context (default: KUBECONFIG or ~/.kube/config). "
-             "Env KFS_KUBECONFIG, ini kfs_kubeconfig.",
-    )
-    group.addoption(
-        "--kfs-kind-create", dest="kfs_kind_create", action="store_true", default=False,
-        help="create the kind cluster with the kind CLI when it does not exist",
-    )
-    group.addoption(
-        "--kfs-timeout", dest="kfs_timeout", metavar="SECONDS",
-        help="overall deadline for a model to become Loaded (default 300). Env KFS_TIMEOUT, "
-             "ini kfs_timeout.",
-    )
-    group.addoption(
-        "--kfs-scenario", dest="kfs_scenario", metavar="NAME",
-        help="with --kfs-cluster=local: arrange a rehearsal scenario (healthy, "
-             "gcs-permission-denied, object-read-denied, wrong-path, bucket-missing, "
-             "anonymous-fallback, bad-key, broken-workload-identity, workload-identity, "
-             "runtime-missing, scale-to-zero). Env KFS_SCENARIO, ini kfs_scenario.",
-    )
-    group.addoption(
-        "--kfs-kserve-version", dest="kfs_kserve_version", metavar="VERSION",
-        help="with --kfs-cluster=local: the KServe release whose own manager the embedded "
-             "cluster runs (v0.20.0, the default, or v0.13.1). Env KFS_KSERVE_VERSION, ini "
-             "kfs_kserve_version.",
-    )
-    group.addoption(
-        "--kfs-keep", dest="kfs_keep", metavar="WHEN", choices=("never", "on-failure", "always"),
-        help="keep test namespaces: never (default), on-failure, always. Env KFS_KEEP.",
-    )
-    group.addoption(
-        "--kfs-sweep-ttl", dest="kfs_sweep_ttl", metavar="DURATION",
-        help="at start, delete pytest-kfs namespaces of earlier runs older than this (e.g. "
-             "30m, 2h; default 1h; off to never). Only namespaces with pytest-kfs's label. "
-             "Env KFS_SWEEP_TTL, ini kfs_sweep_ttl.")
-    group.addoption(
-        "--kfs-preflight", dest="kfs_preflight", nargs="?", const="on", default=None,
-        choices=("on", "report", "off"), metavar="on|report",
-        help="predict each model's outcome before deploying (no cluster writes); a predicted "
-             "failure fails the test at once. =report deploys anyway, to compare.",
-    )
-    group.addoption(
-        "--kfs-existing", dest="kfs_existing", metavar="all|NS|NS/NAME",
-        help="verify InferenceServices that already run, read-only: no create, patch or "
-             "delete. Tests that deploy are skipped. Env KFS_EXISTING.")
-    group.addoption("--kfs-models", dest="kfs_models", metavar="FILE",
-                    help="YAML or TOML file listing the models the suites check "
-                         "(models: [{name, storage_uri, model_format, service_account, runtime, "
-                         "protocol}]). Env KFS_MODELS, ini kfs_models.")
-    group.addoption("--kfs-report", dest="kfs_report", metavar="PATH",
-                    help="write a JSON report (schema pytest-kfs/report v1): each model's "
-                         "verdict, timeline and findings.")
-    group.addoption("--kfs-html", dest="kfs_html", metavar="PATH",
-                    help="write an HTML report with a state timeline per model.")
-    group.addoption("--kfs-storage-uri", dest="kfs_storage_uri", metavar="URI",
-                    help="model kfs_model deploys, e.g. gs://bucket/path. Env KFS_STORAGE_URI.")
-    group.addoption("--kfs-model-format", dest="kfs_model_format", metavar="FORMAT",
-                    help="model format of --kfs-storage-uri (sklearn, xgboost, ...).")
-    group.addoption("--kfs-service-account", dest="kfs_service_account", metavar="NAME",
-                    help="Kubernetes service account the model is served as.")
-    group.addoption("--kfs-serving-key", dest="kfs_serving_key", metavar="FILE",
-                    help="a Google service-account key file: each test namespace gets a "
-                         "service account with it as KServe's key secret, and models are "
-                         "served as it (live clusters). Env KFS_SERVING_KEY, ini "
-                         "kfs_serving_key.")
-    group.addoption("--kfs-serving-account", dest="kfs_serving_account", metavar="NS/NAME",
-                    help="a service account (with its secrets and annotations, e.g. Workload "
-                         "Identity's) copied into each test namespace; models are served as it "
-                         "(live clusters). Env KFS_SERVING_ACCOUNT, ini kfs_serving_account.")
-    group.addoption("--kfs-ingress", dest="kfs_ingress", metavar="URL",
-                    help="http(s)://HOST[:PORT] of the cluster's ingress gateway: requests to "
-                         "models go there with their status.url host as Host header. Env "
-                         "KFS_INGRESS, ini kfs_ingress.")
-    for key, text in (("kfs_scenario", "rehearsal scenario (see --kfs-scenario)"),
-                      ("kfs_existing", "read-only verification target (see --kfs-existing)"),
-                      ("kfs_models", "file listing the models (see --kfs-models)"),
-                      ("kfs_keep", "keep test namespaces (see --kfs-keep)"),
-                      ("kfs_storage_uri", "model storage URI (see --kfs-storage-uri)"),
-                      ("kfs_model_format", "model format (see --kfs-model-format)"),
-                      ("kfs_service_account", "serving service account"),
-                      ("kfs_sweep_ttl", "age after which stale namespaces are swept"),
-                      ("kfs_kserve_version", "KServe release of the embedded cluster"),
-                      ("kfs_serving_key", "key file models are served with"),
-                      ("kfs_serving_account", "service account copied into test namespaces"),
-                      ("kfs_ingress", "the cluster's ingress gateway")):
-        parser.addini(key, f"pytest-kfs {text}", default="")
-    parser.addini("kfs_cluster", "pytest-kfs cluster target (see --kfs-cluster)", default="")
-    parser.addini("kfs_kubeconfig", "pytest-kfs kubeconfig file (see --kfs-kubeconfig)",
-                  default="")
-    parser.addini("kfs_timeout", "pytest-kfs wait deadline in seconds (see --kfs-timeout)",
-                  default="")
+    for option in OPTIONS:
+        if option.cli and option.flag:
+            group.addoption(option.flag_name, dest=option.dest, action="store_true",
+                            default=False, help=option.help_text())
+        elif option.cli:
+            extra: dict[str, Any] = {"choices": option.choices} if option.choices else {}
+            if option.bare_value:
+                extra.update(nargs="?", const=option.bare_value)
+            group.addoption(option.flag_name, dest=option.dest, metavar=option.metavar,
+                            default=None, help=option.help_text(), **extra)
+        if option.ini:
+            parser.addini(option.ini_name, f"pytest-kfs: {option.help}", default="")
 
 
 def _settings(config: pytest.Config) -> Settings:
-    names = ("cluster", "kubeconfig", "timeout", "scenario", "keep", "storage_uri",
-             "model_format", "service_account", "existing", "models", "sweep_ttl",
-             "kserve_version", "serving_key", "serving_account", "ingress")
-    cli = {name: config.getoption(f"kfs_{name}")
-           for name in (*names, "kind_create", "preflight")}
-    ini = {name: config.getini(f"kfs_{name}") for name in names}
+    from pytest_kfs.options import RESOLVED
+
+    cli = {option.name: config.getoption(option.dest) for option in RESOLVED if option.cli}
+    ini = {option.name: config.getini(option.ini_name) for option in RESOLVED if option.ini}
     settings = resolve(cli, ini, os.environ)
     if isinstance(settings.target, LocalTarget):
         from pytest_kfs.local.kserve.releases import UnknownRelease, release

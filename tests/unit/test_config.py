@@ -203,3 +203,19 @@ def test_the_public_api_is_exported_from_the_package():
 
     for name in pytest_kfs.__all__:
         assert getattr(pytest_kfs, name).__name__ == name
+
+
+def test_the_readme_option_table_is_the_options_table():
+    from pathlib import Path
+
+    from pytest_kfs.options import markdown_table
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert markdown_table() in readme
+
+
+def test_the_scenario_help_names_every_scenario():
+    from pytest_kfs.local.scenarios import SCENARIOS
+    from pytest_kfs.options import SCENARIO_NAMES
+
+    assert sorted(SCENARIO_NAMES) == sorted(SCENARIOS)
