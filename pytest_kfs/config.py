@@ -401,6 +401,9 @@ def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
                 f"--kfs-kserve-version={kserve_version} picks the KServe release of the "
                 f"embedded cluster; --kfs-cluster={cluster} runs the KServe installed there")
         target = LocalTarget(kserve_version)
+    if scenario and namespace:
+        raise SettingsError(f"--kfs-scenario arranges fresh namespaces of its own; "
+                            f"--kfs-namespace={namespace} deploys into yours: use one")
     if scenario and not isinstance(target, LocalTarget):
         raise SettingsError(
             f"--kfs-scenario={scenario} rehearses a failure in the embedded cluster; it needs "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -250,6 +251,12 @@ class Deployer:
     timeout: float
     on_change: Callable[[TimelineEntry], None] | None = None
     recorder: Callable[[ModelHandle, WaitResult, list[Finding]], None] | None = None
+    # Labels on everything it creates (who made it, which run).
+    labels: dict[str, str] = field(default_factory=dict)
+    # A namespace that is not the run's own (--kfs-namespace): objects already there are never
+    # changed, and what the run created is recorded so that exactly that is deleted.
+    shared: bool = False
+    created: list[tuple[str, str]] = field(default_factory=list)
     _ingress: dict[str, str] | None = field(default=None, repr=False)
 
     def __call__(self, sample: str | None = None, *, name: str | None = None,
@@ -269,6 +276,8 @@ class Deployer:
         manifest = self._manifest(sample, name, spec, storage_uri, model_format,
                                   service_account, runtime, protocol, min_replicas, annotations)
         _check_host_name(manifest["metadata"]["name"], self.namespace, self._ingress_config())
+        metadata = manifest["metadata"]
+        metadata["labels"] = {**(metadata.get("labels") or {}), **self.labels}
         try:
             self.cluster.custom.create_namespaced_custom_object(
                 isvc.GROUP, isvc.VERSION, self.namespace, isvc.PLURAL, manifest)
@@ -277,6 +286,7 @@ class Deployer:
             raise DeployError(f"the API server refused InferenceService "
                               f"{self.namespace}/{manifest['metadata']['name']}: {detail}") \
                 from None
+        self.created.append(("InferenceService", metadata["name"]))
         return ModelHandle(self.cluster, self.namespace, manifest["metadata"]["name"],
                            manifest, self.timeout, self.on_change, self.recorder)
 
@@ -330,11 +340,11 @@ class Deployer:
                 raise DeployError(f"--kfs-serving-account={namespace}/{name}: its secret "
                                   f"{secret_name} cannot be read (HTTP {error.status} "
                                   f"{error.reason})") from None
-            create_unless_exists(self.cluster.core.create_namespaced_secret, self.namespace, {
+            self._create("Secret", {
                 "metadata": {"name": secret_name,
                              "annotations": secret.metadata.annotations or {}},
                 "type": secret.type, "data": secret.data or {}})
-        create_unless_exists(self.cluster.core.create_namespaced_service_account, self.namespace, {
+        self._create("ServiceAccount", {
             "metadata": {"name": name, "annotations": source.metadata.annotations or {}},
             "secrets": [{"name": secret_name} for secret_name in secrets]})
         return name
@@ -345,14 +355,59 @@ class Deployer:
         account = account or f"{base}-sa"
         secret = f"{account}-gcs-key"
         encoded = base64.b64encode(json.dumps(key).encode()).decode()
-        body = {"metadata": {"name": secret}, "type": "Opaque", "data": {GCS_KEY_FILE: encoded}}
-        create_unless_exists(self.cluster.core.create_namespaced_secret, self.namespace, body)
-        if not create_unless_exists(self.cluster.core.create_namespaced_service_account,
-                                    self.namespace, {"metadata": {"name": account},
-                                                     "secrets": [{"name": secret}]}):
+        self._create("Secret", {"metadata": {"name": secret}, "type": "Opaque",
+                                "data": {GCS_KEY_FILE: encoded}})
+        if not self._create("ServiceAccount", {"metadata": {"name": account},
+                                               "secrets": [{"name": secret}]}):
             self.cluster.core.patch_namespaced_service_account(
                 account, self.namespace, {"secrets": [{"name": secret}]})
         return account
+
+    def _create(self, kind: str, body: dict[str, Any]) -> bool:
+        """Create a Secret or ServiceAccount with the run's labels; True if created. One of
+        that name already there is used as it is in the run's own namespace; in a shared one
+        it must be this run's, or nothing is touched (DeployError)."""
+        body["metadata"]["labels"] = {**(body["metadata"].get("labels") or {}), **self.labels}
+        name = body["metadata"]["name"]
+        create = (self.cluster.core.create_namespaced_secret if kind == "Secret"
+                  else self.cluster.core.create_namespaced_service_account)
+        if create_unless_exists(create, self.namespace, body):
+            self.created.append((kind, name))
+            return True
+        if self.shared and (kind, name) not in self.created:
+            raise DeployError(f"{kind} {name} already exists in namespace {self.namespace} "
+                              "and was not created by this test: it was left untouched; pass "
+                              "another name (service_account=...)")
+        return False
+
+    def delete_created(self, timeout: float = 60.0) -> list[str]:
+        """Delete what this deployer created, InferenceServices first (waiting until they are
+        gone, so a next test may reuse the name); returns what could not be deleted."""
+        left = []
+        for kind, name in sorted(self.created, key=lambda item: item[0] != "InferenceService"):
+            try:
+                if kind == "InferenceService":
+                    self.cluster.custom.delete_namespaced_custom_object(
+                        isvc.GROUP, isvc.VERSION, self.namespace, isvc.PLURAL, name)
+                elif kind == "Secret":
+                    self.cluster.core.delete_namespaced_secret(name, self.namespace)
+                else:
+                    self.cluster.core.delete_namespaced_service_account(name, self.namespace)
+            except ApiException as error:
+                if error.status != 404:
+                    left.append(f"{kind} {name} (HTTP {error.status})")
+        deadline = time.monotonic() + timeout
+        for kind, name in self.created:
+            while kind == "InferenceService" and time.monotonic() < deadline:
+                try:
+                    self.cluster.custom.get_namespaced_custom_object(
+                        isvc.GROUP, isvc.VERSION, self.namespace, isvc.PLURAL, name)
+                except ApiException as error:
+                    if error.status == 404:
+                        break
+                time.sleep(0.2)
+        self.created.clear()
+        return left
 
 
 def _check_host_name(name: str, namespace: str, ingress: dict[str, str]) -> None:

@@ -7,11 +7,14 @@ of earlier runs older than a TTL (a run that was SIGKILLed); kept ones are left 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from kubernetes.client.rest import ApiException
 
@@ -163,3 +166,55 @@ def delete_all(cluster: Cluster, names: Iterable[str]) -> list[str]:
             continue  # one refusal must not stop the rest; the next sweep retries
         deleted.append(name)
     return deleted
+
+
+_LABELLED_KINDS = ("InferenceService", "ServiceAccount", "Secret")
+
+
+def sweep_objects(cluster: Cluster, namespace: str, now: float, *, run_id: str,
+                  older_than: float | None = None) -> list[str]:
+    """In a namespace that is not pytest-kfs's (--kfs-namespace): delete the InferenceServices,
+    service accounts and secrets carrying pytest-kfs's label — those of run `run_id`, or, with
+    `older_than`, those of other runs older than that many seconds. Nothing unlabelled is
+    touched. Returns what was deleted, as `Kind/name`."""
+    selector = f"{MANAGED_BY}={MANAGER}"
+    found: list[tuple[str, dict[str, Any]]] = [
+        ("InferenceService", item) for item in cluster.custom.list_namespaced_custom_object(
+            isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, label_selector=selector)["items"]]
+    for kind, lister in (("ServiceAccount", cluster.core.list_namespaced_service_account),
+                         ("Secret", cluster.core.list_namespaced_secret)):
+        found += [(kind, cluster.api_client.sanitize_for_serialization(item))
+                  for item in lister(namespace, label_selector=selector).items]
+    deleted = []
+    for kind, item in sorted(found, key=lambda pair: _LABELLED_KINDS.index(pair[0])):
+        meta = item.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        if labels.get(MANAGED_BY) != MANAGER:
+            continue
+        if labels.get(RUN_ID_LABEL) == run_id:
+            pass  # this run's own
+        elif older_than is None or now - _created_at(meta) <= older_than:
+            continue
+        try:
+            if kind == "InferenceService":
+                cluster.custom.delete_namespaced_custom_object(
+                    isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, meta["name"])
+            elif kind == "ServiceAccount":
+                cluster.core.delete_namespaced_service_account(meta["name"], namespace)
+            else:
+                cluster.core.delete_namespaced_secret(meta["name"], namespace)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+        deleted.append(f"{kind}/{meta['name']}")
+    return deleted
+
+
+def _created_at(meta: dict[str, Any]) -> float:
+    with contextlib.suppress(KeyError, ValueError):  # as for namespaces: ours, when set
+        return float((meta.get("annotations") or {})[CREATED_ANNOTATION])
+    stamp = str(meta.get("creationTimestamp") or "")
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0  # unknown age: old enough

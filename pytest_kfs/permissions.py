@@ -58,6 +58,19 @@ READ = [
     *_each("list", "nodes", needed_for="preflight on GKE node identities", required=False),
 ]
 
+# Deploying into a namespace the user names (--kfs-namespace), and deleting what it created.
+DEPLOY_INTO = [
+    *READ,
+    *_each("create delete get", "inferenceservices", KSERVE, "deploying models"),
+    *_each("create delete", "secrets", needed_for="kfs_deploy(credentials=...)"),
+    *_each("create patch delete", "serviceaccounts", needed_for="kfs_deploy(credentials=...)"),
+    *_each("patch", "inferenceservices", KSERVE, "ModelHandle.update (state transitions)",
+           required=False),
+    *_each("create delete", "jobs", "batch", "the in-cluster bucket probe", required=False),
+    *_each("create", "services/proxy", needed_for="inference through the API server",
+           required=False),
+]
+
 # Deploying into fresh namespaces of its own.
 DEPLOY = [
     *READ,

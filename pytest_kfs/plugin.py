@@ -8,6 +8,8 @@ import os
 import sys
 import time
 import uuid
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +65,11 @@ def _settings(config: pytest.Config) -> Settings:
     cli = {option.name: config.getoption(option.dest) for option in RESOLVED if option.cli}
     ini = {option.name: config.getini(option.ini_name) for option in RESOLVED if option.ini}
     settings = resolve(cli, ini, os.environ)
+    workers = config.getoption("numprocesses", None)
+    if settings.namespace is not None and workers and not hasattr(config, "workerinput"):
+        raise SettingsError(f"--kfs-namespace={settings.namespace} runs every test in one "
+                            "namespace, where parallel tests' models would collide: run it "
+                            "without -n")
     if isinstance(settings.target, LocalTarget):
         from pytest_kfs.local.kserve.releases import UnknownRelease, release
 
@@ -157,7 +164,43 @@ class KfsSession:
     def _owns_namespaces(self) -> bool:
         settings = self.config.stash[SETTINGS]
         return self._controller and RUN_CLUSTER in self.config.stash and \
-            settings.existing is None
+            settings.existing is None and settings.namespace is None
+
+    def _open_shared_namespace(self) -> None:
+        """--kfs-namespace: it must exist; what killed runs left there is swept after the TTL
+        (only objects carrying pytest-kfs's label)."""
+        from kubernetes.client.rest import ApiException
+
+        from pytest_kfs import namespaces
+
+        settings = self.config.stash[SETTINGS]
+        if settings.namespace is None or not self._controller:
+            return
+        cluster = self.config.stash[RUN_CLUSTER].cluster
+        try:
+            cluster.core.read_namespace(settings.namespace)
+        except ApiException as error:
+            if error.status == 404:
+                raise pytest.UsageError(
+                    f"pytest-kfs: --kfs-namespace={settings.namespace}: no such namespace on "
+                    f"context '{cluster.context}'; create it, or leave the option out to get "
+                    "a fresh namespace per test") from None
+            if error.status != 403:  # a 403 on get namespaces: deploying may still work
+                raise
+        ttl = settings.sweep_ttl_seconds
+        if ttl is None:
+            return
+        try:
+            swept = namespaces.sweep_objects(cluster, settings.namespace, time.time(),
+                                             run_id=self.config.stash[RUN_ID], older_than=ttl)
+        except ApiException as error:
+            self.sweep_note = (f"kfs sweep: skipped in {settings.namespace} (HTTP "
+                               f"{error.status}); what earlier runs left there stays")
+            return
+        if swept:
+            self.sweep_note = (f"kfs sweep: deleted what earlier runs left in "
+                               f"{settings.namespace}, older than {ttl / 60:g}m: "
+                               f"{', '.join(swept)}")
 
     def _check_permissions(self) -> None:
         """Fail the run at once, naming each missing permission, rather than test by test."""
@@ -172,6 +215,9 @@ class KfsSession:
             table, read_only = permissions.READ, True
             scope = f"to verify namespace {namespace}" if namespace else \
                 "to verify all namespaces"
+        elif settings.namespace is not None:
+            namespace, table, read_only = settings.namespace, permissions.DEPLOY_INTO, False
+            scope = f"to deploy into namespace {namespace}"
         else:
             namespace, table, read_only = "", permissions.DEPLOY, False
             scope = "to deploy into namespaces of its own (cluster-wide)"
@@ -228,6 +274,7 @@ class KfsSession:
         if settings.ingress:
             self.config.stash[RUN_CLUSTER].cluster.ingress = settings.ingress
         self._check_permissions()
+        self._open_shared_namespace()
         self._sweep_stale()
 
     @pytest.hookimpl(optionalhook=True)
@@ -264,7 +311,10 @@ class KfsSession:
             for row in summary_rows(records):
                 terminalreporter.write_line(row)
         if self.leftovers:
-            terminalreporter.write_line(f"pytest-kfs: deleted namespaces a worker left behind: "
+            what = (f"objects an interrupted test left in {settings.namespace}"
+                    if (settings := self.config.stash[SETTINGS]).namespace
+                    else "namespaces a worker left behind")
+            terminalreporter.write_line(f"pytest-kfs: deleted {what}: "
                                         f"{', '.join(self.leftovers)}")
         if self.kept:
             terminalreporter.write_line(f"pytest-kfs: kept for inspection (--kfs-keep): "
@@ -274,6 +324,15 @@ class KfsSession:
     def _clean_up_run(self) -> None:
         """Delete this run's namespaces still standing (an xdist worker killed mid-test could
         not), and note the ones kept on request."""
+        settings = self.config.stash[SETTINGS]
+        if settings.namespace is not None and self._controller and \
+                RUN_CLUSTER in self.config.stash and settings.keep == "never":
+            from pytest_kfs import namespaces as shared
+
+            with contextlib.suppress(Exception):  # the cluster went away: nothing to add
+                self.leftovers = shared.sweep_objects(
+                    self.config.stash[RUN_CLUSTER].cluster, settings.namespace, time.time(),
+                    run_id=self.config.stash[RUN_ID])
         if not self._owns_namespaces():
             return
         from pytest_kfs import namespaces
@@ -517,6 +576,11 @@ def kfs_namespace(request: pytest.FixtureRequest, kfs_cluster: Cluster) -> Any:
     """
     if request.config.stash[SETTINGS].existing is not None:
         pytest.skip("--kfs-existing is read-only: this test deploys")
+    if request.config.stash[SETTINGS].namespace is not None:
+        shared = _Namespace(request.config.stash[SETTINGS].namespace)
+        shared.cluster = kfs_cluster
+        yield shared  # the user's: never created or deleted here (kfs_deploy cleans up)
+        return
     if _marker_kwargs(request.node).get("namespace") == "module":
         yield request.getfixturevalue("_kfs_module_namespace")
         return
@@ -578,18 +642,31 @@ def _progress(config: pytest.Config, namespace: str, name: str) -> Any:
 
 @pytest.fixture
 def kfs_deploy(request: pytest.FixtureRequest, kfs_cluster: Cluster,
-               kfs_namespace: Any) -> Deployer:
+               kfs_namespace: Any) -> Iterator[Deployer]:
     """Factory: deploy a sample, a spec/YAML or a storage URI; returns a ModelHandle.
 
-    `handle.wait_loaded()`, `.status`, `.timeline`, `.diagnose()`, `.delete()`.
+    `handle.wait_loaded()`, `.status`, `.timeline`, `.diagnose()`, `.delete()`. With
+    --kfs-namespace, what it created is deleted after the test (and nothing else).
     """
+    from pytest_kfs import namespaces
     from pytest_kfs.deploy import Deployer
 
     settings = request.config.stash[SETTINGS]
-    deployer = Deployer(kfs_cluster, str(kfs_namespace), settings.timeout_seconds)
+    deployer = Deployer(kfs_cluster, str(kfs_namespace), settings.timeout_seconds,
+                        labels={namespaces.MANAGED_BY: namespaces.MANAGER,
+                                namespaces.RUN_ID_LABEL: request.config.stash[RUN_ID]},
+                        shared=settings.namespace is not None)
     deployer.on_change = _progress(request.config, str(kfs_namespace), "model")
     deployer.recorder = _recorder(request.node)
-    return deployer
+    yield deployer
+    failed = _failed(request.node)
+    if deployer.shared and not (settings.keep == "always" or
+                                (settings.keep == "on-failure" and failed)):
+        left = deployer.delete_created()
+        if left:
+            warnings.warn(pytest.PytestWarning(
+                f"pytest-kfs: could not delete from {kfs_namespace}: {', '.join(left)}"),
+                stacklevel=1)
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from pytest_kfs.cluster import Cluster, connect_context
@@ -39,3 +41,21 @@ def proxied_cluster(api_proxy, tmp_path) -> Cluster:
 @pytest.fixture
 def direct_cluster(own_cluster) -> Cluster:
     return connect_context(own_cluster.context, own_cluster.kubeconfig)
+
+
+@pytest.fixture
+def run_id() -> str:
+    return f"t{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def inner(pytester, kfs_cluster, run_id, monkeypatch):
+    """Run pytest on the session's cluster as a user would, with a known run id."""
+    monkeypatch.setenv("KFS_RUN_ID", run_id)
+    args = ["--kfs-cluster=kfs-local", f"--kfs-kubeconfig={kfs_cluster.kubeconfig}",
+            "-p", "no:cacheprovider"]
+
+    def run(*extra: str):
+        return pytester.runpytest_subprocess(*args, *extra, timeout=240)
+    run.args = args
+    return run

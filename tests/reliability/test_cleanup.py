@@ -22,24 +22,6 @@ from pytest_kfs import namespaces
 from ..integration.helpers import eventually
 
 
-@pytest.fixture
-def run_id() -> str:
-    return f"t{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture
-def inner(pytester, kfs_cluster, run_id, monkeypatch):
-    """Run pytest on the session's cluster as a user would, with a known run id."""
-    monkeypatch.setenv("KFS_RUN_ID", run_id)
-    args = ["--kfs-cluster=kfs-local", f"--kfs-kubeconfig={kfs_cluster.kubeconfig}",
-            "-p", "no:cacheprovider"]
-
-    def run(*extra: str):
-        return pytester.runpytest_subprocess(*args, *extra, timeout=240)
-    run.args = args
-    return run
-
-
 def standing(kfs_cluster, run_id: str) -> list[str]:
     """The run's namespaces that are not on their way out."""
     items = kfs_cluster.core.list_namespace(

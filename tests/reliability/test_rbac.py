@@ -121,3 +121,49 @@ def test_optional_permissions_missing_are_listed_not_fatal(pytester, kfs_cluster
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["kfs permissions: without create jobs.batch (the in-cluster "
                                  "bucket probe); delete jobs.batch (the in-cluster bucket probe)"])
+
+
+INTO = Path(__file__).resolve().parents[2] / "examples" / "rbac-deploy-into.yaml"
+
+
+def _into_documents() -> dict[str, dict]:
+    return {doc["kind"]: doc for doc in yaml.safe_load_all(INTO.read_text()) if doc}
+
+
+def test_the_namespaced_example_grants_what_deploying_into_a_namespace_needs():
+    granted = set()
+    for rule in _into_documents()["Role"]["rules"]:
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                granted |= {(verb, resource, group) for verb in rule["verbs"]}
+    table = {(p.verb, p.resource, p.group): p for p in permissions.DEPLOY_INTO}
+    assert {key for key, p in table.items() if p.required} <= granted <= set(table)
+
+
+def test_deploying_into_a_namespace_runs_with_a_role_there(pytester, kfs_cluster, kfs_gcp,
+                                                          tmp_path):
+    namespace = f"team-{uuid.uuid4().hex[:6]}"
+    kfs_cluster.core.create_namespace({"metadata": {"name": namespace}})
+    try:
+        docs = _into_documents()
+        for kind in ("ServiceAccount", "Role", "RoleBinding"):
+            docs[kind]["metadata"]["namespace"] = namespace
+        docs["RoleBinding"]["subjects"][0]["namespace"] = namespace
+        kfs_cluster.core.create_namespaced_service_account(namespace, docs["ServiceAccount"])
+        kfs_cluster.rbac.create_namespaced_role(namespace, docs["Role"])
+        kfs_cluster.rbac.create_namespaced_role_binding(namespace, docs["RoleBinding"])
+        kubeconfig = service_account_kubeconfig(kfs_cluster, namespace, "pytest-kfs",
+                                                tmp_path / "kubeconfig", "team")
+        (pytester.path / "key.json").write_text(json.dumps(sample_key(kfs_gcp, "team-reader")))
+        pytester.makepyfile("""
+            def test_loads(kfs_deploy):
+                kfs_deploy("sklearn-iris", credentials=open("key.json").read()).wait_loaded()
+        """)
+        result = pytester.runpytest_subprocess(
+            "--kfs-cluster=team", f"--kfs-kubeconfig={kubeconfig}",
+            f"--kfs-namespace={namespace}", "-p", "no:cacheprovider", timeout=180)
+        result.assert_outcomes(passed=1)
+        assert kfs_cluster.custom.list_namespaced_custom_object(
+            "serving.kserve.io", "v1beta1", namespace, "inferenceservices")["items"] == []
+    finally:
+        kfs_cluster.core.delete_namespace(namespace)
