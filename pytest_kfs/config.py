@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_kfs.options import KEEP_CHOICES, OPTIONS
+from pytest_kfs.options import KEEP_CHOICES, OPTIONS, PREFLIGHT_MODES
 
 # kind accepts the names Docker accepts for a container prefix.
 _KIND_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
@@ -352,7 +352,11 @@ def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
     if keep not in KEEP_CHOICES:
         raise SettingsError(f"--kfs-keep={keep} is not one of {', '.join(KEEP_CHOICES)}")
     model = parse_model(pick("storage_uri"), pick("model_format"), pick("service_account"))
-    preflight = str(cli.get("preflight") or "off")
+    preflight = ("report" if cli.get("preflight_report") else "on" if cli.get("preflight")
+                 else (environ.get(ENV_VARS["preflight"]) or ini.get("preflight") or "off"))
+    if preflight not in PREFLIGHT_MODES:
+        raise SettingsError(f"KFS_PREFLIGHT / kfs_preflight={preflight!r} is not one of "
+                            f"{', '.join(PREFLIGHT_MODES)}")
     models_path = pick("models")
     models: tuple[ModelSettings, ...] = ()
     if models_path:

@@ -23,8 +23,6 @@ class Option:
     env: bool = True
     flag: bool = False  # a switch: no value
     choices: tuple[str, ...] = ()
-    # A value that may be left out (`--kfs-preflight` means `--kfs-preflight=on`).
-    bare_value: str | None = None
 
     @property
     def flag_name(self) -> str:
@@ -57,6 +55,7 @@ SCENARIO_NAMES = ("healthy", "gcs-permission-denied", "object-read-denied", "wro
                   "bucket-missing", "anonymous-fallback", "bad-key", "broken-workload-identity",
                   "workload-identity", "runtime-missing", "corrupt-model", "scale-to-zero")
 KEEP_CHOICES = ("never", "on-failure", "always")
+PREFLIGHT_MODES = ("on", "report", "off")
 
 OPTIONS: tuple[Option, ...] = (
     Option("cluster", "cluster to run against: `local` (embedded, started for the run), a "
@@ -98,8 +97,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("existing", "verify running InferenceServices read-only (`all`, `NS` or "
            "`NS/NAME`); deploying tests skip.", "WHERE"),
     Option("preflight", "predict each model's outcome before deploying; a predicted failure "
-           "fails at once (`report`: deploy anyway; `off`, the default: no prediction).",
-           "MODE", ini=False, env=False, choices=("on", "report", "off"), bare_value="on"),
+           "fails at once. In the ini file or the environment: `on`, `report` (predict, deploy "
+           "anyway, compare) or `off` (the default).", flag=True,
+           choices=PREFLIGHT_MODES),
+    Option("preflight_report", "predict each model's outcome, then deploy anyway and report "
+           "both (`--kfs-preflight`'s `report` mode).", flag=True, ini=False, env=False),
     Option("models", "YAML/TOML list of models for the suites: `models: [{name, storage_uri, "
            "model_format, service_account, runtime, protocol}]`.", "FILE"),
     Option("report", "write a JSON report (schema `pytest-kfs/report`, version 1).", "PATH",
@@ -126,8 +128,6 @@ def markdown_table() -> str:
     for option in OPTIONS:
         if option.flag:
             flag = f"`{option.flag_name}`"
-        elif option.bare_value:
-            flag = f"`{option.flag_name}[={option.metavar}]`"
         else:
             flag = f"`{option.flag_name}={option.metavar}`" if option.cli else ""
         rows.append(f"| {flag if option.cli else ''} | "

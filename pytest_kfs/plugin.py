@@ -51,8 +51,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                             default=False, help=option.help_text())
         elif option.cli:
             extra: dict[str, Any] = {"choices": option.choices} if option.choices else {}
-            if option.bare_value:
-                extra.update(nargs="?", const=option.bare_value)
             group.addoption(option.flag_name, dest=option.dest, metavar=option.metavar,
                             default=None, help=option.help_text(), **extra)
         if option.ini:
@@ -709,7 +707,7 @@ def kfs_model(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namespac
         request.node.user_properties.append(("kfs_preflight", prediction.describe()))
         if prediction.outcome == "fails" and settings.preflight == "on":
             pytest.fail(f"pytest-kfs preflight: {kfs_namespace}/model {prediction.describe()}"
-                        " (not deployed; --kfs-preflight=report deploys anyway)",
+                        " (not deployed; --kfs-preflight-report deploys anyway)",
                         pytrace=False)
     try:
         handle = kfs_deploy(**{key: value for key, value in wanted.items() if value is not None})

@@ -113,3 +113,18 @@ def test_an_empty_cluster_value_is_an_error_not_the_ini_value(pytester):
     pytester.makepyfile("def test_x():\n    pass\n")
     result = pytester.runpytest("--kfs-cluster=")
     _one_clear_line(result, "--kfs-cluster is empty; use local, in-cluster, kind")
+
+
+def test_preflight_takes_no_path_for_its_mode(pytester):
+    checks = pytester.mkdir("checks")
+    (checks / "test_x.py").write_text("def test_x():\n    pass\n")
+    result = pytester.runpytest("--kfs-preflight", "checks")
+    result.assert_outcomes(passed=1)
+    result = pytester.runpytest("--kfs-preflight-report", "checks")
+    result.assert_outcomes(passed=1)
+
+
+def test_a_bad_preflight_mode_in_the_environment_is_one_line(pytester, monkeypatch):
+    monkeypatch.setenv("KFS_PREFLIGHT", "maybe")
+    pytester.makepyfile("def test_x():\n    pass\n")
+    _one_clear_line(pytester.runpytest(), "kfs_preflight='maybe' is not one of on, report, off")
