@@ -9,7 +9,7 @@ import sys
 import time
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -291,13 +291,22 @@ class KfsSession:
         notes = [note for note in (self.permission_note, self.sweep_note) if note]
         return [f"kfs cluster: {run.cluster.describe()}", *notes]
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Gather model records (xdist brings them over from the workers)."""
+        """Gather model records (xdist brings them over from the workers), then keep JUnit
+        to what its family allows: the record is transport, never a property, and test-level
+        properties exist in xunit1 only (pytest's default, xunit2, has none)."""
         for key, value in report.user_properties:
             if key == RECORD_PROPERTY:
                 record = json.loads(str(value))
                 self.config.stash[RECORDS][
                     f"{record['test']}::{record['namespace']}/{record['name']}"] = record
+        if not self._controller:
+            return  # the controller reads the record from the report it receives
+        xunit1 = self.config.getini("junit_family") == "xunit1"
+        report.user_properties = [
+            (key, value) for key, value in report.user_properties
+            if key != RECORD_PROPERTY and (xunit1 or not str(key).startswith("kfs_"))]
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """One row per model; this run's leftovers that were deleted; the namespaces kept."""
@@ -585,6 +594,15 @@ def kfs_namespace(request: pytest.FixtureRequest, kfs_cluster: Cluster) -> Any:
     namespace = _open_namespace(request.config, kfs_cluster, request.node.nodeid)
     yield namespace
     _close_namespace(request.config, namespace, _failed(request.node))
+
+
+@pytest.fixture
+def kfs_property(request: pytest.FixtureRequest) -> Callable[[str, object], None]:
+    """`kfs_property(name, value)`: a test property `kfs_<name>` for JUnit (shown with
+    junit_family=xunit1; xunit2, pytest's default, allows none, so it is left out there)."""
+    def record(name: str, value: object) -> None:
+        request.node.user_properties.append((f"kfs_{name}", value))
+    return record
 
 
 def _record(node: pytest.Item, data: dict[str, Any], seconds: float | None) -> None:

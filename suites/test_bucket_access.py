@@ -10,10 +10,10 @@ from pytest_kfs.probe import run_probe
 from .conftest import key_file_of, requires_gcs
 
 
-def test_the_serving_identity_has_google_credentials(kfs_serving, record_property):
+def test_the_serving_identity_has_google_credentials(kfs_serving, kfs_property):
     requires_gcs(kfs_serving)
     identity = kfs_serving.identity
-    record_property("serving_identity", identity.describe())
+    kfs_property("serving_identity", identity.describe())
     assert identity.source != "ambient", (
         f"service account {kfs_serving.service_account} has no key secret with "
         "gcloud-application-credentials.json and no iam.gke.io/gcp-service-account "
@@ -56,12 +56,12 @@ def test_the_serving_identity_can_read_the_model(kfs_serving):
 
 
 def test_an_in_cluster_probe_lists_then_reads_as_the_initializer(kfs_cluster, kfs_serving,
-                                                                   record_property):
+                                                                   kfs_property):
     requires_gcs(kfs_serving)
     result = run_probe(kfs_cluster, kfs_serving.namespace, kfs_serving.config.storage_uri,
                        kfs_serving.service_account, kfs_serving.identity)
     assert result.completed, result.detail
-    record_property("probe_principal", result.principal or result.credential_type or "")
+    kfs_property("probe_principal", result.principal or result.credential_type or "")
     who = result.principal or result.credential_type
     problem = result.refresh_error or result.list_error or result.read_error
     assert result.ok, f"from inside the cluster, as {who}: {problem}"

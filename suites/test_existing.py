@@ -45,12 +45,12 @@ def test_the_existing_model_is_loaded(kfs_cluster, existing, request):
 
 
 def test_the_serving_identity_can_read_the_existing_model(existing, kfs_preflight,
-                                                          record_property):
+                                                          kfs_property):
     config = config_from_isvc(existing)
     if not config.is_gcs:
         pytest.skip(f"{config.storage_uri or 'no storageUri'} is not in Google Cloud Storage")
     prediction = kfs_preflight(existing["metadata"]["namespace"], config)
-    record_property("kfs_preflight", prediction.describe())
+    kfs_property("preflight", prediction.describe())
     if prediction.outcome == "unknown":
         pytest.skip(f"could not check: {prediction.reason}")
     assert prediction.outcome == "loads", prediction.describe()

@@ -26,13 +26,13 @@ def _serving_model(kfs_deploy, kfs_serving, protocol: str | None):
 
 @pytest.mark.parametrize("protocol", ["v1", "v2"])
 def test_the_model_answers_its_sample_correctly(kfs_deploy, kfs_serving, protocol,
-                                                record_property):
+                                                kfs_property):
     model, sample = _serving_model(kfs_deploy, kfs_serving, protocol)
     rows = [list(row) for row in sample.example_input]
     first = model.predict(rows)
     warm = model.predict(rows)
-    record_property("first_request_s", round(first.seconds, 4))
-    record_property("warm_request_s", round(warm.seconds, 4))
+    kfs_property("first_request_s", round(first.seconds, 4))
+    kfs_property("warm_request_s", round(warm.seconds, 4))
     assert first.predictions == list(sample.expected_output), (
         f"{model.name} over {protocol} answered {first.predictions} for {rows}; "
         f"expected {list(sample.expected_output)}")

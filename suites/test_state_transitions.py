@@ -20,10 +20,10 @@ def _deploy(kfs_deploy, kfs_serving):
 
 
 def test_a_fresh_deploy_passes_the_documented_states_to_loaded(kfs_deploy, kfs_serving,
-                                                               record_property):
+                                                               kfs_property):
     model = _deploy(kfs_deploy, kfs_serving)
     result = model.require_loaded()
-    record_property("time_to_loaded_s", result.elapsed)
+    kfs_property("time_to_loaded_s", result.elapsed)
     targets = [entry.text.split(" / ")[1].removeprefix("Target ")
                for entry in result.timeline if entry.source == "isvc" and " / " in entry.text]
     assert set(targets) <= ALLOWED_TARGETS, f"unexpected target states on the way: {targets}"

@@ -31,7 +31,8 @@ def test_reports_carry_verdicts_timelines_and_findings(pytester, monkeypatch):
     summary = pytester.path / "step-summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     result = pytester.runpytest_subprocess(
-        "--kfs-cluster=local", "--kfs-report=report.json", "--junitxml=junit.xml", "-s",
+        "--kfs-cluster=local", "--kfs-report=report.json", "--junitxml=junit.xml",
+        "-o", "junit_family=xunit1", "-s",
         "--kfs-html=report.html",
         "-p", "no:cacheprovider", timeout=240)
     result.assert_outcomes(passed=1, failed=1)
@@ -53,7 +54,9 @@ def test_reports_carry_verdicts_timelines_and_findings(pytester, monkeypatch):
     assert stuck["findings"][0]["code"] == "GCS_LIST_DENIED"
     assert stuck["principal"] == "report-stranger@kfs-demo.iam.gserviceaccount.com"
 
-    # JUnit: per-test properties CI systems show.
+    # JUnit (xunit1): per-test properties CI systems show; the record that carries the model
+    # between processes is not one of them.
+    assert "kfs_record" not in (pytester.path / "junit.xml").read_text()
     junit = ET.parse(pytester.path / "junit.xml")
     properties = {case.get("name"): {p.get("name"): p.get("value")
                                      for p in case.iter("property")}
@@ -79,3 +82,17 @@ def test_reports_carry_verdicts_timelines_and_findings(pytester, monkeypatch):
     for text in (json.dumps(report), (pytester.path / "junit.xml").read_text(), markdown, page):
         assert "PRIVATE KEY" not in text
         assert all(key_id not in text for key_id in key_ids)
+
+
+def test_junit_xunit2_has_no_test_properties_and_no_warning(pytester):
+    # pytest's default family: its schema allows no test-level properties.
+    pytester.makepyfile("""
+        def test_x(kfs_property):
+            kfs_property("serving_identity", "key reader@p.iam.gserviceaccount.com")
+    """)
+    result = pytester.runpytest("--junitxml=junit.xml", "-W", "error")
+    result.assert_outcomes(passed=1)
+    assert "<property" not in (pytester.path / "junit.xml").read_text()
+    result = pytester.runpytest("--junitxml=junit1.xml", "-o", "junit_family=xunit1")
+    result.assert_outcomes(passed=1)
+    assert 'name="kfs_serving_identity"' in (pytester.path / "junit1.xml").read_text()
