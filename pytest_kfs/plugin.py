@@ -132,7 +132,8 @@ def _own_error(error: BaseException | None) -> bool:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """Remember each phase's report (namespaces are kept on failure when asked); show the
-    plugin's own errors as their message and the test's line, not a traceback."""
+    plugin's own errors as their message, answer first (the short summary and JUnit's
+    message= take the first line), then the test's line; no traceback."""
     report = yield
     item.stash.setdefault(REPORTS, {})[report.when] = report
     error = call.excinfo.value if call.excinfo else None
@@ -141,7 +142,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                       for entry in reversed(call.excinfo.traceback)  # type: ignore[union-attr]
                       if Path(entry.path) == item.path), item.nodeid)
         prefix = "pytest-kfs: cannot deploy: " if type(error).__name__ == "DeployError" else ""
-        report.longrepr = f"{where}: {type(error).__name__}\n{prefix}{error}"
+        report.longrepr = f"{prefix}{error}\n\n({type(error).__name__} at {where})"
     return report
 
 
