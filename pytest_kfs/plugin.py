@@ -648,12 +648,13 @@ def _progress(config: pytest.Config, namespace: str, name: str) -> Any:
         return None
 
     capture = config.pluginmanager.get_plugin("capturemanager")
+    from pytest_kfs.text import capped, printable
 
     def show(entry: Any) -> None:
         # Live progress belongs on the terminal even while the test's output is captured.
         with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            reporter.write_line(f"    kfs {namespace}/{name} +{entry.at:.2f}s "
-                                f"{entry.source}: {entry.text}")
+            reporter.write_line(printable(f"    kfs {namespace}/{name} +{entry.at:.2f}s "
+                                          f"{entry.source}: {capped(entry.text, 300)}"))
     return show
 
 

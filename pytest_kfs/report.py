@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pytest_kfs.diagnose import Finding
-from pytest_kfs.text import printable
+from pytest_kfs.text import capped, markdown, markdown_code, printable
 from pytest_kfs.wait import WaitResult
 
 _MAX_TIMELINE = 40
@@ -37,7 +37,8 @@ def format_timeline(result: WaitResult) -> list[str]:
         if entry is None:
             lines.append(f"  ... {skipped} more ...")
         else:
-            lines.append(f"  +{entry.at:7.2f}s  {entry.source:<5}  {printable(entry.text)}")
+            text = printable(capped(entry.text, 500))
+            lines.append(f"  +{entry.at:7.2f}s  {entry.source:<5}  {text}")
     return lines
 
 
@@ -45,11 +46,11 @@ def format_findings(findings: Sequence[Finding]) -> list[str]:
     """Findings, most likely first: code and cause, evidence, fix."""
     lines = []
     for index, finding in enumerate(findings, 1):
-        lines.append(f"  {index}. [{finding.code}] {printable(finding.cause)}")
+        lines.append(f"  {index}. [{finding.code}] {printable(capped(finding.cause))}")
         for item in finding.evidence:
-            lines.append(f"     evidence: {printable(item)}")
+            lines.append(f"     evidence: {printable(capped(item))}")
         if finding.fix:
-            lines.append(f"     fix:      {printable(finding.fix)}")
+            lines.append(f"     fix:      {printable(capped(finding.fix))}")
     return lines
 
 
@@ -57,12 +58,12 @@ def format_block(namespace: str, name: str, result: WaitResult, findings: Sequen
                  timeout: float) -> str:
     """The block a failing test shows: the answer first (the likeliest cause and its fix),
     then what happened, the findings with their evidence, and the timeline."""
-    outcome = printable(outcome_line(namespace, name, result, timeout))
+    outcome = printable(capped(outcome_line(namespace, name, result, timeout)))
     lines = []
     if findings:
         top = findings[0]
-        fix = f" — fix: {printable(top.fix)}" if top.fix else ""
-        lines += [f"{top.code}: {printable(top.cause)}{fix}", ""]
+        fix = f" — fix: {printable(capped(top.fix))}" if top.fix else ""
+        lines += [f"{top.code}: {printable(capped(top.cause))}{fix}", ""]
     lines += [outcome, "", "Findings (most likely first):"]
     lines += format_findings(findings) or ["  (none: see the timeline)"]
     lines += ["", "Timeline:"]
@@ -80,14 +81,22 @@ def model_record(test: str, namespace: str, name: str, storage_uri: str, result:
     state = result.state
     principal = next((f.principal for f in findings if f.principal), None)
     return {
-        "test": test, "namespace": namespace, "name": name, "storage_uri": storage_uri,
+        "test": test, "namespace": namespace, "name": name, "storage_uri": capped(storage_uri),
         "verdict": result.verdict.value, "loaded": result.loaded,
         "seconds": result.elapsed, "timed_out": result.timed_out,
-        "state": state.summary() if state else None,
-        "principal": principal,
-        "timeline": [{"at": e.at, "source": e.source, "text": e.text} for e in result.timeline],
-        "findings": [f.as_dict() for f in findings],
+        "state": capped(state.summary(), 500) if state else None,
+        "principal": capped(principal, 500) if principal else None,
+        "timeline": [{"at": e.at, "source": e.source, "text": capped(e.text)}
+                     for e in result.timeline],
+        "findings": [_capped_finding(f.as_dict()) for f in findings],
     }
+
+
+def _capped_finding(finding: dict[str, Any]) -> dict[str, Any]:
+    """A finding's strings come from the cluster: bounded before they reach any report."""
+    return {key: capped(value) if isinstance(value, str)
+            else [capped(item) for item in value] if isinstance(value, list) else value
+            for key, value in finding.items()}
 
 
 def summary_rows(records: Sequence[dict[str, Any]]) -> list[str]:
@@ -96,8 +105,9 @@ def summary_rows(records: Sequence[dict[str, Any]]) -> list[str]:
     for record in records:
         top = record["findings"][0]["code"] if record["findings"] else "-"
         took = f"{record['seconds']:.2f}s" if record.get("seconds") is not None else "-"
-        rows.append(f"{record['namespace']}/{record['name']}  {record['verdict']:<14} "
-                    f"{took:>8}  {record.get('state') or '-'}  finding: {top}")
+        rows.append(printable(f"{record['namespace']}/{record['name']}  "
+                              f"{record['verdict']:<14} {took:>8}  "
+                              f"{capped(record.get('state') or '-', 300)}  finding: {top}"))
     return rows
 
 
@@ -107,15 +117,17 @@ def markdown_summary(records: Sequence[dict[str, Any]]) -> str:
              "|---|---|---|---|---|"]
     for record in records:
         top = record["findings"][0]["code"] if record["findings"] else ""
-        lines.append(f"| `{record['namespace']}/{record['name']}` | {record['verdict']} | "
-                     f"{record['seconds']:.2f}s | {record.get('state') or ''} | {top} |")
+        took = f"{record['seconds']:.2f}s" if record.get("seconds") is not None else "-"
+        lines.append(f"| {markdown_code(record['namespace'] + '/' + record['name'])} | "
+                     f"{markdown(record['verdict'])} | {took} | "
+                     f"{markdown(record.get('state') or '')} | {markdown(top)} |")
     for record in records:
         failing = [f for f in record["findings"] if f.get("failure")]
         if failing:
-            lines += ["", f"### `{record['name']}` ({record['test']})"]
+            lines += ["", f"### {markdown_code(record['name'])} ({markdown(record['test'])})"]
             for finding in failing:
-                lines += [f"- **{finding['code']}**: {finding['cause']}",
-                          f"  - fix: `{finding['fix']}`"]
+                lines += [f"- **{markdown(finding['code'])}**: {markdown(finding['cause'])}",
+                          f"  - fix: {markdown_code(finding['fix'])}"]
     return "\n".join(lines) + "\n"
 
 

@@ -6,6 +6,8 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
+from pytest_kfs.text import printable
+
 _COLOURS = {"Pending": "#b0b7c3", "Loading": "#4a90d9", "Loaded": "#2e9d5b",
             "FailedToLoad": "#d64545", "Standby": "#8e7cc3", "": "#dddddd"}
 _WIDTH, _BAR, _LEFT = 760, 22, 10
@@ -53,9 +55,21 @@ def _svg(record: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def _visible(value: Any) -> Any:
+    """Cluster text with its control characters shown, not kept (html.escape leaves them)."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, list):
+        return [_visible(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _visible(item) for key, item in value.items()}
+    return value
+
+
 def render(records: Sequence[dict[str, Any]], title: str = "pytest-kfs report",
            cluster: str | None = None) -> str:
     """The whole document; `cluster` names where it ran (context, Kubernetes, KServe)."""
+    records = [_visible(record) for record in records]
     body = [f"<h1>{html.escape(title)}</h1>",
             *([f'<p class="cluster">cluster: {html.escape(cluster)}</p>'] if cluster else []),
             '<p class="legend">' + " ".join(

@@ -197,8 +197,8 @@ def describe(state: ModelState, pods_running: int | None = None) -> str:
                 f"({state.summary()})")
     if state.active == "Loaded":
         return f"Loaded ({state.summary()})"
-    conditions = "; ".join(f"{c.type}={c.status}" + (f" {c.reason}" if c.reason else "")
-                           + (f": {c.message}" if c.message else "")
+    conditions = "; ".join(f"{c.type}={c.status}" + (f" {c.reason[:100]}" if c.reason else "")
+                           + (f": {c.message[:300]}" if c.message else "")
                            for c in state.not_ready()[:2])
     where = state.summary() if state.reported else "no model status"
     return f"not serving ({where})" + (f"; {conditions}" if conditions else "")

@@ -39,6 +39,7 @@ from pytest_kfs.status import (
     rollout_unfinished,
     verdict,
 )
+from pytest_kfs.text import capped
 
 _TRANSIENT_STATUS = {429, 500, 502, 503, 504}
 # A safety net only: watches carry the changes; a quiet minute re-reads the truth once.
@@ -50,6 +51,8 @@ _SILENCE_SECONDS = 90
 
 
 _MAX_RETRY_AFTER = 30.0
+# Entries a wait keeps (a flood of events must not become a megabyte report).
+_MAX_TIMELINE = 500
 
 
 def _transient(error: BaseException) -> bool:
@@ -282,8 +285,15 @@ def wait_for_model(cluster: Cluster, namespace: str, name: str, timeout: float,
     seen_events: set[str] = set()
 
     def note(source: str, text: str) -> None:
-        entry = TimelineEntry(round(time.monotonic() - started, 3), source, text)
-        result.timeline.append(entry)
+        entry = TimelineEntry(round(time.monotonic() - started, 3), source, capped(text))
+        if len(result.timeline) >= _MAX_TIMELINE:
+            # A flood of events: keep the first entries and the latest; say so once.
+            if len(result.timeline) == _MAX_TIMELINE:
+                result.timeline.append(TimelineEntry(entry.at, "kfs", "timeline full: later "
+                                                     "entries replace the last one"))
+            result.timeline[-1] = entry
+        else:
+            result.timeline.append(entry)
         if on_change:
             on_change(entry)
 
@@ -346,7 +356,7 @@ def wait_for_model(cluster: Cluster, namespace: str, name: str, timeout: float,
                     note("event", f"{obj.get('reason')}: {obj.get('message', '')}")
                     if _settles(obj):
                         result.verdict = Verdict.FAILED
-                        result.reason = f"{obj.get('reason')}: {obj.get('message', '')}"
+                        result.reason = capped(f"{obj.get('reason')}: {obj.get('message', '')}")
                         break
                 continue
             result.pods = list(pods.values())

@@ -1,0 +1,70 @@
+"""One hostile corpus through every output: the failure block, the terminal rows, the GitHub
+step summary, the JSON and HTML reports, and the offline diagnosis. Nothing in it may act:
+no terminal control sequence, no Markdown link/image/HTML, no raw <script>, no unbounded size."""
+
+import html.parser
+import json
+import re
+import unicodedata
+
+import pytest
+
+from pytest_kfs.diagnose import diagnose
+from pytest_kfs.evidence import Evidence
+from pytest_kfs.report import format_block, markdown_summary, model_record, summary_rows
+from pytest_kfs.report_html import render
+from pytest_kfs.status import ModelState, Verdict
+from pytest_kfs.wait import TimelineEntry, WaitResult
+
+HOSTILE = [
+    "\x1b]0;owned-title\x07",            # OSC: window title
+    "\x1b[2K\r PASSED",                  # erase the line, print a fake result
+    "nul\x00byte",
+    "pipe | breaks | tables",
+    "tick ` breaks ``` code",
+    "<script>alert(1)</script>",
+    "[click](https://evil.example/x) ![pixel](https://evil.example/p.png)",
+    "\u202eevil bidi",
+    "x" * 1_000_000,                      # one megabyte without a space
+]
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _failed_wait(text: str) -> tuple[WaitResult, list]:
+    isvc = {"metadata": {"name": "model", "namespace": "ns"},
+            "spec": {"predictor": {"model": {"storageUri": "gs://b/p"}}},
+            "status": {"conditions": [{"type": "Ready", "status": "False", "message": text}],
+                       "modelStatus": {"states": {"activeModelState": "",
+                                                  "targetModelState": "FailedToLoad"},
+                                       "transitionStatus": "BlockedByFailedLoad",
+                                       "lastFailureInfo": {"reason": "ModelLoadFailed",
+                                                           "message": text}}}}
+    state = ModelState.from_isvc(isvc)
+    result = WaitResult(verdict=Verdict.FAILED, state=state, elapsed=1.0,
+                        reason=f"Failed: {text[:5000]}",
+                        timeline=[TimelineEntry(0.5, "event", text)])
+    evidence = Evidence(isvc=isvc, logs={"pod/storage-initializer": text},
+                        events=[{"reason": "Failed", "message": text}])
+    return result, diagnose(evidence)
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
+def test_nothing_from_the_cluster_acts_in_any_output(text):
+    result, findings = _failed_wait(text)
+    block = format_block("ns", "model", result, findings, 60)
+    record = model_record("t.py::test", "ns", "model", "gs://b/p", result, findings)
+    rows = summary_rows([record])
+    for line in [*block.splitlines(), *rows]:
+        assert not CONTROL.search(line), repr(line[:200])
+        assert len(line) < 5000
+    markdown = markdown_summary([record])
+    assert not re.search(r"(?<!\\)[<\[]", markdown.replace("## pytest-kfs", "")), markdown[:300]
+    assert not CONTROL.search(markdown.replace("\n", ""))
+    for row in (line for line in markdown.splitlines() if line.startswith("| ")):
+        assert len(re.findall(r"(?<!\\)\|", row)) == 6, row  # five cells, no more
+    document = json.dumps(record)
+    assert len(document) < 60_000
+    page = render([record])
+    assert "<script>alert" not in page
+    assert all(unicodedata.category(ch) != "Cc" or ch in "\n\t" for ch in page if ch != "\r")
+    html.parser.HTMLParser().feed(page)  # parses
