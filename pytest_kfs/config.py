@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_kfs.keyfile import key_problem
 from pytest_kfs.options import KEEP_CHOICES, OPTIONS, PREFLIGHT_MODES
 
 # kind accepts the names Docker accepts for a container prefix.
@@ -290,9 +291,6 @@ def parse_run_id(value: str | None) -> str | None:
 ENV_VARS = {option.name: option.env_name for option in OPTIONS if option.env}
 
 
-_KEY_FIELDS = ("client_email", "private_key", "token_uri")
-
-
 def parse_serving_key(path: str) -> Path:
     """--kfs-serving-key: a readable Google service-account key file (never echoed)."""
     location = Path(path).expanduser()
@@ -304,11 +302,10 @@ def parse_serving_key(path: str) -> Path:
     except ValueError:
         raise SettingsError(f"--kfs-serving-key={path} is not JSON: a Google service-account "
                             "key file (gcloud iam service-accounts keys create) is") from None
-    lacking = [field for field in _KEY_FIELDS if not isinstance(data, dict)
-               or not isinstance(data.get(field), str) or not data.get(field)]
-    if not isinstance(data, dict) or data.get("type") != "service_account" or lacking:
-        raise SettingsError(f"--kfs-serving-key={path} is not a service-account key file "
-                            f"(type service_account with {', '.join(_KEY_FIELDS)})")
+    problem = key_problem(data)
+    if problem:
+        raise SettingsError(f"--kfs-serving-key={path} is not a service-account key file: "
+                            f"{problem}")
     return location
 
 

@@ -32,6 +32,7 @@ from pytest_kfs.inference import (
     send_with_host,
     v2_ready,
 )
+from pytest_kfs.keyfile import key_problem
 from pytest_kfs.report import format_block
 from pytest_kfs.status import ModelState
 from pytest_kfs.wait import TimelineEntry, WaitResult, wait_for_model
@@ -50,9 +51,6 @@ class ModelNotLoaded(AssertionError):
         self.findings = findings
 
 
-_KEY_FIELDS = ("client_email", "private_key", "token_uri")
-
-
 def service_account_key(credentials: dict[str, Any] | str) -> dict[str, Any]:
     """A Google service-account key (dict or its JSON text); DeployError naming what is wrong,
     never echoing the key."""
@@ -63,16 +61,11 @@ def service_account_key(credentials: dict[str, Any] | str) -> dict[str, Any]:
             raise DeployError(f"credentials= is not valid JSON (line {error.lineno}, column "
                               f"{error.colno}); pass the key file's content or a dict") \
                 from None
-    if not isinstance(credentials, dict):
-        raise DeployError(f"credentials= must be a service-account key (a dict), got "
-                          f"{type(credentials).__name__}")
-    if credentials.get("type") != "service_account":
-        raise DeployError(f"credentials= is a key of type {credentials.get('type')!r}; KServe "
-                          "needs a service_account key (gcloud iam service-accounts keys create)")
-    lacking = [field for field in _KEY_FIELDS if not credentials.get(field)]
-    if lacking:
-        raise DeployError(f"credentials= lacks {', '.join(lacking)}: not a complete "
-                          "service-account key file")
+    problem = key_problem(credentials)
+    if problem:
+        raise DeployError(f"credentials= is not a service-account key: {problem}; pass a key "
+                          "file's content (gcloud iam service-accounts keys create)")
+    assert isinstance(credentials, dict)
     return credentials
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +27,8 @@ from google.oauth2 import service_account
 from pytest_kfs.diagnose import parse_gcs_uri
 from pytest_kfs.evidence import GCS_KEY_FILE, SecretSummary, summarize_secret
 from pytest_kfs.iam import GET, LIST
+from pytest_kfs.keyfile import key_problem, token_uri_trusted
+from pytest_kfs.text import printable
 
 S3_KEYS = ("AWS_ACCESS_KEY_ID", "awsAccessKeyID")
 # Google's clients retry for minutes by default; a check gives a transient fault this long.
@@ -134,8 +138,10 @@ class KeyCheck:
     unverified: str = ""
 
 
-def check_key(secret_data: dict[str, str], gcs_file: str = GCS_KEY_FILE) -> KeyCheck:
-    """Parse and refresh the key (one token request); never returns key material."""
+def check_key(secret_data: dict[str, str], gcs_file: str = GCS_KEY_FILE,
+              private_endpoints: Iterable[str | None] = ()) -> KeyCheck:
+    """Parse and refresh the key (one token request, only to Google's token endpoint or one
+    the run was configured with); never returns key material or more than a short reason."""
     if gcs_file not in secret_data:
         keys = ", ".join(sorted(secret_data)) or "none"
         return KeyCheck(False, f"no key named {gcs_file} (keys: {keys}); KServe only reads that "
@@ -144,24 +150,41 @@ def check_key(secret_data: dict[str, str], gcs_file: str = GCS_KEY_FILE) -> KeyC
         info = json.loads(base64.b64decode(secret_data[gcs_file]))
     except (ValueError, TypeError):
         return KeyCheck(False, f"{gcs_file} is not valid JSON")
-    if not isinstance(info, dict) or info.get("type") != "service_account":
-        kind = info.get("type") if isinstance(info, dict) else "not an object"
-        return KeyCheck(False, f"{gcs_file} is of type {kind!r}, not a service_account key")
-    email = info.get("client_email")
+    problem = key_problem(info)
+    if problem:
+        return KeyCheck(False, f"{gcs_file} is not a service-account key: {problem}")
+    email = str(info["client_email"])
+    if not token_uri_trusted(str(info["token_uri"]), private_endpoints):
+        reason = ("not checked: the key's token_uri is neither Google's token endpoint nor "
+                  "one this run was configured with, so no signed assertion was sent there")
+        return KeyCheck(False, reason, email, unverified=reason)
     try:
         credentials = service_account.Credentials.from_service_account_info(
             info, scopes=["https://www.googleapis.com/auth/devstorage.read_only"])
         _retrying()(credentials.refresh)(Request())
     except (ValueError, KeyError) as error:
-        return KeyCheck(False, f"{gcs_file} is not a usable key: {error}", email)
+        return KeyCheck(False, f"{gcs_file} is not a usable key ({type(error).__name__})",
+                        email)
     except (auth_exceptions.GoogleAuthError, api_exceptions.RetryError,
             requests.exceptions.RequestException) as error:
         if unverifiable(error):
             reason = f"could not verify the key: Google's token endpoint did not answer " \
                      f"({_short(error)}) after retrying for {RETRY_SECONDS:g}s"
             return KeyCheck(False, reason, email, unverified=reason)
-        return KeyCheck(False, f"token request refused: {error.args[0]}", email)
+        return KeyCheck(False, f"token request refused: {_short_reason(error)}", email)
     return KeyCheck(True, "the key refreshes", email)
+
+
+# What an OAuth token endpoint says when it refuses: `invalid_grant: Invalid JWT Signature.`
+_OAUTH_REASON = re.compile(r"^[a-z_]{3,40}(?:: [^<>{}\n]{0,160})?$")
+
+
+def _short_reason(error: BaseException) -> str:
+    """The token endpoint's reason when it is an OAuth error; never a copied page."""
+    first = error.args[0] if error.args and isinstance(error.args[0], str) else ""
+    if first and _OAUTH_REASON.match(first.strip()):
+        return printable(first.strip())
+    return "an answer that is not an OAuth error (not shown)"
 
 
 def _short(error: BaseException) -> str:

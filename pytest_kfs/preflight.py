@@ -68,6 +68,10 @@ class GoogleAccess:
     iam_credentials_endpoint: str = GOOGLE_IAM_CREDENTIALS
     project: str | None = None
 
+    def endpoints(self) -> tuple[str | None, ...]:
+        """The Google endpoints this run was configured with (a key's token_uri may be one)."""
+        return (self.storage_endpoint, self.iam_endpoint, self.iam_credentials_endpoint)
+
     def storage_client(self, credentials: auth_credentials.Credentials | None) -> storage.Client:
         """A storage client acting with `credentials` (anonymous when None)."""
         options = ClientOptions(api_endpoint=self.storage_endpoint) if self.storage_endpoint \
@@ -195,7 +199,7 @@ def predict(cluster: Cluster, namespace: str, config: ModelConfig,
         return Prediction("unknown", reason=f"{config.storage_uri} is not a gs:// URI")
     identity, key = found
     if identity.source == "key-secret" and key is not None:
-        validity = check_key(key)
+        validity = check_key(key, private_endpoints=access.endpoints())
         if validity.unverified:
             return Prediction("unknown", reason=validity.unverified,
                               principal=validity.client_email)

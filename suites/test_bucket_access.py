@@ -23,7 +23,8 @@ def test_the_serving_identity_has_google_credentials(kfs_serving, kfs_property):
 
 def test_the_key_secret_is_usable(kfs_serving):
     requires_gcs(kfs_serving)
-    check = check_key(key_file_of(kfs_serving))
+    check = check_key(key_file_of(kfs_serving),
+                      private_endpoints=[kfs_serving.gcs_endpoint])
     if check.unverified:
         pytest.fail(f"secret {kfs_serving.identity.secret}: {check.unverified}", pytrace=False)
     assert check.ok, f"secret {kfs_serving.identity.secret}: {check.detail}"
@@ -32,7 +33,7 @@ def test_the_key_secret_is_usable(kfs_serving):
 def _access_with_key(kfs_serving):
     requires_gcs(kfs_serving)
     key = key_file_of(kfs_serving)
-    if not check_key(key).ok:
+    if not check_key(key, private_endpoints=[kfs_serving.gcs_endpoint]).ok:
         pytest.skip("the key does not refresh (see test_the_key_secret_is_usable)")
     check = check_access(client_for_key(key, kfs_serving.gcs_endpoint),
                          kfs_serving.config.storage_uri)

@@ -127,10 +127,17 @@ CASES = {
                                test="def test_x(kfs_deploy):\n    kfs_deploy('sklearn-iris', "
                                     "credentials='{not json')\n", usage=False),
     "key-not-a-service-account": Case(
-        DEPLOY, "credentials= is a key of type 'authorized_user'; KServe needs a "
-                "service_account key",
+        DEPLOY, "credentials= is not a service-account key: its type is 'authorized_user', "
+                "not service_account",
         test="def test_x(kfs_deploy):\n    kfs_deploy('sklearn-iris', credentials="
              "{'type': 'authorized_user', 'refresh_token': 'x'})\n", usage=False),
+    "key-with-a-list-for-its-private-key": Case(
+        DEPLOY, "credentials= is not a service-account key: it lacks private_key (or they are "
+                "not text)",
+        test="def test_x(kfs_deploy):\n    kfs_deploy('sklearn-iris', credentials={"
+             "'type': 'service_account', 'client_email': 'a@p.iam.gserviceaccount.com', "
+             "'token_uri': 'https://oauth2.googleapis.com/token', "
+             "'private_key': ['-----BEGIN PRIVATE KEY-----SECRETBODY']})\n", usage=False),
     "key-for-another-project": Case(
         DEPLOY, "[GCS_LIST_DENIED] other-team@kfs-other.iam.gserviceaccount.com cannot list "
                 f"{MODEL}",
@@ -247,6 +254,7 @@ def test_bad_input_gives_one_clear_line(name, pytester, kfs_cluster, materials, 
     expected = case.expected.format(**materials)
     try:
         assert "Traceback" not in output, output
+        assert "SECRETBODY" not in output, "key material printed"
         lines = [line for line in output.splitlines() if expected in line]
         assert lines, f"expected {expected!r} in:\n{output}"
         if case.usage:

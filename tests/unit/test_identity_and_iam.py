@@ -70,3 +70,29 @@ def test_configured_models_follow_options_then_scenario():
         ("gs://b/m", "sa")]
     assert configured_models(Settings(target=LocalTarget()))[0].scenario == "healthy"
     assert configured_models(Settings(target=None))[0].name == "sklearn-iris"
+
+
+def test_a_key_of_any_shape_is_refused_without_echoing_it():
+    from pytest_kfs.keyfile import key_problem
+
+    pem = ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n"
+           "-----END PRIVATE KEY-----\n")
+    good = {"type": "service_account", "client_email": "a@p.iam.gserviceaccount.com",
+            "private_key": pem, "private_key_id": "abc",
+            "token_uri": "https://oauth2.googleapis.com/token"}
+    assert key_problem(good) is None
+    for broken in ({**good, "private_key": [pem]}, {**good, "private_key": {"k": pem}},
+                   {**good, "private_key": "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"},
+                   {**good, "type": pem}, [good], pem):
+        problem = key_problem(broken)
+        assert problem and "MIIEvQ" not in problem and "BEGIN" not in problem
+
+
+def test_a_keys_token_uri_is_called_only_when_it_is_googles_or_configured():
+    from pytest_kfs.keyfile import token_uri_trusted
+
+    assert token_uri_trusted("https://oauth2.googleapis.com/token")
+    assert token_uri_trusted("http://127.0.0.1:4443/token", ["http://127.0.0.1:4443"])
+    assert not token_uri_trusted("http://127.0.0.1:4443/token", ["http://127.0.0.1:9999"])
+    assert not token_uri_trusted("http://internal.corp/admin", [None])
+    assert not token_uri_trusted("https://oauth2.googleapis.com.evil.example/token")
