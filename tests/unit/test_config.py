@@ -193,7 +193,8 @@ def test_serving_account_is_namespace_slash_name_and_excludes_a_key(tmp_path):
         resolve({"cluster": "prod", "serving_account": "kserve-reader"}, {}, {})
     key = tmp_path / "key.json"
     key.write_text('{"type": "service_account", "client_email": "a@p.iam.gserviceaccount.com",'
-                   ' "private_key": "-----BEGIN PRIVATE KEY-----\\nk\\n-----END PRIVATE KEY-----\\n",'
+                   ' "private_key": "-----BEGIN PRIVATE KEY-----\\nk\\n'
+                   '-----END PRIVATE KEY-----\\n",'
                    ' "token_uri": "https://oauth2.googleapis.com/token"}')
     with pytest.raises(SettingsError, match="both give the serving identity; use one"):
         resolve({"cluster": "prod", "serving_account": "a/b", "serving_key": str(key)}, {}, {})
