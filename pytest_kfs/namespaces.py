@@ -27,6 +27,12 @@ RUN_ID_LABEL = "pytest-kfs/run-id"
 TEST_ANNOTATION = "pytest-kfs/test"
 CREATED_ANNOTATION = "pytest-kfs/created"
 KEPT_ANNOTATION = "pytest-kfs/kept"
+# One run of pytest (its xdist workers included): runs sharing a KFS_RUN_ID are still apart.
+INSTANCE_LABEL = "pytest-kfs/instance"
+# Renewed while the run that owns the namespace lives: a sweep leaves it alone until it stops.
+HEARTBEAT_ANNOTATION = "pytest-kfs/heartbeat"
+HEARTBEAT_SECONDS = 30.0
+_ALIVE_SECONDS = 4 * HEARTBEAT_SECONDS
 # KServe derives host names such as `<model>-predictor-<namespace>` (one DNS label, at most 63
 # characters) under its default domainTemplate; a 36-character namespace leaves room for model
 # names of up to 16 characters. A cluster's own template may leave less (namespace_room).
@@ -37,6 +43,11 @@ _SHORTEST = 16  # kfs-<run>-<h> and a few characters of the test: below this, na
 
 class NamespaceTaken(RuntimeError):
     """The namespace exists and is not ours to use."""
+
+
+class NamespaceBusy(NamespaceTaken):
+    """The name is held by another run with the same run id (a concurrent CI job, or the
+    previous run's namespace still terminating): take a name of this run instance's."""
 
 
 def namespace_room(template: str | None = None, domain: str | None = None) -> int:
@@ -68,18 +79,24 @@ def namespace_name(run_id: str, test_id: str, max_length: int = _MAX) -> str:
     return name.replace("--", "-")
 
 
-def create(cluster: Cluster, name: str, run_id: str, test_id: str) -> str:
-    """Create a namespace labelled as ours; NamespaceTaken if it already exists."""
+def create(cluster: Cluster, name: str, run_id: str, test_id: str, instance: str = "") -> str:
+    """Create a namespace labelled as ours (and as this run instance's); NamespaceTaken if it
+    already exists."""
+    now = str(int(time.time()))
     try:
         cluster.core.create_namespace({"metadata": {
-            "name": name, "labels": {MANAGED_BY: MANAGER, RUN_ID_LABEL: run_id},
-            "annotations": {TEST_ANNOTATION: test_id[:250],
-                            CREATED_ANNOTATION: str(int(time.time()))},
+            "name": name, "labels": {MANAGED_BY: MANAGER, RUN_ID_LABEL: run_id,
+                                     **({INSTANCE_LABEL: instance} if instance else {})},
+            "annotations": {TEST_ANNOTATION: test_id[:250], CREATED_ANNOTATION: now,
+                            HEARTBEAT_ANNOTATION: now},
         }})
     except ApiException as error:
         if error.status != 409:
             raise
         labels = (cluster.core.read_namespace(name).metadata.labels or {})
+        if labels.get(MANAGED_BY) == MANAGER and labels.get(RUN_ID_LABEL) == run_id:
+            raise NamespaceBusy(f"namespace {name} is held by another run with run id "
+                                f"{run_id}") from None
         if labels.get(MANAGED_BY) != MANAGER:
             raise NamespaceTaken(
                 f"namespace {name} already exists and is not pytest-kfs's (no label "
@@ -123,6 +140,8 @@ class OwnedNamespace:
     created: float  # epoch seconds
     kept: bool
     terminating: bool
+    instance: str = ""
+    heartbeat: float = 0.0  # epoch seconds; 0: never renewed
 
 
 def list_owned(cluster: Cluster) -> list[OwnedNamespace]:
@@ -132,28 +151,46 @@ def list_owned(cluster: Cluster) -> list[OwnedNamespace]:
     owned = []
     for item in items:
         annotations = item.metadata.annotations or {}
+        labels = item.metadata.labels or {}
         try:
             created = float(annotations[CREATED_ANNOTATION])
         except (KeyError, ValueError):
             created = item.metadata.creation_timestamp.timestamp()
+        try:
+            heartbeat = float(annotations.get(HEARTBEAT_ANNOTATION) or 0)
+        except ValueError:
+            heartbeat = 0.0
         owned.append(OwnedNamespace(
-            item.metadata.name, (item.metadata.labels or {}).get(RUN_ID_LABEL, ""), created,
-            KEPT_ANNOTATION in annotations, item.metadata.deletion_timestamp is not None))
+            item.metadata.name, labels.get(RUN_ID_LABEL, ""), created,
+            KEPT_ANNOTATION in annotations, item.metadata.deletion_timestamp is not None,
+            labels.get(INSTANCE_LABEL, ""), heartbeat))
     return owned
 
 
 def stale(owned: Iterable[OwnedNamespace], now: float, ttl_seconds: float,
           current_run: str) -> list[str]:
-    """Names to sweep: ours, of another run, older than the TTL, not kept, not going already."""
+    """Names to sweep: ours, of another run, older than the TTL, not kept, not going already,
+    and not renewed lately by a run that still lives (whatever the TTL)."""
     return sorted(ns.name for ns in owned
                   if ns.run_id != current_run and now - ns.created > ttl_seconds
+                  and now - ns.heartbeat > _ALIVE_SECONDS
                   and not ns.kept and not ns.terminating)
 
 
-def of_run(owned: Iterable[OwnedNamespace], run_id: str) -> list[str]:
-    """This run's namespaces still standing (an xdist worker died before deleting them)."""
+def of_run(owned: Iterable[OwnedNamespace], run_id: str, instance: str = "") -> list[str]:
+    """This run's namespaces still standing (an xdist worker died before deleting them): of
+    this run instance only, so another run with the same KFS_RUN_ID keeps its own."""
     return sorted(ns.name for ns in owned
-                  if ns.run_id == run_id and not ns.kept and not ns.terminating)
+                  if ns.run_id == run_id and (not instance or ns.instance == instance)
+                  and not ns.kept and not ns.terminating)
+
+
+def renew(cluster: Cluster, names: Iterable[str], now: float) -> None:
+    """Renew the heartbeat of namespaces this process holds (gone ones are skipped)."""
+    for name in list(names):
+        with contextlib.suppress(ApiException):
+            cluster.core.patch_namespace(name, {"metadata": {"annotations": {
+                HEARTBEAT_ANNOTATION: str(int(now))}}}, _request_timeout=10)
 
 
 def delete_all(cluster: Cluster, names: Iterable[str]) -> list[str]:

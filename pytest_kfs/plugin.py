@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import sys
+import threading
 import time
 import uuid
 import warnings
@@ -28,6 +29,7 @@ SETTINGS = pytest.StashKey[Settings]()
 RUN_CLUSTER: pytest.StashKey[RunCluster] = pytest.StashKey()
 RUN_ID = pytest.StashKey[str]()
 NAMESPACE_ROOM = pytest.StashKey[int]()
+INSTANCE = pytest.StashKey[str]()
 REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 RECORDS = pytest.StashKey[dict[str, dict[str, Any]]]()
 RECORD_PROPERTY = "kfs_record"
@@ -115,6 +117,7 @@ def pytest_configure(config: pytest.Config) -> None:
     worker_input = getattr(config, "workerinput", {})
     config.stash[RUN_ID] = (worker_input.get("kfs_run_id") or config.stash[SETTINGS].run_id
                             or uuid.uuid4().hex[:10])
+    config.stash[INSTANCE] = worker_input.get("kfs_instance") or uuid.uuid4().hex[:12]
     config.stash[RECORDS] = {}
     config.pluginmanager.register(KfsSession(config), "kfs-session")
 
@@ -280,6 +283,7 @@ class KfsSession:
     def pytest_configure_node(self, node: object) -> None:
         """Hand each xdist worker the controller's cluster instead of starting its own."""
         node.workerinput["kfs_run_id"] = self.config.stash[RUN_ID]  # type: ignore[attr-defined]
+        node.workerinput["kfs_instance"] = self.config.stash[INSTANCE]  # type: ignore[attr-defined]
         run = self.config.stash.get(RUN_CLUSTER, None)
         if run is not None:
             node.workerinput.update(run.shared)  # type: ignore[attr-defined]
@@ -351,7 +355,8 @@ class KfsSession:
         except Exception:  # no list permission, or the cluster went away: nothing to add
             return
         run_id = self.config.stash[RUN_ID]
-        self.leftovers = namespaces.delete_all(cluster, namespaces.of_run(owned, run_id))
+        self.leftovers = namespaces.delete_all(
+            cluster, namespaces.of_run(owned, run_id, self.config.stash[INSTANCE]))
         self.kept = [ns.name for ns in owned if ns.run_id == run_id and ns.kept]
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -387,6 +392,8 @@ class KfsSession:
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """Stop what the run started; runs after Ctrl-C too."""
+        if HEARTBEAT in config.stash:
+            config.stash[HEARTBEAT].stopped.set()
         run = config.stash.get(RUN_CLUSTER, None)
         if run is not None:
             run.close()
@@ -526,10 +533,18 @@ def _open_namespace(config: pytest.Config, cluster: Cluster, test_id: str) -> _N
 
     from pytest_kfs import namespaces
 
-    name = namespaces.namespace_name(config.stash[RUN_ID], test_id,
-                                     _namespace_room(config, cluster))
+    room = _namespace_room(config, cluster)
+    name = namespaces.namespace_name(config.stash[RUN_ID], test_id, room)
     try:
-        namespaces.create(cluster, name, config.stash[RUN_ID], test_id)
+        try:
+            namespaces.create(cluster, name, config.stash[RUN_ID], test_id,
+                              config.stash[INSTANCE])
+        except namespaces.NamespaceBusy:
+            # Same run id, same test, another job: a name of this run instance's own.
+            name = namespaces.namespace_name(
+                config.stash[RUN_ID], f"{test_id}@{config.stash[INSTANCE]}", room)
+            namespaces.create(cluster, name, config.stash[RUN_ID], test_id,
+                              config.stash[INSTANCE])
     except namespaces.NamespaceTaken as error:
         pytest.fail(f"pytest-kfs: {error}", pytrace=False)
     except ApiException as error:
@@ -539,7 +554,34 @@ def _open_namespace(config: pytest.Config, cluster: Cluster, test_id: str) -> _N
                     f"{error.status} {error.reason}{need}", pytrace=False)
     handle = _Namespace(name)
     handle.cluster = cluster
+    _heartbeat(config, cluster).held.add(name)
     return handle
+
+
+class _Heartbeat:
+    """Renews the heartbeat of the namespaces this process holds, so that no other run's
+    sweep takes them while they are in use (however old they are)."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.held: set[str] = set()
+        self.stopped = threading.Event()
+        self._cluster = cluster
+        threading.Thread(target=self._run, name="kfs-heartbeat", daemon=True).start()
+
+    def _run(self) -> None:
+        from pytest_kfs import namespaces
+
+        while not self.stopped.wait(namespaces.HEARTBEAT_SECONDS):
+            namespaces.renew(self._cluster, list(self.held), time.time())
+
+
+HEARTBEAT = pytest.StashKey[_Heartbeat]()
+
+
+def _heartbeat(config: pytest.Config, cluster: Cluster) -> _Heartbeat:
+    if HEARTBEAT not in config.stash:
+        config.stash[HEARTBEAT] = _Heartbeat(cluster)
+    return config.stash[HEARTBEAT]
 
 
 def _namespace_room(config: pytest.Config, cluster: Cluster) -> int:
@@ -557,6 +599,8 @@ def _namespace_room(config: pytest.Config, cluster: Cluster) -> int:
 def _close_namespace(config: pytest.Config, namespace: _Namespace, failed: bool) -> None:
     from pytest_kfs import namespaces
 
+    if HEARTBEAT in config.stash:
+        config.stash[HEARTBEAT].held.discard(str(namespace))
     keep = config.stash[SETTINGS].keep
     if keep == "always" or (keep == "on-failure" and failed):
         namespaces.mark_kept(namespace.cluster, str(namespace),

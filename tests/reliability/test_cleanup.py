@@ -188,3 +188,48 @@ def test_a_namespace_without_our_label_is_never_taken(pytester, inner, kfs_clust
         assert after.resource_version == before and after.deletion_timestamp is None
     finally:
         kfs_cluster.core.delete_namespace(taken)
+
+
+def test_concurrent_runs_never_delete_each_others_namespaces(pytester, inner, kfs_cluster,
+                                                              run_id, monkeypatch):
+    # A long CI job (its namespace made to look 3 h old) holds a namespace while two other runs
+    # start and end: one with the same KFS_RUN_ID (matrix jobs of one CI run), one with
+    # another id sweeping with the default 1 h TTL.
+    pytester.makepyfile(test_holds="""
+        import time
+        from pathlib import Path
+
+        def test_holds(kfs_namespace, kfs_cluster):
+            three_hours_ago = str(int(time.time()) - 3 * 3600)
+            kfs_cluster.core.patch_namespace(str(kfs_namespace), {"metadata": {
+                "annotations": {"pytest-kfs/created": three_hours_ago}}})
+            Path("holding").write_text(str(kfs_namespace))
+            deadline = time.time() + 150
+            while not Path("release").exists() and time.time() < deadline:
+                time.sleep(0.2)
+            assert Path("release").exists(), "never released"
+            ns = kfs_cluster.core.read_namespace(str(kfs_namespace))
+            assert ns.metadata.deletion_timestamp is None, "deleted by another run"
+    """, test_quick="def test_quick(kfs_namespace):\n    pass\n")
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "pytest", *inner.args, "test_holds.py"], cwd=pytester.path,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "KFS_RUN_ID": run_id})
+    try:
+        eventually(lambda: (pytester.path / "holding").exists(), timeout=120,
+                   what="the holder's namespace")
+        held = (pytester.path / "holding").read_text()
+        inner("test_quick.py").assert_outcomes(passed=1)  # same KFS_RUN_ID
+        inner("test_quick.py").assert_outcomes(passed=1)  # again: its last one still going
+        monkeypatch.setenv("KFS_RUN_ID", f"{run_id}-b")
+        other = pytester.runpytest_subprocess(*inner.args, "test_quick.py", "--kfs-sweep-ttl=1h",
+                                              timeout=240)
+        other.assert_outcomes(passed=1)
+        assert held not in other.stdout.str(), "swept while in use"
+        (pytester.path / "release").write_text("")
+        output, _ = holder.communicate(timeout=120)
+        assert holder.returncode == 0, output
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()

@@ -27,6 +27,22 @@ def test_of_run_takes_this_runs_leftovers_except_kept():
     assert of_run(found, "r1") == ["a"]
 
 
+def test_a_namespace_whose_run_still_beats_is_never_swept():
+    from dataclasses import replace
+
+    old = owned("old-but-alive", age_hours=30)
+    assert stale([replace(old, heartbeat=NOW - 60)], NOW, HOUR, "current") == []
+    assert stale([replace(old, heartbeat=NOW - 600)], NOW, HOUR, "current") == ["old-but-alive"]
+
+
+def test_another_run_with_the_same_run_id_keeps_its_namespaces():
+    from dataclasses import replace
+
+    found = [replace(owned("mine", run="ci-42"), instance="i1"),
+             replace(owned("theirs", run="ci-42"), instance="i2")]
+    assert of_run(found, "ci-42", "i1") == ["mine"]
+
+
 def test_names_are_dns_labels_and_distinct_per_test():
     first = namespace_name("abcdef1234", "suites/test_x.py::test_" + "y" * 80)
     second = namespace_name("abcdef1234", "suites/test_x.py::test_" + "y" * 81)
