@@ -348,8 +348,11 @@ class Deployer:
         account = account or f"{base}-sa"
         secret = f"{account}-gcs-key"
         encoded = base64.b64encode(json.dumps(key).encode()).decode()
-        self._create("Secret", {"metadata": {"name": secret}, "type": "Opaque",
-                                "data": {GCS_KEY_FILE: encoded}})
+        if not self._create("Secret", {"metadata": {"name": secret}, "type": "Opaque",
+                                       "data": {GCS_KEY_FILE: encoded}}):
+            # A second credentials= for the same account means the new key, not the old one.
+            self.cluster.core.patch_namespaced_secret(secret, self.namespace,
+                                                      {"data": {GCS_KEY_FILE: encoded}})
         if not self._create("ServiceAccount", {"metadata": {"name": account},
                                                "secrets": [{"name": secret}]}):
             self.cluster.core.patch_namespaced_service_account(

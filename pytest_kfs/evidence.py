@@ -20,6 +20,8 @@ KSERVE_NAMESPACES = ("kserve", "kubeflow")
 CONFIG_MAP = "inferenceservice-config"
 GCS_KEY_FILE = "gcloud-application-credentials.json"
 LOG_CONTAINERS = ("storage-initializer", "kserve-container")
+# A log is read by lines and by bytes: 200 lines of a megabyte each are not a diagnosis.
+LOG_BYTES = 256 * 1024
 UNREAD_KINDS = ("status", "pods", "logs", "events", "service account", "runtimes")
 
 
@@ -151,7 +153,8 @@ def _read_log(cluster: Cluster, namespace: str, pod: str, container: str, previo
               evidence: Evidence) -> None:
     try:
         text = cluster.core.read_namespaced_pod_log(pod, namespace, container=container,
-                                                   previous=previous, tail_lines=200)
+                                                   previous=previous, tail_lines=200,
+                                                   limit_bytes=LOG_BYTES)
     except ApiException as error:
         if error.status != 400:  # 400: the container has not started (yet)
             _gap(evidence.gaps, f"log of {pod}/{container}", error)

@@ -240,3 +240,13 @@ def test_a_siblings_events_do_not_fail_a_healthy_model(kfs_cluster, kfs_namespac
         broken.wait_loaded(timeout=60)
     healthy = kfs_deploy("sklearn-iris", name="model", credentials=reader_key)
     assert healthy.wait_loaded().verdict is Verdict.LOADED
+
+
+def test_a_second_key_for_the_same_account_replaces_the_first(kfs_deploy, reader_key,
+                                                             stranger_key):
+    first = kfs_deploy("sklearn-iris", service_account="shared", credentials=stranger_key)
+    with pytest.raises(ModelNotLoaded):
+        first.wait_loaded(timeout=60)
+    second = kfs_deploy("sklearn-iris", name="again", service_account="shared",
+                        credentials=reader_key)
+    assert second.wait_loaded(timeout=90).verdict is Verdict.LOADED

@@ -138,6 +138,10 @@ CASES = {
              "'type': 'service_account', 'client_email': 'a@p.iam.gserviceaccount.com', "
              "'token_uri': 'https://oauth2.googleapis.com/token', "
              "'private_key': ['-----BEGIN PRIVATE KEY-----SECRETBODY']})\n", usage=False),
+    "model-name-of-201-characters": Case(
+        DEPLOY, "pytest-kfs: cannot deploy: model name 'mmmmmmmm",
+        test="def test_x(kfs_deploy):\n    kfs_deploy('sklearn-iris', name='m' * 201)\n",
+        usage=False),
     "key-for-another-project": Case(
         DEPLOY, "[GCS_LIST_DENIED] other-team@kfs-other.iam.gserviceaccount.com cannot list "
                 f"{MODEL}",
