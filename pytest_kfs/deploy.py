@@ -134,23 +134,29 @@ class ModelHandle:
         pytest.fail(block, pytrace=False)
 
     def wait_loaded(self, timeout: float | None = None) -> WaitResult:
-        """Wait for Loaded; raise ModelNotLoaded with the timeline and findings otherwise."""
-        result = self.wait(timeout)
+        """Wait for Loaded; raise ModelNotLoaded with the timeline and findings otherwise.
+
+        The deadline covers the diagnosis too: its last tenth (at most 10 s) is kept for it."""
+        total = timeout or self.timeout
+        ends = time.monotonic() + total
+        result = self.wait(total - min(10.0, total / 10))
         if result.loaded:
             if self.recorder:
                 self.recorder(self, result, [])
             return result
-        findings = self.diagnose(result.isvc)
+        findings = self.diagnose(result.isvc, deadline=ends)
         if self.recorder:
             self.recorder(self, result, findings)
         block = format_block(self.namespace, self.name, result, findings,
                              timeout or self.timeout)
         raise ModelNotLoaded(block, result, findings)
 
-    def diagnose(self, isvc_obj: dict[str, Any] | None = None) -> list[Finding]:
-        """Collect the evidence now and explain the model's state, most likely cause first."""
+    def diagnose(self, isvc_obj: dict[str, Any] | None = None,
+                 deadline: float | None = None) -> list[Finding]:
+        """Collect the evidence now and explain the model's state, most likely cause first
+        (by `deadline`, time.monotonic(), what is not read yet stays unread)."""
         try:
-            evidence = collect(self.cluster, self.namespace, self.name, isvc_obj)
+            evidence = collect(self.cluster, self.namespace, self.name, isvc_obj, deadline)
         except (urllib3.exceptions.HTTPError, OSError) as error:
             # The API server went away: explain from what the wait saw.
             seen = self.last_result

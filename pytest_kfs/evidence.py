@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from kubernetes.client.rest import ApiException
@@ -89,8 +92,10 @@ def _gap(gaps: list[str], what: str, error: ApiException) -> None:
 
 
 def collect(cluster: Cluster, namespace: str, name: str,
-            isvc_obj: dict[str, Any] | None = None) -> Evidence:
-    """Read status, pods, logs, events, service account, secrets and KServe config."""
+            isvc_obj: dict[str, Any] | None = None,
+            deadline: float | None = None) -> Evidence:
+    """Read status, pods, logs, events, service account, secrets and KServe config; by
+    `deadline` (time.monotonic()), what is not read yet stays unread, said in a gap."""
     gaps: list[str] = []
     unread: set[str] = set()
     if isvc_obj is None:
@@ -102,25 +107,44 @@ def collect(cluster: Cluster, namespace: str, name: str,
             isvc_obj = {"metadata": {"name": name, "namespace": namespace}}
             unread.add("status")
     evidence = Evidence(isvc=isvc_obj, gaps=gaps, unread=unread)
-    _collect_pods(cluster, namespace, name, evidence)
+    stages: tuple[tuple[str, tuple[str, ...], Callable[[], None]], ...] = (
+        ("pods", ("pods", "logs"), partial(_collect_pods, cluster, namespace, name, evidence)),
+        ("events", ("events",), partial(_collect_events, cluster, namespace, evidence)),
+        ("KServe's config", (), partial(_collect_config, cluster, evidence)),
+        ("the serving identity", ("service account",),
+         partial(_collect_identity, cluster, namespace, evidence)),
+        ("serving runtimes", ("runtimes",),
+         partial(_collect_runtimes, cluster, namespace, evidence)))
+    for what, kinds, read in stages:
+        if deadline is not None and time.monotonic() >= deadline:
+            gaps.append(f"{what}: not read, the deadline ran out during the diagnosis")
+            evidence.unread.update(kinds)
+            continue
+        read()
+    return evidence
+
+
+def _collect_events(cluster: Cluster, namespace: str, evidence: Evidence) -> None:
     try:
-        events = cluster.core.list_namespaced_event(namespace).items
+        events = cluster.core.list_namespaced_event(namespace, _request_timeout=15).items
         evidence.events = [_sanitize(cluster, event) for event in events]
     except ApiException as error:
-        _gap(gaps, "events", error)
+        _gap(evidence.gaps, "events", error)
         evidence.unread.add("events")
-    _collect_config(cluster, evidence)
-    _collect_identity(cluster, namespace, evidence)
+
+
+def _collect_runtimes(cluster: Cluster, namespace: str, evidence: Evidence) -> None:
     try:
         runtimes = cluster.custom.list_cluster_custom_object(
-            "serving.kserve.io", "v1alpha1", "clusterservingruntimes")["items"]
+            "serving.kserve.io", "v1alpha1", "clusterservingruntimes",
+            _request_timeout=15)["items"]
         runtimes += cluster.custom.list_namespaced_custom_object(
-            "serving.kserve.io", "v1alpha1", namespace, "servingruntimes")["items"]
+            "serving.kserve.io", "v1alpha1", namespace, "servingruntimes",
+            _request_timeout=15)["items"]
         evidence.runtimes = sorted(r["metadata"]["name"] for r in runtimes)
     except ApiException as error:
-        _gap(gaps, "serving runtimes", error)
+        _gap(evidence.gaps, "serving runtimes", error)
         evidence.unread.add("runtimes")
-    return evidence
 
 
 def _collect_pods(cluster: Cluster, namespace: str, name: str, evidence: Evidence) -> None:

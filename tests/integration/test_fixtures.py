@@ -250,3 +250,18 @@ def test_a_second_key_for_the_same_account_replaces_the_first(kfs_deploy, reader
     second = kfs_deploy("sklearn-iris", name="again", service_account="shared",
                         credentials=reader_key)
     assert second.wait_loaded(timeout=90).verdict is Verdict.LOADED
+
+
+def test_a_diagnosis_out_of_time_says_what_it_did_not_read(kfs_cluster, kfs_namespace,
+                                                          kfs_deploy, stranger_key):
+    # wait_loaded keeps the last tenth of its deadline for the diagnosis; what it cannot read
+    # by then is unknown, not empty. Here KServe's status alone still names the cause: it
+    # carries the initializer's last words (lastFailureInfo).
+    from pytest_kfs.evidence import collect
+
+    model = kfs_deploy("sklearn-iris", credentials=stranger_key)
+    model.wait(timeout=60)
+    evidence = collect(kfs_cluster, kfs_namespace, "sklearn-iris", deadline=time.monotonic())
+    assert {"pods", "logs", "events", "service account", "runtimes"} <= evidence.unread
+    assert any("the deadline ran out during the diagnosis" in gap for gap in evidence.gaps)
+    assert model.diagnose(deadline=time.monotonic())[0].code == "GCS_LIST_DENIED"
