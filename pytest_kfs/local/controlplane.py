@@ -48,6 +48,7 @@ class ControlPlane:
     kubeconfig: Path
     server: str
     audit_log: Path
+    etcd_url: str = ""
     _processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     _apiserver_argv: list[str] = field(default_factory=list)
 
@@ -161,6 +162,8 @@ def _apiserver_command(assets: Assets, certs: pki.ControlPlanePki, workdir: Path
     return [
         str(assets.kube_apiserver),
         f"--etcd-servers={etcd_url}",
+        f"--etcd-cafile={certs.ca_cert}", f"--etcd-certfile={certs.admin_cert}",
+        f"--etcd-keyfile={certs.admin_key}",
         "--bind-address=127.0.0.1",
         "--advertise-address=127.0.0.1",
         f"--secure-port={port}",
@@ -234,21 +237,29 @@ def _start_processes(plane: ControlPlane, assets: Assets) -> None:
     (workdir / "audit-policy.yaml").write_text(json.dumps(_AUDIT_POLICY))
 
     client_port, peer_port = processes.free_port(), processes.free_port()
-    etcd_url = f"http://127.0.0.1:{client_port}"
+    etcd_url = plane.etcd_url = f"https://127.0.0.1:{client_port}"
+    peer_url = f"https://127.0.0.1:{peer_port}"
     etcd_log = workdir / "etcd.log"
+    # Loopback is shared with every local user: etcd only answers clients (and peers) with a
+    # certificate from this run's CA, whose files are in the 0700 work directory.
+    tls = [f"--cert-file={certs.serving_cert}", f"--key-file={certs.serving_key}",
+           f"--trusted-ca-file={certs.ca_cert}", "--client-cert-auth",
+           f"--peer-cert-file={certs.serving_cert}", f"--peer-key-file={certs.serving_key}",
+           f"--peer-trusted-ca-file={certs.ca_cert}", "--peer-client-cert-auth"]
     etcd = processes.spawn(
         [assets.etcd, f"--data-dir={workdir / 'etcd'}",
          f"--listen-client-urls={etcd_url}", f"--advertise-client-urls={etcd_url}",
-         f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
-         f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
-         f"--initial-cluster=default=http://127.0.0.1:{peer_port}",
+         f"--listen-peer-urls={peer_url}", f"--initial-advertise-peer-urls={peer_url}",
+         f"--initial-cluster=default={peer_url}", *tls,
          "--unsafe-no-fsync", "--log-level=warn",
          # KServe's real InferenceService CRD alone is about 2 MB.
          "--max-request-bytes=10485760"],
         etcd_log,
     )
     plane._processes.append(("etcd", etcd))
-    _wait_until(lambda: _http_ok(f"{etcd_url}/health"), "etcd", etcd, etcd_log, deadline)
+    context = _ssl_context(certs)
+    _wait_until(lambda: _http_ok(f"{etcd_url}/health", context), "etcd", etcd, etcd_log,
+                deadline)
 
     port = processes.free_port()
     plane.server = f"https://127.0.0.1:{port}"
@@ -256,7 +267,6 @@ def _start_processes(plane: ControlPlane, assets: Assets) -> None:
     plane._apiserver_argv = _apiserver_command(assets, certs, workdir, etcd_url, port)
     apiserver = processes.spawn(plane._apiserver_argv, apiserver_log)
     plane._processes.append(("kube-apiserver", apiserver))
-    context = _ssl_context(certs)
     _wait_until(lambda: _http_ok(f"{plane.server}/readyz", context), "kube-apiserver",
                 apiserver, apiserver_log, deadline)
 

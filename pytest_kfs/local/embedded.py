@@ -116,7 +116,7 @@ def start_embedded(kserve: bool = True, timing: Timing | None = None,
                             model_server_python(wanted))
             cluster.kubelet = Kubelet(api_client, cluster.gcp, plane.workdir,
                                       plane.pki.serving_cert, plane.pki.serving_key, images,
-                                      timing).start()
+                                      timing, client_ca=plane.pki.ca_cert).start()
             cluster.ingress = Ingress(api_client, cluster.kubelet).start()
             cluster.kserve = kserve_manager.start(
                 wanted, api_client, plane.kubeconfig, plane.workdir, plane.pki.ca_cert,

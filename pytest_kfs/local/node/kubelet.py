@@ -495,7 +495,7 @@ class Kubelet:
 
     def __init__(self, api_client: client.ApiClient, gcp: LocalGcp, workdir: Path,
                  serving_cert: Path, serving_key: Path, images: Images,
-                 timing: Timing | None = None) -> None:
+                 timing: Timing | None = None, client_ca: Path | None = None) -> None:
         self.api_client = api_client
         self.core = client.CoreV1Api(api_client)
         self.gcp = gcp
@@ -510,6 +510,7 @@ class Kubelet:
         self.closed_port = free_port()
         self._stop = threading.Event()
         self._serving = (serving_cert, serving_key)
+        self._client_ca = client_ca
         self._server: QuietHTTPServer | None = None
         self._lock = threading.Lock()
 
@@ -588,6 +589,10 @@ class Kubelet:
         self._server = QuietHTTPServer(("127.0.0.1", 0), LogHandler)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(str(self._serving[0]), str(self._serving[1]))
+        if self._client_ca is not None:
+            # Like a real kubelet: only the API server (its client certificate) reads logs.
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(str(self._client_ca))
         self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._server.serve_in_background("kfs-kubelet-logs")
 
