@@ -24,6 +24,7 @@ _CONNECT_TIMEOUT = 5.0
 
 def create_unless_exists(create: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
     """Call a create; an object of that name already there (409) is fine. True if created."""
+    __tracebackhide__ = True  # its locals hold key material: never shown (-l)
     try:
         create(*args, **kwargs)
     except ApiException as error:

@@ -54,6 +54,7 @@ class ModelNotLoaded(AssertionError):
 def service_account_key(credentials: dict[str, Any] | str) -> dict[str, Any]:
     """A Google service-account key (dict or its JSON text); DeployError naming what is wrong,
     never echoing the key."""
+    __tracebackhide__ = True  # its locals hold key material: never shown (-l)
     if isinstance(credentials, str):
         try:
             credentials = json.loads(credentials)
@@ -266,6 +267,7 @@ class Deployer:
                  protocol: str | None = None, min_replicas: int | None = None,
                  annotations: dict[str, str] | None = None) -> ModelHandle:
         """Deploy a sample by name, a spec (dict, YAML text or file) or a storage URI."""
+        __tracebackhide__ = True  # its locals hold key material: never shown (-l)
         if spec is not None and (sample or storage_uri):
             raise DeployError("pass either spec= or a sample/storage_uri, not both")
         if credentials is not None:
@@ -351,6 +353,7 @@ class Deployer:
     def key_service_account(self, base: str, account: str | None,
                             key: dict[str, Any]) -> str:
         """A key secret (KServe's file name) attached to a service account, as KServe docs do."""
+        __tracebackhide__ = True  # its locals hold key material: never shown (-l)
         account = account or f"{base}-sa"
         secret = f"{account}-gcs-key"
         encoded = base64.b64encode(json.dumps(key).encode()).decode()
@@ -369,6 +372,7 @@ class Deployer:
         """Create a Secret or ServiceAccount with the run's labels; True if created. One of
         that name already there is used as it is in the run's own namespace; in a shared one
         it must be this run's, or nothing is touched (DeployError)."""
+        __tracebackhide__ = True  # its locals hold key material: never shown (-l)
         body["metadata"]["labels"] = {**(body["metadata"].get("labels") or {}), **self.labels}
         name = body["metadata"]["name"]
         create = (self.cluster.core.create_namespaced_secret if kind == "Secret"

@@ -142,6 +142,7 @@ def check_key(secret_data: dict[str, str], gcs_file: str = GCS_KEY_FILE,
               private_endpoints: Iterable[str | None] = ()) -> KeyCheck:
     """Parse and refresh the key (one token request, only to Google's token endpoint or one
     the run was configured with); never returns key material or more than a short reason."""
+    __tracebackhide__ = True  # its locals hold key material: never shown (-l)
     if gcs_file not in secret_data:
         keys = ", ".join(sorted(secret_data)) or "none"
         return KeyCheck(False, f"no key named {gcs_file} (keys: {keys}); KServe only reads that "
@@ -197,6 +198,7 @@ def _short(error: BaseException) -> str:
 def client_for_key(secret_data: dict[str, str], endpoint: str | None,
                    gcs_file: str = GCS_KEY_FILE) -> storage.Client:
     """A storage client that acts as the key's service account."""
+    __tracebackhide__ = True  # its locals hold key material: never shown (-l)
     info = json.loads(base64.b64decode(secret_data[gcs_file]))
     credentials = service_account.Credentials.from_service_account_info(info)
     options = ClientOptions(api_endpoint=endpoint) if endpoint else None
