@@ -40,6 +40,11 @@ class Case:
 
 
 CLUSTER = ("--kfs-cluster=kfs-local", "--kfs-kubeconfig={admin}")
+_TOKEN_URI = "'token_uri': 'https://oauth2.googleapis.com/token'"
+KEY_EMAIL_NOT_TEXT = ("{'type': 'service_account', 'client_email': 5, " + _TOKEN_URI +
+                      ", 'private_key': '-----BEGIN PRIVATE KEY-----SECRETBODY'}")
+KEY_NOT_PEM = ("{'type': 'service_account', 'client_email': 'a@p.iam.gserviceaccount.com', "
+               + _TOKEN_URI + ", 'private_key': 'SECRETBODY'}")
 DEPLOY = (*CLUSTER, "-p", "no:randomly")
 
 CASES = {
@@ -171,6 +176,50 @@ CASES = {
             def test_x(keyless, kfs_model):
                 pass
             """), usage=False),
+    # A namespace of the user's (--kfs-namespace).
+    "namespace-not-a-name": Case((*CLUSTER, "--kfs-namespace=Team_A"),
+                                 "--kfs-namespace='Team_A' is not a namespace name"),
+    "namespace-missing": Case((*CLUSTER, "--kfs-namespace=no-such-team"),
+                              "--kfs-namespace=no-such-team: no such namespace on context "
+                              "'kfs-local'; create it"),
+    "namespace-and-a-scenario": Case(("--kfs-cluster=local", "--kfs-namespace=team",
+                                      "--kfs-scenario=healthy"),
+                                     "--kfs-scenario arranges fresh namespaces of its own"),
+    "namespace-with-parallel-workers": Case((*CLUSTER, "--kfs-namespace=team", "-p", "xdist",
+                                             "-n", "2"),
+                                            "--kfs-namespace=team runs every test in one "
+                                            "namespace"),
+    # Preflight's mode from the environment.
+    "namespace-too-long": Case((*CLUSTER, "--kfs-namespace=" + "t" * 64),
+                               "is not a namespace name (lower-case letters, digits and '-', "
+                               "at most 63)"),
+    "serving-key-and-serving-account": Case(
+        (*CLUSTER, "--kfs-serving-key={key}", "--kfs-serving-account=platform/reader"),
+        "--kfs-serving-key and --kfs-serving-account both give the serving identity; use one"),
+    "ingress-not-a-url": Case((*CLUSTER, "--kfs-ingress=istio"),
+                              "--kfs-ingress='istio' is not http(s)://HOST[:PORT]"),
+    "preflight-mode-unknown": Case(CLUSTER, "kfs_preflight='maybe' is not one of on, report, "
+                                            "off", env={"KFS_PREFLIGHT": "maybe"}),
+    # Key files of the wrong shape: the field is named, never its value.
+    "key-a-json-list": Case(DEPLOY, "credentials= is not a service-account key: it is not a "
+                                    "JSON object (it is a list)",
+                            test="def test_x(kfs_deploy):\n    kfs_deploy('sklearn-iris', "
+                                 "credentials='[1, 2]')\n", usage=False),
+    "key-email-not-text": Case(DEPLOY, "credentials= is not a service-account key: it lacks "
+                                       "client_email (or they are not text)",
+                               test="def test_x(kfs_deploy):\n    kfs_deploy('sklearn-iris', "
+                                    f"credentials={KEY_EMAIL_NOT_TEXT})\n", usage=False),
+    "key-private-key-not-pem": Case(DEPLOY, "its private_key is not a PEM private key",
+                                    test="def test_x(kfs_deploy):\n    kfs_deploy("
+                                         f"'sklearn-iris', credentials={KEY_NOT_PEM})\n",
+                                    usage=False),
+    "serving-key-not-pem": Case((*CLUSTER, "--kfs-serving-key={tmp}/not-pem.json"),
+                                "is not a service-account key file: its private_key is not a "
+                                "PEM private key"),
+    "model-name-upper-case": Case(DEPLOY, "pytest-kfs: cannot deploy: the API server refused "
+                                          "InferenceService",
+                                  test="def test_x(kfs_deploy):\n    kfs_deploy('sklearn-iris', "
+                                       "name='Iris')\n", usage=False),
     "namespace-taken-without-our-label": Case(
         DEPLOY, "already exists and is not pytest-kfs's (no label app.kubernetes.io/managed-by="
                 "pytest-kfs); it was left untouched", usage=False),
@@ -201,6 +250,7 @@ def materials(kfs_cluster, kfs_gcp, tmp_path_factory):
     proxy.fail(404, path_contains="/apis/serving.kserve.io")  # as if the CRDs were absent
     other_key = sample_key(kfs_gcp, "other-team", can_read=False, project="kfs-other")
     (tmp / "key.json").write_text(json.dumps(other_key))
+    (tmp / "not-pem.json").write_text(json.dumps({**other_key, "private_key": "SECRETBODY"}))
     yield {
         "tmp": str(tmp), "closed": str(closed), "server": kfs_cluster.server,
         "admin": str(kfs_cluster.kubeconfig), "two_contexts": str(tmp / "two.yaml"),
@@ -233,8 +283,8 @@ def _digest(paths) -> dict[str, str]:
             for path in paths if Path(path).is_file()}
 
 
-def test_the_matrix_has_at_least_25_cases():
-    assert len(CASES) >= 25
+def test_the_matrix_has_more_than_50_cases():
+    assert len(CASES) > 50
 
 
 @pytest.mark.parametrize("name", list(CASES))
