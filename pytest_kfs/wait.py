@@ -286,14 +286,14 @@ def wait_for_model(cluster: Cluster, namespace: str, name: str, timeout: float,
 
     def note(source: str, text: str) -> None:
         entry = TimelineEntry(round(time.monotonic() - started, 3), source, capped(text))
-        if len(result.timeline) >= _MAX_TIMELINE:
-            # A flood of events: keep the first entries and the latest; say so once.
-            if len(result.timeline) == _MAX_TIMELINE:
-                result.timeline.append(TimelineEntry(entry.at, "kfs", "timeline full: later "
-                                                     "entries replace the last one"))
-            result.timeline[-1] = entry
-        else:
+        if len(result.timeline) < _MAX_TIMELINE:
             result.timeline.append(entry)
+        elif len(result.timeline) == _MAX_TIMELINE:
+            # A flood of events: keep the first entries and the latest; say so once.
+            result.timeline += [TimelineEntry(entry.at, "kfs", "timeline full: each later "
+                                              "entry replaces the last one"), entry]
+        else:
+            result.timeline[-1] = entry
         if on_change:
             on_change(entry)
 
