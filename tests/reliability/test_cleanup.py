@@ -229,6 +229,7 @@ def test_concurrent_runs_never_delete_each_others_namespaces(pytester, inner, kf
         (pytester.path / "release").write_text("")
         output, _ = holder.communicate(timeout=120)
         assert holder.returncode == 0, output
+        assert standing(kfs_cluster, run_id) == [] and standing(kfs_cluster, f"{run_id}-b") == []
     finally:
         if holder.poll() is None:
             holder.kill()

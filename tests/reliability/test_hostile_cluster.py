@@ -4,6 +4,7 @@ data, bounded."""
 
 import json
 import socket
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -37,7 +38,8 @@ def test_crafted_events_are_shown_not_obeyed_and_bounded(pytester, inner, silent
             threading.Thread(target=flood, daemon=True).start()
             model.wait_loaded(timeout=25)
     """)
-    result = inner("-v", "--kfs-report=report.json")
+    result = inner("-v", "--kfs-report=report.json", "--kfs-html=report.html",
+                   "--junitxml=junit.xml", "-o", "junit_family=xunit1")
     result.assert_outcomes(failed=1)
     output = result.stdout.str() + result.stderr.str()
     assert "\x1b" not in output and "\x07" not in output
@@ -46,4 +48,9 @@ def test_crafted_events_are_shown_not_obeyed_and_bounded(pytester, inner, silent
     timeline = report["models"][0]["timeline"]
     assert len(timeline) == 502  # 500, the note that it is full, the latest
     assert timeline[500]["text"].startswith("timeline full")
+    junit = (pytester.path / "junit.xml").read_text()
+    ET.fromstring(junit)  # well-formed: the escapes did not break it
+    assert "\x1b" not in junit and "<script>" not in junit
+    page = (pytester.path / "report.html").read_text()
+    assert "\x1b" not in page and "<script>alert" not in page
     assert all(len(entry["text"]) <= 2100 for entry in timeline)
