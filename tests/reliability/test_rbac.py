@@ -46,12 +46,14 @@ def identity(kfs_cluster, tmp_path):
     kfs_cluster.core.delete_namespace(namespace)
 
 
+def _granted(rules: list[dict]) -> set[tuple[str, str, str]]:
+    """(verb, resource, group) of every RBAC rule."""
+    return {(verb, resource, group) for rule in rules for group in rule["apiGroups"]
+            for resource in rule["resources"] for verb in rule["verbs"]}
+
+
 def test_the_example_grants_exactly_the_plugins_table():
-    granted = set()
-    for rule in _documents()["ClusterRole"]["rules"]:
-        for group in rule["apiGroups"]:
-            for resource in rule["resources"]:
-                granted |= {(verb, resource, group) for verb in rule["verbs"]}
+    granted = _granted(_documents()["ClusterRole"]["rules"])
     wanted = {(p.verb, p.resource, p.group) for p in permissions.DEPLOY}
     assert granted == wanted
 
@@ -131,11 +133,7 @@ def _into_documents() -> dict[str, dict]:
 
 
 def test_the_namespaced_example_grants_what_deploying_into_a_namespace_needs():
-    granted = set()
-    for rule in _into_documents()["Role"]["rules"]:
-        for group in rule["apiGroups"]:
-            for resource in rule["resources"]:
-                granted |= {(verb, resource, group) for verb in rule["verbs"]}
+    granted = _granted(_into_documents()["Role"]["rules"])
     table = {(p.verb, p.resource, p.group): p for p in permissions.DEPLOY_INTO}
     assert {key for key, p in table.items() if p.required} <= granted <= set(table)
 
