@@ -33,6 +33,8 @@ INSTANCE = pytest.StashKey[str]()
 REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 RECORDS = pytest.StashKey[dict[str, dict[str, Any]]]()
 RECORD_PROPERTY = "kfs_record"
+# Fixtures that reach the cluster: a test using any of them needs it started.
+_NEEDS_CLUSTER = {"kfs_cluster", "kfs_gcp", "kfs_gcs_endpoint", "_kfs_google_access"}
 MARKER_KEYS = frozenset({"sample", "storage_uri", "model_format", "service_account", "runtime",
                          "protocol", "min_replicas", "namespace", "timeout"})
 
@@ -158,6 +160,7 @@ class KfsSession:
         self.permission_note = ""
         self.leftovers: list[str] = []
         self.kept: list[str] = []
+        self.deferred = False
 
     @property
     def _controller(self) -> bool:
@@ -261,6 +264,31 @@ class KfsSession:
         settings = self.config.stash[SETTINGS]
         if settings.target is None:
             return
+        if self._waits_for_collection():
+            self.deferred = True
+            return
+        self._open()
+
+    def _waits_for_collection(self) -> bool:
+        """The embedded cluster starts only when a collected test needs it (`pytest
+        tests/unit` starts none) — except under xdist, whose controller collects nothing and
+        must hand its workers a running cluster, and with --kfs-existing, whose collection
+        reads the cluster."""
+        settings = self.config.stash[SETTINGS]
+        return (isinstance(settings.target, LocalTarget) and self._controller
+                and not self.config.getoption("numprocesses", None)
+                and settings.existing is None)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Start the deferred embedded cluster if a collected test needs a cluster."""
+        if self.deferred and any(_NEEDS_CLUSTER & set(getattr(item, "fixturenames", ()))
+                                 for item in session.items):
+            self.deferred = False
+            self._open()
+
+    def _open(self) -> None:
+        settings = self.config.stash[SETTINGS]
+        assert settings.target is not None
         from pytest_kfs.cluster import ClusterError
         from pytest_kfs.session import open_cluster
 
@@ -291,6 +319,13 @@ class KfsSession:
     def pytest_report_header(self, config: pytest.Config) -> list[str] | None:
         """Say which cluster the run uses."""
         run = config.stash.get(RUN_CLUSTER, None)
+        if run is None and self.deferred:
+            from pytest_kfs.local.kserve.releases import release
+
+            target = config.stash[SETTINGS].target
+            version = target.kserve_version if isinstance(target, LocalTarget) else None
+            return [f"kfs cluster: local, embedded, {release(version).describe()}; started "
+                    "when a collected test needs it"]
         if run is None:
             return None
         notes = [note for note in (self.permission_note, self.sweep_note) if note]

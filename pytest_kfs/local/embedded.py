@@ -64,8 +64,7 @@ class EmbeddedCluster:
 
     def describe_kserve(self) -> str:
         """What KServe runs here, for headers and reports."""
-        return (f"KServe {self.release.version} (its own manager), "
-                f"{self.release.standard_mode} mode")
+        return self.release.describe()
 
     def api_client(self) -> client.ApiClient:
         """A fresh admin API client."""

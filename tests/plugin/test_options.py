@@ -128,3 +128,14 @@ def test_a_bad_preflight_mode_in_the_environment_is_one_line(pytester, monkeypat
     monkeypatch.setenv("KFS_PREFLIGHT", "maybe")
     pytester.makepyfile("def test_x():\n    pass\n")
     _one_clear_line(pytester.runpytest(), "kfs_preflight='maybe' is not one of on, report, off")
+
+
+def test_the_embedded_cluster_starts_only_when_a_test_needs_it(pytester):
+    import json
+
+    pytester.makepyfile("def test_plain():\n    pass\n")
+    result = pytester.runpytest_subprocess("--kfs-cluster=local", "--kfs-report=r.json")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["kfs cluster: local, embedded, KServe v0.20.0 *; started when "
+                                 "a collected test needs it"])
+    assert json.loads((pytester.path / "r.json").read_text())["cluster"] == {}  # never started

@@ -32,6 +32,10 @@ class Release:
         """The PyPI version of the Python packages of this release (v0.20.0 -> 0.20.0)."""
         return self.version.lstrip("v")
 
+    def describe(self) -> str:
+        """What KServe runs in the embedded cluster, for headers and reports."""
+        return f"KServe {self.version} (its own manager), {self.standard_mode} mode"
+
     @property
     def images(self) -> dict[str, str]:
         """Image -> step ('initializer' or 'sklearn') the embedded node runs as a process."""
