@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from pytest_kfs.local import progress
 from pytest_kfs.local.kserve.manifests import CRD_FILES
 from pytest_kfs.local.kserve.releases import MODULE, RELEASES, Release, release
 
@@ -138,10 +139,11 @@ def _build_venv(venv: Path, packages: tuple[str, ...], purpose: str) -> Path:
         return venv
     partial = venv.with_name(venv.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    print(f"installing {' '.join(packages)} for {purpose} ...", file=sys.stderr, flush=True)
     subprocess.run([sys.executable, "-m", "venv", str(partial)], check=True)
-    subprocess.run([str(partial / "bin" / "python"), "-m", "pip", "install", "-q", *packages],
-                   check=True)
+    progress.run([str(partial / "bin" / "python"), "-m", "pip", "install",
+                  "--progress-bar=off", *packages],
+                 f"installing {' '.join(packages)} for {purpose}",
+                 lambda line: line.startswith("Collecting "), unit="packages collected")
     # venvs hard-code their path in scripts, but `bin/python -m ...` is all the plugin runs.
     partial.rename(venv)
     return venv
@@ -235,9 +237,18 @@ def _go_build(module: str, outputs: dict[str, str], target: Path, ldflags: str) 
             if (target / name).is_file():
                 continue
             partial = target / f".{name}.partial"
-            print(f"building {name} ({module}) ...", file=sys.stderr, flush=True)
-            subprocess.run([_go(), "build", "-trimpath", "-ldflags", ldflags, "-o",
-                            str(partial), package], cwd=work, env=env, check=True)
+            listed = progress.run(
+                [_go(), "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}",
+                 package], f"fetching the modules of {name} ({module})",
+                lambda line: line.startswith("go: downloading"), cwd=work, env=env,
+                unit="modules downloaded")
+            packages = sum(1 for line in listed if line and not line.startswith("go: "))
+            # -v names each package as it is compiled: the count against the total is the
+            # progress (cached packages are not compiled again, so a warm build ends early).
+            progress.run([_go(), "build", "-v", "-trimpath", "-ldflags", ldflags, "-o",
+                          str(partial), package], f"compiling {name}",
+                         lambda line: bool(line.strip()) and not line.startswith("go: "),
+                         total=packages, cwd=work, env=env, unit="packages compiled")
             partial.rename(target / name)  # atomic: a killed build never leaves a half binary
     return target
 
@@ -251,6 +262,8 @@ def build(target: Path | None = None, names: tuple[str, ...] = KUBE_BINARIES) ->
 def _module_dir(module: str, version: str) -> Path:
     """Where the Go module cache holds `module@version` (downloaded if needed)."""
     # Outside any module (never the user's own go.mod), from the Go module proxy.
+    print(f"fetching {module}@{version} from the Go module proxy ...", file=sys.stderr,
+          flush=True)
     with tempfile.TemporaryDirectory(prefix="kfs-gomod-") as outside:
         found = subprocess.run([_go(), "mod", "download", "-json", f"{module}@{version}"],
                                check=True, capture_output=True, text=True, cwd=outside,
@@ -326,6 +339,8 @@ def main(argv: list[str]) -> int:
         print(problem, file=sys.stderr)
         return 1
     except subprocess.CalledProcessError as failed:
+        if failed.output:  # a step that ran quietly: its last lines say why
+            print(failed.output, file=sys.stderr)
         print(f"{failed.cmd[0]} failed with exit code {failed.returncode}; see the output above",
               file=sys.stderr)
         return 1
