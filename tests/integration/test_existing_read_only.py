@@ -71,7 +71,7 @@ def test_nightly_verification_reads_only(pytester, kfs_cluster, kfs_namespace, k
         "--kfs-cluster=nightly", f"--kfs-kubeconfig={kubeconfig}",
         f"--kfs-existing={kfs_namespace}", str(ROOT / "suites"), "-p", "no:cacheprovider",
         "-rfEs", "--kfs-report=nightly.json", "--kfs-html=nightly.html",
-        "--junitxml=nightly.xml", timeout=240)
+        "--junitxml=nightly.xml", "-o", "junit_family=xunit1", timeout=240)
     output = result.stdout.str()
     failed = set(re.findall(r"^FAILED \S+::(\S+)", output, re.M))
     assert failed == {f"test_the_existing_model_is_loaded[{kfs_namespace}/stuck]",
