@@ -99,9 +99,31 @@ def _capped_finding(finding: dict[str, Any]) -> dict[str, Any]:
             for key, value in finding.items()}
 
 
+def root_causes(records: Sequence[dict[str, Any]]) -> list[str]:
+    """Failures grouped by root cause, most models first: `6 models: GCS_LIST_DENIED for
+    reader@p.iam.gserviceaccount.com on gs://models — fix: ...` (one line per cause)."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for record in records:
+        failing = [f for f in record["findings"] if f.get("failure")]
+        if failing:
+            top = failing[0]
+            key = (top["code"], top.get("principal") or "", top.get("bucket") or "")
+            groups.setdefault(key, []).append(top)
+    lines = []
+    for (code, principal, bucket), findings in sorted(groups.items(),
+                                                     key=lambda item: -len(item[1])):
+        count = len(findings)
+        who = f" for {principal}" if principal else ""
+        where = f" on gs://{bucket}" if bucket else ""
+        fix = f" — fix: {findings[0]['fix']}" if findings[0].get("fix") else ""
+        lines.append(capped(f"{count} model{'s' if count > 1 else ''}: {code}{who}{where}{fix}",
+                            600))
+    return lines
+
+
 def summary_rows(records: Sequence[dict[str, Any]]) -> list[str]:
-    """The terminal summary: one row per model."""
-    rows = []
+    """The terminal summary: the root causes first, then one row per model."""
+    rows = [printable(line) for line in root_causes(records)]
     for record in records:
         top = record["findings"][0]["code"] if record["findings"] else "-"
         took = f"{record['seconds']:.2f}s" if record.get("seconds") is not None else "-"
@@ -113,8 +135,10 @@ def summary_rows(records: Sequence[dict[str, Any]]) -> list[str]:
 
 def markdown_summary(records: Sequence[dict[str, Any]]) -> str:
     """A GitHub step summary: a table of models, then each failure's findings."""
-    lines = ["## pytest-kfs models", "", "| model | verdict | time | state | top finding |",
-             "|---|---|---|---|---|"]
+    causes = root_causes(records)
+    lines = ["## pytest-kfs models", "", *[f"- **{markdown(line)}**" for line in causes],
+             *([""] if causes else []),
+             "| model | verdict | time | state | top finding |", "|---|---|---|---|---|"]
     for record in records:
         top = record["findings"][0]["code"] if record["findings"] else ""
         took = f"{record['seconds']:.2f}s" if record.get("seconds") is not None else "-"

@@ -68,3 +68,17 @@ def test_nothing_from_the_cluster_acts_in_any_output(text):
     assert "<script>alert" not in page
     assert all(unicodedata.category(ch) != "Cc" or ch in "\n\t" for ch in page if ch != "\r")
     html.parser.HTMLParser().feed(page)  # parses
+
+
+def test_failures_are_grouped_by_root_cause_first():
+    from pytest_kfs.report import root_causes
+
+    def record(name, code, principal):
+        return {"findings": [{"code": code, "principal": principal, "bucket": "models",
+                              "fix": "grant it", "failure": True}], "name": name}
+    records = [record(f"m{i}", "GCS_LIST_DENIED", "reader@p.iam.gserviceaccount.com")
+               for i in range(6)] + [record("odd", "OOM_KILLED", None)]
+    assert root_causes(records) == [
+        "6 models: GCS_LIST_DENIED for reader@p.iam.gserviceaccount.com on gs://models — fix: "
+        "grant it",
+        "1 model: OOM_KILLED on gs://models — fix: grant it"]
