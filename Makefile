@@ -20,16 +20,18 @@ $(BIN)/kind: | $(BIN)/python
 	GOBIN=$(BIN) GOFLAGS= go install sigs.k8s.io/kind@$(KIND_VERSION)
 
 ## setup: Python venv, the plugin; kube-apiserver, kube-controller-manager and KServe's own
-## manager of every supported release built once (cached)
-setup: $(VENV)/.installed $(BIN)/kind
-	$(BIN)/python -m pytest_kfs.local build --kserve=all
+## manager of the default release built once (cached)
+setup: $(VENV)/.installed
+	$(BIN)/python -m pytest_kfs.local build
 
-## suites: the conformance suites against the embedded cluster
+## suites: the conformance suites against the embedded cluster (needs only `setup`)
 suites: setup
 	$(BIN)/python -m pytest --kfs-cluster=local suites/
 
-## test: the project's own tests (unit, plugin through pytester, integration)
-test: setup
+## test: the project's own tests (unit, plugin through pytester, integration): every supported
+## KServe release, and the kind CLI for its error paths
+test: $(VENV)/.installed $(BIN)/kind
+	$(BIN)/python -m pytest_kfs.local build --kserve=all
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 -p xdist --dist loadgroup tests/
