@@ -704,7 +704,7 @@ def record_snapshot(node: pytest.Item, namespace: str, name: str, storage_uri: s
     from pytest_kfs.wait import TimelineEntry, WaitResult
 
     result = WaitResult(verdict=outcome, state=state, elapsed=0.0,
-                        timeline=[TimelineEntry(0.0, "isvc", state.summary())])
+                        timeline=[TimelineEntry(0.0, "isvc", state.summary(), state)])
     _record(node, model_record(node.nodeid, namespace, name, storage_uri, result, findings),
             None)
 

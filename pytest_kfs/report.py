@@ -86,7 +86,8 @@ def model_record(test: str, namespace: str, name: str, storage_uri: str, result:
         "seconds": result.elapsed, "timed_out": result.timed_out,
         "state": capped(state.summary(), 500) if state else None,
         "principal": capped(principal, 500) if principal else None,
-        "timeline": [{"at": e.at, "source": e.source, "text": capped(e.text)}
+        "timeline": [{"at": e.at, "source": e.source, "text": capped(e.text),
+                      **({"target": capped(e.state.target, 100)} if e.state else {})}
                      for e in result.timeline],
         "findings": [_capped_finding(f.as_dict()) for f in findings],
     }

@@ -13,15 +13,9 @@ _COLOURS = {"Pending": "#b0b7c3", "Loading": "#4a90d9", "Loaded": "#2e9d5b",
 _WIDTH, _BAR, _LEFT = 760, 22, 10
 
 
-def _target(text: str) -> str:
-    if " / " not in text:
-        return ""
-    return text.split(" / ")[1].removeprefix("Target ")
-
-
 def _segments(record: dict[str, Any]) -> list[tuple[float, float, str, str]]:
     """(start, end, state, label) from the isvc entries of the timeline."""
-    points = [(entry["at"], _target(entry["text"]), entry["text"])
+    points = [(entry["at"], entry.get("target") or "", entry["text"])
               for entry in record["timeline"] if entry["source"] == "isvc"]
     end = max([record.get("seconds") or 0.0] + [entry["at"] for entry in record["timeline"]])
     segments = []

@@ -81,11 +81,13 @@ def _wait_before_retry(state: RetryCallState) -> float:
 
 @dataclass(frozen=True)
 class TimelineEntry:
-    """One observed change, `at` seconds after the wait started."""
+    """One observed change, `at` seconds after the wait started; an InferenceService entry
+    carries the state it shows (read it there: the text is for people)."""
 
     at: float
     source: str
     text: str
+    state: ModelState | None = None
 
 
 @dataclass
@@ -284,8 +286,8 @@ def wait_for_model(cluster: Cluster, namespace: str, name: str, timeout: float,
     last_lines: dict[str, str] = {}
     seen_events: set[str] = set()
 
-    def note(source: str, text: str) -> None:
-        entry = TimelineEntry(round(time.monotonic() - started, 3), source, capped(text))
+    def note(source: str, text: str, state: ModelState | None = None) -> None:
+        entry = TimelineEntry(round(time.monotonic() - started, 3), source, capped(text), state)
         if len(result.timeline) < _MAX_TIMELINE:
             result.timeline.append(entry)
         elif len(result.timeline) == _MAX_TIMELINE:
@@ -336,7 +338,7 @@ def wait_for_model(cluster: Cluster, namespace: str, name: str, timeout: float,
                 line = state.summary()
                 if last_lines.get("isvc") != line:
                     last_lines["isvc"] = line
-                    note("isvc", line)
+                    note("isvc", line, state)
             elif kind == "pod":
                 uid = obj["metadata"]["uid"]
                 if event_type == "DELETED":

@@ -24,8 +24,8 @@ def test_a_fresh_deploy_passes_the_documented_states_to_loaded(kfs_deploy, kfs_s
     model = _deploy(kfs_deploy, kfs_serving)
     result = model.require_loaded()
     kfs_property("time_to_loaded_s", result.elapsed)
-    targets = [entry.text.split(" / ")[1].removeprefix("Target ")
-               for entry in result.timeline if entry.source == "isvc" and " / " in entry.text]
+    targets = [entry.state.target for entry in result.timeline if entry.state is not None
+               and entry.state.reported]
     assert set(targets) <= ALLOWED_TARGETS, f"unexpected target states on the way: {targets}"
     final = result.state
     assert final.transition == "UpToDate" and final.active == "Loaded"
@@ -39,9 +39,9 @@ def test_an_update_keeps_the_active_model_loaded_until_the_new_one_is(kfs_deploy
                   "spec": {"predictor": {"model": {"storageUri":
                                                    kfs_serving.config.storage_uri + "/"}}}})
     result = model.require_loaded()
-    actives = {entry.text.split(" / ")[0] for entry in result.timeline
-               if entry.source == "isvc" and " / " in entry.text}
-    assert actives == {"Active Loaded"}, f"the active model left Loaded: {actives}"
+    actives = {entry.state.active for entry in result.timeline
+               if entry.state is not None and entry.state.reported}
+    assert actives == {"Loaded"}, f"the active model left Loaded: {actives}"
 
 
 def test_an_update_to_an_unreadable_path_blocks_but_keeps_serving(kfs_deploy, kfs_serving):
