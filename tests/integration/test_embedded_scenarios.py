@@ -126,7 +126,9 @@ def test_broken_scenarios_fail_in_kserves_initializer_with_googles_words(
     for expected in expected_lines:
         assert expected in log, log
     assert DOWNLOADER[version] in log, "KServe's own downloader must have run"
-    status = model_status(cluster, namespace, "model")
+    # The controller may write its first model status after the initializer has failed.
+    status = eventually(lambda: (s := model_status(cluster, namespace, "model")).get(
+        "states") and s, what="a model status with states")
     assert status["states"]["activeModelState"] == ""  # nothing ever loaded
     assert status["states"]["targetModelState"] != "Loaded"
     if version == "v0.20.0":  # it watches init containers: the failure reaches the status

@@ -95,7 +95,7 @@ def test_token_endpoint_unavailable_is_could_not_verify(reader, fault, kfs_gcs_e
         else:
             proxy.fail(503)
         key = {**reader, "token_uri": f"{proxy.url}/token"}
-        check = gcs.check_key(secret_data(key))
+        check = gcs.check_key(secret_data(key), private_endpoints=[proxy.url])
     assert not check.ok
     assert check.unverified.startswith("could not verify the key")
     assert "refused" not in check.detail
@@ -104,21 +104,24 @@ def test_token_endpoint_unavailable_is_could_not_verify(reader, fault, kfs_gcs_e
 def test_a_token_endpoint_burst_is_retried(reader):
     with FaultProxy(reader["token_uri"].rsplit("/", 1)[0]) as proxy:
         proxy.fail(503, times=2)
-        check = gcs.check_key(secret_data({**reader, "token_uri": f"{proxy.url}/token"}))
+        check = gcs.check_key(secret_data({**reader, "token_uri": f"{proxy.url}/token"}),
+                              private_endpoints=[proxy.url])
     assert check.ok, check.detail
 
 
-def test_preflight_says_unknown_not_fails(kfs_cluster, kfs_namespace, gcs_proxy, stranger):
+def test_preflight_says_unknown_not_fails(kfs_cluster, kfs_namespace, gcs_proxy, stranger,
+                                         kfs_gcs_endpoint):
+    # Storage behind a faulty proxy; the key's token endpoint (the local Google) is configured.
     account = Deployer(kfs_cluster, str(kfs_namespace), 60).key_service_account(
         "model", f"sa-{uuid.uuid4().hex[:6]}", stranger)
     gcs_proxy.fail(503)
     prediction = predict(kfs_cluster, str(kfs_namespace),
                          ModelConfig("model", MODEL_URI, "sklearn", account),
-                         GoogleAccess(None, gcs_proxy.url))
+                         GoogleAccess(None, gcs_proxy.url, iam_endpoint=kfs_gcs_endpoint))
     assert prediction.outcome == "unknown", prediction.describe()
     assert "could not verify" in prediction.describe()
     gcs_proxy.heal()
     healed = predict(kfs_cluster, str(kfs_namespace),
                      ModelConfig("model", MODEL_URI, "sklearn", account),
-                     GoogleAccess(None, gcs_proxy.url))
+                     GoogleAccess(None, gcs_proxy.url, iam_endpoint=kfs_gcs_endpoint))
     assert (healed.outcome, healed.code) == ("fails", "GCS_LIST_DENIED")
