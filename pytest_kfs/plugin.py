@@ -416,8 +416,9 @@ class KfsSession:
             from pytest_kfs.report_html import render as render_html
 
             run = self.config.stash.get(RUN_CLUSTER, None)
-            Path(html_path).write_text(render_html(records, cluster=run.cluster.describe()
-                                                   if run else None))
+            Path(html_path).write_text(render_html(
+                records, cluster=run.cluster.describe() if run else None,
+                run_id=self.config.stash[RUN_ID]))
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if step_summary and records:
             from pytest_kfs.report import markdown_summary

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import html
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from pytest_kfs.report import root_causes
 from pytest_kfs.text import printable
 
 _COLOURS = {"Pending": "#b0b7c3", "Loading": "#4a90d9", "Loaded": "#2e9d5b",
@@ -60,22 +62,39 @@ def _visible(value: Any) -> Any:
     return value
 
 
+def _summary(records: Sequence[dict[str, Any]], cluster: str | None,
+             run_id: str | None) -> str:
+    """What a reader needs at a glance, before any timeline: counts, where, and why."""
+    counts = Counter(record["verdict"] for record in records)
+    rows = [("models", f"{len(records)}: " + ", ".join(
+                f'<span class="{html.escape(verdict)}">{count} {html.escape(verdict)}</span>'
+                for verdict, count in counts.most_common())),
+            *([("cluster", html.escape(cluster))] if cluster else []),
+            *([("run", html.escape(run_id))] if run_id else [])]
+    causes = root_causes(records)
+    table = "".join(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in rows)
+    return (f'<table class="summary">{table}</table>'
+            + (f'<ul class="causes">{"".join(f"<li>{html.escape(c)}</li>" for c in causes)}'
+               "</ul>" if causes else ""))
+
+
 def render(records: Sequence[dict[str, Any]], title: str = "pytest-kfs report",
-           cluster: str | None = None) -> str:
-    """The whole document; `cluster` names where it ran (context, Kubernetes, KServe)."""
+           cluster: str | None = None, run_id: str | None = None) -> str:
+    """The whole document: a summary on top (counts by verdict, cluster, run, the failures by
+    root cause), then each model's timeline and findings, titled by its test."""
     records = [_visible(record) for record in records]
-    body = [f"<h1>{html.escape(title)}</h1>",
-            *([f'<p class="cluster">cluster: {html.escape(cluster)}</p>'] if cluster else []),
+    body = [f"<h1>{html.escape(title)}</h1>", _summary(records, cluster, run_id),
             '<p class="legend">' + " ".join(
                 f'<span style="background:{colour}">&nbsp;{state or "none"}&nbsp;</span>'
                 for state, colour in _COLOURS.items() if state) + " — ticks: pod changes, "
             "red: errors and warning events</p>"]
     for record in records:
         verdict = html.escape(record["verdict"])
-        body.append(f'<section><h2>{html.escape(record["namespace"])}/'
-                    f'{html.escape(record["name"])} <span class="{verdict}">{verdict}</span>'
-                    f'</h2><p><code>{html.escape(record["test"])}</code> · '
-                    f'{html.escape(record.get("storage_uri") or "")} · '
+        test = record["test"].split("::")[-1]
+        body.append(f'<section><h2>{html.escape(test)} — {html.escape(record["name"])} '
+                    f'<span class="{verdict}">{verdict}</span></h2><p>'
+                    f'<code>{html.escape(record["namespace"])}/{html.escape(record["name"])}'
+                    f'</code> · {html.escape(record.get("storage_uri") or "")} · '
                     f'{record.get("seconds") or 0:.2f}s · {html.escape(record.get("state") or "")}'
                     f"</p>{_svg(record)}")
         for finding in record["findings"]:
@@ -87,6 +106,7 @@ def render(records: Sequence[dict[str, Any]], title: str = "pytest-kfs report",
     style = ("body{font-family:sans-serif;max-width:820px;margin:2em auto}"
              ".loaded,.scaled-to-zero{color:#2e9d5b}.failed,.waiting{color:#d64545}"
              ".finding{border-left:3px solid #d64545;padding-left:8px;margin:8px 0}"
-             "code{background:#f3f3f3}.legend span{margin-right:4px;color:#fff}")
+             "code{background:#f3f3f3}.legend span{margin-right:4px;color:#fff}"
+             ".summary th{text-align:left;padding-right:1em}.causes li{color:#d64545}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
             f"</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n")

@@ -82,3 +82,21 @@ def test_failures_are_grouped_by_root_cause_first():
         "6 models: GCS_LIST_DENIED for reader@p.iam.gserviceaccount.com on gs://models — fix: "
         "grant it",
         "1 model: OOM_KILLED on gs://models — fix: grant it"]
+
+
+def test_the_html_report_starts_with_a_summary_and_titles_models_by_test():
+    def record(test, name, verdict, findings):
+        return {"test": f"suites/t.py::{test}", "namespace": "kfs-1", "name": name,
+                "verdict": verdict, "seconds": 1.0, "state": "", "storage_uri": "gs://b/p",
+                "timeline": [], "findings": findings}
+    denied = [{"code": "GCS_LIST_DENIED", "cause": "denied", "evidence": [], "fix": "grant",
+               "principal": "r@p.iam.gserviceaccount.com", "bucket": "b", "failure": True}]
+    page = render([record("test_ok", "iris", "loaded", []),
+                   record("test_a", "m1", "failed", denied),
+                   record("test_b", "m2", "failed", denied)],
+                  cluster="kfs-local (KServe v0.20.0)", run_id="ci-42")
+    summary = page[:page.index("<section>")]
+    assert "3: " in summary and "2 failed" in summary and "1 loaded" in summary
+    assert "kfs-local (KServe v0.20.0)" in summary and "ci-42" in summary
+    assert "2 models: GCS_LIST_DENIED for r@p.iam.gserviceaccount.com on gs://b" in summary
+    assert "<h2>test_a — m1 " in page
