@@ -741,14 +741,14 @@ def _progress(config: pytest.Config, namespace: str, name: str) -> Any:
 @pytest.fixture
 def kfs_deploy(request: pytest.FixtureRequest, kfs_cluster: Cluster,
                kfs_namespace: Any) -> Iterator[Deployer]:
-    """Factory: deploy a sample, a spec/YAML or a storage URI; returns a ModelHandle.
+    """Factory: deploy a sample, a spec/YAML or a storage URI; returns a ModelHandle with
+    .wait_loaded() (raises ModelNotLoaded with the diagnosis), .require_loaded() (fails the
+    test with it), .wait(), .status, .timeline, .diagnose(), .update(patch), .delete(),
+    .predict(rows) / .infer(rows) / .v2_ready(), .url and .route().
 
     kfs_deploy("sklearn-iris"), kfs_deploy(spec=yaml_or_dict_or_path),
     kfs_deploy(storage_uri=..., model_format=..., service_account=..., credentials=key_json,
     runtime=..., protocol=..., min_replicas=..., annotations=..., name=...).
-    The handle: .wait_loaded() (raises ModelNotLoaded with the diagnosis), .require_loaded()
-    (fails the test with it), .wait(), .status, .timeline, .diagnose(), .update(patch),
-    .delete(), .predict(rows) / .infer(rows) / .v2_ready(), .url, .route().
     With --kfs-namespace, what it created is deleted after the test (and nothing else).
     """
     from pytest_kfs import namespaces
