@@ -16,6 +16,7 @@ import yaml
 from kubernetes.client.rest import ApiException
 
 from pytest_kfs import inferenceservice as isvc
+from pytest_kfs import namespaces
 from pytest_kfs.cluster import Cluster, create_unless_exists
 from pytest_kfs.diagnose import Finding, diagnose
 from pytest_kfs.evidence import GCS_KEY_FILE, Evidence, collect, read_kserve_config
@@ -392,16 +393,9 @@ class Deployer:
         left = []
         for kind, name in sorted(self.created, key=lambda item: item[0] != "InferenceService"):
             try:
-                if kind == "InferenceService":
-                    self.cluster.custom.delete_namespaced_custom_object(
-                        isvc.GROUP, isvc.VERSION, self.namespace, isvc.PLURAL, name)
-                elif kind == "Secret":
-                    self.cluster.core.delete_namespaced_secret(name, self.namespace)
-                else:
-                    self.cluster.core.delete_namespaced_service_account(name, self.namespace)
+                namespaces.delete_object(self.cluster, self.namespace, kind, name)
             except ApiException as error:
-                if error.status != 404:
-                    left.append(f"{kind} {name} (HTTP {error.status})")
+                left.append(f"{kind} {name} (HTTP {error.status})")
         deadline = time.monotonic() + timeout
         for kind, name in self.created:
             while kind == "InferenceService" and time.monotonic() < deadline:

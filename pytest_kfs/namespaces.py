@@ -152,10 +152,7 @@ def list_owned(cluster: Cluster) -> list[OwnedNamespace]:
     for item in items:
         annotations = item.metadata.annotations or {}
         labels = item.metadata.labels or {}
-        try:
-            created = float(annotations[CREATED_ANNOTATION])
-        except (KeyError, ValueError):
-            created = item.metadata.creation_timestamp.timestamp()
+        created = _created_at(cluster.api_client.sanitize_for_serialization(item.metadata))
         try:
             heartbeat = float(annotations.get(HEARTBEAT_ANNOTATION) or 0)
         except ValueError:
@@ -232,19 +229,25 @@ def sweep_objects(cluster: Cluster, namespace: str, now: float, *, run_id: str,
             pass  # this run's own
         elif older_than is None or now - _created_at(meta) <= older_than:
             continue
-        try:
-            if kind == "InferenceService":
-                cluster.custom.delete_namespaced_custom_object(
-                    isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, meta["name"])
-            elif kind == "ServiceAccount":
-                cluster.core.delete_namespaced_service_account(meta["name"], namespace)
-            else:
-                cluster.core.delete_namespaced_secret(meta["name"], namespace)
-        except ApiException as error:
-            if error.status != 404:
-                raise
+        delete_object(cluster, namespace, kind, meta["name"])
         deleted.append(f"{kind}/{meta['name']}")
     return deleted
+
+
+def delete_object(cluster: Cluster, namespace: str, kind: str, name: str) -> None:
+    """Delete one object of a kind the run labels (_LABELLED_KINDS); one already gone is
+    fine, any other refusal is raised."""
+    try:
+        if kind == "InferenceService":
+            cluster.custom.delete_namespaced_custom_object(
+                isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, name)
+        elif kind == "ServiceAccount":
+            cluster.core.delete_namespaced_service_account(name, namespace)
+        else:
+            cluster.core.delete_namespaced_secret(name, namespace)
+    except ApiException as error:
+        if error.status != 404:
+            raise
 
 
 def _created_at(meta: dict[str, Any]) -> float:
