@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_kfs.codes import CATALOGUE, Code
-from pytest_kfs.evidence import GCS_KEY_FILE, Evidence
+from pytest_kfs.evidence import GCS_KEY_FILE, UNREAD_KINDS, Evidence
 from pytest_kfs.signatures import first_match
 from pytest_kfs.status import ModelState, describe, running_pods, scaled_to_zero
 
@@ -118,6 +118,7 @@ class _Context:
     service_account: str
     scheme: str = ""  # of the storage URI (from the spec, else from the initializer's log)
     lines: list[tuple[str, str]] = field(default_factory=list)  # (source, line)
+    problems: list[PodProblem] = field(default_factory=list)  # pod_problems(), read once
 
 
 def parse_gcs_uri(uri: str) -> tuple[str | None, str]:
@@ -447,7 +448,7 @@ def _events(context: _Context) -> list[Finding]:
 
 def _pods(context: _Context) -> list[Finding]:
     findings = []
-    for problem in pod_problems(context.evidence.pods):
+    for problem in context.problems:
         if problem.code == Code.POD_UNSCHEDULABLE:
             findings.append(Finding(
                 Code.POD_UNSCHEDULABLE, f"pod {problem.pod} cannot be scheduled",
@@ -477,7 +478,7 @@ def _pods(context: _Context) -> list[Finding]:
 def _download_failed(context: _Context) -> list[Finding]:
     """The storage initializer exited with an error no storage-specific rule explains: its
     last exception line is the cause (an unreachable host, a missing file, a bad URI)."""
-    problem = next((p for p in pod_problems(context.evidence.pods)
+    problem = next((p for p in context.problems
                     if p.code == "STORAGE_INITIALIZER_FAILED"), None)
     quoted = [(source, line) for source, line in context.lines
               if source in ("storage-initializer log", "lastFailureInfo")
@@ -547,7 +548,7 @@ def _stale_transition(context: _Context) -> list[Finding]:
     state, running = context.state, _running(context)
     if not (state.ready == "True" and state.active == "Loaded" and running
             and state.transition == "InProgress" and not state.rollout_behind
-            and not pod_problems(context.evidence.pods)):
+            and not context.problems):
         return []
     return [Finding(
         Code.STALE_TRANSITION,
@@ -650,7 +651,7 @@ def lasting_storage_failure(message: str) -> bool:
     """Whether a storage initializer's termination message names a lasting cause, by the same
     rules the diagnosis uses."""
     evidence = Evidence(isvc={}, logs={"pod/storage-initializer": message},
-                        unread={"status", "pods", "events", "service account", "runtimes"})
+                        unread=set(UNREAD_KINDS) - {"logs"})
     return diagnose(evidence)[0].code in _LASTING
 
 
@@ -664,6 +665,7 @@ def diagnose(evidence: Evidence) -> list[Finding]:
                        (evidence.isvc.get("metadata") or {}).get("namespace", ""),
                        evidence.service_account_name)
     context.lines = _lines(evidence, state)
+    context.problems = pod_problems(evidence.pods)
     context.scheme = _scheme(storage_uri, context.lines)
     findings: list[Finding] = []
     seen: set[str] = set()
