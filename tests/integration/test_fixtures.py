@@ -10,6 +10,8 @@ from pytest_kfs.deploy import DeployError, ModelNotLoaded
 from pytest_kfs.local.scenarios import PROJECT, SAMPLE_BUCKET, sample_key
 from pytest_kfs.status import Verdict
 
+from .helpers import eventually, model_status
+
 
 @pytest.fixture
 def reader_key(kfs_gcp):
@@ -261,6 +263,9 @@ def test_a_diagnosis_out_of_time_says_what_it_did_not_read(kfs_cluster, kfs_name
 
     model = kfs_deploy("sklearn-iris", credentials=stranger_key)
     model.wait(timeout=60)
+    # The wait may end on the crashed initializer before KServe writes lastFailureInfo.
+    eventually(lambda: (model_status(kfs_cluster, kfs_namespace, "sklearn-iris")
+                        .get("lastFailureInfo")), what="KServe's lastFailureInfo")
     evidence = collect(kfs_cluster, kfs_namespace, "sklearn-iris", deadline=time.monotonic())
     assert {"pods", "logs", "events", "service account", "runtimes"} <= evidence.unread
     assert any("the deadline ran out during the diagnosis" in gap for gap in evidence.gaps)
