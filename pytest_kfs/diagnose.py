@@ -67,7 +67,7 @@ _NO_GOOGLE_CREDENTIALS = re.compile(r"Compute Engine Metadata server unavailable
                                     r"failed using Compute Engine authentication|Could not "
                                     r"automatically determine credentials")
 _POOL_PRINCIPAL = re.compile(r"(?P<pool>[^\s/\[\]]{1,120}\.svc\.id\.goog)(?:\[(?P<ksa>[^\]]+)\])?")
-_SCHEME_IN_LOG = re.compile(r"(?:Copying contents of|src_uri \[)\s*(?P<scheme>[a-z0-9]+)://")
+_SCHEME_IN_LOG = re.compile(r"(?:Copying contents of|src_uri \[)\s*(?P<scheme>[a-z0-9]{1,16})://")
 _EXCEPTION_LINE = re.compile(r"^\s{0,8}(?:[A-Za-z_][\w.]{0,120})?(?:Error|Exception|error):\s")
 _GSA_EMAIL = re.compile(r"^[\w.-]+@(?P<project>[\w-]+)\.iam\.gserviceaccount\.com$")
 WI_ANNOTATION = "iam.gke.io/gcp-service-account"

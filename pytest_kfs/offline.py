@@ -15,6 +15,7 @@ import yaml
 from pytest_kfs.codes import Code
 from pytest_kfs.diagnose import Finding, diagnose
 from pytest_kfs.evidence import UNREAD_KINDS, Evidence
+from pytest_kfs.text import capped
 from pytest_kfs.status import ModelState, Verdict, describe, running_pods, snapshot_verdict
 
 _EVENT_TYPES = ("Normal", "Warning")
@@ -309,7 +310,7 @@ def diagnose_pasted(pasted: Pasted) -> Diagnosis:
     running = running_pods(found.pods) if found.known("pods") else None
     if found.known("status"):
         verdict = snapshot_verdict(state, running)
-        statement = describe(state, running)
+        statement = capped(describe(state, running))  # state names are the cluster's text
         findings = diagnose(found)
         if verdict is Verdict.LOADED:
             # Nothing to explain, unless the logs contradict the status (a runtime that
