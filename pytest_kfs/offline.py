@@ -15,8 +15,8 @@ import yaml
 from pytest_kfs.codes import Code
 from pytest_kfs.diagnose import Finding, diagnose
 from pytest_kfs.evidence import UNREAD_KINDS, Evidence
-from pytest_kfs.text import capped
 from pytest_kfs.status import ModelState, Verdict, describe, running_pods, snapshot_verdict
+from pytest_kfs.text import capped
 
 _EVENT_TYPES = ("Normal", "Warning")
 _NO_CAUSE = (Code.NEEDS_EVIDENCE, Code.NOT_LOADED_YET, Code.UNEXPLAINED, Code.ROLLOUT_STUCK,
