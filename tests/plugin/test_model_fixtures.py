@@ -29,9 +29,11 @@ def test_seed_scenario_fails_fast_with_principal_permission_bucket_and_fix(pytes
     assert "Permission 'storage.objects.list' denied" in output
     assert (f"fix:      gcloud storage buckets add-iam-policy-binding gs://kfserving-examples "
             f"--member=serviceAccount:{principal} --role=roles/storage.objectViewer") in output
-    # Progress is visible while waiting (-v), and the block is not a dict dump.
+    # Progress is visible while waiting (-v), and the block is not a dict dump. KServe may
+    # write FailedToLoad before the initializer's Error reaches the pod's status, so the
+    # progress line names the initializer in whatever state it had reached.
     assert re.search(r"kfs kfs-\w+-test-model-serves-\w+/model \+[\d.]+s pod: .*"
-                     r"storage-initializer=Error", output)
+                     r"storage-initializer=\w+", output)
     assert "{'" not in output.split("Timeline:")[1]
     assert "Traceback" not in output
 
