@@ -83,7 +83,7 @@ class Settings:
     model: ModelSettings | None = None
     preflight: str = "off"
     models: tuple[ModelSettings, ...] = ()
-    existing: tuple[str | None, str | None] | None = None  # (namespace, name); None: all
+    existing: ExistingSelection | None = None  # --kfs-existing; None: deploying tests run
     sweep_ttl_seconds: float | None = DEFAULT_SWEEP_TTL_SECONDS  # None: never sweep
     run_id: str | None = None  # KFS_RUN_ID; None: a random one per run
     # A key file: each test namespace gets a service account with it as KServe's key secret.
@@ -174,16 +174,44 @@ def parse_storage_uri(uri: str) -> str:
     return uri
 
 
-def parse_existing(value: str) -> tuple[str | None, str | None]:
-    """--kfs-existing=all|NAMESPACE|NAMESPACE/NAME -> (namespace, name)."""
+@dataclass(frozen=True)
+class ExistingSelection:
+    """Which running InferenceServices --kfs-existing verifies."""
+
+    namespaces: tuple[str, ...] = ()  # () : every namespace
+    name: str | None = None  # one InferenceService (then exactly one namespace)
+    selector: str | None = None  # a label selector, as `kubectl get -l` takes it
+
+    def describe(self) -> str:
+        """`all namespaces`, `namespaces a, b`, `a/model`; and the selector."""
+        where = (f"{self.namespaces[0]}/{self.name}" if self.name else
+                 f"namespace{'s' if len(self.namespaces) > 1 else ''} "
+                 f"{', '.join(self.namespaces)}" if self.namespaces else "all namespaces")
+        return where + (f" (labels {self.selector})" if self.selector else "")
+
+
+_SELECTOR = re.compile(r"^[A-Za-z0-9_./!=,() -]+$")
+
+
+def parse_existing(value: str, selector: str | None = None) -> ExistingSelection:
+    """--kfs-existing=all|NS[,NS...]|NS/NAME, and --kfs-existing-selector=LABELS."""
+    if selector is not None and (not selector.strip() or not _SELECTOR.match(selector)):
+        raise SettingsError(f"--kfs-existing-selector={selector!r} is not a label selector "
+                            "(e.g. team=search or 'tier in (gold),!canary')")
     if value == "all":
-        return None, None
+        return ExistingSelection(selector=selector or None)
     namespace, _, name = value.partition("/")
-    for part in (namespace, name) if name else (namespace,):
+    parts = (namespace, name) if name else tuple(namespace.split(","))
+    for part in parts:
         if not _DNS_LABEL.match(part):
             raise SettingsError(f"--kfs-existing={value}: {part!r} is not a valid Kubernetes "
-                                "name; use all, NAMESPACE or NAMESPACE/NAME")
-    return namespace, name or None
+                                "name; use all, NAMESPACE[,NAMESPACE...] or NAMESPACE/NAME")
+    if name:
+        if selector:
+            raise SettingsError(f"--kfs-existing={value} names one InferenceService; "
+                                "--kfs-existing-selector selects among many: use one")
+        return ExistingSelection((namespace,), name)
+    return ExistingSelection(tuple(dict.fromkeys(parts)), selector=selector or None)
 
 
 def parse_model(storage_uri: str | None, model_format: str | None,
@@ -367,7 +395,11 @@ def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
             raise SettingsError("--kfs-models and --kfs-storage-uri both name the models; "
                                 "use one")
     existing_value = pick("existing")
-    existing = parse_existing(existing_value) if existing_value else None
+    selector = pick("existing_selector")
+    if selector is not None and not existing_value:
+        raise SettingsError("--kfs-existing-selector needs --kfs-existing to say where to look "
+                            "(all, or namespaces)")
+    existing = parse_existing(existing_value, selector) if existing_value else None
     sweep_ttl = parse_sweep_ttl(pick("sweep_ttl"))
     run_id = parse_run_id(environ.get("KFS_RUN_ID"))
     key_path, ingress_value = pick("serving_key"), pick("ingress")

@@ -26,6 +26,8 @@ LOG_CONTAINERS = ("storage-initializer", "kserve-container")
 # A log is read by lines and by bytes: 200 lines of a megabyte each are not a diagnosis.
 LOG_BYTES = 256 * 1024
 UNREAD_KINDS = ("status", "pods", "logs", "events", "service account", "runtimes")
+ISVC_LABEL = "serving.kserve.io/inferenceservice"
+COMPONENTS = ("predictor", "transformer", "explainer")
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,8 @@ def collect(cluster: Cluster, namespace: str, name: str,
 def _collect_events(cluster: Cluster, namespace: str, evidence: Evidence) -> None:
     try:
         events = cluster.core.list_namespaced_event(namespace, _request_timeout=15).items
-        evidence.events = [_sanitize(cluster, event) for event in events]
+        evidence.events = events_about([_sanitize(cluster, event) for event in events],
+                                       evidence.isvc["metadata"]["name"], evidence.pods)
     except ApiException as error:
         _gap(evidence.gaps, "events", error)
         evidence.unread.add("events")
@@ -150,13 +153,39 @@ def _collect_runtimes(cluster: Cluster, namespace: str, evidence: Evidence) -> N
 def _collect_pods(cluster: Cluster, namespace: str, name: str, evidence: Evidence) -> None:
     try:
         pods = cluster.core.list_namespaced_pod(
-            namespace, label_selector=f"serving.kserve.io/inferenceservice={name}").items
+            namespace, label_selector=f"{ISVC_LABEL}={name}").items
     except ApiException as error:
         _gap(evidence.gaps, "pods", error)
         evidence.unread.update(("pods", "logs"))
         return
-    evidence.pods = [_sanitize(cluster, pod) for pod in sorted(
-        pods, key=lambda pod: pod.metadata.creation_timestamp, reverse=True)]
+    evidence.pods = newest_first([_sanitize(cluster, pod) for pod in pods])
+    read_logs(cluster, namespace, evidence)
+
+
+def newest_first(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pods as KServe's controller reads them: the newest first."""
+    return sorted(pods, key=lambda pod: str(pod["metadata"].get("creationTimestamp") or ""),
+                  reverse=True)
+
+
+def events_about(events: list[dict[str, Any]], name: str,
+                 pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The namespace's events that concern InferenceService `name`: on it, its pods, or the
+    objects KServe names after it (`<name>-predictor...` Deployments, ReplicaSets, revisions).
+    Another model's events in the same namespace are not this model's evidence."""
+    pod_names = {pod["metadata"]["name"] for pod in pods}
+    prefixes = tuple(f"{name}-{component}" for component in COMPONENTS)
+
+    def concerns(event: dict[str, Any]) -> bool:
+        involved = (event.get("involvedObject") or {}).get("name")
+        return involved is None or involved == name or involved in pod_names or \
+            str(involved).startswith(prefixes)
+    return [event for event in events if concerns(event)]
+
+
+def read_logs(cluster: Cluster, namespace: str, evidence: Evidence) -> None:
+    """The storage-initializer's and model server's logs of the two newest pods."""
+    evidence.unread.discard("logs")
     for pod in evidence.pods[:2]:
         pod_name = pod["metadata"]["name"]
         status = pod.get("status") or {}
@@ -215,34 +244,58 @@ def _collect_config(cluster: Cluster, evidence: Evidence) -> None:
         evidence.config = found
 
 
+def service_account_summary(account: dict[str, Any]) -> dict[str, Any]:
+    """A ServiceAccount (as the API returns it) as the evidence keeps it."""
+    metadata = account.get("metadata") or {}
+    return {"name": metadata.get("name"), "annotations": dict(metadata.get("annotations") or {}),
+            "secrets": [ref.get("name") for ref in account.get("secrets") or []]}
+
+
+def serving_account_name(isvc_obj: dict[str, Any]) -> str:
+    """The service account the predictor runs as."""
+    predictor = (isvc_obj.get("spec") or {}).get("predictor") or {}
+    return str(predictor.get("serviceAccountName") or "default")
+
+
+def credential_secret_names(evidence: Evidence) -> list[str]:
+    """Secrets KServe may take credentials from: the account's, and any the InferenceService
+    names in an annotation."""
+    names = set((evidence.service_account or {}).get("secrets") or [])
+    annotations = (evidence.isvc.get("metadata") or {}).get("annotations") or {}
+    names.update(value for key, value in annotations.items() if "secret" in key.lower())
+    return sorted(names)
+
+
+def gcs_key_file(config: dict[str, Any]) -> str:
+    """The key name KServe reads a GCS key file from (inferenceservice-config)."""
+    return str((config.get("credentials") or {}).get("gcs", {}).get(
+        "gcsCredentialFileName", GCS_KEY_FILE))
+
+
 def _collect_identity(cluster: Cluster, namespace: str, evidence: Evidence) -> None:
-    predictor = (evidence.isvc.get("spec") or {}).get("predictor") or {}
-    evidence.service_account_name = predictor.get("serviceAccountName") or "default"
-    gcs_file = (evidence.config.get("credentials") or {}).get("gcs", {}).get(
-        "gcsCredentialFileName", GCS_KEY_FILE)
+    evidence.service_account_name = serving_account_name(evidence.isvc)
     try:
         account = cluster.core.read_namespaced_service_account(evidence.service_account_name,
                                                                namespace)
-        evidence.service_account = {
-            "name": account.metadata.name,
-            "annotations": dict(account.metadata.annotations or {}),
-            "secrets": [ref.name for ref in account.secrets or []],
-        }
+        evidence.service_account = service_account_summary(_sanitize(cluster, account))
     except ApiException as error:
         if error.status != 404:
             _gap(evidence.gaps, f"service account {evidence.service_account_name}", error)
             evidence.unread.add("service account")
-    names = set((evidence.service_account or {}).get("secrets") or [])
-    annotations = (evidence.isvc.get("metadata") or {}).get("annotations") or {}
-    names.update(value for key, value in annotations.items() if "secret" in key.lower())
-    for secret_name in sorted(names):
+    for secret_name in credential_secret_names(evidence):
         try:
             secret = cluster.core.read_namespaced_secret(secret_name, namespace)
         except ApiException as error:
             if error.status == 404:
-                evidence.secrets[secret_name] = SecretSummary(secret_name, ())
-                evidence.gaps.append(f"secret {secret_name}: not found")
+                missing_secret(evidence, secret_name)
             else:
                 _gap(evidence.gaps, f"secret {secret_name}", error)
             continue
-        evidence.secrets[secret_name] = summarize_secret(secret_name, secret.data, gcs_file)
+        evidence.secrets[secret_name] = summarize_secret(secret_name, secret.data,
+                                                         gcs_key_file(evidence.config))
+
+
+def missing_secret(evidence: Evidence, name: str) -> None:
+    """A named secret that does not exist: evidence too (KServe's webhook refuses the pod)."""
+    evidence.secrets[name] = SecretSummary(name, ())
+    evidence.gaps.append(f"secret {name}: not found")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,12 @@ from google.cloud import storage
 from google.oauth2 import service_account
 
 from pytest_kfs.diagnose import parse_gcs_uri
-from pytest_kfs.evidence import GCS_KEY_FILE, SecretSummary, summarize_secret
+from pytest_kfs.evidence import (
+    GCS_KEY_FILE,
+    SecretSummary,
+    service_account_summary,
+    summarize_secret,
+)
 from pytest_kfs.iam import GET, LIST
 from pytest_kfs.keyfile import key_problem, token_uri_trusted
 from pytest_kfs.text import printable
@@ -95,19 +100,23 @@ def read_identity(cluster: Any, namespace: str, account: str
         if error.status == 404:
             return None
         raise
-    listed = [ref.name for ref in sa.secrets or []]
-    summaries: dict[str, SecretSummary] = {}
+    summary = service_account_summary(cluster.api_client.sanitize_for_serialization(sa))
     raw: dict[str, dict[str, str]] = {}
-    for name in listed:
+    for name in summary["secrets"]:
         try:
             raw[name] = cluster.core.read_namespaced_secret(name, namespace).data or {}
         except ApiException:
             continue
-        summaries[name] = summarize_secret(name, raw[name])
-    identity = resolve_identity({}, {"secrets": listed,
-                                     "annotations": dict(sa.metadata.annotations or {})},
-                                summaries)
-    return identity, raw.get(identity.secret or "")
+    return identity_of_account(summary, raw)
+
+
+def identity_of_account(account: dict[str, Any], secret_data: dict[str, dict[str, str]]
+                        ) -> tuple[ServingIdentity, dict[str, str] | None]:
+    """The identity KServe gives pods of `account` (a service_account_summary), from the data
+    of the secrets that could be read; and the chosen key secret's data."""
+    summaries = {name: summarize_secret(name, data) for name, data in secret_data.items()}
+    identity = resolve_identity({}, account, summaries)
+    return identity, secret_data.get(identity.secret or "")
 
 
 def unverifiable(error: BaseException) -> bool:
@@ -122,8 +131,14 @@ def unverifiable(error: BaseException) -> bool:
 
 
 def _retrying() -> api_retry.Retry:
-    return api_retry.Retry(predicate=unverifiable, initial=0.2, maximum=2.0, multiplier=2.0,
-                           timeout=RETRY_SECONDS)
+    return retrying_within(lambda: True)
+
+
+def retrying_within(budget: Callable[[], bool]) -> api_retry.Retry:
+    """Retry what Google did not answer for RETRY_SECONDS, while `budget()` allows another
+    retry (a fleet run shares one budget, so an outage costs seconds, not hours)."""
+    return api_retry.Retry(predicate=lambda error: unverifiable(error) and budget(),
+                           initial=0.2, maximum=2.0, multiplier=2.0, timeout=RETRY_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -236,7 +251,8 @@ def _error_text(error: Exception) -> str:
     return str(error).split("\n")[0]
 
 
-def check_access(client: storage.Client, storage_uri: str) -> AccessCheck:
+def check_access(client: storage.Client, storage_uri: str,
+                 retry: api_retry.Retry | None = None) -> AccessCheck:
     """List the prefix (max one object), then read one byte of an object, as `client`."""
     bucket_name, path = parse_gcs_uri(storage_uri)
     check = AccessCheck()
@@ -245,7 +261,7 @@ def check_access(client: storage.Client, storage_uri: str) -> AccessCheck:
         return check
     bucket = client.bucket(bucket_name)
     prefix = path + "/" if path else ""
-    retry, timeout = _retrying(), _REQUEST_TIMEOUT
+    retry, timeout = retry or _retrying(), _REQUEST_TIMEOUT
     try:
         check.held = bucket.test_iam_permissions([LIST, GET], retry=retry, timeout=timeout)
     except _GOOGLE_ERRORS as error:  # only supporting detail: list and get decide

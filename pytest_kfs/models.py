@@ -50,22 +50,6 @@ def configured_models(settings: Settings) -> list[ModelConfig]:
     return [ModelConfig(sample.name, sample.storage_uri, sample.model_format)]
 
 
-def existing_models(cluster: Any, namespace: str | None,
-                    name: str | None) -> list[tuple[str, str]]:
-    """(namespace, name) of the InferenceServices --kfs-existing selects (a read)."""
-    from pytest_kfs import inferenceservice as isvc
-
-    if namespace and name:
-        return [(namespace, name)]
-    if namespace:
-        items = cluster.custom.list_namespaced_custom_object(
-            isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL)["items"]
-    else:
-        items = cluster.custom.list_cluster_custom_object(
-            isvc.GROUP, isvc.VERSION, isvc.PLURAL)["items"]
-    return sorted((item["metadata"]["namespace"], item["metadata"]["name"]) for item in items)
-
-
 def config_from_isvc(obj: dict[str, Any]) -> ModelConfig:
     """The ModelConfig an existing InferenceService amounts to."""
     predictor = obj["spec"]["predictor"]

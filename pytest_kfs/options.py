@@ -94,8 +94,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("ingress", "`http(s)://HOST[:PORT]` of the cluster's ingress gateway: requests go "
            "there with the model's `status.url` host as `Host` header (else through the API "
            "server's service proxy when that host does not resolve).", "URL"),
-    Option("existing", "verify running InferenceServices read-only (`all`, `NS` or "
-           "`NS/NAME`); deploying tests skip.", "WHERE"),
+    Option("existing", "verify running InferenceServices read-only (`all`, `NS[,NS...]` or "
+           "`NS/NAME`); deploying tests skip. Each kind is read once for the whole run.",
+           "WHERE"),
+    Option("existing_selector", "with `--kfs-existing`: only InferenceServices with these "
+           "labels (`team=search`, as `kubectl get -l` takes them).", "LABELS"),
     Option("preflight", "predict each model's outcome before deploying; a predicted failure "
            "fails at once. In the ini file or the environment: `on`, `report` (predict, deploy "
            "anyway, compare) or `off` (the default).", flag=True,

@@ -33,8 +33,10 @@ INSTANCE = pytest.StashKey[str]()
 REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 RECORDS = pytest.StashKey[dict[str, dict[str, Any]]]()
 RECORD_PROPERTY = "kfs_record"
+FLEET = pytest.StashKey[Any]()
 # Fixtures that reach the cluster: a test using any of them needs it started.
-_NEEDS_CLUSTER = {"kfs_cluster", "kfs_gcp", "kfs_gcs_endpoint", "_kfs_google_access"}
+_NEEDS_CLUSTER = {"kfs_cluster", "kfs_gcp", "kfs_gcs_endpoint", "_kfs_google_access",
+                  "kfs_fleet"}
 MARKER_KEYS = frozenset({"sample", "storage_uri", "model_format", "service_account", "runtime",
                          "protocol", "min_replicas", "namespace", "timeout"})
 
@@ -216,10 +218,11 @@ class KfsSession:
             return
         cluster = self.config.stash[RUN_CLUSTER].cluster
         if settings.existing is not None:
-            namespace = settings.existing[0] or ""
+            # One namespace is checked; with several, each is read the same way.
+            namespaces = settings.existing.namespaces
+            namespace = namespaces[0] if len(namespaces) == 1 else ""
             table, read_only = permissions.READ, True
-            scope = f"to verify namespace {namespace}" if namespace else \
-                "to verify all namespaces"
+            scope = f"to verify {settings.existing.describe()}"
         elif settings.namespace is not None:
             namespace, table, read_only = settings.namespace, permissions.DEPLOY_INTO, False
             scope = f"to deploy into namespace {namespace}"
@@ -440,19 +443,43 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize `kfs_model_config` over the configured models, `kfs_existing_model` over
     the InferenceServices --kfs-existing selects (one test per model)."""
     settings = metafunc.config.stash[SETTINGS]
-    from pytest_kfs.models import configured_models, existing_models
+    from pytest_kfs.models import configured_models
 
     if "kfs_model_config" in metafunc.fixturenames:
         configs = configured_models(settings)
         metafunc.parametrize("kfs_model_config", configs, ids=[c.name for c in configs])
     if "kfs_existing_model" in metafunc.fixturenames:
-        run = metafunc.config.stash.get(RUN_CLUSTER, None)
-        if settings.existing is None or run is None:
-            metafunc.parametrize("kfs_existing_model", [None], ids=["none"])
-            return
-        found = existing_models(run.cluster, *settings.existing)
+        fleet = _fleet(metafunc.config)
+        found = fleet.keys() if fleet is not None else []
         metafunc.parametrize("kfs_existing_model", found or [None],
                              ids=[f"{ns}/{name}" for ns, name in found] or ["none"])
+
+
+def _fleet(config: pytest.Config) -> Any:
+    """The run's fleet snapshot (--kfs-existing), read on first use; None without one."""
+    from pytest_kfs.fleet import read_fleet
+
+    settings, run = config.stash[SETTINGS], config.stash.get(RUN_CLUSTER, None)
+    if settings.existing is None or run is None:
+        return None
+    if FLEET not in config.stash:
+        config.stash[FLEET] = read_fleet(run.cluster, settings.existing)
+    return config.stash[FLEET]
+
+
+@pytest.fixture(scope="session")
+def kfs_fleet(pytestconfig: pytest.Config, _kfs_google_access: Any) -> Any:
+    """The InferenceServices --kfs-existing selects, read once for the whole run (a `Fleet`):
+    `models`, `evidence(namespace, name, with_logs)` and `prediction(namespace, name)`.
+    Google is asked once per (principal, bucket, prefix), a few requests at a time."""
+    from pytest_kfs.preflight import GoogleChecks
+
+    fleet = _fleet(pytestconfig)
+    if fleet is None:
+        pytest.skip("no --kfs-existing given")
+    fleet.use_google(_kfs_google_access, GoogleChecks())
+    yield fleet
+    fleet.close()
 
 
 @pytest.fixture(scope="session")

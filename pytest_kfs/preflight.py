@@ -10,7 +10,10 @@ prediction is `loads`, `fails: <finding code>` or `unknown: <what could not be c
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 
 import requests
 from google.api_core.client_options import ClientOptions
@@ -25,11 +28,13 @@ from pytest_kfs.cluster import Cluster
 from pytest_kfs.codes import Code
 from pytest_kfs.gcs import (
     AccessCheck,
+    KeyCheck,
     ServingIdentity,
     check_access,
     check_key,
     client_for_key,
     read_identity,
+    retrying_within,
 )
 from pytest_kfs.models import ModelConfig
 from pytest_kfs.runtimes import select_runtime
@@ -85,6 +90,109 @@ class GoogleAccess:
                               client_options=options)
 
 
+class ClusterView(Protocol):
+    """What preflight reads from a cluster: live (one request per question) or a fleet
+    snapshot (each kind read once for the run)."""
+
+    def runtimes(self, namespace: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(namespace's ServingRuntime specs, ClusterServingRuntime specs) by name; raises
+        ApiException when they cannot be listed."""
+
+    def identity(self, namespace: str, account: str
+                 ) -> tuple[ServingIdentity, dict[str, str] | None] | None:
+        """The identity KServe gives pods of `account`, and its key secret's data; None when
+        the account does not exist."""
+
+    def on_gke(self) -> bool:
+        """Whether nodes are GKE's (pods without a key then act as the node's account)."""
+
+
+@dataclass
+class LiveView:
+    """A cluster asked directly, question by question."""
+
+    cluster: Cluster
+
+    def runtimes(self, namespace: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Both kinds of runtime, listed now."""
+        custom = self.cluster.custom
+        cluster_runtimes = custom.list_cluster_custom_object(
+            "serving.kserve.io", "v1alpha1", "clusterservingruntimes")["items"]
+        namespaced = custom.list_namespaced_custom_object(
+            "serving.kserve.io", "v1alpha1", namespace, "servingruntimes")["items"]
+        return ({r["metadata"]["name"]: r["spec"] for r in namespaced},
+                {r["metadata"]["name"]: r["spec"] for r in cluster_runtimes})
+
+    def identity(self, namespace: str, account: str
+                 ) -> tuple[ServingIdentity, dict[str, str] | None] | None:
+        """The account and its secrets, read now."""
+        return read_identity(self.cluster, namespace, account)
+
+    def on_gke(self) -> bool:
+        """Nodes listed now."""
+        return any(GKE_NODE_LABEL in (node.metadata.labels or {})
+                   for node in self.cluster.core.list_node().items)
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class GoogleChecks:
+    """Google's answers within one prediction, or shared by a whole fleet run: each
+    (principal, bucket, prefix) is checked once, a principal's credentials (and so its token)
+    are made once, and retries of unanswered requests come from one budget."""
+
+    retry_budget: int = 100
+    _answers: dict[Hashable, Any] = field(default_factory=dict)
+    _locks: dict[Hashable, threading.Lock] = field(default_factory=dict)
+    _guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def once(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """compute() the first time `key` is asked (other threads asking wait for it)."""
+        with self._guard:
+            if key in self._answers:
+                return self._answers[key]  # type: ignore[no-any-return]
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._answers:
+                self._answers[key] = compute()
+            return self._answers[key]  # type: ignore[no-any-return]
+
+    def spend_retry(self) -> bool:
+        """Take one retry from the budget; False once it is spent (then errors stand)."""
+        with self._guard:
+            if self.retry_budget <= 0:
+                return False
+            self.retry_budget -= 1
+            return True
+
+    def key_check(self, key: dict[str, str], access: GoogleAccess) -> KeyCheck:
+        """check_key, once per key."""
+        return self.once(("key", _key_id(key)),
+                         lambda: check_key(key, private_endpoints=access.endpoints()))
+
+    def access(self, principal: Hashable, uri: str,
+               client: Callable[[], storage.Client]) -> AccessCheck:
+        """KServe's list-then-get of `uri` as `principal`, once; the principal's client once."""
+        def run() -> AccessCheck:
+            made = self.once(("client", principal), client)
+            return check_access(made, uri, retrying_within(self.spend_retry))
+        return self.once(("access", principal, *_bucket_and_prefix(uri)), run)
+
+
+def _key_id(key: dict[str, str]) -> str:
+    """A key secret's identity for caching: its data, hashed (never kept in the clear)."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+
+
+def _bucket_and_prefix(uri: str) -> tuple[str, str]:
+    bucket, _, path = uri.removeprefix("gs://").partition("/")
+    return bucket, path.rstrip("/")
+
+
 def _from_access(check: AccessCheck, who: str, uri: str) -> Prediction:
     if check.unverified:
         return Prediction("unknown", reason=check.unverified, principal=who)
@@ -107,19 +215,15 @@ def _from_access(check: AccessCheck, who: str, uri: str) -> Prediction:
     return Prediction("unknown", reason="; ".join(check.notes) or "bucket not checked")
 
 
-def _runtime_prediction(cluster: Cluster, namespace: str, config: ModelConfig
+def _runtime_prediction(view: ClusterView, namespace: str, config: ModelConfig
                         ) -> Prediction | None:
     try:
-        cluster_runtimes = cluster.custom.list_cluster_custom_object(
-            "serving.kserve.io", "v1alpha1", "clusterservingruntimes")["items"]
-        namespaced = cluster.custom.list_namespaced_custom_object(
-            "serving.kserve.io", "v1alpha1", namespace, "servingruntimes")["items"]
+        namespaced, cluster_wide = view.runtimes(namespace)
     except ApiException as error:
         return Prediction("unknown", reason=f"cannot list serving runtimes: HTTP {error.status}")
     model = {"modelFormat": {"name": config.model_format}, "runtime": config.runtime,
              "protocolVersion": config.protocol}
-    choice = select_runtime(model, {r["metadata"]["name"]: r["spec"] for r in namespaced},
-                            {r["metadata"]["name"]: r["spec"] for r in cluster_runtimes})
+    choice = select_runtime(model, namespaced, cluster_wide)
     if choice.name is not None:
         return None
     code = Code.RUNTIME_MISSING if choice.failure_reason == "RuntimeNotRecognized" else \
@@ -127,39 +231,51 @@ def _runtime_prediction(cluster: Cluster, namespace: str, config: ModelConfig
     return Prediction("fails", code, f"{choice.failure_reason}: {choice.failure_message}")
 
 
-def _workload_identity(cluster_namespace: str, account: str, identity: ServingIdentity,
-                       access: GoogleAccess, uri: str) -> Prediction:
-    gsa = identity.gsa or ""
-    if access.credentials is None:
-        return Prediction("unknown", reason=f"no operator credentials to check {gsa}")
-    project = gsa.split("@")[-1].split(".")[0]
-    member = f"serviceAccount:{project}.svc.id.goog[{cluster_namespace}/{account}]"
+def _service_account_policy(access: GoogleAccess, gsa: str
+                            ) -> tuple[list[dict[str, Any]] | None, Prediction | None]:
+    """The Google service account's IAM bindings, or the prediction when they cannot be read."""
+    assert access.credentials is not None
     session = AuthorizedSession(access.credentials)
     try:
         response = session.post(f"{access.iam_endpoint}/v1/projects/-/serviceAccounts/"
                                 f"{gsa}:getIamPolicy", data=b"{}", timeout=30)
     except (requests.exceptions.RequestException, auth_exceptions.TransportError) as error:
-        return Prediction("unknown", reason=f"could not verify {gsa}: the IAM API did not "
-                                            f"answer ({type(error).__name__})")
+        return None, Prediction("unknown", reason=f"could not verify {gsa}: the IAM API did "
+                                                  f"not answer ({type(error).__name__})")
     if response.status_code == 404:
-        return Prediction("fails", Code.WORKLOAD_IDENTITY_BINDING_MISSING,
-                          f"Google service account {gsa} does not exist", gsa)
+        return None, Prediction("fails", Code.WORKLOAD_IDENTITY_BINDING_MISSING,
+                                f"Google service account {gsa} does not exist", gsa)
     if response.status_code != 200:
-        return Prediction("unknown", reason=f"could not verify {gsa}: reading its IAM policy "
-                                            f"answered HTTP {response.status_code}")
-    bindings = json.loads(response.text or "{}").get("bindings") or []
+        return None, Prediction("unknown", reason=f"could not verify {gsa}: reading its IAM "
+                                                  f"policy answered HTTP {response.status_code}")
+    return list(json.loads(response.text or "{}").get("bindings") or []), None
+
+
+def _workload_identity(cluster_namespace: str, account: str, identity: ServingIdentity,
+                       access: GoogleAccess, uri: str, checks: GoogleChecks) -> Prediction:
+    gsa = identity.gsa or ""
+    if access.credentials is None:
+        return Prediction("unknown", reason=f"no operator credentials to check {gsa}")
+    project = gsa.split("@")[-1].split(".")[0]
+    member = f"serviceAccount:{project}.svc.id.goog[{cluster_namespace}/{account}]"
+    bindings, unreadable = checks.once(("policy", gsa),
+                                       lambda: _service_account_policy(access, gsa))
+    if unreadable is not None:
+        return unreadable
+    assert bindings is not None
     bound = any(binding.get("role") == "roles/iam.workloadIdentityUser" and
                 member in binding.get("members", []) for binding in bindings)
     if not bound:
         return Prediction("fails", Code.WORKLOAD_IDENTITY_BINDING_MISSING,
                           f"{gsa} has no roles/iam.workloadIdentityUser for {member}", gsa)
-    impersonated = impersonated_credentials.Credentials(
-        source_credentials=access.credentials, target_principal=gsa,
-        target_scopes=[READ_SCOPE],
-        iam_endpoint_override=f"{access.iam_credentials_endpoint}/v1/projects/-/"
-                              f"serviceAccounts/{gsa}:generateAccessToken")
+    def impersonating() -> storage.Client:
+        return access.storage_client(impersonated_credentials.Credentials(
+            source_credentials=access.credentials, target_principal=gsa,
+            target_scopes=[READ_SCOPE],
+            iam_endpoint_override=f"{access.iam_credentials_endpoint}/v1/projects/-/"
+                                  f"serviceAccounts/{gsa}:generateAccessToken"))
     try:
-        check = check_access(access.storage_client(impersonated), uri)
+        check = checks.access(("impersonated", gsa), uri, impersonating)
     except auth_exceptions.RefreshError as error:
         return Prediction("unknown", reason=f"cannot impersonate {gsa} to check the bucket "
                                             f"(needs roles/iam.serviceAccountTokenCreator): "
@@ -187,38 +303,43 @@ def operator_access(storage_endpoint: str | None = None) -> GoogleAccess:
 def predict(cluster: Cluster, namespace: str, config: ModelConfig,
             access: GoogleAccess) -> Prediction:
     """Predict the deploy's outcome; reads the cluster, never writes to it."""
-    runtime = _runtime_prediction(cluster, namespace, config)
+    return predict_in(LiveView(cluster), namespace, config, access, GoogleChecks())
+
+
+def predict_in(view: ClusterView, namespace: str, config: ModelConfig, access: GoogleAccess,
+               checks: GoogleChecks) -> Prediction:
+    """Predict from what `view` reads, asking Google through `checks` (shared by a fleet)."""
+    runtime = _runtime_prediction(view, namespace, config)
     if runtime is not None:
         return runtime
     account = config.service_account or "default"
-    found = read_identity(cluster, namespace, account)
+    found = view.identity(namespace, account)
     if found is None:
         return Prediction("fails", Code.SERVICE_ACCOUNT_MISSING,
                           f"service account {account} does not exist in {namespace}")
     if not config.is_gcs:
         return Prediction("unknown", reason=f"{config.storage_uri} is not a gs:// URI")
     identity, key = found
+    uri = config.storage_uri
     if identity.source == "key-secret" and key is not None:
-        validity = check_key(key, private_endpoints=access.endpoints())
+        validity = checks.key_check(key, access)
         if validity.unverified:
             return Prediction("unknown", reason=validity.unverified,
                               principal=validity.client_email)
         if not validity.ok:
             return Prediction("fails", Code.GCS_KEY_INVALID, validity.detail,
                               validity.client_email)
-        return _from_access(check_access(client_for_key(key, access.storage_endpoint),
-                                         config.storage_uri), identity.principal or "?",
-                            config.storage_uri)
+        check = checks.access(("key", _key_id(key)), uri,
+                              lambda: client_for_key(key, access.storage_endpoint))
+        return _from_access(check, identity.principal or "?", uri)
     if identity.source == "workload-identity":
-        return _workload_identity(namespace, account, identity, access, config.storage_uri)
-    nodes = cluster.core.list_node().items
-    if any(GKE_NODE_LABEL in (node.metadata.labels or {}) for node in nodes):
+        return _workload_identity(namespace, account, identity, access, uri, checks)
+    if view.on_gke():
         return Prediction("unknown", reason="no key and no Workload Identity annotation: the "
                                             "pods run as the GKE node's service account")
-    check = check_access(access.storage_client(None), config.storage_uri)
-    prediction = _from_access(check, "Anonymous caller", config.storage_uri)
+    check = checks.access(("anonymous",), uri, lambda: access.storage_client(None))
+    prediction = _from_access(check, "Anonymous caller", uri)
     if prediction.outcome == "fails" and prediction.code == Code.GCS_LIST_DENIED:
         return Prediction("fails", Code.GCS_ANONYMOUS_FALLBACK, prediction.reason,
                           "Anonymous caller")
     return prediction
-

@@ -1,55 +1,54 @@
 """Read-only verification of InferenceServices that already run (--kfs-existing).
 
-Nothing here creates, patches or deletes: status, pods, events and identity are read, and the
-bucket is checked as the serving identity through Google's APIs.
+Nothing here creates, patches or deletes. The run reads each kind once (InferenceServices,
+pods, events, service accounts, secrets, runtimes) and checks every model from that snapshot;
+a stuck model's logs are the only per-model reads. Bucket access is checked as each serving
+identity through Google's APIs, once per (principal, bucket, prefix).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from pytest_kfs import inferenceservice as isvc
 from pytest_kfs.diagnose import diagnose
-from pytest_kfs.evidence import collect
-from pytest_kfs.models import config_from_isvc
 from pytest_kfs.plugin import record_snapshot
 from pytest_kfs.report import format_findings
 from pytest_kfs.status import ModelState, verdict
 
 
 @pytest.fixture
-def existing(kfs_cluster, kfs_existing_model):
-    """The selected InferenceService as the API returns it."""
+def existing(kfs_fleet, kfs_existing_model):
+    """The selected InferenceService as the run's snapshot holds it."""
     if kfs_existing_model is None:
         pytest.skip("no --kfs-existing given, or it selects no InferenceService")
-    namespace, name = kfs_existing_model
-    return kfs_cluster.custom.get_namespaced_custom_object(
-        isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, name)
+    kfs_fleet.ask(*kfs_existing_model)  # Google answers while the status is read
+    return kfs_fleet.models[kfs_existing_model]
 
 
-def test_the_existing_model_is_loaded(kfs_cluster, existing, request):
+def test_the_existing_model_is_loaded(kfs_fleet, existing, request):
     meta = existing["metadata"]
-    evidence = collect(kfs_cluster, meta["namespace"], meta["name"], existing)
+    namespace, name = meta["namespace"], meta["name"]
+    evidence = kfs_fleet.evidence(namespace, name, with_logs=False)
     running = sum(1 for pod in evidence.pods if not pod["metadata"].get("deletionTimestamp"))
     state = ModelState.from_isvc(existing)
     outcome = verdict(state, running)
-    findings = [] if outcome.healthy else diagnose(evidence)
+    findings = [] if outcome.healthy else diagnose(
+        kfs_fleet.evidence(namespace, name, with_logs=True))
     storage_uri = ((existing["spec"]["predictor"].get("model") or {}).get("storageUri") or "")
-    record_snapshot(request.node, meta["namespace"], meta["name"], storage_uri, state,
-                    outcome, findings)
+    record_snapshot(request.node, namespace, name, storage_uri, state, outcome, findings)
     if outcome.healthy:
         return
-    pytest.fail(f"InferenceService {meta['namespace']}/{meta['name']} is not Loaded "
+    pytest.fail(f"InferenceService {namespace}/{name} is not Loaded "
                 f"({state.summary()})\n\nFindings (most likely first):\n"
                 + "\n".join(format_findings(findings)), pytrace=False)
 
 
-def test_the_serving_identity_can_read_the_existing_model(existing, kfs_preflight,
-                                                          kfs_property):
-    config = config_from_isvc(existing)
-    if not config.is_gcs:
-        pytest.skip(f"{config.storage_uri or 'no storageUri'} is not in Google Cloud Storage")
-    prediction = kfs_preflight(existing["metadata"]["namespace"], config)
+def test_the_serving_identity_can_read_the_existing_model(kfs_fleet, existing, kfs_property):
+    storage_uri = (existing["spec"]["predictor"].get("model") or {}).get("storageUri")
+    prediction = kfs_fleet.prediction(existing["metadata"]["namespace"],
+                                      existing["metadata"]["name"])
+    if prediction is None:
+        pytest.skip(f"{storage_uri or 'no storageUri'} is not in Google Cloud Storage")
     kfs_property("preflight", prediction.describe())
     if prediction.outcome == "unknown":
         pytest.skip(f"could not check: {prediction.reason}")

@@ -109,6 +109,19 @@ CASES = {
                                   "--kfs-models={garbage} cannot be parsed"),
     "existing-without-cluster": Case(("--kfs-existing=all",),
                                      "--kfs-existing needs --kfs-cluster"),
+    "existing-bad-namespace": Case((*CLUSTER, "--kfs-existing=team-a,Team_B"),
+                                   "--kfs-existing=team-a,Team_B: 'Team_B' is not a valid "
+                                   "Kubernetes name"),
+    "existing-selector-alone": Case((*CLUSTER, "--kfs-existing-selector=team=x"),
+                                    "--kfs-existing-selector needs --kfs-existing"),
+    "existing-selector-malformed": Case((*CLUSTER, "--kfs-existing=all",
+                                         "--kfs-existing-selector=team=$(id)"),
+                                        "--kfs-existing-selector='team=$(id)' is not a label "
+                                        "selector"),
+    "existing-selector-with-one-model": Case((*CLUSTER, "--kfs-existing=a/model",
+                                              "--kfs-existing-selector=team=x"),
+                                             "--kfs-existing=a/model names one "
+                                             "InferenceService"),
     "report-directory-missing": Case((*CLUSTER, "--kfs-report={tmp}/no/dir/r.json"),
                                      "--kfs-report={tmp}/no/dir/r.json: directory "
                                      "{tmp}/no/dir does not exist"),

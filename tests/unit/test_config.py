@@ -221,3 +221,16 @@ def test_the_scenario_help_names_every_scenario():
     from pytest_kfs.options import SCENARIO_NAMES
 
     assert sorted(SCENARIO_NAMES) == sorted(SCENARIOS)
+
+
+def test_existing_selects_all_several_namespaces_one_model_and_labels():
+    from pytest_kfs.config import ExistingSelection, parse_existing
+
+    assert parse_existing("all") == ExistingSelection()
+    assert parse_existing("all", "team=search") == ExistingSelection(selector="team=search")
+    assert parse_existing("a,b,a") == ExistingSelection(("a", "b"))
+    assert parse_existing("a/model") == ExistingSelection(("a",), "model")
+    assert parse_existing("a,b", "tier in (gold),!canary").describe() == \
+        "namespaces a, b (labels tier in (gold),!canary)"
+    assert parse_existing("a/model").describe() == "a/model"
+    assert parse_existing("all").describe() == "all namespaces"

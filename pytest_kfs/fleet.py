@@ -1,0 +1,368 @@
+"""Read once, check many: the running InferenceServices of a nightly run, and the evidence
+about them, read with one LIST per kind for the whole run.
+
+A nightly over a thousand models must not cost a thousand times a handful of requests. The
+snapshot lists each kind once — cluster-wide, or per selected namespace when RBAC is
+namespaced — and serves every model's evidence and preflight from memory. Only what is
+specific to a stuck model is read per model: its containers' logs. Where a LIST is refused,
+the snapshot falls back to reading the objects it needs one by one (each once), and says so.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubernetes.client.rest import ApiException
+
+from pytest_kfs import inferenceservice as isvc
+from pytest_kfs.cluster import Cluster
+from pytest_kfs.config import ExistingSelection
+from pytest_kfs.evidence import (
+    ISVC_LABEL,
+    Evidence,
+    credential_secret_names,
+    events_about,
+    gcs_key_file,
+    missing_secret,
+    newest_first,
+    read_kserve_config,
+    read_logs,
+    service_account_summary,
+    serving_account_name,
+    summarize_secret,
+)
+from pytest_kfs.gcs import ServingIdentity, identity_of_account
+from pytest_kfs.models import config_from_isvc
+from pytest_kfs.preflight import (
+    GKE_NODE_LABEL,
+    GoogleAccess,
+    GoogleChecks,
+    Prediction,
+    predict_in,
+)
+
+# One page per LIST: a thousand pods fit; ten thousand take a few pages (still per kind).
+PAGE = 5000
+# Secrets that never hold KServe credentials, and can be large (Helm keeps releases there).
+_SECRET_FIELDS = "type!=helm.sh/release.v1,type!=kubernetes.io/service-account-token"
+# Google's APIs are asked by this many threads at most.
+GOOGLE_CONCURRENCY = 8
+
+Key = tuple[str, str]  # (namespace, name)
+
+
+@dataclass
+class _Kind:
+    """One kind's objects by namespace, and whether it was read."""
+
+    by_namespace: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    listed: bool = False
+    gap: str = ""  # why it was not listed
+
+    def of(self, namespace: str) -> list[dict[str, Any]]:
+        return self.by_namespace.get(namespace, [])
+
+
+@dataclass
+class Fleet:
+    """The selected InferenceServices and everything their checks read, from one read."""
+
+    cluster: Cluster
+    selection: ExistingSelection
+    models: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    pods: _Kind = field(default_factory=_Kind)
+    events: _Kind = field(default_factory=_Kind)
+    accounts: _Kind = field(default_factory=_Kind)
+    secrets: _Kind = field(default_factory=_Kind)
+    runtimes: _Kind = field(default_factory=_Kind)
+    cluster_runtimes: list[dict[str, Any]] | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    gaps: list[str] = field(default_factory=list)
+    requests: int = 0  # API requests the snapshot made (LISTs, fallbacks, logs)
+    _gke: bool | None = None
+    _fetched: dict[tuple[str, str, str], dict[str, Any] | None] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _pool: ThreadPoolExecutor | None = None
+    _predictions: dict[Key, Future[Prediction]] = field(default_factory=dict)
+    _google: tuple[GoogleAccess, GoogleChecks] | None = None
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _list(self, path: str, namespace: str | None, **query: str) -> list[dict[str, Any]]:
+        """Every item of one LIST (`path` is under /api/v1 or /apis/...), as plain data: the
+        client's model objects cost more than the request for thousands of items."""
+        items: list[dict[str, Any]] = []
+        token = ""
+        group_path, _, resource = path.rpartition("/")
+        url = f"{group_path}/namespaces/{namespace}/{resource}" if namespace else path
+        while True:
+            params = [("limit", str(PAGE)), *query.items()] + ([("continue", token)]
+                                                               if token else [])
+            self.requests += 1
+            api = self.cluster.api_client
+            request = api.param_serialize("GET", url, query_params=params,
+                                          header_params={"Accept": "application/json"},
+                                          auth_settings=["BearerToken"])
+            response = api.call_api(*request, _request_timeout=60)
+            data = response.read()
+            if not 200 <= response.status < 300:
+                raise ApiException.from_response(http_resp=response, body=data.decode(
+                    "utf-8", "replace"), data=None)
+            body = json.loads(data)
+            items += body.get("items") or []
+            token = (body.get("metadata") or {}).get("continue") or ""
+            if not token:
+                return items
+
+    def _read_kind(self, kind: _Kind, what: str, path: str, namespaces: Iterable[str],
+                   keep: Callable[[dict[str, Any]], dict[str, Any]] = lambda item: item,
+                   **query: str) -> None:
+        """List cluster-wide; refused, list each selected namespace; refused there too, the
+        kind stays unlisted (gap) and is read object by object where a check needs it."""
+        scopes: list[str | None] = [None] if not self.selection.namespaces else \
+            list(namespaces)
+        try:
+            self._fill(kind, scopes, path, keep, **query)
+        except ApiException as error:
+            if error.status != 403 or scopes != [None] or not self.selection.namespaces:
+                kind.gap = f"{what}: HTTP {error.status} {error.reason}"
+                self.gaps.append(kind.gap)
+                return
+            try:
+                self._fill(kind, list(namespaces), path, keep, **query)
+            except ApiException as inner:
+                kind.gap = f"{what}: HTTP {inner.status} {inner.reason}"
+                self.gaps.append(kind.gap)
+                return
+        kind.listed = True
+
+    def _fill(self, kind: _Kind, scopes: list[str | None], path: str,
+              keep: Callable[[dict[str, Any]], dict[str, Any]], **query: str) -> None:
+        wanted = {namespace for namespace, _ in self.models}
+        for scope in scopes:
+            for item in self._list(path, scope, **query):
+                namespace = item["metadata"].get("namespace", "")
+                if namespace in wanted:
+                    kind.by_namespace.setdefault(namespace, []).append(keep(item))
+
+    def read(self) -> Fleet:
+        """Read every kind once (the InferenceServices first: they say which namespaces
+        matter)."""
+        selection = self.selection
+        if selection.name:
+            namespace = selection.namespaces[0]
+            try:
+                self.requests += 1
+                obj = self.cluster.custom.get_namespaced_custom_object(
+                    isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, selection.name)
+                self.models[(namespace, selection.name)] = obj
+            except ApiException as error:
+                if error.status != 404:
+                    raise
+        else:
+            path = f"/apis/{isvc.GROUP}/{isvc.VERSION}/{isvc.PLURAL}"
+            query = {"labelSelector": selection.selector} if selection.selector else {}
+            for scope in selection.namespaces or (None,):
+                for obj in self._list(path, scope, **query):
+                    meta = obj["metadata"]
+                    self.models[(meta["namespace"], meta["name"])] = obj
+        namespaces = sorted({namespace for namespace, _ in self.models})
+        if not self.models:
+            return self
+        self._read_kind(self.pods, "pods", "/api/v1/pods", namespaces, labelSelector=ISVC_LABEL)
+        self._read_kind(self.events, "events", "/api/v1/events", namespaces)
+        self._read_kind(self.accounts, "service accounts", "/api/v1/serviceaccounts",
+                        namespaces)
+        needed = self._secret_names()
+        self._read_kind(self.secrets, "secrets", "/api/v1/secrets", namespaces,
+                        keep=lambda item: _only_needed(item, needed),
+                        fieldSelector=_SECRET_FIELDS)
+        self._read_kind(self.runtimes, "serving runtimes",
+                        "/apis/serving.kserve.io/v1alpha1/servingruntimes", namespaces)
+        try:
+            self.cluster_runtimes = self._list(
+                "/apis/serving.kserve.io/v1alpha1/clusterservingruntimes", None)
+        except ApiException as error:
+            self.gaps.append(f"cluster serving runtimes: HTTP {error.status} {error.reason}")
+        self.requests += 2  # read_kserve_config: at most one GET per KServe namespace
+        self.config = read_kserve_config(self.cluster, self.gaps)
+        return self
+
+    def _secret_names(self) -> set[Key]:
+        """(namespace, name) of every secret a selected model may take credentials from."""
+        names: set[Key] = set()
+        for (namespace, _), obj in self.models.items():
+            evidence = Evidence(isvc=obj)
+            evidence.service_account = self._account(namespace, serving_account_name(obj))
+            names.update((namespace, name) for name in credential_secret_names(evidence))
+        return names
+
+    def _fetch(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """One object by name, once (the fallback when its kind could not be listed)."""
+        key = (kind, namespace, name)
+        with self._lock:
+            if key in self._fetched:
+                return self._fetched[key]
+        read = {"serviceaccount": self.cluster.core.read_namespaced_service_account,
+                "secret": self.cluster.core.read_namespaced_secret}[kind]
+        with self._lock:
+            self.requests += 1
+        try:
+            found: dict[str, Any] | None = self.cluster.api_client.sanitize_for_serialization(
+                read(name, namespace))
+        except ApiException as error:
+            if error.status != 404:
+                raise
+            found = None
+        with self._lock:
+            self._fetched[key] = found
+        return found
+
+    def _named(self, kind: _Kind, fetch_kind: str, namespace: str, name: str
+               ) -> dict[str, Any] | None:
+        if kind.listed:
+            return next((item for item in kind.of(namespace)
+                         if item["metadata"]["name"] == name), None)
+        try:
+            return self._fetch(fetch_kind, namespace, name)
+        except ApiException:
+            return None
+
+    def _account(self, namespace: str, name: str) -> dict[str, Any] | None:
+        found = self._named(self.accounts, "serviceaccount", namespace, name)
+        return service_account_summary(found) if found is not None else None
+
+    # -- serving checks -----------------------------------------------------------------------
+
+    def keys(self) -> list[Key]:
+        """The selected InferenceServices, sorted."""
+        return sorted(self.models)
+
+    def evidence(self, namespace: str, name: str, with_logs: bool) -> Evidence:
+        """What `collect` would read for this model, from the snapshot; logs (read now, the
+        only per-model requests) when `with_logs`."""
+        obj = self.models[(namespace, name)]
+        evidence = Evidence(isvc=obj, config=self.config, gaps=list(self.gaps))
+        evidence.unread = {kind for kind, listed in (
+            ("pods", self.pods.listed), ("events", self.events.listed),
+            ("runtimes", self.runtimes.listed)) if not listed}
+        pods = [pod for pod in self.pods.of(namespace)
+                if (pod["metadata"].get("labels") or {}).get(ISVC_LABEL) == name]
+        evidence.pods = newest_first(pods)
+        evidence.events = events_about(self.events.of(namespace), name, evidence.pods)
+        evidence.service_account_name = serving_account_name(obj)
+        evidence.service_account = self._account(namespace, evidence.service_account_name)
+        if evidence.service_account is None and not self.accounts.listed:
+            evidence.unread.add("service account")
+        for secret in credential_secret_names(evidence):
+            found = self._named(self.secrets, "secret", namespace, secret)
+            if found is None:
+                missing_secret(evidence, secret)
+            else:
+                evidence.secrets[secret] = summarize_secret(secret, found.get("data"),
+                                                            gcs_key_file(self.config))
+        evidence.runtimes = sorted(r["metadata"]["name"] for r in
+                                   self.runtimes.of(namespace) + (self.cluster_runtimes or []))
+        if with_logs and self.pods.listed:
+            with self._lock:
+                self.requests += sum(1 for _ in evidence.pods[:2])
+            read_logs(self.cluster, namespace, evidence)
+        else:
+            evidence.unread.add("logs")
+        return evidence
+
+    # -- preflight's view ------------------------------------------------------------------
+
+    def runtimes_of(self, namespace: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """ClusterView.runtimes from the snapshot."""
+        if not self.runtimes.listed or self.cluster_runtimes is None:
+            raise ApiException(status=403, reason="serving runtimes could not be listed")
+        return ({r["metadata"]["name"]: r["spec"] for r in self.runtimes.of(namespace)},
+                {r["metadata"]["name"]: r["spec"] for r in self.cluster_runtimes})
+
+    def identity_of(self, namespace: str, account: str
+                    ) -> tuple[ServingIdentity, dict[str, str] | None] | None:
+        """ClusterView.identity from the snapshot."""
+        summary = self._account(namespace, account)
+        if summary is None:
+            return None
+        data: dict[str, dict[str, str]] = {}
+        for name in summary["secrets"]:
+            found = self._named(self.secrets, "secret", namespace, name)
+            if found is not None:
+                data[name] = found.get("data") or {}
+        return identity_of_account(summary, data)
+
+    def gke(self) -> bool:
+        """ClusterView.on_gke: nodes listed once."""
+        with self._lock:
+            if self._gke is None:
+                nodes = self._list("/api/v1/nodes", None)
+                self._gke = any(GKE_NODE_LABEL in (node["metadata"].get("labels") or {})
+                                for node in nodes)
+            return self._gke
+
+    def use_google(self, access: GoogleAccess, checks: GoogleChecks) -> None:
+        """Ask Google with `access` from now on, GOOGLE_CONCURRENCY requests at a time; one
+        `checks` for the run, so each (principal, bucket, prefix) is asked once."""
+        self._google = (access, checks)
+        self._pool = ThreadPoolExecutor(GOOGLE_CONCURRENCY, thread_name_prefix="kfs-fleet")
+
+    def ask(self, namespace: str, name: str) -> None:
+        """Start the model's preflight in the background (a GCS model; once)."""
+        key = (namespace, name)
+        with self._lock:
+            if self._pool is None or self._google is None or key in self._predictions:
+                return
+            config = config_from_isvc(self.models[key])
+            if config.is_gcs:
+                self._predictions[key] = self._pool.submit(
+                    predict_in, _FleetView(self), namespace, config, *self._google)
+
+    def prediction(self, namespace: str, name: str) -> Prediction | None:
+        """The model's preflight (None: not a GCS model)."""
+        self.ask(namespace, name)
+        future = self._predictions.get((namespace, name))
+        return future.result() if future is not None else None
+
+    def close(self) -> None:
+        """Stop asking Google (a run interrupted does not wait for the rest)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass
+class _FleetView:
+    """The fleet snapshot as preflight's ClusterView."""
+
+    fleet: Fleet
+
+    def runtimes(self, namespace: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        return self.fleet.runtimes_of(namespace)
+
+    def identity(self, namespace: str, account: str
+                 ) -> tuple[ServingIdentity, dict[str, str] | None] | None:
+        return self.fleet.identity_of(namespace, account)
+
+    def on_gke(self) -> bool:
+        return self.fleet.gke()
+
+
+def _only_needed(secret: dict[str, Any], needed: set[Key]) -> dict[str, Any]:
+    """A listed secret keeps its data only when a selected model may use it: the rest of the
+    cluster's secrets are not held in memory."""
+    meta = secret["metadata"]
+    if (meta.get("namespace", ""), meta["name"]) in needed:
+        return {"metadata": {"name": meta["name"], "namespace": meta.get("namespace")},
+                "data": secret.get("data") or {}}
+    return {"metadata": {"name": meta["name"], "namespace": meta.get("namespace")}}
+
+
+def read_fleet(cluster: Cluster, selection: ExistingSelection) -> Fleet:
+    """The selected InferenceServices and their evidence, one LIST per kind."""
+    return Fleet(cluster, selection).read()
