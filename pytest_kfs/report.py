@@ -100,32 +100,59 @@ def _capped_finding(finding: dict[str, Any]) -> dict[str, Any]:
             for key, value in finding.items()}
 
 
+# Beyond this many models, the healthy ones are counted, not listed (the JSON report has all).
+LISTED_HEALTHY = 20
+
+
+def headline(records: Sequence[dict[str, Any]]) -> str:
+    """`120 models: 114 healthy, 6 not loaded`."""
+    healthy = sum(1 for record in records if record["loaded"])
+    return (f"{len(records)} model{'s' if len(records) != 1 else ''}: {healthy} healthy, "
+            f"{len(records) - healthy} not loaded")
+
+
 def root_causes(records: Sequence[dict[str, Any]]) -> list[str]:
-    """Failures grouped by root cause, most models first: `6 models: GCS_LIST_DENIED for
-    reader@p.iam.gserviceaccount.com on gs://models — fix: ...` (one line per cause)."""
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    """Failures grouped by root cause, most models first: `6 models in 3 namespaces:
+    GCS_LIST_DENIED for reader@p.iam.gserviceaccount.com on gs://models — fix: ...` (one line
+    per cause, principal and bucket; a model not loaded with no cause found is counted too)."""
+    groups: dict[tuple[str, str, str], list[tuple[str, dict[str, Any]]]] = {}
     for record in records:
         failing = [f for f in record["findings"] if f.get("failure")]
         if failing:
             top = failing[0]
             key = (top["code"], top.get("principal") or "", top.get("bucket") or "")
-            groups.setdefault(key, []).append(top)
+        elif not record["loaded"]:
+            top = {"code": record["findings"][0]["code"] if record["findings"] else
+                   "no cause found", "fix": ""}
+            key = (top["code"], "", "")
+        else:
+            continue
+        groups.setdefault(key, []).append((record["namespace"], top))
     lines = []
-    for (code, principal, bucket), findings in sorted(groups.items(),
-                                                     key=lambda item: -len(item[1])):
-        count = len(findings)
+    for (code, principal, bucket), members in sorted(groups.items(),
+                                                    key=lambda item: -len(item[1])):
+        count, namespaces = len(members), len({namespace for namespace, _ in members})
+        spread = f" in {namespaces} namespaces" if namespaces > 1 else ""
         who = f" for {principal}" if principal else ""
         where = f" on gs://{bucket}" if bucket else ""
-        fix = f" — fix: {findings[0]['fix']}" if findings[0].get("fix") else ""
-        lines.append(capped(f"{count} model{'s' if count > 1 else ''}: {code}{who}{where}{fix}",
-                            600))
+        fix = f" — fix: {members[0][1]['fix']}" if members[0][1].get("fix") else ""
+        lines.append(capped(f"{count} model{'s' if count > 1 else ''}{spread}: {code}{who}"
+                            f"{where}{fix}", 600))
     return lines
 
 
+def listed(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records shown one by one: all of a small run; of a fleet, those not loaded."""
+    if len(records) <= LISTED_HEALTHY:
+        return list(records)
+    return [record for record in records if not record["loaded"]]
+
+
 def summary_rows(records: Sequence[dict[str, Any]]) -> list[str]:
-    """The terminal summary: the root causes first, then one row per model."""
-    rows = [printable(line) for line in root_causes(records)]
-    for record in records:
+    """The terminal summary: how many are healthy, the root causes, then one row per model
+    (of a fleet, per model not loaded)."""
+    rows = [printable(line) for line in [headline(records), *root_causes(records)]]
+    for record in listed(records):
         top = record["findings"][0]["code"] if record["findings"] else "-"
         took = f"{record['seconds']:.2f}s" if record.get("seconds") is not None else "-"
         rows.append(printable(f"{record['namespace']}/{record['name']}  "
@@ -135,18 +162,21 @@ def summary_rows(records: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def markdown_summary(records: Sequence[dict[str, Any]]) -> str:
-    """A GitHub step summary: a table of models, then each failure's findings."""
+    """A GitHub step summary: counts and causes, a table of models, each failure's findings."""
     causes = root_causes(records)
-    lines = ["## pytest-kfs models", "", *[f"- **{markdown(line)}**" for line in causes],
-             *([""] if causes else []),
+    shown = listed(records)
+    lines = ["## pytest-kfs models", "", f"**{markdown(headline(records))}**", "",
+             *[f"- **{markdown(line)}**" for line in causes], *([""] if causes else []),
+             *([f"_{len(records) - len(shown)} healthy models are not listed (see the JSON "
+                "report)._", ""] if len(shown) < len(records) else []),
              "| model | verdict | time | state | top finding |", "|---|---|---|---|---|"]
-    for record in records:
+    for record in shown:
         top = record["findings"][0]["code"] if record["findings"] else ""
         took = f"{record['seconds']:.2f}s" if record.get("seconds") is not None else "-"
         lines.append(f"| {markdown_code(record['namespace'] + '/' + record['name'])} | "
                      f"{markdown(record['verdict'])} | {took} | "
                      f"{markdown(record.get('state') or '')} | {markdown(top)} |")
-    for record in records:
+    for record in shown:
         failing = [f for f in record["findings"] if f.get("failure")]
         if failing:
             lines += ["", f"### {markdown_code(record['name'])} ({markdown(record['test'])})"]

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from pytest_kfs.report import root_causes
+from pytest_kfs.report import headline, listed, root_causes
 from pytest_kfs.text import printable
 
 _COLOURS = {"Pending": "#b0b7c3", "Loading": "#4a90d9", "Loaded": "#2e9d5b",
@@ -66,7 +66,7 @@ def _summary(records: Sequence[dict[str, Any]], cluster: str | None,
              run_id: str | None) -> str:
     """What a reader needs at a glance, before any timeline: counts, where, and why."""
     counts = Counter(record["verdict"] for record in records)
-    rows = [("models", f"{len(records)}: " + ", ".join(
+    rows = [("models", html.escape(headline(records)) + " — " + ", ".join(
                 f'<span class="{html.escape(verdict)}">{count} {html.escape(verdict)}</span>'
                 for verdict, count in counts.most_common())),
             *([("cluster", html.escape(cluster))] if cluster else []),
@@ -88,7 +88,11 @@ def render(records: Sequence[dict[str, Any]], title: str = "pytest-kfs report",
                 f'<span style="background:{colour}">&nbsp;{state or "none"}&nbsp;</span>'
                 for state, colour in _COLOURS.items() if state) + " — ticks: pod changes, "
             "red: errors and warning events</p>"]
-    for record in records:
+    shown = listed(records)
+    if len(shown) < len(records):
+        body.append(f"<p>{len(records) - len(shown)} healthy models are not drawn; the JSON "
+                    "report (--kfs-report) lists every model.</p>")
+    for record in shown:
         verdict = html.escape(record["verdict"])
         test = record["test"].split("::")[-1]
         body.append(f'<section><h2>{html.escape(test)} — {html.escape(record["name"])} '

@@ -9,12 +9,11 @@ from pathlib import Path
 
 from kubernetes import client, config
 
-from pytest_kfs.local import controlplane, crds
-from pytest_kfs.local.assets import initializer_python, kserve_manifests, model_server_python
+from pytest_kfs.local import controlplane
+from pytest_kfs.local.assets import initializer_python, model_server_python
 from pytest_kfs.local.gcp import GcpWorld, LocalGcp
 from pytest_kfs.local.gcp.admin import GcpAdmin
 from pytest_kfs.local.kserve import manager as kserve_manager
-from pytest_kfs.local.kserve import manifests
 from pytest_kfs.local.kserve.releases import Release, release
 from pytest_kfs.local.node.ingress import Ingress
 from pytest_kfs.local.node.kubelet import Images, Kubelet, Timing
@@ -99,15 +98,16 @@ def start_embedded(kserve: bool = True, timing: Timing | None = None,
                    kserve_version: str | None = None) -> EmbeddedCluster:
     """Start the control plane with the release's KServe CRDs and, unless `kserve` is False,
     KServe's own manager, the local GCP and the node; `kserve_version` picks the release
-    (default: the newest supported). Without `kserve` nothing writes InferenceService status:
-    benchmarks write it themselves."""
+    (default: the newest supported). Without `kserve` the release is installed (CRDs,
+    ConfigMap, runtimes) but its manager does not run: nothing writes InferenceService status,
+    benchmarks and fleet tests write it themselves."""
     wanted = release(kserve_version)
     plane = controlplane.start()
     cluster = EmbeddedCluster(plane, wanted)
     try:
         api_client = cluster.api_client()
         if not kserve:
-            crds.install(api_client, manifests.crds(kserve_manifests(wanted)))
+            kserve_manager.install(wanted, api_client)
         if kserve and plane.pki is not None:
             cluster.gcp = LocalGcp(GcpWorld()).start()
             seed_samples(GcpAdmin(cluster.gcp), wanted)

@@ -73,21 +73,46 @@ def test_nothing_from_the_cluster_acts_in_any_output(text):
 def test_failures_are_grouped_by_root_cause_first():
     from pytest_kfs.report import root_causes
 
-    def record(name, code, principal):
+    def record(name, code, principal, namespace="team-a"):
         return {"findings": [{"code": code, "principal": principal, "bucket": "models",
-                              "fix": "grant it", "failure": True}], "name": name}
-    records = [record(f"m{i}", "GCS_LIST_DENIED", "reader@p.iam.gserviceaccount.com")
-               for i in range(6)] + [record("odd", "OOM_KILLED", None)]
+                              "fix": "grant it", "failure": True}], "name": name,
+                "namespace": namespace, "loaded": False}
+    records = [record(f"m{i}", "GCS_LIST_DENIED", "reader@p.iam.gserviceaccount.com",
+                      f"team-{i % 3}") for i in range(6)] + [record("odd", "OOM_KILLED", None)]
+    records.append({"findings": [], "name": "quiet", "namespace": "team-b", "loaded": False})
+    records.append({"findings": [], "name": "fine", "namespace": "team-b", "loaded": True})
     assert root_causes(records) == [
-        "6 models: GCS_LIST_DENIED for reader@p.iam.gserviceaccount.com on gs://models — fix: "
-        "grant it",
-        "1 model: OOM_KILLED on gs://models — fix: grant it"]
+        "6 models in 3 namespaces: GCS_LIST_DENIED for reader@p.iam.gserviceaccount.com on "
+        "gs://models — fix: grant it",
+        "1 model: OOM_KILLED on gs://models — fix: grant it",
+        "1 model: no cause found"]
+
+
+def test_a_fleet_summary_counts_the_healthy_and_lists_only_the_rest():
+    from pytest_kfs.report import markdown_summary, summary_rows
+
+    def record(index, loaded):
+        return {"test": f"t::test[{index}]", "namespace": f"team-{index % 7}",
+                "name": f"model-{index}", "verdict": "loaded" if loaded else "waiting",
+                "loaded": loaded, "seconds": 0.0, "state": "", "timeline": [],
+                "findings": [] if loaded else [{"code": "OOM_KILLED", "cause": "killed",
+                                                "fix": "raise the memory limit",
+                                                "failure": True}]}
+    records = [record(index, index % 50 != 49) for index in range(1000)]
+    rows = summary_rows(records)
+    assert rows[:2] == ["1000 models: 980 healthy, 20 not loaded",
+                        "20 models in 7 namespaces: OOM_KILLED — fix: raise the memory limit"]
+    assert len(rows) == 22 and all("waiting" in row for row in rows[2:])
+    page = markdown_summary(records)
+    assert "_980 healthy models are not listed (see the JSON report)._" in page
+    assert page.count("| ` team-") == 20
 
 
 def test_the_html_report_starts_with_a_summary_and_titles_models_by_test():
     def record(test, name, verdict, findings):
         return {"test": f"suites/t.py::{test}", "namespace": "kfs-1", "name": name,
-                "verdict": verdict, "seconds": 1.0, "state": "", "storage_uri": "gs://b/p",
+                "verdict": verdict, "loaded": verdict == "loaded", "seconds": 1.0,
+                "state": "", "storage_uri": "gs://b/p",
                 "timeline": [], "findings": findings}
     denied = [{"code": "GCS_LIST_DENIED", "cause": "denied", "evidence": [], "fix": "grant",
                "principal": "r@p.iam.gserviceaccount.com", "bucket": "b", "failure": True}]
@@ -96,7 +121,8 @@ def test_the_html_report_starts_with_a_summary_and_titles_models_by_test():
                    record("test_b", "m2", "failed", denied)],
                   cluster="kfs-local (KServe v0.20.0)", run_id="ci-42")
     summary = page[:page.index("<section>")]
-    assert "3: " in summary and "2 failed" in summary and "1 loaded" in summary
+    assert "3 models: 1 healthy, 2 not loaded" in summary
+    assert "2 failed" in summary and "1 loaded" in summary
     assert "kfs-local (KServe v0.20.0)" in summary and "ci-42" in summary
     assert "2 models: GCS_LIST_DENIED for r@p.iam.gserviceaccount.com on gs://b" in summary
     assert "<h2>test_a — m1 " in page

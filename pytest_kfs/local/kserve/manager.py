@@ -78,18 +78,15 @@ def _webhook_answers(url: str, context: ssl.SSLContext) -> bool:
     return True
 
 
-def start(release: Release, api_client: client.ApiClient, kubeconfig: Path, workdir: Path,
-          ca_cert: Path, serving_cert: Path, serving_key: Path) -> KServeManager:
-    """Install the release's CRDs, ConfigMap and runtimes, start its manager, register its
-    webhooks; returns once the webhooks answer."""
-    binary = kserve_manager(release)
+def install(release: Release, api_client: client.ApiClient) -> None:
+    """What installing the release puts in a cluster besides its manager: CRDs, the
+    inferenceservice-config ConfigMap, the ClusterServingRuntimes."""
     folder = kserve_manifests(release)
     core = client.CoreV1Api(api_client)
     crds.install(api_client, manifests.crds(folder))
     create_unless_exists(core.create_namespace, {"metadata": {"name": manifests.NAMESPACE}})
     create_unless_exists(core.create_namespaced_config_map, manifests.NAMESPACE,
             manifests.config_map(folder, release))
-
     # The runtimes exist before the manager starts, as after a release's install: its caches
     # start with them. (Created later, the first models met "no runtime found" until its cache
     # caught up.)
@@ -98,6 +95,13 @@ def start(release: Release, api_client: client.ApiClient, kubeconfig: Path, work
         create_unless_exists(custom.create_cluster_custom_object, "serving.kserve.io",
                              "v1alpha1", "clusterservingruntimes", runtime)
 
+
+def start(release: Release, api_client: client.ApiClient, kubeconfig: Path, workdir: Path,
+          ca_cert: Path, serving_cert: Path, serving_key: Path) -> KServeManager:
+    """Install the release's CRDs, ConfigMap and runtimes, start its manager, register its
+    webhooks; returns once the webhooks answer."""
+    binary = kserve_manager(release)
+    install(release, api_client)
     webhook_port, probe_port = processes.free_port(), processes.free_port()
     env = {name: os.environ[name] for name in _INHERITED if name in os.environ}
     env.update(KUBECONFIG=str(kubeconfig), POD_NAMESPACE=manifests.NAMESPACE,
@@ -112,7 +116,8 @@ def start(release: Release, api_client: client.ApiClient, kubeconfig: Path, work
         context = ssl.create_default_context(cafile=str(ca_cert))
         _wait(manager, lambda: _webhook_answers(manager.webhook_url, context))
         registration = client.AdmissionregistrationV1Api(api_client)
-        for configuration in manifests.webhook_configurations(folder, manager.webhook_url,
+        for configuration in manifests.webhook_configurations(kserve_manifests(release),
+                                                              manager.webhook_url,
                                                               ca_cert.read_bytes()):
             create = (registration.create_mutating_webhook_configuration
                       if configuration["kind"] == "MutatingWebhookConfiguration"

@@ -1,0 +1,119 @@
+"""--kfs-existing over a fleet: one LIST per kind, every stuck model diagnosed, no write.
+
+A bare control plane (KServe's CRDs, no controller, no kubelet) holds a fleet written as
+KServe and the kubelet leave it (pytest_kfs.local.fleetworld); the local Google Cloud holds its
+buckets, keys and grants. The real suite runs through a counting proxy in front of the API
+server, so the requests it makes are counted, not estimated.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from pytest_kfs.local import fleetworld
+from pytest_kfs.local.embedded import start_embedded
+from pytest_kfs.local.faultproxy import FaultProxy
+from pytest_kfs.local.gcp import GcpWorld, LocalGcp
+from pytest_kfs.local.gcp.admin import GcpAdmin
+
+ROOT = Path(__file__).resolve().parents[2]
+OPERATOR = f"fleet-operator@{fleetworld.PROJECT}.iam.gserviceaccount.com"
+MODELS, NAMESPACES, PRINCIPALS = 120, 12, 6  # 6 stuck: one of each cause
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    """The fleet, its control plane and local Google Cloud, and the operator's key."""
+    work = tmp_path_factory.mktemp("fleet")
+    gcp = LocalGcp(GcpWorld()).start()
+    try:
+        with start_embedded(kserve=False) as embedded:
+            admin = GcpAdmin(gcp)
+            models = fleetworld.plan(MODELS, NAMESPACES, PRINCIPALS)
+            keys = fleetworld.arrange_google(admin, models, PRINCIPALS)
+            fleetworld.write(embedded.api_client(), models, keys)
+            admin.ensure_service_account(OPERATOR)
+            for role in ("roles/storage.admin", "roles/iam.securityReviewer"):
+                admin.grant_project(fleetworld.PROJECT, role, f"serviceAccount:{OPERATOR}")
+            operator_key = work / "operator.json"
+            operator_key.write_text(json.dumps(admin.create_key(OPERATOR)))
+            yield embedded, gcp, models, operator_key
+    finally:
+        gcp.stop()
+
+
+def _run(pytester, monkeypatch, fleet, *selection):
+    """The nightly suite over `selection`, through a fresh counting proxy."""
+    embedded, gcp, _, operator_key = fleet
+    proxy = FaultProxy(embedded.plane.server, embedded.plane.client_ssl_context())
+    proxy.start()
+    try:
+        kubeconfig = proxy.write_kubeconfig(pytester.path / "fleet.kubeconfig", "fleet")
+        for name, value in (("GOOGLE_APPLICATION_CREDENTIALS", str(operator_key)),
+                            ("KFS_GCS_ENDPOINT", gcp.endpoint),
+                            ("KFS_IAM_ENDPOINT", gcp.endpoint),
+                            ("KFS_IAM_CREDENTIALS_ENDPOINT", gcp.endpoint)):
+            monkeypatch.setenv(name, value)
+        result = pytester.runpytest_subprocess(
+            "--kfs-cluster=fleet", f"--kfs-kubeconfig={kubeconfig}", *selection,
+            str(ROOT / "suites" / "test_existing.py"), "-p", "no:cacheprovider",
+            "--kfs-report=fleet.json", timeout=300)
+        return result, proxy.recorded
+    finally:
+        proxy.stop()
+
+
+def _reads(recorded):
+    """LISTs and GETs, by kind of request, leaving out the stuck models' log reads."""
+    kinds = Counter()
+    for request in recorded:
+        path = request.path.split("?")[0]
+        if request.method == "GET" and not path.endswith("/log"):
+            kinds[re.sub(r"/namespaces/[^/]+", "/namespaces/*", path)] += 1
+    return kinds
+
+
+def _failures(models):
+    """Failed tests: the status check of each stuck model, and the bucket check of each whose
+    serving identity cannot load it (all but the OOM-killed, whose bucket is readable)."""
+    stuck = list(fleetworld.stuck(models))
+    return len(stuck) + sum(1 for m in stuck if m.expected != "OOM_KILLED")
+
+
+def test_a_fleet_is_read_once_and_every_stuck_model_diagnosed(pytester, monkeypatch, fleet):
+    models = fleet[2]
+    result, recorded = _run(pytester, monkeypatch, fleet, "--kfs-existing=all")
+    stuck = {(m.namespace, m.name): m.expected for m in fleetworld.stuck(models)}
+    assert len(stuck) == 6 and len(set(stuck.values())) == 5
+    report = json.loads((pytester.path / "fleet.json").read_text())["models"]
+    found = {(r["namespace"], r["name"]): r["findings"][0]["code"] if r["findings"] else None
+             for r in report}
+    assert len(found) == MODELS
+    assert {key: code for key, code in found.items() if code} == stuck, \
+        result.stdout.str()[-3000:]
+    result.assert_outcomes(passed=2 * MODELS - _failures(models), failed=_failures(models))
+    # Nothing written: the only POSTs are the start-up permission check's access reviews.
+    writes = [r for r in recorded if r.method != "GET"]
+    assert {r.path.split("?")[0] for r in writes} <= {
+        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"}, writes
+    # The summary groups the fleet: how many are healthy, how many stuck and why.
+    output = result.stdout.str()
+    assert f"{MODELS} models: {MODELS - 6} healthy, 6 not loaded" in output
+    assert "1 model: SERVICE_ACCOUNT_MISSING" in output
+
+    # Two namespaces of the twelve (a label selector) cost the same reads: one per kind.
+    chosen = [m for m in models if m.namespace in ("team-003", "team-007")]
+    subset, sub_recorded = _run(pytester, monkeypatch, fleet, "--kfs-existing=all",
+                                "--kfs-existing-selector=team in (team-003,team-007)")
+    subset.assert_outcomes(passed=2 * len(chosen) - _failures(chosen),
+                           failed=_failures(chosen))
+    assert _reads(sub_recorded) == _reads(recorded)
+    # Each kind once (InferenceServices, pods, events, service accounts, secrets, runtimes,
+    # nodes, KServe's ConfigMap, discovery): 11 reads for 120 models.
+    assert set(_reads(recorded).values()) == {1} and len(_reads(recorded)) <= 12, \
+        _reads(recorded)
