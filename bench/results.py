@@ -127,6 +127,41 @@ def _diagnosis(section: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _fleet(rows: list[dict[str, Any]]) -> list[str]:
+    lines = ["## 8. Fleet-scale nightly (`--kfs-existing=all`)", "",
+             "A fleet written as KServe and the kubelet leave it (`pytest_kfs.local.fleetworld`:"
+             " 100 namespaces, 50 principals, one model in 20 stuck with each cause in turn, the "
+             "seed's `Active Loaded / Target Pending / InProgress` among them), verified by the "
+             "real suite through a counting proxy. API requests include the start-up checks and "
+             "the stuck models' log reads (the only per-model requests); writes leave out the "
+             "start-up SelfSubjectAccessReviews.", "",
+             "| models | -n | wall | API requests (of which log reads) | API writes | Google "
+             "requests | stuck models diagnosed right | peak RSS |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        for run in row["runs"]:
+            memory = ", ".join(f"{kind} {mib} MiB" for kind, mib in run["peak_rss_mib"].items()
+                               if not kind.startswith("embedded"))
+            lines.append(f"| {row['models']:,} | {run['workers']} | {run['wall_s']:.1f} s | "
+                         f"{run['api_requests']} ({run['api_log_reads']}) | "
+                         f"{run['api_writes']} | {run['google_requests']} | "
+                         f"{run['stuck_right']} of {run['stuck']} | {memory} |")
+    for row in rows:
+        peer = row.get("peer")
+        if peer:
+            lines += ["", f"What users script today (`kubectl get isvc -A`, then per model "
+                      f"`kubectl get sa`, `kubectl get secret` and a listing as the serving "
+                      f"identity in a fresh process, like `gcloud storage ls`): "
+                      f"{peer['list_s']:.1f} s to list, {peer['per_model_s']:.2f} s per model "
+                      f"(measured on {peer['sample']} models), so about "
+                      f"{peer['estimated_total_s'] / 60:.0f} min for {row['models']:,}; it says "
+                      "which models cannot be listed, not why the others are stuck."]
+    summaries = [run["summary"][0] for row in rows for run in row["runs"] if run["summary"]]
+    if summaries:
+        lines += ["", f"The run's summary starts: `{summaries[0]}`."]
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The whole RESULTS.md."""
     machine = results["machine"]
@@ -138,7 +173,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines += [f"| {key} | {value} |" for key, value in machine.items() if key != "date"]
     for key, render in (("healthy", _healthy), ("broken", _broken), ("api", _api),
                         ("scale", _scale), ("overhead", _overhead),
-                        ("embedded", _embedded), ("diagnosis", _diagnosis)):
+                        ("embedded", _embedded), ("diagnosis", _diagnosis), ("fleet", _fleet)):
         if key in results:
             rendered = render(results[key])
             taken = results.get("taken", {}).get(key)

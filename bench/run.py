@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import embedded as embedded_bench
+import fleet as fleet_bench
 import overhead as overhead_bench
 import scale as scale_bench
 import verdict
@@ -25,7 +26,8 @@ from results import markdown
 
 from pytest_kfs.local.assets import build_kubectl
 
-SECTIONS = ("healthy", "broken", "api", "scale", "overhead", "embedded", "diagnosis")
+SECTIONS = ("healthy", "broken", "api", "scale", "overhead", "embedded", "diagnosis",
+            "fleet")
 
 
 def main() -> int:
@@ -69,6 +71,11 @@ def main() -> int:
     if "diagnosis" in wanted:
         print("diagnosis: right top finding on the corpus of public cases", flush=True)
         results["diagnosis"] = accuracy()
+    if "fleet" in wanted:
+        print("fleet: --kfs-existing=all over a written fleet, and the script users run",
+              flush=True)
+        sizes = [1000] if options.quick else [1000, 10000]
+        results["fleet"] = fleet_bench.fleet(sizes, [1, 2])
     results["machine"] = machine()
     # Which run measured each section (--only keeps the others' figures, and says so).
     results["taken"] = {**results.get("taken", {}),

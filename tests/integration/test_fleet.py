@@ -105,6 +105,10 @@ def test_a_fleet_is_read_once_and_every_stuck_model_diagnosed(pytester, monkeypa
     output = result.stdout.str()
     assert f"{MODELS} models: {MODELS - 6} healthy, 6 not loaded" in output
     assert "1 model: SERVICE_ACCOUNT_MISSING" in output
+    shown = re.search(r"summary groups what it found.*?```text\n(.+?)\n```",
+                      (ROOT / "README.md").read_text(), re.S)
+    for line in shown[1].splitlines():  # the README's example is this run's output
+        assert line in output.splitlines(), line
 
     # Two namespaces of the twelve (a label selector) cost the same reads: one per kind.
     chosen = [m for m in models if m.namespace in ("team-003", "team-007")]
