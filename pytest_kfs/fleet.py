@@ -85,6 +85,7 @@ class Fleet:
     gaps: list[str] = field(default_factory=list)
     requests: int = 0  # API requests the snapshot made (LISTs, fallbacks, logs)
     _gke: bool | None = None
+    _gke_read: bool = False
     _fetched: dict[tuple[str, str, str], dict[str, Any] | None] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _pool: ThreadPoolExecutor | None = None
@@ -298,13 +299,17 @@ class Fleet:
                 data[name] = found.get("data") or {}
         return identity_of_account(summary, data)
 
-    def gke(self) -> bool:
-        """ClusterView.on_gke: nodes listed once."""
+    def gke(self) -> bool | None:
+        """ClusterView.on_gke: nodes listed once (None: they cannot be)."""
         with self._lock:
-            if self._gke is None:
-                nodes = self._list("/api/v1/nodes", None)
-                self._gke = any(GKE_NODE_LABEL in (node["metadata"].get("labels") or {})
-                                for node in nodes)
+            if not self._gke_read:
+                self._gke_read = True
+                try:
+                    nodes = self._list("/api/v1/nodes", None)
+                    self._gke = any(GKE_NODE_LABEL in (node["metadata"].get("labels") or {})
+                                    for node in nodes)
+                except ApiException:
+                    self._gke = None
             return self._gke
 
     def use_google(self, access: GoogleAccess, checks: GoogleChecks) -> None:
@@ -349,7 +354,7 @@ class _FleetView:
                  ) -> tuple[ServingIdentity, dict[str, str] | None] | None:
         return self.fleet.identity_of(namespace, account)
 
-    def on_gke(self) -> bool:
+    def on_gke(self) -> bool | None:
         return self.fleet.gke()
 
 

@@ -58,6 +58,15 @@ READ = [
     *_each("list", "nodes", needed_for="preflight on GKE node identities", required=False),
 ]
 
+# Verifying what runs (--kfs-existing): reading a fleet, one request per kind.
+VERIFY = [
+    *READ,
+    *_each("list", "serviceaccounts", needed_for="reading every account in one request (else "
+           "one per account)", required=False),
+    *_each("list", "secrets", needed_for="reading every key secret in one request (else one "
+           "per secret)", required=False),
+]
+
 # Deploying into a namespace the user names (--kfs-namespace), and deleting what it created.
 DEPLOY_INTO = [
     *READ,
@@ -127,6 +136,18 @@ def missing(permissions: Iterable[Permission], review: Reviewer, namespace: str 
         return Missing([], [], unknown=True)
     lacking = [permission for permission, ok in zip(wanted, answers, strict=True) if not ok]
     return Missing([p for p in lacking if p.required], [p for p in lacking if not p.required])
+
+
+def missing_in(permissions: Iterable[Permission], review: Reviewer,
+               namespaces: Iterable[str]) -> Missing:
+    """What `review` refuses in any of `namespaces` ("" : cluster-wide)."""
+    wanted = list(permissions)
+    found = [missing(wanted, review, namespace) for namespace in namespaces]
+    if any(one.unknown for one in found):
+        return Missing([], [], unknown=True)
+    required = {p: None for one in found for p in one.required}
+    optional = {p: None for one in found for p in one.optional}
+    return Missing(list(required), list(optional))
 
 
 def refusal(found: Missing, who: str, scope: str, read_only: bool) -> str:

@@ -218,19 +218,18 @@ class KfsSession:
             return
         cluster = self.config.stash[RUN_CLUSTER].cluster
         if settings.existing is not None:
-            # One namespace is checked; with several, each is read the same way.
-            namespaces = settings.existing.namespaces
-            namespace = namespaces[0] if len(namespaces) == 1 else ""
-            table, read_only = permissions.READ, True
+            # Each selected namespace is asked (a namespaced Role per team is enough).
+            namespaces = settings.existing.namespaces or ("",)
+            table, read_only = permissions.VERIFY, True
             scope = f"to verify {settings.existing.describe()}"
         elif settings.namespace is not None:
-            namespace, table, read_only = settings.namespace, permissions.DEPLOY_INTO, False
-            scope = f"to deploy into namespace {namespace}"
+            namespaces, table, read_only = (settings.namespace,), permissions.DEPLOY_INTO, False
+            scope = f"to deploy into namespace {settings.namespace}"
         else:
-            namespace, table, read_only = "", permissions.DEPLOY, False
+            namespaces, table, read_only = ("",), permissions.DEPLOY, False
             scope = "to deploy into namespaces of its own (cluster-wide)"
-        found = permissions.missing(table, permissions.review_with(cluster.api_client),
-                                    namespace)
+        found = permissions.missing_in(table, permissions.review_with(cluster.api_client),
+                                       namespaces)
         if found.unknown:
             self.permission_note = ("kfs permissions: not checked (the API server refused "
                                     "SelfSubjectAccessReview)")

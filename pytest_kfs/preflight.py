@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 import requests
@@ -103,8 +103,9 @@ class ClusterView(Protocol):
         """The identity KServe gives pods of `account`, and its key secret's data; None when
         the account does not exist."""
 
-    def on_gke(self) -> bool:
-        """Whether nodes are GKE's (pods without a key then act as the node's account)."""
+    def on_gke(self) -> bool | None:
+        """Whether nodes are GKE's (pods without a key then act as the node's account);
+        None when the nodes cannot be listed."""
 
 
 @dataclass
@@ -128,10 +129,13 @@ class LiveView:
         """The account and its secrets, read now."""
         return read_identity(self.cluster, namespace, account)
 
-    def on_gke(self) -> bool:
+    def on_gke(self) -> bool | None:
         """Nodes listed now."""
-        return any(GKE_NODE_LABEL in (node.metadata.labels or {})
-                   for node in self.cluster.core.list_node().items)
+        try:
+            nodes = self.cluster.core.list_node().items
+        except ApiException:
+            return None
+        return any(GKE_NODE_LABEL in (node.metadata.labels or {}) for node in nodes)
 
 
 T = TypeVar("T")
@@ -308,10 +312,21 @@ def predict(cluster: Cluster, namespace: str, config: ModelConfig,
 
 def predict_in(view: ClusterView, namespace: str, config: ModelConfig, access: GoogleAccess,
                checks: GoogleChecks) -> Prediction:
-    """Predict from what `view` reads, asking Google through `checks` (shared by a fleet)."""
+    """Predict from what `view` reads, asking Google through `checks` (shared by a fleet).
+    Runtimes that cannot be listed (a namespaced Role cannot list ClusterServingRuntimes)
+    leave the rest to check: the answer then says the runtime was not."""
     runtime = _runtime_prediction(view, namespace, config)
-    if runtime is not None:
+    if runtime is not None and runtime.outcome != "unknown":
         return runtime
+    prediction = _identity_prediction(view, namespace, config, access, checks)
+    if runtime is not None and prediction.outcome == "loads":
+        return replace(prediction, reason=f"{prediction.reason}; runtime not checked: "
+                                          f"{runtime.reason}")
+    return prediction
+
+
+def _identity_prediction(view: ClusterView, namespace: str, config: ModelConfig,
+                         access: GoogleAccess, checks: GoogleChecks) -> Prediction:
     account = config.service_account or "default"
     found = view.identity(namespace, account)
     if found is None:
@@ -334,7 +349,12 @@ def predict_in(view: ClusterView, namespace: str, config: ModelConfig, access: G
         return _from_access(check, identity.principal or "?", uri)
     if identity.source == "workload-identity":
         return _workload_identity(namespace, account, identity, access, uri, checks)
-    if view.on_gke():
+    on_gke = view.on_gke()
+    if on_gke is None:
+        return Prediction("unknown", reason="no key and no Workload Identity annotation, and the "
+                                            "nodes cannot be listed to tell whether the pods "
+                                            "run as a GKE node's service account")
+    if on_gke:
         return Prediction("unknown", reason="no key and no Workload Identity annotation: the "
                                             "pods run as the GKE node's service account")
     check = checks.access(("anonymous",), uri, lambda: access.storage_client(None))

@@ -121,3 +121,59 @@ def test_a_fleet_is_read_once_and_every_stuck_model_diagnosed(pytester, monkeypa
     # nodes, KServe's ConfigMap, discovery): 11 reads for 120 models.
     assert set(_reads(recorded).values()) == {1} and len(_reads(recorded)) <= 12, \
         _reads(recorded)
+
+
+TEAM_READER = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+               "rules": [{"apiGroups": ["serving.kserve.io"],
+                          "resources": ["inferenceservices", "servingruntimes"],
+                          "verbs": ["get", "list", "watch"]},
+                         {"apiGroups": [""], "resources": ["pods", "pods/log", "events",
+                                                            "serviceaccounts", "secrets"],
+                          "verbs": ["get", "list", "watch"]}]}
+
+
+def test_a_team_with_namespaced_rights_verifies_its_namespaces(pytester, monkeypatch, fleet):
+    """No ClusterRole: a Role in each of the team's namespaces. The lists are made per
+    namespace, and nothing outside them is read or reported."""
+    from kubernetes import client
+
+    from pytest_kfs.cluster import connect_context
+
+    from .helpers import service_account_kubeconfig
+
+    embedded, _, models, _ = fleet
+    admin = connect_context(embedded.context, embedded.kubeconfig)
+    teams = ("team-003", "team-007")
+    admin.core.create_namespaced_service_account("team-003", {"metadata": {"name": "nightly"}})
+    rbac = client.RbacAuthorizationV1Api(admin.api_client)
+    for team in teams:
+        rbac.create_namespaced_role(team, {**TEAM_READER, "metadata": {"name": "nightly"}})
+        rbac.create_namespaced_role_binding(team, {
+            "metadata": {"name": "nightly"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                        "name": "nightly"},
+            "subjects": [{"kind": "ServiceAccount", "name": "nightly",
+                          "namespace": "team-003"}]})
+    kubeconfig = service_account_kubeconfig(admin, "team-003", "nightly",
+                                            pytester.path / "team.kubeconfig", "team")
+    _, gcp, _, operator_key = fleet
+    for name, value in (("GOOGLE_APPLICATION_CREDENTIALS", str(operator_key)),
+                        ("KFS_GCS_ENDPOINT", gcp.endpoint), ("KFS_IAM_ENDPOINT", gcp.endpoint),
+                        ("KFS_IAM_CREDENTIALS_ENDPOINT", gcp.endpoint)):
+        monkeypatch.setenv(name, value)
+    result = pytester.runpytest_subprocess(
+        "--kfs-cluster=team", f"--kfs-kubeconfig={kubeconfig}", "--kfs-existing=" + ",".join(teams),
+        str(ROOT / "suites" / "test_existing.py"), "-p", "no:cacheprovider",
+        "--kfs-report=team.json", "-rs", timeout=300)
+    chosen = [m for m in models if m.namespace in teams]
+    # The model whose key secret is gone would act anonymously, unless its nodes are GKE's:
+    # nodes are not the team's to list, so that check cannot be made (a skip, with the reason).
+    anonymous = sum(1 for m in chosen if m.expected == "SECRET_MISSING")
+    result.assert_outcomes(passed=2 * len(chosen) - _failures(chosen),
+                           failed=_failures(chosen) - anonymous, skipped=anonymous)
+    assert "nodes cannot be listed" in result.stdout.str() or not anonymous
+    report = json.loads((pytester.path / "team.json").read_text())["models"]
+    assert {r["namespace"] for r in report} == set(teams)
+    found = {(r["namespace"], r["name"]): r["findings"][0]["code"]
+             for r in report if r["findings"]}
+    assert found == {(m.namespace, m.name): m.expected for m in fleetworld.stuck(chosen)}
