@@ -1,12 +1,16 @@
 """`python -m pytest_kfs diagnose PATH... [--log CONTAINER=FILE] [--json]`: diagnose what was
 pasted from a cluster (InferenceService, pods and events as YAML, describe tables, logs) with
-no cluster at hand."""
+no cluster at hand.
+
+`python -m pytest_kfs merge REPORT.json... --out MERGED.json [--html PAGE] [--markdown FILE]`:
+the reports of one run per cluster as one, each model with its cluster."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from pytest_kfs.offline import Diagnosis, Pasted, UnreadableInput, diagnose_pasted, read_text
@@ -32,7 +36,44 @@ def _parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--kubectl", type=Path, metavar="FILE",
                           help="what kubectl or an SDK printed (e.g. a refusal on create)")
     diagnose.add_argument("--json", action="store_true", help="print JSON")
+    merge = commands.add_parser(
+        "merge", help="merge --kfs-report files of several runs (one per cluster)",
+        description="Prints the merged summary; exits 1 when a model is not loaded.")
+    merge.add_argument("reports", nargs="+", metavar="REPORT", type=Path)
+    merge.add_argument("--out", type=Path, required=True, metavar="MERGED.json")
+    merge.add_argument("--html", type=Path, metavar="PAGE", help="also an HTML report")
+    merge.add_argument("--markdown", type=Path, metavar="FILE",
+                       help="also a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
     return parser
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from pytest_kfs.merge import UnreadableReport, merge, read_report
+    from pytest_kfs.report import markdown_summary, summary_rows
+    from pytest_kfs.report_html import render as render_html
+
+    try:
+        merged = merge([read_report(path) for path in args.reports])
+    except UnreadableReport as error:
+        print(f"pytest-kfs merge: {printable(str(error))}", file=sys.stderr)
+        return 2
+    records = merged["models"]
+    outputs: list[tuple[Path, Callable[[], str]]] = [
+        (args.out, lambda: json.dumps(merged, indent=2))]
+    if args.html:
+        outputs.append((args.html, lambda: render_html(
+            records, cluster=", ".join(merged["cluster"]["contexts"]),
+            run_id=merged["run_id"])))
+    if args.markdown:
+        outputs.append((args.markdown, lambda: markdown_summary(records)))
+    for path, text in outputs:
+        if not path.parent.is_dir():
+            print(f"pytest-kfs merge: {path}: directory {path.parent} does not exist",
+                  file=sys.stderr)
+            return 2
+        path.write_text(text())
+    print("\n".join(summary_rows(records)))
+    return 0 if all(record["loaded"] for record in records) else 1
 
 
 def _read(path: Path) -> str:
@@ -76,8 +117,10 @@ def render(result: Diagnosis) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Exit 0 when the model serves, 1 when not or unknown, 2 for bad input."""
+    """Exit 0 when the model (every model) serves, 1 when not or unknown, 2 for bad input."""
     args = _parser().parse_args(argv)
+    if args.command == "merge":
+        return _merge(args)
     if not args.paths and not args.log and not args.kubectl:
         print(f"pytest-kfs diagnose: nothing given; usage: {_USAGE}", file=sys.stderr)
         return 2

@@ -115,24 +115,27 @@ def root_causes(records: Sequence[dict[str, Any]]) -> list[str]:
     """Failures grouped by root cause, most models first: `6 models in 3 namespaces:
     GCS_LIST_DENIED for reader@p.iam.gserviceaccount.com on gs://models — fix: ...` (one line
     per cause, principal and bucket; a model not loaded with no cause found is counted too)."""
-    groups: dict[tuple[str, str, str], list[tuple[str, dict[str, Any]]]] = {}
+    groups: dict[tuple[str, str, str, str], list[tuple[str, dict[str, Any]]]] = {}
+    several = len({record.get("cluster") for record in records}) > 1
     for record in records:
+        where = str(record.get("cluster") or "") if several else ""
         failing = [f for f in record["findings"] if f.get("failure")]
         if failing:
             top = failing[0]
-            key = (top["code"], top.get("principal") or "", top.get("bucket") or "")
+            key = (where, top["code"], top.get("principal") or "", top.get("bucket") or "")
         elif not record["loaded"]:
             top = {"code": record["findings"][0]["code"] if record["findings"] else
                    "no cause found", "fix": ""}
-            key = (top["code"], "", "")
+            key = (where, top["code"], "", "")
         else:
             continue
         groups.setdefault(key, []).append((record["namespace"], top))
     lines = []
-    for (code, principal, bucket), members in sorted(groups.items(),
-                                                    key=lambda item: -len(item[1])):
+    for (cluster, code, principal, bucket), members in sorted(groups.items(),
+                                                             key=lambda item: -len(item[1])):
         count, namespaces = len(members), len({namespace for namespace, _ in members})
         spread = f" in {namespaces} namespaces" if namespaces > 1 else ""
+        spread += f" on cluster {cluster}" if cluster else ""
         who = f" for {principal}" if principal else ""
         where = f" on gs://{bucket}" if bucket else ""
         fix = f" — fix: {members[0][1]['fix']}" if members[0][1].get("fix") else ""
@@ -155,7 +158,8 @@ def summary_rows(records: Sequence[dict[str, Any]]) -> list[str]:
     for record in listed(records):
         top = record["findings"][0]["code"] if record["findings"] else "-"
         took = f"{record['seconds']:.2f}s" if record.get("seconds") is not None else "-"
-        rows.append(printable(f"{record['namespace']}/{record['name']}  "
+        cluster = f"{record['cluster']}:" if record.get("cluster") else ""
+        rows.append(printable(f"{cluster}{record['namespace']}/{record['name']}  "
                               f"{record['verdict']:<14} {took:>8}  "
                               f"{capped(record.get('state') or '-', 300)}  finding: {top}"))
     return rows
@@ -173,7 +177,8 @@ def markdown_summary(records: Sequence[dict[str, Any]]) -> str:
     for record in shown:
         top = record["findings"][0]["code"] if record["findings"] else ""
         took = f"{record['seconds']:.2f}s" if record.get("seconds") is not None else "-"
-        lines.append(f"| {markdown_code(record['namespace'] + '/' + record['name'])} | "
+        cluster = f"{record['cluster']}:" if record.get("cluster") else ""
+        lines.append(f"| {markdown_code(cluster + record['namespace'] + '/' + record['name'])} | "
                      f"{markdown(record['verdict'])} | {took} | "
                      f"{markdown(record.get('state') or '')} | {markdown(top)} |")
     for record in shown:

@@ -78,6 +78,12 @@ def _summary(records: Sequence[dict[str, Any]], cluster: str | None,
                "</ul>" if causes else ""))
 
 
+def _where(record: dict[str, Any]) -> str:
+    """`namespace/name`, after its cluster's context in a merged report."""
+    cluster = f"{record['cluster']}:" if record.get("cluster") else ""
+    return f"{cluster}{record['namespace']}/{record['name']}"
+
+
 def render(records: Sequence[dict[str, Any]], title: str = "pytest-kfs report",
            cluster: str | None = None, run_id: str | None = None) -> str:
     """The whole document: a summary on top (counts by verdict, cluster, run, the failures by
@@ -97,8 +103,8 @@ def render(records: Sequence[dict[str, Any]], title: str = "pytest-kfs report",
         test = record["test"].split("::")[-1]
         body.append(f'<section><h2>{html.escape(test)} — {html.escape(record["name"])} '
                     f'<span class="{verdict}">{verdict}</span></h2><p>'
-                    f'<code>{html.escape(record["namespace"])}/{html.escape(record["name"])}'
-                    f'</code> · {html.escape(record.get("storage_uri") or "")} · '
+                    f'<code>{html.escape(_where(record))}</code> · '
+                    f'{html.escape(record.get("storage_uri") or "")} · '
                     f'{record.get("seconds") or 0:.2f}s · {html.escape(record.get("state") or "")}'
                     f"</p>{_svg(record)}")
         for finding in record["findings"]:

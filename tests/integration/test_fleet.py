@@ -47,22 +47,22 @@ def fleet(tmp_path_factory):
         gcp.stop()
 
 
-def _run(pytester, monkeypatch, fleet, *selection):
+def _run(pytester, monkeypatch, fleet, *selection, context="fleet"):
     """The nightly suite over `selection`, through a fresh counting proxy."""
     embedded, gcp, _, operator_key = fleet
     proxy = FaultProxy(embedded.plane.server, embedded.plane.client_ssl_context())
     proxy.start()
     try:
-        kubeconfig = proxy.write_kubeconfig(pytester.path / "fleet.kubeconfig", "fleet")
+        kubeconfig = proxy.write_kubeconfig(pytester.path / f"{context}.kubeconfig", context)
         for name, value in (("GOOGLE_APPLICATION_CREDENTIALS", str(operator_key)),
                             ("KFS_GCS_ENDPOINT", gcp.endpoint),
                             ("KFS_IAM_ENDPOINT", gcp.endpoint),
                             ("KFS_IAM_CREDENTIALS_ENDPOINT", gcp.endpoint)):
             monkeypatch.setenv(name, value)
         result = pytester.runpytest_subprocess(
-            "--kfs-cluster=fleet", f"--kfs-kubeconfig={kubeconfig}", *selection,
+            f"--kfs-cluster={context}", f"--kfs-kubeconfig={kubeconfig}",
             str(ROOT / "suites" / "test_existing.py"), "-p", "no:cacheprovider",
-            "--kfs-report=fleet.json", timeout=300)
+            "--kfs-report=fleet.json", *selection, timeout=300)
         return result, proxy.recorded
     finally:
         proxy.stop()
@@ -177,3 +177,36 @@ def test_a_team_with_namespaced_rights_verifies_its_namespaces(pytester, monkeyp
     found = {(r["namespace"], r["name"]): r["findings"][0]["code"]
              for r in report if r["findings"]}
     assert found == {(m.namespace, m.name): m.expected for m in fleetworld.stuck(chosen)}
+
+
+def test_one_nightly_per_cluster_merges_into_one_report(pytester, monkeypatch, fleet):
+    """A CI matrix over contexts: each run writes its report; `merge` makes one of them in
+    which every model says its cluster, and the causes are grouped per cluster."""
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    for context, team in (("prod-eu", "team-003"), ("prod-us", "team-007")):
+        result, _ = _run(pytester, monkeypatch, fleet, f"--kfs-existing={team}",
+                         f"--kfs-report={context}.json", context=context)
+        assert result.ret == 1
+    # The README's command, as written there.
+    command = re.search(r"^python -m pytest_kfs merge .+$", (ROOT / "README.md").read_text(),
+                        re.M)[0]
+    merged = subprocess.run(
+        command.replace("python", shlex.quote(sys.executable), 1), shell=True,
+        cwd=pytester.path, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "GITHUB_STEP_SUMMARY": "all.md"})
+    assert merged.returncode == 1, merged.stderr  # some models are not loaded
+    lines = merged.stdout.splitlines()
+    assert lines[0] == "20 models: 16 healthy, 4 not loaded"
+    assert "1 model on cluster prod-us: SERVICE_ACCOUNT_MISSING — fix: kubectl -n team-007 " \
+           "create serviceaccount gone-account" in lines
+    assert any(line.startswith("prod-eu:team-003/model-0008  waiting") for line in lines)
+    document = json.loads((pytester.path / "all.json").read_text())
+    assert document["cluster"] == {"contexts": ["prod-eu", "prod-us"]}
+    assert {(r["cluster"], r["namespace"]) for r in document["models"]} == {
+        ("prod-eu", "team-003"), ("prod-us", "team-007")}
+    assert "prod-us:team-007/model-0006" in (pytester.path / "all.html").read_text()
+    assert "` prod-eu:team-003/model-0003 `" in (pytester.path / "all.md").read_text()
