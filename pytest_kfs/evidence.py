@@ -168,19 +168,21 @@ def newest_first(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
                   reverse=True)
 
 
+def concerns(event: dict[str, Any], name: str, pod_names: frozenset[str] = frozenset()) -> bool:
+    """The event is about InferenceService `name`: on it, on one of its pods, or on an object
+    KServe names after it (`<name>-predictor...` Deployments, ReplicaSets, revisions) — not on a
+    sibling such as `<name>-v2`. An event without its object (pasted) counts."""
+    involved = (event.get("involvedObject") or {}).get("name")
+    return involved is None or involved == name or involved in pod_names or \
+        str(involved).startswith(tuple(f"{name}-{component}" for component in COMPONENTS))
+
+
 def events_about(events: list[dict[str, Any]], name: str,
                  pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The namespace's events that concern InferenceService `name`: on it, its pods, or the
-    objects KServe names after it (`<name>-predictor...` Deployments, ReplicaSets, revisions).
-    Another model's events in the same namespace are not this model's evidence."""
-    pod_names = {pod["metadata"]["name"] for pod in pods}
-    prefixes = tuple(f"{name}-{component}" for component in COMPONENTS)
-
-    def concerns(event: dict[str, Any]) -> bool:
-        involved = (event.get("involvedObject") or {}).get("name")
-        return involved is None or involved == name or involved in pod_names or \
-            str(involved).startswith(prefixes)
-    return [event for event in events if concerns(event)]
+    """The namespace's events that concern InferenceService `name`: another model's events in
+    the same namespace are not this model's evidence."""
+    pod_names = frozenset(pod["metadata"]["name"] for pod in pods)
+    return [event for event in events if concerns(event, name, pod_names)]
 
 
 def read_logs(cluster: Cluster, namespace: str, evidence: Evidence) -> None:

@@ -13,7 +13,7 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,7 @@ from tenacity import (
 from pytest_kfs import inferenceservice as isvc
 from pytest_kfs.cluster import Cluster
 from pytest_kfs.diagnose import PodProblem, lasting_storage_failure, pod_problems
+from pytest_kfs.evidence import ISVC_LABEL, concerns
 from pytest_kfs.status import (
     ModelState,
     Verdict,
@@ -139,9 +140,11 @@ def _permanent(problem: PodProblem) -> bool:
 
 
 class _Streams:
-    """Three watch threads feeding one queue; each resumes and relists on its own."""
+    """Three watch threads feeding one queue; each resumes and relists on its own. Without a
+    `name` they watch every InferenceService of the namespace, and KServe's pods."""
 
-    def __init__(self, cluster: Cluster, namespace: str, name: str, deadline: float) -> None:
+    def __init__(self, cluster: Cluster, namespace: str, name: str | None,
+                 deadline: float) -> None:
         self.cluster = cluster
         self.namespace = namespace
         self.name = name
@@ -149,7 +152,7 @@ class _Streams:
         self.events: queue.Queue[tuple[str, str, dict[str, Any]]] = queue.Queue()
         self.stopped = threading.Event()
         self.threads = [threading.Thread(target=self._follow, args=(kind,), daemon=True,
-                                         name=f"kfs-wait-{kind}-{name}")
+                                         name=f"kfs-wait-{kind}-{name or namespace}")
                         for kind in ("isvc", "pod", "event")]
         self._resyncing: threading.Thread | None = None
         self._watches: dict[str, watch.Watch] = {}
@@ -158,10 +161,11 @@ class _Streams:
         if kind == "isvc":
             return (self.cluster.custom.list_namespaced_custom_object,
                     (isvc.GROUP, isvc.VERSION, self.namespace, isvc.PLURAL),
-                    {"field_selector": f"metadata.name={self.name}"})
+                    {"field_selector": f"metadata.name={self.name}"} if self.name else {})
         if kind == "pod":
             return (self.cluster.core.list_namespaced_pod, (self.namespace,),
-                    {"label_selector": f"serving.kserve.io/inferenceservice={self.name}"})
+                    {"label_selector": f"{ISVC_LABEL}={self.name}" if self.name
+                     else ISVC_LABEL})
         return self.cluster.core.list_namespaced_event, (self.namespace,), {}
 
     def _relist(self, kind: str) -> str:
@@ -247,7 +251,7 @@ class _Streams:
         if self._resyncing is not None and self._resyncing.is_alive():
             return
         self._resyncing = threading.Thread(target=self._resync, daemon=True,
-                                           name=f"kfs-wait-resync-{self.name}")
+                                           name=f"kfs-wait-resync-{self.name or self.namespace}")
         self._resyncing.start()
 
     def _resync(self) -> None:
@@ -276,15 +280,121 @@ class _Streams:
                 thread.join(timeout=2)
 
 
+Message = tuple[str, str, dict[str, Any]]  # (kind, event type, object)
+
+
+class _Hub:
+    """One set of streams per namespace for every wait in this process: a hundred models
+    waited on at once in a namespace cost three watches, not three hundred. Each wait gets
+    what concerns its model, starting with what the streams already saw of it."""
+
+    _MAX_EVENTS = 5000
+
+    def __init__(self, cluster: Cluster, namespace: str, deadline: float) -> None:
+        self.key = (id(cluster), namespace)
+        self.streams = _Streams(cluster, namespace, None, deadline)
+        self.lock = threading.Lock()
+        self.waits: dict[int, tuple[str, queue.Queue[Message]]] = {}
+        self.seen: dict[str, dict[str, dict[str, Any]]] = {"isvc": {}, "pod": {}, "event": {}}
+        self.broken = False
+        self.router = threading.Thread(target=self._route, daemon=True,
+                                       name=f"kfs-wait-hub-{namespace}")
+
+    def join(self, name: str, deadline: float) -> queue.Queue[Message]:
+        """A queue of what concerns `name`, from what was seen so far on."""
+        mine: queue.Queue[Message] = queue.Queue()
+        with self.lock:
+            self.streams.deadline = max(self.streams.deadline, deadline)
+            self.waits[id(mine)] = (name, mine)
+            for kind, objects in self.seen.items():
+                for obj in objects.values():
+                    if _for(kind, obj, name):
+                        mine.put((kind, "LISTED", obj))
+        return mine
+
+    def leave(self, mine: queue.Queue[Message]) -> bool:
+        """Forget a wait; True when it was the last one."""
+        with self.lock:
+            self.waits.pop(id(mine), None)
+            return not self.waits
+
+    def start(self) -> None:
+        self.streams.start()
+        self.router.start()
+
+    def stop(self) -> None:
+        self.streams.stop()
+        self.router.join(timeout=2)
+
+    def _route(self) -> None:
+        while not self.streams.stopped.is_set():
+            try:
+                message = self.streams.events.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            kind, event_type, obj = message
+            with self.lock:
+                if event_type == "ERROR":
+                    self.broken = True  # a stream gave up: later waits start afresh
+                if event_type not in ("ERROR", "TRANSIENT"):
+                    self._remember(kind, event_type, obj)
+                for name, mine in self.waits.values():
+                    if event_type in ("ERROR", "TRANSIENT") or _for(kind, obj, name):
+                        mine.put(message)
+
+    def _remember(self, kind: str, event_type: str, obj: dict[str, Any]) -> None:
+        metadata = obj.get("metadata") or {}
+        key = str(metadata.get("uid") or metadata.get("name"))
+        seen = self.seen[kind]
+        if event_type == "DELETED":
+            seen.pop(key, None)
+            return
+        seen[key] = obj
+        if kind == "event" and len(seen) > self._MAX_EVENTS:
+            seen.pop(next(iter(seen)))
+
+
+def _for(kind: str, obj: dict[str, Any], name: str) -> bool:
+    """Whether a namespace-wide stream's object concerns InferenceService `name`."""
+    metadata = obj.get("metadata") or {}
+    if kind == "isvc":
+        return bool(metadata.get("name") == name)
+    if kind == "pod":
+        return bool((metadata.get("labels") or {}).get(ISVC_LABEL) == name)
+    return concerns(obj, name) and (obj.get("involvedObject") or {}).get("name") is not None
+
+
+_HUBS: dict[tuple[int, str], _Hub] = {}
+_HUBS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _subscription(cluster: Cluster, namespace: str, name: str, deadline: float
+                  ) -> Iterator[tuple[_Hub, queue.Queue[Message]]]:
+    """Join the namespace's hub (starting it if none runs) for the length of a wait."""
+    with _HUBS_LOCK:
+        hub = _HUBS.get((id(cluster), namespace))
+        if hub is None or hub.broken:
+            hub = _HUBS[(id(cluster), namespace)] = _Hub(cluster, namespace, deadline)
+            hub.start()
+        mine = hub.join(name, deadline)
+    try:
+        yield hub, mine
+    finally:
+        with _HUBS_LOCK:
+            last = hub.leave(mine)
+            if last and _HUBS.get(hub.key) is hub:
+                del _HUBS[hub.key]
+        if last:
+            hub.stop()
+
+
 def wait_for_model(cluster: Cluster, namespace: str, name: str, timeout: float,
                    on_change: Callable[[TimelineEntry], None] | None = None) -> WaitResult:
     """Watch until the model is Loaded, has failed for good, or `timeout` seconds pass."""
     started = time.monotonic()
     deadline = started + timeout
     result = WaitResult(verdict=Verdict.WAITING, state=None)
-    pods: dict[str, dict[str, Any]] = {}
-    last_lines: dict[str, str] = {}
-    seen_events: set[str] = set()
 
     def note(source: str, text: str, state: ModelState | None = None) -> None:
         entry = TimelineEntry(round(time.monotonic() - started, 3), source, capped(text), state)
@@ -299,89 +409,94 @@ def wait_for_model(cluster: Cluster, namespace: str, name: str, timeout: float,
         if on_change:
             on_change(entry)
 
-    streams = _Streams(cluster, namespace, name, deadline)
-    streams.start()
-    last_event = time.monotonic()
-    try:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                result.timed_out = True
-                result.reason = f"no verdict within {timeout:g}s"
-                break
-            try:
-                kind, event_type, obj = streams.events.get(timeout=min(remaining, 0.5))
-                last_event = time.monotonic()
-            except queue.Empty:
-                if time.monotonic() - last_event > _QUIET_RESYNC:
-                    # Watches are the fast path; a quiet spell re-reads the truth anyway.
-                    last_event = time.monotonic()
-                    streams.resync()
-                continue
-            if event_type == "ERROR":
-                result.reason = f"cannot watch {kind}s: HTTP {obj['status']} {obj['reason']}"
-                break
-            if event_type == "TRANSIENT":
-                line = f"API trouble, retrying: {obj['text']}"
-                if last_lines.get("api") != line:
-                    last_lines["api"] = line
-                    note("api", line)
-                continue
-            last_lines.pop("api", None)
-            if kind == "isvc":
-                if event_type == "DELETED":
-                    result.reason = "the InferenceService was deleted while waiting"
-                    break
-                result.isvc = obj
-                state = ModelState.from_isvc(obj)
-                result.state = state
-                line = state.summary()
-                if last_lines.get("isvc") != line:
-                    last_lines["isvc"] = line
-                    note("isvc", line, state)
-            elif kind == "pod":
-                uid = obj["metadata"]["uid"]
-                if event_type == "DELETED":
-                    pods.pop(uid, None)
-                    note("pod", f"pod {obj['metadata']['name']}: deleted")
-                else:
-                    pods[uid] = obj
-                    line = _pod_line(obj)
-                    if last_lines.get(uid) != line:
-                        last_lines[uid] = line
-                        note("pod", line)
-            else:
-                key = (obj.get("metadata") or {}).get("uid", "")
-                if obj.get("type") == "Warning" and key not in seen_events and \
-                        _concerns(obj, name):
-                    seen_events.add(key)
-                    note("event", f"{obj.get('reason')}: {obj.get('message', '')}")
-                    if _settles(obj):
-                        result.verdict = Verdict.FAILED
-                        result.reason = capped(f"{obj.get('reason')}: {obj.get('message', '')}")
-                        break
-                continue
-            result.pods = list(pods.values())
-            if result.state is not None:
-                running = sum(1 for p in result.pods
-                              if not p["metadata"].get("deletionTimestamp"))
-                current = _verdict(cluster, result, running)
-                if isinstance(current, str):
-                    if last_lines.get("rollout") != current:
-                        last_lines["rollout"] = current
-                        note("isvc", current)
-                elif current.final:
-                    result.verdict = current
-                    break
-            problems = [p for p in pod_problems(result.pods) if _permanent(p)]
-            if problems:
-                result.verdict = Verdict.FAILED
-                result.reason = f"{problems[0].code} in pod {problems[0].pod}"
-                break
-    finally:
-        streams.stop()
+    with _subscription(cluster, namespace, name, deadline) as (hub, messages):
+        _follow_model(cluster, name, timeout, deadline, hub, messages, result, note)
     result.elapsed = round(time.monotonic() - started, 3)
     return result
+
+
+def _follow_model(cluster: Cluster, name: str, timeout: float, deadline: float, hub: _Hub,
+                  messages: queue.Queue[Message], result: WaitResult,
+                  note: Callable[..., None]) -> None:
+    """Read the model's messages until its verdict or the deadline."""
+    pods: dict[str, dict[str, Any]] = {}
+    last_lines: dict[str, str] = {}
+    seen_events: set[str] = set()
+    last_event = time.monotonic()
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            result.timed_out = True
+            result.reason = f"no verdict within {timeout:g}s"
+            break
+        try:
+            kind, event_type, obj = messages.get(timeout=min(remaining, 0.5))
+            last_event = time.monotonic()
+        except queue.Empty:
+            if time.monotonic() - last_event > _QUIET_RESYNC:
+                # Watches are the fast path; a quiet spell re-reads the truth anyway.
+                last_event = time.monotonic()
+                hub.streams.resync()
+            continue
+        if event_type == "ERROR":
+            result.reason = f"cannot watch {kind}s: HTTP {obj['status']} {obj['reason']}"
+            break
+        if event_type == "TRANSIENT":
+            line = f"API trouble, retrying: {obj['text']}"
+            if last_lines.get("api") != line:
+                last_lines["api"] = line
+                note("api", line)
+            continue
+        last_lines.pop("api", None)
+        if kind == "isvc":
+            if event_type == "DELETED":
+                result.reason = "the InferenceService was deleted while waiting"
+                break
+            result.isvc = obj
+            state = ModelState.from_isvc(obj)
+            result.state = state
+            line = state.summary()
+            if last_lines.get("isvc") != line:
+                last_lines["isvc"] = line
+                note("isvc", line, state)
+        elif kind == "pod":
+            uid = obj["metadata"]["uid"]
+            if event_type == "DELETED":
+                pods.pop(uid, None)
+                note("pod", f"pod {obj['metadata']['name']}: deleted")
+            else:
+                pods[uid] = obj
+                line = _pod_line(obj)
+                if last_lines.get(uid) != line:
+                    last_lines[uid] = line
+                    note("pod", line)
+        else:
+            key = (obj.get("metadata") or {}).get("uid", "")
+            if obj.get("type") == "Warning" and key not in seen_events:
+                seen_events.add(key)
+                note("event", f"{obj.get('reason')}: {obj.get('message', '')}")
+                if _settles(obj):
+                    result.verdict = Verdict.FAILED
+                    result.reason = capped(f"{obj.get('reason')}: {obj.get('message', '')}")
+                    break
+            continue
+        result.pods = list(pods.values())
+        if result.state is not None:
+            running = sum(1 for p in result.pods
+                          if not p["metadata"].get("deletionTimestamp"))
+            current = _verdict(cluster, result, running)
+            if isinstance(current, str):
+                if last_lines.get("rollout") != current:
+                    last_lines["rollout"] = current
+                    note("isvc", current)
+            elif current.final:
+                result.verdict = current
+                break
+        problems = [p for p in pod_problems(result.pods) if _permanent(p)]
+        if problems:
+            result.verdict = Verdict.FAILED
+            result.reason = f"{problems[0].code} in pod {problems[0].pod}"
+            break
 
 
 def _verdict(cluster: Cluster, result: WaitResult, running: int) -> Verdict | str:
@@ -436,8 +551,3 @@ def _settles(event: dict[str, Any]) -> bool:
     return reason == "FailedMount" and "not found" in message
 
 
-def _concerns(event: dict[str, Any], name: str) -> bool:
-    """The event is about this InferenceService or one of its own objects (Deployment,
-    ReplicaSet and pods are named `<name>-predictor...`), not a sibling named `<name>-v2`."""
-    involved = (event.get("involvedObject") or {}).get("name") or ""
-    return involved == name or involved.startswith(f"{name}-predictor")

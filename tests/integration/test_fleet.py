@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -210,3 +211,45 @@ def test_one_nightly_per_cluster_merges_into_one_report(pytester, monkeypatch, f
         ("prod-eu", "team-003"), ("prod-us", "team-007")}
     assert "prod-us:team-007/model-0006" in (pytester.path / "all.html").read_text()
     assert "` prod-eu:team-003/model-0003 `" in (pytester.path / "all.md").read_text()
+
+
+def test_many_waits_in_one_namespace_share_three_watches(fleet, tmp_path):
+    """Forty models waited on at once, in one namespace and one process: one watch each on
+    InferenceServices, pods and events, whatever the number of waits."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pytest_kfs import inferenceservice as isvc
+    from pytest_kfs.cluster import connect_context
+    from pytest_kfs.wait import wait_for_model
+
+    embedded = fleet[0]
+    admin = connect_context(embedded.context, embedded.kubeconfig)
+    admin.core.create_namespace({"metadata": {"name": "waits"}})
+    names = [f"model-{index:02d}" for index in range(40)]
+    for name in names:
+        admin.custom.create_namespaced_custom_object(
+            isvc.GROUP, isvc.VERSION, "waits", isvc.PLURAL,
+            isvc.manifest(name, model_format="sklearn", storage_uri=f"gs://b/{name}"))
+    proxy = FaultProxy(embedded.plane.server, embedded.plane.client_ssl_context())
+    proxy.start()
+    try:
+        cluster = connect_context("waits", proxy.write_kubeconfig(tmp_path / "k", "waits"))
+        with ThreadPoolExecutor(len(names)) as pool:
+            waits = [pool.submit(wait_for_model, cluster, "waits", name, 60) for name in names]
+            time.sleep(2)  # every wait is watching
+            loaded = fleetworld._status("Loaded", "Loaded", "UpToDate", True)
+            for name in names:
+                admin.custom.patch_namespaced_custom_object_status(
+                    isvc.GROUP, isvc.VERSION, "waits", isvc.PLURAL, name, {"status": loaded})
+            results = [wait.result() for wait in waits]
+        recorded = proxy.recorded
+    finally:
+        proxy.stop()
+    assert [result.verdict.value for result in results] == ["loaded"] * len(names)
+    watches = Counter(re.sub(r"\?.*", "", r.path) for r in recorded if r.watch)
+    assert watches == {"/apis/serving.kserve.io/v1beta1/namespaces/waits/inferenceservices": 1,
+                       "/api/v1/namespaces/waits/pods": 1,
+                       "/api/v1/namespaces/waits/events": 1}, watches
+    # Each model's timeline holds its own state, not its neighbours'.
+    assert all(entry.state is None or entry.state.name == result.isvc["metadata"]["name"]
+               for result in results for entry in result.timeline)
