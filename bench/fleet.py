@@ -180,3 +180,55 @@ def one(models: int, workers_list: list[int], peer: bool) -> dict[str, Any]:
 def fleet(sizes: list[int], workers: list[int]) -> list[dict[str, Any]]:
     """Each size with each worker count; the peer script on the first size only."""
     return [one(size, workers, peer=index == 0) for index, size in enumerate(sizes)]
+
+
+def concurrent_waits(models: int) -> dict[str, Any]:
+    """`models` waits at once in one process: all in one namespace (they share the namespace's
+    three watches), then each in its own namespace (three watches each). Streams and requests
+    counted by the proxy, from the first wait to the last verdict."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pytest_kfs import inferenceservice as isvc
+    from pytest_kfs.cluster import connect_context
+    from pytest_kfs.wait import wait_for_model
+
+    rows = {}
+    with tempfile.TemporaryDirectory(prefix="kfs-bench-waits-") as tmp, \
+            start_embedded(kserve=False) as embedded:
+        admin = connect_context(embedded.context, embedded.kubeconfig)
+        loaded = fleetworld._status("Loaded", "Loaded", "UpToDate", True)
+        for layout in ("one namespace", "a namespace each"):
+            spots = [("waits" if layout == "one namespace" else f"waits-{index:03d}",
+                      f"model-{index:03d}") for index in range(models)]
+            for namespace in sorted({namespace for namespace, _ in spots}):
+                admin.core.create_namespace({"metadata": {"name": namespace}})
+            for namespace, name in spots:
+                admin.custom.create_namespaced_custom_object(
+                    isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL,
+                    isvc.manifest(name, model_format="sklearn", storage_uri=f"gs://b/{name}"))
+            proxy = FaultProxy(embedded.plane.server, embedded.plane.client_ssl_context())
+            proxy.start()
+            try:
+                cluster = connect_context("waits", proxy.write_kubeconfig(
+                    Path(tmp) / f"{len(rows)}.kubeconfig", "waits"))
+                proxy.reset_counts()
+                began = time.monotonic()
+                with ThreadPoolExecutor(models) as pool:
+                    waits = [pool.submit(wait_for_model, cluster, namespace, name, 120)
+                             for namespace, name in spots]
+                    time.sleep(3)
+                    for namespace, name in spots:
+                        admin.custom.patch_namespaced_custom_object_status(
+                            isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, name,
+                            {"status": loaded})
+                    verdicts = [wait.result().verdict.value for wait in waits]
+                wall = time.monotonic() - began
+                recorded = proxy.recorded
+            finally:
+                proxy.stop()
+            rows[layout] = {"models": models, "watches": sum(1 for r in recorded if r.watch),
+                            "requests": len(recorded), "wall_s": wall,
+                            "loaded": verdicts.count("loaded")}
+            print(f"  waits: {models} at once, {layout}: {rows[layout]['watches']} watches, "
+                  f"{rows[layout]['requests']} requests", flush=True)
+    return rows

@@ -162,6 +162,19 @@ def _fleet(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _waits(section: dict[str, Any]) -> list[str]:
+    lines = ["## 9. Many waits at once", "",
+             "Waits running at the same time in one process (`wait_for_model` in threads, as "
+             "concurrent `wait_loaded()` calls do): in one namespace they share that "
+             "namespace's three watches; in a namespace each, each namespace has its own. "
+             "Requests counted by the proxy from the first wait to the last verdict.", "",
+             "| waits | layout | watches | requests | wall | loaded |", "|---|---|---|---|---|---|"]
+    for layout, row in section.items():
+        lines.append(f"| {row['models']} | {layout} | {row['watches']} | {row['requests']} | "
+                     f"{row['wall_s']:.1f} s | {row['loaded']} |")
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The whole RESULTS.md."""
     machine = results["machine"]
@@ -173,7 +186,8 @@ def markdown(results: dict[str, Any]) -> str:
     lines += [f"| {key} | {value} |" for key, value in machine.items() if key != "date"]
     for key, render in (("healthy", _healthy), ("broken", _broken), ("api", _api),
                         ("scale", _scale), ("overhead", _overhead),
-                        ("embedded", _embedded), ("diagnosis", _diagnosis), ("fleet", _fleet)):
+                        ("embedded", _embedded), ("diagnosis", _diagnosis), ("fleet", _fleet),
+                        ("waits", _waits)):
         if key in results:
             rendered = render(results[key])
             taken = results.get("taken", {}).get(key)

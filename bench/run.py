@@ -27,7 +27,7 @@ from results import markdown
 from pytest_kfs.local.assets import build_kubectl
 
 SECTIONS = ("healthy", "broken", "api", "scale", "overhead", "embedded", "diagnosis",
-            "fleet")
+            "fleet")  # fleet also measures 100 concurrent waits
 
 
 def main() -> int:
@@ -76,6 +76,7 @@ def main() -> int:
               flush=True)
         sizes = [1000] if options.quick else [1000, 10000]
         results["fleet"] = fleet_bench.fleet(sizes, [1, 2])
+        results["waits"] = fleet_bench.concurrent_waits(100)
     results["machine"] = machine()
     # Which run measured each section (--only keeps the others' figures, and says so).
     results["taken"] = {**results.get("taken", {}),

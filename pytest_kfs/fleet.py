@@ -68,7 +68,7 @@ class _Kind:
         return self.by_namespace.get(namespace, [])
 
 
-@dataclass
+@dataclass(repr=False)
 class Fleet:
     """The selected InferenceServices and everything their checks read, from one read."""
 
@@ -91,6 +91,12 @@ class Fleet:
     _pool: ThreadPoolExecutor | None = None
     _predictions: dict[Key, Future[Prediction]] = field(default_factory=dict)
     _google: tuple[GoogleAccess, GoogleChecks] | None = None
+
+    def __repr__(self) -> str:
+        # A traceback shows fixtures by repr: never the whole fleet (that made each failure
+        # cost O(models), and a 10,000-model nightly quadratic).
+        return (f"Fleet({self.cluster.context}, {self.selection.describe()}, "
+                f"{len(self.models)} models)")
 
     # -- reading ----------------------------------------------------------------------------
 

@@ -31,7 +31,6 @@ from pytest_kfs.evidence import (
     service_account_summary,
     summarize_secret,
 )
-from pytest_kfs.iam import GET, LIST
 from pytest_kfs.keyfile import key_problem, token_uri_trusted
 from pytest_kfs.text import printable
 
@@ -223,14 +222,13 @@ def client_for_key(secret_data: dict[str, str], endpoint: str | None,
 
 @dataclass
 class AccessCheck:
-    """KServe's two calls as the principal, and what testIamPermissions says."""
+    """KServe's two calls as the principal: list the prefix, read an object."""
 
     listed: bool | None = None
     listed_detail: str = ""
     object_name: str | None = None
     read: bool | None = None
     read_detail: str = ""
-    held: list[str] | None = None
     requester_pays: bool = False
     notes: list[str] = field(default_factory=list)
     unverified: str = ""  # Google did not answer: why nothing could be concluded
@@ -262,10 +260,6 @@ def check_access(client: storage.Client, storage_uri: str,
     bucket = client.bucket(bucket_name)
     prefix = path + "/" if path else ""
     retry, timeout = retry or _retrying(), _REQUEST_TIMEOUT
-    try:
-        check.held = bucket.test_iam_permissions([LIST, GET], retry=retry, timeout=timeout)
-    except _GOOGLE_ERRORS as error:  # only supporting detail: list and get decide
-        check.notes.append(f"testIamPermissions failed: {_error_text(error)}")
     try:
         blobs = list(bucket.list_blobs(prefix=prefix, max_results=1, retry=retry,
                                        timeout=timeout))

@@ -141,7 +141,7 @@ class LiveView:
 T = TypeVar("T")
 
 
-@dataclass
+@dataclass(repr=False)
 class GoogleChecks:
     """Google's answers within one prediction, or shared by a whole fleet run: each
     (principal, bucket, prefix) is checked once, a principal's credentials (and so its token)
@@ -151,6 +151,9 @@ class GoogleChecks:
     _answers: dict[Hashable, Any] = field(default_factory=dict)
     _locks: dict[Hashable, threading.Lock] = field(default_factory=dict)
     _guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def __repr__(self) -> str:
+        return f"GoogleChecks({len(self._answers)} answers, {self.retry_budget} retries left)"
 
     def once(self, key: Hashable, compute: Callable[[], T]) -> T:
         """compute() the first time `key` is asked (other threads asking wait for it)."""

@@ -52,4 +52,7 @@ def test_the_serving_identity_can_read_the_existing_model(kfs_fleet, existing, k
     kfs_property("preflight", prediction.describe())
     if prediction.outcome == "unknown":
         pytest.skip(f"could not check: {prediction.reason}")
-    assert prediction.outcome == "loads", prediction.describe()
+    if prediction.outcome != "loads":
+        who = f" as {prediction.principal}" if prediction.principal else ""
+        pytest.fail(f"{prediction.code}: the serving identity cannot load {storage_uri}{who}: "
+                    f"{prediction.reason}", pytrace=False)

@@ -78,7 +78,9 @@ def test_nightly_verification_reads_only(pytester, kfs_cluster, kfs_namespace, k
                       f"test_the_serving_identity_can_read_the_existing_model"
                       f"[{kfs_namespace}/stuck]"}, output[-3000:]
     assert "[GCS_LIST_DENIED]" in output
-    assert "fails: GCS_LIST_DENIED" in output
+    # The bucket check's failure is its answer, first: cause, whom, what.
+    assert re.search(r"GCS_LIST_DENIED: the serving identity cannot load gs://kfserving-examples"
+                     r"\S* as nightly-stranger@kfs-demo\.iam\.gserviceaccount\.com: ", output)
     assert "--kfs-existing is read-only: this test deploys" in output  # the deploying suites
 
     # The nightly outputs carry the right verdicts.
