@@ -11,8 +11,8 @@ import pytest
 from pytest_kfs.cluster import Cluster
 from pytest_kfs.evidence import GCS_KEY_FILE
 from pytest_kfs.gcs import ServingIdentity, read_identity
+from pytest_kfs.keys import SETTINGS
 from pytest_kfs.models import ModelConfig
-from pytest_kfs.plugin import SETTINGS
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -12,7 +12,7 @@ from google.oauth2 import service_account
 
 from pytest_kfs import iam
 from pytest_kfs.diagnose import parse_gcs_uri
-from pytest_kfs.plugin import RUN_CLUSTER
+from pytest_kfs.keys import RUN_CLUSTER
 
 from .conftest import requires_gcs
 

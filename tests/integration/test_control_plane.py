@@ -144,7 +144,7 @@ def test_rbac_is_enforced_for_service_account_tokens(kfs_cluster, namespace):
 
 
 def test_audit_log_records_who_did_what(kfs_cluster, namespace, pytestconfig):
-    from pytest_kfs.plugin import RUN_CLUSTER
+    from pytest_kfs.keys import RUN_CLUSTER
 
     audit_log = pytestconfig.stash[RUN_CLUSTER].audit_log
     kfs_cluster.core.list_namespaced_config_map(namespace)

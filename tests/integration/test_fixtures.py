@@ -24,7 +24,7 @@ def stranger_key(kfs_gcp):
 
 
 def test_namespace_is_labelled_with_the_run(kfs_cluster, kfs_namespace, pytestconfig):
-    from pytest_kfs.plugin import RUN_ID
+    from pytest_kfs.keys import RUN_ID
 
     labels = kfs_cluster.core.read_namespace(kfs_namespace).metadata.labels
     assert labels[namespaces.MANAGED_BY] == "pytest-kfs"

@@ -83,7 +83,7 @@ def _failed(output: str) -> set[str]:
 LEAK_RECORDER = textwrap.dedent("""\
     import base64, json, pathlib, shutil
 
-    from pytest_kfs.plugin import RUN_CLUSTER
+    from pytest_kfs.keys import RUN_CLUSTER
 
 
     def pytest_sessionfinish(session):
