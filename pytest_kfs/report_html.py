@@ -12,6 +12,9 @@ from pytest_kfs.text import printable
 
 _COLOURS = {"Pending": "#b0b7c3", "Loading": "#4a90d9", "Loaded": "#2e9d5b",
             "FailedToLoad": "#d64545", "Standby": "#8e7cc3", "": "#dddddd"}
+_OTHER = "#999999"  # a state this report does not know
+_LEGEND = {**{state: colour for state, colour in _COLOURS.items() if state},
+           "no status yet": _COLOURS[""], "other": _OTHER}
 _WIDTH, _BAR, _LEFT = 760, 22, 10
 
 
@@ -27,15 +30,36 @@ def _segments(record: dict[str, Any]) -> list[tuple[float, float, str, str]]:
     return segments
 
 
+def _ticks(total: float) -> list[float]:
+    """Axis marks at a round step: about five between 0 and `total` seconds."""
+    step = next((step for step in (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600)
+                 if total / step <= 6), 1200.0)
+    return [index * step for index in range(int(total / step) + 1)]
+
+
+def _failure(record: dict[str, Any]) -> tuple[float, str] | None:
+    """When and why a failed wait failed: the first entry that shows it (else the end)."""
+    if record.get("loaded"):
+        return None
+    code = record["findings"][0]["code"] if record["findings"] else record["verdict"]
+    for entry in record["timeline"]:
+        text = entry["text"]
+        if entry.get("target") == "FailedToLoad" or entry["source"] == "event" or any(
+                word in text for word in ("Error", "CrashLoopBackOff", "OOMKilled",
+                                          "Unschedulable", "ErrImagePull", "ImagePullBackOff")):
+            return entry["at"], code
+    return record.get("seconds") or 0.0, code
+
+
 def _svg(record: dict[str, Any]) -> str:
     total = max(record.get("seconds") or 0.0, 0.001)
     scale = (_WIDTH - 2 * _LEFT) / total
-    parts = [f'<svg width="{_WIDTH}" height="64" role="img" '
+    parts = [f'<svg width="{_WIDTH}" height="78" role="img" '
              f'aria-label="state timeline of {html.escape(record["name"])}">']
     for start, stop, state, text in _segments(record):
         x, width = _LEFT + start * scale, max((stop - start) * scale, 2)
         parts.append(f'<rect x="{x:.1f}" y="8" width="{width:.1f}" height="{_BAR}" '
-                     f'fill="{_COLOURS.get(state, "#999")}"><title>+{start:.2f}s '
+                     f'fill="{_COLOURS.get(state, _OTHER)}"><title>+{start:.2f}s '
                      f'{html.escape(text)}</title></rect>')
     for entry in record["timeline"]:
         if entry["source"] in ("pod", "event"):
@@ -45,8 +69,21 @@ def _svg(record: dict[str, Any]) -> str:
             parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="34" y2="44" stroke="{colour}">'
                          f'<title>+{entry["at"]:.2f}s {html.escape(entry["text"])}</title>'
                          '</line>')
-    parts.append(f'<text x="{_LEFT}" y="60" font-size="11">0s</text>'
-                 f'<text x="{_WIDTH - _LEFT - 40}" y="60" font-size="11">{total:.2f}s</text>')
+    failure = _failure(record)
+    if failure is not None:
+        at, code = failure
+        x = _LEFT + at * scale
+        anchor = "end" if x > _WIDTH / 2 else "start"
+        parts.append(f'<line class="failure" x1="{x:.1f}" x2="{x:.1f}" y1="4" y2="46" '
+                     f'stroke="#d64545" stroke-width="3"><title>+{at:.2f}s failed: '
+                     f'{html.escape(code)}</title></line>'
+                     f'<text x="{x:.1f}" y="56" font-size="11" fill="#d64545" '
+                     f'text-anchor="{anchor}">failed +{at:.2f}s: {html.escape(code)}</text>')
+    for mark in _ticks(total):
+        x = _LEFT + mark * scale
+        parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="60" y2="64" stroke="#888"/>'
+                     f'<text x="{x:.1f}" y="75" font-size="10" text-anchor="middle">'
+                     f'{mark:g}s</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -91,9 +128,9 @@ def render(records: Sequence[dict[str, Any]], title: str = "pytest-kfs report",
     records = [_visible(record) for record in records]
     body = [f"<h1>{html.escape(title)}</h1>", _summary(records, cluster, run_id),
             '<p class="legend">' + " ".join(
-                f'<span style="background:{colour}">&nbsp;{state or "none"}&nbsp;</span>'
-                for state, colour in _COLOURS.items() if state) + " — ticks: pod changes, "
-            "red: errors and warning events</p>"]
+                f'<span style="background:{colour}">&nbsp;{state}&nbsp;</span>'
+                for state, colour in _LEGEND.items()) + " — short ticks: pod changes (red: "
+            "errors and warning events); the thick red line: where the model failed</p>"]
     shown = listed(records)
     if len(shown) < len(records):
         body.append(f"<p>{len(records) - len(shown)} healthy models are not drawn; the JSON "

@@ -126,3 +126,33 @@ def test_the_html_report_starts_with_a_summary_and_titles_models_by_test():
     assert "kfs-local (KServe v0.20.0)" in summary and "ci-42" in summary
     assert "2 models: GCS_LIST_DENIED for r@p.iam.gserviceaccount.com on gs://b" in summary
     assert "<h2>test_a — m1 " in page
+
+
+def test_the_html_timeline_marks_where_the_model_failed_and_labels_its_axis():
+    """The seed scenario's timeline as a real run recorded it (this project's CI, KServe
+    v0.20.0's manager): the failure is marked at +0.98s, where FailedToLoad was written."""
+    timeline = [
+        (0.01, "isvc", "no model status yet", None),
+        (0.41, "pod", "pod model-predictor-79ff459cc5-pqnwl: Pending", None),
+        (0.54, "isvc", "Active (none) / Target Pending / InProgress, Ready=False", "Pending"),
+        (0.59, "pod", "pod model-predictor-79ff459cc5-pqnwl: Pending, "
+                      "storage-initializer=running, kserve-container=PodInitializing", None),
+        (0.65, "isvc", "Active (none) / Target Loading / InProgress, Ready=False", "Loading"),
+        (0.98, "isvc", "Active (none) / Target FailedToLoad / BlockedByFailedLoad, Ready=False",
+         "FailedToLoad")]
+    record = {"test": "t.py::test_model_serves", "namespace": "kfs-a", "name": "model",
+              "verdict": "failed", "loaded": False, "seconds": 0.99, "state": "",
+              "storage_uri": "gs://kfserving-examples/models/sklearn/1.0/model",
+              "timeline": [{"at": at, "source": source, "text": text,
+                            **({"target": target} if target else {})}
+                           for at, source, text, target in timeline],
+              "findings": [{"code": "GCS_LIST_DENIED", "cause": "denied", "evidence": [],
+                            "fix": "grant", "failure": True}]}
+    page = render([record])
+    assert 'class="failure" x1="742.5"' in page  # 10 + 0.98 / 0.99 * (760 - 2 * 10)
+    assert "failed +0.98s: GCS_LIST_DENIED" in page
+    assert [f">{mark}s</text>" in page for mark in ("0", "0.2", "0.4", "0.6", "0.8")] == \
+        [True] * 5
+    assert "&nbsp;no status yet&nbsp;" in page and "&nbsp;other&nbsp;" in page
+    healthy = render([{**record, "verdict": "loaded", "loaded": True, "findings": []}])
+    assert 'class="failure"' not in healthy
