@@ -50,8 +50,9 @@ from pytest_kfs.preflight import (
 PAGE = 5000
 # Secrets that never hold KServe credentials, and can be large (Helm keeps releases there).
 _SECRET_FIELDS = "type!=helm.sh/release.v1,type!=kubernetes.io/service-account-token"
-# Google's APIs are asked by this many threads at most.
+# Google's APIs are asked by this many threads at most, for at most this many models ahead.
 GOOGLE_CONCURRENCY = 8
+READ_AHEAD = 4 * GOOGLE_CONCURRENCY
 
 Key = tuple[str, str]  # (namespace, name)
 
@@ -91,6 +92,8 @@ class Fleet:
     _pool: ThreadPoolExecutor | None = None
     _predictions: dict[Key, Future[Prediction]] = field(default_factory=dict)
     _google: tuple[GoogleAccess, GoogleChecks] | None = None
+    _order: dict[Key, int] = field(default_factory=dict)
+    _sorted: list[Key] = field(default_factory=list)
 
     def __repr__(self) -> str:
         # A traceback shows fixtures by repr: never the whole fleet (that made each failure
@@ -248,7 +251,9 @@ class Fleet:
 
     def keys(self) -> list[Key]:
         """The selected InferenceServices, sorted."""
-        return sorted(self.models)
+        if len(self._sorted) != len(self.models):
+            self._sorted = sorted(self.models)
+        return self._sorted
 
     def evidence(self, namespace: str, name: str, with_logs: bool) -> Evidence:
         """What `collect` would read for this model, from the snapshot; logs (read now, the
@@ -325,15 +330,22 @@ class Fleet:
         self._pool = ThreadPoolExecutor(GOOGLE_CONCURRENCY, thread_name_prefix="kfs-fleet")
 
     def ask(self, namespace: str, name: str) -> None:
-        """Start the model's preflight in the background (a GCS model; once)."""
-        key = (namespace, name)
+        """Start the model's preflight in the background (a GCS model; once), and the next
+        READ_AHEAD models' too: tests come in key order, so Google answers before they ask
+        (under xdist a worker runs a stretch of models it cannot know in advance)."""
         with self._lock:
-            if self._pool is None or self._google is None or key in self._predictions:
+            if self._pool is None or self._google is None:
                 return
-            config = config_from_isvc(self.models[key])
-            if config.is_gcs:
-                self._predictions[key] = self._pool.submit(
-                    predict_in, _FleetView(self), namespace, config, *self._google)
+            if not self._order:
+                self._order = {key: index for index, key in enumerate(self.keys())}
+            start = self._order[(namespace, name)]
+            for key in self.keys()[start:start + 1 + READ_AHEAD]:
+                if key in self._predictions:
+                    continue
+                config = config_from_isvc(self.models[key])
+                if config.is_gcs:
+                    self._predictions[key] = self._pool.submit(
+                        predict_in, _FleetView(self), key[0], config, *self._google)
 
     def prediction(self, namespace: str, name: str) -> Prediction | None:
         """The model's preflight (None: not a GCS model)."""
