@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_kfs.inferenceservice import SAMPLES
 from pytest_kfs.keyfile import key_problem
 from pytest_kfs.options import KEEP_CHOICES, OPTIONS, PREFLIGHT_MODES
 
@@ -104,9 +105,11 @@ class ModelSettings:
     name: str = "model"
     runtime: str | None = None
     protocol: str | None = None
+    sample: str | None = None  # a copy of this catalogue sample: its input and answer are known
 
 
-_MODEL_KEYS = {"name", "storage_uri", "model_format", "service_account", "runtime", "protocol"}
+_MODEL_KEYS = {"name", "storage_uri", "model_format", "service_account", "runtime", "protocol",
+               "sample"}
 
 
 def parse_models_file(path: str, text: str) -> tuple[ModelSettings, ...]:
@@ -146,9 +149,13 @@ def parse_models_file(path: str, text: str) -> tuple[ModelSettings, ...]:
             raise SettingsError(f"{where}: {error}") from None
         if parsed is None:
             raise SettingsError(f"{where}: storage_uri is required")
+        sample = entry.get("sample")
+        if sample is not None and sample not in SAMPLES:
+            raise SettingsError(f"{where}: sample {sample!r} is not in the catalogue; known: "
+                                f"{', '.join(sorted(SAMPLES))}")
         models.append(ModelSettings(parsed.storage_uri, parsed.model_format,
                                     parsed.service_account, name, entry.get("runtime"),
-                                    entry.get("protocol")))
+                                    entry.get("protocol"), sample))
     return tuple(models)
 
 

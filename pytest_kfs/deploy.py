@@ -267,7 +267,8 @@ class Deployer:
                  credentials: dict[str, Any] | str | None = None, runtime: str | None = None,
                  protocol: str | None = None, min_replicas: int | None = None,
                  annotations: dict[str, str] | None = None) -> ModelHandle:
-        """Deploy a sample by name, a spec (dict, YAML text or file) or a storage URI."""
+        """Deploy a sample by name (with `storage_uri`: from your copy of its model), a spec
+        (dict, YAML text or file) or a storage URI."""
         __tracebackhide__ = True  # its locals hold key material: never shown (-l)
         if spec is not None and (sample or storage_uri):
             raise DeployError("pass either spec= or a sample/storage_uri, not both")
@@ -305,7 +306,7 @@ class Deployer:
             if service_account:
                 manifest["spec"]["predictor"]["serviceAccountName"] = service_account
             return manifest
-        if storage_uri:
+        if storage_uri and not sample:
             if not model_format:
                 raise DeployError("storage_uri needs model_format (e.g. sklearn)")
             return isvc.manifest(name or "model", model_format=model_format,
@@ -313,12 +314,15 @@ class Deployer:
                                  service_account=service_account, min_replicas=min_replicas,
                                  annotations=annotations)
         try:
-            return isvc.sample_manifest(sample or "sklearn-iris", name,
-                                        service_account=service_account,
-                                        min_replicas=min_replicas, annotations=annotations,
-                                        **({"runtime": runtime} if runtime else {}))
+            manifest = isvc.sample_manifest(sample or "sklearn-iris", name,
+                                            service_account=service_account,
+                                            min_replicas=min_replicas, annotations=annotations,
+                                            **({"runtime": runtime} if runtime else {}))
         except KeyError as error:
             raise DeployError(error.args[0]) from None
+        if storage_uri:  # the sample, from your own copy of its model
+            manifest["spec"]["predictor"]["model"]["storageUri"] = storage_uri
+        return manifest
 
     def _ingress_config(self) -> dict[str, str]:
         """KServe's `ingress` settings of the cluster, read once ({} when not readable)."""

@@ -86,9 +86,13 @@ def manifest(
             "spec": {"predictor": predictor}}
 
 
-def sample_for(storage_uri: str, protocol: str = "v1") -> Sample | None:
-    """The catalogue sample stored at this URI over `protocol` (else over any), if any: its
-    input and answer are known, and its spec is the one KServe's docs deploy."""
+def sample_for(storage_uri: str, protocol: str = "v1", copy_of: str | None = None
+               ) -> Sample | None:
+    """The catalogue sample stored at this URI (or that the model is a copy of) over
+    `protocol` (else over any), if any: its input and answer are known, and its spec is the one
+    KServe's docs deploy."""
+    if copy_of in SAMPLES:
+        storage_uri = SAMPLES[copy_of].storage_uri
     found = [s for s in SAMPLES.values() if s.storage_uri.rstrip("/") == storage_uri.rstrip("/")]
     return next((s for s in found if s.protocol == protocol), found[0] if found else None)
 

@@ -21,6 +21,7 @@ class ModelConfig:
     protocol: str | None = None
     min_replicas: int | None = None
     scenario: str | None = None  # arrange the namespace with this embedded scenario first
+    sample: str | None = None  # a copy of this catalogue sample: its input and answer are known
 
     @property
     def is_gcs(self) -> bool:
@@ -35,7 +36,7 @@ def configured_models(settings: Settings) -> list[ModelConfig]:
 
     if settings.models:
         return [ModelConfig(m.name, m.storage_uri, m.model_format, m.service_account,
-                            m.runtime, m.protocol) for m in settings.models]
+                            m.runtime, m.protocol, sample=m.sample) for m in settings.models]
     if settings.model is not None:
         return [ModelConfig("model", settings.model.storage_uri, settings.model.model_format,
                             settings.model.service_account)]
@@ -45,9 +46,10 @@ def configured_models(settings: Settings) -> list[ModelConfig]:
 
         plan = scenario(name).plan
         return [ModelConfig(name, plan.storage_uri, plan.model_format, plan.service_account,
-                            plan.runtime, None, plan.min_replicas, name)]
+                            plan.runtime, None, plan.min_replicas, name, plan.sample)]
     sample = SAMPLES["sklearn-iris"]
-    return [ModelConfig(sample.name, sample.storage_uri, sample.model_format)]
+    return [ModelConfig(sample.name, sample.storage_uri, sample.model_format,
+                        sample=sample.name)]
 
 
 def config_from_isvc(obj: dict[str, Any]) -> ModelConfig:

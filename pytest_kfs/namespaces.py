@@ -109,6 +109,21 @@ def create(cluster: Cluster, name: str, run_id: str, test_id: str, instance: str
     return name
 
 
+def wait_default_account(cluster: Cluster, name: str, timeout: float = 10.0) -> bool:
+    """Wait until the namespace's `default` service account exists: kube-controller-manager
+    creates it just after the namespace, and a model served as it, or a check reading it,
+    must not race it. False when it did not come (or cannot be read) in time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            cluster.core.read_namespaced_service_account("default", name, _request_timeout=5)
+            return True
+        except ApiException as error:
+            if error.status != 404 or time.monotonic() >= deadline:
+                return False
+        time.sleep(0.05)
+
+
 def delete(cluster: Cluster, name: str) -> None:
     """Delete a namespace, but only one that carries our label."""
     try:

@@ -333,6 +333,7 @@ def _open_namespace(config: pytest.Config, cluster: Cluster, test_id: str) -> _N
     handle = _Namespace(name)
     handle.cluster = cluster
     _heartbeat(config, cluster).held.add(name)
+    namespaces.wait_default_account(cluster, name)  # as `kubectl create namespace` users expect
     return handle
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_kfs.gcs import check_access, check_key, client_for_key
+from pytest_kfs.preflight import GoogleAccess
 from pytest_kfs.probe import run_probe
 
 from .conftest import key_file_of, requires_gcs
@@ -14,6 +15,11 @@ def test_the_serving_identity_has_google_credentials(kfs_serving, kfs_property):
     requires_gcs(kfs_serving)
     identity = kfs_serving.identity
     kfs_property("serving_identity", identity.describe())
+    if identity.source == "ambient":
+        anonymous = GoogleAccess(None, kfs_serving.gcs_endpoint).storage_client(None)
+        if check_access(anonymous, kfs_serving.config.storage_uri).ok:
+            pytest.skip(f"{kfs_serving.config.storage_uri} is public (anyone may list and read "
+                        "it, as KServe's sample bucket): no credentials are needed")
     assert identity.source != "ambient", (
         f"service account {kfs_serving.service_account} has no key secret with "
         "gcloud-application-credentials.json and no iam.gke.io/gcp-service-account "

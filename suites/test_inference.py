@@ -9,7 +9,7 @@ from pytest_kfs.inferenceservice import sample_for
 
 def _serving_model(kfs_deploy, kfs_serving, protocol: str | None):
     config = kfs_serving.config
-    sample = sample_for(config.storage_uri, protocol or "v1")
+    sample = sample_for(config.storage_uri, protocol or "v1", config.sample)
     if sample is None or not sample.example_input:
         pytest.skip(f"no known input and answer for {config.storage_uri}")
     if config.min_replicas == 0 and kfs_serving.gcs_endpoint:

@@ -21,9 +21,15 @@ from pytest_kfs.local.kserve.releases import release as default_release
 from pytest_kfs.local.samples import CORRUPT, iris_model_bytes
 
 PROJECT = "kfs-demo"
+# KServe's docs bucket: public (allUsers may read), as the real one is, so the samples load
+# with no credentials at all.
 SAMPLE_BUCKET = "kfserving-examples"
 SAMPLE_PREFIX = "models/sklearn/1.0/model"
 SAMPLE_URI = f"gs://{SAMPLE_BUCKET}/{SAMPLE_PREFIX}"
+# A team's private bucket holding the same models: where the scenarios and test keys point,
+# since a denial needs a bucket that is not public (the seed issue's bucket is a private one).
+PRIVATE_BUCKET = "kfs-demo-models"
+PRIVATE_URI = f"gs://{PRIVATE_BUCKET}/{SAMPLE_PREFIX}"
 SERVING_KSA = "kserve-serving"
 KEY_SECRET = "kserve-gcs-key"
 KEY_FILE = "gcloud-application-credentials.json"
@@ -34,11 +40,12 @@ WI_ANNOTATION = "iam.gke.io/gcp-service-account"
 class DeployPlan:
     """What to deploy in a namespace arranged by a scenario."""
 
-    storage_uri: str = SAMPLE_URI
+    storage_uri: str = PRIVATE_URI
     model_format: str = "sklearn"
     service_account: str | None = SERVING_KSA
     runtime: str | None = None
     min_replicas: int | None = None
+    sample: str | None = "sklearn-iris"  # the catalogue sample the model is a copy of
 
 
 @dataclass(frozen=True)
@@ -67,11 +74,12 @@ class Scenario:
         return f"{self.name[:28]}@{PROJECT}.iam.gserviceaccount.com"
 
     def arrange_world(self, gcp: GcpAdmin) -> None:
-        """The cloud side: sample bucket and objects, the GSA and its grant (idempotent)."""
+        """The cloud side: the buckets and models, the GSA and its grant on the private bucket
+        (idempotent)."""
         seed_samples(gcp)
         gcp.ensure_service_account(self.gsa)
         if self.bucket_role:
-            gcp.grant_bucket(SAMPLE_BUCKET, self.bucket_role, f"serviceAccount:{self.gsa}")
+            gcp.grant_bucket(PRIVATE_BUCKET, self.bucket_role, f"serviceAccount:{self.gsa}")
 
     def arrange_namespace(self, core: client.CoreV1Api, namespace: str,
                           gcp: GcpAdmin) -> DeployPlan:
@@ -104,33 +112,36 @@ CORRUPT_PREFIX = "models/sklearn/corrupt/model"
 
 
 def seed_samples(gcp: GcpAdmin, release: Release | None = None) -> None:
-    """The bucket and model KServe's docs use (a real iris model), and a corrupt one.
+    """The bucket and model KServe's docs use (a real iris model), public like the real one;
+    the same model in a private bucket; and a corrupt one in each.
 
     The embedded cluster seeds them at start with the model its release's server loads;
     later calls only add what is missing.
     """
-    gcp.ensure_bucket(SAMPLE_BUCKET, PROJECT)
     def sample() -> bytes:
         return iris_model_bytes(release or default_release())
 
     def corrupt() -> bytes:
         return CORRUPT
 
-    for name, data in ((f"{SAMPLE_PREFIX}/model.joblib", sample),
-                       (f"{CORRUPT_PREFIX}/model.joblib", corrupt)):
-        if release is not None or not gcp.has_object(SAMPLE_BUCKET, name):
-            gcp.put_object(SAMPLE_BUCKET, name, data())
+    for bucket in (SAMPLE_BUCKET, PRIVATE_BUCKET):
+        gcp.ensure_bucket(bucket, PROJECT)
+        for name, data in ((f"{SAMPLE_PREFIX}/model.joblib", sample),
+                           (f"{CORRUPT_PREFIX}/model.joblib", corrupt)):
+            if release is not None or not gcp.has_object(bucket, name):
+                gcp.put_object(bucket, name, data())
+    gcp.grant_bucket(SAMPLE_BUCKET, "roles/storage.objectViewer", "allUsers")
 
 
 def sample_key(gcp: GcpAdmin, name: str, can_read: bool = True,
                project: str = PROJECT) -> dict[str, Any]:
-    """A key for Google service account `name@project`, with objectViewer on the sample bucket
-    when `can_read` (the samples seeded first)."""
+    """A key for Google service account `name@project`, with objectViewer on the private bucket
+    (PRIVATE_URI) when `can_read` (the samples seeded first)."""
     seed_samples(gcp)
     email = f"{name}@{project}.iam.gserviceaccount.com"
     gcp.ensure_service_account(email)
     if can_read:
-        gcp.grant_bucket(SAMPLE_BUCKET, "roles/storage.objectViewer", f"serviceAccount:{email}")
+        gcp.grant_bucket(PRIVATE_BUCKET, "roles/storage.objectViewer", f"serviceAccount:{email}")
     return gcp.create_key(email)
 
 
@@ -143,9 +154,11 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              "legacyBucketReader only: the prefix lists, the download is denied", False,
              bucket_role="roles/storage.legacyBucketReader"),
     Scenario("wrong-path", "readable bucket, but nothing under the storage URI's prefix",
-             False, plan=DeployPlan(storage_uri=f"gs://{SAMPLE_BUCKET}/models/sklearn/9.9/model")),
+             False, plan=DeployPlan(storage_uri=f"gs://{PRIVATE_BUCKET}/models/sklearn/9.9/model",
+                                    sample=None)),
     Scenario("bucket-missing", "the storage URI names a bucket that does not exist", False,
-             plan=DeployPlan(storage_uri="gs://kfs-no-such-bucket/models/sklearn/1.0/model")),
+             plan=DeployPlan(storage_uri="gs://kfs-no-such-bucket/models/sklearn/1.0/model",
+                             sample=None)),
     Scenario("anonymous-fallback",
              "no key secret and no metadata server (off GCP): KServe silently goes anonymous "
              "and the private bucket refuses it", False, key_secret=False),
@@ -162,7 +175,8 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              False, plan=DeployPlan(runtime="sklearn-custom-runtime")),
     Scenario("corrupt-model", "the model file downloads but is not a model: the server "
              "fails to load it", False, preflight_sees=False,
-             plan=DeployPlan(storage_uri=f"gs://{SAMPLE_BUCKET}/{CORRUPT_PREFIX}")),
+             plan=DeployPlan(storage_uri=f"gs://{PRIVATE_BUCKET}/{CORRUPT_PREFIX}",
+                             sample=None)),
     # Scale-to-zero is Knative's (Serverless mode), which does not run here: in Standard mode
     # KServe serves minReplicas 0 with one pod. The status of a scaled-to-zero service
     # (kserve/kserve#6079) is tested as a verbatim snapshot in the unit tests.

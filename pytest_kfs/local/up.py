@@ -19,7 +19,7 @@ from typing import Any
 from pytest_kfs.local.embedded import start_embedded
 from pytest_kfs.local.gcp.admin import GcpAdmin
 from pytest_kfs.local.kserve.releases import UnknownRelease
-from pytest_kfs.local.scenarios import SAMPLE_BUCKET, SCENARIOS, scenario
+from pytest_kfs.local.scenarios import PRIVATE_BUCKET, SCENARIOS, scenario
 
 _USAGE = "usage: python -m pytest_kfs.local up [--kserve=VERSION] [--scenario=NAME]"
 
@@ -53,11 +53,22 @@ OPERATOR = "kfs-operator@kfs-demo.iam.gserviceaccount.com"
 
 
 def _operator_key(embedded: Any) -> dict[str, Any]:
-    """The operator who runs the suites: may read the sample bucket's IAM policy."""
+    """The operator who runs the suites: may read the scenario bucket's IAM policy."""
     gcp = GcpAdmin(embedded.gcp)
     gcp.ensure_service_account(OPERATOR)
-    gcp.grant_bucket(SAMPLE_BUCKET, "roles/storage.admin", f"serviceAccount:{OPERATOR}")
+    gcp.grant_bucket(PRIVATE_BUCKET, "roles/storage.admin", f"serviceAccount:{OPERATOR}")
     return dict(gcp.create_key(OPERATOR))
+
+
+def _write_models(path: Path, name: str) -> Path:
+    """The scenario's model as a --kfs-models file (a copy of the sklearn-iris sample in the
+    team's private bucket, so the suites check its answer too)."""
+    plan = scenario(name).plan
+    entry = {"name": "model", "storage_uri": plan.storage_uri, "model_format": plan.model_format}
+    if plan.sample:
+        entry["sample"] = plan.sample
+    path.write_text(json.dumps({"models": [entry]}))  # JSON is YAML
+    return path
 
 
 def _write_key(path: Path, key: dict[str, Any]) -> Path:
@@ -92,9 +103,11 @@ def main(argv: list[str]) -> int:
         operator_file = _write_key(embedded.plane.workdir / "operator-key.json",
                                    _operator_key(embedded))
         assert embedded.gcp is not None and embedded.ingress is not None
+        models_file = _write_models(embedded.plane.workdir / "models.yaml", options["scenario"])
         lines = {"KFS_CONTEXT": embedded.context, "KFS_KUBECONFIG": str(embedded.kubeconfig),
                  "KFS_GCS_ENDPOINT": embedded.gcp.endpoint,
                  "KFS_INGRESS": embedded.ingress.address, "KFS_SERVING_KEY": str(key_file),
+                 "KFS_MODELS": str(models_file),
                  "GOOGLE_APPLICATION_CREDENTIALS": str(operator_file)}
         print(f"# embedded cluster up: {embedded.describe_kserve()}; scenario "
               f"{options['scenario']}: {scenario(options['scenario']).summary}")
@@ -104,7 +117,7 @@ def main(argv: list[str]) -> int:
         print(f"#   KFS_GCS_ENDPOINT={embedded.gcp.endpoint} GOOGLE_APPLICATION_CREDENTIALS="
               f"{operator_file} pytest --kfs-cluster="
               f"{embedded.context} --kfs-kubeconfig={embedded.kubeconfig} "
-              f"--kfs-serving-key={key_file} --kfs-ingress={embedded.ingress.address} "
-              "--pyargs suites", flush=True)
+              f"--kfs-serving-key={key_file} --kfs-models={models_file} "
+              f"--kfs-ingress={embedded.ingress.address} --pyargs suites", flush=True)
         stopped.wait()
     return 0

@@ -12,7 +12,7 @@ from pytest_kfs.cluster import connect_context
 from pytest_kfs.local import start_embedded
 from pytest_kfs.local.gcp.admin import GcpAdmin
 from pytest_kfs.local.kserve.releases import RELEASES
-from pytest_kfs.local.scenarios import SAMPLE_BUCKET, SAMPLE_URI, SCENARIOS
+from pytest_kfs.local.scenarios import PRIVATE_BUCKET, PRIVATE_URI, SCENARIOS
 
 from .helpers import (
     eventually,
@@ -36,8 +36,8 @@ EXPECTED_LOG = {
         "storage.objects.get access to the Google Cloud Storage object"],
     # Nothing under the prefix: v0.20.0 tries the path as one object (404); v0.13.1 gives up.
     "wrong-path": {
-        "v0.20.0": ["No such object: kfserving-examples/models/sklearn/9.9/model"],
-        "v0.13.1": ["No model found in gs://kfserving-examples/models/sklearn/9.9/model"]},
+        "v0.20.0": ["No such object: kfs-demo-models/models/sklearn/9.9/model"],
+        "v0.13.1": ["No model found in gs://kfs-demo-models/models/sklearn/9.9/model"]},
     "bucket-missing": ["The specified bucket does not exist."],
     "anonymous-fallback": ["Anonymous credentials cannot be refreshed"],
     "bad-key": ["invalid_grant: Invalid JWT Signature."],
@@ -175,7 +175,7 @@ def test_a_missing_key_secret_is_refused_by_kserves_pod_webhook(release_cluster,
     cluster.core.delete_namespaced_secret("kserve-gcs-key", namespace)
     cluster.custom.patch_namespaced_custom_object(
         isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, "model",
-        {"spec": {"predictor": {"model": {"storageUri": SAMPLE_URI + "/"}}}})
+        {"spec": {"predictor": {"model": {"storageUri": PRIVATE_URI + "/"}}}})
 
     def refused():
         return [event.message for event in cluster.core.list_namespaced_event(namespace).items
@@ -192,10 +192,10 @@ def test_a_failed_update_keeps_the_old_pod_serving(release_cluster, deploy):
     eventually(lambda: _loaded(cluster, namespace), what="Loaded", timeout=90)
     cluster.custom.patch_namespaced_custom_object(
         isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, "model",
-        {"spec": {"predictor": {"model": {"storageUri": f"gs://{SAMPLE_BUCKET}/nowhere"}}}})
+        {"spec": {"predictor": {"model": {"storageUri": f"gs://{PRIVATE_BUCKET}/nowhere"}}}})
     eventually(lambda: "RuntimeError" in initializer_log(cluster, namespace, "model"),
                what="the new pod's initializer failure", timeout=60)
-    assert f"gs://{SAMPLE_BUCKET}/nowhere" in initializer_log(cluster, namespace, "model")
+    assert f"gs://{PRIVATE_BUCKET}/nowhere" in initializer_log(cluster, namespace, "model")
     pods = cluster.core.list_namespaced_pod(namespace).items
     assert len({pod.metadata.labels["pod-template-hash"] for pod in pods}) == 2
     status = model_status(cluster, namespace, "model")

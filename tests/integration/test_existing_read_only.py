@@ -14,7 +14,7 @@ import yaml
 from kubernetes import client
 
 from pytest_kfs.deploy import ModelNotLoaded
-from pytest_kfs.local.scenarios import PROJECT, sample_key
+from pytest_kfs.local.scenarios import PRIVATE_URI, PROJECT, sample_key
 
 from .helpers import service_account_kubeconfig
 
@@ -45,7 +45,7 @@ def test_nightly_verification_reads_only(pytester, kfs_cluster, kfs_namespace, k
 
     kfs_deploy("sklearn-iris", name="healthy",
                credentials=_key(kfs_gcp, "nightly-reader", True)).wait_loaded()
-    stuck = kfs_deploy("sklearn-iris", name="stuck",
+    stuck = kfs_deploy("sklearn-iris", name="stuck", storage_uri=PRIVATE_URI,
                        credentials=_key(kfs_gcp, "nightly-stranger", False))
     with pytest.raises(ModelNotLoaded):
         stuck.wait_loaded()
@@ -79,7 +79,7 @@ def test_nightly_verification_reads_only(pytester, kfs_cluster, kfs_namespace, k
                       f"[{kfs_namespace}/stuck]"}, output[-3000:]
     assert "[GCS_LIST_DENIED]" in output
     # The bucket check's failure is its answer, first: cause, whom, what.
-    assert re.search(r"GCS_LIST_DENIED: the serving identity cannot load gs://kfserving-examples"
+    assert re.search(r"GCS_LIST_DENIED: the serving identity cannot load gs://kfs-demo-models"
                      r"\S* as nightly-stranger@kfs-demo\.iam\.gserviceaccount\.com: ", output)
     assert "--kfs-existing is read-only: this test deploys" in output  # the deploying suites
 

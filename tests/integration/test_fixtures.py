@@ -7,7 +7,7 @@ from kubernetes.client.rest import ApiException
 
 from pytest_kfs import namespaces
 from pytest_kfs.deploy import DeployError, ModelNotLoaded
-from pytest_kfs.local.scenarios import PROJECT, SAMPLE_BUCKET, sample_key
+from pytest_kfs.local.scenarios import PRIVATE_URI, PROJECT, SAMPLE_BUCKET, sample_key
 from pytest_kfs.status import Verdict
 
 from .helpers import eventually, model_status
@@ -50,7 +50,7 @@ def test_deploy_sample_with_credentials_loads(kfs_deploy, reader_key):
 
 
 def test_seed_failure_is_diagnosed_in_seconds(kfs_deploy, stranger_key):
-    model = kfs_deploy("sklearn-iris", credentials=stranger_key)
+    model = kfs_deploy("sklearn-iris", storage_uri=PRIVATE_URI, credentials=stranger_key)
     started = time.monotonic()
     with pytest.raises(ModelNotLoaded) as failure:
         model.wait_loaded(timeout=120)
@@ -246,11 +246,12 @@ def test_a_siblings_events_do_not_fail_a_healthy_model(kfs_cluster, kfs_namespac
 
 def test_a_second_key_for_the_same_account_replaces_the_first(kfs_deploy, reader_key,
                                                              stranger_key):
-    first = kfs_deploy("sklearn-iris", service_account="shared", credentials=stranger_key)
+    first = kfs_deploy("sklearn-iris", storage_uri=PRIVATE_URI, service_account="shared",
+                       credentials=stranger_key)
     with pytest.raises(ModelNotLoaded):
         first.wait_loaded(timeout=60)
-    second = kfs_deploy("sklearn-iris", name="again", service_account="shared",
-                        credentials=reader_key)
+    second = kfs_deploy("sklearn-iris", storage_uri=PRIVATE_URI, name="again",
+                        service_account="shared", credentials=reader_key)
     assert second.wait_loaded(timeout=90).verdict is Verdict.LOADED
 
 
@@ -261,7 +262,7 @@ def test_a_diagnosis_out_of_time_says_what_it_did_not_read(kfs_cluster, kfs_name
     # carries the initializer's last words (lastFailureInfo).
     from pytest_kfs.evidence import collect
 
-    model = kfs_deploy("sklearn-iris", credentials=stranger_key)
+    model = kfs_deploy("sklearn-iris", storage_uri=PRIVATE_URI, credentials=stranger_key)
     model.wait(timeout=60)
     # The wait may end on the crashed initializer before KServe writes lastFailureInfo.
     eventually(lambda: (model_status(kfs_cluster, kfs_namespace, "sklearn-iris")
@@ -270,3 +271,11 @@ def test_a_diagnosis_out_of_time_says_what_it_did_not_read(kfs_cluster, kfs_name
     assert {"pods", "logs", "events", "service account", "runtimes"} <= evidence.unread
     assert any("the deadline ran out during the diagnosis" in gap for gap in evidence.gaps)
     assert model.diagnose(deadline=time.monotonic())[0].code == "GCS_LIST_DENIED"
+
+
+def test_the_sample_loads_with_no_credentials_as_in_kserves_docs(kfs_deploy):
+    # KServe's docs deploy gs://kfserving-examples with no secret: the bucket is public, and
+    # so is the embedded cluster's copy. KServe's initializer goes anonymous and is let in.
+    model = kfs_deploy("sklearn-iris")
+    assert model.wait_loaded(timeout=90).verdict is Verdict.LOADED
+    assert model.manifest["spec"]["predictor"].get("serviceAccountName") is None

@@ -54,7 +54,8 @@ def _run_suites(pytester, lines, monkeypatch, *identity):
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", lines["GOOGLE_APPLICATION_CREDENTIALS"])
     return pytester.runpytest_subprocess(
         f"--kfs-cluster={lines['KFS_CONTEXT']}", f"--kfs-kubeconfig={lines['KFS_KUBECONFIG']}",
-        *identity, f"--kfs-ingress={lines['KFS_INGRESS']}", SUITES, "-p", "no:cacheprovider",
+        *identity, f"--kfs-models={lines['KFS_MODELS']}", f"--kfs-ingress={lines['KFS_INGRESS']}",
+        SUITES, "-p", "no:cacheprovider",
         "-rfE", "--tb=short", timeout=400)
 
 
@@ -72,8 +73,8 @@ def test_the_shipped_suites_run_against_it_as_a_live_context(pytester, live, mon
     assert "KServe CRDs installed" in output  # a live context: no knowledge of the embedding
     if scenario == "gcs-permission-denied":
         principal = "gcs-permission-denied@kfs-demo.iam.gserviceaccount.com"
-        assert f"[GCS_LIST_DENIED] {principal} cannot list gs://kfserving-examples" in output
-        assert ("gcloud storage buckets add-iam-policy-binding gs://kfserving-examples "
+        assert f"[GCS_LIST_DENIED] {principal} cannot list gs://kfs-demo-models" in output
+        assert ("gcloud storage buckets add-iam-policy-binding gs://kfs-demo-models "
                 f"--member=serviceAccount:{principal} --role=roles/storage.objectViewer") in output
 
 

@@ -21,13 +21,13 @@ def test_seed_scenario_fails_fast_with_principal_permission_bucket_and_fix(pytes
     # The answer comes first: the failure's first line is the cause, the principal and the fix.
     first = output.split("ERROR at setup of test_model_serves")[1].splitlines()[1]
     assert first.startswith(f"GCS_LIST_DENIED: {principal} cannot list "
-                            "gs://kfserving-examples/models/sklearn/1.0/model: ")
+                            "gs://kfs-demo-models/models/sklearn/1.0/model: ")
     assert first.endswith(f" — fix: gcloud storage buckets add-iam-policy-binding "
-                          f"gs://kfserving-examples --member=serviceAccount:{principal} "
+                          f"gs://kfs-demo-models --member=serviceAccount:{principal} "
                           "--role=roles/storage.objectViewer")
-    assert f"[GCS_LIST_DENIED] {principal} cannot list gs://kfserving-examples" in output
+    assert f"[GCS_LIST_DENIED] {principal} cannot list gs://kfs-demo-models" in output
     assert "Permission 'storage.objects.list' denied" in output
-    assert (f"fix:      gcloud storage buckets add-iam-policy-binding gs://kfserving-examples "
+    assert (f"fix:      gcloud storage buckets add-iam-policy-binding gs://kfs-demo-models "
             f"--member=serviceAccount:{principal} --role=roles/storage.objectViewer") in output
     # Progress is visible while waiting (-v), and the block is not a dict dump. KServe may
     # write FailedToLoad before the initializer's Error reaches the pod's status, so the

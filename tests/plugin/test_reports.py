@@ -5,14 +5,14 @@ import re
 import xml.etree.ElementTree as ET
 
 TWO_MODELS = """
-from pytest_kfs.local.scenarios import PROJECT, SAMPLE_BUCKET, seed_samples
+from pytest_kfs.local.scenarios import PRIVATE_BUCKET, PRIVATE_URI, PROJECT, seed_samples
 
 def _key(kfs_gcp, name, grant):
     seed_samples(kfs_gcp)
     email = f"{name}@{PROJECT}.iam.gserviceaccount.com"
     kfs_gcp.ensure_service_account(email)
     if grant:
-        kfs_gcp.grant_bucket(SAMPLE_BUCKET, "roles/storage.objectViewer",
+        kfs_gcp.grant_bucket(PRIVATE_BUCKET, "roles/storage.objectViewer",
                              f"serviceAccount:{email}")
     key = kfs_gcp.create_key(email)
     print("KEY-ID", key["private_key_id"])
@@ -22,7 +22,8 @@ def test_healthy(kfs_deploy, kfs_gcp):
     kfs_deploy("sklearn-iris", credentials=_key(kfs_gcp, "report-reader", True)).wait_loaded()
 
 def test_stuck(kfs_deploy, kfs_gcp):
-    kfs_deploy("sklearn-iris", credentials=_key(kfs_gcp, "report-stranger", False)).wait_loaded()
+    kfs_deploy("sklearn-iris", storage_uri=PRIVATE_URI,
+               credentials=_key(kfs_gcp, "report-stranger", False)).wait_loaded()
 """
 
 

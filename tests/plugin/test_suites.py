@@ -40,7 +40,7 @@ EXPECTED = {
     "gcs-permission-denied": (
         {LIST, PROBE, IAM[0], *NOT_LOADING},
         ["gcs-permission-denied@kfs-demo.iam.gserviceaccount.com cannot list "
-         "gs://kfserving-examples/models/sklearn/1.0/model", "[GCS_LIST_DENIED]", GRANT]),
+         "gs://kfs-demo-models/models/sklearn/1.0/model", "[GCS_LIST_DENIED]", GRANT]),
     "object-read-denied": (
         {READ, PROBE, IAM[0], *NOT_LOADING},
         ["[GCS_GET_DENIED]", "storage.objects.get access to the Google Cloud Storage object"]),
@@ -180,3 +180,22 @@ def test_the_leak_scan_finds_a_planted_leak(pytester):
     with pytest.raises(AssertionError, match=r"\[\('output'"):
         _assert_no_leak(pytester, f"Authorization: Bearer {tokens[3]}")
     _assert_no_leak(pytester, "clean output")
+
+
+def test_a_models_file_with_kserves_sample_runs_on_the_embedded_cluster(pytester):
+    # No scenario and no serving identity: KServe's public sample loads anonymously, as in its
+    # docs; the bucket checks say there is no key to check (a skip with the reason, not an error).
+    (pytester.path / "models.yaml").write_text(
+        "models:\n  - name: iris\n    storage_uri: gs://kfserving-examples/models/sklearn/1.0/"
+        "model\n    model_format: sklearn\n")
+    result = pytester.runpytest_subprocess(
+        "--kfs-cluster=local", "--kfs-models=models.yaml", SUITES, "-p", "no:cacheprovider",
+        "-rs", "-k", "fresh_deploy or answers_its_sample or has_google_credentials",
+        timeout=400)
+    output = result.stdout.str()
+    assert re.search(r"test_a_fresh_deploy_passes_the_documented_states_to_loaded\[iris\] "
+                     r"PASSED|passed", output)
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == 0 and outcomes.get("error", 0) == 0, output[-3000:]
+    assert outcomes["passed"] == 3, output[-3000:]  # deploy, and the answer over v1 and v2
+    assert "is public (anyone may list and read it" in output

@@ -20,11 +20,11 @@ from pytest_kfs import namespaces
 from pytest_kfs.local import pki
 from pytest_kfs.local.faultproxy import FaultProxy
 from pytest_kfs.local.processes import free_port
-from pytest_kfs.local.scenarios import SAMPLE_BUCKET, sample_key
+from pytest_kfs.local.scenarios import PRIVATE_URI, sample_key
 
 from ..integration.helpers import service_account_kubeconfig, write_kubeconfig
 
-MODEL = f"gs://{SAMPLE_BUCKET}/models/sklearn/1.0/model"
+MODEL = PRIVATE_URI
 PLAIN_TEST = "def test_x(kfs_namespace):\n    pass\n"
 
 
@@ -164,7 +164,8 @@ CASES = {
         DEPLOY, "[GCS_LIST_DENIED] other-team@kfs-other.iam.gserviceaccount.com cannot list "
                 f"{MODEL}",
         test="import json\n\ndef test_x(kfs_deploy):\n    key = json.load(open('key.json'))\n"
-             "    kfs_deploy('sklearn-iris', credentials=key).wait_loaded()\n", usage=False),
+             f"    kfs_deploy('sklearn-iris', storage_uri='{MODEL}', credentials=key)"
+             ".wait_loaded()\n", usage=False),
     "service-account-missing": Case(
         (*DEPLOY, "--kfs-preflight", "--kfs-storage-uri=" + MODEL, "--kfs-model-format=sklearn",
          "--kfs-service-account=ghost"),

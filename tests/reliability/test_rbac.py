@@ -66,6 +66,7 @@ def test_deploying_tests_run_with_least_privilege(pytester, kfs_cluster, kfs_gcp
     pytester.makepyfile("""
         import json, pytest
         from pytest_kfs.deploy import ModelNotLoaded
+        from pytest_kfs.local.scenarios import PRIVATE_URI
 
         KEYS = json.load(open("keys.json"))
 
@@ -73,7 +74,8 @@ def test_deploying_tests_run_with_least_privilege(pytester, kfs_cluster, kfs_gcp
             kfs_deploy("sklearn-iris", credentials=KEYS["rbac-reader"]).wait_loaded()
 
         def test_diagnosed(kfs_deploy):
-            model = kfs_deploy("sklearn-iris", credentials=KEYS["rbac-stranger"])
+            model = kfs_deploy("sklearn-iris", storage_uri=PRIVATE_URI,
+                               credentials=KEYS["rbac-stranger"])
             with pytest.raises(ModelNotLoaded) as failure:
                 model.wait_loaded()
             assert failure.value.findings[0].code == "GCS_LIST_DENIED"

@@ -116,6 +116,10 @@ def test_models_file_yaml_and_toml():
     toml = ('[[models]]\nname = "iris"\nstorage_uri = "gs://bkt/iris"\n'
             'model_format = "sklearn"\n')
     assert parse_models_file("models.toml", toml)[0].storage_uri == "gs://bkt/iris"
+    # A copy of a catalogue sample in one's own bucket: its answer is known.
+    copy = parse_models_file("models.yaml", "models: [{storage_uri: 'gs://team/iris', "
+                                            "model_format: sklearn, sample: sklearn-iris}]")
+    assert copy[0].sample == "sklearn-iris"
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -126,6 +130,8 @@ def test_models_file_yaml_and_toml():
     ("models: [{name: a, storage_uri: 'gs://bkt/p', model_format: x},"
      " {name: a, storage_uri: 'gs://bkt/q', model_format: x}]", "must be a unique"),
     ("models: [", "cannot be parsed"),
+    ("models: [{name: a, storage_uri: 'gs://bkt/p', model_format: sklearn, sample: iris}]",
+     "model 1: sample 'iris' is not in the catalogue; known: "),
 ])
 def test_models_file_errors_name_the_entry(text, message):
     from pytest_kfs.config import parse_models_file
