@@ -99,15 +99,17 @@ def _visible(value: Any) -> Any:
     return value
 
 
-def _summary(records: Sequence[dict[str, Any]], cluster: str | None,
-             run_id: str | None) -> str:
+def _summary(records: Sequence[dict[str, Any]], cluster: str | None, run_id: str | None,
+             scenario: str | None, duration: float | None) -> str:
     """What a reader needs at a glance, before any timeline: counts, where, and why."""
     counts = Counter(record["verdict"] for record in records)
     rows = [("models", html.escape(headline(records)) + " — " + ", ".join(
                 f'<span class="{html.escape(verdict)}">{count} {html.escape(verdict)}</span>'
                 for verdict, count in counts.most_common())),
             *([("cluster", html.escape(cluster))] if cluster else []),
-            *([("run", html.escape(run_id))] if run_id else [])]
+            *([("scenario", html.escape(scenario))] if scenario else []),
+            *([("run", html.escape(run_id))] if run_id else []),
+            *([("duration", f"{duration:.1f}s")] if duration is not None else [])]
     causes = root_causes(records)
     table = "".join(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in rows)
     return (f'<table class="summary">{table}</table>'
@@ -122,16 +124,20 @@ def _where(record: dict[str, Any]) -> str:
 
 
 def render(records: Sequence[dict[str, Any]], title: str = "pytest-kfs report",
-           cluster: str | None = None, run_id: str | None = None) -> str:
+           cluster: str | None = None, run_id: str | None = None, scenario: str | None = None,
+           duration: float | None = None) -> str:
     """The whole document: a summary on top (counts by verdict, cluster, run, the failures by
     root cause), then each model's timeline and findings, titled by its test."""
     records = [_visible(record) for record in records]
-    body = [f"<h1>{html.escape(title)}</h1>", _summary(records, cluster, run_id),
+    body = [f"<h1>{html.escape(title)}</h1>",
+            _summary(records, cluster, run_id, scenario, duration),
             '<p class="legend">' + " ".join(
                 f'<span style="background:{colour}">&nbsp;{state}&nbsp;</span>'
                 for state, colour in _LEGEND.items()) + " — short ticks: pod changes (red: "
             "errors and warning events); the thick red line: where the model failed</p>"]
-    shown = listed(records)
+    # Models of one root cause side by side: the first failures, grouped; the healthy last.
+    shown = sorted(listed(records), key=lambda record: (
+        record["loaded"], record["findings"][0]["code"] if record["findings"] else ""))
     if len(shown) < len(records):
         body.append(f"<p>{len(records) - len(shown)} healthy models are not drawn; the JSON "
                     "report (--kfs-report) lists every model.</p>")

@@ -38,6 +38,7 @@ class KfsSession:
         self.leftovers: list[str] = []
         self.kept: list[str] = []
         self.deferred = False
+        self.started = time.monotonic()
 
     @property
     def _controller(self) -> bool:
@@ -295,7 +296,9 @@ class KfsSession:
             run = self.config.stash.get(RUN_CLUSTER, None)
             Path(html_path).write_text(render_html(
                 records, cluster=run.cluster.describe() if run else None,
-                run_id=self.config.stash[RUN_ID]))
+                run_id=self.config.stash[RUN_ID],
+                scenario=self.config.stash[SETTINGS].scenario,
+                duration=time.monotonic() - self.started))
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if step_summary and records:
             from pytest_kfs.report import markdown_summary

@@ -118,6 +118,6 @@ def main(argv: list[str]) -> int:
               f"{operator_file} pytest --kfs-cluster="
               f"{embedded.context} --kfs-kubeconfig={embedded.kubeconfig} "
               f"--kfs-serving-key={key_file} --kfs-models={models_file} "
-              f"--kfs-ingress={embedded.ingress.address} --pyargs suites", flush=True)
+              f"--kfs-ingress={embedded.ingress.address} --pyargs pytest_kfs.suites", flush=True)
         stopped.wait()
     return 0

@@ -119,8 +119,13 @@ def test_the_html_report_starts_with_a_summary_and_titles_models_by_test():
     page = render([record("test_ok", "iris", "loaded", []),
                    record("test_a", "m1", "failed", denied),
                    record("test_b", "m2", "failed", denied)],
-                  cluster="kfs-local (KServe v0.20.0)", run_id="ci-42")
+                  cluster="kfs-local (KServe v0.20.0)", run_id="ci-42",
+                  scenario="gcs-permission-denied", duration=83.25)
     summary = page[:page.index("<section>")]
+    assert "<th>scenario</th><td>gcs-permission-denied</td>" in summary
+    assert "<th>duration</th><td>83.2s</td>" in summary
+    # The failures first, side by side; the healthy model last.
+    assert page.index("<h2>test_a") < page.index("<h2>test_b") < page.index("<h2>test_ok")
     assert "3 models: 1 healthy, 2 not loaded" in summary
     assert "2 failed" in summary and "1 loaded" in summary
     assert "kfs-local (KServe v0.20.0)" in summary and "ci-42" in summary
