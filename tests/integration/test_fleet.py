@@ -23,6 +23,7 @@ from pytest_kfs.local.gcp import GcpWorld, LocalGcp
 from pytest_kfs.local.gcp.admin import GcpAdmin
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.xdist_group("fleet")  # one control plane for the module's tests
 OPERATOR = f"fleet-operator@{fleetworld.PROJECT}.iam.gserviceaccount.com"
 MODELS, NAMESPACES, PRINCIPALS = 120, 12, 6  # 6 stuck: one of each cause
 
