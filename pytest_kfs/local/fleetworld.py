@@ -117,6 +117,8 @@ def _pod(model: FleetModel, suffix: str, phase: str, init: dict[str, Any],
 
 
 _RUNNING = {"state": {"running": {"startedAt": CREATED}}}
+# The Deployment's condition KServe copies while no predictor pod is available.
+_UNAVAILABLE = ("MinimumReplicasUnavailable", "Deployment does not have minimum availability.")
 _INIT_DONE = {"state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}
 _INIT_WAITING = {"state": {"waiting": {"reason": "PodInitializing"}}}
 
@@ -174,9 +176,7 @@ def _seed(model: FleetModel) -> Objects:
 def _fresh_denied(model: FleetModel) -> Objects:
     bucket, prefix = _bucket_and_prefix(model)
     text = _denied(model.principal, bucket, prefix)
-    return Objects(_status("", "FailedToLoad", "BlockedByFailedLoad", False,
-                           "MinimumReplicasUnavailable",
-                           "Deployment does not have minimum availability.",
+    return Objects(_status("", "FailedToLoad", "BlockedByFailedLoad", False, *_UNAVAILABLE,
                            {"reason": "ModelLoadFailed", "message": text, "exitCode": 1,
                             "location": "storage-initializer", "time": UPDATED}),
                    (_crashing_initializer(model, text, "7f6d5c4b3-ccccc"),),
@@ -186,33 +186,31 @@ def _fresh_denied(model: FleetModel) -> Objects:
 def _bucket_missing(model: FleetModel) -> Objects:
     bucket, prefix = _bucket_and_prefix(model)
     text = _missing_bucket(bucket, prefix)
-    return Objects(_status("", "FailedToLoad", "BlockedByFailedLoad", False,
-                           "MinimumReplicasUnavailable",
-                           "Deployment does not have minimum availability.",
+    return Objects(_status("", "FailedToLoad", "BlockedByFailedLoad", False, *_UNAVAILABLE,
                            {"reason": "ModelLoadFailed", "message": text, "exitCode": 1,
                             "location": "storage-initializer", "time": UPDATED}),
                    (_crashing_initializer(model, text, "8e7d6c5b4-ddddd"),))
 
 
+def _pods_refused(model: FleetModel, replica_set: str, message: str, account: str) -> Objects:
+    """No pod can be created: the ReplicaSet's FailedCreate says why; the Deployment waits."""
+    return Objects(_status("", "Pending", "InProgress", False, *_UNAVAILABLE),
+                   events=(_event(model, "ReplicaSet", replica_set, "FailedCreate", message),),
+                   service_account=account)
+
+
 def _account_missing(model: FleetModel) -> Objects:
     replica_set = f"{model.name}-predictor-9f8e7d6c5"
-    message = (f'Error creating: pods "{replica_set}-" is forbidden: error looking up service '
-               f'account {model.namespace}/gone-account: serviceaccount "gone-account" not '
-               "found")
-    return Objects(_status("", "Pending", "InProgress", False, "MinimumReplicasUnavailable",
-                           "Deployment does not have minimum availability."),
-                   events=(_event(model, "ReplicaSet", replica_set, "FailedCreate", message),),
-                   service_account="gone-account")
+    return _pods_refused(model, replica_set, (
+        f'Error creating: pods "{replica_set}-" is forbidden: error looking up service account '
+        f'{model.namespace}/gone-account: serviceaccount "gone-account" not found'),
+        "gone-account")
 
 
 def _secret_missing(model: FleetModel) -> Objects:
-    replica_set = f"{model.name}-predictor-0a9f8e7d6"
-    message = ('Error creating: admission webhook "inferenceservice.kserve-webhook-server.'
-               'pod-mutator" denied the request: secrets "gone-key" not found')
-    return Objects(_status("", "Pending", "InProgress", False, "MinimumReplicasUnavailable",
-                           "Deployment does not have minimum availability."),
-                   events=(_event(model, "ReplicaSet", replica_set, "FailedCreate", message),),
-                   service_account="lost-key")
+    return _pods_refused(model, f"{model.name}-predictor-0a9f8e7d6", (
+        'Error creating: admission webhook "inferenceservice.kserve-webhook-server.pod-mutator" '
+        'denied the request: secrets "gone-key" not found'), "lost-key")
 
 
 def _oom(model: FleetModel) -> Objects:
@@ -222,8 +220,7 @@ def _oom(model: FleetModel) -> Objects:
     pod = _pod(model, "1b0a9f8e7-eeeee", "Running",
                _container("storage-initializer", INITIALIZER, **_INIT_DONE),
                _container("kserve-container", IMAGE, **killed))
-    return Objects(_status("", "Loading", "InProgress", False, "MinimumReplicasUnavailable",
-                           "Deployment does not have minimum availability."), (pod,))
+    return Objects(_status("", "Loading", "InProgress", False, *_UNAVAILABLE), (pod,))
 
 
 # Each stuck model's cause, in turn: (the builder, the finding a right diagnosis names).
