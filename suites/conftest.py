@@ -11,7 +11,7 @@ import pytest
 from pytest_kfs.cluster import Cluster
 from pytest_kfs.evidence import GCS_KEY_FILE
 from pytest_kfs.gcs import ServingIdentity, read_identity
-from pytest_kfs.keys import SETTINGS
+from pytest_kfs.keys import RUN_CLUSTER, SETTINGS
 from pytest_kfs.models import ModelConfig
 
 
@@ -45,17 +45,27 @@ def kfs_serving(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namesp
     account = config.service_account or "default"
     settings = request.config.stash[SETTINGS]
     serving_key = settings.serving_key
+    run = request.config.stash.get(RUN_CLUSTER, None)
     if config.scenario:
         from pytest_kfs.local.scenarios import scenario
 
         scenario(config.scenario).arrange_namespace(
             kfs_cluster.core, str(kfs_namespace), request.getfixturevalue("kfs_gcp"))
-    elif serving_key and not config.service_account:
+    elif config.is_gcs and run is not None and run.gcp_admin() is not None:
+        # The embedded cluster: the model must exist in its local Google Cloud.
+        from pytest_kfs.local.scenarios import arrange_model
+
+        missing = arrange_model(run.gcp_admin(), config.storage_uri, config.sample)
+        if missing:
+            pytest.fail(missing, pytrace=False)
+    if config.scenario or config.service_account:
+        pass  # the scenario's account, or the one the model names
+    elif serving_key:
         # --kfs-serving-key: the fresh namespace gets a service account with the key as
         # KServe's key secret, and the model is served as it.
         account = request.getfixturevalue("kfs_deploy").key_service_account(
             config.name, None, json.loads(serving_key.read_text()))
-    elif settings.serving_account and not config.service_account:
+    elif settings.serving_account:
         # --kfs-serving-account: that account, its secrets and annotations, copied here.
         account = request.getfixturevalue("kfs_deploy").copy_service_account(
             *settings.serving_account)

@@ -133,6 +133,32 @@ def seed_samples(gcp: GcpAdmin, release: Release | None = None) -> None:
     gcp.grant_bucket(SAMPLE_BUCKET, "roles/storage.objectViewer", "allUsers")
 
 
+def arrange_model(gcp: GcpAdmin, storage_uri: str, sample: str | None) -> str | None:
+    """Make a configured model exist in the local Google Cloud (--kfs-models on the embedded
+    cluster). A copy of the sklearn-iris sample is made at its URI, readable by anyone: the
+    local cloud cannot know the real bucket's IAM, which the suites check on the live cluster.
+    Returns None when the model is there, else one line saying why it cannot be."""
+    bucket, _, path = storage_uri.removeprefix("gs://").partition("/")
+    path = path.rstrip("/")
+    if gcp.has_objects_under(bucket, path):
+        return None
+    from pytest_kfs.inferenceservice import SAMPLES
+
+    known = SAMPLES.get(sample or "")
+    if known is None or known.storage_uri.rstrip("/") != SAMPLE_URI:
+        what = f"sample {sample} is not one the embedded cluster serves" if sample else \
+            "no `sample:` says which catalogue model it copies"
+        return (f"{storage_uri} is not in the embedded cluster's local Google Cloud, and "
+                f"pytest-kfs cannot make it ({what}): run against your cluster "
+                "(--kfs-cluster=<context>), or give the model `sample: sklearn-iris`")
+    seed_samples(gcp)
+    gcp.ensure_bucket(bucket, PROJECT)
+    gcp.copy_object(SAMPLE_BUCKET, f"{SAMPLE_PREFIX}/model.joblib", bucket,
+                    f"{path}/model.joblib")
+    gcp.grant_bucket(bucket, "roles/storage.objectViewer", "allUsers")
+    return None
+
+
 def sample_key(gcp: GcpAdmin, name: str, can_read: bool = True,
                project: str = PROJECT) -> dict[str, Any]:
     """A key for Google service account `name@project`, with objectViewer on the private bucket

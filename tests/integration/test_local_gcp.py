@@ -204,3 +204,27 @@ def test_bucket_policy_round_trips_with_conditions(gcp):
     with pytest.raises(api_exceptions.Forbidden, match=r"storage\.buckets\.getIamPolicy"):
         _client(gcp, _sa(gcp, "reader", "roles/storage.objectViewer")).bucket(
             BUCKET).get_iam_policy()
+
+
+def test_a_models_file_model_is_made_in_the_local_cloud_or_refused_in_one_line():
+    """--kfs-models on the embedded cluster: a copy of the sklearn-iris sample is made where
+    the model says (readable by anyone: the local cloud cannot know the real IAM); a model
+    it cannot make is one line saying why and what to do."""
+    from pytest_kfs.local.gcp.admin import GcpAdmin
+    from pytest_kfs.local.scenarios import SAMPLE_BUCKET, SAMPLE_PREFIX, arrange_model
+
+    local = LocalGcp(GcpWorld())
+    admin = GcpAdmin(local)
+    assert arrange_model(admin, "gs://team-models/iris/v3", "sklearn-iris-v2") is None
+    assert admin.has_objects_under("team-models", "iris/v3/model.joblib")
+    bindings = local.world.bucket_policy_json(local.world.buckets["team-models"])["bindings"]
+    assert any(b["role"] == "roles/storage.objectViewer" and b["members"] == ["allUsers"]
+               for b in bindings)
+    # The public sample is there already: nothing to make.
+    assert arrange_model(admin, f"gs://{SAMPLE_BUCKET}/{SAMPLE_PREFIX}", None) is None
+    assert arrange_model(admin, "gs://ml-prod/fraud/v7", None) == (
+        "gs://ml-prod/fraud/v7 is not in the embedded cluster's local Google Cloud, and "
+        "pytest-kfs cannot make it (no `sample:` says which catalogue model it copies): run "
+        "against your cluster (--kfs-cluster=<context>), or give the model `sample: "
+        "sklearn-iris`")
+    assert not admin.has_objects_under("ml-prod", "fraud")

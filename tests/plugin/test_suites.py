@@ -199,3 +199,21 @@ def test_a_models_file_with_kserves_sample_runs_on_the_embedded_cluster(pytester
     assert outcomes.get("failed", 0) == 0 and outcomes.get("error", 0) == 0, output[-3000:]
     assert outcomes["passed"] == 3, output[-3000:]  # deploy, and the answer over v1 and v2
     assert "is public (anyone may list and read it" in output
+
+
+def test_a_models_file_is_arranged_in_the_local_cloud_or_said_why_not(pytester):
+    # A copy of the sample in a team's bucket is made in the local cloud; a model the embedded
+    # cluster cannot have fails each check with the one line saying what to do instead.
+    (pytester.path / "models.yaml").write_text(
+        "models:\n"
+        "  - {name: copy, storage_uri: gs://team-models/iris/v3, model_format: sklearn,"
+        " sample: sklearn-iris}\n"
+        "  - {name: fraud, storage_uri: gs://ml-prod/fraud/v7, model_format: xgboost}\n")
+    result = pytester.runpytest_subprocess(
+        "--kfs-cluster=local", "--kfs-models=models.yaml", SUITES, "-p", "no:cacheprovider",
+        "-rfE", "-k", "fresh_deploy", timeout=400)
+    output = result.stdout.str()
+    result.assert_outcomes(passed=1, errors=1)
+    assert "gs://ml-prod/fraud/v7 is not in the embedded cluster's local Google Cloud, and " \
+           "pytest-kfs cannot make it" in output
+    assert "Traceback" not in output

@@ -48,6 +48,20 @@ class GcpAdmin:
         with world.lock:
             return bucket in world.buckets and name in world.buckets[bucket].objects
 
+    def has_objects_under(self, bucket: str, prefix: str) -> bool:
+        """Whether the bucket exists and holds an object under `prefix`."""
+        world = self._gcp.world
+        with world.lock:
+            return bucket in world.buckets and any(
+                name.startswith(prefix) for name in world.buckets[bucket].objects)
+
+    def copy_object(self, bucket: str, name: str, to_bucket: str, to_name: str) -> None:
+        """Copy an object (the target bucket must exist)."""
+        world = self._gcp.world
+        with world.lock:
+            data = world.buckets[bucket].objects[name].data
+        world.put_object(to_bucket, to_name, data)
+
     def ensure_service_account(self, email: str) -> None:
         """Create a Google service account unless it exists."""
         world = self._gcp.world
