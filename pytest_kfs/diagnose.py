@@ -15,7 +15,14 @@ from typing import Any
 from pytest_kfs.codes import CATALOGUE, Code
 from pytest_kfs.evidence import GCS_KEY_FILE, UNREAD_KINDS, Evidence
 from pytest_kfs.signatures import first_match
-from pytest_kfs.status import ModelState, describe, running_pods, scaled_to_zero
+from pytest_kfs.status import (
+    ModelState,
+    State,
+    Transition,
+    describe,
+    running_pods,
+    scaled_to_zero,
+)
 
 
 class _Anchored:
@@ -546,8 +553,8 @@ def _scale_to_zero(context: _Context) -> list[Finding]:
 def _stale_transition(context: _Context) -> list[Finding]:
     """Ready, a pod running, the model Loaded: only the transition status lags behind."""
     state, running = context.state, _running(context)
-    if not (state.ready == "True" and state.active == "Loaded" and running
-            and state.transition == "InProgress" and not state.rollout_behind
+    if not (state.ready == "True" and state.active == State.LOADED and running
+            and state.transition == Transition.IN_PROGRESS and not state.rollout_behind
             and not context.problems):
         return []
     return [Finding(
@@ -712,7 +719,8 @@ def _no_cause(context: _Context) -> Finding:
             f"found; revision {state.latest_ready_revision} still serves", tuple(seen),
             f"kubectl -n {context.namespace} describe pods -l "
             f"serving.kserve.io/inferenceservice={state.name or '<name>'}")
-    code = Code.NOT_LOADED_YET if state.transition == "InProgress" else Code.UNEXPLAINED
+    code = Code.NOT_LOADED_YET if state.transition == Transition.IN_PROGRESS else \
+        Code.UNEXPLAINED
     return Finding(
         code, f"no known cause found: {describe(state, _running(context))}", tuple(seen),
         f"kubectl -n {context.namespace} describe inferenceservice {state.name}")

@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from pytest_kfs.report import headline, listed, root_causes
+from pytest_kfs.status import State
 from pytest_kfs.text import printable
 
-_COLOURS = {"Pending": "#b0b7c3", "Loading": "#4a90d9", "Loaded": "#2e9d5b",
-            "FailedToLoad": "#d64545", "Standby": "#8e7cc3", "": "#dddddd"}
+_COLOURS = {State.PENDING: "#b0b7c3", State.LOADING: "#4a90d9", State.LOADED: "#2e9d5b",
+            State.FAILED_TO_LOAD: "#d64545", State.STANDBY: "#8e7cc3", "": "#dddddd"}
 _OTHER = "#999999"  # a state this report does not know
 _LEGEND = {**{state: colour for state, colour in _COLOURS.items() if state},
            "no status yet": _COLOURS[""], "other": _OTHER}
@@ -44,7 +45,7 @@ def _failure(record: dict[str, Any]) -> tuple[float, str] | None:
     code = record["findings"][0]["code"] if record["findings"] else record["verdict"]
     for entry in record["timeline"]:
         text = entry["text"]
-        if entry.get("target") == "FailedToLoad" or entry["source"] == "event" or any(
+        if entry.get("target") == State.FAILED_TO_LOAD or entry["source"] == "event" or any(
                 word in text for word in ("Error", "CrashLoopBackOff", "OOMKilled",
                                           "Unschedulable", "ErrImagePull", "ImagePullBackOff")):
             return entry["at"], code

@@ -8,8 +8,28 @@ mistakes a healthy scale-to-zero service (kserve/kserve#6079) for a stuck one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
+
+
+class State(StrEnum):
+    """KServe's model states (modelStatus.states.activeModelState / targetModelState). Kept
+    as the strings KServe writes: a state KServe adds later reads as its own text."""
+
+    PENDING = "Pending"
+    STANDBY = "Standby"
+    LOADING = "Loading"
+    LOADED = "Loaded"
+    FAILED_TO_LOAD = "FailedToLoad"
+
+
+class Transition(StrEnum):
+    """KServe's modelStatus.transitionStatus."""
+
+    UP_TO_DATE = "UpToDate"
+    IN_PROGRESS = "InProgress"
+    BLOCKED_BY_FAILED_LOAD = "BlockedByFailedLoad"
+    INVALID_SPEC = "InvalidSpec"
 
 
 class Verdict(Enum):
@@ -160,10 +180,10 @@ def verdict(state: ModelState, pods_running: int | None = None,
     """
     if not state.reported or not (state.current or standard_mode):
         return Verdict.WAITING
-    if state.transition in ("BlockedByFailedLoad", "InvalidSpec") or \
-            state.target == "FailedToLoad":
+    if state.transition in (Transition.BLOCKED_BY_FAILED_LOAD, Transition.INVALID_SPEC) or \
+            state.target == State.FAILED_TO_LOAD:
         return Verdict.FAILED
-    if state.transition == "UpToDate" and state.active == "Loaded":
+    if state.transition == Transition.UP_TO_DATE and state.active == State.LOADED:
         return Verdict.LOADED
     if scaled_to_zero(state, pods_running):
         return Verdict.SCALED_TO_ZERO
@@ -182,7 +202,7 @@ def describe(state: ModelState, pods_running: int | None = None) -> str:
         return "no status written yet"
     if scaled_to_zero(state, pods_running):
         return "healthy: Ready and scaled to zero (Target Pending / InProgress means no pod)"
-    if state.active == "Loaded" and state.transition != "UpToDate":
+    if state.active == State.LOADED and state.transition != Transition.UP_TO_DATE:
         if state.rollout_behind:
             return (f"revision {state.latest_created_revision} is not ready "
                     f"({state.summary()}); revision {state.latest_ready_revision} still serves")
@@ -195,7 +215,7 @@ def describe(state: ModelState, pods_running: int | None = None) -> str:
                     f"(scaled to zero): the pods tell which ({state.summary()})")
         return (f"a new version is not loaded yet; the last loaded one is still Active "
                 f"({state.summary()})")
-    if state.active == "Loaded":
+    if state.active == State.LOADED:
         return f"Loaded ({state.summary()})"
     conditions = "; ".join(f"{c.type}={c.status}" + (f" {c.reason[:100]}" if c.reason else "")
                            + (f": {c.message[:300]}" if c.message else "")
@@ -220,8 +240,9 @@ def scaled_to_zero(state: ModelState, pods_running: int | None = None) -> bool:
     With `pods_running` unknown, minReplicas 0 is required as well; a rollout stuck on a new
     revision (kserve/kserve#3798) shows the same three values, with pods.
     """
-    looks_idle = (state.ready == "True" and state.active == "Loaded"
-                  and state.target == "Pending" and state.transition == "InProgress")
+    looks_idle = (state.ready == "True" and state.active == State.LOADED
+                  and state.target == State.PENDING
+                  and state.transition == Transition.IN_PROGRESS)
     if not looks_idle:
         return False
     if pods_running is not None:

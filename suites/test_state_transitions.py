@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from pytest_kfs.status import Verdict
+from pytest_kfs.status import State, Transition, Verdict
 
-ALLOWED_TARGETS = {"", "Pending", "Loading", "Loaded"}
+ALLOWED_TARGETS = {"", State.PENDING, State.LOADING, State.LOADED}
 
 
 def _deploy(kfs_deploy, kfs_serving):
@@ -28,7 +28,7 @@ def test_a_fresh_deploy_passes_the_documented_states_to_loaded(kfs_deploy, kfs_s
                and entry.state.reported]
     assert set(targets) <= ALLOWED_TARGETS, f"unexpected target states on the way: {targets}"
     final = result.state
-    assert final.transition == "UpToDate" and final.active == "Loaded"
+    assert final.transition == Transition.UP_TO_DATE and final.active == State.LOADED
     assert (final.total_copies or 0) >= 1
 
 
@@ -41,7 +41,7 @@ def test_an_update_keeps_the_active_model_loaded_until_the_new_one_is(kfs_deploy
     result = model.require_loaded()
     actives = {entry.state.active for entry in result.timeline
                if entry.state is not None and entry.state.reported}
-    assert actives == {"Loaded"}, f"the active model left Loaded: {actives}"
+    assert actives == {State.LOADED}, f"the active model left Loaded: {actives}"
 
 
 def test_an_update_to_an_unreadable_path_blocks_but_keeps_serving(kfs_deploy, kfs_serving):
@@ -52,20 +52,20 @@ def test_an_update_to_an_unreadable_path_blocks_but_keeps_serving(kfs_deploy, kf
         "storageUri": f"gs://{bucket}/pytest-kfs-does-not-exist/model"}}}})
     result = model.wait()
     assert result.verdict is Verdict.FAILED, f"expected a failed rollout, got {result.verdict}"
-    assert result.state.active == "Loaded", "the previous revision must keep serving"
+    assert result.state.active == State.LOADED, "the previous revision must keep serving"
     # The wait may stop on the failed initializer before KServe records it; give it a moment.
     deadline = time.monotonic() + 15
     state = model.status
     while state.failure is None and time.monotonic() < deadline:
         time.sleep(0.2)
         state = model.status
-    assert state.transition == "BlockedByFailedLoad", (
+    assert state.transition == Transition.BLOCKED_BY_FAILED_LOAD, (
         f"KServe did not record the failed rollout in the InferenceService's status within "
         f"15 s: it reads {state.summary()}, while the new pod failed ({result.reason}). Users "
         "of `kubectl get isvc` are told all is well; KServe releases whose controller does not "
         "watch pods (v0.13.1 here; v0.20.0 does) notice only at the Deployment's progress "
         "deadline")
-    assert state.active == "Loaded", "the previous revision must keep serving"
+    assert state.active == State.LOADED, "the previous revision must keep serving"
     assert state.failure is not None, "lastFailureInfo must say why"
 
 
