@@ -71,7 +71,11 @@ def _merge(args: argparse.Namespace) -> int:
             print(f"pytest-kfs merge: {path}: directory {path.parent} does not exist",
                   file=sys.stderr)
             return 2
-        path.write_text(text())
+        try:
+            path.write_text(text())
+        except OSError as error:
+            print(f"pytest-kfs merge: {path}: {error.strerror or error}", file=sys.stderr)
+            return 2
     print("\n".join(summary_rows(records)))
     return 0 if all(record["loaded"] for record in records) else 1
 

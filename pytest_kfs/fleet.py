@@ -10,13 +10,16 @@ the snapshot falls back to reading the objects it needs one by one (each once), 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import urllib3
 from kubernetes.client.rest import ApiException
 
 from pytest_kfs import inferenceservice as isvc
@@ -37,7 +40,7 @@ from pytest_kfs.evidence import (
     summarize_secret,
 )
 from pytest_kfs.gcs import ServingIdentity, identity_of_account
-from pytest_kfs.models import config_from_isvc
+from pytest_kfs.models import ModelConfig, config_from_isvc
 from pytest_kfs.preflight import (
     GKE_NODE_LABEL,
     GoogleAccess,
@@ -50,6 +53,11 @@ from pytest_kfs.preflight import (
 PAGE = 5000
 # Secrets that never hold KServe credentials, and can be large (Helm keeps releases there).
 _SECRET_FIELDS = "type!=helm.sh/release.v1,type!=kubernetes.io/service-account-token"
+_TRANSIENT = {429, 500, 502, 503, 504}
+_ATTEMPTS = 4
+# What reading the cluster may raise: refusals, and no answer at all.
+READ_ERRORS: tuple[type[BaseException], ...] = (ApiException, urllib3.exceptions.HTTPError,
+                                                OSError)
 # Google's APIs are asked by this many threads at most, for at most this many models ahead.
 GOOGLE_CONCURRENCY = 8
 READ_AHEAD = 4 * GOOGLE_CONCURRENCY
@@ -64,6 +72,7 @@ class _Kind:
     by_namespace: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     listed: bool = False
     gap: str = ""  # why it was not listed
+    complete: bool = True  # False: listed with a filter, so a name not found is read by name
 
     def of(self, namespace: str) -> list[dict[str, Any]]:
         return self.by_namespace.get(namespace, [])
@@ -79,7 +88,7 @@ class Fleet:
     pods: _Kind = field(default_factory=_Kind)
     events: _Kind = field(default_factory=_Kind)
     accounts: _Kind = field(default_factory=_Kind)
-    secrets: _Kind = field(default_factory=_Kind)
+    secrets: _Kind = field(default_factory=lambda: _Kind(complete=False))
     runtimes: _Kind = field(default_factory=_Kind)
     cluster_runtimes: list[dict[str, Any]] | None = None
     config: dict[str, Any] = field(default_factory=dict)
@@ -88,7 +97,7 @@ class Fleet:
     _gke: bool | None = None
     _gke_read: bool = False
     _fetched: dict[tuple[str, str, str], dict[str, Any] | None] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.RLock = field(default_factory=threading.RLock)  # gke() lists under it
     _pool: ThreadPoolExecutor | None = None
     _predictions: dict[Key, Future[Prediction]] = field(default_factory=dict)
     _google: tuple[GoogleAccess, GoogleChecks] | None = None
@@ -103,62 +112,71 @@ class Fleet:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def _list(self, path: str, namespace: str | None, **query: str) -> list[dict[str, Any]]:
-        """Every item of one LIST (`path` is under /api/v1 or /apis/...), as plain data: the
-        client's model objects cost more than the request for thousands of items."""
-        items: list[dict[str, Any]] = []
+    def _page(self, url: str, params: list[tuple[str, str]]) -> dict[str, Any]:
+        """One page of a LIST, as plain data (the client's model objects cost more than the
+        request for thousands of items); retried briefly when the API server did not answer."""
+        api = self.cluster.api_client
+        for attempt in range(_ATTEMPTS):
+            with self._lock:
+                self.requests += 1
+            try:
+                request = api.param_serialize("GET", url, query_params=params,
+                                              header_params={"Accept": "application/json"},
+                                              auth_settings=["BearerToken"])
+                response = api.call_api(*request, _request_timeout=60)
+                data = response.read()
+            except (urllib3.exceptions.HTTPError, OSError):
+                if attempt + 1 == _ATTEMPTS:
+                    raise
+                time.sleep(0.5 * 2 ** attempt)
+                continue
+            if response.status in _TRANSIENT and attempt + 1 < _ATTEMPTS:
+                time.sleep(0.5 * 2 ** attempt)
+                continue
+            if not 200 <= response.status < 300:
+                raise ApiException.from_response(http_resp=response, body=data.decode(
+                    "utf-8", "replace"), data=None)
+            return dict(json.loads(data))
+        raise AssertionError("unreachable")
+
+    def _list(self, path: str, namespace: str | None, **query: str
+              ) -> Iterator[list[dict[str, Any]]]:
+        """The pages of one LIST (`path` is under /api/v1 or /apis/...), one at a time: a
+        cluster's secrets or events are never all held at once."""
         token = ""
         group_path, _, resource = path.rpartition("/")
         url = f"{group_path}/namespaces/{namespace}/{resource}" if namespace else path
         while True:
             params = [("limit", str(PAGE)), *query.items()] + ([("continue", token)]
                                                                if token else [])
-            self.requests += 1
-            api = self.cluster.api_client
-            request = api.param_serialize("GET", url, query_params=params,
-                                          header_params={"Accept": "application/json"},
-                                          auth_settings=["BearerToken"])
-            response = api.call_api(*request, _request_timeout=60)
-            data = response.read()
-            if not 200 <= response.status < 300:
-                raise ApiException.from_response(http_resp=response, body=data.decode(
-                    "utf-8", "replace"), data=None)
-            body = json.loads(data)
-            items += body.get("items") or []
+            body = self._page(url, params)
+            yield list(body.get("items") or [])
             token = (body.get("metadata") or {}).get("continue") or ""
             if not token:
-                return items
+                return
 
     def _read_kind(self, kind: _Kind, what: str, path: str, namespaces: Iterable[str],
-                   keep: Callable[[dict[str, Any]], dict[str, Any]] = lambda item: item,
+                   keep: Callable[[dict[str, Any]], dict[str, Any] | None] = lambda item: item,
                    **query: str) -> None:
-        """List cluster-wide; refused, list each selected namespace; refused there too, the
-        kind stays unlisted (gap) and is read object by object where a check needs it."""
-        scopes: list[str | None] = [None] if not self.selection.namespaces else \
-            list(namespaces)
-        try:
-            self._fill(kind, scopes, path, keep, **query)
-        except ApiException as error:
-            if error.status != 403 or scopes != [None] or not self.selection.namespaces:
-                kind.gap = f"{what}: HTTP {error.status} {error.reason}"
-                self.gaps.append(kind.gap)
-                return
-            try:
-                self._fill(kind, list(namespaces), path, keep, **query)
-            except ApiException as inner:
-                kind.gap = f"{what}: HTTP {inner.status} {inner.reason}"
-                self.gaps.append(kind.gap)
-                return
-        kind.listed = True
-
-    def _fill(self, kind: _Kind, scopes: list[str | None], path: str,
-              keep: Callable[[dict[str, Any]], dict[str, Any]], **query: str) -> None:
+        """List the kind cluster-wide, or in each selected namespace (a namespaced Role is
+        enough then). Refused or unanswered, it stays unlisted (a gap), and what a check needs
+        of it is read object by object, each once."""
+        scopes: list[str | None] = list(namespaces) if self.selection.namespaces else [None]
         wanted = {namespace for namespace, _ in self.models}
-        for scope in scopes:
-            for item in self._list(path, scope, **query):
-                namespace = item["metadata"].get("namespace", "")
-                if namespace in wanted:
-                    kind.by_namespace.setdefault(namespace, []).append(keep(item))
+        try:
+            for scope in scopes:
+                for page in self._list(path, scope, **query):
+                    for item in page:
+                        namespace = item["metadata"].get("namespace", "")
+                        kept = keep(item) if namespace in wanted else None
+                        if kept is not None:
+                            kind.by_namespace.setdefault(namespace, []).append(kept)
+        except READ_ERRORS as error:
+            kind.by_namespace.clear()  # a half-read kind is not evidence
+            kind.gap = f"{what}: {_why(error)}"
+            self.gaps.append(kind.gap)
+            return
+        kind.listed = True
 
     def read(self) -> Fleet:
         """Read every kind once (the InferenceServices first: they say which namespaces
@@ -173,14 +191,20 @@ class Fleet:
                 self.models[(namespace, selection.name)] = obj
             except ApiException as error:
                 if error.status != 404:
-                    raise
+                    raise FleetUnreadable(self._unreadable(error)) from None
+            except READ_ERRORS as error:
+                raise FleetUnreadable(self._unreadable(error)) from None
         else:
             path = f"/apis/{isvc.GROUP}/{isvc.VERSION}/{isvc.PLURAL}"
             query = {"labelSelector": selection.selector} if selection.selector else {}
-            for scope in selection.namespaces or (None,):
-                for obj in self._list(path, scope, **query):
-                    meta = obj["metadata"]
-                    self.models[(meta["namespace"], meta["name"])] = obj
+            try:
+                for scope in selection.namespaces or (None,):
+                    for page in self._list(path, scope, **query):
+                        for obj in page:
+                            meta = obj["metadata"]
+                            self.models[(meta["namespace"], meta["name"])] = obj
+            except READ_ERRORS as error:
+                raise FleetUnreadable(self._unreadable(error)) from None
         namespaces = sorted({namespace for namespace, _ in self.models})
         if not self.models:
             return self
@@ -195,36 +219,42 @@ class Fleet:
         self._read_kind(self.runtimes, "serving runtimes",
                         "/apis/serving.kserve.io/v1alpha1/servingruntimes", namespaces)
         try:
-            self.cluster_runtimes = self._list(
+            self.cluster_runtimes = [item for page in self._list(
                 "/apis/serving.kserve.io/v1alpha1/clusterservingruntimes", None)
-        except ApiException as error:
-            self.gaps.append(f"cluster serving runtimes: HTTP {error.status} {error.reason}")
+                for item in page]
+        except READ_ERRORS as error:
+            self.gaps.append(f"cluster serving runtimes: {_why(error)}")
         self.requests += 2  # read_kserve_config: at most one GET per KServe namespace
         self.config = read_kserve_config(self.cluster, self.gaps)
         return self
+
+    def _unreadable(self, error: BaseException) -> str:
+        return (f"--kfs-existing cannot read the InferenceServices of "
+                f"{self.selection.describe()} on context '{self.cluster.context}': "
+                f"{_why(error)}")
 
     def _secret_names(self) -> set[Key]:
         """(namespace, name) of every secret a selected model may take credentials from."""
         names: set[Key] = set()
         for (namespace, _), obj in self.models.items():
             evidence = Evidence(isvc=obj)
-            evidence.service_account = self._account(namespace, serving_account_name(obj))
+            with contextlib.suppress(*READ_ERRORS):  # unreadable: its secrets are read later
+                evidence.service_account = self._account(namespace, serving_account_name(obj))
             names.update((namespace, name) for name in credential_secret_names(evidence))
         return names
 
     def _fetch(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-        """One object by name, once (the fallback when its kind could not be listed)."""
+        """One object by name, once (None: it does not exist); an error reading it raises."""
         key = (kind, namespace, name)
         with self._lock:
             if key in self._fetched:
                 return self._fetched[key]
+            self.requests += 1
         read = {"serviceaccount": self.cluster.core.read_namespaced_service_account,
                 "secret": self.cluster.core.read_namespaced_secret}[kind]
-        with self._lock:
-            self.requests += 1
         try:
             found: dict[str, Any] | None = self.cluster.api_client.sanitize_for_serialization(
-                read(name, namespace))
+                read(name, namespace, _request_timeout=30))
         except ApiException as error:
             if error.status != 404:
                 raise
@@ -235,13 +265,14 @@ class Fleet:
 
     def _named(self, kind: _Kind, fetch_kind: str, namespace: str, name: str
                ) -> dict[str, Any] | None:
+        """An object of a kind by name: from the snapshot, else read by name (a kind not
+        listed, or listed with a filter that may have left it out). Raises READ_ERRORS."""
         if kind.listed:
-            return next((item for item in kind.of(namespace)
-                         if item["metadata"]["name"] == name), None)
-        try:
-            return self._fetch(fetch_kind, namespace, name)
-        except ApiException:
-            return None
+            found = next((item for item in kind.of(namespace)
+                          if item["metadata"]["name"] == name), None)
+            if found is not None or kind.complete:
+                return found
+        return self._fetch(fetch_kind, namespace, name)
 
     def _account(self, namespace: str, name: str) -> dict[str, Any] | None:
         found = self._named(self.accounts, "serviceaccount", namespace, name)
@@ -268,11 +299,18 @@ class Fleet:
         evidence.pods = newest_first(pods)
         evidence.events = events_about(self.events.of(namespace), name, evidence.pods)
         evidence.service_account_name = serving_account_name(obj)
-        evidence.service_account = self._account(namespace, evidence.service_account_name)
-        if evidence.service_account is None and not self.accounts.listed:
+        try:
+            evidence.service_account = self._account(namespace, evidence.service_account_name)
+        except READ_ERRORS as error:
             evidence.unread.add("service account")
+            evidence.gaps.append(f"service account {evidence.service_account_name}: "
+                                 f"{_why(error)}")
         for secret in credential_secret_names(evidence):
-            found = self._named(self.secrets, "secret", namespace, secret)
+            try:
+                found = self._named(self.secrets, "secret", namespace, secret)
+            except READ_ERRORS as error:
+                evidence.gaps.append(f"secret {secret}: {_why(error)}")
+                continue
             if found is None:
                 missing_secret(evidence, secret)
             else:
@@ -305,7 +343,10 @@ class Fleet:
             return None
         data: dict[str, dict[str, str]] = {}
         for name in summary["secrets"]:
-            found = self._named(self.secrets, "secret", namespace, name)
+            try:
+                found = self._named(self.secrets, "secret", namespace, name)
+            except READ_ERRORS:
+                continue  # as a live read does: an unreadable secret is not KServe's choice
             if found is not None:
                 data[name] = found.get("data") or {}
         return identity_of_account(summary, data)
@@ -316,10 +357,10 @@ class Fleet:
             if not self._gke_read:
                 self._gke_read = True
                 try:
-                    nodes = self._list("/api/v1/nodes", None)
                     self._gke = any(GKE_NODE_LABEL in (node["metadata"].get("labels") or {})
-                                    for node in nodes)
-                except ApiException:
+                                    for page in self._list("/api/v1/nodes", None)
+                                    for node in page)
+                except READ_ERRORS:
                     self._gke = None
             return self._gke
 
@@ -345,7 +386,7 @@ class Fleet:
                 config = config_from_isvc(self.models[key])
                 if config.is_gcs:
                     self._predictions[key] = self._pool.submit(
-                        predict_in, _FleetView(self), key[0], config, *self._google)
+                        _predict, _FleetView(self), key[0], config, *self._google)
 
     def prediction(self, namespace: str, name: str) -> Prediction | None:
         """The model's preflight (None: not a GCS model)."""
@@ -376,14 +417,34 @@ class _FleetView:
         return self.fleet.gke()
 
 
-def _only_needed(secret: dict[str, Any], needed: set[Key]) -> dict[str, Any]:
-    """A listed secret keeps its data only when a selected model may use it: the rest of the
-    cluster's secrets are not held in memory."""
+def _predict(view: _FleetView, namespace: str, config: ModelConfig, access: GoogleAccess,
+             checks: GoogleChecks) -> Prediction:
+    """predict_in, with whatever went wrong as an unknown answer (never a traceback)."""
+    try:
+        return predict_in(view, namespace, config, access, checks)
+    except Exception as error:  # an API or network failure the checks did not expect
+        return Prediction("unknown", reason=f"could not check: {_why(error)}")
+
+
+def _why(error: BaseException) -> str:
+    """An error in a few words: `HTTP 403 Forbidden`, or its type."""
+    if isinstance(error, ApiException):
+        return f"HTTP {error.status} {error.reason}"
+    return f"no answer ({type(error).__name__})"
+
+
+class FleetUnreadable(RuntimeError):
+    """The InferenceServices to verify cannot be read: the run cannot start."""
+
+
+def _only_needed(secret: dict[str, Any], needed: set[Key]) -> dict[str, Any] | None:
+    """A listed secret is kept only when a selected model may use it: the rest of the
+    cluster's secrets are not held in memory (one needed after all is read by name)."""
     meta = secret["metadata"]
-    if (meta.get("namespace", ""), meta["name"]) in needed:
-        return {"metadata": {"name": meta["name"], "namespace": meta.get("namespace")},
-                "data": secret.get("data") or {}}
-    return {"metadata": {"name": meta["name"], "namespace": meta.get("namespace")}}
+    if (meta.get("namespace", ""), meta["name"]) not in needed:
+        return None
+    return {"metadata": {"name": meta["name"], "namespace": meta.get("namespace")},
+            "data": secret.get("data") or {}}
 
 
 def read_fleet(cluster: Cluster, selection: ExistingSelection) -> Fleet:

@@ -32,7 +32,16 @@ def read_report(path: Path) -> dict[str, Any]:
                                f"pytest-kfs reads version {REPORT_VERSION}")
     if not isinstance(document.get("models"), list):
         raise UnreadableReport(f"{path}: no list of models")
+    for index, record in enumerate(document["models"], 1):
+        lacking = sorted(_RECORD_KEYS - set(record)) if isinstance(record, dict) else ["all"]
+        if lacking:
+            raise UnreadableReport(f"{path}: model {index} is not a model record (lacks "
+                                   f"{', '.join(lacking)})")
     return document
+
+
+# What the summaries read of each model record (report.model_record writes them all).
+_RECORD_KEYS = {"test", "namespace", "name", "verdict", "loaded", "findings", "timeline"}
 
 
 def merge(documents: list[dict[str, Any]]) -> dict[str, Any]:

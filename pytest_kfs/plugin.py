@@ -171,15 +171,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def _fleet(config: pytest.Config) -> Any:
-    """The run's fleet snapshot (--kfs-existing), read on first use; None without one."""
-    from pytest_kfs.fleet import read_fleet
-
-    settings, run = config.stash[SETTINGS], config.stash.get(RUN_CLUSTER, None)
-    if settings.existing is None or run is None:
-        return None
-    if FLEET not in config.stash:
-        config.stash[FLEET] = read_fleet(run.cluster, settings.existing)
-    return config.stash[FLEET]
+    """The run's fleet snapshot (--kfs-existing, read when the run opened its cluster); None
+    without one."""
+    return config.stash.get(FLEET, None)
 
 
 @pytest.fixture(scope="session")

@@ -331,7 +331,11 @@ def predict_in(view: ClusterView, namespace: str, config: ModelConfig, access: G
 def _identity_prediction(view: ClusterView, namespace: str, config: ModelConfig,
                          access: GoogleAccess, checks: GoogleChecks) -> Prediction:
     account = config.service_account or "default"
-    found = view.identity(namespace, account)
+    try:
+        found = view.identity(namespace, account)
+    except ApiException as error:
+        return Prediction("unknown", reason=f"cannot read service account {account}: HTTP "
+                                            f"{error.status} {error.reason}")
     if found is None:
         return Prediction("fails", Code.SERVICE_ACCOUNT_MISSING,
                           f"service account {account} does not exist in {namespace}")

@@ -14,6 +14,7 @@ import pytest
 
 from pytest_kfs.config import LocalTarget
 from pytest_kfs.keys import (
+    FLEET,
     HEARTBEAT,
     INSTANCE,
     RECORD_PROPERTY,
@@ -182,8 +183,23 @@ class KfsSession:
         if settings.ingress:
             self.config.stash[RUN_CLUSTER].cluster.ingress = settings.ingress
         self._check_permissions()
+        self._read_fleet()
         self._open_shared_namespace()
         self._sweep_stale()
+
+    def _read_fleet(self) -> None:
+        """--kfs-existing: read what it selects, once for the run (each xdist worker reads
+        its own); what cannot be read at all stops the run with one line."""
+        settings = self.config.stash[SETTINGS]
+        if settings.existing is None:
+            return
+        from pytest_kfs.fleet import FleetUnreadable, read_fleet
+
+        try:
+            self.config.stash[FLEET] = read_fleet(self.config.stash[RUN_CLUSTER].cluster,
+                                                  settings.existing)
+        except FleetUnreadable as error:
+            raise pytest.UsageError(f"pytest-kfs: {error}") from None
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: object) -> None:

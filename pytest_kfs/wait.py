@@ -183,8 +183,11 @@ class _Streams:
         result = listed()
         if not isinstance(result, dict):
             result = self.cluster.api_client.sanitize_for_serialization(result)
-        for item in result.get("items") or []:
+        items = result.get("items") or []
+        for item in items:
             self.events.put((kind, "LISTED", item))
+        # What the list holds now: anything remembered and not in it is gone.
+        self.events.put((kind, "SYNCED", {"keys": [_key(item) for item in items]}))
         return str((result.get("metadata") or {}).get("resourceVersion") or "")
 
     def _follow(self, kind: str) -> None:
@@ -322,6 +325,11 @@ class _Hub:
         self.streams.start()
         self.router.start()
 
+    def alive(self) -> bool:
+        """Whether its streams still run (they end at the latest deadline they were given,
+        or on an error that is not transient)."""
+        return not self.broken and all(thread.is_alive() for thread in self.streams.threads)
+
     def stop(self) -> None:
         self.streams.stop()
         self.router.join(timeout=2)
@@ -334,6 +342,11 @@ class _Hub:
                 continue
             kind, event_type, obj = message
             with self.lock:
+                if event_type == "SYNCED":  # a relist: forget what it no longer holds
+                    kept = set(obj["keys"])
+                    self.seen[kind] = {key: seen for key, seen in self.seen[kind].items()
+                                       if key in kept}
+                    continue
                 if event_type == "ERROR":
                     self.broken = True  # a stream gave up: later waits start afresh
                 if event_type not in ("ERROR", "TRANSIENT"):
@@ -343,8 +356,7 @@ class _Hub:
                         mine.put(message)
 
     def _remember(self, kind: str, event_type: str, obj: dict[str, Any]) -> None:
-        metadata = obj.get("metadata") or {}
-        key = str(metadata.get("uid") or metadata.get("name"))
+        key = _key(obj)
         seen = self.seen[kind]
         if event_type == "DELETED":
             seen.pop(key, None)
@@ -352,6 +364,12 @@ class _Hub:
         seen[key] = obj
         if kind == "event" and len(seen) > self._MAX_EVENTS:
             seen.pop(next(iter(seen)))
+
+
+def _key(obj: dict[str, Any]) -> str:
+    """An object's identity across its events: its uid (a re-created one is another)."""
+    metadata = obj.get("metadata") or {}
+    return str(metadata.get("uid") or metadata.get("name"))
 
 
 def _for(kind: str, obj: dict[str, Any], name: str) -> bool:
@@ -374,7 +392,7 @@ def _subscription(cluster: Cluster, namespace: str, name: str, deadline: float
     """Join the namespace's hub (starting it if none runs) for the length of a wait."""
     with _HUBS_LOCK:
         hub = _HUBS.get((id(cluster), namespace))
-        if hub is None or hub.broken:
+        if hub is None or not hub.alive():
             hub = _HUBS[(id(cluster), namespace)] = _Hub(cluster, namespace, deadline)
             hub.start()
         mine = hub.join(name, deadline)

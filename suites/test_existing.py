@@ -13,7 +13,8 @@ import pytest
 from pytest_kfs.diagnose import diagnose
 from pytest_kfs.plugin import record_snapshot
 from pytest_kfs.report import format_findings
-from pytest_kfs.status import ModelState, verdict
+from pytest_kfs.status import ModelState, running_pods, verdict
+from pytest_kfs.text import capped, printable
 
 
 @pytest.fixture
@@ -29,7 +30,8 @@ def test_the_existing_model_is_loaded(kfs_fleet, existing, request):
     meta = existing["metadata"]
     namespace, name = meta["namespace"], meta["name"]
     evidence = kfs_fleet.evidence(namespace, name, with_logs=False)
-    running = sum(1 for pod in evidence.pods if not pod["metadata"].get("deletionTimestamp"))
+    # Pods not read are unknown, not none: "scaled to zero" needs to know there are none.
+    running = None if not evidence.known("pods") else running_pods(evidence.pods)
     state = ModelState.from_isvc(existing)
     outcome = verdict(state, running)
     findings = [] if outcome.healthy else diagnose(
@@ -38,8 +40,9 @@ def test_the_existing_model_is_loaded(kfs_fleet, existing, request):
     record_snapshot(request.node, namespace, name, storage_uri, state, outcome, findings)
     if outcome.healthy:
         return
-    pytest.fail(f"InferenceService {namespace}/{name} is not Loaded "
-                f"({state.summary()})\n\nFindings (most likely first):\n"
+    pytest.fail(printable(capped(f"InferenceService {namespace}/{name} is not Loaded "
+                                 f"({state.summary()})", 600))
+                + "\n\nFindings (most likely first):\n"
                 + "\n".join(format_findings(findings)), pytrace=False)
 
 
@@ -48,11 +51,13 @@ def test_the_serving_identity_can_read_the_existing_model(kfs_fleet, existing, k
     prediction = kfs_fleet.prediction(existing["metadata"]["namespace"],
                                       existing["metadata"]["name"])
     if prediction is None:
-        pytest.skip(f"{storage_uri or 'no storageUri'} is not in Google Cloud Storage")
+        pytest.skip(printable(capped(f"{storage_uri or 'no storageUri'} is not in Google "
+                                     "Cloud Storage")))
     kfs_property("preflight", prediction.describe())
     if prediction.outcome == "unknown":
-        pytest.skip(f"could not check: {prediction.reason}")
+        pytest.skip(printable(capped(f"could not check: {prediction.reason}")))
     if prediction.outcome != "loads":
         who = f" as {prediction.principal}" if prediction.principal else ""
-        pytest.fail(f"{prediction.code}: the serving identity cannot load {storage_uri}{who}: "
-                    f"{prediction.reason}", pytrace=False)
+        pytest.fail(printable(capped(f"{prediction.code}: the serving identity cannot load "
+                                     f"{storage_uri}{who}: {prediction.reason}", 1000)),
+                    pytrace=False)

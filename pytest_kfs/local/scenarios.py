@@ -142,6 +142,9 @@ def arrange_model(gcp: GcpAdmin, storage_uri: str, sample: str | None) -> str | 
     path = path.rstrip("/")
     if gcp.has_objects_under(bucket, path):
         return None
+    if bucket in (SAMPLE_BUCKET, PRIVATE_BUCKET):
+        return (f"{storage_uri}: nothing there in the embedded cluster's local Google Cloud "
+                f"(gs://{bucket} holds its rehearsal models, {SAMPLE_PREFIX} among them)")
     from pytest_kfs.inferenceservice import SAMPLES
 
     known = SAMPLES.get(sample or "")
@@ -154,7 +157,7 @@ def arrange_model(gcp: GcpAdmin, storage_uri: str, sample: str | None) -> str | 
     seed_samples(gcp)
     gcp.ensure_bucket(bucket, PROJECT)
     gcp.copy_object(SAMPLE_BUCKET, f"{SAMPLE_PREFIX}/model.joblib", bucket,
-                    f"{path}/model.joblib")
+                    f"{path}/model.joblib" if path else "model.joblib")
     gcp.grant_bucket(bucket, "roles/storage.objectViewer", "allUsers")
     return None
 

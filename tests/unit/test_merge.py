@@ -13,6 +13,11 @@ from pytest_kfs.__main__ import main
     ('{"schema": "pytest-kfs/report", "version": 9, "models": []}',
      "report version 9; this pytest-kfs reads version 1"),
     ('{"schema": "pytest-kfs/report", "version": 1}', "no list of models"),
+    ('{"schema": "pytest-kfs/report", "version": 1, "models": [7]}',
+     "model 1 is not a model record (lacks all)"),
+    ('{"schema": "pytest-kfs/report", "version": 1, "models": [{"name": "m"}]}',
+     "model 1 is not a model record (lacks findings, loaded, namespace, test, timeline, "
+     "verdict)"),
 ])
 def test_a_file_that_is_not_a_report_is_named(tmp_path, capsys, content, said):
     bad = tmp_path / "bad.json"
