@@ -93,7 +93,6 @@ class Fleet:
     cluster_runtimes: list[dict[str, Any]] | None = None
     config: dict[str, Any] = field(default_factory=dict)
     gaps: list[str] = field(default_factory=list)
-    requests: int = 0  # API requests the snapshot made (LISTs, fallbacks, logs)
     _gke: bool | None = None
     _gke_read: bool = False
     _fetched: dict[tuple[str, str, str], dict[str, Any] | None] = field(default_factory=dict)
@@ -101,8 +100,9 @@ class Fleet:
     _pool: ThreadPoolExecutor | None = None
     _predictions: dict[Key, Future[Prediction]] = field(default_factory=dict)
     _google: tuple[GoogleAccess, GoogleChecks] | None = None
+    # The models in key order, and each one's place in it (both made once, by read()).
+    _keys: list[Key] = field(default_factory=list)
     _order: dict[Key, int] = field(default_factory=dict)
-    _sorted: list[Key] = field(default_factory=list)
 
     def __repr__(self) -> str:
         # A traceback shows fixtures by repr: never the whole fleet (that made each failure
@@ -117,8 +117,6 @@ class Fleet:
         request for thousands of items); retried briefly when the API server did not answer."""
         api = self.cluster.api_client
         for attempt in range(_ATTEMPTS):
-            with self._lock:
-                self.requests += 1
             try:
                 request = api.param_serialize("GET", url, query_params=params,
                                               header_params={"Accept": "application/json"},
@@ -185,7 +183,6 @@ class Fleet:
         if selection.name:
             namespace = selection.namespaces[0]
             try:
-                self.requests += 1
                 obj = self.cluster.custom.get_namespaced_custom_object(
                     isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, selection.name)
                 self.models[(namespace, selection.name)] = obj
@@ -205,6 +202,8 @@ class Fleet:
                             self.models[(meta["namespace"], meta["name"])] = obj
             except READ_ERRORS as error:
                 raise FleetUnreadable(self._unreadable(error)) from None
+        self._keys = sorted(self.models)
+        self._order = {key: index for index, key in enumerate(self._keys)}
         namespaces = sorted({namespace for namespace, _ in self.models})
         if not self.models:
             return self
@@ -224,7 +223,6 @@ class Fleet:
                 for item in page]
         except READ_ERRORS as error:
             self.gaps.append(f"cluster serving runtimes: {_why(error)}")
-        self.requests += 2  # read_kserve_config: at most one GET per KServe namespace
         self.config = read_kserve_config(self.cluster, self.gaps)
         return self
 
@@ -249,7 +247,6 @@ class Fleet:
         with self._lock:
             if key in self._fetched:
                 return self._fetched[key]
-            self.requests += 1
         read = {"serviceaccount": self.cluster.core.read_namespaced_service_account,
                 "secret": self.cluster.core.read_namespaced_secret}[kind]
         try:
@@ -282,9 +279,7 @@ class Fleet:
 
     def keys(self) -> list[Key]:
         """The selected InferenceServices, sorted."""
-        if len(self._sorted) != len(self.models):
-            self._sorted = sorted(self.models)
-        return self._sorted
+        return self._keys
 
     def evidence(self, namespace: str, name: str, with_logs: bool) -> Evidence:
         """What `collect` would read for this model, from the snapshot; logs (read now, the
@@ -319,8 +314,6 @@ class Fleet:
         evidence.runtimes = sorted(r["metadata"]["name"] for r in
                                    self.runtimes.of(namespace) + (self.cluster_runtimes or []))
         if with_logs and self.pods.listed:
-            with self._lock:
-                self.requests += sum(1 for _ in evidence.pods[:2])
             read_logs(self.cluster, namespace, evidence)
         else:
             evidence.unread.add("logs")
@@ -377,10 +370,8 @@ class Fleet:
         with self._lock:
             if self._pool is None or self._google is None:
                 return
-            if not self._order:
-                self._order = {key: index for index, key in enumerate(self.keys())}
             start = self._order[(namespace, name)]
-            for key in self.keys()[start:start + 1 + READ_AHEAD]:
+            for key in self._keys[start:start + 1 + READ_AHEAD]:
                 if key in self._predictions:
                     continue
                 config = config_from_isvc(self.models[key])
