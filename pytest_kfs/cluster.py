@@ -47,7 +47,6 @@ class Cluster:
     server: str
     server_version: str
     kserve_installed: bool
-    kind: str = "context"
     kubeconfig: Path | None = None
     # Where the cluster's ingress gateway listens (requests carry the model's Host header).
     ingress: str | None = None
@@ -207,6 +206,4 @@ def connect_in_cluster(service_account_dir: Path = IN_CLUSTER_SA_DIR,
             f"in-cluster config is incomplete: {error}; is automountServiceAccountToken off "
             "for this pod?"
         ) from None
-    cluster = _probe(client.ApiClient(configuration), "in-cluster")
-    cluster.kind = "in-cluster"
-    return cluster
+    return _probe(client.ApiClient(configuration), "in-cluster")

@@ -7,67 +7,20 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pytest_kfs.inferenceservice import SAMPLES
 from pytest_kfs.keyfile import key_problem
 from pytest_kfs.options import KEEP_CHOICES, OPTIONS, PREFLIGHT_MODES
 
-# kind accepts the names Docker accepts for a container prefix.
-_KIND_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
-DEFAULT_KIND_NAME = "kind"
+if TYPE_CHECKING:  # the targets import this module: at run time they load on first use
+    from pytest_kfs.targets import Target
+
 DEFAULT_TIMEOUT_SECONDS = 300.0
 
 
 class SettingsError(ValueError):
     """Bad user input; the message is one line that names the option and the fix."""
-
-
-@dataclass(frozen=True)
-class LocalTarget:
-    """The embedded cluster started by the plugin, running KServe `kserve_version`."""
-
-    kserve_version: str | None = None  # None: the newest release the embedded cluster runs
-
-    def describe(self) -> str:
-        """One phrase for messages."""
-        return "the embedded cluster (--kfs-cluster=local)"
-
-
-@dataclass(frozen=True)
-class ContextTarget:
-    """A context of a kubeconfig file (None: the client's default file)."""
-
-    context: str
-    kubeconfig: Path | None = None
-
-    def describe(self) -> str:
-        """One phrase for messages."""
-        where = f" of {self.kubeconfig}" if self.kubeconfig else ""
-        return f"kubeconfig context '{self.context}'{where}"
-
-
-@dataclass(frozen=True)
-class InClusterTarget:
-    """The service-account config of the pod the run is in."""
-
-    def describe(self) -> str:
-        """One phrase for messages."""
-        return "the in-cluster service account (--kfs-cluster=in-cluster)"
-
-
-@dataclass(frozen=True)
-class KindTarget:
-    """A kind cluster, created with the kind CLI when `create` is set."""
-
-    name: str = DEFAULT_KIND_NAME
-    create: bool = False
-
-    def describe(self) -> str:
-        """One phrase for messages."""
-        return f"kind cluster '{self.name}'"
-
-
-ClusterTarget = LocalTarget | ContextTarget | InClusterTarget | KindTarget
 
 
 DEFAULT_SWEEP_TTL_SECONDS = 3600.0
@@ -77,7 +30,7 @@ DEFAULT_SWEEP_TTL_SECONDS = 3600.0
 class Settings:
     """Everything the plugin was told, validated."""
 
-    target: ClusterTarget | None
+    target: Target | None
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     scenario: str | None = None
     keep: str = "never"
@@ -242,41 +195,6 @@ def parse_model(storage_uri: str | None, model_format: str | None,
     return ModelSettings(uri, model_format, service_account)
 
 
-def parse_cluster(value: str, kubeconfig: str | None, kind_create: bool) -> ClusterTarget:
-    """Turn the --kfs-cluster value into a target; SettingsError on bad input."""
-    value = value.strip()
-    if not value:
-        raise SettingsError(
-            "--kfs-cluster is empty; use local, in-cluster, kind, kind:<name> or a kubeconfig "
-            "context name"
-        )
-    is_kind = value == "kind" or value.startswith("kind:")
-    if kind_create and not is_kind:
-        raise SettingsError(
-            f"--kfs-kind-create only applies to kind clusters, not --kfs-cluster={value}; "
-            "drop it or use --kfs-cluster=kind:<name>"
-        )
-    if kubeconfig and (value in ("local", "in-cluster") or is_kind):
-        raise SettingsError(
-            f"--kfs-kubeconfig conflicts with --kfs-cluster={value}, which brings its own "
-            "credentials; drop --kfs-kubeconfig or name a context instead"
-        )
-    if value == "local":
-        return LocalTarget()
-    if value == "in-cluster":
-        return InClusterTarget()
-    if is_kind:
-        name = value.partition(":")[2] if ":" in value else DEFAULT_KIND_NAME
-        if not _KIND_NAME.match(name):
-            raise SettingsError(
-                f"--kfs-cluster={value}: '{name}' is not a valid kind cluster name "
-                "(lower-case letters, digits, '.' and '-')"
-            )
-        return KindTarget(name=name, create=kind_create)
-    return ContextTarget(context=value, kubeconfig=Path(kubeconfig).expanduser()
-                         if kubeconfig else None)
-
-
 def parse_timeout(value: str | float | None) -> float:
     """Seconds as a positive number; SettingsError otherwise."""
     if value is None or value == "":
@@ -372,9 +290,11 @@ def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
                 return str(source)
         return None
 
+    from pytest_kfs.targets import TargetOptions, parse_target
+
     if cli.get("cluster") == "":
         # An explicit empty value is a mistake (an unset CI variable), not "use the ini".
-        parse_cluster("", None, False)
+        parse_target("")
 
     cluster, kubeconfig = pick("cluster"), pick("kubeconfig")
     kind_create = bool(cli.get("kind_create"))
@@ -433,21 +353,20 @@ def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
                         preflight=preflight, models=models, sweep_ttl_seconds=sweep_ttl,
                         run_id=run_id, serving_key=serving_key,
                         serving_account=serving_account, ingress=ingress, namespace=namespace)
-    target = parse_cluster(cluster, kubeconfig, kind_create)
+    target = parse_target(cluster, TargetOptions(kubeconfig, kind_create))
     kserve_version = pick("kserve_version")
     if kserve_version:
-        if not isinstance(target, LocalTarget):
-            raise SettingsError(
-                f"--kfs-kserve-version={kserve_version} picks the KServe release of the "
-                f"embedded cluster; --kfs-cluster={cluster} runs the KServe installed there")
-        target = LocalTarget(kserve_version)
+        target = target.with_kserve_version(kserve_version)
     if scenario and namespace:
         raise SettingsError(f"--kfs-scenario arranges fresh namespaces of its own; "
                             f"--kfs-namespace={namespace} deploys into yours: use one")
-    if scenario and not isinstance(target, LocalTarget):
-        raise SettingsError(
-            f"--kfs-scenario={scenario} rehearses a failure in the embedded cluster; it needs "
-            f"--kfs-cluster=local, not --kfs-cluster={cluster}")
+    if scenario:
+        rehearsal = target.rehearsal()
+        if rehearsal is None:
+            raise SettingsError(
+                f"--kfs-scenario={scenario} rehearses a failure in the embedded cluster; it "
+                f"needs --kfs-cluster=local, not --kfs-cluster={cluster}")
+        rehearsal.check(scenario)
     return Settings(target=target, timeout_seconds=timeout, scenario=scenario, keep=keep,
                     model=model, preflight=preflight, existing=existing, models=models,
                     sweep_ttl_seconds=sweep_ttl, run_id=run_id, serving_key=serving_key,

@@ -9,7 +9,7 @@ import pytest
 from pytest_kfs.config import Settings
 
 if TYPE_CHECKING:
-    from pytest_kfs.session import RunCluster
+    from pytest_kfs.targets import RunCluster
 
 SETTINGS = pytest.StashKey[Settings]()
 RUN_CLUSTER: pytest.StashKey[RunCluster] = pytest.StashKey()

@@ -30,23 +30,17 @@ class ModelConfig:
 
 
 def configured_models(settings: Settings) -> list[ModelConfig]:
-    """--kfs-models, else --kfs-storage-uri, else the --kfs-scenario plan (the embedded
-    cluster defaults to the healthy rehearsal), else the sklearn-iris sample."""
-    from pytest_kfs.config import LocalTarget
-
+    """--kfs-models, else --kfs-storage-uri, else the target's rehearsal models (the embedded
+    cluster's --kfs-scenario, by default its healthy one), else the sklearn-iris sample."""
     if settings.models:
         return [ModelConfig(m.name, m.storage_uri, m.model_format, m.service_account,
                             m.runtime, m.protocol, sample=m.sample) for m in settings.models]
     if settings.model is not None:
         return [ModelConfig("model", settings.model.storage_uri, settings.model.model_format,
                             settings.model.service_account)]
-    name = settings.scenario or ("healthy" if isinstance(settings.target, LocalTarget) else None)
-    if name:
-        from pytest_kfs.local.scenarios import scenario  # only with --kfs-cluster=local
-
-        plan = scenario(name).plan
-        return [ModelConfig(name, plan.storage_uri, plan.model_format, plan.service_account,
-                            plan.runtime, None, plan.min_replicas, name, plan.sample)]
+    rehearsal = settings.target.rehearsal() if settings.target is not None else None
+    if rehearsal is not None:
+        return rehearsal.default_models(settings.scenario)
     sample = SAMPLES["sklearn-iris"]
     return [ModelConfig(sample.name, sample.storage_uri, sample.model_format,
                         sample=sample.name)]

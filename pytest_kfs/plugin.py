@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_kfs.config import LocalTarget, Settings, SettingsError, resolve
+from pytest_kfs.config import Settings, SettingsError, resolve
 
 # The Kubernetes and Google clients take most of a second to import: a run without a cluster
 # (the plugin merely installed) must not pay for them, so they are imported where used.
@@ -75,20 +75,6 @@ def _settings(config: pytest.Config) -> Settings:
         raise SettingsError(f"--kfs-namespace={settings.namespace} runs every test in one "
                             "namespace, where parallel tests' models would collide: run it "
                             "without -n")
-    if isinstance(settings.target, LocalTarget):
-        from pytest_kfs.local.kserve.releases import UnknownRelease, release
-
-        try:
-            release(settings.target.kserve_version)
-        except UnknownRelease as error:
-            raise SettingsError(f"--kfs-kserve-version: {error}") from None
-    if settings.scenario:
-        from pytest_kfs.local.scenarios import scenario  # only with --kfs-cluster=local
-
-        try:
-            scenario(settings.scenario)
-        except KeyError as error:
-            raise SettingsError(f"--kfs-scenario: {error.args[0]}") from None
     return settings
 
 
@@ -195,10 +181,9 @@ def kfs_fleet(pytestconfig: pytest.Config, _kfs_google_access: Any) -> Any:
 def kfs_gcp(pytestconfig: pytest.Config) -> Any:
     """The embedded cluster's local GCP: arrange buckets, objects, keys and grants."""
     run = pytestconfig.stash.get(RUN_CLUSTER, None)
-    admin = run.gcp_admin() if run else None
-    if admin is None:
+    if run is None or run.cloud is None:
         pytest.skip("kfs_gcp needs the embedded cluster (--kfs-cluster=local)")
-    return admin
+    return run.cloud.admin
 
 
 @pytest.fixture(scope="session")
@@ -209,29 +194,22 @@ def kfs_gcs_endpoint(pytestconfig: pytest.Config) -> str | None:
     if os.environ.get("KFS_GCS_ENDPOINT"):
         return os.environ["KFS_GCS_ENDPOINT"]
     run = pytestconfig.stash.get(RUN_CLUSTER, None)
-    admin = run.gcp_admin() if run else None
-    return admin.endpoint() if admin is not None else None
-
-
-OPERATOR = "kfs-operator@kfs-demo.iam.gserviceaccount.com"
+    return run.cloud.endpoint() if run is not None and run.cloud is not None else None
 
 
 @pytest.fixture(scope="session")
-def _kfs_google_access(request: pytest.FixtureRequest, kfs_gcs_endpoint: str | None) -> Any:
+def _kfs_google_access(pytestconfig: pytest.Config, kfs_gcs_endpoint: str | None) -> Any:
     from pytest_kfs.preflight import GoogleAccess, operator_access
 
-    if kfs_gcs_endpoint is None or os.environ.get("KFS_GCS_ENDPOINT"):
+    run = pytestconfig.stash.get(RUN_CLUSTER, None)
+    cloud = run.cloud if run is not None else None
+    if cloud is None or kfs_gcs_endpoint is None or os.environ.get("KFS_GCS_ENDPOINT"):
         return operator_access(kfs_gcs_endpoint)
-    # Embedded: an operator account in the local GCP, with what a platform engineer has.
+    # A local cloud: its operator account, with what a platform engineer has.
     from google.oauth2 import service_account
 
-    gcp = request.getfixturevalue("kfs_gcp")
-    gcp.ensure_service_account(OPERATOR)
-    for role in ("roles/storage.admin", "roles/iam.securityReviewer",
-                 "roles/iam.serviceAccountTokenCreator"):
-        gcp.grant_project("kfs-demo", role, f"serviceAccount:{OPERATOR}")
     credentials = service_account.Credentials.from_service_account_info(
-        gcp.create_key(OPERATOR), scopes=["https://www.googleapis.com/auth/cloud-platform"])
+        cloud.operator_key(), scopes=["https://www.googleapis.com/auth/cloud-platform"])
     return GoogleAccess(credentials, kfs_gcs_endpoint, kfs_gcs_endpoint, kfs_gcs_endpoint,
                         project="kfs-demo")
 
@@ -253,12 +231,11 @@ def kfs_preflight(kfs_cluster: Cluster, _kfs_google_access: Any) -> Any:
 @pytest.fixture(scope="session")
 def kfs_scenario(pytestconfig: pytest.Config) -> Any:
     """The rehearsal scenario of this run (--kfs-scenario), or skip when none is set."""
-    name = pytestconfig.stash[SETTINGS].scenario
-    if not name:
+    settings = pytestconfig.stash[SETTINGS]
+    rehearsal = settings.target.rehearsal() if settings.target is not None else None
+    if not settings.scenario or rehearsal is None:
         pytest.skip("no --kfs-scenario given")
-    from pytest_kfs.local.scenarios import scenario
-
-    return scenario(name)
+    return rehearsal.scenario(settings.scenario)
 
 
 @pytest.fixture(scope="session")

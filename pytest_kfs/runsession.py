@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from pytest_kfs.config import LocalTarget
 from pytest_kfs.keys import (
     FLEET,
     HEARTBEAT,
@@ -154,7 +153,8 @@ class KfsSession:
         must hand its workers a running cluster, and with --kfs-existing, whose collection
         reads the cluster."""
         settings = self.config.stash[SETTINGS]
-        return (isinstance(settings.target, LocalTarget) and self._controller
+        return (settings.target is not None and settings.target.starts_on_demand
+                and self._controller
                 and not self.config.getoption("numprocesses", None)
                 and settings.existing is None)
 
@@ -169,11 +169,11 @@ class KfsSession:
         settings = self.config.stash[SETTINGS]
         assert settings.target is not None
         from pytest_kfs.cluster import ClusterError
-        from pytest_kfs.session import open_cluster
+        from pytest_kfs.targets import open_target
 
         shared = getattr(self.config, "workerinput", {})
         try:
-            self.config.stash[RUN_CLUSTER] = open_cluster(settings.target, shared)
+            self.config.stash[RUN_CLUSTER] = open_target(settings.target, shared)
         except ClusterError as error:
             raise pytest.UsageError(f"pytest-kfs: {error}") from None
         except Exception as error:  # e.g. missing binaries, a control plane that cannot start
@@ -213,13 +213,9 @@ class KfsSession:
     def pytest_report_header(self, config: pytest.Config) -> list[str] | None:
         """Say which cluster the run uses."""
         run = config.stash.get(RUN_CLUSTER, None)
-        if run is None and self.deferred:
-            from pytest_kfs.local.kserve.releases import release
-
-            target = config.stash[SETTINGS].target
-            version = target.kserve_version if isinstance(target, LocalTarget) else None
-            return [f"kfs cluster: local, embedded, {release(version).describe()}; started "
-                    "when a collected test needs it"]
+        target = config.stash[SETTINGS].target
+        if run is None and self.deferred and target is not None:
+            return [f"kfs cluster: {target.header()}; started when a collected test needs it"]
         if run is None:
             return None
         notes = [note for note in (self.permission_note, self.sweep_note) if note]

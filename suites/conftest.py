@@ -46,16 +46,14 @@ def kfs_serving(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namesp
     settings = request.config.stash[SETTINGS]
     serving_key = settings.serving_key
     run = request.config.stash.get(RUN_CLUSTER, None)
-    if config.scenario:
-        from pytest_kfs.local.scenarios import scenario
-
-        scenario(config.scenario).arrange_namespace(
+    cloud = run.cloud if run is not None else None
+    rehearsal = settings.target.rehearsal() if settings.target is not None else None
+    if config.scenario and rehearsal is not None:
+        rehearsal.scenario(config.scenario).arrange_namespace(
             kfs_cluster.core, str(kfs_namespace), request.getfixturevalue("kfs_gcp"))
-    elif config.is_gcs and run is not None and run.gcp_admin() is not None:
-        # The embedded cluster: the model must exist in its local Google Cloud.
-        from pytest_kfs.local.scenarios import arrange_model
-
-        missing = arrange_model(run.gcp_admin(), config.storage_uri, config.sample)
+    elif config.is_gcs and cloud is not None and rehearsal is not None:
+        # A local cloud (the embedded cluster's): the model must exist there.
+        missing = rehearsal.arrange_model(cloud, config.storage_uri, config.sample)
         if missing:
             pytest.fail(missing, pytrace=False)
     if config.scenario or config.service_account:

@@ -16,8 +16,6 @@ from pytest_kfs.keys import RUN_CLUSTER
 
 from .conftest import requires_gcs
 
-OPERATOR = "kfs-operator@kfs-demo.iam.gserviceaccount.com"
-
 
 @pytest.fixture
 def operator_client(request, kfs_serving):
@@ -25,14 +23,10 @@ def operator_client(request, kfs_serving):
     an operator account of its local GCP; elsewhere the operator's own Google credentials
     (Application Default Credentials: GOOGLE_APPLICATION_CREDENTIALS or gcloud's login), at
     the configured endpoint (KFS_GCS_ENDPOINT for private endpoints)."""
-    bucket, _ = parse_gcs_uri(kfs_serving.config.storage_uri)
     run = request.config.stash.get(RUN_CLUSTER, None)
-    if run is not None and run.gcp_admin() is not None:
-        gcp = request.getfixturevalue("kfs_gcp")
-        gcp.ensure_service_account(OPERATOR)
-        gcp.grant_bucket(bucket, "roles/storage.admin", f"serviceAccount:{OPERATOR}")
+    if run is not None and run.cloud is not None:
         credentials = service_account.Credentials.from_service_account_info(
-            gcp.create_key(OPERATOR))
+            run.cloud.operator_key())
         return storage.Client(credentials=credentials, project="kfs-demo",
                               client_options=ClientOptions(api_endpoint=kfs_serving.gcs_endpoint))
     try:

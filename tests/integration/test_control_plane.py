@@ -8,6 +8,7 @@ from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
 from pytest_kfs import inferenceservice as isvc
+from pytest_kfs.keys import RUN_CLUSTER
 
 
 def _eventually(predicate, timeout=30.0, interval=0.1):
@@ -27,8 +28,8 @@ def namespace(kfs_cluster, request):
     kfs_cluster.core.delete_namespace(name)
 
 
-def test_server_is_a_real_kube_apiserver(kfs_cluster):
-    assert kfs_cluster.kind == "local"
+def test_server_is_a_real_kube_apiserver(pytestconfig, kfs_cluster):
+    assert pytestconfig.stash[RUN_CLUSTER].shared["kfs_shared_target"] == "local"
     assert kfs_cluster.server_version.startswith("v1.34.")
     assert kfs_cluster.kserve_installed
     assert kfs_cluster.server.startswith("https://127.0.0.1:")

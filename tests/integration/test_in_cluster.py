@@ -34,7 +34,7 @@ def test_connects_as_the_pods_service_account(kfs_cluster, mounted_service_accou
     environ = {"KUBERNETES_SERVICE_HOST": server.hostname,
                "KUBERNETES_SERVICE_PORT": str(server.port)}
     cluster = connect_in_cluster(mounted_service_account, environ)
-    assert cluster.kind == "in-cluster"
+    assert cluster.context == "in-cluster"
     assert cluster.server_version == kfs_cluster.server_version
     # Discovery is open to every authenticated identity, so KServe is detected without RBAC.
     assert cluster.kserve_installed

@@ -98,7 +98,8 @@ def test_the_kserve_version_is_for_the_embedded_cluster_only(pytester):
     pytester.makepyfile("def test_x():\n    pass\n")
     result = pytester.runpytest("--kfs-cluster=prod", "--kfs-kserve-version=0.13.1")
     _one_clear_line(result, "--kfs-kserve-version=0.13.1 picks the KServe release of the "
-                            "embedded cluster; --kfs-cluster=prod runs the KServe installed there")
+                            "embedded cluster; kubeconfig context 'prod' runs the KServe "
+                            "installed there")
 
 
 def test_the_suites_without_a_cluster_are_a_usage_error_not_a_green_run(pytester):

@@ -6,17 +6,24 @@ from pathlib import Path
 import pytest
 
 from pytest_kfs.config import (
-    ContextTarget,
-    InClusterTarget,
-    KindTarget,
-    LocalTarget,
     SettingsError,
-    parse_cluster,
     parse_run_id,
     parse_sweep_ttl,
     parse_timeout,
     resolve,
 )
+from pytest_kfs.targets import (
+    ContextTarget,
+    InClusterTarget,
+    KindTarget,
+    LocalTarget,
+    TargetOptions,
+    parse_target,
+)
+
+
+def parse_cluster(value, kubeconfig, kind_create):
+    return parse_target(value, TargetOptions(kubeconfig, kind_create))
 
 
 @pytest.mark.parametrize(
@@ -24,8 +31,8 @@ from pytest_kfs.config import (
     [
         ("local", LocalTarget()),
         ("in-cluster", InClusterTarget()),
-        ("kind", KindTarget(name="kind")),
-        ("kind:ci-1", KindTarget(name="ci-1")),
+        ("kind", KindTarget("kind")),
+        ("kind:ci-1", KindTarget("ci-1")),
         ("gke_proj_europe-west4_prod", ContextTarget(context="gke_proj_europe-west4_prod")),
     ],
 )
@@ -39,7 +46,7 @@ def test_context_keeps_its_kubeconfig_path():
 
 
 def test_kind_create_is_carried():
-    assert parse_cluster("kind:x", None, kind_create=True) == KindTarget(name="x", create=True)
+    assert parse_cluster("kind:x", None, kind_create=True) == KindTarget("x", create=True)
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,13 @@
 
 import json
 
-from pytest_kfs.config import LocalTarget, ModelSettings, Settings
+from pytest_kfs.config import ModelSettings, Settings
 from pytest_kfs.evidence import SecretSummary
 from pytest_kfs.gcs import resolve_identity
 from pytest_kfs.iam import Binding, Principal, explain
 from pytest_kfs.models import configured_models
 from pytest_kfs.probe import ProbeResult
+from pytest_kfs.targets import LocalTarget
 
 GCS = "gcloud-application-credentials.json"
 

@@ -1,0 +1,162 @@
+"""The embedded cluster (`--kfs-cluster=local`): the only module of the core that reaches
+`pytest_kfs.local`, always lazily (it starts processes and imports the Kubernetes client)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_kfs.config import SettingsError
+from pytest_kfs.models import ModelConfig
+from pytest_kfs.targets.base import (
+    SHARED_AUDIT_LOG,
+    SHARED_CONTEXT,
+    SHARED_INGRESS,
+    SHARED_KSERVE,
+    SHARED_KUBECONFIG,
+    SHARED_TARGET,
+    LocalCloud,
+    RunCluster,
+    Target,
+    TargetOptions,
+    refuse_options,
+    sigterm_as_interrupt,
+)
+
+SHARED_GCP_ENDPOINT = "kfs_shared_gcp_endpoint"
+SHARED_GCP_TOKEN = "kfs_shared_gcp_token"
+OPERATOR = "kfs-operator@kfs-demo.iam.gserviceaccount.com"
+OPERATOR_ROLES = ("roles/storage.admin", "roles/iam.securityReviewer",
+                  "roles/iam.serviceAccountTokenCreator")
+
+
+@dataclass(frozen=True)
+class LocalTarget(Target):
+    """The embedded cluster the plugin starts, running KServe `kserve_version`."""
+
+    name = "local"
+    starts_on_demand = True
+    kserve_version: str | None = None  # None: the newest release the embedded cluster runs
+
+    @classmethod
+    def parse(cls, value: str, options: TargetOptions) -> LocalTarget | None:
+        """`local`."""
+        if value != cls.name:
+            return None
+        refuse_options(value, options)
+        return cls()
+
+    def describe(self) -> str:
+        """One phrase for messages."""
+        return "the embedded cluster (--kfs-cluster=local)"
+
+    def header(self) -> str:
+        """Which KServe it will run."""
+        from pytest_kfs.local.kserve.releases import release
+
+        return f"local, embedded, {release(self.kserve_version).describe()}"
+
+    def with_kserve_version(self, version: str) -> LocalTarget:
+        """The embedded cluster running another supported release."""
+        from pytest_kfs.local.kserve.releases import UnknownRelease, release
+
+        try:
+            release(version)
+        except UnknownRelease as error:
+            raise SettingsError(f"--kfs-kserve-version: {error}") from None
+        return LocalTarget(version)
+
+    def open(self) -> RunCluster:
+        """Start the embedded cluster (a SIGTERM meanwhile stops it, as Ctrl-C does)."""
+        from pytest_kfs.cluster import connect_context
+        from pytest_kfs.local import start_embedded
+        from pytest_kfs.local.gcp.admin import GcpAdmin
+
+        restore_signal = sigterm_as_interrupt()
+        try:
+            embedded = start_embedded(kserve_version=self.kserve_version)
+        except BaseException:
+            restore_signal()
+            raise
+        try:
+            cluster = connect_context(embedded.context, embedded.kubeconfig)
+        except BaseException:
+            embedded.stop()
+            restore_signal()
+            raise
+        cluster.ingress = embedded.gateway.address
+        cluster.kserve_description = embedded.describe_kserve()
+        run = RunCluster(
+            cluster=cluster, cloud=_Cloud(GcpAdmin(embedded.local_gcp)), embedded=embedded,
+            shared={SHARED_TARGET: self.name, SHARED_KUBECONFIG: str(embedded.kubeconfig),
+                    SHARED_CONTEXT: embedded.context, SHARED_AUDIT_LOG: str(embedded.audit_log),
+                    SHARED_GCP_ENDPOINT: embedded.local_gcp.endpoint,
+                    SHARED_GCP_TOKEN: embedded.local_gcp.admin_token,
+                    SHARED_INGRESS: cluster.ingress, SHARED_KSERVE: cluster.kserve_description})
+        run.cleanups += [restore_signal, embedded.stop]
+        return run
+
+    @classmethod
+    def attach(cls, shared: Mapping[str, str]) -> RunCluster:
+        """A worker reaches the controller's local GCP through its admin endpoint."""
+        from pytest_kfs.local.gcp.admin import RemoteGcpAdmin
+
+        run = super().attach(shared)
+        run.cloud = _Cloud(RemoteGcpAdmin(shared[SHARED_GCP_ENDPOINT], shared[SHARED_GCP_TOKEN]))
+        return run
+
+    def rehearsal(self) -> _Rehearsal:
+        """The failure scenarios of `pytest_kfs.local.scenarios`."""
+        return _Rehearsal()
+
+
+class _Cloud(LocalCloud):
+    """The embedded cluster's local Google Cloud."""
+
+    def __init__(self, admin: Any) -> None:
+        self.admin = admin
+
+    def endpoint(self) -> str:
+        """Base URL of its storage API and token endpoint."""
+        return str(self.admin.endpoint())
+
+    def operator_key(self) -> dict[str, str]:
+        """A key of the operator account, granted what a platform engineer has."""
+        self.admin.ensure_service_account(OPERATOR)
+        for role in OPERATOR_ROLES:
+            self.admin.grant_project("kfs-demo", role, f"serviceAccount:{OPERATOR}")
+        key: dict[str, str] = self.admin.create_key(OPERATOR)
+        return key
+
+
+class _Rehearsal:
+    """Scenarios, the default models, and models made on demand in the local cloud."""
+
+    def check(self, scenario: str) -> None:
+        """SettingsError for an unknown scenario, listing the known ones."""
+        from pytest_kfs.local.scenarios import scenario as find
+
+        try:
+            find(scenario)
+        except KeyError as error:
+            raise SettingsError(f"--kfs-scenario: {error.args[0]}") from None
+
+    def scenario(self, name: str) -> Any:
+        """The scenario by name."""
+        from pytest_kfs.local.scenarios import scenario
+
+        return scenario(name)
+
+    def default_models(self, scenario: str | None) -> list[ModelConfig]:
+        """The scenario's model (with none named: the healthy rehearsal)."""
+        name = scenario or "healthy"
+        plan = self.scenario(name).plan
+        return [ModelConfig(name, plan.storage_uri, plan.model_format, plan.service_account,
+                            plan.runtime, None, plan.min_replicas, name, plan.sample)]
+
+    def arrange_model(self, cloud: LocalCloud, storage_uri: str, sample: str | None) -> str | None:
+        """Make the model in the local cloud; one line when it cannot be made."""
+        from pytest_kfs.local.scenarios import arrange_model
+
+        return arrange_model(cloud.admin, storage_uri, sample)
