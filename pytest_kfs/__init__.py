@@ -9,20 +9,36 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first 
     from pytest_kfs.codes import Code
     from pytest_kfs.deploy import Deployer, DeployError, ModelHandle, ModelNotLoaded
     from pytest_kfs.diagnose import Finding
-    from pytest_kfs.models import ModelConfig
+    from pytest_kfs.models import ModelSpec
     from pytest_kfs.offline import Diagnosis, Pasted, diagnose_pasted
     from pytest_kfs.status import ModelState, Verdict
     from pytest_kfs.wait import WaitResult
 
-__all__ = ["Cluster", "ClusterError", "Code", "DeployError", "Deployer", "Diagnosis",
-           "Finding", "ModelConfig", "ModelHandle", "ModelNotLoaded", "ModelState", "Pasted",
-           "Settings", "SettingsError", "Verdict", "WaitResult", "diagnose_pasted"]
+__all__ = [
+    "Cluster",
+    "ClusterError",
+    "Code",
+    "DeployError",
+    "Deployer",
+    "Diagnosis",
+    "Finding",
+    "ModelHandle",
+    "ModelNotLoaded",
+    "ModelSpec",
+    "ModelState",
+    "Pasted",
+    "Settings",
+    "SettingsError",
+    "Verdict",
+    "WaitResult",
+    "diagnose_pasted",
+]
 __version__ = "0.1.0"
 
 # Lazy: the Kubernetes client is slow to import, and the plugin loads this package.
 _HOMES = {"Cluster": "cluster", "ClusterError": "cluster", "Code": "codes",
           "DeployError": "deploy", "Deployer": "deploy", "ModelHandle": "deploy",
-          "ModelNotLoaded": "deploy", "Finding": "diagnose", "ModelConfig": "models",
+          "ModelNotLoaded": "deploy", "Finding": "diagnose", "ModelSpec": "models",
           "Diagnosis": "offline", "Pasted": "offline", "diagnose_pasted": "offline",
           "ModelState": "status", "Verdict": "status", "WaitResult": "wait"}
 

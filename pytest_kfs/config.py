@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from pytest_kfs.inferenceservice import SAMPLES
 from pytest_kfs.keyfile import key_problem
+from pytest_kfs.models import SPEC_KEYS, ModelSpec
 from pytest_kfs.options import KEEP_CHOICES, OPTIONS, PREFLIGHT_MODES
 
 if TYPE_CHECKING:  # the targets import this module: at run time they load on first use
@@ -34,9 +35,9 @@ class Settings:
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     scenario: str | None = None
     keep: str = "never"
-    model: ModelSettings | None = None
+    model: ModelSpec | None = None
     preflight: str = "off"
-    models: tuple[ModelSettings, ...] = ()
+    models: tuple[ModelSpec, ...] = ()
     existing: ExistingSelection | None = None  # --kfs-existing; None: deploying tests run
     sweep_ttl_seconds: float | None = DEFAULT_SWEEP_TTL_SECONDS  # None: never sweep
     run_id: str | None = None  # KFS_RUN_ID; None: a random one per run
@@ -48,24 +49,7 @@ class Settings:
     namespace: str | None = None  # an existing namespace to deploy into (else one per test)
 
 
-@dataclass(frozen=True)
-class ModelSettings:
-    """The model `kfs_model` deploys when the test does not say (--kfs-storage-uri ...)."""
-
-    storage_uri: str
-    model_format: str
-    service_account: str | None = None
-    name: str = "model"
-    runtime: str | None = None
-    protocol: str | None = None
-    sample: str | None = None  # a copy of this catalogue sample: its input and answer are known
-
-
-_MODEL_KEYS = {"name", "storage_uri", "model_format", "service_account", "runtime", "protocol",
-               "sample"}
-
-
-def parse_models_file(path: str, text: str) -> tuple[ModelSettings, ...]:
+def parse_models_file(path: str, text: str) -> tuple[ModelSpec, ...]:
     """The models of a --kfs-models file: YAML or TOML, `models: [{name, storage_uri, ...}]`."""
     try:
         if path.endswith(".toml"):
@@ -87,10 +71,10 @@ def parse_models_file(path: str, text: str) -> tuple[ModelSettings, ...]:
         where = f"--kfs-models={path}, model {index}"
         if not isinstance(entry, dict):
             raise SettingsError(f"{where}: expected a mapping, got {type(entry).__name__}")
-        unknown = sorted(set(entry) - _MODEL_KEYS)
+        unknown = sorted(set(entry) - SPEC_KEYS)
         if unknown:
             raise SettingsError(f"{where}: unknown key(s) {', '.join(unknown)}; known: "
-                                f"{', '.join(sorted(_MODEL_KEYS))}")
+                                f"{', '.join(sorted(SPEC_KEYS))}")
         name = str(entry.get("name") or f"model-{index}")
         if not _DNS_LABEL.match(name) or name in names:
             raise SettingsError(f"{where}: name {name!r} must be a unique Kubernetes name")
@@ -106,9 +90,13 @@ def parse_models_file(path: str, text: str) -> tuple[ModelSettings, ...]:
         if sample is not None and sample not in SAMPLES:
             raise SettingsError(f"{where}: sample {sample!r} is not in the catalogue; known: "
                                 f"{', '.join(sorted(SAMPLES))}")
-        models.append(ModelSettings(parsed.storage_uri, parsed.model_format,
-                                    parsed.service_account, name, entry.get("runtime"),
-                                    entry.get("protocol"), sample))
+        min_replicas = entry.get("min_replicas")
+        if min_replicas is not None and (type(min_replicas) is not int or min_replicas < 0):
+            raise SettingsError(f"{where}: min_replicas {min_replicas!r} is not a whole number "
+                                "of replicas (0 or more)")
+        models.append(parsed.but(name=name, runtime=entry.get("runtime"),
+                                 protocol=entry.get("protocol"), min_replicas=min_replicas,
+                                 sample=sample))
     return tuple(models)
 
 
@@ -175,7 +163,7 @@ def parse_existing(value: str, selector: str | None = None) -> ExistingSelection
 
 
 def parse_model(storage_uri: str | None, model_format: str | None,
-                service_account: str | None) -> ModelSettings | None:
+                service_account: str | None) -> ModelSpec | None:
     """The configured model; SettingsError when the options do not add up."""
     if not storage_uri:
         if model_format or service_account:
@@ -192,7 +180,7 @@ def parse_model(storage_uri: str | None, model_format: str | None,
         uri = parse_storage_uri(storage_uri)
     except SettingsError as error:
         raise SettingsError(f"--kfs-storage-uri: {error}") from None
-    return ModelSettings(uri, model_format, service_account)
+    return ModelSpec("model", uri, model_format, service_account)
 
 
 def parse_timeout(value: str | float | None) -> float:
@@ -310,7 +298,7 @@ def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
         raise SettingsError(f"KFS_PREFLIGHT / kfs_preflight={preflight!r} is not one of "
                             f"{', '.join(PREFLIGHT_MODES)}")
     models_path = pick("models")
-    models: tuple[ModelSettings, ...] = ()
+    models: tuple[ModelSpec, ...] = ()
     if models_path:
         try:
             text = Path(models_path).expanduser().read_text()

@@ -34,6 +34,7 @@ from pytest_kfs.inference import (
     v2_ready,
 )
 from pytest_kfs.keyfile import key_problem
+from pytest_kfs.models import ModelSpec
 from pytest_kfs.report import format_block
 from pytest_kfs.status import ModelState
 from pytest_kfs.wait import TimelineEntry, WaitResult, wait_for_model
@@ -260,24 +261,32 @@ class Deployer:
     created: list[tuple[str, str]] = field(default_factory=list)
     _ingress: dict[str, str] | None = field(default=None, repr=False)
 
-    def __call__(self, sample: str | None = None, *, name: str | None = None,
+    def __call__(self, sample: str | ModelSpec | None = None, *, name: str | None = None,
                  spec: str | Path | dict[str, Any] | None = None,
                  storage_uri: str | None = None, model_format: str | None = None,
                  service_account: str | None = None,
                  credentials: dict[str, Any] | str | None = None, runtime: str | None = None,
                  protocol: str | None = None, min_replicas: int | None = None,
                  annotations: dict[str, str] | None = None) -> ModelHandle:
-        """Deploy a sample by name (with `storage_uri`: from your copy of its model), a spec
-        (dict, YAML text or file) or a storage URI."""
+        """Deploy a `ModelSpec`, a sample by name (with `storage_uri`: from your copy of its
+        model), a spec (dict, YAML text or file) or a storage URI."""
         __tracebackhide__ = True  # its locals hold key material: never shown (-l)
-        if spec is not None and (sample or storage_uri):
+        fields = (name, storage_uri, model_format, service_account, runtime, protocol,
+                  min_replicas)
+        if isinstance(sample, ModelSpec):
+            if spec is not None or any(value is not None for value in fields):
+                raise DeployError("pass a ModelSpec or its fields as keywords, not both")
+            model = sample
+        else:
+            model = ModelSpec(name or "", storage_uri or "", model_format or "",
+                              service_account, runtime, protocol, min_replicas, sample)
+        if spec is not None and (model.sample or model.storage_uri):
             raise DeployError("pass either spec= or a sample/storage_uri, not both")
         if credentials is not None:
-            service_account = self.key_service_account(name or sample or "model",
-                                                       service_account,
-                                                       service_account_key(credentials))
-        manifest = self._manifest(sample, name, spec, storage_uri, model_format,
-                                  service_account, runtime, protocol, min_replicas, annotations)
+            model = model.but(service_account=self.key_service_account(
+                model.name or model.sample or "model", model.service_account,
+                service_account_key(credentials)))
+        manifest = self._manifest(model, spec, annotations)
         _check_host_name(manifest["metadata"]["name"], self.namespace, self._ingress_config())
         metadata = manifest["metadata"]
         metadata["labels"] = {**(metadata.get("labels") or {}), **self.labels}
@@ -293,36 +302,22 @@ class Deployer:
         return ModelHandle(self.cluster, self.namespace, manifest["metadata"]["name"],
                            manifest, self.timeout, self.on_change, self.recorder)
 
-    def _manifest(self, sample: str | None, name: str | None,
-                  spec: str | Path | dict[str, Any] | None, storage_uri: str | None,
-                  model_format: str | None, service_account: str | None, runtime: str | None,
-                  protocol: str | None, min_replicas: int | None,
+    def _manifest(self, model: ModelSpec, spec: str | Path | dict[str, Any] | None,
                   annotations: dict[str, str] | None) -> dict[str, Any]:
         if spec is not None:
             manifest = load_manifest(spec)
             manifest["metadata"] = {**manifest.get("metadata", {}), "namespace": self.namespace}
-            if name:
-                manifest["metadata"]["name"] = name
-            if service_account:
-                manifest["spec"]["predictor"]["serviceAccountName"] = service_account
+            if model.name:
+                manifest["metadata"]["name"] = model.name
+            if model.service_account:
+                manifest["spec"]["predictor"]["serviceAccountName"] = model.service_account
             return manifest
-        if storage_uri and not sample:
-            if not model_format:
-                raise DeployError("storage_uri needs model_format (e.g. sklearn)")
-            return isvc.manifest(name or "model", model_format=model_format,
-                                 storage_uri=storage_uri, protocol=protocol, runtime=runtime,
-                                 service_account=service_account, min_replicas=min_replicas,
-                                 annotations=annotations)
         try:
-            manifest = isvc.sample_manifest(sample or "sklearn-iris", name,
-                                            service_account=service_account,
-                                            min_replicas=min_replicas, annotations=annotations,
-                                            **({"runtime": runtime} if runtime else {}))
+            return model.resolved().manifest(annotations)
         except KeyError as error:
             raise DeployError(error.args[0]) from None
-        if storage_uri:  # the sample, from your own copy of its model
-            manifest["spec"]["predictor"]["model"]["storageUri"] = storage_uri
-        return manifest
+        except ValueError as error:
+            raise DeployError(str(error)) from None
 
     def _ingress_config(self) -> dict[str, str]:
         """KServe's `ingress` settings of the cluster, read once ({} when not readable)."""

@@ -40,7 +40,7 @@ from pytest_kfs.evidence import (
     summarize_secret,
 )
 from pytest_kfs.gcs import ServingIdentity, identity_of_account
-from pytest_kfs.models import ModelConfig, config_from_isvc
+from pytest_kfs.models import ModelSpec
 from pytest_kfs.preflight import (
     GKE_NODE_LABEL,
     GoogleAccess,
@@ -374,7 +374,7 @@ class Fleet:
             for key in self._keys[start:start + 1 + READ_AHEAD]:
                 if key in self._predictions:
                     continue
-                config = config_from_isvc(self.models[key])
+                config = ModelSpec.from_isvc(self.models[key])
                 if config.is_gcs:
                     self._predictions[key] = self._pool.submit(
                         _predict, _FleetView(self), key[0], config, *self._google)
@@ -408,7 +408,7 @@ class _FleetView:
         return self.fleet.gke()
 
 
-def _predict(view: _FleetView, namespace: str, config: ModelConfig, access: GoogleAccess,
+def _predict(view: _FleetView, namespace: str, config: ModelSpec, access: GoogleAccess,
              checks: GoogleChecks) -> Prediction:
     """predict_in, with whatever went wrong as an unknown answer (never a traceback)."""
     try:

@@ -97,21 +97,6 @@ def sample_for(storage_uri: str, protocol: str = "v1", copy_of: str | None = Non
     return next((s for s in found if s.protocol == protocol), found[0] if found else None)
 
 
-def sample_manifest(sample_name: str, name: str | None = None, **overrides: Any) -> dict[str, Any]:
-    """The manifest of a catalogue sample; KeyError lists the known samples."""
-    try:
-        sample = SAMPLES[sample_name]
-    except KeyError:
-        known = ", ".join(sorted(SAMPLES))
-        raise KeyError(f"unknown sample '{sample_name}'; known samples: {known}") from None
-    fields: dict[str, Any] = {"model_format": sample.model_format,
-                              "storage_uri": sample.storage_uri,
-                              "protocol": sample.protocol if sample.protocol != "v1" else None,
-                              "runtime": sample.runtime}
-    fields.update(overrides)
-    return manifest(name or sample.name, **fields)
-
-
 # KServe's default `ingress.domainTemplate` and `ingressDomain` (inferenceservice-config).
 DEFAULT_DOMAIN_TEMPLATE = "{{ .Name }}-{{ .Namespace }}.{{ .IngressDomain }}"
 DEFAULT_INGRESS_DOMAIN = "example.com"

@@ -106,8 +106,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("preflight_report", "predict each model's outcome, then deploy anyway and report "
            "both (`--kfs-preflight`'s `report` mode).", flag=True, ini=False, env=False),
     Option("models", "YAML/TOML list of models for the suites: `models: [{name, storage_uri, "
-           "model_format, service_account, runtime, protocol, sample}]` (`sample`: the catalogue "
-           "sample the model is a copy of, so its answer is checked).", "FILE"),
+           "model_format, service_account, runtime, protocol, min_replicas, sample}]` (`sample`: "
+           "the catalogue sample the model is a copy of, so its answer is checked).", "FILE"),
     Option("report", "write a JSON report (schema `pytest-kfs/report`, version 1).", "PATH",
            ini=False, env=False),
     Option("html", "write an HTML report with a state timeline per model.", "PATH", ini=False,

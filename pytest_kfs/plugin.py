@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_kfs.config import Settings, SettingsError, resolve
+from pytest_kfs.models import ModelSpec, spec_from_marker
 
 # The Kubernetes and Google clients take most of a second to import: a run without a cluster
 # (the plugin merely installed) must not pay for them, so they are imported where used.
@@ -37,9 +38,6 @@ from pytest_kfs.keys import (
     SETTINGS,
 )
 from pytest_kfs.runsession import KfsSession
-
-MARKER_KEYS = frozenset({"sample", "storage_uri", "model_format", "service_account", "runtime",
-                         "protocol", "min_replicas", "namespace", "timeout"})
 
 _NO_CLUSTER = (
     "no cluster configured for pytest-kfs: pass --kfs-cluster=local (embedded), "
@@ -216,15 +214,14 @@ def _kfs_google_access(pytestconfig: pytest.Config, kfs_gcs_endpoint: str | None
 
 @pytest.fixture
 def kfs_preflight(kfs_cluster: Cluster, _kfs_google_access: Any) -> Any:
-    """Predict a model's outcome without deploying: `kfs_preflight(namespace, config)`.
+    """Predict a model's outcome without deploying: `kfs_preflight(namespace, ModelSpec(...))`.
 
     Returns a Prediction: `loads`, `fails: <finding code>` or `unknown: <why>`.
     """
-    from pytest_kfs.models import ModelConfig
     from pytest_kfs.preflight import predict
 
-    def check(namespace: str, config: ModelConfig) -> Any:
-        return predict(kfs_cluster, str(namespace), config, _kfs_google_access)
+    def check(namespace: str, model: ModelSpec) -> Any:
+        return predict(kfs_cluster, str(namespace), model.resolved(), _kfs_google_access)
     return check
 
 
@@ -247,28 +244,25 @@ def kfs_cluster(pytestconfig: pytest.Config) -> Cluster:
     return run.cluster
 
 
-def _sample_uri(sample: str | None) -> str:
-    from pytest_kfs.inferenceservice import SAMPLES
-
-    return SAMPLES.get(sample or "sklearn-iris", SAMPLES["sklearn-iris"]).storage_uri
-
-
 def _failed(node: pytest.Item) -> bool:
     return any(report.failed for report in node.stash.get(REPORTS, {}).values())
 
 
-def _marker_kwargs(node: pytest.Item) -> dict[str, Any]:
+def _marker(node: pytest.Item) -> tuple[ModelSpec | None, dict[str, Any]]:
+    """The model a test's `@pytest.mark.kfs` names, and its namespace and timeout."""
     marker = node.get_closest_marker("kfs")
     if marker is None:
-        return {}
-    if marker.args:
-        return {"sample": marker.args[0], **marker.kwargs}
-    unknown = sorted(set(marker.kwargs) - MARKER_KEYS)
-    if unknown:
-        raise pytest.UsageError(
-            f"@pytest.mark.kfs got unknown argument(s) {', '.join(unknown)} on {node.nodeid}; "
-            f"known: {', '.join(sorted(MARKER_KEYS))}")
-    return dict(marker.kwargs)
+        return None, {}
+    try:
+        return spec_from_marker(marker.args, marker.kwargs)
+    except (ValueError, TypeError) as error:
+        raise pytest.UsageError(f"@pytest.mark.kfs on {node.nodeid}: {error}") from None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A typo in a marker is one line at collection, before any cluster work."""
+    for item in items:
+        _marker(item)
 
 
 class _Namespace(str):
@@ -383,7 +377,7 @@ def kfs_namespace(request: pytest.FixtureRequest, kfs_cluster: Cluster) -> Any:
         shared.cluster = kfs_cluster
         yield shared  # the user's: never created or deleted here (kfs_deploy cleans up)
         return
-    if _marker_kwargs(request.node).get("namespace") == "module":
+    if _marker(request.node)[1].get("namespace") == "module":
         yield request.getfixturevalue("_kfs_module_namespace")
         return
     namespace = _open_namespace(request.config, kfs_cluster, request.node.nodeid)
@@ -495,41 +489,36 @@ def kfs_model(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namespac
     --kfs-service-account, else the --kfs-scenario plan, else the sklearn-iris sample.
     """
     from pytest_kfs.deploy import DeployError
-    from pytest_kfs.models import ModelConfig
 
     settings = request.config.stash[SETTINGS]
-    wanted = _marker_kwargs(request.node)
-    wanted.pop("namespace", None)
-    timeout = float(wanted.pop("timeout", settings.timeout_seconds))
-    if not wanted and settings.model is not None:
-        wanted = {"storage_uri": settings.model.storage_uri,
-                  "model_format": settings.model.model_format,
-                  "service_account": settings.model.service_account}
-    if not wanted.get("service_account") and not settings.scenario:
+    model, rest = _marker(request.node)
+    timeout = float(rest.get("timeout", settings.timeout_seconds))
+    if model is None:
+        model = settings.model
+    credentials = None
+    if not (model and model.service_account) and not settings.scenario:
         if settings.serving_key:
-            wanted["credentials"] = settings.serving_key.read_text()
+            credentials = settings.serving_key.read_text()
         elif settings.serving_account:
-            wanted["service_account"] = kfs_deploy.copy_service_account(
-                *settings.serving_account)
-    elif not wanted and settings.scenario:
+            model = (model or ModelSpec()).but(
+                service_account=kfs_deploy.copy_service_account(*settings.serving_account))
+    elif model is None and settings.scenario:
         plan = request.getfixturevalue("kfs_scenario").arrange_namespace(
             kfs_cluster.core, str(kfs_namespace), request.getfixturevalue("kfs_gcp"))
-        wanted = {"storage_uri": plan.storage_uri, "model_format": plan.model_format,
-                  "service_account": plan.service_account, "runtime": plan.runtime,
-                  "min_replicas": plan.min_replicas}
+        model = plan.but(name=plan.name or "model")
+    try:
+        model = (model or ModelSpec()).resolved()
+    except (KeyError, ValueError) as error:
+        pytest.fail(f"pytest-kfs: cannot deploy: {error.args[0]}", pytrace=False)
     if settings.preflight != "off":
-        prediction = request.getfixturevalue("kfs_preflight")(kfs_namespace, ModelConfig(
-            wanted.get("sample") or "model",
-            wanted.get("storage_uri") or _sample_uri(wanted.get("sample")),
-            wanted.get("model_format") or "sklearn", wanted.get("service_account"),
-            wanted.get("runtime"), wanted.get("protocol"), wanted.get("min_replicas")))
+        prediction = request.getfixturevalue("kfs_preflight")(kfs_namespace, model)
         request.node.user_properties.append(("kfs_preflight", prediction.describe()))
         if prediction.outcome == "fails" and settings.preflight == "on":
-            pytest.fail(f"pytest-kfs preflight: {kfs_namespace}/model {prediction.describe()}"
-                        " (not deployed; --kfs-preflight-report deploys anyway)",
-                        pytrace=False)
+            pytest.fail(f"pytest-kfs preflight: {kfs_namespace}/{model.name} "
+                        f"{prediction.describe()} (not deployed; --kfs-preflight-report "
+                        "deploys anyway)", pytrace=False)
     try:
-        handle = kfs_deploy(**{key: value for key, value in wanted.items() if value is not None})
+        handle = kfs_deploy(model, credentials=credentials)
     except DeployError as error:
         pytest.fail(f"pytest-kfs: cannot deploy: {error}", pytrace=False)
     handle.on_change = _progress(request.config, str(kfs_namespace), handle.name)

@@ -36,7 +36,7 @@ from pytest_kfs.gcs import (
     read_identity,
     retrying_within,
 )
-from pytest_kfs.models import ModelConfig
+from pytest_kfs.models import ModelSpec
 from pytest_kfs.runtimes import select_runtime
 
 GOOGLE_IAM = "https://iam.googleapis.com"
@@ -222,7 +222,7 @@ def _from_access(check: AccessCheck, who: str, uri: str) -> Prediction:
     return Prediction("unknown", reason="; ".join(check.notes) or "bucket not checked")
 
 
-def _runtime_prediction(view: ClusterView, namespace: str, config: ModelConfig
+def _runtime_prediction(view: ClusterView, namespace: str, config: ModelSpec
                         ) -> Prediction | None:
     try:
         namespaced, cluster_wide = view.runtimes(namespace)
@@ -307,13 +307,13 @@ def operator_access(storage_endpoint: str | None = None) -> GoogleAccess:
                         project=project)
 
 
-def predict(cluster: Cluster, namespace: str, config: ModelConfig,
+def predict(cluster: Cluster, namespace: str, config: ModelSpec,
             access: GoogleAccess) -> Prediction:
     """Predict the deploy's outcome; reads the cluster, never writes to it."""
     return predict_in(LiveView(cluster), namespace, config, access, GoogleChecks())
 
 
-def predict_in(view: ClusterView, namespace: str, config: ModelConfig, access: GoogleAccess,
+def predict_in(view: ClusterView, namespace: str, config: ModelSpec, access: GoogleAccess,
                checks: GoogleChecks) -> Prediction:
     """Predict from what `view` reads, asking Google through `checks` (shared by a fleet).
     Runtimes that cannot be listed (a namespaced Role cannot list ClusterServingRuntimes)
@@ -328,7 +328,7 @@ def predict_in(view: ClusterView, namespace: str, config: ModelConfig, access: G
     return prediction
 
 
-def _identity_prediction(view: ClusterView, namespace: str, config: ModelConfig,
+def _identity_prediction(view: ClusterView, namespace: str, config: ModelSpec,
                          access: GoogleAccess, checks: GoogleChecks) -> Prediction:
     account = config.service_account or "default"
     try:

@@ -12,7 +12,7 @@ from pytest_kfs.cluster import Cluster
 from pytest_kfs.evidence import GCS_KEY_FILE
 from pytest_kfs.gcs import ServingIdentity, read_identity
 from pytest_kfs.keys import RUN_CLUSTER, SETTINGS
-from pytest_kfs.models import ModelConfig
+from pytest_kfs.models import ModelSpec
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -28,7 +28,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 class Serving:
     """A model configuration in its namespace, and who KServe would read its bucket as."""
 
-    config: ModelConfig
+    config: ModelSpec
     namespace: str
     service_account: str
     identity: ServingIdentity
@@ -39,7 +39,7 @@ class Serving:
 
 @pytest.fixture
 def kfs_serving(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namespace: Any,
-                kfs_model_config: ModelConfig, kfs_gcs_endpoint: str | None) -> Serving:
+                kfs_model_config: ModelSpec, kfs_gcs_endpoint: str | None) -> Serving:
     """The configured model's namespace arranged, and its serving identity resolved."""
     config = kfs_model_config
     account = config.service_account or "default"

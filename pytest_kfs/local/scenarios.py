@@ -19,6 +19,7 @@ from pytest_kfs.local.gcp.admin import GcpAdmin
 from pytest_kfs.local.kserve.releases import Release
 from pytest_kfs.local.kserve.releases import release as default_release
 from pytest_kfs.local.samples import CORRUPT, iris_model_bytes
+from pytest_kfs.models import ModelSpec
 
 PROJECT = "kfs-demo"
 # KServe's docs bucket: public (allUsers may read), as the real one is, so the samples load
@@ -36,16 +37,11 @@ KEY_FILE = "gcloud-application-credentials.json"
 WI_ANNOTATION = "iam.gke.io/gcp-service-account"
 
 
-@dataclass(frozen=True)
-class DeployPlan:
-    """What to deploy in a namespace arranged by a scenario."""
-
-    storage_uri: str = PRIVATE_URI
-    model_format: str = "sklearn"
-    service_account: str | None = SERVING_KSA
-    runtime: str | None = None
-    min_replicas: int | None = None
-    sample: str | None = "sklearn-iris"  # the catalogue sample the model is a copy of
+def _plan(**changes: Any) -> ModelSpec:
+    """What a scenario deploys: by default a copy of the sklearn-iris sample in the team's
+    private bucket, served as the scenario's service account."""
+    return ModelSpec(storage_uri=PRIVATE_URI, model_format="sklearn",
+                     service_account=SERVING_KSA, sample="sklearn-iris").but(**changes)
 
 
 @dataclass(frozen=True)
@@ -66,7 +62,7 @@ class Scenario:
     bind_workload_identity: bool = False
     # Preflight checks access to the model, not its content: a corrupt file reads fine.
     preflight_sees: bool = True
-    plan: DeployPlan = field(default_factory=DeployPlan)
+    plan: ModelSpec = field(default_factory=_plan)
 
     @property
     def gsa(self) -> str:
@@ -82,7 +78,7 @@ class Scenario:
             gcp.grant_bucket(PRIVATE_BUCKET, self.bucket_role, f"serviceAccount:{self.gsa}")
 
     def arrange_namespace(self, core: client.CoreV1Api, namespace: str,
-                          gcp: GcpAdmin) -> DeployPlan:
+                          gcp: GcpAdmin) -> ModelSpec:
         """The cluster side: the service account (and key secret) the plan deploys with."""
         self.arrange_world(gcp)
         secrets = []
@@ -183,10 +179,10 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              "legacyBucketReader only: the prefix lists, the download is denied", False,
              bucket_role="roles/storage.legacyBucketReader"),
     Scenario("wrong-path", "readable bucket, but nothing under the storage URI's prefix",
-             False, plan=DeployPlan(storage_uri=f"gs://{PRIVATE_BUCKET}/models/sklearn/9.9/model",
+             False, plan=_plan(storage_uri=f"gs://{PRIVATE_BUCKET}/models/sklearn/9.9/model",
                                     sample=None)),
     Scenario("bucket-missing", "the storage URI names a bucket that does not exist", False,
-             plan=DeployPlan(storage_uri="gs://kfs-no-such-bucket/models/sklearn/1.0/model",
+             plan=_plan(storage_uri="gs://kfs-no-such-bucket/models/sklearn/1.0/model",
                              sample=None)),
     Scenario("anonymous-fallback",
              "no key secret and no metadata server (off GCP): KServe silently goes anonymous "
@@ -201,10 +197,10 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              "Workload Identity wired end to end: annotation plus workloadIdentityUser", True,
              key_secret=False, workload_identity=True, bind_workload_identity=True),
     Scenario("runtime-missing", "the model names a ServingRuntime that is not installed",
-             False, plan=DeployPlan(runtime="sklearn-custom-runtime")),
+             False, plan=_plan(runtime="sklearn-custom-runtime")),
     Scenario("corrupt-model", "the model file downloads but is not a model: the server "
              "fails to load it", False, preflight_sees=False,
-             plan=DeployPlan(storage_uri=f"gs://{PRIVATE_BUCKET}/{CORRUPT_PREFIX}",
+             plan=_plan(storage_uri=f"gs://{PRIVATE_BUCKET}/{CORRUPT_PREFIX}",
                              sample=None)),
     # Scale-to-zero is Knative's (Serverless mode), which does not run here: in Standard mode
     # KServe serves minReplicas 0 with one pod. The status of a scaled-to-zero service
@@ -212,7 +208,7 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("scale-to-zero",
              "healthy, with minReplicas 0. Serverless only: in the embedded cluster's Standard "
              "mode KServe keeps one pod and reads Loaded (no Knative here)", True,
-             plan=DeployPlan(min_replicas=0)),
+             plan=_plan(min_replicas=0)),
 )}
 
 

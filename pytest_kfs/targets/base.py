@@ -13,7 +13,7 @@ from pytest_kfs.config import SettingsError
 
 if TYPE_CHECKING:
     from pytest_kfs.cluster import Cluster
-    from pytest_kfs.models import ModelConfig
+    from pytest_kfs.models import ModelSpec
 
 # Keys of the xdist worker input: workers attach to the controller's cluster instead of
 # opening their own. TARGET names the registry entry that opened it.
@@ -56,7 +56,7 @@ class Rehearsal(Protocol):
     def scenario(self, name: str) -> Any:
         """The scenario: `plan`, `arrange_namespace(core, namespace, gcp)`, `summary`."""
 
-    def default_models(self, scenario: str | None) -> list[ModelConfig]:
+    def default_models(self, scenario: str | None) -> list[ModelSpec]:
         """The models a suite checks when no model is configured."""
 
     def arrange_model(self, cloud: LocalCloud, storage_uri: str, sample: str | None) -> str | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_kfs.config import SettingsError
-from pytest_kfs.models import ModelConfig
+from pytest_kfs.models import ModelSpec
 from pytest_kfs.targets.base import (
     SHARED_AUDIT_LOG,
     SHARED_CONTEXT,
@@ -148,12 +148,10 @@ class _Rehearsal:
 
         return scenario(name)
 
-    def default_models(self, scenario: str | None) -> list[ModelConfig]:
+    def default_models(self, scenario: str | None) -> list[ModelSpec]:
         """The scenario's model (with none named: the healthy rehearsal)."""
         name = scenario or "healthy"
-        plan = self.scenario(name).plan
-        return [ModelConfig(name, plan.storage_uri, plan.model_format, plan.service_account,
-                            plan.runtime, None, plan.min_replicas, name, plan.sample)]
+        return [self.scenario(name).plan.but(name=name, scenario=name)]
 
     def arrange_model(self, cloud: LocalCloud, storage_uri: str, sample: str | None) -> str | None:
         """Make the model in the local cloud; one line when it cannot be made."""

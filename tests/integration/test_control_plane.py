@@ -9,6 +9,9 @@ from kubernetes.client.rest import ApiException
 
 from pytest_kfs import inferenceservice as isvc
 from pytest_kfs.keys import RUN_CLUSTER
+from pytest_kfs.models import ModelSpec
+
+SKLEARN_IRIS = ModelSpec(sample="sklearn-iris").resolved()
 
 
 def _eventually(predicate, timeout=30.0, interval=0.1):
@@ -65,7 +68,7 @@ def test_kserve_crds_are_the_releases_own(kfs_cluster):
 
 def test_custom_resource_and_status_subresource(kfs_cluster, namespace):
     custom = kfs_cluster.custom
-    body = isvc.sample_manifest("sklearn-iris")
+    body = SKLEARN_IRIS.manifest()
     created = custom.create_namespaced_custom_object(
         isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, body)
     assert created["spec"]["predictor"]["model"]["storageUri"].startswith("gs://")
@@ -85,7 +88,7 @@ def test_custom_resource_and_status_subresource(kfs_cluster, namespace):
 
 
 def test_schema_is_enforced_server_side(kfs_cluster, namespace):
-    body = isvc.sample_manifest("sklearn-iris")
+    body = SKLEARN_IRIS.manifest()
     body["metadata"]["name"] = "invalid-status"
     kfs_cluster.custom.create_namespaced_custom_object(
         isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, body)
@@ -117,7 +120,7 @@ def test_watch_streams_changes(kfs_cluster, namespace):
     started.wait()
     time.sleep(0.2)
     custom.create_namespaced_custom_object(isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL,
-                                           isvc.sample_manifest("sklearn-iris"))
+                                           SKLEARN_IRIS.manifest())
     custom.patch_namespaced_custom_object_status(
         isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, "sklearn-iris",
         {"status": {"url": "http://sklearn-iris.example"}})

@@ -216,12 +216,13 @@ def test_a_host_name_kserve_refuses_ends_the_wait(kfs_cluster, kfs_namespace, kf
     # no amount of waiting fixes. (kfs_deploy refuses such a name up front; this creates the
     # InferenceService directly, as other tools do.)
     from pytest_kfs import inferenceservice as isvc
+    from pytest_kfs.models import ModelSpec
     from pytest_kfs.wait import wait_for_model
 
     name = "a-model-name-long-enough-to-overflow-the-label"
     kfs_cluster.custom.create_namespaced_custom_object(
         isvc.GROUP, isvc.VERSION, kfs_namespace, isvc.PLURAL,
-        isvc.sample_manifest("sklearn-iris", name))
+        ModelSpec(name, sample="sklearn-iris").resolved().manifest())
     result = wait_for_model(kfs_cluster, kfs_namespace, name, timeout=60)
     assert result.verdict is Verdict.FAILED
     assert result.reason.startswith("InternalError: ")

@@ -8,6 +8,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from pytest_kfs import inferenceservice as isvc
+from pytest_kfs.models import ModelSpec
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,8 @@ def test_the_release_crds_are_served(kfs_cluster):
 
 
 def _variants() -> list[tuple[str, dict]]:
-    variants = [(name, isvc.sample_manifest(name)) for name in sorted(isvc.SAMPLES)]
+    variants = [(name, ModelSpec(sample=name).resolved().manifest())
+                for name in sorted(isvc.SAMPLES)]
     variants.append(("user-model", isvc.manifest(
         "user-model", model_format="xgboost", storage_uri="gs://bucket/models/xgb",
         protocol="v2", runtime="kserve-xgbserver", service_account="sa-reader",

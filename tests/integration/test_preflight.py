@@ -8,7 +8,6 @@ from kubernetes import client
 from pytest_kfs.cluster import Cluster
 from pytest_kfs.deploy import ModelNotLoaded
 from pytest_kfs.local.scenarios import SCENARIOS
-from pytest_kfs.models import ModelConfig
 
 READ_ONLY_RULES = [
     {"apiGroups": [""], "resources": ["serviceaccounts", "secrets", "nodes"],
@@ -55,13 +54,10 @@ def test_prediction_matches_the_real_deploy(name, kfs_cluster, kfs_namespace, kf
     if not scenario.preflight_sees:
         pytest.skip(f"{name}: preflight checks access to the model, not its content")
     plan = scenario.arrange_namespace(kfs_cluster.core, kfs_namespace, kfs_gcp)
-    config = ModelConfig(name, plan.storage_uri, plan.model_format, plan.service_account,
-                         plan.runtime, None, plan.min_replicas)
-    prediction = predict(read_only_cluster, kfs_namespace, config, _kfs_google_access)
+    spec = plan.but(name="model").resolved()
+    prediction = predict(read_only_cluster, kfs_namespace, spec, _kfs_google_access)
 
-    model = kfs_deploy(storage_uri=plan.storage_uri, model_format=plan.model_format,
-                       service_account=plan.service_account, runtime=plan.runtime,
-                       min_replicas=plan.min_replicas)
+    model = kfs_deploy(spec)  # the very spec preflight judged
     try:
         model.wait_loaded(timeout=60)
         real = ("loads", None)

@@ -63,13 +63,13 @@ def test_failing_keeps_namespace(kfs_namespace):
     print("FAILED-NAMESPACE", kfs_namespace)
     assert False, "on purpose"
 
-@pytest.mark.kfs(colour="blue")
-def test_bad_marker(kfs_model):
+@pytest.mark.kfs("no-such-sample")
+def test_unknown_sample(kfs_model):
     pass
 """
 
 
-def test_marker_keep_on_failure_and_bad_marker(pytester):
+def test_marker_keep_on_failure_and_unknown_sample(pytester):
     pytester.makepyfile(test_marker=MARKER_AND_KEEP)
     pytester.makeconftest("""
 import pytest
@@ -95,7 +95,7 @@ def pytest_sessionfinish(session):
     assert f"NAMESPACE-STATE {kept} kept" in output
     assert f"NAMESPACE-STATE {passed} deleting" in output or passed not in output.split(
         "NAMESPACE-STATE")[-1]
-    assert "@pytest.mark.kfs got unknown argument(s) colour" in output
+    assert "pytest-kfs: cannot deploy: unknown sample 'no-such-sample'" in output
 
 
 def test_preflight_fails_before_deploying(pytester):

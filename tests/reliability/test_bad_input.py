@@ -130,9 +130,10 @@ CASES = {
     "run-id-invalid": Case(CLUSTER, "KFS_RUN_ID='Not Valid' must be 1-20 lower-case",
                            env={"KFS_RUN_ID": "Not Valid"}),
     # Mistakes in the tests and the model's objects.
-    "marker-unknown-argument": Case(DEPLOY, "@pytest.mark.kfs got unknown argument(s) storage",
+    "marker-unknown-argument": Case(DEPLOY, "@pytest.mark.kfs on test_x.py::test_x: unknown "
+                                    "argument(s) storage; known: min_replicas, model_format",
                                     test="import pytest\n\n@pytest.mark.kfs(storage='gs://b/m')\n"
-                                         "def test_x(kfs_model):\n    pass\n", usage=False),
+                                         "def test_x(kfs_model):\n    pass\n"),
     "sample-unknown": Case(DEPLOY, "unknown sample 'no-such-sample'",
                            test="import pytest\n\n@pytest.mark.kfs('no-such-sample')\n"
                                 "def test_x(kfs_model):\n    pass\n", usage=False),

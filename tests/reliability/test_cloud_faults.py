@@ -15,7 +15,7 @@ from pytest_kfs.deploy import Deployer
 from pytest_kfs.local.faultproxy import FaultProxy
 from pytest_kfs.local.processes import free_port
 from pytest_kfs.local.scenarios import PRIVATE_URI, sample_key
-from pytest_kfs.models import ModelConfig
+from pytest_kfs.models import ModelSpec
 from pytest_kfs.preflight import GoogleAccess, predict
 
 MODEL_URI = PRIVATE_URI
@@ -110,12 +110,12 @@ def test_preflight_says_unknown_not_fails(kfs_cluster, kfs_namespace, gcs_proxy,
         "model", f"sa-{uuid.uuid4().hex[:6]}", stranger)
     gcs_proxy.fail(503)
     prediction = predict(kfs_cluster, str(kfs_namespace),
-                         ModelConfig("model", MODEL_URI, "sklearn", account),
+                         ModelSpec("model", MODEL_URI, "sklearn", account),
                          GoogleAccess(None, gcs_proxy.url, iam_endpoint=kfs_gcs_endpoint))
     assert prediction.outcome == "unknown", prediction.describe()
     assert "could not verify" in prediction.describe()
     gcs_proxy.heal()
     healed = predict(kfs_cluster, str(kfs_namespace),
-                     ModelConfig("model", MODEL_URI, "sklearn", account),
+                     ModelSpec("model", MODEL_URI, "sklearn", account),
                      GoogleAccess(None, gcs_proxy.url, iam_endpoint=kfs_gcs_endpoint))
     assert (healed.outcome, healed.code) == ("fails", "GCS_LIST_DENIED")

@@ -2,11 +2,11 @@
 
 import json
 
-from pytest_kfs.config import ModelSettings, Settings
+from pytest_kfs.config import Settings
 from pytest_kfs.evidence import SecretSummary
 from pytest_kfs.gcs import resolve_identity
 from pytest_kfs.iam import Binding, Principal, explain
-from pytest_kfs.models import configured_models
+from pytest_kfs.models import ModelSpec, configured_models
 from pytest_kfs.probe import ProbeResult
 from pytest_kfs.targets import LocalTarget
 
@@ -66,7 +66,7 @@ def test_probe_output_is_parsed():
 
 
 def test_configured_models_follow_options_then_scenario():
-    options = Settings(target=LocalTarget(), model=ModelSettings("gs://b/m", "xgboost", "sa"))
+    options = Settings(target=LocalTarget(), model=ModelSpec("model", "gs://b/m", "xgboost", "sa"))
     assert [(m.storage_uri, m.service_account) for m in configured_models(options)] == [
         ("gs://b/m", "sa")]
     assert configured_models(Settings(target=LocalTarget()))[0].scenario == "healthy"
