@@ -24,6 +24,7 @@ from pytest_kfs.models import ModelSpec, spec_from_marker
 if TYPE_CHECKING:
     from pytest_kfs.cluster import Cluster
     from pytest_kfs.deploy import Deployer, ModelHandle
+    from pytest_kfs.preflight import Prediction
 
 from pytest_kfs.keys import (
     FLEET,
@@ -213,14 +214,15 @@ def _kfs_google_access(pytestconfig: pytest.Config, kfs_gcs_endpoint: str | None
 
 
 @pytest.fixture
-def kfs_preflight(kfs_cluster: Cluster, _kfs_google_access: Any) -> Any:
+def kfs_preflight(kfs_cluster: Cluster, _kfs_google_access: Any
+                  ) -> Callable[[str, ModelSpec], Prediction]:
     """Predict a model's outcome without deploying: `kfs_preflight(namespace, ModelSpec(...))`.
 
     Returns a Prediction: `loads`, `fails: <finding code>` or `unknown: <why>`.
     """
     from pytest_kfs.preflight import predict
 
-    def check(namespace: str, model: ModelSpec) -> Any:
+    def check(namespace: str, model: ModelSpec) -> Prediction:
         return predict(kfs_cluster, str(namespace), model.resolved(), _kfs_google_access)
     return check
 
