@@ -10,10 +10,12 @@ import base64
 import json
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pytest_kfs.local.gcp.server import LocalGcp
 from pytest_kfs.local.gcp.world import WorldError
+
+if TYPE_CHECKING:  # the server imports this module to serve the admin endpoint
+    from pytest_kfs.local.gcp.server import LocalGcp
 
 ADMIN_PATH = "/_kfs/admin"
 ADMIN_HEADER = "X-Kfs-Admin-Token"

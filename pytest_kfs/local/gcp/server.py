@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from pytest_kfs import iam
 from pytest_kfs.iam import Principal, Request
+from pytest_kfs.local.gcp.admin import ADMIN_HEADER, GcpAdmin, dispatch
 from pytest_kfs.local.gcp.world import Bucket, GcpWorld, StoredObject
 
 _JWT_SKEW_SECONDS = 300
@@ -218,8 +219,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- arranging the world from other processes ----------------------------------------------
     def _admin(self) -> None:
-        from pytest_kfs.local.gcp.admin import ADMIN_HEADER, GcpAdmin, dispatch
-
         body = self._body()
         if not secrets.compare_digest(self.headers.get(ADMIN_HEADER, ""), self.gcp.admin_token):
             self._json(403, {"error": "admin token required"})
