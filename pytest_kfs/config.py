@@ -33,7 +33,7 @@ class Settings:
 
     target: Target | None
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
-    scenario: str | None = None
+    scenarios: tuple[str, ...] = ()  # --kfs-scenario: the rehearsals the run arranges
     keep: str = "never"
     model: ModelSpec | None = None
     preflight: str = "off"
@@ -348,14 +348,15 @@ def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
     if scenario and namespace:
         raise SettingsError(f"--kfs-scenario arranges fresh namespaces of its own; "
                             f"--kfs-namespace={namespace} deploys into yours: use one")
+    scenarios: tuple[str, ...] = ()
     if scenario:
         rehearsal = target.rehearsal()
         if rehearsal is None:
             raise SettingsError(
                 f"--kfs-scenario={scenario} rehearses a failure in the embedded cluster; it "
                 f"needs --kfs-cluster=local, not --kfs-cluster={cluster}")
-        rehearsal.check(scenario)
-    return Settings(target=target, timeout_seconds=timeout, scenario=scenario, keep=keep,
+        scenarios = rehearsal.scenarios(scenario)
+    return Settings(target=target, timeout_seconds=timeout, scenarios=scenarios, keep=keep,
                     model=model, preflight=preflight, existing=existing, models=models,
                     sweep_ttl_seconds=sweep_ttl, run_id=run_id, serving_key=serving_key,
                     serving_account=serving_account, ingress=ingress, namespace=namespace)

@@ -95,7 +95,7 @@ def configured_models(settings: Settings) -> list[ModelSpec]:
         return [settings.model]
     rehearsal = settings.target.rehearsal() if settings.target is not None else None
     if rehearsal is not None:
-        return rehearsal.default_models(settings.scenario)
+        return rehearsal.default_models(settings.scenarios)
     return [ModelSpec(sample=DEFAULT_SAMPLE).resolved()]
 
 

@@ -81,8 +81,9 @@ OPTIONS: tuple[Option, ...] = (
            "label.", "DURATION"),
     Option("run_id", "name the run (e.g. the CI job id: lower-case, digits, `-`, up to 20); it "
            "labels the run's namespaces.", cli=False, ini=False),
-    Option("scenario", "with `local`: rehearse a scenario (" + ", ".join(SCENARIO_NAMES) + ").",
-           "NAME"),
+    Option("scenario", "with `local`: rehearse scenarios, `all` or names separated by commas ("
+           + ", ".join(SCENARIO_NAMES) + "); the suites check one model per scenario.",
+           "NAME[,NAME]"),
     Option("kserve_version", "with `local`: the KServe release whose own manager runs "
            "(`v0.20.0`, default, or `v0.13.1`).", "VERSION"),
     Option("serving_key", "a Google service-account key file: each test namespace gets a "

@@ -40,6 +40,8 @@ from pytest_kfs.keys import (
 )
 from pytest_kfs.runsession import KfsSession
 
+_ONE_SCENARIO = ("pytest-kfs: kfs_model and kfs_scenario deploy one scenario, and --kfs-scenario "
+                 "names {}: give one, or run the suites, which check each")
 _NO_CLUSTER = (
     "no cluster configured for pytest-kfs: pass --kfs-cluster=local (embedded), "
     "--kfs-cluster=<kubeconfig context>, --kfs-cluster=kind[:name] or --kfs-cluster=in-cluster"
@@ -232,9 +234,11 @@ def kfs_scenario(pytestconfig: pytest.Config) -> Any:
     """The rehearsal scenario of this run (--kfs-scenario), or skip when none is set."""
     settings = pytestconfig.stash[SETTINGS]
     rehearsal = settings.target.rehearsal() if settings.target is not None else None
-    if not settings.scenario or rehearsal is None:
+    if not settings.scenarios or rehearsal is None:
         pytest.skip("no --kfs-scenario given")
-    return rehearsal.scenario(settings.scenario)
+    if len(settings.scenarios) > 1:
+        pytest.fail(_ONE_SCENARIO.format(len(settings.scenarios)), pytrace=False)
+    return rehearsal.scenario(settings.scenarios[0])
 
 
 @pytest.fixture(scope="session")
@@ -498,13 +502,13 @@ def kfs_model(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namespac
     if model is None:
         model = settings.model
     credentials = None
-    if not (model and model.service_account) and not settings.scenario:
+    if not (model and model.service_account) and not settings.scenarios:
         if settings.serving_key:
             credentials = settings.serving_key.read_text()
         elif settings.serving_account:
             model = (model or ModelSpec()).but(
                 service_account=kfs_deploy.copy_service_account(*settings.serving_account))
-    elif model is None and settings.scenario:
+    elif model is None and settings.scenarios:
         plan = request.getfixturevalue("kfs_scenario").arrange_namespace(
             kfs_cluster.core, str(kfs_namespace), request.getfixturevalue("kfs_gcp"))
         model = plan.but(name=plan.name or "model")

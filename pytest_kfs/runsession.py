@@ -309,7 +309,7 @@ class KfsSession:
             Path(html_path).write_text(render_html(
                 records, cluster=run.cluster.describe() if run else None,
                 run_id=self.config.stash[RUN_ID],
-                scenario=self.config.stash[SETTINGS].scenario,
+                scenario=", ".join(self.config.stash[SETTINGS].scenarios) or None,
                 duration=time.monotonic() - self.started))
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if step_summary and records:

@@ -50,14 +50,15 @@ class Rehearsal(Protocol):
     """Capability: named failure scenarios the target can arrange, and the models it deploys
     when none are configured."""
 
-    def check(self, scenario: str) -> None:
-        """Raise SettingsError for a scenario name it does not know."""
+    def scenarios(self, value: str) -> tuple[str, ...]:
+        """The scenarios a --kfs-scenario value names (NAME[,NAME...] or all); SettingsError
+        for a name it does not know."""
 
     def scenario(self, name: str) -> Any:
         """The scenario: `plan`, `arrange_namespace(core, namespace, gcp)`, `summary`."""
 
-    def default_models(self, scenario: str | None) -> list[ModelSpec]:
-        """The models a suite checks when no model is configured."""
+    def default_models(self, scenarios: tuple[str, ...]) -> list[ModelSpec]:
+        """The models a suite checks when no model is configured: one per scenario."""
 
     def arrange_model(self, cloud: LocalCloud, storage_uri: str, sample: str | None) -> str | None:
         """Make the model exist in the local cloud; a one-line reason when it cannot."""

@@ -133,14 +133,19 @@ class _Cloud(LocalCloud):
 class _Rehearsal:
     """Scenarios, the default models, and models made on demand in the local cloud."""
 
-    def check(self, scenario: str) -> None:
-        """SettingsError for an unknown scenario, listing the known ones."""
-        from pytest_kfs.local.scenarios import scenario as find
+    def scenarios(self, value: str) -> tuple[str, ...]:
+        """`all`, or names separated by commas; SettingsError lists the known ones."""
+        from pytest_kfs.local.scenarios import SCENARIOS
 
-        try:
-            find(scenario)
-        except KeyError as error:
-            raise SettingsError(f"--kfs-scenario: {error.args[0]}") from None
+        if value.strip() == "all":
+            return tuple(SCENARIOS)
+        names = tuple(dict.fromkeys(name.strip() for name in value.split(",")))
+        unknown = [name for name in names if name and name not in SCENARIOS]
+        if unknown or not all(names):
+            what = f"unknown scenario '{unknown[0]}'" if unknown else "an empty scenario name"
+            raise SettingsError(f"--kfs-scenario={value}: {what}; known: "
+                                f"{', '.join(SCENARIOS)}, or all")
+        return names
 
     def scenario(self, name: str) -> Any:
         """The scenario by name."""
@@ -148,10 +153,10 @@ class _Rehearsal:
 
         return scenario(name)
 
-    def default_models(self, scenario: str | None) -> list[ModelSpec]:
-        """The scenario's model (with none named: the healthy rehearsal)."""
-        name = scenario or "healthy"
-        return [self.scenario(name).plan.but(name=name, scenario=name)]
+    def default_models(self, scenarios: tuple[str, ...]) -> list[ModelSpec]:
+        """Each scenario's model (with none named: the healthy rehearsal's)."""
+        return [self.scenario(name).plan.but(name=name, scenario=name)
+                for name in scenarios or ("healthy",)]
 
     def arrange_model(self, cloud: LocalCloud, storage_uri: str, sample: str | None) -> str | None:
         """Make the model in the local cloud; one line when it cannot be made."""

@@ -97,7 +97,7 @@ CASES = {
                                        "--kfs-scenario=healthy rehearses a failure in the "
                                        "embedded cluster; it needs --kfs-cluster=local"),
     "scenario-unknown": Case(("--kfs-cluster=local", "--kfs-scenario=nope"),
-                             "--kfs-scenario: "),
+                             "--kfs-scenario=nope: unknown scenario 'nope'; known: healthy"),
     "kubeconfig-with-local": Case(("--kfs-cluster=local", "--kfs-kubeconfig={admin}"),
                                   "--kfs-kubeconfig conflicts with --kfs-cluster=local"),
     "models-and-storage-uri": Case((*CLUSTER, "--kfs-models={models}",

@@ -78,3 +78,17 @@ def test_scenarios_need_a_target_that_rehearses():
     assert parse_target("in-cluster").rehearsal() is None
     models = LocalTarget().rehearsal().default_models(None)
     assert [model.scenario for model in models] == ["healthy"]
+
+
+def test_several_scenarios_make_one_model_each():
+    from pytest_kfs.local.scenarios import SCENARIOS
+    from pytest_kfs.models import configured_models
+
+    settings = resolve({"cluster": "local", "scenario": "bad-key, wrong-path,bad-key"}, {}, {})
+    assert settings.scenarios == ("bad-key", "wrong-path")
+    assert [(m.name, m.scenario) for m in configured_models(settings)] == [
+        ("bad-key", "bad-key"), ("wrong-path", "wrong-path")]
+    everything = resolve({"cluster": "local", "scenario": "all"}, {}, {})
+    assert everything.scenarios == tuple(SCENARIOS)
+    with pytest.raises(SettingsError, match="an empty scenario name; known: healthy"):
+        resolve({"cluster": "local", "scenario": "healthy,"}, {}, {})
