@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+# One worker runs the module, so the tests that share a `local up` find it running.
+pytestmark = pytest.mark.xdist_group("local-up")
 SUITES = str(Path(__file__).resolve().parents[2] / "suites")
 LIST = "test_the_serving_identity_can_list_the_model_prefix"
 PROBE = "test_an_in_cluster_probe_lists_then_reads_as_the_initializer"
@@ -26,9 +28,10 @@ EXPECTED = {"healthy": (set(), 18, 0, 2),
             "gcs-permission-denied": ({LIST, PROBE, POLICY, *LOADING}, 8, 9, 3)}
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def live(request):
-    """`python -m pytest_kfs.local up --scenario=...` running; its NAME=value lines."""
+    """`python -m pytest_kfs.local up --scenario=...` running; its NAME=value lines. One per
+    scenario for the module: the tests that use `healthy` share it."""
     process = subprocess.Popen(
         [sys.executable, "-m", "pytest_kfs.local", "up", f"--scenario={request.param}"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
