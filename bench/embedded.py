@@ -31,9 +31,8 @@ def _time_to_loaded(embedded: Any) -> float:
     plan = SCENARIOS["healthy"].arrange_namespace(cluster.core, "bench", GcpAdmin(embedded.gcp))
     started = time.monotonic()
     cluster.custom.create_namespaced_custom_object(isvc.GROUP, isvc.VERSION, "bench",
-                                                   isvc.PLURAL, isvc.manifest(
-        "model", model_format="sklearn", storage_uri=plan.storage_uri,
-        service_account=plan.service_account))
+                                                   isvc.PLURAL,
+                                                   plan.but(name="model").resolved().manifest())
     while True:
         obj = cluster.custom.get_namespaced_custom_object(isvc.GROUP, isvc.VERSION, "bench",
                                                           isvc.PLURAL, "model")

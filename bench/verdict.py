@@ -158,9 +158,7 @@ def broken(peer_timeout: float, sdk: bool = True) -> dict[str, Any]:
             stop = threading.Event()
             threading.Thread(target=_first_initializer_failure,
                              args=(admin, namespace, seen, stop), daemon=True).start()
-            Deployer(admin, namespace, kfs_timeout)(
-                name="model", storage_uri=plan.storage_uri, model_format=plan.model_format,
-                service_account=plan.service_account)
+            Deployer(admin, namespace, kfs_timeout)(plan.but(name="model"))
             # Deployed, then waited on, as kfs_model does (kubectl and the SDK need the object).
             launched = [("pytest-kfs", waiters.pytest_kfs(
                 counted(embedded, Path(work), f"kfs-{namespace}"), namespace, "model",

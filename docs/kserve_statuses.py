@@ -73,10 +73,8 @@ def observe(cluster: Cluster, gcp: GcpAdmin, index: int, scenario_name: str, tit
         time.sleep(0.1)
     plan = SCENARIOS[scenario_name].arrange_namespace(cluster.core, namespace, gcp)
     cluster.custom.create_namespaced_custom_object(isvc.GROUP, isvc.VERSION, namespace,
-                                                   isvc.PLURAL, isvc.manifest(
-        "model", model_format=plan.model_format, storage_uri=plan.storage_uri,
-        service_account=plan.service_account, runtime=plan.runtime,
-        min_replicas=plan.min_replicas))
+                                                   isvc.PLURAL,
+                                                   plan.but(name="model").resolved().manifest())
     seen = Observation(title)
     into.append(seen)
     started = time.monotonic()

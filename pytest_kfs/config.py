@@ -94,9 +94,14 @@ def parse_models_file(path: str, text: str) -> tuple[ModelSpec, ...]:
         if min_replicas is not None and (type(min_replicas) is not int or min_replicas < 0):
             raise SettingsError(f"{where}: min_replicas {min_replicas!r} is not a whole number "
                                 "of replicas (0 or more)")
-        models.append(parsed.but(name=name, runtime=entry.get("runtime"),
-                                 protocol=entry.get("protocol"), min_replicas=min_replicas,
-                                 sample=sample))
+        model = parsed.but(name=name, runtime=entry.get("runtime"),
+                           protocol=entry.get("protocol"), min_replicas=min_replicas,
+                           sample=sample)
+        try:
+            model.resolved()
+        except ValueError as error:
+            raise SettingsError(f"{where}: {error}") from None
+        models.append(model)
     return tuple(models)
 
 

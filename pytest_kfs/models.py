@@ -49,6 +49,10 @@ class ModelSpec:
             raise KeyError(f"unknown sample '{sample_name}'; known samples: "
                            f"{', '.join(sorted(SAMPLES))}")
         sample = SAMPLES[sample_name]
+        if self.model_format and self.model_format != sample.model_format:
+            raise ValueError(f"model_format {self.model_format} is not that of sample "
+                             f"{sample_name} ({sample.model_format}): give your model's "
+                             "storage_uri without a sample")
         # v1 is KServe's default protocol: the sample's manifest leaves it out, as KServe's docs do.
         protocol = sample.protocol if sample.protocol != "v1" else None
         return self.but(name=self.name or sample.name,

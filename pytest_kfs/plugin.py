@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_kfs.config import Settings, SettingsError, resolve
-from pytest_kfs.models import ModelSpec, spec_from_marker
+from pytest_kfs.models import MARKER_KEYS, ModelSpec, spec_from_marker
 
 # The Kubernetes and Google clients take most of a second to import: a run without a cluster
 # (the plugin merely installed) must not pay for them, so they are imported where used.
@@ -97,9 +97,9 @@ def _check_writable(option: str, path: str | None) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     """Validate the settings (bad input is a one-line usage error) and start the session."""
     config.addinivalue_line(
-        "markers", "kfs(sample=, storage_uri=, model_format=, service_account=, runtime=, "
-                   "protocol=, min_replicas=, timeout=, namespace='module'): the model "
-                   "kfs_model deploys for this test, and a module-wide namespace")
+        "markers", "kfs(" + ", ".join(f"{key}=" for key in sorted(MARKER_KEYS)) + "): the "
+                   "model kfs_model deploys for this test (ModelSpec's fields), its timeout, "
+                   "and namespace='module' for a module-wide namespace")
     try:
         config.stash[SETTINGS] = _settings(config)
         for option in ("kfs_report", "kfs_html"):
@@ -225,7 +225,11 @@ def kfs_preflight(kfs_cluster: Cluster, _kfs_google_access: Any
     from pytest_kfs.preflight import predict
 
     def check(namespace: str, model: ModelSpec) -> Prediction:
-        return predict(kfs_cluster, str(namespace), model.resolved(), _kfs_google_access)
+        try:
+            resolved = model.resolved()
+        except (KeyError, ValueError) as error:
+            pytest.fail(f"pytest-kfs: cannot predict: {error.args[0]}", pytrace=False)
+        return predict(kfs_cluster, str(namespace), resolved, _kfs_google_access)
     return check
 
 
@@ -254,21 +258,35 @@ def _failed(node: pytest.Item) -> bool:
     return any(report.failed for report in node.stash.get(REPORTS, {}).values())
 
 
-def _marker(node: pytest.Item) -> tuple[ModelSpec | None, dict[str, Any]]:
-    """The model a test's `@pytest.mark.kfs` names, and its namespace and timeout."""
+def _marker_problem(node: pytest.Item) -> str | None:
+    """One line on what is wrong with a test's `@pytest.mark.kfs`, or None."""
     marker = node.get_closest_marker("kfs")
-    if marker is None:
-        return None, {}
     try:
-        return spec_from_marker(marker.args, marker.kwargs)
-    except (ValueError, TypeError) as error:
-        raise pytest.UsageError(f"@pytest.mark.kfs on {node.nodeid}: {error}") from None
+        if marker is not None:
+            spec_from_marker(marker.args, marker.kwargs)
+    except ValueError as error:
+        return f"@pytest.mark.kfs on {node.nodeid}: {error}"
+    return None
+
+
+def _marker(node: pytest.Item) -> tuple[ModelSpec | None, dict[str, Any]]:
+    """The model a test's `@pytest.mark.kfs` names, and its namespace and timeout; a marker
+    that is wrong fails the test with one line (an xdist worker cannot stop the run)."""
+    problem = _marker_problem(node)
+    if problem:
+        pytest.fail(f"pytest-kfs: {problem}", pytrace=False)
+    marker = node.get_closest_marker("kfs")
+    return spec_from_marker(marker.args, marker.kwargs) if marker else (None, {})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A typo in a marker is one line at collection, before any cluster work."""
-    for item in items:
-        _marker(item)
+    """A typo in a marker is one line at collection, before any cluster work. (xdist workers
+    collect, and a usage error there crashes the worker: its tests fail with the line.)"""
+    if hasattr(config, "workerinput"):
+        return
+    problem = next(filter(None, map(_marker_problem, items)), None)
+    if problem:
+        raise pytest.UsageError(problem)
 
 
 class _Namespace(str):
@@ -455,10 +473,10 @@ def _progress(config: pytest.Config, namespace: str, name: str) -> Any:
 @pytest.fixture
 def kfs_deploy(request: pytest.FixtureRequest, kfs_cluster: Cluster,
                kfs_namespace: Any) -> Iterator[Deployer]:
-    """Factory: deploy a sample, a spec/YAML or a storage URI; returns a ModelHandle with
-    .wait_loaded() (raises ModelNotLoaded with the diagnosis), .require_loaded() (fails the
-    test with it), .wait(), .status, .timeline, .diagnose(), .update(patch), .delete(),
-    .predict(rows) / .infer(rows) / .v2_ready(), .url and .route().
+    """Factory: deploy a ModelSpec, a sample, a spec/YAML or a storage URI; returns a
+    ModelHandle with .wait_loaded() (raises ModelNotLoaded with the diagnosis),
+    .require_loaded() (fails the test with it), .wait(), .status, .timeline, .diagnose(),
+    .update(patch), .delete(), .predict(rows) / .infer(rows) / .v2_ready(), .url and .route().
 
     kfs_deploy("sklearn-iris"), kfs_deploy(spec=yaml_or_dict_or_path),
     kfs_deploy(storage_uri=..., model_format=..., service_account=..., credentials=key_json,

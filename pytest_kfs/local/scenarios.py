@@ -158,6 +158,20 @@ def arrange_model(gcp: GcpAdmin, storage_uri: str, sample: str | None) -> str | 
     return None
 
 
+OPERATOR = "kfs-operator@kfs-demo.iam.gserviceaccount.com"
+OPERATOR_ROLES = ("roles/storage.admin", "roles/iam.securityReviewer",
+                  "roles/iam.serviceAccountTokenCreator")
+
+
+def operator_key(gcp: GcpAdmin) -> dict[str, str]:
+    """A key of the operator who runs the suites and preflight: on the project, what a
+    platform engineer has (read buckets and their policies, make tokens as other accounts)."""
+    gcp.ensure_service_account(OPERATOR)
+    for role in OPERATOR_ROLES:
+        gcp.grant_project(PROJECT, role, f"serviceAccount:{OPERATOR}")
+    return dict(gcp.create_key(OPERATOR))
+
+
 def sample_key(gcp: GcpAdmin, name: str, can_read: bool = True,
                project: str = PROJECT) -> dict[str, Any]:
     """A key for Google service account `name@project`, with objectViewer on the private bucket

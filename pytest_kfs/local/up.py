@@ -9,6 +9,7 @@ way users run against their own clusters, rehearsed here.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import sys
@@ -19,7 +20,8 @@ from typing import Any
 from pytest_kfs.local.embedded import start_embedded
 from pytest_kfs.local.gcp.admin import GcpAdmin
 from pytest_kfs.local.kserve.releases import UnknownRelease
-from pytest_kfs.local.scenarios import PRIVATE_BUCKET, SCENARIOS, scenario
+from pytest_kfs.local.scenarios import SCENARIOS, operator_key, scenario
+from pytest_kfs.models import SPEC_KEYS
 
 _USAGE = "usage: python -m pytest_kfs.local up [--kserve=VERSION] [--scenario=NAME]"
 
@@ -49,24 +51,14 @@ def _serving_key(embedded: Any, name: str) -> dict[str, Any]:
     return dict(key)
 
 
-OPERATOR = "kfs-operator@kfs-demo.iam.gserviceaccount.com"
-
-
-def _operator_key(embedded: Any) -> dict[str, Any]:
-    """The operator who runs the suites: may read the scenario bucket's IAM policy."""
-    gcp = GcpAdmin(embedded.gcp)
-    gcp.ensure_service_account(OPERATOR)
-    gcp.grant_bucket(PRIVATE_BUCKET, "roles/storage.admin", f"serviceAccount:{OPERATOR}")
-    return dict(gcp.create_key(OPERATOR))
-
-
 def _write_models(path: Path, name: str) -> Path:
     """The scenario's model as a --kfs-models file (a copy of the sklearn-iris sample in the
     team's private bucket, so the suites check its answer too)."""
     plan = scenario(name).plan
-    entry = {"name": "model", "storage_uri": plan.storage_uri, "model_format": plan.model_format}
-    if plan.sample:
-        entry["sample"] = plan.sample
+    # The serving identity comes from KFS_SERVING_KEY (an account made in each test namespace),
+    # not from the scenario's own service account.
+    entry = {key: value for key, value in dataclasses.asdict(plan.but(name="model")).items()
+             if value is not None and key in SPEC_KEYS and key != "service_account"}
     path.write_text(json.dumps({"models": [entry]}))  # JSON is YAML
     return path
 
@@ -101,7 +93,7 @@ def main(argv: list[str]) -> int:
             return 2
         key_file = _write_key(embedded.plane.workdir / "serving-key.json", key)
         operator_file = _write_key(embedded.plane.workdir / "operator-key.json",
-                                   _operator_key(embedded))
+                                   operator_key(GcpAdmin(embedded.local_gcp)))
         assert embedded.gcp is not None and embedded.ingress is not None
         models_file = _write_models(embedded.plane.workdir / "models.yaml", options["scenario"])
         lines = {"KFS_CONTEXT": embedded.context, "KFS_KUBECONFIG": str(embedded.kubeconfig),

@@ -26,9 +26,6 @@ from pytest_kfs.targets.base import (
 
 SHARED_GCP_ENDPOINT = "kfs_shared_gcp_endpoint"
 SHARED_GCP_TOKEN = "kfs_shared_gcp_token"
-OPERATOR = "kfs-operator@kfs-demo.iam.gserviceaccount.com"
-OPERATOR_ROLES = ("roles/storage.admin", "roles/iam.securityReviewer",
-                  "roles/iam.serviceAccountTokenCreator")
 
 
 @dataclass(frozen=True)
@@ -123,11 +120,9 @@ class _Cloud(LocalCloud):
 
     def operator_key(self) -> dict[str, str]:
         """A key of the operator account, granted what a platform engineer has."""
-        self.admin.ensure_service_account(OPERATOR)
-        for role in OPERATOR_ROLES:
-            self.admin.grant_project("kfs-demo", role, f"serviceAccount:{OPERATOR}")
-        key: dict[str, str] = self.admin.create_key(OPERATOR)
-        return key
+        from pytest_kfs.local.scenarios import operator_key
+
+        return operator_key(self.admin)
 
 
 class _Rehearsal:

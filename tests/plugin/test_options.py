@@ -31,7 +31,8 @@ def test_fixtures_are_documented(pytester):
         "kfs_cluster*session*", "*connected cluster of this run*",
         "kfs_gcp*session*", "*local GCP*",
         "kfs_namespace*", "*fresh namespace for this test*",
-        "kfs_deploy*", "*Factory: deploy a sample*", "*.require_loaded()*", "*.predict(rows)*",
+        "kfs_deploy*", "*Factory: deploy a ModelSpec, a sample*", "*.require_loaded()*",
+        "*.predict(rows)*",
         "kfs_model*", "*configured model, deployed and Loaded*",
     ])
 

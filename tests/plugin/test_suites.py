@@ -123,17 +123,35 @@ def _assert_no_leak(pytester, output: str) -> None:
     assert leaks == [], f"secret material found in: {leaks}"
 
 
+def _scenario_of(param: str) -> str | None:
+    """The scenario a test's parameters name (`bad-key`, `bad-key-v1`, `v1-bad-key`); the
+    longest name wins: "broken-workload-identity" also holds "workload-identity"."""
+    found = [s for s in EXPECTED if f"-{s}-" in f"-{param}-"]
+    return max(found, key=len) if found else None
+
+
+_SECTION = re.compile(r"^_{3,} (?:ERROR at \w+ of )?(\S+) _{3,}$", re.M)
+
+
+def _sections_by_scenario(output: str) -> dict[str | None, str]:
+    """The failure sections of each scenario's tests, joined."""
+    parts = _SECTION.split(output)
+    sections: dict[str | None, str] = {}
+    for test_id, body in zip(parts[1::2], parts[2::2], strict=True):
+        scenario = _scenario_of(test_id.partition("[")[2].rstrip("]"))
+        sections[scenario] = sections.get(scenario, "") + body
+    return sections
+
+
 def _failed_by_scenario(output: str) -> dict[str | None, set[str]]:
     """Failed and errored tests per scenario, read from their ids (`test[<scenario>-v1]`)."""
     failed: dict[str | None, set[str]] = {}
     for line in output.splitlines():
         if not line.startswith(("FAILED ", "ERROR ")):
             continue
-        test_id = line.split("::")[1].split(" ")[0]
-        name, _, param = test_id.partition("[")
-        # The longest name wins: "broken-workload-identity" also holds "workload-identity".
-        found = [s for s in EXPECTED if f"-{s}-" in f"-{param.rstrip(']')}-"]
-        failed.setdefault(max(found, key=len) if found else None, set()).add(name)
+        test_id = line.split(" ")[1]
+        name, _, param = test_id.rpartition("::")[2].partition("[")
+        failed.setdefault(_scenario_of(param.rstrip("]")), set()).add(name)
     return failed
 
 
@@ -170,9 +188,11 @@ def test_suites_fail_exactly_the_right_tests_in_every_scenario(pytester, release
              if failed.get(scenario, set()) != failing}
     assert None not in failed, f"failures outside any scenario: {failed[None]}"
     assert wrong == {}, f"{wrong}\n{output[-3000:]}"
-    for _, phrases in expected.values():
-        for phrase in phrases:
-            assert phrase in output
+    sections = _sections_by_scenario(output)
+    missing = {scenario: [phrase for phrase in phrases
+                          if phrase not in sections.get(scenario, "")]
+               for scenario, (_, phrases) in expected.items()}
+    assert {scenario: gone for scenario, gone in missing.items() if gone} == {}
     _assert_no_leak(pytester, output)
 
 

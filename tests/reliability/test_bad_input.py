@@ -134,6 +134,12 @@ CASES = {
                                     "argument(s) storage; known: min_replicas, model_format",
                                     test="import pytest\n\n@pytest.mark.kfs(storage='gs://b/m')\n"
                                          "def test_x(kfs_model):\n    pass\n"),
+    # xdist workers collect: the marker's line then fails the test instead of stopping the run.
+    "marker-unknown-argument-xdist": Case(
+        (*DEPLOY, "-n", "2", "-p", "xdist"), "pytest-kfs: @pytest.mark.kfs on test_x.py::test_x: "
+        "unknown argument(s) storage",
+        test="import pytest\n\n@pytest.mark.kfs(storage='gs://b/m')\n"
+             "def test_x(kfs_model):\n    pass\n", usage=False),
     "sample-unknown": Case(DEPLOY, "unknown sample 'no-such-sample'",
                            test="import pytest\n\n@pytest.mark.kfs('no-such-sample')\n"
                                 "def test_x(kfs_model):\n    pass\n", usage=False),

@@ -34,6 +34,17 @@ def test_a_uri_without_a_sample_needs_its_format_and_is_named_model():
         ModelSpec(sample="nope").resolved()
 
 
+def test_a_format_the_sample_does_not_have_is_refused_not_mixed_in():
+    # The sample's sklearn model under xgboost's runtime would be a broken manifest.
+    with pytest.raises(ValueError, match=r"model_format xgboost is not that of sample "
+                                         r"sklearn-iris \(sklearn\)"):
+        ModelSpec(model_format="xgboost").resolved()
+    text = ("models:\n- {storage_uri: 'gs://team-models/m', model_format: xgboost, "
+            "sample: sklearn-iris}\n")
+    with pytest.raises(SettingsError, match="model 1: model_format xgboost is not that of"):
+        parse_models_file("m.yaml", text)
+
+
 def test_the_marker_takes_the_specs_fields_and_where_and_how_long():
     assert SPEC_KEYS | {"namespace", "timeout"} == MARKER_KEYS
     spec, rest = spec_from_marker(("sklearn-iris",), {"min_replicas": 0, "timeout": 30})
