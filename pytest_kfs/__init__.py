@@ -11,6 +11,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time they load on first 
     from pytest_kfs.diagnose import Finding
     from pytest_kfs.models import ModelSpec
     from pytest_kfs.offline import Diagnosis, Pasted, diagnose_pasted
+    from pytest_kfs.preflight import Prediction
     from pytest_kfs.status import ModelState, Verdict
     from pytest_kfs.wait import WaitResult
 
@@ -27,6 +28,7 @@ __all__ = [
     "ModelSpec",
     "ModelState",
     "Pasted",
+    "Prediction",
     "Settings",
     "SettingsError",
     "Verdict",
@@ -39,6 +41,7 @@ __version__ = "0.1.0"
 _HOMES = {"Cluster": "cluster", "ClusterError": "cluster", "Code": "codes",
           "DeployError": "deploy", "Deployer": "deploy", "ModelHandle": "deploy",
           "ModelNotLoaded": "deploy", "Finding": "diagnose", "ModelSpec": "models",
+          "Prediction": "preflight",
           "Diagnosis": "offline", "Pasted": "offline", "diagnose_pasted": "offline",
           "ModelState": "status", "Verdict": "status", "WaitResult": "wait"}
 

@@ -140,6 +140,10 @@ CASES = {
         "unknown argument(s) storage",
         test="import pytest\n\n@pytest.mark.kfs(storage='gs://b/m')\n"
              "def test_x(kfs_model):\n    pass\n", usage=False),
+    "several-scenarios-for-kfs-model": Case(
+        ("--kfs-cluster=local", "--kfs-scenario=healthy,bad-key"),
+        "kfs_model and kfs_scenario deploy one scenario, and --kfs-scenario names 2",
+        test="def test_x(kfs_model):\n    pass\n", usage=False),
     "sample-unknown": Case(DEPLOY, "unknown sample 'no-such-sample'",
                            test="import pytest\n\n@pytest.mark.kfs('no-such-sample')\n"
                                 "def test_x(kfs_model):\n    pass\n", usage=False),
