@@ -95,8 +95,12 @@ class Target:
 
     @classmethod
     def parse(cls, value: str, options: TargetOptions) -> Target | None:
-        """This target for a --kfs-cluster value, None when the value names another."""
-        raise NotImplementedError
+        """This target for a --kfs-cluster value, None when the value names another. By
+        default the value is the target's name, and it takes no companion option."""
+        if value != cls.name:
+            return None
+        refuse_options(value, options)
+        return cls()
 
     def describe(self) -> str:
         """One phrase for messages."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pytest_kfs.targets.base import SHARED_TARGET, RunCluster, Target, TargetOptions, refuse_options
+from pytest_kfs.targets.base import SHARED_TARGET, RunCluster, Target
 
 
 @dataclass(frozen=True)
@@ -13,14 +13,6 @@ class InClusterTarget(Target):
     """The in-cluster service-account config."""
 
     name = "in-cluster"
-
-    @classmethod
-    def parse(cls, value: str, options: TargetOptions) -> InClusterTarget | None:
-        """`in-cluster`."""
-        if value != cls.name:
-            return None
-        refuse_options(value, options)
-        return cls()
 
     def describe(self) -> str:
         """One phrase for messages."""

@@ -19,8 +19,6 @@ from pytest_kfs.targets.base import (
     LocalCloud,
     RunCluster,
     Target,
-    TargetOptions,
-    refuse_options,
     sigterm_as_interrupt,
 )
 
@@ -35,14 +33,6 @@ class LocalTarget(Target):
     name = "local"
     starts_on_demand = True
     kserve_version: str | None = None  # None: the newest release the embedded cluster runs
-
-    @classmethod
-    def parse(cls, value: str, options: TargetOptions) -> LocalTarget | None:
-        """`local`."""
-        if value != cls.name:
-            return None
-        refuse_options(value, options)
-        return cls()
 
     def describe(self) -> str:
         """One phrase for messages."""
