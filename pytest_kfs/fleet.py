@@ -41,6 +41,7 @@ from pytest_kfs.evidence import (
 )
 from pytest_kfs.gcs import ServingIdentity, identity_of_account
 from pytest_kfs.models import ModelSpec
+from pytest_kfs.once import Once
 from pytest_kfs.preflight import (
     GKE_NODE_LABEL,
     GoogleAccess,
@@ -95,7 +96,7 @@ class Fleet:
     gaps: list[str] = field(default_factory=list)
     _gke: bool | None = None
     _gke_read: bool = False
-    _fetched: dict[tuple[str, str, str], dict[str, Any] | None] = field(default_factory=dict)
+    _fetched: Once[dict[str, Any] | None] = field(default_factory=Once)
     _lock: threading.RLock = field(default_factory=threading.RLock)  # gke() lists under it
     _pool: ThreadPoolExecutor | None = None
     _predictions: dict[Key, Future[Prediction]] = field(default_factory=dict)
@@ -242,23 +243,21 @@ class Fleet:
         return names
 
     def _fetch(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-        """One object by name, once (None: it does not exist); an error reading it raises."""
-        key = (kind, namespace, name)
-        with self._lock:
-            if key in self._fetched:
-                return self._fetched[key]
+        """One object by name, once even when predictions ask for it at the same time (None:
+        it does not exist); an error reading it raises, and the next asker reads again."""
         read = {"serviceaccount": self.cluster.core.read_namespaced_service_account,
                 "secret": self.cluster.core.read_namespaced_secret}[kind]
-        try:
-            found: dict[str, Any] | None = self.cluster.api_client.sanitize_for_serialization(
-                read(name, namespace, _request_timeout=30))
-        except ApiException as error:
-            if error.status != 404:
-                raise
-            found = None
-        with self._lock:
-            self._fetched[key] = found
-        return found
+
+        def fetch() -> dict[str, Any] | None:
+            try:
+                found: dict[str, Any] = self.cluster.api_client.sanitize_for_serialization(
+                    read(name, namespace, _request_timeout=30))
+            except ApiException as error:
+                if error.status != 404:
+                    raise
+                return None
+            return found
+        return self._fetched.get((kind, namespace, name), fetch)
 
     def _named(self, kind: _Kind, fetch_kind: str, namespace: str, name: str
                ) -> dict[str, Any] | None:

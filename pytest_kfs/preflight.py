@@ -37,6 +37,7 @@ from pytest_kfs.gcs import (
     retrying_within,
 )
 from pytest_kfs.models import ModelSpec
+from pytest_kfs.once import Once
 from pytest_kfs.runtimes import select_runtime
 
 GOOGLE_IAM = "https://iam.googleapis.com"
@@ -148,8 +149,7 @@ class GoogleChecks:
     are made once, and retries of unanswered requests come from one budget."""
 
     retry_budget: int = 100
-    _answers: dict[Hashable, Any] = field(default_factory=dict)
-    _locks: dict[Hashable, threading.Lock] = field(default_factory=dict)
+    _answers: Once[Any] = field(default_factory=Once)
     _guard: threading.Lock = field(default_factory=threading.Lock)
 
     def __repr__(self) -> str:
@@ -157,14 +157,8 @@ class GoogleChecks:
 
     def once(self, key: Hashable, compute: Callable[[], T]) -> T:
         """compute() the first time `key` is asked (other threads asking wait for it)."""
-        with self._guard:
-            if key in self._answers:
-                return self._answers[key]  # type: ignore[no-any-return]
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            if key not in self._answers:
-                self._answers[key] = compute()
-            return self._answers[key]  # type: ignore[no-any-return]
+        answer: T = self._answers.get(key, compute)
+        return answer
 
     def spend_retry(self) -> bool:
         """Take one retry from the budget; False once it is spent (then errors stand)."""
