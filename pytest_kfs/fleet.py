@@ -94,10 +94,9 @@ class Fleet:
     cluster_runtimes: list[dict[str, Any]] | None = None
     config: dict[str, Any] = field(default_factory=dict)
     gaps: list[str] = field(default_factory=list)
-    _gke: bool | None = None
-    _gke_read: bool = False
     _fetched: Once[dict[str, Any] | None] = field(default_factory=Once)
-    _lock: threading.RLock = field(default_factory=threading.RLock)  # gke() lists under it
+    _gke: Once[bool | None] = field(default_factory=Once)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
     _pool: ThreadPoolExecutor | None = None
     _predictions: dict[Key, Future[Prediction]] = field(default_factory=dict)
     _google: tuple[GoogleAccess, GoogleChecks] | None = None
@@ -345,16 +344,13 @@ class Fleet:
 
     def gke(self) -> bool | None:
         """ClusterView.on_gke: nodes listed once (None: they cannot be)."""
-        with self._lock:
-            if not self._gke_read:
-                self._gke_read = True
-                try:
-                    self._gke = any(GKE_NODE_LABEL in (node["metadata"].get("labels") or {})
-                                    for page in self._list("/api/v1/nodes", None)
-                                    for node in page)
-                except READ_ERRORS:
-                    self._gke = None
-            return self._gke
+        def listed() -> bool | None:
+            try:
+                return any(GKE_NODE_LABEL in (node["metadata"].get("labels") or {})
+                           for page in self._list("/api/v1/nodes", None) for node in page)
+            except READ_ERRORS:
+                return None
+        return self._gke.get("nodes", listed)
 
     def use_google(self, access: GoogleAccess, checks: GoogleChecks) -> None:
         """Ask Google with `access` from now on, GOOGLE_CONCURRENCY requests at a time; one
