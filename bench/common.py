@@ -13,8 +13,8 @@ from importlib import metadata
 from pathlib import Path
 
 from pytest_kfs.local.assets import cache_dir, model_server_python
-from pytest_kfs.local.faultproxy import FaultProxy
 from pytest_kfs.local.kserve.releases import release
+from pytest_kfs.testing.faultproxy import FaultProxy
 
 ROOT = Path(__file__).resolve().parents[1]
 ISVC = ("serving.kserve.io", "v1beta1", "inferenceservices")

@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pytest_kfs import inferenceservice as isvc
-from pytest_kfs.cluster import connect_context
-from pytest_kfs.local import start_embedded
+from pytest_kfs.kserve import api
+from pytest_kfs.kube.cluster import connect_context
+from pytest_kfs.local.embedded import start_embedded
 from pytest_kfs.local.gcp.admin import GcpAdmin
 from pytest_kfs.local.kserve.releases import RELEASES
 from pytest_kfs.local.scenarios import SCENARIOS
@@ -30,12 +30,12 @@ def _time_to_loaded(embedded: Any) -> float:
         time.sleep(0.05)
     plan = SCENARIOS["healthy"].arrange_namespace(cluster.core, "bench", GcpAdmin(embedded.gcp))
     started = time.monotonic()
-    cluster.custom.create_namespaced_custom_object(isvc.GROUP, isvc.VERSION, "bench",
-                                                   isvc.PLURAL,
+    cluster.custom.create_namespaced_custom_object(api.GROUP, api.VERSION, "bench",
+                                                   api.PLURAL,
                                                    plan.but(name="model").resolved().manifest())
     while True:
-        obj = cluster.custom.get_namespaced_custom_object(isvc.GROUP, isvc.VERSION, "bench",
-                                                          isvc.PLURAL, "model")
+        obj = cluster.custom.get_namespaced_custom_object(api.GROUP, api.VERSION, "bench",
+                                                          api.PLURAL, "model")
         model = (obj.get("status") or {}).get("modelStatus") or {}
         if model.get("transitionStatus") == "UpToDate":
             return time.monotonic() - started

@@ -1,7 +1,7 @@
 """Fleet-scale nightly: `pytest --kfs-existing=all` over N InferenceServices.
 
 A bare control plane (KServe's release installed, its manager not running, no kubelet) holds a
-fleet written by `pytest_kfs.local.fleetworld` as KServe and the kubelet leave it: N models over
+fleet written by `pytest_kfs.testing.fleetworld` as KServe and the kubelet leave it: N models over
 100 namespaces, 50 principals, one stuck in 20 with each cause in turn (the seed's
 `Active Loaded / Target Pending / InProgress` among them). The suite runs through a counting
 proxy; the local Google Cloud counts its requests; the process tree's memory is sampled.
@@ -26,12 +26,12 @@ from typing import Any
 from common import ROOT
 from processes import run_sampled
 
-from pytest_kfs.local import fleetworld
 from pytest_kfs.local.assets import build_kubectl
 from pytest_kfs.local.embedded import start_embedded
-from pytest_kfs.local.faultproxy import FaultProxy
 from pytest_kfs.local.gcp import GcpWorld, LocalGcp
 from pytest_kfs.local.gcp.admin import GcpAdmin
+from pytest_kfs.testing import fleetworld
+from pytest_kfs.testing.faultproxy import FaultProxy
 
 NAMESPACES, PRINCIPALS = 100, 50
 OPERATOR = f"fleet-operator@{fleetworld.PROJECT}.iam.gserviceaccount.com"
@@ -188,8 +188,9 @@ def concurrent_waits(models: int) -> dict[str, Any]:
     counted by the proxy, from the first wait to the last verdict."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from pytest_kfs import inferenceservice as isvc
-    from pytest_kfs.cluster import connect_context
+    from pytest_kfs.kserve import api
+    from pytest_kfs.kserve import manifests as isvc
+    from pytest_kfs.kube.cluster import connect_context
     from pytest_kfs.wait import wait_for_model
 
     rows = {}
@@ -204,7 +205,7 @@ def concurrent_waits(models: int) -> dict[str, Any]:
                 admin.core.create_namespace({"metadata": {"name": namespace}})
             for namespace, name in spots:
                 admin.custom.create_namespaced_custom_object(
-                    isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL,
+                    api.GROUP, api.VERSION, namespace, api.PLURAL,
                     isvc.manifest(name, model_format="sklearn", storage_uri=f"gs://b/{name}"))
             proxy = FaultProxy(embedded.plane.server, embedded.plane.client_ssl_context())
             proxy.start()
@@ -219,7 +220,7 @@ def concurrent_waits(models: int) -> dict[str, Any]:
                     time.sleep(3)
                     for namespace, name in spots:
                         admin.custom.patch_namespaced_custom_object_status(
-                            isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, name,
+                            api.GROUP, api.VERSION, namespace, api.PLURAL, name,
                             {"status": loaded})
                     verdicts = [wait.result().verdict.value for wait in waits]
                 wall = time.monotonic() - began

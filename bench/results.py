@@ -129,7 +129,7 @@ def _diagnosis(section: dict[str, Any]) -> list[str]:
 
 def _fleet(rows: list[dict[str, Any]]) -> list[str]:
     lines = ["## 8. Fleet-scale nightly (`--kfs-existing=all`)", "",
-             "A fleet written as KServe and the kubelet leave it (`pytest_kfs.local.fleetworld`:"
+             "A fleet written as KServe and the kubelet leave it (`pytest_kfs.testing.fleetworld`:"
              " 100 namespaces, 50 principals, one model in 20 stuck with each cause in turn, the "
              "seed's `Active Loaded / Target Pending / InProgress` among them), verified by the "
              "real suite through a counting proxy. API requests include the start-up checks and "

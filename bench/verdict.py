@@ -19,10 +19,10 @@ import waiters
 from common import ISVC, counted, summary
 from kubernetes import watch
 
-from pytest_kfs import inferenceservice as isvc
-from pytest_kfs.cluster import connect_context
 from pytest_kfs.deploy import Deployer
-from pytest_kfs.local import start_embedded
+from pytest_kfs.kserve import manifests as isvc
+from pytest_kfs.kube.cluster import connect_context
+from pytest_kfs.local.embedded import start_embedded
 from pytest_kfs.local.gcp.admin import GcpAdmin
 from pytest_kfs.local.scenarios import scenario
 

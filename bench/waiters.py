@@ -15,8 +15,8 @@ from pathlib import Path
 
 from common import ISVC, ROOT, Counted, sdk_python
 
-from pytest_kfs.cluster import connect_context
 from pytest_kfs.deploy import ModelHandle, ModelNotLoaded
+from pytest_kfs.kube.cluster import connect_context
 from pytest_kfs.local.assets import cache_dir
 
 

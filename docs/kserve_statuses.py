@@ -18,9 +18,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_kfs import inferenceservice as isvc
-from pytest_kfs.cluster import Cluster, connect_context
-from pytest_kfs.local import start_embedded
+from pytest_kfs.kserve import api
+from pytest_kfs.kube.cluster import Cluster, connect_context
+from pytest_kfs.local.embedded import start_embedded
 from pytest_kfs.local.gcp.admin import GcpAdmin
 from pytest_kfs.local.kserve.releases import RELEASES, release
 from pytest_kfs.local.scenarios import SAMPLE_URI, SCENARIOS
@@ -58,8 +58,8 @@ def describe(status: dict[str, Any]) -> str:
 
 
 def _status(cluster: Cluster, namespace: str) -> dict[str, Any]:
-    obj = cluster.custom.get_namespaced_custom_object(isvc.GROUP, isvc.VERSION, namespace,
-                                                      isvc.PLURAL, "model")
+    obj = cluster.custom.get_namespaced_custom_object(api.GROUP, api.VERSION, namespace,
+                                                      api.PLURAL, "model")
     return dict(obj.get("status") or {})
 
 
@@ -72,8 +72,8 @@ def observe(cluster: Cluster, gcp: GcpAdmin, index: int, scenario_name: str, tit
             namespace, field_selector="metadata.name=default").items:
         time.sleep(0.1)
     plan = SCENARIOS[scenario_name].arrange_namespace(cluster.core, namespace, gcp)
-    cluster.custom.create_namespaced_custom_object(isvc.GROUP, isvc.VERSION, namespace,
-                                                   isvc.PLURAL,
+    cluster.custom.create_namespaced_custom_object(api.GROUP, api.VERSION, namespace,
+                                                   api.PLURAL,
                                                    plan.but(name="model").resolved().manifest())
     seen = Observation(title)
     into.append(seen)
@@ -85,7 +85,7 @@ def observe(cluster: Cluster, gcp: GcpAdmin, index: int, scenario_name: str, tit
             seen.statuses.append((round(time.monotonic() - started, 1), line))
         if not updated and "Loaded / Loaded / UpToDate" in line:
             cluster.custom.patch_namespaced_custom_object(
-                isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, "model",
+                api.GROUP, api.VERSION, namespace, api.PLURAL, "model",
                 {"spec": {"predictor": {"model": {"storageUri": update_to}}}})
             seen.statuses.append((round(time.monotonic() - started, 1), "*(spec updated)*"))
             updated = True

@@ -13,9 +13,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from pytest_kfs.offline import Diagnosis, Pasted, UnreadableInput, diagnose_pasted, read_text
-from pytest_kfs.report import format_findings
-from pytest_kfs.text import printable
+from pytest_kfs.diagnosis.pasted import Diagnosis, Pasted, diagnose_pasted, read_text
+from pytest_kfs.errors import UnreadableInput
+from pytest_kfs.reports.terminal import format_findings
+from pytest_kfs.untrusted import printable
 
 _USAGE = ("python -m pytest_kfs diagnose PATH... [--log CONTAINER=FILE] [--kubectl FILE] "
           "[--json]")
@@ -48,9 +49,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from pytest_kfs.merge import UnreadableReport, merge, read_report
-    from pytest_kfs.report import markdown_summary, summary_rows
-    from pytest_kfs.report_html import render as render_html
+    from pytest_kfs.errors import UnreadableReport
+    from pytest_kfs.reports.html import render as render_html
+    from pytest_kfs.reports.merge import merge, read_report
+    from pytest_kfs.reports.terminal import markdown_summary, summary_rows
 
     try:
         merged = merge([read_report(path) for path in args.reports])

@@ -15,13 +15,11 @@ import urllib3
 import yaml
 from kubernetes.client.rest import ApiException
 
-from pytest_kfs import inferenceservice as isvc
-from pytest_kfs import namespaces
-from pytest_kfs.cluster import Cluster, create_unless_exists
-from pytest_kfs.diagnose import Finding, diagnose
-from pytest_kfs.evidence import GCS_KEY_FILE, Evidence, collect, read_kserve_config
+from pytest_kfs.diagnosis.evidence import Evidence, collect
+from pytest_kfs.diagnosis.rules import Finding, diagnose
+from pytest_kfs.errors import DeployError, InferenceFailed
+from pytest_kfs.gcp.keyfile import key_problem
 from pytest_kfs.inference import (
-    InferenceFailed,
     InferenceResult,
     Route,
     Sender,
@@ -33,15 +31,16 @@ from pytest_kfs.inference import (
     send_with_host,
     v2_ready,
 )
-from pytest_kfs.keyfile import key_problem
-from pytest_kfs.models import ModelSpec
-from pytest_kfs.report import format_block
-from pytest_kfs.status import ModelState
+from pytest_kfs.kserve import api
+from pytest_kfs.kserve import manifests as isvc
+from pytest_kfs.kserve.api import GCS_KEY_FILE
+from pytest_kfs.kserve.spec import ModelSpec
+from pytest_kfs.kserve.status import ModelState
+from pytest_kfs.kube import namespaces
+from pytest_kfs.kube.cluster import Cluster, create_unless_exists
+from pytest_kfs.kube.kserve_config import read_kserve_config
+from pytest_kfs.reports.terminal import format_block
 from pytest_kfs.wait import TimelineEntry, WaitResult, wait_for_model
-
-
-class DeployError(ValueError):
-    """A deploy request that cannot work (bad YAML, unknown sample, conflicting arguments)."""
 
 
 class ModelNotLoaded(AssertionError):
@@ -89,8 +88,8 @@ def load_manifest(source: str | Path | dict[str, Any]) -> dict[str, Any]:
     if not isinstance(document, dict) or document.get("kind") != "InferenceService":
         kind = document.get("kind") if isinstance(document, dict) else type(document).__name__
         raise DeployError(f"expected kind InferenceService, got {kind!r}")
-    if not str(document.get("apiVersion", "")).startswith(f"{isvc.GROUP}/"):
-        raise DeployError(f"apiVersion must be {isvc.API_VERSION}, got "
+    if not str(document.get("apiVersion", "")).startswith(f"{api.GROUP}/"):
+        raise DeployError(f"apiVersion must be {api.API_VERSION}, got "
                           f"{document.get('apiVersion')!r}")
     if not ((document.get("spec") or {}).get("predictor")):
         raise DeployError("the InferenceService has no spec.predictor")
@@ -117,7 +116,7 @@ class ModelHandle:
     def status(self) -> ModelState:
         """The InferenceService's status now."""
         return ModelState.from_isvc(self.cluster.custom.get_namespaced_custom_object(
-            isvc.GROUP, isvc.VERSION, self.namespace, isvc.PLURAL, self.name))
+            api.GROUP, api.VERSION, self.namespace, api.PLURAL, self.name))
 
     def wait(self, timeout: float | None = None) -> WaitResult:
         """Watch until a verdict or the deadline; never raises for a model that fails."""
@@ -174,7 +173,7 @@ class ModelHandle:
     def url(self) -> str:
         """status.url: where the InferenceService answers."""
         obj = self.cluster.custom.get_namespaced_custom_object(
-            isvc.GROUP, isvc.VERSION, self.namespace, isvc.PLURAL, self.name)
+            api.GROUP, api.VERSION, self.namespace, api.PLURAL, self.name)
         url = (obj.get("status") or {}).get("url")
         if not url:
             raise InferenceFailed(f"InferenceService {self.namespace}/{self.name} has no "
@@ -232,13 +231,13 @@ class ModelHandle:
     def update(self, patch: dict[str, Any]) -> None:
         """Merge-patch the InferenceService (e.g. a new storageUri: a new revision)."""
         self.cluster.custom.patch_namespaced_custom_object(
-            isvc.GROUP, isvc.VERSION, self.namespace, isvc.PLURAL, self.name, patch)
+            api.GROUP, api.VERSION, self.namespace, api.PLURAL, self.name, patch)
 
     def delete(self) -> None:
         """Delete the InferenceService (its pods go with it)."""
         try:
             self.cluster.custom.delete_namespaced_custom_object(
-                isvc.GROUP, isvc.VERSION, self.namespace, isvc.PLURAL, self.name)
+                api.GROUP, api.VERSION, self.namespace, api.PLURAL, self.name)
         except ApiException as error:
             if error.status != 404:
                 raise
@@ -292,7 +291,7 @@ class Deployer:
         metadata["labels"] = {**(metadata.get("labels") or {}), **self.labels}
         try:
             self.cluster.custom.create_namespaced_custom_object(
-                isvc.GROUP, isvc.VERSION, self.namespace, isvc.PLURAL, manifest)
+                api.GROUP, api.VERSION, self.namespace, api.PLURAL, manifest)
         except ApiException as error:
             detail = _api_message(error)
             raise DeployError(f"the API server refused InferenceService "
@@ -400,7 +399,7 @@ class Deployer:
             while kind == "InferenceService" and time.monotonic() < deadline:
                 try:
                     self.cluster.custom.get_namespaced_custom_object(
-                        isvc.GROUP, isvc.VERSION, self.namespace, isvc.PLURAL, name)
+                        api.GROUP, api.VERSION, self.namespace, api.PLURAL, name)
                 except ApiException as error:
                     if error.status == 404:
                         break
@@ -414,8 +413,8 @@ def _check_host_name(name: str, namespace: str, ingress: dict[str, str]) -> None
     characters makes its controller refuse the model ("invalid domain name") after it was
     created: say so before creating it."""
     problem = isvc.host_name_problem(
-        name, namespace, ingress.get("domainTemplate") or isvc.DEFAULT_DOMAIN_TEMPLATE,
-        ingress.get("ingressDomain") or isvc.DEFAULT_INGRESS_DOMAIN)
+        name, namespace, ingress.get("domainTemplate") or api.DEFAULT_DOMAIN_TEMPLATE,
+        ingress.get("ingressDomain") or api.DEFAULT_INGRESS_DOMAIN)
     if problem:
         raise DeployError(f"model name {name!r} is too long for namespace {namespace}: "
                           f"{problem}; use a shorter name")

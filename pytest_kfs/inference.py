@@ -14,11 +14,10 @@ import requests
 from kubernetes.client import ApiClient
 from kubernetes.client.rest import ApiException
 
+from pytest_kfs.errors import InferenceFailed
+
 _RETRY_WINDOW = 15.0  # just after Ready, routes and servers can still refuse for a moment
 
-
-class InferenceFailed(AssertionError):
-    """A request to the model failed; the message says why and what to check."""
 
 
 @dataclass(frozen=True)

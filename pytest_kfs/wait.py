@@ -29,18 +29,19 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from pytest_kfs import inferenceservice as isvc
-from pytest_kfs.cluster import Cluster
-from pytest_kfs.diagnose import PodProblem, lasting_storage_failure, pod_problems
-from pytest_kfs.evidence import ISVC_LABEL, concerns
-from pytest_kfs.status import (
+from pytest_kfs.diagnosis.evidence import concerns
+from pytest_kfs.diagnosis.rules import PodProblem, lasting_storage_failure, pod_problems
+from pytest_kfs.kserve import api
+from pytest_kfs.kserve.api import ISVC_LABEL
+from pytest_kfs.kserve.status import (
     ModelState,
     Verdict,
     rollout_pending,
     rollout_unfinished,
     verdict,
 )
-from pytest_kfs.text import capped
+from pytest_kfs.kube.cluster import Cluster
+from pytest_kfs.untrusted import capped
 
 _TRANSIENT_STATUS = {429, 500, 502, 503, 504}
 # A safety net only: watches carry the changes; a quiet minute re-reads the truth once.
@@ -160,7 +161,7 @@ class _Streams:
     def _source(self, kind: str) -> tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]:
         if kind == "isvc":
             return (self.cluster.custom.list_namespaced_custom_object,
-                    (isvc.GROUP, isvc.VERSION, self.namespace, isvc.PLURAL),
+                    (api.GROUP, api.VERSION, self.namespace, api.PLURAL),
                     {"field_selector": f"metadata.name={self.name}"} if self.name else {})
         if kind == "pod":
             return (self.cluster.core.list_namespaced_pod, (self.namespace,),

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from pytest_kfs.cluster import Cluster
-from pytest_kfs.evidence import GCS_KEY_FILE
-from pytest_kfs.gcs import ServingIdentity, read_identity
-from pytest_kfs.keys import RUN_CLUSTER, SETTINGS
-from pytest_kfs.models import ModelSpec
+from pytest_kfs.gcp.identity import ServingIdentity, read_identity
+from pytest_kfs.kserve.api import GCS_KEY_FILE
+from pytest_kfs.kserve.spec import ModelSpec
+from pytest_kfs.kube.cluster import Cluster
+from pytest_kfs.plugin.stash import RUN_CLUSTER, SETTINGS
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

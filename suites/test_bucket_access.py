@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_kfs.gcs import check_access, check_key, client_for_key
-from pytest_kfs.preflight import GoogleAccess
-from pytest_kfs.probe import run_probe
+from pytest_kfs.diagnosis.preflight import GoogleAccess
+from pytest_kfs.gcp.probe import run_probe
+from pytest_kfs.gcp.storage import check_access, check_key, client_for_key
 
 from .conftest import key_file_of, requires_gcs
 

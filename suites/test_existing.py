@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_kfs.diagnose import diagnose
+from pytest_kfs.diagnosis.rules import diagnose
+from pytest_kfs.kserve.status import ModelState, running_pods, verdict
 from pytest_kfs.plugin import record_snapshot
-from pytest_kfs.report import format_findings
-from pytest_kfs.status import ModelState, running_pods, verdict
-from pytest_kfs.text import capped, printable
+from pytest_kfs.reports.terminal import format_findings
+from pytest_kfs.untrusted import capped, printable
 
 
 @pytest.fixture

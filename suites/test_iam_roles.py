@@ -10,9 +10,9 @@ from google.auth import exceptions as auth_exceptions
 from google.cloud import storage
 from google.oauth2 import service_account
 
-from pytest_kfs import iam
-from pytest_kfs.diagnose import parse_gcs_uri
-from pytest_kfs.keys import RUN_CLUSTER
+from pytest_kfs.diagnosis.rules import parse_gcs_uri
+from pytest_kfs.gcp import iam
+from pytest_kfs.plugin.stash import RUN_CLUSTER
 
 from .conftest import requires_gcs
 

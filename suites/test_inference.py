@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_kfs.inferenceservice import sample_for
+from pytest_kfs.kserve.samples import sample_for
 
 
 def _serving_model(kfs_deploy, kfs_serving, protocol: str | None):

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from pytest_kfs.status import State, Transition, Verdict
+from pytest_kfs.kserve.status import State, Transition, Verdict
 
 ALLOWED_TARGETS = {"", State.PENDING, State.LOADING, State.LOADED}
 

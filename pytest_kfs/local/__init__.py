@@ -1,5 +1,5 @@
-"""The embedded cluster (`--kfs-cluster=local`); the core never imports this package."""
+"""The embedded cluster (`--kfs-cluster=local`): reached only through targets/local.py.
 
-from pytest_kfs.local.embedded import EmbeddedCluster, start_embedded
-
-__all__ = ["EmbeddedCluster", "start_embedded"]
+Imports only the bottom layers of the package (errors, kserve, kube, gcp); nothing here is
+imported when the package is (this file is empty on purpose).
+"""

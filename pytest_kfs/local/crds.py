@@ -8,7 +8,7 @@ from typing import Any
 
 from kubernetes import client
 
-from pytest_kfs.cluster import create_unless_exists
+from pytest_kfs.kube.cluster import create_unless_exists
 
 
 def install(api_client: client.ApiClient, crds: list[dict[str, Any]],

@@ -14,12 +14,12 @@ from typing import Any
 
 from kubernetes import client
 
-from pytest_kfs.cluster import create_unless_exists
+from pytest_kfs.kserve.spec import ModelSpec
+from pytest_kfs.kube.cluster import create_unless_exists
 from pytest_kfs.local.gcp.admin import GcpAdmin
 from pytest_kfs.local.kserve.releases import Release
 from pytest_kfs.local.kserve.releases import release as default_release
 from pytest_kfs.local.samples import CORRUPT, iris_model_bytes
-from pytest_kfs.models import ModelSpec
 
 PROJECT = "kfs-demo"
 # KServe's docs bucket: public (allUsers may read), as the real one is, so the samples load
@@ -141,7 +141,7 @@ def arrange_model(gcp: GcpAdmin, storage_uri: str, sample: str | None) -> str | 
     if bucket in (SAMPLE_BUCKET, PRIVATE_BUCKET):
         return (f"{storage_uri}: nothing there in the embedded cluster's local Google Cloud "
                 f"(gs://{bucket} holds its rehearsal models, {SAMPLE_PREFIX} among them)")
-    from pytest_kfs.inferenceservice import SAMPLES
+    from pytest_kfs.kserve.samples import SAMPLES
 
     known = SAMPLES.get(sample or "")
     if known is None or known.storage_uri.rstrip("/") != SAMPLE_URI:

@@ -17,11 +17,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from pytest_kfs.kserve.spec import SPEC_KEYS
 from pytest_kfs.local.embedded import start_embedded
 from pytest_kfs.local.gcp.admin import GcpAdmin
 from pytest_kfs.local.kserve.releases import UnknownRelease
 from pytest_kfs.local.scenarios import SCENARIOS, operator_key, scenario
-from pytest_kfs.models import SPEC_KEYS
 
 _USAGE = "usage: python -m pytest_kfs.local up [--kserve=VERSION] [--scenario=NAME]"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pytest_kfs.config import SettingsError
+from pytest_kfs.errors import SettingsError
 from pytest_kfs.targets.base import (
     SHARED_TARGET,
     LocalCloud,
@@ -43,7 +43,7 @@ def parse_target(value: str, options: TargetOptions | None = None) -> Target:
 def open_target(target: Target, shared: Mapping[str, str] | None = None) -> RunCluster:
     """Open the target, or (an xdist worker, given its controller's `shared` input) attach to
     the cluster the controller opened. ClusterError when KServe is not there."""
-    from pytest_kfs.cluster import ClusterError
+    from pytest_kfs.errors import ClusterError
 
     by_name = {kind.name: kind for kind in REGISTRY}
     if shared and shared.get(SHARED_TARGET) in by_name:

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from pytest_kfs.config import SettingsError
+from pytest_kfs.errors import SettingsError
 
 if TYPE_CHECKING:
-    from pytest_kfs.cluster import Cluster
-    from pytest_kfs.models import ModelSpec
+    from pytest_kfs.kserve.spec import ModelSpec
+    from pytest_kfs.kube.cluster import Cluster
 
 # Keys of the xdist worker input: workers attach to the controller's cluster instead of
 # opening their own. TARGET names the registry entry that opened it.
@@ -117,7 +117,7 @@ class Target:
     @classmethod
     def attach(cls, shared: Mapping[str, str]) -> RunCluster:
         """An xdist worker's view of the cluster its controller opened."""
-        from pytest_kfs.cluster import connect_context
+        from pytest_kfs.kube.cluster import connect_context
 
         kubeconfig = shared.get(SHARED_KUBECONFIG)
         cluster = connect_context(shared[SHARED_CONTEXT], Path(kubeconfig) if kubeconfig else None)

@@ -37,7 +37,7 @@ class ContextTarget(Target):
 
     def open(self) -> RunCluster:
         """Connect with the context; workers read the same file."""
-        from pytest_kfs.cluster import connect_context
+        from pytest_kfs.kube.cluster import connect_context
 
         cluster = connect_context(self.context, self.kubeconfig)
         shared = {SHARED_TARGET: self.name, SHARED_CONTEXT: self.context}

@@ -20,7 +20,7 @@ class InClusterTarget(Target):
 
     def open(self) -> RunCluster:
         """Connect with the pod's token; each worker does the same."""
-        from pytest_kfs.cluster import connect_in_cluster
+        from pytest_kfs.kube.cluster import connect_in_cluster
 
         return RunCluster(cluster=connect_in_cluster(), shared={SHARED_TARGET: self.name})
 

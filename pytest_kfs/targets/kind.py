@@ -8,7 +8,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_kfs.config import SettingsError
+from pytest_kfs.errors import SettingsError
 from pytest_kfs.targets.base import (
     SHARED_CONTEXT,
     SHARED_KUBECONFIG,
@@ -50,8 +50,8 @@ class KindTarget(Target):
 
     def open(self) -> RunCluster:
         """Export the cluster's kubeconfig (creating the cluster first if asked) and connect."""
-        from pytest_kfs import kind
-        from pytest_kfs.cluster import connect_context
+        from pytest_kfs.kube import kind
+        from pytest_kfs.kube.cluster import connect_context
 
         directory = Path(tempfile.mkdtemp(prefix="kfs-kind-"))
         try:

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_kfs.config import SettingsError
-from pytest_kfs.models import ModelSpec
+from pytest_kfs.errors import SettingsError
+from pytest_kfs.kserve.spec import ModelSpec
 from pytest_kfs.targets.base import (
     SHARED_AUDIT_LOG,
     SHARED_CONTEXT,
@@ -56,8 +56,8 @@ class LocalTarget(Target):
 
     def open(self) -> RunCluster:
         """Start the embedded cluster (a SIGTERM meanwhile stops it, as Ctrl-C does)."""
-        from pytest_kfs.cluster import connect_context
-        from pytest_kfs.local import start_embedded
+        from pytest_kfs.kube.cluster import connect_context
+        from pytest_kfs.local.embedded import start_embedded
         from pytest_kfs.local.gcp.admin import GcpAdmin
 
         restore_signal = sigterm_as_interrupt()

@@ -11,7 +11,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from pytest_kfs import inferenceservice as isvc
+from pytest_kfs.kserve import api
 
 
 def eventually(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1,
@@ -28,8 +28,8 @@ def eventually(predicate: Callable[[], Any], timeout: float = 30.0, interval: fl
 
 def get_isvc(cluster, namespace: str, name: str) -> dict[str, Any]:
     """The InferenceService as stored."""
-    return cluster.custom.get_namespaced_custom_object(isvc.GROUP, isvc.VERSION, namespace,
-                                                       isvc.PLURAL, name)
+    return cluster.custom.get_namespaced_custom_object(api.GROUP, api.VERSION, namespace,
+                                                       api.PLURAL, name)
 
 
 def model_status(cluster, namespace: str, name: str) -> dict[str, Any]:

@@ -7,9 +7,9 @@ import pytest
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
-from pytest_kfs import inferenceservice as isvc
-from pytest_kfs.keys import RUN_CLUSTER
-from pytest_kfs.models import ModelSpec
+from pytest_kfs.kserve import api
+from pytest_kfs.kserve.spec import ModelSpec
+from pytest_kfs.plugin.stash import RUN_CLUSTER
 
 SKLEARN_IRIS = ModelSpec(sample="sklearn-iris").resolved()
 
@@ -70,7 +70,7 @@ def test_custom_resource_and_status_subresource(kfs_cluster, namespace):
     custom = kfs_cluster.custom
     body = SKLEARN_IRIS.manifest()
     created = custom.create_namespaced_custom_object(
-        isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, body)
+        api.GROUP, api.VERSION, namespace, api.PLURAL, body)
     assert created["spec"]["predictor"]["model"]["storageUri"].startswith("gs://")
 
     # A status write goes through /status and cannot change the spec.
@@ -79,9 +79,9 @@ def test_custom_resource_and_status_subresource(kfs_cluster, namespace):
                                                     "targetModelState": "Pending"}}},
               "spec": {"predictor": {"model": {"storageUri": "gs://other/path"}}}}
     custom.patch_namespaced_custom_object_status(
-        isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, "sklearn-iris", status)
+        api.GROUP, api.VERSION, namespace, api.PLURAL, "sklearn-iris", status)
     stored = custom.get_namespaced_custom_object(
-        isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, "sklearn-iris")
+        api.GROUP, api.VERSION, namespace, api.PLURAL, "sklearn-iris")
     assert stored["status"]["modelStatus"]["transitionStatus"] == "InProgress"
     assert stored["spec"]["predictor"]["model"]["storageUri"] == body["spec"]["predictor"][
         "model"]["storageUri"]
@@ -91,11 +91,11 @@ def test_schema_is_enforced_server_side(kfs_cluster, namespace):
     body = SKLEARN_IRIS.manifest()
     body["metadata"]["name"] = "invalid-status"
     kfs_cluster.custom.create_namespaced_custom_object(
-        isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, body)
+        api.GROUP, api.VERSION, namespace, api.PLURAL, body)
     bad = {"status": {"modelStatus": {"transitionStatus": "Sleeping"}}}
     with pytest.raises(ApiException) as error:
         kfs_cluster.custom.patch_namespaced_custom_object_status(
-            isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, "invalid-status", bad)
+            api.GROUP, api.VERSION, namespace, api.PLURAL, "invalid-status", bad)
     assert error.value.status == 422
     assert "Sleeping" in error.value.body
 
@@ -108,8 +108,8 @@ def test_watch_streams_changes(kfs_cluster, namespace):
     def follow():
         stream = watch.Watch()
         started.set()
-        for event in stream.stream(custom.list_namespaced_custom_object, isvc.GROUP,
-                                   isvc.VERSION, namespace, isvc.PLURAL, timeout_seconds=20):
+        for event in stream.stream(custom.list_namespaced_custom_object, api.GROUP,
+                                   api.VERSION, namespace, api.PLURAL, timeout_seconds=20):
             state = (event["object"].get("status") or {}).get("url", "")
             seen.append((event["type"], state))
             if event["type"] == "MODIFIED" and state:
@@ -119,10 +119,10 @@ def test_watch_streams_changes(kfs_cluster, namespace):
     follower.start()
     started.wait()
     time.sleep(0.2)
-    custom.create_namespaced_custom_object(isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL,
+    custom.create_namespaced_custom_object(api.GROUP, api.VERSION, namespace, api.PLURAL,
                                            SKLEARN_IRIS.manifest())
     custom.patch_namespaced_custom_object_status(
-        isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, "sklearn-iris",
+        api.GROUP, api.VERSION, namespace, api.PLURAL, "sklearn-iris",
         {"status": {"url": "http://sklearn-iris.example"}})
     follower.join(20)
     assert ("ADDED", "") in seen
@@ -148,7 +148,7 @@ def test_rbac_is_enforced_for_service_account_tokens(kfs_cluster, namespace):
 
 
 def test_audit_log_records_who_did_what(kfs_cluster, namespace, pytestconfig):
-    from pytest_kfs.keys import RUN_CLUSTER
+    from pytest_kfs.plugin.stash import RUN_CLUSTER
 
     audit_log = pytestconfig.stash[RUN_CLUSTER].audit_log
     kfs_cluster.core.list_namespaced_config_map(namespace)

@@ -7,9 +7,10 @@ import contextlib
 import pytest
 from kubernetes import client
 
-from pytest_kfs import inferenceservice as isvc
-from pytest_kfs.cluster import connect_context
-from pytest_kfs.local import start_embedded
+from pytest_kfs.kserve import api
+from pytest_kfs.kserve import manifests as isvc
+from pytest_kfs.kube.cluster import connect_context
+from pytest_kfs.local.embedded import start_embedded
 from pytest_kfs.local.gcp.admin import GcpAdmin
 from pytest_kfs.local.kserve.releases import RELEASES
 from pytest_kfs.local.scenarios import PRIVATE_BUCKET, PRIVATE_URI, SCENARIOS
@@ -71,7 +72,7 @@ def deploy(release_cluster, request):
         wait_default_service_account(cluster, namespace)
         plan = SCENARIOS[scenario_name].arrange_namespace(cluster.core, namespace, gcp)
         cluster.custom.create_namespaced_custom_object(
-            isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, isvc.manifest(
+            api.GROUP, api.VERSION, namespace, api.PLURAL, isvc.manifest(
                 "model", model_format=plan.model_format, storage_uri=plan.storage_uri,
                 runtime=plan.runtime, service_account=plan.service_account,
                 min_replicas=plan.min_replicas))
@@ -174,7 +175,7 @@ def test_a_missing_key_secret_is_refused_by_kserves_pod_webhook(release_cluster,
     eventually(lambda: _loaded(cluster, namespace), what="Loaded", timeout=90)
     cluster.core.delete_namespaced_secret("kserve-gcs-key", namespace)
     cluster.custom.patch_namespaced_custom_object(
-        isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, "model",
+        api.GROUP, api.VERSION, namespace, api.PLURAL, "model",
         {"spec": {"predictor": {"model": {"storageUri": PRIVATE_URI + "/"}}}})
 
     def refused():
@@ -191,7 +192,7 @@ def test_a_failed_update_keeps_the_old_pod_serving(release_cluster, deploy):
     namespace = deploy("healthy")
     eventually(lambda: _loaded(cluster, namespace), what="Loaded", timeout=90)
     cluster.custom.patch_namespaced_custom_object(
-        isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, "model",
+        api.GROUP, api.VERSION, namespace, api.PLURAL, "model",
         {"spec": {"predictor": {"model": {"storageUri": f"gs://{PRIVATE_BUCKET}/nowhere"}}}})
     eventually(lambda: "RuntimeError" in initializer_log(cluster, namespace, "model"),
                what="the new pod's initializer failure", timeout=60)

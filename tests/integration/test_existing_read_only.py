@@ -41,7 +41,7 @@ def _apply_example(kfs_cluster):
 
 def test_nightly_verification_reads_only(pytester, kfs_cluster, kfs_namespace, kfs_gcp,
                                          kfs_deploy, pytestconfig, monkeypatch, tmp_path):
-    from pytest_kfs.keys import RUN_CLUSTER
+    from pytest_kfs.plugin.stash import RUN_CLUSTER
 
     kfs_deploy("sklearn-iris", name="healthy",
                credentials=_key(kfs_gcp, "nightly-reader", True)).wait_loaded()

@@ -5,10 +5,11 @@ import time
 import pytest
 from kubernetes.client.rest import ApiException
 
-from pytest_kfs import namespaces
-from pytest_kfs.deploy import DeployError, ModelNotLoaded
+from pytest_kfs.deploy import ModelNotLoaded
+from pytest_kfs.errors import DeployError
+from pytest_kfs.kserve.status import Verdict
+from pytest_kfs.kube import namespaces
 from pytest_kfs.local.scenarios import PRIVATE_URI, PROJECT, SAMPLE_BUCKET, sample_key
-from pytest_kfs.status import Verdict
 
 from .helpers import eventually, model_status
 
@@ -24,7 +25,7 @@ def stranger_key(kfs_gcp):
 
 
 def test_namespace_is_labelled_with_the_run(kfs_cluster, kfs_namespace, pytestconfig):
-    from pytest_kfs.keys import RUN_ID
+    from pytest_kfs.plugin.stash import RUN_ID
 
     labels = kfs_cluster.core.read_namespace(kfs_namespace).metadata.labels
     assert labels[namespaces.MANAGED_BY] == "pytest-kfs"
@@ -215,13 +216,13 @@ def test_a_host_name_kserve_refuses_ends_the_wait(kfs_cluster, kfs_namespace, kf
     # controller refuses the model with an InternalError event ("invalid domain name"), which
     # no amount of waiting fixes. (kfs_deploy refuses such a name up front; this creates the
     # InferenceService directly, as other tools do.)
-    from pytest_kfs import inferenceservice as isvc
-    from pytest_kfs.models import ModelSpec
+    from pytest_kfs.kserve import api
+    from pytest_kfs.kserve.spec import ModelSpec
     from pytest_kfs.wait import wait_for_model
 
     name = "a-model-name-long-enough-to-overflow-the-label"
     kfs_cluster.custom.create_namespaced_custom_object(
-        isvc.GROUP, isvc.VERSION, kfs_namespace, isvc.PLURAL,
+        api.GROUP, api.VERSION, kfs_namespace, api.PLURAL,
         ModelSpec(name, sample="sklearn-iris").resolved().manifest())
     result = wait_for_model(kfs_cluster, kfs_namespace, name, timeout=60)
     assert result.verdict is Verdict.FAILED
@@ -261,7 +262,7 @@ def test_a_diagnosis_out_of_time_says_what_it_did_not_read(kfs_cluster, kfs_name
     # wait_loaded keeps the last tenth of its deadline for the diagnosis; what it cannot read
     # by then is unknown, not empty. Here KServe's status alone still names the cause: it
     # carries the initializer's last words (lastFailureInfo).
-    from pytest_kfs.evidence import collect
+    from pytest_kfs.diagnosis.evidence import collect
 
     model = kfs_deploy("sklearn-iris", storage_uri=PRIVATE_URI, credentials=stranger_key)
     model.wait(timeout=60)

@@ -1,7 +1,7 @@
 """--kfs-existing over a fleet: one LIST per kind, every stuck model diagnosed, no write.
 
 A bare control plane (KServe's CRDs, no controller, no kubelet) holds a fleet written as
-KServe and the kubelet leave it (pytest_kfs.local.fleetworld); the local Google Cloud holds its
+KServe and the kubelet leave it (pytest_kfs.testing.fleetworld); the local Google Cloud holds its
 buckets, keys and grants. The real suite runs through a counting proxy in front of the API
 server, so the requests it makes are counted, not estimated.
 """
@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from pytest_kfs.local import fleetworld
 from pytest_kfs.local.embedded import start_embedded
-from pytest_kfs.local.faultproxy import FaultProxy
 from pytest_kfs.local.gcp import GcpWorld, LocalGcp
 from pytest_kfs.local.gcp.admin import GcpAdmin
+from pytest_kfs.testing import fleetworld
+from pytest_kfs.testing.faultproxy import FaultProxy
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.xdist_group("fleet")  # one control plane for the module's tests
@@ -139,7 +139,7 @@ def test_a_team_with_namespaced_rights_verifies_its_namespaces(pytester, monkeyp
     namespace, and nothing outside them is read or reported."""
     from kubernetes import client
 
-    from pytest_kfs.cluster import connect_context
+    from pytest_kfs.kube.cluster import connect_context
 
     from .helpers import service_account_kubeconfig
 
@@ -219,8 +219,9 @@ def test_many_waits_in_one_namespace_share_three_watches(fleet, tmp_path):
     InferenceServices, pods and events, whatever the number of waits."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from pytest_kfs import inferenceservice as isvc
-    from pytest_kfs.cluster import connect_context
+    from pytest_kfs.kserve import api
+    from pytest_kfs.kserve import manifests as isvc
+    from pytest_kfs.kube.cluster import connect_context
     from pytest_kfs.wait import wait_for_model
 
     embedded = fleet[0]
@@ -229,7 +230,7 @@ def test_many_waits_in_one_namespace_share_three_watches(fleet, tmp_path):
     names = [f"model-{index:02d}" for index in range(40)]
     for name in names:
         admin.custom.create_namespaced_custom_object(
-            isvc.GROUP, isvc.VERSION, "waits", isvc.PLURAL,
+            api.GROUP, api.VERSION, "waits", api.PLURAL,
             isvc.manifest(name, model_format="sklearn", storage_uri=f"gs://b/{name}"))
     proxy = FaultProxy(embedded.plane.server, embedded.plane.client_ssl_context())
     proxy.start()
@@ -241,7 +242,7 @@ def test_many_waits_in_one_namespace_share_three_watches(fleet, tmp_path):
             loaded = fleetworld._status("Loaded", "Loaded", "UpToDate", True)
             for name in names:
                 admin.custom.patch_namespaced_custom_object_status(
-                    isvc.GROUP, isvc.VERSION, "waits", isvc.PLURAL, name, {"status": loaded})
+                    api.GROUP, api.VERSION, "waits", api.PLURAL, name, {"status": loaded})
             results = [wait.result() for wait in waits]
         recorded = proxy.recorded
     finally:

@@ -6,7 +6,8 @@ from urllib.parse import urlparse
 import pytest
 from kubernetes import client
 
-from pytest_kfs.cluster import ClusterError, connect_in_cluster
+from pytest_kfs.errors import ClusterError
+from pytest_kfs.kube.cluster import connect_in_cluster
 
 
 @pytest.fixture

@@ -3,8 +3,9 @@
 import pytest
 
 from pytest_kfs.deploy import ModelNotLoaded
-from pytest_kfs.inference import InferenceFailed, predict_v1
-from pytest_kfs.inferenceservice import IRIS_INPUT, IRIS_OUTPUT
+from pytest_kfs.errors import InferenceFailed
+from pytest_kfs.inference import predict_v1
+from pytest_kfs.kserve.samples import IRIS_INPUT, IRIS_OUTPUT
 from pytest_kfs.local.assets import model_server_python
 from pytest_kfs.local.kserve.releases import release
 from pytest_kfs.local.scenarios import SCENARIOS

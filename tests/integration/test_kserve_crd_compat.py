@@ -7,8 +7,9 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from pytest_kfs import inferenceservice as isvc
-from pytest_kfs.models import ModelSpec
+from pytest_kfs.kserve import api, samples
+from pytest_kfs.kserve import manifests as isvc
+from pytest_kfs.kserve.spec import ModelSpec
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,7 @@ def test_the_release_crds_are_served(kfs_cluster):
 
 def _variants() -> list[tuple[str, dict]]:
     variants = [(name, ModelSpec(sample=name).resolved().manifest())
-                for name in sorted(isvc.SAMPLES)]
+                for name in sorted(samples.SAMPLES)]
     variants.append(("user-model", isvc.manifest(
         "user-model", model_format="xgboost", storage_uri="gs://bucket/models/xgb",
         protocol="v2", runtime="kserve-xgbserver", service_account="sa-reader",
@@ -43,7 +44,7 @@ def _variants() -> list[tuple[str, dict]]:
 def test_manifest_passes_kserves_admission(compat, label, body):
     cluster, namespace = compat
     created = cluster.custom.create_namespaced_custom_object(
-        isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, body, dry_run="All")
+        api.GROUP, api.VERSION, namespace, api.PLURAL, body, dry_run="All")
     predictor = created["spec"]["predictor"]
     # KServe's defaulter may add fields; every field the plugin wrote stays as written.
     for key, value in body["spec"]["predictor"]["model"].items():
@@ -56,7 +57,7 @@ def test_kserve_rejects_a_malformed_spec(compat):
     cluster, namespace = compat
     with pytest.raises(ApiException) as error:
         cluster.custom.create_namespaced_custom_object(
-            isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, body, dry_run="All")
+            api.GROUP, api.VERSION, namespace, api.PLURAL, body, dry_run="All")
     # KServe's defaulting webhook decodes the object before the schema is checked (v0.20.0).
     assert error.value.status == 400, error.value.body
     assert ('admission webhook \\"inferenceservice.kserve-webhook-server.defaulter\\" denied '
@@ -70,5 +71,5 @@ def test_kserves_validating_webhook_answers(compat):
     cluster, namespace = compat
     with pytest.raises(ApiException) as error:
         cluster.custom.create_namespaced_custom_object(
-            isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL, body, dry_run="All")
+            api.GROUP, api.VERSION, namespace, api.PLURAL, body, dry_run="All")
     assert "admission webhook" in error.value.body and "denied the request" in error.value.body

@@ -16,7 +16,7 @@ from google.auth import exceptions as auth_exceptions
 from google.cloud import storage
 from google.oauth2 import service_account
 
-from pytest_kfs.iam import LIST
+from pytest_kfs.gcp.iam import LIST
 from pytest_kfs.local.gcp import GcpWorld, LocalGcp, WorldError
 
 PROJECT = "table-proj"

@@ -85,7 +85,7 @@ def test_the_shipped_suites_run_against_it_as_a_live_context(pytester, live, mon
 def test_a_serving_account_is_copied_into_each_test_namespace(pytester, live, monkeypatch):
     # The platform team's service account and key secret live in a namespace of theirs; each
     # test namespace gets a copy (secrets and annotations), and the source is left alone.
-    from pytest_kfs.cluster import connect_context
+    from pytest_kfs.kube.cluster import connect_context
 
     _, lines = live
     cluster = connect_context(lines["KFS_CONTEXT"], Path(lines["KFS_KUBECONFIG"]))

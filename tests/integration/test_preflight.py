@@ -5,8 +5,8 @@ import uuid
 import pytest
 from kubernetes import client
 
-from pytest_kfs.cluster import Cluster
 from pytest_kfs.deploy import ModelNotLoaded
+from pytest_kfs.kube.cluster import Cluster
 from pytest_kfs.local.scenarios import SCENARIOS
 
 READ_ONLY_RULES = [
@@ -48,7 +48,7 @@ def read_only_cluster(kfs_cluster):
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_prediction_matches_the_real_deploy(name, kfs_cluster, kfs_namespace, kfs_gcp,
                                             kfs_deploy, read_only_cluster, _kfs_google_access):
-    from pytest_kfs.preflight import predict
+    from pytest_kfs.diagnosis.preflight import predict
 
     scenario = SCENARIOS[name]
     if not scenario.preflight_sees:

@@ -7,10 +7,10 @@ the initializer's."""
 import pytest
 
 from pytest_kfs.deploy import ModelNotLoaded
+from pytest_kfs.kserve.status import Verdict
 from pytest_kfs.local import s3
 from pytest_kfs.local.kserve.releases import release
 from pytest_kfs.local.samples import iris_model_bytes
-from pytest_kfs.status import Verdict
 
 BUCKET = "models"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_kfs.report_html import render
+from pytest_kfs.reports.html import render
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"

@@ -79,7 +79,7 @@ STATE = {}
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session):
-    from pytest_kfs.keys import RUN_CLUSTER
+    from pytest_kfs.plugin.stash import RUN_CLUSTER
     cluster = session.config.stash[RUN_CLUSTER].cluster
     for ns in cluster.core.list_namespace(label_selector="pytest-kfs/run-id").items:
         deleting = bool(ns.metadata.deletion_timestamp)

@@ -78,7 +78,7 @@ EXPECTED_BY_RELEASE = {
 LEAK_RECORDER = textwrap.dedent("""\
     import base64, json, pathlib, shutil
 
-    from pytest_kfs.keys import RUN_CLUSTER
+    from pytest_kfs.plugin.stash import RUN_CLUSTER
 
 
     def pytest_sessionfinish(session):

@@ -6,11 +6,11 @@ import uuid
 
 import pytest
 
-from pytest_kfs.cluster import Cluster, connect_context
-from pytest_kfs.local import start_embedded
-from pytest_kfs.local.faultproxy import FaultProxy
+from pytest_kfs.kube.cluster import Cluster, connect_context
+from pytest_kfs.local.embedded import start_embedded
 from pytest_kfs.local.gcp.admin import GcpAdmin
 from pytest_kfs.local.node.kubelet import Timing
+from pytest_kfs.testing.faultproxy import FaultProxy
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import uuid
 import pytest
 
 from pytest_kfs.deploy import Deployer, ModelHandle, ModelNotLoaded
+from pytest_kfs.kserve.status import Verdict
 from pytest_kfs.local.scenarios import scenario, seed_samples
-from pytest_kfs.status import Verdict
 
 pytestmark = pytest.mark.xdist_group("own-cluster")
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pytest_kfs import namespaces
+from pytest_kfs.kube import namespaces
 from pytest_kfs.local import pki
-from pytest_kfs.local.faultproxy import FaultProxy
 from pytest_kfs.local.processes import free_port
 from pytest_kfs.local.scenarios import PRIVATE_URI, sample_key
+from pytest_kfs.testing.faultproxy import FaultProxy
 
 from ..integration.helpers import service_account_kubeconfig, write_kubeconfig
 

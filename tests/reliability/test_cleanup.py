@@ -17,7 +17,7 @@ import uuid
 import pytest
 from kubernetes.client.rest import ApiException
 
-from pytest_kfs import namespaces
+from pytest_kfs.kube import namespaces
 
 from ..integration.helpers import eventually
 

@@ -10,13 +10,13 @@ import uuid
 
 import pytest
 
-from pytest_kfs import gcs
 from pytest_kfs.deploy import Deployer
-from pytest_kfs.local.faultproxy import FaultProxy
+from pytest_kfs.diagnosis.preflight import GoogleAccess, predict
+from pytest_kfs.gcp import storage as gcs
+from pytest_kfs.kserve.spec import ModelSpec
 from pytest_kfs.local.processes import free_port
 from pytest_kfs.local.scenarios import PRIVATE_URI, sample_key
-from pytest_kfs.models import ModelSpec
-from pytest_kfs.preflight import GoogleAccess, predict
+from pytest_kfs.testing.faultproxy import FaultProxy
 
 MODEL_URI = PRIVATE_URI
 

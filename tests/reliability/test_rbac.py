@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pytest_kfs import permissions
+from pytest_kfs.kube import permissions
 from pytest_kfs.local.scenarios import sample_key
 
 from ..integration.helpers import service_account_kubeconfig

@@ -8,8 +8,8 @@ import uuid
 import pytest
 from kubernetes.client.rest import ApiException
 
-from pytest_kfs import inferenceservice as isvc
-from pytest_kfs import namespaces
+from pytest_kfs.kserve import api
+from pytest_kfs.kube import namespaces
 from pytest_kfs.local.scenarios import sample_key
 
 
@@ -36,7 +36,7 @@ def _ours(kfs_cluster, namespace):
     selector = f"{namespaces.MANAGED_BY}={namespaces.MANAGER}"
     found = [f"InferenceService/{item['metadata']['name']}" for item in
              kfs_cluster.custom.list_namespaced_custom_object(
-                 isvc.GROUP, isvc.VERSION, namespace, isvc.PLURAL)["items"]]
+                 api.GROUP, api.VERSION, namespace, api.PLURAL)["items"]]
     found += [f"ServiceAccount/{sa.metadata.name}" for sa in
               kfs_cluster.core.list_namespaced_service_account(
                   namespace, label_selector=selector).items]

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from pytest_kfs.offline import Diagnosis, Pasted, diagnose_pasted, read_text
+from pytest_kfs.diagnosis.pasted import Diagnosis, Pasted, diagnose_pasted, read_text
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 # Cases gathered after the rules were written, by someone who did not read them: accuracy on

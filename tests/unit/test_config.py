@@ -5,13 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_kfs.config import (
-    SettingsError,
-    parse_run_id,
-    parse_sweep_ttl,
-    parse_timeout,
-    resolve,
-)
+from pytest_kfs.errors import SettingsError
+from pytest_kfs.plugin.settings import parse_run_id, parse_sweep_ttl, parse_timeout, resolve
 from pytest_kfs.targets import (
     ContextTarget,
     InClusterTarget,
@@ -115,7 +110,7 @@ models:
 
 
 def test_models_file_yaml_and_toml():
-    from pytest_kfs.config import parse_models_file
+    from pytest_kfs.plugin.settings import parse_models_file
 
     models = parse_models_file("models.yaml", MODELS_YAML)
     assert [(m.name, m.model_format, m.service_account, m.protocol) for m in models] == [
@@ -141,7 +136,7 @@ def test_models_file_yaml_and_toml():
      "model 1: sample 'iris' is not in the catalogue; known: "),
 ])
 def test_models_file_errors_name_the_entry(text, message):
-    from pytest_kfs.config import parse_models_file
+    from pytest_kfs.plugin.settings import parse_models_file
 
     with pytest.raises(SettingsError, match=re.escape(message)):
         parse_models_file("models.yaml", text)
@@ -223,7 +218,7 @@ def test_the_public_api_is_exported_from_the_package():
 def test_the_readme_option_table_is_the_options_table():
     from pathlib import Path
 
-    from pytest_kfs.options import markdown_table
+    from pytest_kfs.plugin.options import markdown_table
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert markdown_table() in readme
@@ -241,7 +236,8 @@ def test_the_readme_names_every_scenario():
 
 
 def test_existing_selects_all_several_namespaces_one_model_and_labels():
-    from pytest_kfs.config import ExistingSelection, parse_existing
+    from pytest_kfs.kserve.selection import ExistingSelection
+    from pytest_kfs.plugin.settings import parse_existing
 
     assert parse_existing("all") == ExistingSelection()
     assert parse_existing("all", "team=search") == ExistingSelection(selector="team=search")

@@ -3,7 +3,7 @@ diagnosis (what a user would get from `python -m pytest_kfs diagnose` on the sam
 
 import pytest
 
-from pytest_kfs.codes import Code
+from pytest_kfs.diagnosis.codes import Code
 
 from .corpus import cases
 

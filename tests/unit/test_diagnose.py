@@ -5,8 +5,9 @@ import json
 
 import pytest
 
-from pytest_kfs.diagnose import diagnose, parse_gcs_uri, pod_problems
-from pytest_kfs.evidence import Evidence, summarize_secret
+from pytest_kfs.diagnosis.evidence import Evidence
+from pytest_kfs.diagnosis.rules import diagnose, parse_gcs_uri, pod_problems
+from pytest_kfs.gcp.identity import summarize_secret
 
 from .snapshots import (
     ANONYMOUS,
@@ -222,7 +223,7 @@ def test_a_hostile_log_line_costs_bounded_work():
     # kserve logs are other people's text: a megabyte line without spaces, or one repeating the
     # phrase the denial rule looks for, must cost work bounded by the line's length plus a
     # constant, not its square (the whole-line regex took 36 s on 40,000 characters).
-    from pytest_kfs import diagnose
+    from pytest_kfs.diagnosis import rules as diagnose
 
     searched = []
 
@@ -253,7 +254,7 @@ def test_a_hostile_log_line_costs_bounded_work():
 
 
 def test_a_lasting_storage_failure_settles_a_wait_and_a_network_blip_does_not():
-    from pytest_kfs.diagnose import lasting_storage_failure
+    from pytest_kfs.diagnosis.rules import lasting_storage_failure
 
     assert lasting_storage_failure(LIST_DENIED)
     assert lasting_storage_failure(BUCKET_MISSING)

@@ -1,6 +1,6 @@
 """A model's evidence holds its own events, not its neighbours' in the same namespace."""
 
-from pytest_kfs.evidence import events_about, newest_first
+from pytest_kfs.diagnosis.evidence import events_about, newest_first
 
 
 def _event(kind, name, reason):

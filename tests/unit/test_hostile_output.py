@@ -9,11 +9,11 @@ import unicodedata
 
 import pytest
 
-from pytest_kfs.diagnose import diagnose
-from pytest_kfs.evidence import Evidence
-from pytest_kfs.report import format_block, markdown_summary, model_record, summary_rows
-from pytest_kfs.report_html import render
-from pytest_kfs.status import ModelState, Verdict
+from pytest_kfs.diagnosis.evidence import Evidence
+from pytest_kfs.diagnosis.rules import diagnose
+from pytest_kfs.kserve.status import ModelState, Verdict
+from pytest_kfs.reports.html import render
+from pytest_kfs.reports.terminal import format_block, markdown_summary, model_record, summary_rows
 from pytest_kfs.wait import TimelineEntry, WaitResult
 
 HOSTILE = [
@@ -71,7 +71,7 @@ def test_nothing_from_the_cluster_acts_in_any_output(text):
 
 
 def test_failures_are_grouped_by_root_cause_first():
-    from pytest_kfs.report import root_causes
+    from pytest_kfs.reports.terminal import root_causes
 
     def record(name, code, principal, namespace="team-a"):
         return {"findings": [{"code": code, "principal": principal, "bucket": "models",
@@ -89,7 +89,7 @@ def test_failures_are_grouped_by_root_cause_first():
 
 
 def test_a_fleet_summary_counts_the_healthy_and_lists_only_the_rest():
-    from pytest_kfs.report import markdown_summary, summary_rows
+    from pytest_kfs.reports.terminal import markdown_summary, summary_rows
 
     def record(index, loaded):
         return {"test": f"t::test[{index}]", "namespace": f"team-{index % 7}",

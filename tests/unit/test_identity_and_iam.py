@@ -2,12 +2,11 @@
 
 import json
 
-from pytest_kfs.config import Settings
-from pytest_kfs.evidence import SecretSummary
-from pytest_kfs.gcs import resolve_identity
-from pytest_kfs.iam import Binding, Principal, explain
-from pytest_kfs.models import ModelSpec, configured_models
-from pytest_kfs.probe import ProbeResult
+from pytest_kfs.gcp.iam import Binding, Principal, explain
+from pytest_kfs.gcp.identity import SecretSummary, resolve_identity
+from pytest_kfs.gcp.probe import ProbeResult
+from pytest_kfs.kserve.spec import ModelSpec
+from pytest_kfs.plugin.settings import Settings, configured_models
 from pytest_kfs.targets import LocalTarget
 
 GCS = "gcloud-application-credentials.json"
@@ -74,7 +73,7 @@ def test_configured_models_follow_options_then_scenario():
 
 
 def test_a_key_of_any_shape_is_refused_without_echoing_it():
-    from pytest_kfs.keyfile import key_problem
+    from pytest_kfs.gcp.keyfile import key_problem
 
     pem = ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n"
            "-----END PRIVATE KEY-----\n")
@@ -90,7 +89,7 @@ def test_a_key_of_any_shape_is_refused_without_echoing_it():
 
 
 def test_a_keys_token_uri_is_called_only_when_it_is_googles_or_configured():
-    from pytest_kfs.keyfile import token_uri_trusted
+    from pytest_kfs.gcp.keyfile import token_uri_trusted
 
     assert token_uri_trusted("https://oauth2.googleapis.com/token")
     assert token_uri_trusted("http://127.0.0.1:4443/token", ["http://127.0.0.1:4443"])

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from pytest_kfs.gcs import check_key
+from pytest_kfs.gcp.storage import check_key
 
 
 class _Internal(BaseHTTPRequestHandler):

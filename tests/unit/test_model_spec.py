@@ -3,9 +3,10 @@ ModelSpec, and the sample fills what they leave out."""
 
 import pytest
 
-from pytest_kfs.config import SettingsError, parse_models_file
-from pytest_kfs.models import MARKER_KEYS, SPEC_KEYS, ModelSpec, spec_from_marker
-from pytest_kfs.options import OPTIONS
+from pytest_kfs.errors import SettingsError
+from pytest_kfs.kserve.spec import MARKER_KEYS, SPEC_KEYS, ModelSpec, spec_from_marker
+from pytest_kfs.plugin.options import OPTIONS
+from pytest_kfs.plugin.settings import parse_models_file
 
 
 def test_a_bare_spec_is_the_sklearn_iris_sample_as_kserves_docs_deploy_it():

@@ -1,6 +1,6 @@
 """Which namespaces a sweep takes: pure decisions on plain data."""
 
-from pytest_kfs.namespaces import OwnedNamespace, namespace_name, of_run, stale
+from pytest_kfs.kube.namespaces import OwnedNamespace, namespace_name, of_run, stale
 
 NOW = 1_800_000_000.0
 HOUR = 3600.0
@@ -64,7 +64,7 @@ def test_kserve_host_names_fit_one_dns_label():
 
 
 def test_host_names_follow_kserves_domain_template():
-    from pytest_kfs.inferenceservice import host_name_problem, host_names
+    from pytest_kfs.kserve.manifests import host_name_problem, host_names
 
     # KServe's default: model and namespace share one label, and the predictor's is longer.
     assert host_names("model", "ns") == ["model-ns.example.com",
@@ -82,8 +82,8 @@ def test_host_names_follow_kserves_domain_template():
 
 
 def test_a_clusters_longer_domain_template_leaves_shorter_namespaces():
-    from pytest_kfs import inferenceservice as isvc
-    from pytest_kfs.namespaces import MODEL_ROOM, namespace_name, namespace_room
+    from pytest_kfs.kserve import manifests as isvc
+    from pytest_kfs.kube.namespaces import MODEL_ROOM, namespace_name, namespace_room
 
     assert namespace_room() == 36  # KServe's default template
     template = "{{ .Name }}-{{ .Namespace }}-ml-platform.{{ .IngressDomain }}"

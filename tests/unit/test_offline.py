@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_kfs.codes import markdown_table
-from pytest_kfs.offline import Pasted, diagnose_pasted, read_text
-from pytest_kfs.status import ModelState, describe
+from pytest_kfs.diagnosis.codes import markdown_table
+from pytest_kfs.diagnosis.pasted import Pasted, diagnose_pasted, read_text
+from pytest_kfs.kserve.status import ModelState, describe
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "docs" / "examples" / "seed"

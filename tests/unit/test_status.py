@@ -2,7 +2,7 @@
 
 import pytest
 
-from pytest_kfs.status import ModelState, Verdict, scaled_to_zero, verdict
+from pytest_kfs.kserve.status import ModelState, Verdict, scaled_to_zero, verdict
 
 from .snapshots import ISSUE_3798, ISSUE_6079, LOADED, failed_to_load, isvc, ready
 
@@ -60,7 +60,7 @@ def test_no_model_status_yet(status):
 
 
 def test_standard_mode_loaded_counts_only_once_the_rollout_is_done():
-    from pytest_kfs.status import rollout_unfinished
+    from pytest_kfs.kserve.status import rollout_unfinished
 
     from .snapshots import NEW_URI, ROLLOUT_DONE, ROLLOUT_HALFWAY, ROLLOUT_NOT_STARTED
 
@@ -82,7 +82,7 @@ def test_standard_mode_does_not_trust_observed_generation():
 
 
 def test_the_newest_pod_must_be_ready():
-    from pytest_kfs.status import rollout_pending
+    from pytest_kfs.kserve.status import rollout_pending
 
     def pod(name, created, is_ready, deleting=False):
         meta = {"name": name, "creationTimestamp": created,

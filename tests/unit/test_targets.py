@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_kfs.config import SettingsError, resolve
+from pytest_kfs.errors import SettingsError
+from pytest_kfs.plugin.settings import resolve
 from pytest_kfs.targets import REGISTRY, LocalTarget, TargetOptions, parse_target
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,7 +104,7 @@ def test_scenarios_need_a_target_that_rehearses():
 
 def test_several_scenarios_make_one_model_each():
     from pytest_kfs.local.scenarios import SCENARIOS
-    from pytest_kfs.models import configured_models
+    from pytest_kfs.plugin.settings import configured_models
 
     settings = resolve({"cluster": "local", "scenario": "bad-key, wrong-path,bad-key"}, {}, {})
     assert settings.scenarios == ("bad-key", "wrong-path")

@@ -24,8 +24,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from pytest_kfs import iam
-from pytest_kfs.iam import Principal, Request
+from pytest_kfs.gcp import iam
+from pytest_kfs.gcp.iam import Principal, Request
 from pytest_kfs.local.gcp.admin import ADMIN_HEADER, GcpAdmin, dispatch
 from pytest_kfs.local.gcp.world import Bucket, GcpWorld, StoredObject
 

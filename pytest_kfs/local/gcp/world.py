@@ -13,7 +13,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from pytest_kfs.iam import BASIC_ROLES, BUCKET_ONLY_ROLES, ROLE_PERMISSIONS, Binding, Principal
+from pytest_kfs.gcp.iam import BASIC_ROLES, BUCKET_ONLY_ROLES, ROLE_PERMISSIONS, Binding, Principal
 
 TOKEN_LIFETIME_SECONDS = 3600
 

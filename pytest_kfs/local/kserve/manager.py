@@ -15,7 +15,7 @@ from typing import Any
 
 from kubernetes import client
 
-from pytest_kfs.cluster import create_unless_exists
+from pytest_kfs.kube.cluster import create_unless_exists
 from pytest_kfs.local import crds, processes
 from pytest_kfs.local.assets import kserve_manager, kserve_manifests
 from pytest_kfs.local.kserve import manifests
