@@ -434,88 +434,154 @@ def wait_for_model(cluster: Cluster, namespace: str, name: str, timeout: float,
     return result
 
 
-def _follow_model(cluster: Cluster, name: str, timeout: float, deadline: float, hub: _Hub,
-                  messages: queue.Queue[Message], result: WaitResult,
-                  note: Callable[..., None]) -> None:
-    """Read the model's messages until its verdict or the deadline."""
-    pods: dict[str, dict[str, Any]] = {}
-    last_lines: dict[str, str] = {}
-    seen_events: set[str] = set()
-    last_event = time.monotonic()
-    while True:
-        remaining = deadline - time.monotonic()
+class _Follow:
+    """One wait's state between messages: the model's pods, the last line each source put on
+    the timeline (a repeat is not noted again), the warnings seen, when the last message came."""
+
+    def __init__(self, cluster: Cluster, hub: _Hub, result: WaitResult,
+                 note: Callable[..., None], timeout: float, deadline: float) -> None:
+        self.cluster, self.hub, self.result, self.note = cluster, hub, result, note
+        self.timeout, self.deadline = timeout, deadline
+        self.pods: dict[str, dict[str, Any]] = {}
+        self.last_lines: dict[str, str] = {}
+        self.seen_events: set[str] = set()
+        self.last_event = time.monotonic()
+
+    def next(self, messages: queue.Queue[Message]) -> Message:
+        """The next message; _DEADLINE once the deadline passed, _QUIET after half a second
+        without one."""
+        remaining = self.deadline - time.monotonic()
         if remaining <= 0:
-            result.timed_out = True
-            result.reason = f"no verdict within {timeout:g}s"
-            break
+            return _DEADLINE
         try:
-            kind, event_type, obj = messages.get(timeout=min(remaining, 0.5))
-            last_event = time.monotonic()
+            message = messages.get(timeout=min(remaining, 0.5))
         except queue.Empty:
-            if time.monotonic() - last_event > _QUIET_RESYNC:
-                # Watches are the fast path; a quiet spell re-reads the truth anyway.
-                last_event = time.monotonic()
-                hub.streams.resync()
-            continue
-        if event_type == "ERROR":
-            result.reason = f"cannot watch {kind}s: HTTP {obj['status']} {obj['reason']}"
-            break
-        if event_type == "TRANSIENT":
-            line = f"API trouble, retrying: {obj['text']}"
-            if last_lines.get("api") != line:
-                last_lines["api"] = line
-                note("api", line)
-            continue
-        last_lines.pop("api", None)
-        if kind == "isvc":
-            if event_type == "DELETED":
-                result.reason = "the InferenceService was deleted while waiting"
-                break
-            result.isvc = obj
-            state = ModelState.from_isvc(obj)
-            result.state = state
-            line = state.summary()
-            if last_lines.get("isvc") != line:
-                last_lines["isvc"] = line
-                note("isvc", line, state)
-        elif kind == "pod":
-            uid = obj["metadata"]["uid"]
-            if event_type == "DELETED":
-                pods.pop(uid, None)
-                note("pod", f"pod {obj['metadata']['name']}: deleted")
-            else:
-                pods[uid] = obj
-                line = _pod_line(obj)
-                if last_lines.get(uid) != line:
-                    last_lines[uid] = line
-                    note("pod", line)
-        else:
-            key = (obj.get("metadata") or {}).get("uid", "")
-            if obj.get("type") == "Warning" and key not in seen_events:
-                seen_events.add(key)
-                note("event", f"{obj.get('reason')}: {obj.get('message', '')}")
-                if _settles(obj):
-                    result.verdict = Verdict.FAILED
-                    result.reason = capped(f"{obj.get('reason')}: {obj.get('message', '')}")
-                    break
-            continue
-        result.pods = list(pods.values())
+            return _QUIET
+        self.last_event = time.monotonic()
+        return message
+
+    def line(self, key: str, source: str, text: str, state: ModelState | None = None) -> None:
+        """Note `text` unless it is what `key` said last."""
+        if self.last_lines.get(key) != text:
+            self.last_lines[key] = text
+            self.note(source, text, state)
+
+    def answered(self) -> None:
+        """A message about the model: the API answers again, so new trouble is noted anew."""
+        self.last_lines.pop("api", None)
+
+    def judge(self) -> bool:
+        """After a change to the model or its pods: whether that settles the wait."""
+        result = self.result
+        result.pods = list(self.pods.values())
         if result.state is not None:
             running = sum(1 for p in result.pods
                           if not p["metadata"].get("deletionTimestamp"))
-            current = _verdict(cluster, result, running)
+            current = _verdict(self.cluster, result, running)
             if isinstance(current, str):
-                if last_lines.get("rollout") != current:
-                    last_lines["rollout"] = current
-                    note("isvc", current)
+                self.line("rollout", "isvc", current)
             elif current.final:
                 result.verdict = current
-                break
+                return True
         problems = [p for p in pod_problems(result.pods) if _permanent(p)]
         if problems:
             result.verdict = Verdict.FAILED
             result.reason = f"{problems[0].code} in pod {problems[0].pod}"
-            break
+            return True
+        return False
+
+
+# The loop's own messages: the deadline passed; no message came for a moment.
+_DEADLINE: Message = ("deadline", "", {})
+_QUIET: Message = ("quiet", "", {})
+
+
+def _on_deadline(follow: _Follow, kind: str, event_type: str, obj: dict[str, Any]) -> bool:
+    follow.result.timed_out = True
+    follow.result.reason = f"no verdict within {follow.timeout:g}s"
+    return True
+
+
+def _on_quiet(follow: _Follow, kind: str, event_type: str, obj: dict[str, Any]) -> bool:
+    if time.monotonic() - follow.last_event > _QUIET_RESYNC:
+        # Watches are the fast path; a quiet spell re-reads the truth anyway.
+        follow.last_event = time.monotonic()
+        follow.hub.streams.resync()
+    return False
+
+
+def _on_error(follow: _Follow, kind: str, event_type: str, obj: dict[str, Any]) -> bool:
+    follow.result.reason = f"cannot watch {kind}s: HTTP {obj['status']} {obj['reason']}"
+    return True
+
+
+def _on_transient(follow: _Follow, kind: str, event_type: str, obj: dict[str, Any]) -> bool:
+    follow.line("api", "api", f"API trouble, retrying: {obj['text']}")
+    return False
+
+
+def _on_isvc(follow: _Follow, kind: str, event_type: str, obj: dict[str, Any]) -> bool:
+    follow.answered()
+    if event_type == "DELETED":
+        follow.result.reason = "the InferenceService was deleted while waiting"
+        return True
+    follow.result.isvc = obj
+    state = ModelState.from_isvc(obj)
+    follow.result.state = state
+    follow.line("isvc", "isvc", state.summary(), state)
+    return follow.judge()
+
+
+def _on_pod(follow: _Follow, kind: str, event_type: str, obj: dict[str, Any]) -> bool:
+    follow.answered()
+    uid = obj["metadata"]["uid"]
+    if event_type == "DELETED":
+        follow.pods.pop(uid, None)
+        follow.note("pod", f"pod {obj['metadata']['name']}: deleted")
+    else:
+        follow.pods[uid] = obj
+        follow.line(uid, "pod", _pod_line(obj))
+    return follow.judge()
+
+
+def _on_event(follow: _Follow, kind: str, event_type: str, obj: dict[str, Any]) -> bool:
+    follow.answered()
+    key = (obj.get("metadata") or {}).get("uid", "")
+    if obj.get("type") != "Warning" or key in follow.seen_events:
+        return False
+    follow.seen_events.add(key)
+    follow.note("event", f"{obj.get('reason')}: {obj.get('message', '')}")
+    if not _settles(obj):
+        return False
+    follow.result.verdict = Verdict.FAILED
+    follow.result.reason = capped(f"{obj.get('reason')}: {obj.get('message', '')}")
+    return True
+
+
+Handler = Callable[[_Follow, str, str, dict[str, Any]], bool]
+# What a message does to the wait, by its kind (a stream's trouble by its type); True: the
+# wait is over, its result says how.
+_HANDLERS: dict[str, Handler] = {
+    "deadline": _on_deadline,
+    "quiet": _on_quiet,
+    "ERROR": _on_error,  # a stream gave up
+    "TRANSIENT": _on_transient,
+    "isvc": _on_isvc,
+    "pod": _on_pod,
+    "event": _on_event,
+}
+
+
+def _follow_model(cluster: Cluster, name: str, timeout: float, deadline: float, hub: _Hub,
+                  messages: queue.Queue[Message], result: WaitResult,
+                  note: Callable[..., None]) -> None:
+    """Read the model's messages until its verdict or the deadline."""
+    follow = _Follow(cluster, hub, result, note, timeout, deadline)
+    while True:
+        kind, event_type, obj = follow.next(messages)
+        topic = event_type if event_type in ("ERROR", "TRANSIENT") else kind
+        if _HANDLERS[topic](follow, kind, event_type, obj):
+            return
 
 
 def _verdict(cluster: Cluster, result: WaitResult, running: int) -> Verdict | str:

@@ -7,6 +7,7 @@ pods, so no finding may claim "no pods running".
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,9 +34,6 @@ _DESCRIBE_MARKERS = ("Model Status:", "Transition Status:", "Active Model State:
                      "Target Model State:", "Conditions:", "Last Failure Info:",
                      "Latest Created Revision:", "Deployment Mode:", "Storage Uri:",
                      "Last Transition Time:")
-# Sections of describe output whose fields are grouped into one object each.
-_CONDITION_FIELDS = {"Last Transition Time", "Message", "Reason", "Severity", "Status", "Type"}
-_FAILURE_FIELDS = {"Exit Code", "Location", "Message", "Model Revision Name", "Reason", "Time"}
 
 
 
@@ -189,79 +187,129 @@ def _camel(key: str) -> str:
     return words[0].lower() + "".join(w[:1].upper() + w[1:] for w in words[1:])
 
 
+def _leave_failure(section: str) -> str:
+    return "" if section == "Last Failure Info" else section
+
+
+# Keys without a value that head a section of describe output: what each does to the section
+# being read. Only two sections decide where their fields go; the model's states end the
+# failure info, so a Reason or Message after them is not the failure's.
+_HEADERS: dict[str, Callable[[str], str]] = {
+    "Conditions": lambda section: "Conditions",
+    "Last Failure Info": lambda section: "Last Failure Info",
+    "States": _leave_failure,
+    "Model Status": _leave_failure,
+    **dict.fromkeys(("Copies", "Components", "Predictor", "Spec", "Status", "Model",
+                     "Model Format", "Resources", "Limits", "Requests"),
+                    lambda section: section),
+}
+
+
+@dataclass(frozen=True)
+class _Field:
+    """Describe keys that go into one part of the InferenceService."""
+
+    keys: tuple[str, ...]
+    part: str
+    section: str | None = None  # only inside this section ("": outside any); None: anywhere
+    once: bool = False  # only the first (a later Name is another object's)
+
+
+# Where each field goes, the first that takes it; a field none takes is skipped.
+_FIELDS = (
+    # The two sections whose fields are grouped into one object each.
+    _Field(("Last Transition Time", "Message", "Reason", "Severity", "Status", "Type"),
+           "condition", "Conditions"),
+    _Field(("Exit Code", "Location", "Message", "Model Revision Name", "Reason", "Time"),
+           "failure", "Last Failure Info"),
+    _Field(("Active Model State", "Target Model State"), "states"),
+    _Field(("Transition Status",), "model"),
+    _Field(("Latest Created Revision", "Latest Ready Revision"), "predictor"),
+    _Field(("Deployment Mode", "Observed Generation", "URL", "Url"), "status"),
+    _Field(("Storage Uri", "Runtime", "Protocol Version"), "spec_model"),
+    _Field(("Name", "Namespace"), "metadata", "", once=True),
+)
+# How the parts nest, inner ones first: (part, the part it goes into, under which keys). A
+# part is placed only when it holds something.
+_NESTING = (
+    ("failure", "model", ("lastFailureInfo",)),
+    ("states", "model", ("states",)),
+    ("model", "status", ("modelStatus",)),
+    ("conditions", "status", ("conditions",)),
+    ("predictor", "status", ("components", "predictor")),
+    ("status", "isvc", ("status",)),
+    ("spec_model", "isvc", ("spec", "predictor", "model")),
+    ("metadata", "isvc", ("metadata",)),
+)
+
+
+class _Describe:
+    """What read_describe gathers: the parts of the InferenceService, the section it is in,
+    and the field a wrapped line continues."""
+
+    def __init__(self) -> None:
+        self.parts: dict[str, Any] = {part: {} for part in ("isvc", "status", "model", "states",
+                                                            "predictor", "spec_model",
+                                                            "metadata", "condition", "failure")}
+        self.parts["conditions"] = []
+        self.section = ""
+        self.last: tuple[dict[str, Any], str] | None = None
+
+    def read(self, line: str) -> None:
+        """One line: a wrapped value, a section header, or a field."""
+        match = _DESCRIBE_LINE.match(line)
+        if not match:
+            if self.last is not None and line.strip():
+                target, name = self.last
+                target[name] = f"{target[name]} {line.strip()}".strip()
+            return
+        key, value = match["key"], (match["value"] or "").strip()
+        if key == "Last Transition Time" and self.section != "Conditions":
+            self.section = "Conditions"  # a condition pasted without its header
+        if not value and key in _HEADERS:
+            self.section = _HEADERS[key](self.section)
+        else:
+            self.field(key, value)
+
+    def field(self, key: str, value: str) -> None:
+        """Put a field where _FIELDS says; a condition ends with its Type."""
+        name = _camel(key)
+        part = next((field.part for field in _FIELDS if key in field.keys
+                     and field.section in (None, self.section)
+                     and not (field.once and self.parts[field.part].get(name))), None)
+        if part is None:
+            self.last = None
+            return
+        target = self.parts[part]
+        target[name] = value
+        self.last = (target, name)
+        if part == "condition" and key == "Type":
+            self.parts["conditions"].append(target)
+            self.parts["condition"], self.last = {}, None
+
+    def inferenceservice(self) -> dict[str, Any]:
+        """The parts, nested as an InferenceService's."""
+        failure = self.parts["failure"]
+        if "exitCode" in failure and str(failure["exitCode"]).isdigit():
+            failure["exitCode"] = int(failure["exitCode"])
+        for part, into, keys in _NESTING:
+            if self.parts[part]:
+                place = self.parts[into]
+                for key in keys[:-1]:
+                    place = place.setdefault(key, {})
+                place[keys[-1]] = self.parts[part]
+        isvc: dict[str, Any] = self.parts["isvc"]
+        return isvc
+
+
 def read_describe(text: str) -> dict[str, Any]:
     """`kubectl describe inferenceservice` output (or a part of it) as an InferenceService.
 
     Keys are read by name, not by indentation: pasted describe output often has it broken."""
-    status: dict[str, Any] = {}
-    model: dict[str, Any] = {}
-    states: dict[str, Any] = {}
-    predictor: dict[str, Any] = {}
-    spec_model: dict[str, Any] = {}
-    meta: dict[str, Any] = {}
-    conditions: list[dict[str, Any]] = []
-    condition: dict[str, Any] = {}
-    failure: dict[str, Any] = {}
-    section, last = "", None
+    reader = _Describe()
     for line in text.split("\nEvents:", 1)[0].splitlines():
-        match = _DESCRIBE_LINE.match(line)
-        if not match:
-            if last is not None and line.strip():
-                last[0][last[1]] = f"{last[0][last[1]]} {line.strip()}".strip()
-            continue
-        key, value = match["key"], (match["value"] or "").strip()
-        if key == "Last Transition Time" and section != "Conditions":
-            section = "Conditions"  # a condition pasted without its header
-        if not value and key in ("Conditions", "Last Failure Info", "States", "Copies",
-                                 "Model Status", "Components", "Predictor", "Spec", "Status",
-                                 "Model", "Model Format", "Resources", "Limits", "Requests"):
-            section = key if key in ("Conditions", "Last Failure Info") else section
-            if key in ("States", "Model Status") and section == "Last Failure Info":
-                section = ""
-            continue
-        target: dict[str, Any] | None = None
-        if section == "Conditions" and key in _CONDITION_FIELDS:
-            target = condition
-        elif section == "Last Failure Info" and key in _FAILURE_FIELDS:
-            target = failure
-        elif key in ("Active Model State", "Target Model State"):
-            target = states
-        elif key == "Transition Status":
-            target = model
-        elif key in ("Latest Created Revision", "Latest Ready Revision"):
-            target = predictor
-        elif key in ("Deployment Mode", "Observed Generation", "URL", "Url"):
-            target = status
-        elif key in ("Storage Uri", "Runtime", "Protocol Version"):
-            target = spec_model
-        elif key in ("Name", "Namespace") and not meta.get(_camel(key)) and section == "":
-            target = meta
-        if target is None:
-            last = None
-            continue
-        target[_camel(key)] = value
-        last = (target, _camel(key))
-        if target is condition and key == "Type":
-            conditions.append(condition)
-            condition, last = {}, None
-    if failure:
-        if "exitCode" in failure and str(failure["exitCode"]).isdigit():
-            failure["exitCode"] = int(failure["exitCode"])
-        model["lastFailureInfo"] = failure
-    if states:
-        model["states"] = states
-    if model:
-        status["modelStatus"] = model
-    if conditions:
-        status["conditions"] = conditions
-    if predictor:
-        status["components"] = {"predictor": predictor}
-    found: dict[str, Any] = {"status": status} if status else {}
-    if spec_model:
-        found["spec"] = {"predictor": {"model": spec_model}}
-    if meta:
-        found["metadata"] = meta
-    return found
+        reader.read(line)
+    return reader.inferenceservice()
 
 
 def evidence(pasted: Pasted) -> Evidence:

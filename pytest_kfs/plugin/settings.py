@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pytest_kfs.errors import SettingsError
 from pytest_kfs.gcp.keyfile import key_problem
@@ -254,98 +254,198 @@ def parse_ingress(value: str) -> str:
     return value.rstrip("/")
 
 
-def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
-            environ: Mapping[str, str]) -> Settings:
-    """Build Settings; for each value the command line wins, then the environment, then ini."""
+def parse_keep(value: str) -> str:
+    """--kfs-keep: never, on-failure or always."""
+    if value not in KEEP_CHOICES:
+        raise SettingsError(f"--kfs-keep={value} is not one of {', '.join(KEEP_CHOICES)}")
+    return value
 
-    def pick(name: str) -> str | None:
-        for source in (cli.get(name), environ.get(ENV_VARS[name]), ini.get(name)):
+
+def parse_namespace(value: str) -> str:
+    """--kfs-namespace: the name of a namespace to deploy into."""
+    if not (_DNS_LABEL.match(value) and len(value) <= 63):
+        raise SettingsError(f"--kfs-namespace={value!r} is not a namespace name "
+                            "(lower-case letters, digits and '-', at most 63)")
+    return value
+
+
+def read_models_file(path: str) -> tuple[ModelSpec, ...]:
+    """The models of the --kfs-models file at `path`."""
+    try:
+        text = Path(path).expanduser().read_text()
+    except OSError as error:
+        raise SettingsError(f"--kfs-models={path} cannot be read: {error.strerror}") from None
+    return parse_models_file(path, text)
+
+
+class Sources:
+    """The command line, the environment and the ini file, and the settings resolved so far."""
+
+    def __init__(self, cli: Mapping[str, object], ini: Mapping[str, str],
+                 environ: Mapping[str, str]) -> None:
+        self.cli, self.ini, self.environ = cli, ini, environ
+        self.resolved: dict[str, Any] = {}
+
+    def text(self, name: str) -> str | None:
+        """An option's value: the command line wins, then the environment, then the ini."""
+        for source in (self.cli.get(name), self.environ.get(ENV_VARS[name]), self.ini.get(name)):
             if source not in (None, ""):
                 return str(source)
         return None
 
+    def flag(self, name: str) -> bool:
+        """A command-line switch."""
+        return bool(self.cli.get(name))
+
+    def __getitem__(self, name: str) -> Any:
+        return self.resolved[name]
+
+
+Parser = Callable[[Sources], object]
+
+
+def _option(name: str, parse: Callable[[str], object] = str, unset: object = None) -> Parser:
+    """The parser of option `name`'s value; `unset` when no source gives one."""
+    def parser(sources: Sources) -> object:
+        text = sources.text(name)
+        return unset if text is None else parse(text)
+    return parser
+
+
+def _cluster(sources: Sources) -> str | None:
+    if sources.cli.get("cluster") == "":
+        # An explicit empty value is a mistake (an unset CI variable), not "use the ini".
+        from pytest_kfs.targets import parse_target
+
+        parse_target("")  # raises, saying what --kfs-cluster takes
+    return sources.text("cluster")
+
+
+def _model(sources: Sources) -> ModelSpec | None:
+    return parse_model(sources.text("storage_uri"), sources.text("model_format"),
+                       sources.text("service_account"))
+
+
+def _preflight(sources: Sources) -> str:
+    # The switches on the command line; a mode in the environment or the ini file.
+    mode = ("report" if sources.flag("preflight_report") else "on" if sources.flag("preflight")
+            else (sources.environ.get(ENV_VARS["preflight"]) or sources.ini.get("preflight")
+                  or "off"))
+    if mode not in PREFLIGHT_MODES:
+        raise SettingsError(f"KFS_PREFLIGHT / kfs_preflight={mode!r} is not one of "
+                            f"{', '.join(PREFLIGHT_MODES)}")
+    return mode
+
+
+def _existing(sources: Sources) -> ExistingSelection | None:
+    where = sources.text("existing")
+    return parse_existing(where, sources["existing_selector"]) if where else None
+
+
+def _target(sources: Sources) -> Target | None:
     from pytest_kfs.targets import TargetOptions, parse_target
 
-    if cli.get("cluster") == "":
-        # An explicit empty value is a mistake (an unset CI variable), not "use the ini".
-        parse_target("")
+    if sources["cluster"] is None:
+        return None
+    target = parse_target(sources["cluster"],
+                          TargetOptions(sources["kubeconfig"], sources["kind_create"]))
+    kserve_version = sources.text("kserve_version")
+    return target.with_kserve_version(kserve_version) if kserve_version else target
 
-    cluster, kubeconfig = pick("cluster"), pick("kubeconfig")
-    kind_create = bool(cli.get("kind_create"))
-    timeout = parse_timeout(pick("timeout"))
-    scenario = pick("scenario")
-    keep = pick("keep") or "never"
-    if keep not in KEEP_CHOICES:
-        raise SettingsError(f"--kfs-keep={keep} is not one of {', '.join(KEEP_CHOICES)}")
-    model = parse_model(pick("storage_uri"), pick("model_format"), pick("service_account"))
-    preflight = ("report" if cli.get("preflight_report") else "on" if cli.get("preflight")
-                 else (environ.get(ENV_VARS["preflight"]) or ini.get("preflight") or "off"))
-    if preflight not in PREFLIGHT_MODES:
-        raise SettingsError(f"KFS_PREFLIGHT / kfs_preflight={preflight!r} is not one of "
-                            f"{', '.join(PREFLIGHT_MODES)}")
-    models_path = pick("models")
-    models: tuple[ModelSpec, ...] = ()
-    if models_path:
-        try:
-            text = Path(models_path).expanduser().read_text()
-        except OSError as error:
-            raise SettingsError(f"--kfs-models={models_path} cannot be read: "
-                                f"{error.strerror}") from None
-        models = parse_models_file(models_path, text)
-        if model is not None:
-            raise SettingsError("--kfs-models and --kfs-storage-uri both name the models; "
-                                "use one")
-    existing_value = pick("existing")
-    selector = pick("existing_selector")
-    if selector is not None and not existing_value:
-        raise SettingsError("--kfs-existing-selector needs --kfs-existing to say where to look "
-                            "(all, or namespaces)")
-    existing = parse_existing(existing_value, selector) if existing_value else None
-    sweep_ttl = parse_sweep_ttl(pick("sweep_ttl"))
-    run_id = parse_run_id(environ.get("KFS_RUN_ID"))
-    key_path, ingress_value = pick("serving_key"), pick("ingress")
-    serving_key = parse_serving_key(key_path) if key_path else None
-    account_value = pick("serving_account")
-    serving_account = parse_serving_account(account_value) if account_value else None
-    if serving_key and serving_account:
-        raise SettingsError("--kfs-serving-key and --kfs-serving-account both give the serving "
-                            "identity; use one")
-    ingress = parse_ingress(ingress_value) if ingress_value else None
-    namespace = pick("namespace")
-    if namespace is not None and not (_DNS_LABEL.match(namespace) and len(namespace) <= 63):
-        raise SettingsError(f"--kfs-namespace={namespace!r} is not a namespace name "
-                            "(lower-case letters, digits and '-', at most 63)")
-    if cluster is None:
-        if kind_create or kubeconfig or scenario:
-            flag = ("--kfs-kind-create" if kind_create else
-                    "--kfs-kubeconfig" if kubeconfig else "--kfs-scenario")
-            raise SettingsError(f"{flag} needs --kfs-cluster to say which cluster to use")
-        if existing:
-            raise SettingsError("--kfs-existing needs --kfs-cluster to say which cluster to "
-                                "verify")
-        return Settings(target=None, timeout_seconds=timeout, keep=keep, model=model,
-                        preflight=preflight, models=models, sweep_ttl_seconds=sweep_ttl,
-                        run_id=run_id, serving_key=serving_key,
-                        serving_account=serving_account, ingress=ingress, namespace=namespace)
-    target = parse_target(cluster, TargetOptions(kubeconfig, kind_create))
-    kserve_version = pick("kserve_version")
-    if kserve_version:
-        target = target.with_kserve_version(kserve_version)
-    if scenario and namespace:
-        raise SettingsError(f"--kfs-scenario arranges fresh namespaces of its own; "
-                            f"--kfs-namespace={namespace} deploys into yours: use one")
-    scenarios: tuple[str, ...] = ()
-    if scenario:
-        rehearsal = target.rehearsal()
-        if rehearsal is None:
-            raise SettingsError(
-                f"--kfs-scenario={scenario} rehearses a failure in the embedded cluster; it "
-                f"needs --kfs-cluster=local, not --kfs-cluster={cluster}")
-        scenarios = rehearsal.scenarios(scenario)
-    return Settings(target=target, timeout_seconds=timeout, scenarios=scenarios, keep=keep,
-                    model=model, preflight=preflight, existing=existing, models=models,
-                    sweep_ttl_seconds=sweep_ttl, run_id=run_id, serving_key=serving_key,
-                    serving_account=serving_account, ingress=ingress, namespace=namespace)
+
+def _scenarios(sources: Sources) -> tuple[str, ...]:
+    scenario, target = sources["scenario"], sources["target"]
+    rehearsal = target.rehearsal() if scenario and target is not None else None
+    return rehearsal.scenarios(scenario) if rehearsal is not None else ()
+
+
+# Each setting's parser, once: Settings' fields, and the options the rules and later parsers
+# read as they are. They run in this order, so the first bad value is the one reported.
+PARSERS: dict[str, Parser] = {
+    "cluster": _cluster,
+    "kubeconfig": _option("kubeconfig"),
+    "kind_create": lambda sources: sources.flag("kind_create"),
+    "timeout_seconds": _option("timeout", parse_timeout, DEFAULT_TIMEOUT_SECONDS),
+    "scenario": _option("scenario"),
+    "keep": _option("keep", parse_keep, "never"),
+    "model": _model,
+    "preflight": _preflight,
+    "models": _option("models", read_models_file, ()),
+    "existing_selector": _option("existing_selector"),
+    "existing": _existing,
+    "sweep_ttl_seconds": _option("sweep_ttl", parse_sweep_ttl, DEFAULT_SWEEP_TTL_SECONDS),
+    "run_id": lambda sources: parse_run_id(sources.environ.get("KFS_RUN_ID")),
+    "serving_key": _option("serving_key", parse_serving_key),
+    "serving_account": _option("serving_account", parse_serving_account),
+    "ingress": _option("ingress", parse_ingress),
+    "namespace": _option("namespace", parse_namespace),
+    "target": _target,
+    "scenarios": _scenarios,
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Settings that do not go together: when `broken(*the settings it reads)`, the message
+    (formatted with them) is the error. Checked as soon as the last of them is resolved."""
+
+    reads: tuple[str, ...]
+    broken: Callable[..., object]
+    message: str
+
+    def problem(self, resolved: Mapping[str, Any]) -> str | None:
+        """The message when the rule is broken, else None."""
+        values = {name: resolved[name] for name in self.reads}
+        return self.message.format(**values) if self.broken(*values.values()) else None
+
+
+def _without(given: object, target: Target | None) -> bool:
+    return bool(given) and target is None
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(("models", "model"), lambda models, model: models and model is not None,
+         "--kfs-models and --kfs-storage-uri both name the models; use one"),
+    Rule(("existing_selector", "existing"), lambda selector, existing: selector is not None
+         and existing is None,
+         "--kfs-existing-selector needs --kfs-existing to say where to look (all, or namespaces)"),
+    Rule(("serving_key", "serving_account"), lambda key, account: key and account,
+         "--kfs-serving-key and --kfs-serving-account both give the serving identity; use one"),
+    Rule(("kind_create", "target"), _without,
+         "--kfs-kind-create needs --kfs-cluster to say which cluster to use"),
+    Rule(("kubeconfig", "target"), _without,
+         "--kfs-kubeconfig needs --kfs-cluster to say which cluster to use"),
+    Rule(("scenario", "target"), _without,
+         "--kfs-scenario needs --kfs-cluster to say which cluster to use"),
+    Rule(("existing", "target"), _without,
+         "--kfs-existing needs --kfs-cluster to say which cluster to verify"),
+    Rule(("scenario", "namespace", "target"),
+         lambda scenario, namespace, target: scenario and namespace and target is not None,
+         "--kfs-scenario arranges fresh namespaces of its own; --kfs-namespace={namespace} "
+         "deploys into yours: use one"),
+    Rule(("scenario", "cluster", "target"),
+         lambda scenario, _cluster, target: scenario and target is not None
+         and target.rehearsal() is None,
+         "--kfs-scenario={scenario} rehearses a failure in the embedded cluster; it needs "
+         "--kfs-cluster=local, not --kfs-cluster={cluster}"),
+)
+# Setting -> the rules checked once it is resolved (the last of what they read).
+DUE: dict[str, tuple[Rule, ...]] = {
+    name: tuple(rule for rule in RULES if max(rule.reads, key=list(PARSERS).index) == name)
+    for name in PARSERS}
+
+
+def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
+            environ: Mapping[str, str]) -> Settings:
+    """Build Settings; for each value the command line wins, then the environment, then ini."""
+    sources = Sources(cli, ini, environ)
+    for name, parse in PARSERS.items():
+        sources.resolved[name] = parse(sources)
+        for rule in DUE[name]:
+            problem = rule.problem(sources.resolved)
+            if problem:
+                raise SettingsError(problem)
+    return Settings(**{field.name: sources[field.name] for field in fields(Settings)})
 
 
 def configured_models(settings: Settings) -> list[ModelSpec]:
