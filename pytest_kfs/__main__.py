@@ -1,6 +1,6 @@
-"""`python -m pytest_kfs diagnose PATH... [--log CONTAINER=FILE] [--json]`: diagnose what was
-pasted from a cluster (InferenceService, pods and events as YAML, describe tables, logs) with
-no cluster at hand.
+"""`python -m pytest_kfs diagnose PATH... [--log CONTAINER=FILE] [--kubectl FILE] [--json]`:
+diagnose what was pasted from a cluster (InferenceService, pods and events as YAML, describe
+tables, logs) with no cluster at hand.
 
 `python -m pytest_kfs merge REPORT.json... --out MERGED.json [--html PAGE] [--markdown FILE]`:
 the reports of one run per cluster as one, each model with its cluster."""
@@ -23,15 +23,20 @@ _USAGE = ("python -m pytest_kfs diagnose PATH... [--log CONTAINER=FILE] [--kubec
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pytest_kfs", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="python -m pytest_kfs",
+        description="pytest-kfs without a cluster: diagnose what was pasted from one, or merge "
+                    "the reports of runs against several.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     title="commands")
     diagnose = commands.add_parser(
         "diagnose", help="diagnose pasted evidence (no cluster needed)",
         description="Files: `kubectl get inferenceservice NAME -o yaml`, `kubectl get "
                     "pods,events -o yaml` (a List), `kubectl describe` output with an Events "
                     "table, and logs named POD.CONTAINER.log. Any subset: what is not given "
                     "is unknown, not empty.")
-    diagnose.add_argument("paths", nargs="*", metavar="PATH", type=Path)
+    diagnose.add_argument("paths", nargs="*", metavar="PATH", type=Path,
+                          help="kubectl YAML or describe output, or a POD.CONTAINER.log")
     diagnose.add_argument("--log", action="append", default=[], metavar="CONTAINER=FILE",
                           help="a container's log (storage-initializer, kserve-container)")
     diagnose.add_argument("--kubectl", type=Path, metavar="FILE",
@@ -40,11 +45,15 @@ def _parser() -> argparse.ArgumentParser:
     merge = commands.add_parser(
         "merge", help="merge --kfs-report files of several runs (one per cluster)",
         description="Prints the merged summary; exits 1 when a model is not loaded.")
-    merge.add_argument("reports", nargs="+", metavar="REPORT", type=Path)
-    merge.add_argument("--out", type=Path, required=True, metavar="MERGED.json")
+    merge.add_argument("reports", nargs="+", metavar="REPORT", type=Path,
+                       help="a JSON report written by --kfs-report")
+    merge.add_argument("--out", type=Path, required=True, metavar="MERGED.json",
+                       help="where the merged JSON report goes")
     merge.add_argument("--html", type=Path, metavar="PAGE", help="also an HTML report")
     merge.add_argument("--markdown", type=Path, metavar="FILE",
                        help="also a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
+    for command in (diagnose, merge):  # a bad argument is told with its command's usage
+        command.set_defaults(command_parser=command)
     return parser
 
 
@@ -124,7 +133,10 @@ def render(result: Diagnosis) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Exit 0 when the model (every model) serves, 1 when not or unknown, 2 for bad input."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, rest = parser.parse_known_args(argv)
+    if rest:
+        args.command_parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "merge":
         return _merge(args)
     if not args.paths and not args.log and not args.kubectl:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from pytest_kfs.errors import KfsError
 from pytest_kfs.local import progress
 from pytest_kfs.local.kserve.manifests import CRD_FILES
 from pytest_kfs.local.kserve.releases import MODULE, RELEASES, Release, release
@@ -40,7 +41,7 @@ _MANIFEST_GLOBS = (
 )
 
 
-class AssetsMissing(RuntimeError):
+class AssetsMissing(KfsError, RuntimeError):
     """A control-plane binary is not installed; the message says how to get it."""
 
 
@@ -238,17 +239,18 @@ def _go_build(module: str, outputs: dict[str, str], target: Path, ldflags: str) 
                 continue
             partial = target / f".{name}.partial"
             listed = progress.run(
-                [_go(), "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}",
-                 package], f"fetching the modules of {name} ({module})",
+                [_go(), "list", "-deps", "-f", "{{.ImportPath}}", package],
+                f"fetching the modules of {name} ({module})",
                 lambda line: line.startswith("go: downloading"), cwd=work, env=env,
                 unit="modules downloaded")
-            packages = sum(1 for line in listed if line and not line.startswith("go: "))
-            # -v names each package as it is compiled: the count against the total is the
-            # progress (cached packages are not compiled again, so a warm build ends early).
+            packages = {line for line in listed if line and not line.startswith("go: ")}
+            # -v names each package as it is compiled, the standard library's too: a listed
+            # name seen once is the progress (cached packages are not compiled again, so a
+            # warm build ends early); compiler notes and `# pkg` headers do not count.
             progress.run([_go(), "build", "-v", "-trimpath", "-ldflags", ldflags, "-o",
                           str(partial), package], f"compiling {name}",
-                         lambda line: bool(line.strip()) and not line.startswith("go: "),
-                         total=packages, cwd=work, env=env, unit="packages compiled")
+                         progress.each_once(packages), total=len(packages), cwd=work, env=env,
+                         unit="packages compiled")
             partial.rename(target / name)  # atomic: a killed build never leaves a half binary
     return target
 

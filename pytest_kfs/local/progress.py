@@ -7,14 +7,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+
+from pytest_kfs.errors import KfsError
 
 _EVERY = 5.0  # seconds between progress lines while something happens
 _QUIET = 10.0  # a line at least this often even when nothing visible happens
 
 
-class StepFailed(subprocess.CalledProcessError):
+class StepFailed(KfsError, subprocess.CalledProcessError):
     """A build step exited non-zero; `output` holds its last lines."""
 
 
@@ -23,24 +25,44 @@ def _say(text: str) -> None:
 
 
 def _estimate(done: int, total: int | None, elapsed: float, unit: str) -> str:
+    """`done of total unit (share), about T left`; never past the total, never 100% (the step
+    is done when it exits, and `run` says so)."""
     if not total:
         return f"{done} {unit}"
     if not done:
         return f"0 of {total} {unit} yet"
-    share = min(done / total, 1.0)
-    left = elapsed / share - elapsed if share < 1 else 0.0
-    return f"{done} of {total} {unit} ({share:.0%}), about {_duration(left)} left"
+    if done >= total:
+        # The total was an estimate and the work reached it: the count is the total now.
+        return f"{done} of {done} {unit} (99%), finishing"
+    percent = done * 100 // total  # floored: 99.7% reads 99%, not 100%
+    left = elapsed * (total - done) / done
+    return f"{done} of {total} {unit} ({percent}%), about {_duration(left)} left"
 
 
 def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
+def each_once(names: Iterable[str]) -> Callable[[str], bool]:
+    """A `counts` for `run`: true the first time a line is one of `names`, so the count stays
+    within `len(names)` whatever else the command prints."""
+    left = set(names)
+
+    def counts(line: str) -> bool:
+        name = line.strip()
+        if name not in left:
+            return False
+        left.discard(name)
+        return True
+
+    return counts
+
+
 def run(command: Sequence[str], label: str, counts: Callable[[str], bool],
         total: int | None = None, cwd: str | Path | None = None,
         env: dict[str, str] | None = None, unit: str = "steps") -> list[str]:
     """Run `command`, counting output lines `counts` accepts as units of work, and report
-    `label: <done>/<total> (share), about <time> left` while it runs; returns its output
+    `label: <done> of <total> (share), about <time> left` while it runs; returns its output
     lines. Raises StepFailed with the output's tail when it fails."""
     started = time.monotonic()
     done = 0

@@ -9,6 +9,7 @@ way users run against their own clusters, rehearsed here.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import signal
@@ -20,20 +21,49 @@ from typing import Any
 from pytest_kfs.kserve.spec import SPEC_KEYS
 from pytest_kfs.local.embedded import start_embedded
 from pytest_kfs.local.gcp.admin import GcpAdmin
-from pytest_kfs.local.kserve.releases import UnknownRelease
+from pytest_kfs.local.kserve.releases import DEFAULT_VERSION, RELEASES, UnknownRelease, release
 from pytest_kfs.local.scenarios import SCENARIOS, operator_key, scenario
 
-_USAGE = "usage: python -m pytest_kfs.local up [--kserve=VERSION] [--scenario=NAME]"
+
+def _release(version: str) -> str:
+    """--kserve: checked before anything starts."""
+    try:
+        release(version)
+    except UnknownRelease as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return version
 
 
-def _options(argv: list[str]) -> dict[str, str]:
-    options = {"kserve": "", "scenario": "healthy"}
-    for arg in argv:
-        key, _, value = arg.removeprefix("--").partition("=")
-        if not arg.startswith("--") or key not in options or not value:
-            raise ValueError(f"unknown argument {arg!r}; {_USAGE}")
-        options[key] = value
-    return options
+def _scenario(name: str) -> str:
+    """--scenario: known, and one with a key file (what `up` hands out), checked up front so a
+    typo does not wait for the cluster to start."""
+    try:
+        chosen = scenario(name)
+    except KeyError as error:
+        raise argparse.ArgumentTypeError(str(error).strip("'\"")) from None
+    if not chosen.key_secret:
+        raise argparse.ArgumentTypeError(f"scenario {name} serves without a key file; `up` "
+                                         f"rehearses the key-file ones: {', '.join(_keyed())}")
+    return name
+
+
+def _keyed() -> list[str]:
+    return [name for name, each in SCENARIOS.items() if each.key_secret]
+
+
+def parser() -> argparse.ArgumentParser:
+    """`up`'s command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m pytest_kfs.local up",
+        description="Run the embedded cluster as a live cluster until Ctrl-C; print its "
+                    "connection lines (NAME=value) and the pytest command that uses them.")
+    parser.add_argument("--kserve", type=_release, default="", metavar="VERSION",
+                        help=f"KServe release to run: {', '.join(RELEASES)} "
+                             f"(default {DEFAULT_VERSION})")
+    parser.add_argument("--scenario", type=_scenario, default="healthy", metavar="NAME",
+                        help=f"Google Cloud world to arrange (default healthy): "
+                             f"{', '.join(_keyed())}")
+    return parser
 
 
 def _serving_key(embedded: Any, name: str) -> dict[str, Any]:
@@ -71,12 +101,7 @@ def _write_key(path: Path, key: dict[str, Any]) -> Path:
 
 def main(argv: list[str]) -> int:
     """Start, print the connection lines, wait for SIGINT/SIGTERM, stop."""
-    try:
-        options = _options(argv)
-        scenario(options["scenario"])
-    except (ValueError, KeyError) as error:
-        print(str(error).strip("'\""), file=sys.stderr)
-        return 2
+    options: dict[str, str] = vars(parser().parse_args(argv))  # usage errors exit 2
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopped.set())
