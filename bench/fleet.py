@@ -28,8 +28,9 @@ from processes import run_sampled
 
 from pytest_kfs.local.assets import build_kubectl
 from pytest_kfs.local.embedded import start_embedded
-from pytest_kfs.local.gcp import GcpWorld, LocalGcp
 from pytest_kfs.local.gcp.admin import GcpAdmin
+from pytest_kfs.local.gcp.server import LocalGcp
+from pytest_kfs.local.gcp.world import GcpWorld
 from pytest_kfs.testing import fleetworld
 from pytest_kfs.testing.faultproxy import FaultProxy
 

@@ -1,70 +1,68 @@
 """Google IAM for Cloud Storage (pure): roles -> permissions, members, conditions, evaluation.
 
-The role table follows Google's predefined-role reference for the read path (see
-shared/reference/gcp-access.md §1.2): legacyBucketReader lists but cannot read, basic roles give
-no object data, legacy roles can be granted on buckets only.
+Roles grant what Google publishes (predefined_roles.json, `gcloud iam roles describe` output;
+its source is named in the file), not what the local Google Cloud enforces
+(pytest_kfs.local.gcp.roles), so on the embedded cluster the IAM suite does not judge the
+stand-in by its own table. Legacy roles can be granted on buckets only.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
 
 LIST = "storage.objects.list"
 GET = "storage.objects.get"
 BUCKET_GET = "storage.buckets.get"
 
-_OBJECTS_ALL = frozenset({
-    "storage.objects.create", "storage.objects.delete", GET, LIST, "storage.objects.update",
-    "storage.objects.getIamPolicy", "storage.objects.setIamPolicy", "storage.objects.restore",
-})
-_FOLDERS_READ = frozenset({"storage.folders.get", "storage.folders.list",
-                           "storage.managedFolders.get", "storage.managedFolders.list"})
-_PROJECT_READ = frozenset({"resourcemanager.projects.get", "resourcemanager.projects.list"})
-_BUCKETS_ALL = frozenset({
-    "storage.buckets.create", "storage.buckets.delete", BUCKET_GET, "storage.buckets.list",
-    "storage.buckets.update", "storage.buckets.getIamPolicy", "storage.buckets.setIamPolicy",
-})
+PUBLISHED_ROLES_FILE = "predefined_roles.json"
 
-ROLE_PERMISSIONS: Mapping[str, frozenset[str]] = {
-    "roles/storage.objectViewer": frozenset({GET, LIST}) | _FOLDERS_READ | _PROJECT_READ,
-    "roles/storage.objectUser": _OBJECTS_ALL - {"storage.objects.getIamPolicy",
-                                                "storage.objects.setIamPolicy"}
-    | _FOLDERS_READ | _PROJECT_READ,
-    "roles/storage.objectCreator": frozenset({"storage.objects.create"}) | _PROJECT_READ,
-    "roles/storage.objectAdmin": _OBJECTS_ALL | _FOLDERS_READ | _PROJECT_READ,
-    "roles/storage.admin": _BUCKETS_ALL | _OBJECTS_ALL | _FOLDERS_READ | _PROJECT_READ,
-    "roles/storage.bucketViewer": frozenset({BUCKET_GET, "storage.buckets.list"}),
-    "roles/storage.legacyBucketReader": frozenset({BUCKET_GET, LIST}),
-    "roles/storage.legacyBucketWriter": frozenset({BUCKET_GET, LIST, "storage.objects.create",
-                                                   "storage.objects.delete"}),
-    "roles/storage.legacyBucketOwner": frozenset({
-        BUCKET_GET, "storage.buckets.update", "storage.buckets.getIamPolicy",
-        "storage.buckets.setIamPolicy", LIST, "storage.objects.create",
-        "storage.objects.delete"}),
-    "roles/storage.legacyObjectReader": frozenset({GET}),
-    "roles/storage.legacyObjectOwner": frozenset({GET, "storage.objects.update",
-                                                  "storage.objects.getIamPolicy",
-                                                  "storage.objects.setIamPolicy"}),
-    "roles/viewer": frozenset({BUCKET_GET, "storage.buckets.list"}) | _PROJECT_READ,
-    "roles/editor": frozenset({BUCKET_GET, "storage.buckets.list", "storage.buckets.create",
-                               "storage.buckets.delete", "storage.buckets.update"})
-    | _PROJECT_READ,
-    "roles/owner": _BUCKETS_ALL | _PROJECT_READ,
-    "roles/iam.workloadIdentityUser": frozenset({
-        "iam.serviceAccounts.getAccessToken", "iam.serviceAccounts.getOpenIdToken"}),
-    "roles/iam.securityReviewer": frozenset({
-        "iam.serviceAccounts.getIamPolicy", "storage.buckets.getIamPolicy",
-        "resourcemanager.projects.getIamPolicy"}),
-    "roles/iam.serviceAccountAdmin": frozenset({
-        "iam.serviceAccounts.get", "iam.serviceAccounts.list", "iam.serviceAccounts.getIamPolicy",
-        "iam.serviceAccounts.setIamPolicy"}),
-    "roles/iam.serviceAccountTokenCreator": frozenset({
-        "iam.serviceAccounts.getAccessToken", "iam.serviceAccounts.getOpenIdToken",
-        "iam.serviceAccounts.signBlob", "iam.serviceAccounts.signJwt"}),
-}
+
+@dataclass(frozen=True)
+class PublishedRoles:
+    """Google's predefined roles as published, with where they were copied from."""
+
+    permissions: Mapping[str, frozenset[str]]
+    source: Mapping[str, Any]
+    # Roles whose permission lists were cut to these prefixes/permissions when copied.
+    trimmed: frozenset[str] = frozenset()
+    kept_prefixes: tuple[str, ...] = ()
+    kept_permissions: frozenset[str] = frozenset()
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> PublishedRoles:
+        """From the data file's JSON: {"source": {...}, "roles": [describe output, ...]}."""
+        source = data["source"]
+        trimmed = source.get("trimmed", {})
+        return PublishedRoles(
+            permissions={role["name"]: frozenset(role.get("includedPermissions", ()))
+                         for role in data["roles"]},
+            source=source, trimmed=frozenset(trimmed.get("roles", ())),
+            kept_prefixes=tuple(trimmed.get("kept_prefixes", ())),
+            kept_permissions=frozenset(trimmed.get("kept_permissions", ())))
+
+    def covers(self, role: str, permission: str) -> bool:
+        """Whether the data can say if `role` grants `permission` (trimmed roles cannot for
+        the permissions cut from them)."""
+        if role not in self.permissions:
+            return False
+        return role not in self.trimmed or permission in self.kept_permissions or \
+            permission.startswith(self.kept_prefixes)
+
+
+def load_published_roles() -> PublishedRoles:
+    """Read the packaged published-role data."""
+    text = resources.files("pytest_kfs.gcp").joinpath(PUBLISHED_ROLES_FILE).read_text("utf-8")
+    return PublishedRoles.from_json(json.loads(text))
+
+
+PUBLISHED_ROLES = load_published_roles()
+# Predefined role -> permissions, as Google publishes them (trimmed roles: see PublishedRoles).
+ROLE_PERMISSIONS: Mapping[str, frozenset[str]] = PUBLISHED_ROLES.permissions
 
 BUCKET_ONLY_ROLES = frozenset(role for role in ROLE_PERMISSIONS if ".legacy" in role)
 BASIC_ROLES = frozenset({"roles/viewer", "roles/editor", "roles/owner"})
@@ -74,7 +72,7 @@ OVERBROAD_READ_ROLES = frozenset({"roles/storage.admin", "roles/storage.objectAd
 
 
 def permissions_of(role: str) -> frozenset[str]:
-    """Permissions a predefined role grants (empty for unknown roles)."""
+    """Permissions a predefined role grants, as published (empty for unknown roles)."""
     return ROLE_PERMISSIONS.get(role, frozenset())
 
 
@@ -203,11 +201,15 @@ class Decision:
 
 
 def evaluate(principal: Principal, request: Request,
-             policies: Iterable[tuple[str, Iterable[Binding]]]) -> Decision:
-    """Allow policies are additive: the first matching binding at any level grants."""
+             policies: Iterable[tuple[str, Iterable[Binding]]],
+             permissions: Callable[[str], frozenset[str]] = permissions_of) -> Decision:
+    """Allow policies are additive: the first matching binding at any level grants.
+
+    `permissions` maps a role to what it grants: Google's published roles unless an enforcer
+    (the local Google Cloud) passes its own table."""
     for level, bindings in policies:
         for binding in bindings:
-            if request.permission not in permissions_of(binding.role):
+            if request.permission not in permissions(binding.role):
                 continue
             if not any(principal.matches(member) for member in binding.members):
                 continue

@@ -11,8 +11,9 @@ from kubernetes import client, config
 
 from pytest_kfs.local import controlplane
 from pytest_kfs.local.assets import initializer_python, model_server_python
-from pytest_kfs.local.gcp import GcpWorld, LocalGcp
 from pytest_kfs.local.gcp.admin import GcpAdmin
+from pytest_kfs.local.gcp.server import LocalGcp
+from pytest_kfs.local.gcp.world import GcpWorld
 from pytest_kfs.local.kserve import manager as kserve_manager
 from pytest_kfs.local.kserve.releases import Release, release
 from pytest_kfs.local.node.ingress import Ingress

@@ -1,6 +1,4 @@
-"""The local GCP: token endpoint, metadata server and GCS with per-identity IAM."""
-
-from pytest_kfs.local.gcp.server import LocalGcp, PodIdentity
-from pytest_kfs.local.gcp.world import GcpWorld, WorldError
-
-__all__ = ["GcpWorld", "LocalGcp", "PodIdentity", "WorldError"]
+"""The local GCP: token endpoint (oauth), metadata server (metadata), GCS with per-identity IAM
+(storage, iam_api) behind one HTTP server (server: LocalGcp), over one state (state, world) that
+the admin API arranges; the IAM it enforces is its own table (roles).
+"""

@@ -10,12 +10,11 @@ import base64
 import json
 import urllib.error
 import urllib.request
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+# The state, not the server: the server imports this module to serve the admin endpoint.
+from pytest_kfs.local.gcp.state import GcpState
 from pytest_kfs.local.gcp.world import WorldError
-
-if TYPE_CHECKING:  # the server imports this module to serve the admin endpoint
-    from pytest_kfs.local.gcp.server import LocalGcp
 
 ADMIN_PATH = "/_kfs/admin"
 ADMIN_HEADER = "X-Kfs-Admin-Token"
@@ -24,7 +23,7 @@ ADMIN_HEADER = "X-Kfs-Admin-Token"
 class GcpAdmin:
     """Operations on the local GCP's world, applied to a LocalGcp in this process."""
 
-    def __init__(self, gcp: LocalGcp) -> None:
+    def __init__(self, gcp: GcpState) -> None:
         self._gcp = gcp
 
     def ensure_bucket(self, name: str, project: str, uniform_access: bool = True,

@@ -13,12 +13,14 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from pytest_kfs.gcp.iam import BASIC_ROLES, BUCKET_ONLY_ROLES, ROLE_PERMISSIONS, Binding, Principal
+from pytest_kfs.errors import KfsError
+from pytest_kfs.gcp.iam import BASIC_ROLES, Binding, Principal
+from pytest_kfs.local.gcp.roles import BUCKET_ONLY_ROLES, ROLE_PERMISSIONS
 
 TOKEN_LIFETIME_SECONDS = 3600
 
 
-class WorldError(ValueError):
+class WorldError(KfsError, ValueError):
     """An arrangement Google itself would refuse (e.g. a legacy role on a project)."""
 
 

@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 from kubernetes import client
 
-from pytest_kfs.local.gcp.server import QuietHTTPServer
+from pytest_kfs.local.gcp.httpserver import QuietHTTPServer
 
 if TYPE_CHECKING:
     from pytest_kfs.local.node.kubelet import Kubelet
