@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # for type checkers and IDEs
     from pytest_kfs.deploy import Deployer, ModelHandle, ModelNotLoaded
     from pytest_kfs.diagnosis.codes import Code
+    from pytest_kfs.diagnosis.fleet import Fleet
     from pytest_kfs.diagnosis.pasted import Diagnosis, Pasted, diagnose_pasted
-    from pytest_kfs.diagnosis.preflight import Prediction
+    from pytest_kfs.diagnosis.preflight import GoogleAccess, Prediction
     from pytest_kfs.diagnosis.rules import Finding
     from pytest_kfs.errors import (
         ClusterError,
@@ -24,22 +25,53 @@ if TYPE_CHECKING:  # for type checkers and IDEs
         KfsError,
         SettingsError,
     )
+    from pytest_kfs.existing import ExistingCheck, ExistingModel
+    from pytest_kfs.kserve.samples import Sample, sample_for
     from pytest_kfs.kserve.spec import ModelSpec
-    from pytest_kfs.kserve.status import ModelState, Verdict
+    from pytest_kfs.kserve.status import ModelState, State, Transition, Verdict
     from pytest_kfs.kube.cluster import Cluster
+    from pytest_kfs.kube.namespace_pool import Namespace, NamespacePool
     from pytest_kfs.plugin.settings import Settings
+    from pytest_kfs.plugin.stash import run_settings
+    from pytest_kfs.serving import Serving
+    from pytest_kfs.untrusted import shown
     from pytest_kfs.wait import WaitResult
 
 # name -> the module that holds it
 _HOMES = {
-    "Cluster": "kube.cluster", "ClusterError": "errors", "Code": "diagnosis.codes",
-    "DeployError": "errors", "Deployer": "deploy", "Diagnosis": "diagnosis.pasted",
-    "Finding": "diagnosis.rules", "InferenceFailed": "errors", "KfsError": "errors",
-    "ModelHandle": "deploy", "ModelNotLoaded": "deploy", "ModelSpec": "kserve.spec",
-    "ModelState": "kserve.status", "Pasted": "diagnosis.pasted",
-    "Prediction": "diagnosis.preflight", "Settings": "plugin.settings",
-    "SettingsError": "errors", "Verdict": "kserve.status", "WaitResult": "wait",
+    "Cluster": "kube.cluster",
+    "ClusterError": "errors",
+    "Code": "diagnosis.codes",
+    "DeployError": "errors",
+    "Deployer": "deploy",
+    "Diagnosis": "diagnosis.pasted",
+    "ExistingCheck": "existing",
+    "ExistingModel": "existing",
+    "Finding": "diagnosis.rules",
+    "Fleet": "diagnosis.fleet",
+    "GoogleAccess": "diagnosis.preflight",
+    "InferenceFailed": "errors",
+    "KfsError": "errors",
+    "ModelHandle": "deploy",
+    "ModelNotLoaded": "deploy",
+    "ModelSpec": "kserve.spec",
+    "ModelState": "kserve.status",
+    "Namespace": "kube.namespace_pool",
+    "NamespacePool": "kube.namespace_pool",
+    "Pasted": "diagnosis.pasted",
+    "Prediction": "diagnosis.preflight",
+    "Sample": "kserve.samples",
+    "Serving": "serving",
+    "Settings": "plugin.settings",
+    "SettingsError": "errors",
+    "State": "kserve.status",
+    "Transition": "kserve.status",
+    "Verdict": "kserve.status",
+    "WaitResult": "wait",
     "diagnose_pasted": "diagnosis.pasted",
+    "run_settings": "plugin.stash",
+    "sample_for": "kserve.samples",
+    "shown": "untrusted",
 }
 __all__ = [
     "Cluster",
@@ -48,20 +80,33 @@ __all__ = [
     "DeployError",
     "Deployer",
     "Diagnosis",
+    "ExistingCheck",
+    "ExistingModel",
     "Finding",
+    "Fleet",
+    "GoogleAccess",
     "InferenceFailed",
     "KfsError",
     "ModelHandle",
     "ModelNotLoaded",
     "ModelSpec",
     "ModelState",
+    "Namespace",
+    "NamespacePool",
     "Pasted",
     "Prediction",
+    "Sample",
+    "Serving",
     "Settings",
     "SettingsError",
+    "State",
+    "Transition",
     "Verdict",
     "WaitResult",
     "diagnose_pasted",
+    "run_settings",
+    "sample_for",
+    "shown",
 ]
 
 try:

@@ -44,3 +44,9 @@ def markdown_code(text: str) -> str:
     body = printable(capped(text)).replace("|", "\\|")
     fence = "`" * (max((len(run) for run in _BACKTICKS.findall(body)), default=0) + 1)
     return f"{fence} {body} {fence}"
+
+
+def shown(text: str, limit: int = TEXT_LIMIT) -> str:
+    """Cluster text as a report line may show it: bounded, and escaped (`capped`, then
+    `printable`). Use it on anything a check quotes from a cluster or from Google."""
+    return printable(capped(text, limit))

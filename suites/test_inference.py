@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
-from pytest_kfs.kserve.samples import sample_for
+from pytest_kfs import Deployer, ModelHandle, Sample, Serving, sample_for
 
 
-def _serving_model(kfs_deploy, kfs_serving, protocol: str | None):
+def _serving_model(kfs_deploy: Deployer, kfs_serving: Serving, protocol: str | None
+                   ) -> tuple[ModelHandle, Sample]:
     config = kfs_serving.config
     sample = sample_for(config.storage_uri, protocol or "v1", config.sample)
     if sample is None or not sample.example_input:
@@ -25,8 +28,9 @@ def _serving_model(kfs_deploy, kfs_serving, protocol: str | None):
 
 
 @pytest.mark.parametrize("protocol", ["v1", "v2"])
-def test_the_model_answers_its_sample_correctly(kfs_deploy, kfs_serving, protocol,
-                                                kfs_property):
+def test_the_model_answers_its_sample_correctly(
+        kfs_deploy: Deployer, kfs_serving: Serving, protocol: str,
+        kfs_property: Callable[[str, object], None]) -> None:
     model, sample = _serving_model(kfs_deploy, kfs_serving, protocol)
     rows = [list(row) for row in sample.example_input]
     first = model.predict(rows)

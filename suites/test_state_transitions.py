@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pytest
 
-from pytest_kfs.kserve.status import State, Transition, Verdict
+from pytest_kfs import Cluster, Deployer, ModelHandle, Serving, State, Transition, Verdict
 
 ALLOWED_TARGETS = {"", State.PENDING, State.LOADING, State.LOADED}
 
 
-def _deploy(kfs_deploy, kfs_serving):
+def _deploy(kfs_deploy: Deployer, kfs_serving: Serving) -> ModelHandle:
     config = kfs_serving.config
     return kfs_deploy(storage_uri=config.storage_uri, model_format=config.model_format,
                       service_account=kfs_serving.service_account,
@@ -19,8 +20,9 @@ def _deploy(kfs_deploy, kfs_serving):
                       min_replicas=config.min_replicas)
 
 
-def test_a_fresh_deploy_passes_the_documented_states_to_loaded(kfs_deploy, kfs_serving,
-                                                               kfs_property):
+def test_a_fresh_deploy_passes_the_documented_states_to_loaded(
+        kfs_deploy: Deployer, kfs_serving: Serving,
+        kfs_property: Callable[[str, object], None]) -> None:
     model = _deploy(kfs_deploy, kfs_serving)
     result = model.require_loaded()
     kfs_property("time_to_loaded_s", result.elapsed)
@@ -28,11 +30,13 @@ def test_a_fresh_deploy_passes_the_documented_states_to_loaded(kfs_deploy, kfs_s
                and entry.state.reported]
     assert set(targets) <= ALLOWED_TARGETS, f"unexpected target states on the way: {targets}"
     final = result.state
+    assert final is not None, "the wait ended without reading a status"
     assert final.transition == Transition.UP_TO_DATE and final.active == State.LOADED
     assert (final.total_copies or 0) >= 1
 
 
-def test_an_update_keeps_the_active_model_loaded_until_the_new_one_is(kfs_deploy, kfs_serving):
+def test_an_update_keeps_the_active_model_loaded_until_the_new_one_is(
+        kfs_deploy: Deployer, kfs_serving: Serving) -> None:
     model = _deploy(kfs_deploy, kfs_serving)
     model.require_loaded()
     model.update({"metadata": {"annotations": {"pytest-kfs/rollout": "2"}},
@@ -44,13 +48,15 @@ def test_an_update_keeps_the_active_model_loaded_until_the_new_one_is(kfs_deploy
     assert actives == {State.LOADED}, f"the active model left Loaded: {actives}"
 
 
-def test_an_update_to_an_unreadable_path_blocks_but_keeps_serving(kfs_deploy, kfs_serving):
+def test_an_update_to_an_unreadable_path_blocks_but_keeps_serving(
+        kfs_deploy: Deployer, kfs_serving: Serving) -> None:
     model = _deploy(kfs_deploy, kfs_serving)
     model.require_loaded()
-    bucket = kfs_serving.config.storage_uri.removeprefix("gs://").split("/")[0]
+    bucket = kfs_serving.bucket
     model.update({"spec": {"predictor": {"model": {
         "storageUri": f"gs://{bucket}/pytest-kfs-does-not-exist/model"}}}})
     result = model.wait()
+    assert result.state is not None, "the wait ended without reading a status"
     assert result.verdict is Verdict.FAILED, f"expected a failed rollout, got {result.verdict}"
     assert result.state.active == State.LOADED, "the previous revision must keep serving"
     # The wait may stop on the failed initializer before KServe records it; give it a moment.
@@ -69,7 +75,8 @@ def test_an_update_to_an_unreadable_path_blocks_but_keeps_serving(kfs_deploy, kf
     assert state.failure is not None, "lastFailureInfo must say why"
 
 
-def test_deletion_removes_the_predictor_pods(kfs_cluster, kfs_deploy, kfs_serving):
+def test_deletion_removes_the_predictor_pods(kfs_cluster: Cluster, kfs_deploy: Deployer,
+                                             kfs_serving: Serving) -> None:
     model = _deploy(kfs_deploy, kfs_serving)
     model.require_loaded()
     model.delete()

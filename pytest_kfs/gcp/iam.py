@@ -1,25 +1,21 @@
 """Google IAM for Cloud Storage (pure): roles -> permissions, members, conditions, evaluation.
 
-Roles grant what Google publishes (predefined_roles.json, `gcloud iam roles describe` output;
-its source is named in the file), not what the local Google Cloud enforces
+Roles grant what Google publishes (published_roles.py, as `gcloud iam roles describe` lists
+them), not what the local Google Cloud enforces
 (pytest_kfs.local.gcp.roles), so on the embedded cluster the IAM suite does not judge the
 stand-in by its own table. Legacy roles can be granted on buckets only.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 LIST = "storage.objects.list"
 GET = "storage.objects.get"
 BUCKET_GET = "storage.buckets.get"
-
-PUBLISHED_ROLES_FILE = "predefined_roles.json"
 
 
 @dataclass(frozen=True)
@@ -55,9 +51,14 @@ class PublishedRoles:
 
 
 def load_published_roles() -> PublishedRoles:
-    """Read the packaged published-role data."""
-    text = resources.files("pytest_kfs.gcp").joinpath(PUBLISHED_ROLES_FILE).read_text("utf-8")
-    return PublishedRoles.from_json(json.loads(text))
+    """Google's published roles (gcp/published_roles.py), every one cut to what matters here."""
+    from pytest_kfs.gcp import published_roles
+
+    return PublishedRoles(
+        permissions={role: frozenset(kept) for role, kept in published_roles.ROLES.items()},
+        source=published_roles.SOURCE, trimmed=frozenset(published_roles.ROLES),
+        kept_prefixes=published_roles.KEPT_PREFIXES,
+        kept_permissions=published_roles.KEPT_PERMISSIONS)
 
 
 PUBLISHED_ROLES = load_published_roles()

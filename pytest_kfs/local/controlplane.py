@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from pytest_kfs.errors import KfsError
 from pytest_kfs.local import pki, processes
 from pytest_kfs.local.assets import Assets, locate
 
@@ -35,7 +36,7 @@ _AUDIT_POLICY = {
 }
 
 
-class ControlPlaneError(RuntimeError):
+class ControlPlaneError(KfsError, RuntimeError):
     """The embedded control plane could not start; the message carries the log tail."""
 
 

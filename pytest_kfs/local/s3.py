@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_kfs.errors import KfsError
 from pytest_kfs.local import processes
 from pytest_kfs.local.assets import s3_python
 
@@ -25,7 +26,7 @@ _BOOTSTRAP_REQUESTS = 3
 _ADMIN_SCRIPT = Path(__file__).with_name("s3admin.py")
 
 
-class S3Unavailable(RuntimeError):
+class S3Unavailable(KfsError, RuntimeError):
     """The S3 endpoint could not start; the message says why and what to run."""
 
 

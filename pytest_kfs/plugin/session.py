@@ -1,30 +1,26 @@
 """The run's session: opens the cluster once (shared with xdist workers), checks the
-credentials, sweeps what earlier runs left, and at the end writes the reports and cleans up."""
+credentials, sweeps what earlier runs left, reads the fleet, and at the end cleans up (the
+reports are `reporting`'s)."""
 
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pytest_kfs.errors import KfsError
 from pytest_kfs.plugin.stash import (
     FLEET,
-    HEARTBEAT,
     INSTANCE,
-    RECORD_PROPERTY,
-    RECORDS,
     RUN_CLUSTER,
     RUN_ID,
     SETTINGS,
 )
 
 # Fixtures that reach the cluster: a test using any of them needs it started.
-NEEDS_CLUSTER = {"kfs_cluster", "kfs_gcp", "kfs_gcs_endpoint", "_kfs_google_access",
+NEEDS_CLUSTER = {"kfs_cluster", "kfs_gcp", "kfs_gcs_endpoint", "kfs_google",
                  "kfs_fleet"}
 
 
@@ -168,18 +164,13 @@ class KfsSession:
     def _open(self) -> None:
         settings = self.config.stash[SETTINGS]
         assert settings.target is not None
-        from pytest_kfs.errors import ClusterError
         from pytest_kfs.targets import open_target
 
         shared = getattr(self.config, "workerinput", {})
         try:
             self.config.stash[RUN_CLUSTER] = open_target(settings.target, shared)
-        except ClusterError as error:
+        except KfsError as error:  # an unreachable cluster, missing binaries, a failed start
             raise pytest.UsageError(f"pytest-kfs: {error}") from None
-        except Exception as error:  # e.g. missing binaries, a control plane that cannot start
-            if type(error).__module__.startswith("pytest_kfs"):
-                raise pytest.UsageError(f"pytest-kfs: {error}") from None
-            raise
         if settings.ingress:
             self.config.stash[RUN_CLUSTER].cluster.ingress = settings.ingress
         self._check_permissions()
@@ -222,32 +213,8 @@ class KfsSession:
         notes = [note for note in (self.permission_note, self.sweep_note) if note]
         return [f"kfs cluster: {run.cluster.describe()}", *notes]
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Gather model records (xdist brings them over from the workers), then keep JUnit
-        to what its family allows: the record is transport, never a property, and test-level
-        properties exist in xunit1 only (pytest's default, xunit2, has none)."""
-        for key, value in report.user_properties:
-            if key == RECORD_PROPERTY:
-                record = json.loads(str(value))
-                self.config.stash[RECORDS][
-                    f"{record['test']}::{record['namespace']}/{record['name']}"] = record
-        if not self._controller:
-            return  # the controller reads the record from the report it receives
-        xunit1 = self.config.getini("junit_family") == "xunit1"
-        report.user_properties = [
-            (key, value) for key, value in report.user_properties
-            if key != RECORD_PROPERTY and (xunit1 or not str(key).startswith("kfs_"))]
-
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        """One row per model; this run's leftovers that were deleted; the namespaces kept."""
-        records = list(self.config.stash[RECORDS].values())
-        if records:
-            from pytest_kfs.reports.terminal import summary_rows
-
-            terminalreporter.section("pytest-kfs models")
-            for row in summary_rows(records):
-                terminalreporter.write_line(row)
+        """This run's leftovers that were deleted; the namespaces kept on request."""
         if self.leftovers:
             what = (f"objects an interrupted test left in {settings.namespace}"
                     if (settings := self.config.stash[SETTINGS]).namespace
@@ -286,43 +253,13 @@ class KfsSession:
         self.kept = [ns.name for ns in owned if ns.run_id == run_id and ns.kept]
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        """Clean up what workers left; write the JSON report and the GitHub step summary
-        (controller only; runs before the terminal summary reports it)."""
-        if not self._controller:
-            return
-        self._clean_up_run()
-        records = list(self.config.stash[RECORDS].values())
-        path = self.config.getoption("kfs_report")
-        if path:
-            run = self.config.stash.get(RUN_CLUSTER, None)
-            cluster = {"context": run.cluster.context, "server": run.cluster.server,
-                       "kubernetes": run.cluster.server_version,
-                       "kserve": run.cluster.kserve_description} if run else {}
-            from pytest_kfs.reports.terminal import json_report
-
-            document = json_report(records, self.config.stash[RUN_ID], cluster)
-            Path(path).write_text(json.dumps(document, indent=2))
-        html_path = self.config.getoption("kfs_html")
-        if html_path:
-            from pytest_kfs.reports.html import render as render_html
-
-            run = self.config.stash.get(RUN_CLUSTER, None)
-            Path(html_path).write_text(render_html(
-                records, cluster=run.cluster.describe() if run else None,
-                run_id=self.config.stash[RUN_ID],
-                scenario=", ".join(self.config.stash[SETTINGS].scenarios) or None,
-                duration=time.monotonic() - self.started))
-        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        if step_summary and records:
-            from pytest_kfs.reports.terminal import markdown_summary
-
-            with open(step_summary, "a", encoding="utf-8") as out:
-                out.write(markdown_summary(records))
+        """Clean up what workers left (controller only; before the terminal summary reports
+        it)."""
+        if self._controller:
+            self._clean_up_run()
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """Stop what the run started; runs after Ctrl-C too."""
-        if HEARTBEAT in config.stash:
-            config.stash[HEARTBEAT].stopped.set()
         run = config.stash.get(RUN_CLUSTER, None)
         if run is not None:
             run.close()

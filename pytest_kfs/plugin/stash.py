@@ -14,10 +14,13 @@ if TYPE_CHECKING:
 SETTINGS = pytest.StashKey[Settings]()
 RUN_CLUSTER: pytest.StashKey[RunCluster] = pytest.StashKey()
 RUN_ID = pytest.StashKey[str]()
-NAMESPACE_ROOM = pytest.StashKey[int]()
 INSTANCE = pytest.StashKey[str]()
 REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 RECORDS = pytest.StashKey[dict[str, dict[str, Any]]]()
 RECORD_PROPERTY = "kfs_record"  # the test property that carries a model's record
 FLEET = pytest.StashKey[Any]()  # the --kfs-existing snapshot (pytest_kfs.diagnosis.fleet.Fleet)
-HEARTBEAT = pytest.StashKey[Any]()  # renews the run's namespaces while tests hold them
+
+
+def run_settings(config: pytest.Config) -> Settings:
+    """The run's validated settings: what its --kfs-* options, ini keys and environment say."""
+    return config.stash[SETTINGS]

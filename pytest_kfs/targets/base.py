@@ -90,6 +90,8 @@ class Target:
     """A place a run's cluster comes from. Subclasses register in `pytest_kfs.targets`."""
 
     name: ClassVar[str]
+    # Takes any --kfs-cluster value (a kubeconfig context): asked after every other target.
+    takes_any_value: ClassVar[bool] = False
     # Started only once a collected test needs it (`pytest tests/unit` starts nothing).
     starts_on_demand: ClassVar[bool] = False
 

@@ -21,6 +21,7 @@ class ContextTarget(Target):
     """A kubeconfig context (kubeconfig None: the client's default file)."""
 
     name = "context"
+    takes_any_value = True
     context: str
     kubeconfig: Path | None = None
 

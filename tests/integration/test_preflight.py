@@ -47,7 +47,7 @@ def read_only_cluster(kfs_cluster):
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_prediction_matches_the_real_deploy(name, kfs_cluster, kfs_namespace, kfs_gcp,
-                                            kfs_deploy, read_only_cluster, _kfs_google_access):
+                                            kfs_deploy, read_only_cluster, kfs_google):
     from pytest_kfs.diagnosis.preflight import predict
 
     scenario = SCENARIOS[name]
@@ -55,7 +55,7 @@ def test_prediction_matches_the_real_deploy(name, kfs_cluster, kfs_namespace, kf
         pytest.skip(f"{name}: preflight checks access to the model, not its content")
     plan = scenario.arrange_namespace(kfs_cluster.core, kfs_namespace, kfs_gcp)
     spec = plan.but(name="model").resolved()
-    prediction = predict(read_only_cluster, kfs_namespace, spec, _kfs_google_access)
+    prediction = predict(read_only_cluster, kfs_namespace, spec, kfs_google)
 
     model = kfs_deploy(spec)  # the very spec preflight judged
     try:

@@ -15,6 +15,7 @@ from typing import Any
 
 from kubernetes import client
 
+from pytest_kfs.errors import KfsError
 from pytest_kfs.kube.cluster import create_unless_exists
 from pytest_kfs.local import crds, processes
 from pytest_kfs.local.assets import kserve_manager, kserve_manifests
@@ -26,7 +27,7 @@ _START_TIMEOUT = 60.0
 _INHERITED = ("PATH", "HOME", "LANG")
 
 
-class KServeError(RuntimeError):
+class KServeError(KfsError, RuntimeError):
     """KServe's manager could not start; the message carries the log tail."""
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pytest_kfs.errors import KfsError
+
 MODULE = "github.com/kserve/kserve"
 INITIALIZER_IMAGE = "kserve/storage-initializer"
 SKLEARN_IMAGE = "kserve/sklearnserver"
@@ -54,7 +56,7 @@ RELEASES: dict[str, Release] = {r.version: r for r in (
 DEFAULT_VERSION = "v0.20.0"
 
 
-class UnknownRelease(ValueError):
+class UnknownRelease(KfsError, ValueError):
     """A KServe version the embedded cluster cannot run; the message lists those it can."""
 
 
