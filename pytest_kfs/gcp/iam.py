@@ -29,18 +29,6 @@ class PublishedRoles:
     kept_prefixes: tuple[str, ...] = ()
     kept_permissions: frozenset[str] = frozenset()
 
-    @staticmethod
-    def from_json(data: Mapping[str, Any]) -> PublishedRoles:
-        """From the data file's JSON: {"source": {...}, "roles": [describe output, ...]}."""
-        source = data["source"]
-        trimmed = source.get("trimmed", {})
-        return PublishedRoles(
-            permissions={role["name"]: frozenset(role.get("includedPermissions", ()))
-                         for role in data["roles"]},
-            source=source, trimmed=frozenset(trimmed.get("roles", ())),
-            kept_prefixes=tuple(trimmed.get("kept_prefixes", ())),
-            kept_permissions=frozenset(trimmed.get("kept_permissions", ())))
-
     def covers(self, role: str, permission: str) -> bool:
         """Whether the data can say if `role` grants `permission` (trimmed roles cannot for
         the permissions cut from them)."""
