@@ -132,12 +132,41 @@ def _pod_line(pod: dict[str, Any]) -> str:
     return f"pod {pod['metadata']['name']}: " + ", ".join(parts)
 
 
-def _permanent(problem: PodProblem) -> bool:
-    """Pod problems settle the wait; a crashed initializer only when the diagnosis names a
-    cause from its message that another restart will not cure (a denial, a missing bucket)."""
+def _permanent(problem: PodProblem, pods: list[dict[str, Any]]) -> bool:
+    """Pod problems settle the wait; a crashed initializer only once a restart did not cure
+    it, or when the diagnosis names a cause from its message that none will (a denial, a
+    missing bucket): one crash can be a passing fault (the API server or the network away)."""
     if problem.code != "STORAGE_INITIALIZER_FAILED":
         return True
-    return lasting_storage_failure(problem.detail)
+    return _crashed_again(pods, problem) or lasting_storage_failure(problem.detail)
+
+
+def _crashed_again(pods: list[dict[str, Any]], problem: PodProblem) -> bool:
+    """Whether the problem's container failed after a restart too (its second crash, or
+    more): terminated now with a terminated last state, or restarted twice."""
+    for pod in pods:
+        if pod["metadata"]["name"] != problem.pod:
+            continue
+        status = pod.get("status") or {}
+        for container in (status.get("initContainerStatuses") or []) + (
+                status.get("containerStatuses") or []):
+            if container.get("name") != problem.container:
+                continue
+            now_failed = "terminated" in (container.get("state") or {})
+            failed_before = "terminated" in (container.get("lastState") or {})
+            return (now_failed and failed_before) or container.get("restartCount", 0) >= 2
+    return False
+
+
+def _failure_settled(state: ModelState, pods: list[dict[str, Any]]) -> bool:
+    """Whether KServe's FailedToLoad is the last word. KServe writes it on any crash of the
+    storage-initializer, a passing one too, and keeps it until the pod is Ready (v0.20.0
+    PropagateModelStatus): with the pods in view it counts as their problems do."""
+    failure = state.failure
+    live = [pod for pod in pods if not pod["metadata"].get("deletionTimestamp")]
+    if failure is None or failure.reason != "ModelLoadFailed" or not live:
+        return True  # no pods to weigh it against: the status is all there is
+    return any(_permanent(problem, live) for problem in pod_problems(live))
 
 
 class _Streams:
@@ -480,10 +509,14 @@ class _Follow:
             current = _verdict(self.cluster, result, running)
             if isinstance(current, str):
                 self.line("rollout", "isvc", current)
+            elif current is Verdict.FAILED and not _failure_settled(result.state, result.pods):
+                self.line("rollout", "isvc", "KServe says FailedToLoad, but the "
+                          "storage-initializer failed once, for no lasting cause: waiting for "
+                          "its restart")
             elif current.final:
                 result.verdict = current
                 return True
-        problems = [p for p in pod_problems(result.pods) if _permanent(p)]
+        problems = [p for p in pod_problems(result.pods) if _permanent(p, result.pods)]
         if problems:
             result.verdict = Verdict.FAILED
             result.reason = f"{problems[0].code} in pod {problems[0].pod}"
