@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -50,11 +51,36 @@ def stop(process: subprocess.Popen[bytes], grace_seconds: float = 5.0) -> None:
         process.wait()
 
 
+# Ports handed out lie below the kernel's ephemeral range: a port from inside it can be taken,
+# between being handed out and the server binding it (seconds, for a model server's imports),
+# as the source port of any outgoing connection, or by a readiness poll of it connecting to
+# itself (TCP simultaneous open on loopback); the server then fails to bind. Real pods have
+# network namespaces of their own and never see this.
+_LOWEST_PORT = 20000
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_DEFAULT_EPHEMERAL_LOW = 32768  # Linux's default when the range cannot be read
+
+
 def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A TCP port nothing is bound to right now, outside the ephemeral range."""
+    below = _ephemeral_low()
+    for _ in range(200):
+        port = random.randrange(_LOWEST_PORT, below)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("0.0.0.0", port))  # bound to check, never listened on
+            except OSError:
+                continue
+        return port
+    raise OSError(f"no free TCP port between {_LOWEST_PORT} and {below}")
+
+
+def _ephemeral_low() -> int:
+    try:
+        low = int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return _DEFAULT_EPHEMERAL_LOW
+    return low if low > _LOWEST_PORT + 1000 else _DEFAULT_EPHEMERAL_LOW
 
 
 def tail(log: Path, lines: int = 15) -> str:
