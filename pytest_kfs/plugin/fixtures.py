@@ -14,7 +14,7 @@ import pytest
 
 from pytest_kfs.errors import DeployError, KfsError
 from pytest_kfs.kserve.spec import ModelSpec
-from pytest_kfs.plugin.policy import choose_model, marker_of
+from pytest_kfs.plugin.policy import choose_model, identity_source, marker_of
 from pytest_kfs.plugin.reporting import record_snapshot, recorder
 from pytest_kfs.plugin.stash import FLEET, INSTANCE, REPORTS, RUN_CLUSTER, RUN_ID, SETTINGS
 
@@ -323,15 +323,16 @@ def kfs_serving(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namesp
         missing = rehearsal.arrange_model(cloud, config.storage_uri, config.sample)
         if missing:
             pytest.fail(missing, pytrace=False)
-    if config.scenario or config.service_account:
-        pass  # the scenario's account, or the one the model names
-    elif settings.serving_key:
+    source = identity_source(config, settings)
+    if source == "key":
         # --kfs-serving-key: the fresh namespace gets a service account with the key as
         # KServe's key secret, and the model is served as it.
+        assert settings.serving_key is not None
         account = request.getfixturevalue("kfs_deploy").key_service_account(
             config.name, None, json.loads(settings.serving_key.read_text()))
-    elif settings.serving_account:
+    elif source == "copy":
         # --kfs-serving-account: that account, its secrets and annotations, copied here.
+        assert settings.serving_account is not None
         account = request.getfixturevalue("kfs_deploy").copy_service_account(
             *settings.serving_account)
     found = read_identity(kfs_cluster, str(kfs_namespace), account)

@@ -29,20 +29,26 @@ class ModelChoice:
 
 def choose_model(marker: ModelSpec | None, marker_rest: Mapping[str, Any],
                  settings: Settings) -> ModelChoice:
-    """The marker's model, else the options', else the scenario's plan, else the sample; the
-    identity: the model's own account, else the serving key, else the copied account (both
-    live-cluster options), else the scenario's."""
+    """The marker's model, else the options', else the scenario's plan, else the sample; its
+    identity as identity_source() says."""
     model = marker if marker is not None else settings.model
     timeout = float(marker_rest.get("timeout", settings.timeout_seconds))
-    if model is not None and model.service_account:
-        return ModelChoice(model, "model", timeout)
+    return ModelChoice(model, identity_source(model, settings), timeout)
+
+
+def identity_source(model: ModelSpec | None, settings: Settings) -> IdentitySource:
+    """Who a model is served as: its own account (a scenario's plan names its own), else the
+    scenario's arrangement, else the serving key, else the copied account (both live-cluster
+    options), else the namespace's default. For kfs_model and kfs_serving alike."""
+    if model is not None and (model.service_account or model.scenario):
+        return "model"
     if settings.scenarios:
-        return ModelChoice(model, "scenario" if model is None else "default", timeout)
+        return "scenario" if model is None else "default"
     if settings.serving_key:
-        return ModelChoice(model, "key", timeout)
+        return "key"
     if settings.serving_account:
-        return ModelChoice(model, "copy", timeout)
-    return ModelChoice(model, "default", timeout)
+        return "copy"
+    return "default"
 
 
 def marker_problem(node: pytest.Item) -> str | None:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from pytest_kfs.kserve.spec import ModelSpec
-from pytest_kfs.plugin.policy import choose_model
+from pytest_kfs.plugin.policy import choose_model, identity_source
 from pytest_kfs.plugin.settings import Settings
 from pytest_kfs.targets import LocalTarget
 
@@ -34,3 +34,17 @@ def test_the_marker_sets_the_timeout_else_the_run_does():
     settings = Settings(target=None, timeout_seconds=120.0)
     assert choose_model(None, {"timeout": 30}, settings).timeout == 30.0
     assert choose_model(None, {}, settings).timeout == 120.0
+
+
+@pytest.mark.parametrize(("config", "settings", "expected"), [
+    # kfs_serving's configured model: a scenario's plan is served as the scenario arranged it,
+    # whatever the run's options; otherwise the same order as kfs_model's.
+    (ModelSpec(storage_uri="gs://b/m", scenario="healthy"),
+     Settings(target=LocalTarget(), scenarios=("healthy",)), "model"),
+    (OWN, Settings(target=None, serving_account=("team", "reader")), "model"),
+    (PLAIN, Settings(target=None, serving_key=Path("key.json")), "key"),
+    (PLAIN, Settings(target=None, serving_account=("team", "reader")), "copy"),
+    (PLAIN, Settings(target=None), "default"),
+])
+def test_kfs_serving_takes_its_identity_from_the_same_rule(config, settings, expected):
+    assert identity_source(config, settings) == expected
