@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs
     from pytest_kfs.diagnosis.preflight import GoogleAccess, Prediction
     from pytest_kfs.diagnosis.rules import Finding
     from pytest_kfs.errors import (
+        CheckFailed,
         ClusterError,
         DeployError,
         InferenceFailed,
@@ -26,6 +27,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs
         SettingsError,
     )
     from pytest_kfs.existing import ExistingCheck, ExistingModel
+    from pytest_kfs.failures import fail_with
     from pytest_kfs.kserve.samples import Sample, sample_for
     from pytest_kfs.kserve.spec import ModelSpec
     from pytest_kfs.kserve.status import ModelState, State, Transition, Verdict
@@ -40,6 +42,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs
 # name -> the module that holds it
 _HOMES = {
     "Cluster": "kube.cluster",
+    "CheckFailed": "errors",
     "ClusterError": "errors",
     "Code": "diagnosis.codes",
     "DeployError": "errors",
@@ -69,11 +72,13 @@ _HOMES = {
     "Verdict": "kserve.status",
     "WaitResult": "wait",
     "diagnose_pasted": "diagnosis.pasted",
+    "fail_with": "failures",
     "run_settings": "plugin.stash",
     "sample_for": "kserve.samples",
     "shown": "untrusted",
 }
 __all__ = [
+    "CheckFailed",
     "Cluster",
     "ClusterError",
     "Code",
@@ -104,6 +109,7 @@ __all__ = [
     "Verdict",
     "WaitResult",
     "diagnose_pasted",
+    "fail_with",
     "run_settings",
     "sample_for",
     "shown",

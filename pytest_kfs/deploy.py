@@ -10,14 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 import urllib3
 import yaml
 from kubernetes.client.rest import ApiException
 
 from pytest_kfs.diagnosis.evidence import Evidence, collect
 from pytest_kfs.diagnosis.rules import Finding, diagnose
-from pytest_kfs.errors import DeployError, InferenceFailed
+from pytest_kfs.errors import DeployError, InferenceFailed, KfsError
 from pytest_kfs.gcp.keyfile import key_problem
 from pytest_kfs.inference import (
     InferenceResult,
@@ -43,8 +42,9 @@ from pytest_kfs.reports.terminal import format_block
 from pytest_kfs.wait import TimelineEntry, WaitResult, wait_for_model
 
 
-class ModelNotLoaded(AssertionError):
-    """The model did not become Loaded; the message is the timeline and the findings."""
+class ModelNotLoaded(KfsError, AssertionError):
+    """The model did not become Loaded; the message is the answer (the likeliest cause and its
+    fix), then the timeline and the findings."""
 
     def __init__(self, block: str, result: WaitResult, findings: list[Finding]) -> None:
         super().__init__(block)
@@ -128,12 +128,10 @@ class ModelHandle:
 
     def require_loaded(self, timeout: float | None = None) -> WaitResult:
         """wait_loaded() for tests: a model that does not load fails the test with its block,
-        once (no traceback, no chained second copy)."""
-        try:
-            return self.wait_loaded(timeout)
-        except ModelNotLoaded as failure:
-            block = str(failure)
-        pytest.fail(block, pytrace=False)
+        the plugin's own errors shown as their message (no traceback, the answer first in the
+        short summary and in JUnit's message=)."""
+        __tracebackhide__ = True
+        return self.wait_loaded(timeout)
 
     def wait_loaded(self, timeout: float | None = None) -> WaitResult:
         """Wait for Loaded; raise ModelNotLoaded with the timeline and findings otherwise.

@@ -24,6 +24,11 @@ class DeployError(KfsError, ValueError):
     """A deploy request that cannot work (bad YAML, unknown sample, conflicting arguments)."""
 
 
+class CheckFailed(KfsError, AssertionError):
+    """A check found a broken link; the message is its answer line (code: cause — fix), then
+    the evidence."""
+
+
 class InferenceFailed(KfsError, AssertionError):
     """A request to the model failed; the message says why and what to check."""
 

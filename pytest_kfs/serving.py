@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from pytest_kfs.diagnosis.codes import Code
 from pytest_kfs.diagnosis.preflight import GoogleAccess
+from pytest_kfs.diagnosis.rules import Finding, credentials_fix, explain_storage_error
 from pytest_kfs.gcp import iam
 from pytest_kfs.gcp.identity import ServingIdentity
 from pytest_kfs.gcp.probe import ProbeResult, run_probe
@@ -41,6 +43,20 @@ class Serving:
     def bucket(self) -> str:
         """The model's bucket ('' when it is not in Cloud Storage)."""
         return parse_gcs_uri(self.config.storage_uri)[0] or ""
+
+    def explain(self, error: str, otherwise: Code, what: str) -> Finding:
+        """The finding for an error a check of `what` got from Google, by the rules a model's
+        diagnosis uses; `otherwise` names it when no rule knows the error (never silent)."""
+        finding = explain_storage_error(error, self.config.storage_uri, self.namespace,
+                                        self.service_account, source="storage client")
+        if finding.code in (Code.UNEXPLAINED, Code.NEEDS_EVIDENCE):
+            return Finding(otherwise, f"{what}: {error}", finding.evidence,
+                           principal=self.identity.principal, bucket=self.bucket or None)
+        return finding
+
+    def credentials_fix(self) -> str:
+        """How to give the serving account Google credentials KServe reads."""
+        return credentials_fix(self.namespace, self.service_account)
 
     def require_gcs(self) -> None:
         """Skip (with the reason) a check that applies to gs:// models only."""

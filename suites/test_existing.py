@@ -12,13 +12,13 @@ from collections.abc import Callable
 
 import pytest
 
-from pytest_kfs import ExistingModel, shown
+from pytest_kfs import CheckFailed, ExistingModel, shown
 
 
 def test_the_existing_model_is_loaded(kfs_existing: ExistingModel) -> None:
     check = kfs_existing.check()
     if not check.healthy:
-        pytest.fail(check.failure(), pytrace=False)
+        raise CheckFailed(check.failure())
 
 
 def test_the_serving_identity_can_read_the_existing_model(

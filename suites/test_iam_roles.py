@@ -7,23 +7,32 @@ against Google's published predefined roles, not against what any cloud enforces
 
 from __future__ import annotations
 
-from pytest_kfs import Serving
+from pytest_kfs import Code, Finding, Serving, fail_with
 
 
 def test_the_bucket_policy_grants_the_serving_principal_read(kfs_serving: Serving) -> None:
     kfs_serving.require_gcs()
     explanation = kfs_serving.bucket_policy()
-    bucket = kfs_serving.bucket
-    assert not explanation.missing, (
-        f"no binding on gs://{bucket} gives {kfs_serving.identity.principal} "
-        f"{', '.join(explanation.missing)}; fix: gcloud storage buckets add-iam-policy-binding "
-        f"gs://{bucket} --member=serviceAccount:{kfs_serving.identity.principal} "
-        "--role=roles/storage.objectViewer (project-level grants are not inspected here)")
+    bucket, who = kfs_serving.bucket, kfs_serving.identity.principal
+    if explanation.missing:
+        fail_with(Finding(
+            Code.GCS_PERMISSION_DENIED,
+            f"no binding on gs://{bucket} gives {who} {', '.join(explanation.missing)} "
+            "(project-level grants are not inspected here)", (),
+            f"gcloud storage buckets add-iam-policy-binding gs://{bucket} "
+            f"--member=serviceAccount:{who} --role=roles/storage.objectViewer",
+            who, bucket))
 
 
 def test_the_serving_principal_holds_no_broader_role_than_needed(kfs_serving: Serving) -> None:
     kfs_serving.require_gcs()
     explanation = kfs_serving.bucket_policy()
     broad = sorted({binding.role for binding in explanation.overbroad})
-    assert not broad, (f"{kfs_serving.identity.principal} holds {', '.join(broad)}; "
-                       "roles/storage.objectViewer is enough to serve")
+    if broad:
+        bucket, who = kfs_serving.bucket, kfs_serving.identity.principal
+        fail_with(Finding(
+            Code.GCS_ROLE_TOO_BROAD,
+            f"{who} holds {', '.join(broad)} on gs://{bucket}; roles/storage.objectViewer is "
+            "enough to serve", (),
+            f"gcloud storage buckets remove-iam-policy-binding gs://{bucket} "
+            f"--member=serviceAccount:{who} --role={broad[0]}", who, bucket))

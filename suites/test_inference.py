@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from pytest_kfs import Deployer, ModelHandle, Sample, Serving, sample_for
+from pytest_kfs import Code, Deployer, Finding, ModelHandle, Sample, Serving, fail_with, sample_for
 
 
 def _serving_model(kfs_deploy: Deployer, kfs_serving: Serving, protocol: str | None
@@ -37,6 +37,10 @@ def test_the_model_answers_its_sample_correctly(
     warm = model.predict(rows)
     kfs_property("first_request_s", round(first.seconds, 4))
     kfs_property("warm_request_s", round(warm.seconds, 4))
-    assert first.predictions == list(sample.expected_output), (
-        f"{model.name} over {protocol} answered {first.predictions} for {rows}; "
-        f"expected {list(sample.expected_output)}")
+    if first.predictions != list(sample.expected_output):
+        fail_with(Finding(
+            Code.PREDICTION_WRONG,
+            f"{model.name} over {protocol} answered {first.predictions} for {rows}; expected "
+            f"{list(sample.expected_output)}", (),
+            f"gcloud storage ls --long {kfs_serving.config.storage_uri} # is this the model "
+            "the sample is for?"))

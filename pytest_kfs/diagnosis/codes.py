@@ -55,6 +55,11 @@ class Code(StrEnum):
     UNEXPLAINED = "UNEXPLAINED"
     NEEDS_EVIDENCE = "NEEDS_EVIDENCE"
     CLUSTER_API_UNAVAILABLE = "CLUSTER_API_UNAVAILABLE"
+    # What the conformance suites find beyond a model's diagnosis.
+    GCS_ROLE_TOO_BROAD = "GCS_ROLE_TOO_BROAD"
+    KSERVE_API_MISSING = "KSERVE_API_MISSING"
+    KSERVE_STATUS_UNEXPECTED = "KSERVE_STATUS_UNEXPECTED"
+    PREDICTION_WRONG = "PREDICTION_WRONG"
 
 
 @dataclass(frozen=True)
@@ -170,6 +175,18 @@ CATALOGUE: dict[Code, About] = {
     Code.CLUSTER_API_UNAVAILABLE: About(
         "the API server did not answer the reads a verdict needs: unknown, not a verdict",
         "check `/readyz` and the network, rerun"),
+    Code.GCS_ROLE_TOO_BROAD: About(
+        "the serving principal holds a role broader than reading the model needs",
+        "grant `roles/storage.objectViewer`, remove the broader binding"),
+    Code.KSERVE_API_MISSING: About(
+        "the cluster does not serve KServe's InferenceService API (CRD absent or not "
+        "established)", "install KServe, or point `--kfs-cluster` at a cluster with it"),
+    Code.KSERVE_STATUS_UNEXPECTED: About(
+        "KServe's status left the states its documentation gives for this change",
+        "compare with the timeline; report it to KServe with the release"),
+    Code.PREDICTION_WRONG: About(
+        "the model answers, but not what its sample expects", "check the model file the "
+        "storage URI holds, and the runtime's version"),
 }
 
 

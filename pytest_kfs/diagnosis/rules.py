@@ -227,8 +227,8 @@ def _gcs_denied(context: _Context) -> list[Finding]:
         return [Finding(
             Code.GCS_LIST_DENIED,
             f"{who} cannot list gs://{bucket}/{context.path}: "
-            + ("KServe's storage-initializer lists the prefix first and " if by_initializer
-               else "") + "is denied storage.objects.list on the bucket",
+            + ("KServe's storage-initializer lists the prefix first and is" if by_initializer
+               else "it is") + " denied storage.objects.list on the bucket",
             (quoted, *_identity_evidence(context)), grant, who if known else None, bucket,
             permission)]
     if permission == "storage.objects.get":
@@ -273,6 +273,14 @@ def _not_linked(context: _Context, pool: re.Match[str], permission: str, bucket:
         f"{pool['pool']}[{ksa}]", bucket, permission)
 
 
+def credentials_fix(namespace: str, account: str) -> str:
+    """How to give a service account Google credentials KServe reads: a key secret."""
+    return (f"kubectl -n {namespace} create secret generic gcs-key "
+            f"--from-file={GCS_KEY_FILE}=key.json && kubectl -n {namespace} patch "
+            f"serviceaccount {account} -p '{{\"secrets\":[{{\"name\":\"gcs-key\"}}]}}' "
+            "(or set up Workload Identity for this service account)")
+
+
 def _anonymous(context: _Context) -> list[Finding]:
     hit = None
     for needle in _ANONYMOUS:
@@ -283,10 +291,7 @@ def _anonymous(context: _Context) -> list[Finding]:
         return []
     source, line, match = hit
     account = context.service_account
-    fix = (f"kubectl -n {context.namespace} create secret generic gcs-key "
-           f"--from-file={GCS_KEY_FILE}=key.json && kubectl -n {context.namespace} patch "
-           f"serviceaccount {account} -p '{{\"secrets\":[{{\"name\":\"gcs-key\"}}]}}' "
-           "(or set up Workload Identity for this service account)")
+    fix = credentials_fix(context.namespace, account)
     evidence = [_quote(source, line, match)]
     sa = context.evidence.service_account
     if sa is not None:
@@ -648,12 +653,22 @@ _LASTING = frozenset({
     Code.AZURE_AUTH_FAILED, Code.STORAGE_URI_INVALID, Code.MODEL_NOT_FOUND, Code.PVC_MISSING})
 
 
-def lasting_storage_failure(message: str) -> bool:
-    """Whether a storage initializer's termination message names a lasting cause, by the same
-    rules the diagnosis uses."""
-    evidence = Evidence(isvc={}, logs={"pod/storage-initializer": message},
+def explain_storage_error(message: str, storage_uri: str = "", namespace: str = "",
+                          service_account: str = "default",
+                          source: str = "storage-initializer") -> Finding:
+    """The finding for an error text of a storage client (the storage-initializer's, or a
+    check's making the same calls as `source`), by the rules a model's diagnosis uses."""
+    isvc = {"metadata": {"namespace": namespace}, "spec": {"predictor": {
+        "serviceAccountName": service_account, "model": {"storageUri": storage_uri}}}}
+    evidence = Evidence(isvc=isvc, logs={f"pod/{source}": message},
+                        service_account_name=service_account,
                         unread=set(UNREAD_KINDS) - {"logs"})
-    return diagnose(evidence)[0].code in _LASTING
+    return diagnose(evidence)[0]
+
+
+def lasting_storage_failure(message: str) -> bool:
+    """Whether a storage initializer's termination message names a lasting cause."""
+    return explain_storage_error(message).code in _LASTING
 
 
 def diagnose(evidence: Evidence) -> list[Finding]:

@@ -6,12 +6,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+# pytest has no public constructor for a failure's repr; xdist builds these the same way.
+from _pytest._code.code import (
+    ReprEntryNative,
+    ReprExceptionInfo,
+    ReprFileLocation,
+    ReprTracebackNative,
+)
 
 from pytest_kfs.errors import DeployError, KfsError
 from pytest_kfs.plugin.stash import RECORD_PROPERTY, RECORDS, REPORTS, RUN_CLUSTER, RUN_ID, SETTINGS
@@ -23,12 +32,52 @@ if TYPE_CHECKING:
     from pytest_kfs.wait import WaitResult
 
 
+def answer_repr(message: str, where: str, path: str, lineno: int) -> ReprExceptionInfo:
+    """A failure shown as its message and where it was raised, no traceback. The crash line,
+    which the short summary and JUnit's message= show, is the message's first line: the
+    answer, not the evidence under it. An exception repr (not a string) so that xdist carries
+    the crash line to the controller."""
+    text = f"{message}\n\n({where})\n"  # said_before() reads this shape
+    first = message.split("\n", 1)[0]
+    return ReprExceptionInfo(reprtraceback=ReprTracebackNative([text]),
+                             reprcrash=ReprFileLocation(path, lineno, first))
+
+
+# The end of an answer_repr() text: "(ModelNotLoaded at suites/test_x.py:12)".
+_WHERE = re.compile(r"\n\n\(\w+ at [^\n]*\)\n\Z")
+
+
+def said_before(report: pytest.TestReport, said: dict[str, list[str]]) -> None:
+    """A check's finding is said once: a later test failing with the same answer line keeps
+    the line and says which test shows the evidence (`said`: answer -> the tests, first
+    first)."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    traceback = getattr(report.longrepr, "reprtraceback", None)
+    entries = getattr(traceback, "reprentries", None)
+    if not report.failed or crash is None or not entries or \
+            not isinstance(entries[0], ReprEntryNative):
+        return
+    text = "".join(entries[0].lines)
+    where = _WHERE.search(text)
+    if where is None:
+        return  # not one of the plugin's own answers
+    marker = where.start()
+    tests = said.setdefault(crash.message, [])
+    tests.append(report.nodeid)
+    first = tests[0]
+    if first != report.nodeid and traceback is not None:
+        traceback.reprentries = [ReprEntryNative([
+            f"{crash.message}\n  (the same finding as {first}; its evidence is there)"
+            f"{text[marker:]}"])]
+
+
 class KfsReporting:
     """Gathers what the tests recorded and writes it out at the end (controller only)."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.started = time.monotonic()
+        self.said: dict[str, list[str]] = {}  # a check's answer line -> the tests that failed so
 
     @property
     def _controller(self) -> bool:
@@ -49,7 +98,8 @@ class KfsReporting:
                           for entry in reversed(call.excinfo.traceback)
                           if Path(entry.path) == item.path), item.nodeid)
             prefix = "pytest-kfs: cannot deploy: " if isinstance(error, DeployError) else ""
-            report.longrepr = f"{prefix}{error}\n\n({type(error).__name__} at {where})"
+            report.longrepr = answer_repr(f"{prefix}{error}", f"{type(error).__name__} at {where}",
+                                          str(item.path), item.location[1] or 0)
         return report
 
     @pytest.hookimpl(tryfirst=True)
@@ -64,13 +114,22 @@ class KfsReporting:
                     f"{record['test']}::{record['namespace']}/{record['name']}"] = record
         if not self._controller:
             return  # the controller reads the record from the report it receives
+        said_before(report, self.said)
         xunit1 = self.config.getini("junit_family") == "xunit1"
         report.user_properties = [
             (key, value) for key, value in report.user_properties
             if key != RECORD_PROPERTY and (xunit1 or not str(key).startswith("kfs_"))]
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        """One row per model."""
+        """The failed checks by cause, wrapped to the terminal (the answer survives 80
+        columns, where pytest's short summary has no room left after a long test id); then
+        one row per model."""
+        if self.said:
+            from pytest_kfs.reports.terminal import cause_lines
+
+            terminalreporter.section("pytest-kfs failed checks")
+            for line in cause_lines(self.said, self.config.get_terminal_writer().fullwidth):
+                terminalreporter.write_line(line)
         records = list(self.config.stash[RECORDS].values())
         if records:
             from pytest_kfs.reports.terminal import summary_rows

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pytest_kfs.diagnosis.rules import Finding
@@ -42,6 +43,32 @@ def format_timeline(result: WaitResult) -> list[str]:
     return lines
 
 
+def answer_line(finding: Finding) -> str:
+    """`CODE: cause — fix: ...`, the line a failure leads with (short summary, JUnit)."""
+    fix = f" — fix: {printable(capped(finding.fix))}" if finding.fix else ""
+    return f"{finding.code}: {printable(capped(finding.cause))}{fix}"
+
+
+def format_answer(finding: Finding) -> str:
+    """A failed check: its answer line, then its evidence."""
+    return "\n".join([answer_line(finding),
+                      *(f"  evidence: {printable(capped(item))}" for item in finding.evidence)])
+
+
+def cause_lines(said: Mapping[str, Sequence[str]], width: int) -> list[str]:
+    """Failed checks grouped by their answer line, most tests first, wrapped to `width`:
+    the answer, then the tests it failed."""
+    lines = []
+    for answer, tests in sorted(said.items(), key=lambda item: -len(item[1])):
+        # Words stay whole (a command, an e-mail, a test id): copied, not read, they may
+        # run past the width rather than break.
+        lines += textwrap.wrap(answer, width, subsequent_indent="    ",
+                               break_long_words=False, break_on_hyphens=False)
+        lines.append(f"  failed {len(tests)} test{'s' if len(tests) > 1 else ''}:")
+        lines += [f"    {test}" for test in tests]
+    return lines
+
+
 def format_findings(findings: Sequence[Finding]) -> list[str]:
     """Findings, most likely first: code and cause, evidence, fix."""
     lines = []
@@ -61,9 +88,7 @@ def format_block(namespace: str, name: str, result: WaitResult, findings: Sequen
     outcome = printable(capped(outcome_line(namespace, name, result, timeout)))
     lines = []
     if findings:
-        top = findings[0]
-        fix = f" — fix: {printable(capped(top.fix))}" if top.fix else ""
-        lines += [f"{top.code}: {printable(capped(top.cause))}{fix}", ""]
+        lines += [answer_line(findings[0]), ""]
     lines += [outcome, "", "Findings (most likely first):"]
     lines += format_findings(findings) or ["  (none: see the timeline)"]
     lines += ["", "Timeline:"]

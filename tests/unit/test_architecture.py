@@ -31,7 +31,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(frozenset(layer.split()) for layer in
     "diagnosis",
     "wait inference",
     "reports",
-    "deploy serving existing",
+    "deploy serving existing failures",
     "testing",  # tools for tests and benchmarks
     "plugin",  # pytest glue
     "__init__",  # the public API
