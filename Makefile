@@ -33,5 +33,6 @@ suites: setup
 test: $(VENV)/.installed $(BIN)/kind
 	$(BIN)/python -m pytest_kfs.local build --kserve=all
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 -p xdist --dist loadgroup tests/

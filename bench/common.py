@@ -41,8 +41,13 @@ def counted(embedded, directory: Path, name: str) -> Counted:
 
 def summary(values: list[float]) -> dict[str, float]:
     """median, mean, min, max (seconds)."""
-    return {"median": statistics.median(values), "mean": statistics.fmean(values),
-            "min": min(values), "max": max(values), "n": len(values)}
+    return {
+        "median": statistics.median(values),
+        "mean": statistics.fmean(values),
+        "min": min(values),
+        "max": max(values),
+        "n": len(values),
+    }
 
 
 def sdk_python() -> str:
@@ -55,31 +60,44 @@ def sdk_python() -> str:
 
 def machine() -> dict[str, str]:
     """Where and with what the figures were taken."""
+
     def version(package: str, python: str = sys.executable) -> str:
         try:
-            return subprocess.run([python, "-c", f"import importlib.metadata as m; "
-                                   f"print(m.version('{package}'))"], capture_output=True,
-                                  text=True, check=True).stdout.strip()
+            return subprocess.run(
+                [python, "-c", f"import importlib.metadata as m; print(m.version('{package}'))"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
         except subprocess.CalledProcessError:
             return "?"
 
     meminfo = Path("/proc/meminfo").read_text().split("\n")[0].split()[1]
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     kubectl = cache_dir() / "kubectl"
     return {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{os.cpu_count()} CPUs ({cpu}), {int(meminfo) // 1024 // 1024} GiB RAM, "
-                   f"{platform.system()} {platform.release()}",
+        f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "pytest-kfs": metadata.version("pytest-kfs"),
         "pytest": metadata.version("pytest"),
         "kubernetes (client)": metadata.version("kubernetes"),
         "kube-apiserver": "v1.34.4 (embedded, built from k8s.io/kubernetes)",
-        "kubectl": subprocess.run([str(kubectl), "version", "--client", "-o", "yaml"],
-                                  capture_output=True, text=True).stdout.split(
-            "gitVersion: ")[1].split()[0] if kubectl.is_file() else "not built",
+        "kubectl": subprocess.run(
+            [str(kubectl), "version", "--client", "-o", "yaml"], capture_output=True, text=True
+        )
+        .stdout.split("gitVersion: ")[1]
+        .split()[0]
+        if kubectl.is_file()
+        else "not built",
         "kserve SDK": version("kserve", sdk_python()),
         "kubernetes (SDK's client)": version("kubernetes", sdk_python()),
     }

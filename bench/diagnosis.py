@@ -22,12 +22,22 @@ def _score(folder: Path) -> dict[str, Any]:
     for case in cases(folder):
         result = case.diagnose()
         got = str(result.findings[0].code) if result.findings else "-"
-        rows.append({"case": case.name, "source": case.source, "expected": case.expected_code,
-                     "got": got, "verdict_expected": case.expected_verdict,
-                     "verdict_got": result.verdict,
-                     "right": got == case.expected_code
-                     and result.verdict == case.expected_verdict})
-    return {"cases": len(rows), "right": sum(row["right"] for row in rows),
-            "kserve_cases": sum("kserve/" in row["source"] or "kubeflow/" in row["source"]
-                                for row in rows),
-            "misses": [row for row in rows if not row["right"]]}
+        rows.append(
+            {
+                "case": case.name,
+                "source": case.source,
+                "expected": case.expected_code,
+                "got": got,
+                "verdict_expected": case.expected_verdict,
+                "verdict_got": result.verdict,
+                "right": got == case.expected_code and result.verdict == case.expected_verdict,
+            }
+        )
+    return {
+        "cases": len(rows),
+        "right": sum(row["right"] for row in rows),
+        "kserve_cases": sum(
+            "kserve/" in row["source"] or "kubeflow/" in row["source"] for row in rows
+        ),
+        "misses": [row for row in rows if not row["right"]],
+    }

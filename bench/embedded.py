@@ -26,16 +26,18 @@ def _time_to_loaded(embedded: Any) -> float:
     cluster = connect_context(embedded.context, embedded.kubeconfig)
     cluster.core.create_namespace({"metadata": {"name": "bench"}})
     while not cluster.core.list_namespaced_service_account(
-            "bench", field_selector="metadata.name=default").items:
+        "bench", field_selector="metadata.name=default"
+    ).items:
         time.sleep(0.05)
     plan = SCENARIOS["healthy"].arrange_namespace(cluster.core, "bench", GcpAdmin(embedded.gcp))
     started = time.monotonic()
-    cluster.custom.create_namespaced_custom_object(api.GROUP, api.VERSION, "bench",
-                                                   api.PLURAL,
-                                                   plan.but(name="model").resolved().manifest())
+    cluster.custom.create_namespaced_custom_object(
+        api.GROUP, api.VERSION, "bench", api.PLURAL, plan.but(name="model").resolved().manifest()
+    )
     while True:
-        obj = cluster.custom.get_namespaced_custom_object(api.GROUP, api.VERSION, "bench",
-                                                          api.PLURAL, "model")
+        obj = cluster.custom.get_namespaced_custom_object(
+            api.GROUP, api.VERSION, "bench", api.PLURAL, "model"
+        )
         model = (obj.get("status") or {}).get("modelStatus") or {}
         if model.get("transitionStatus") == "UpToDate":
             return time.monotonic() - started
@@ -52,16 +54,21 @@ def _one(version: str | None) -> dict[str, float]:
         manager = _rss_mib(embedded.kserve.process.pid) if embedded.kserve else 0.0
         loaded = _time_to_loaded(embedded) if version else 0.0
         manager_after = _rss_mib(embedded.kserve.process.pid) if embedded.kserve else 0.0
-    return {"start_s": up, "control_plane_mib": plane, "manager_mib": max(manager,
-                                                                           manager_after),
-            "sample_loaded_s": loaded}
+    return {
+        "start_s": up,
+        "control_plane_mib": plane,
+        "manager_mib": max(manager, manager_after),
+        "sample_loaded_s": loaded,
+    }
 
 
 def embedded(trials: int) -> dict[str, Any]:
     """Medians over `trials` starts: control plane alone, and with each release's manager."""
     results: dict[str, Any] = {}
-    configurations = [("control plane + KServe CRDs, no manager", None),
-                      *((f"KServe {version}", version) for version in RELEASES)]
+    configurations = [
+        ("control plane + KServe CRDs, no manager", None),
+        *((f"KServe {version}", version) for version in RELEASES),
+    ]
     for label, version in configurations:
         runs = [_one(version) for _ in range(trials)]
         results[label] = {key: statistics.median(run[key] for run in runs) for key in runs[0]}

@@ -18,11 +18,14 @@ COUNT = 30
 def _wall(directory: Path, *args: str, repeat: int) -> float:
     walls = []
     for _ in range(repeat):
-        wall, _, finished = run_sampled([sys.executable, "-m", "pytest", "-q",
-                                         "-p", "no:cacheprovider", *args], directory)
+        wall, _, finished = run_sampled(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args], directory
+        )
         if finished.returncode != 0:
-            raise SystemExit(f"overhead run {args} failed (exit {finished.returncode}):\n"
-                             f"{finished.stdout[-2000:]}")
+            raise SystemExit(
+                f"overhead run {args} failed (exit {finished.returncode}):\n"
+                f"{finished.stdout[-2000:]}"
+            )
         walls.append(wall)
     return statistics.median(walls)
 
@@ -43,17 +46,19 @@ def overhead(repeat: int) -> dict[str, Any]:
         (directory / "test_one.py").write_text("def test_x():\n    pass\n")
         (directory / "test_bare.py").write_text(
             f"import pytest\n\n@pytest.mark.parametrize('i', range({COUNT}))\n"
-            "def test_bare(i):\n    pass\n")
+            "def test_bare(i):\n    pass\n"
+        )
         (directory / "test_namespaced.py").write_text(
             f"import pytest\n\n@pytest.mark.parametrize('i', range({COUNT}))\n"
-            "def test_namespaced(kfs_namespace, i):\n    pass\n")
+            "def test_namespaced(kfs_namespace, i):\n    pass\n"
+        )
         without = _wall(directory, "-p", "no:kfs", "test_one.py", repeat=repeat)
         loaded = _wall(directory, "test_one.py", repeat=repeat)
         embedded = _wall(directory, "--kfs-cluster=local", "test_one.py", repeat=repeat)
-        bare = statistics.median(_per_test_ms(directory, "test_bare.py")
-                                 for _ in range(repeat))
-        namespaced = statistics.median(_per_test_ms(directory, "test_namespaced.py")
-                                       for _ in range(repeat))
+        bare = statistics.median(_per_test_ms(directory, "test_bare.py") for _ in range(repeat))
+        namespaced = statistics.median(
+            _per_test_ms(directory, "test_namespaced.py") for _ in range(repeat)
+        )
     return {
         "startup_without_plugin_s": without,
         "startup_with_plugin_no_cluster_s": loaded,

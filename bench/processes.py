@@ -18,8 +18,9 @@ def _tree(root: int) -> dict[int, tuple[int, str]]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1]
-                                               .split()[1])
+                parents[int(entry.name)] = int(
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                )
             except (OSError, IndexError, ValueError):
                 continue
     members, frontier = {root}, [root]
@@ -33,7 +34,8 @@ def _tree(root: int) -> dict[int, tuple[int, str]]:
     for pid in members:
         try:
             rss = int((Path(f"/proc/{pid}/statm")).read_text().split()[1]) * os.sysconf(
-                "SC_PAGE_SIZE")
+                "SC_PAGE_SIZE"
+            )
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except (OSError, ValueError):
             continue
@@ -49,12 +51,14 @@ def _kind(pid: int, root: int, cmdline: str) -> str:
     return "embedded cluster (apiserver, etcd, KServe, model servers)"
 
 
-def run_sampled(command: list[str], cwd: Path, env: dict[str, str] | None = None,
-                timeout: float = 1800) -> tuple[float, dict[str, int], subprocess.CompletedProcess]:
+def run_sampled(
+    command: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 1800
+) -> tuple[float, dict[str, int], subprocess.CompletedProcess]:
     """Run `command`; return wall seconds, peak RSS per kind (bytes), the finished process."""
     started = time.monotonic()
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     peaks: dict[str, int] = defaultdict(int)
     stop = threading.Event()
 
@@ -66,6 +70,7 @@ def run_sampled(command: list[str], cwd: Path, env: dict[str, str] | None = None
             for kind, total in totals.items():
                 peaks[kind] = max(peaks[kind], total)
             stop.wait(0.25)
+
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     output, _ = process.communicate(timeout=timeout)

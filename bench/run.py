@@ -1,8 +1,8 @@
 """Run the benchmarks and write bench/results.json and bench/RESULTS.md.
 
-    python bench/run.py            # everything (about 15 minutes on 2 CPUs)
-    python bench/run.py --quick    # fewer trials and sizes (about 5 minutes)
-    python bench/run.py --only healthy,api
+python bench/run.py            # everything (about 15 minutes on 2 CPUs)
+python bench/run.py --quick    # fewer trials and sizes (about 5 minutes)
+python bench/run.py --only healthy,api
 """
 
 from __future__ import annotations
@@ -26,17 +26,31 @@ from results import markdown
 
 from pytest_kfs.local.assets import build_kubectl
 
-SECTIONS = ("healthy", "broken", "api", "scale", "overhead", "embedded", "diagnosis",
-            "fleet")  # fleet also measures 100 concurrent waits
+SECTIONS = (
+    "healthy",
+    "broken",
+    "api",
+    "scale",
+    "overhead",
+    "embedded",
+    "diagnosis",
+    "fleet",
+)  # fleet also measures 100 concurrent waits
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer trials and sizes")
-    parser.add_argument("--only", default=",".join(SECTIONS),
-                        help=f"comma-separated sections: {', '.join(SECTIONS)}")
-    parser.add_argument("--no-sdk", action="store_true",
-                        help="leave the KServe SDK out (it needs `make setup`'s model venv)")
+    parser.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections: {', '.join(SECTIONS)}",
+    )
+    parser.add_argument(
+        "--no-sdk",
+        action="store_true",
+        help="leave the KServe SDK out (it needs `make setup`'s model venv)",
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     options = parser.parse_args()
     wanted = [s.strip() for s in options.only.split(",") if s.strip()]
@@ -72,16 +86,19 @@ def main() -> int:
         print("diagnosis: right top finding on the corpus of public cases", flush=True)
         results["diagnosis"] = accuracy()
     if "fleet" in wanted:
-        print("fleet: --kfs-existing=all over a written fleet, and the script users run",
-              flush=True)
+        print(
+            "fleet: --kfs-existing=all over a written fleet, and the script users run", flush=True
+        )
         sizes = [1000] if options.quick else [1000, 10000]
         results["fleet"] = fleet_bench.fleet(sizes, [1, 2])
         results["waits"] = fleet_bench.concurrent_waits(100)
     results["machine"] = machine()
     # Which run measured each section (--only keeps the others' figures, and says so).
     measured = [*wanted, *(["waits"] if "fleet" in wanted else [])]
-    results["taken"] = {**results.get("taken", {}),
-                        **{section: results["machine"]["date"] for section in measured}}
+    results["taken"] = {
+        **results.get("taken", {}),
+        **{section: results["machine"]["date"] for section in measured},
+    }
     options.out.mkdir(parents=True, exist_ok=True)
     (options.out / "results.json").write_text(json.dumps(results, indent=2))
     (options.out / "RESULTS.md").write_text(markdown(results))

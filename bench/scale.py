@@ -12,7 +12,7 @@ from typing import Any
 
 from processes import run_sampled
 
-TESTS = '''
+TESTS = """
 import pytest
 from pytest_kfs.local.scenarios import sample_key
 
@@ -25,7 +25,7 @@ def key(kfs_gcp):
 @pytest.mark.parametrize("index", range(N))
 def test_model(kfs_deploy, key, index):
     kfs_deploy("sklearn-iris", credentials=key).wait_loaded()
-'''
+"""
 
 
 def one(models: int, workers: int) -> dict[str, Any]:
@@ -33,18 +33,33 @@ def one(models: int, workers: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="kfs-bench-scale-") as work:
         directory = Path(work)
         (directory / "test_scale.py").write_text(f"N = {models}\n{TESTS}")
-        command = [sys.executable, "-m", "pytest", "--kfs-cluster=local", "-q",
-                   "-p", "no:cacheprovider", "--kfs-report=report.json", "test_scale.py"]
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--kfs-cluster=local",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--kfs-report=report.json",
+            "test_scale.py",
+        ]
         if workers > 1:
             command += ["-p", "xdist", "-n", str(workers)]
         wall, peaks, finished = run_sampled(command, directory)
         if finished.returncode != 0:
             raise SystemExit(f"scale run failed:\n{finished.stdout[-3000:]}")
-        waits = [m["seconds"] for m in json.loads((directory / "report.json").read_text())
-                 ["models"]]
-    return {"models": models, "workers": workers, "wall_s": wall,
-            "wait_median_s": statistics.median(waits), "wait_max_s": max(waits),
-            "peak_rss_mib": {kind: round(value / 2**20) for kind, value in peaks.items()}}
+        waits = [
+            m["seconds"] for m in json.loads((directory / "report.json").read_text())["models"]
+        ]
+    return {
+        "models": models,
+        "workers": workers,
+        "wall_s": wall,
+        "wait_median_s": statistics.median(waits),
+        "wait_max_s": max(waits),
+        "peak_rss_mib": {kind: round(value / 2**20) for kind, value in peaks.items()},
+    }
 
 
 def scale(sizes: list[int], worker_counts: list[int]) -> list[dict[str, Any]]:

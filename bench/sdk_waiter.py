@@ -16,15 +16,17 @@ sdk = KServeClient(config_file=kubeconfig)
 print(f"WAITING {time.monotonic()}", flush=True)
 try:
     if mode == "watch":
-        sdk.wait_isvc_ready(name, namespace=namespace, watch=True,
-                            timeout_seconds=int(float(timeout)))
+        sdk.wait_isvc_ready(
+            name, namespace=namespace, watch=True, timeout_seconds=int(float(timeout))
+        )
         # watch=True returns at its timeout without an error: tell the two apart.
         if not sdk.is_isvc_ready(name, namespace=namespace):
             print(f"DONE {time.monotonic()} returned-silently-not-ready", flush=True)
             sys.exit(0)
     else:
-        sdk.wait_isvc_ready(name, namespace=namespace, polling_interval=float(mode),
-                            timeout_seconds=float(timeout))
+        sdk.wait_isvc_ready(
+            name, namespace=namespace, polling_interval=float(mode), timeout_seconds=float(timeout)
+        )
     outcome = "ok"
 except RuntimeError:
     outcome = "timeout"

@@ -28,19 +28,27 @@ from pytest_kfs.local.scenarios import scenario
 
 PENDING = {
     "observedGeneration": 1,
-    "conditions": [{"type": t, "status": "False", "reason": "Initializing"}
-                   for t in ("IngressReady", "PredictorReady", "Ready")],
-    "modelStatus": {"states": {"activeModelState": "Pending", "targetModelState": "Pending"},
-                    "transitionStatus": "InProgress", "copies": {"failedCopies": 0}},
+    "conditions": [
+        {"type": t, "status": "False", "reason": "Initializing"}
+        for t in ("IngressReady", "PredictorReady", "Ready")
+    ],
+    "modelStatus": {
+        "states": {"activeModelState": "Pending", "targetModelState": "Pending"},
+        "transitionStatus": "InProgress",
+        "copies": {"failedCopies": 0},
+    },
 }
 LOADED = {
     "observedGeneration": 1,
     "url": "http://model.bench.example.com",
-    "conditions": [{"type": t, "status": "True"}
-                   for t in ("IngressReady", "PredictorReady", "Ready")],
-    "modelStatus": {"states": {"activeModelState": "Loaded", "targetModelState": "Loaded"},
-                    "transitionStatus": "UpToDate",
-                    "copies": {"failedCopies": 0, "totalCopies": 1}},
+    "conditions": [
+        {"type": t, "status": "True"} for t in ("IngressReady", "PredictorReady", "Ready")
+    ],
+    "modelStatus": {
+        "states": {"activeModelState": "Loaded", "targetModelState": "Loaded"},
+        "transitionStatus": "UpToDate",
+        "copies": {"failedCopies": 0, "totalCopies": 1},
+    },
 }
 
 
@@ -52,25 +60,33 @@ def _tools(sdk: bool) -> list[tuple[str, Any, dict[str, Any]]]:
     if waiters.kubectl_available():
         tools.append(("kubectl", waiters.kubectl_wait, {}))
     if sdk:
-        tools += [("sdk-default", waiters.kserve_sdk, {"mode": "10"}),
-                  ("sdk-1s", waiters.kserve_sdk, {"mode": "1"}),
-                  ("sdk-watch", waiters.kserve_sdk, {"mode": "watch"})]
+        tools += [
+            ("sdk-default", waiters.kserve_sdk, {"mode": "10"}),
+            ("sdk-1s", waiters.kserve_sdk, {"mode": "1"}),
+            ("sdk-watch", waiters.kserve_sdk, {"mode": "watch"}),
+        ]
     return tools
 
 
 def _write_status(cluster, namespace: str, name: str, status: dict[str, Any]) -> None:
     cluster.custom.patch_namespaced_custom_object_status(
-        ISVC[0], ISVC[1], namespace, ISVC[2], name, {"status": copy.deepcopy(status)})
+        ISVC[0], ISVC[1], namespace, ISVC[2], name, {"status": copy.deepcopy(status)}
+    )
 
 
-def _trial(embedded, admin, directory: Path, index: int, hold: float, sdk: bool
-           ) -> dict[str, dict[str, Any]]:
+def _trial(
+    embedded, admin, directory: Path, index: int, hold: float, sdk: bool
+) -> dict[str, dict[str, Any]]:
     """One model, every tool waiting on it; Loaded is written after `hold` seconds."""
     namespace, name = f"bench-{index}", "model"
     admin.core.create_namespace({"metadata": {"name": namespace}})
     admin.custom.create_namespaced_custom_object(
-        ISVC[0], ISVC[1], namespace, ISVC[2],
-        isvc.manifest(name, model_format="sklearn", storage_uri="gs://bench/model"))
+        ISVC[0],
+        ISVC[1],
+        namespace,
+        ISVC[2],
+        isvc.manifest(name, model_format="sklearn", storage_uri="gs://bench/model"),
+    )
     _write_status(admin, namespace, name, PENDING)
     started = []
     for tool, launch, options in _tools(sdk):
@@ -102,36 +118,59 @@ def _trial(embedded, admin, directory: Path, index: int, hold: float, sdk: bool
 
 def healthy(trials: int, sdk: bool = True) -> dict[str, Any]:
     """Latency from the Loaded status write to each tool returning, over `trials` models."""
-    with tempfile.TemporaryDirectory(prefix="kfs-bench-") as work, \
-            start_embedded(kserve=False) as embedded:
+    with (
+        tempfile.TemporaryDirectory(prefix="kfs-bench-") as work,
+        start_embedded(kserve=False) as embedded,
+    ):
         admin = connect_context(embedded.context, embedded.kubeconfig)
         # Spread the change over the pollers' 10 s period (golden-ratio steps), so no tool is
         # lucky or unlucky with its phase.
-        runs = [_trial(embedded, admin, Path(work), index,
-                       hold=3.0 + (index * 0.618034 % 1.0) * 10.0, sdk=sdk)
-                for index in range(trials)]
+        runs = [
+            _trial(
+                embedded,
+                admin,
+                Path(work),
+                index,
+                hold=3.0 + (index * 0.618034 % 1.0) * 10.0,
+                sdk=sdk,
+            )
+            for index in range(trials)
+        ]
     tools = runs[0].keys()
-    return {tool: {"label": runs[0][tool]["label"],
-                   "latency": summary([r[tool]["after_change_s"] for r in runs
-                                       if r[tool]["after_change_s"] is not None]),
-                   "outcomes": sorted({r[tool]["outcome"] for r in runs})}
-            for tool in tools}
+    return {
+        tool: {
+            "label": runs[0][tool]["label"],
+            "latency": summary(
+                [r[tool]["after_change_s"] for r in runs if r[tool]["after_change_s"] is not None]
+            ),
+            "outcomes": sorted({r[tool]["outcome"] for r in runs}),
+        }
+        for tool in tools
+    }
 
 
 def api_cost(hold: float, sdk: bool = True) -> dict[str, Any]:
     """Requests each tool sends while a model stays Pending for `hold` seconds."""
-    with tempfile.TemporaryDirectory(prefix="kfs-bench-") as work, \
-            start_embedded(kserve=False) as embedded:
+    with (
+        tempfile.TemporaryDirectory(prefix="kfs-bench-") as work,
+        start_embedded(kserve=False) as embedded,
+    ):
         admin = connect_context(embedded.context, embedded.kubeconfig)
         run = _trial(embedded, admin, Path(work), 100, hold=hold, sdk=sdk)
-    return {tool: {"label": result["label"], "requests_total": result["requests_total"],
-                   "requests_while_waiting": result["requests_while_waiting"],
-                   "per_minute": result["requests_while_waiting"] * 60.0 / hold}
-            for tool, result in run.items()}
+    return {
+        tool: {
+            "label": result["label"],
+            "requests_total": result["requests_total"],
+            "requests_while_waiting": result["requests_while_waiting"],
+            "per_minute": result["requests_while_waiting"] * 60.0 / hold,
+        }
+        for tool, result in run.items()
+    }
 
 
-def _first_initializer_failure(cluster, namespace: str, seen: dict[str, float],
-                               stop: threading.Event) -> None:
+def _first_initializer_failure(
+    cluster, namespace: str, seen: dict[str, float], stop: threading.Event
+) -> None:
     """Note when an initializer first exits with an error: a pod watch, which (unlike a
     tight list loop) adds no load to the API server the tools are measured against."""
     stream = watch.Watch()
@@ -156,27 +195,38 @@ def broken(peer_timeout: float, sdk: bool = True) -> dict[str, Any]:
             plan = scenario("gcs-permission-denied").arrange_namespace(admin.core, namespace, gcp)
             seen: dict[str, float] = {}
             stop = threading.Event()
-            threading.Thread(target=_first_initializer_failure,
-                             args=(admin, namespace, seen, stop), daemon=True).start()
+            threading.Thread(
+                target=_first_initializer_failure, args=(admin, namespace, seen, stop), daemon=True
+            ).start()
             Deployer(admin, namespace, kfs_timeout)(plan.but(name="model"))
             # Deployed, then waited on, as kfs_model does (kubectl and the SDK need the object).
-            launched = [("pytest-kfs", waiters.pytest_kfs(
-                counted(embedded, Path(work), f"kfs-{namespace}"), namespace, "model",
-                kfs_timeout))]
+            launched = [
+                (
+                    "pytest-kfs",
+                    waiters.pytest_kfs(
+                        counted(embedded, Path(work), f"kfs-{namespace}"),
+                        namespace,
+                        "model",
+                        kfs_timeout,
+                    ),
+                )
+            ]
             if kfs_timeout == 60.0:  # the peers only once: they wait out their timeout
                 for tool, launch, options in _tools(sdk)[1:]:
                     path = counted(embedded, Path(work), f"{tool}-{namespace}")
-                    launched.append((tool, launch(path, namespace, "model", peer_timeout,
-                                                  **options)))
+                    launched.append(
+                        (tool, launch(path, namespace, "model", peer_timeout, **options))
+                    )
             for tool, waiter in launched:
                 waiter.join(peer_timeout + 60)
-                key = f"{tool} (--kfs-timeout={kfs_timeout:g})" if tool == "pytest-kfs" \
-                    else tool
+                key = f"{tool} (--kfs-timeout={kfs_timeout:g})" if tool == "pytest-kfs" else tool
                 results[key] = {
                     "label": waiter.tool if tool != "pytest-kfs" else key,
                     "outcome": waiter.outcome or "no answer",
-                    "after_first_failure_s": None if waiter.finished is None or "at" not in seen
-                    else waiter.finished - seen["at"]}
+                    "after_first_failure_s": None
+                    if waiter.finished is None or "at" not in seen
+                    else waiter.finished - seen["at"],
+                }
                 waiter.path.proxy.stop()
             stop.set()
     return results

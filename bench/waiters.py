@@ -58,12 +58,14 @@ def pytest_kfs(path: Counted, namespace: str, name: str, timeout: float) -> Wait
             codes = [finding.code for finding in failure.findings]
             waiter.outcome = f"failed: {codes[0] if codes else failure.result.reason}"
         waiter.finished = time.monotonic()
+
     _thread(run)
     return waiter
 
 
-def polling_loop(path: Counted, namespace: str, name: str, timeout: float,
-                 interval: float = 1.0) -> Waiter:
+def polling_loop(
+    path: Counted, namespace: str, name: str, timeout: float, interval: float = 1.0
+) -> Waiter:
     """A plain loop: GET the InferenceService every `interval`, until Ready=True."""
     waiter = Waiter(f"polling loop ({interval:g}s)", path)
 
@@ -72,8 +74,9 @@ def polling_loop(path: Counted, namespace: str, name: str, timeout: float,
         waiter.waiting.set()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            obj = cluster.custom.get_namespaced_custom_object(ISVC[0], ISVC[1], namespace,
-                                                              ISVC[2], name)
+            obj = cluster.custom.get_namespaced_custom_object(
+                ISVC[0], ISVC[1], namespace, ISVC[2], name
+            )
             conditions = (obj.get("status") or {}).get("conditions") or []
             if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
                 waiter.outcome = "ready"
@@ -82,21 +85,36 @@ def polling_loop(path: Counted, namespace: str, name: str, timeout: float,
         else:
             waiter.outcome = "timeout"
         waiter.finished = time.monotonic()
+
     _thread(run)
     return waiter
 
 
-def kserve_sdk(path: Counted, namespace: str, name: str, timeout: float,
-               mode: str = "10") -> Waiter:
+def kserve_sdk(
+    path: Counted, namespace: str, name: str, timeout: float, mode: str = "10"
+) -> Waiter:
     """KServeClient.wait_isvc_ready: polling every `mode` seconds (10 is its default), or
     its watch=True mode."""
-    label = "KServe SDK watch=True" if mode == "watch" else \
-        f"KServe SDK wait_isvc_ready (poll {mode}s{', default' if mode == '10' else ''})"
+    label = (
+        "KServe SDK watch=True"
+        if mode == "watch"
+        else f"KServe SDK wait_isvc_ready (poll {mode}s{', default' if mode == '10' else ''})"
+    )
     waiter = Waiter(label, path)
     waiter.process = subprocess.Popen(
-        [sdk_python(), str(ROOT / "bench" / "sdk_waiter.py"), str(path.kubeconfig), namespace,
-         name, mode, str(timeout)], stdout=subprocess.PIPE,
-        stderr=path.kubeconfig.with_suffix(".stderr").open("w"), text=True)
+        [
+            sdk_python(),
+            str(ROOT / "bench" / "sdk_waiter.py"),
+            str(path.kubeconfig),
+            namespace,
+            name,
+            mode,
+            str(timeout),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=path.kubeconfig.with_suffix(".stderr").open("w"),
+        text=True,
+    )
 
     def read() -> None:
         assert waiter.process is not None and waiter.process.stdout is not None
@@ -107,6 +125,7 @@ def kserve_sdk(path: Counted, namespace: str, name: str, timeout: float,
             elif parts[:1] == ["DONE"]:
                 waiter.outcome = parts[2]
                 waiter.finished = float(parts[1])
+
     _thread(read)
     return waiter
 
@@ -115,10 +134,20 @@ def kubectl_wait(path: Counted, namespace: str, name: str, timeout: float) -> Wa
     """`kubectl wait --for=condition=Ready inferenceservice/NAME`."""
     waiter = Waiter("kubectl wait --for=condition=Ready", path)
     waiter.process = subprocess.Popen(
-        [str(cache_dir() / "kubectl"), f"--kubeconfig={path.kubeconfig}", "-n", namespace,
-         "wait", "--for=condition=Ready", f"inferenceservice/{name}",
-         f"--timeout={int(timeout)}s"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        text=True)
+        [
+            str(cache_dir() / "kubectl"),
+            f"--kubeconfig={path.kubeconfig}",
+            "-n",
+            namespace,
+            "wait",
+            "--for=condition=Ready",
+            f"inferenceservice/{name}",
+            f"--timeout={int(timeout)}s",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
 
     def watch_exit() -> None:
         assert waiter.process is not None
@@ -134,8 +163,7 @@ def kubectl_wait(path: Counted, namespace: str, name: str, timeout: float) -> Wa
 def _once_watching(waiter: Waiter, streams: int) -> None:
     """Mark a watching tool as waiting once its watch requests went out (set-up is not
     counted against it, as for the pollers)."""
-    while sum(r.watch for r in waiter.path.proxy.recorded) < streams and \
-            waiter.finished is None:
+    while sum(r.watch for r in waiter.path.proxy.recorded) < streams and waiter.finished is None:
         time.sleep(0.01)
     waiter.waiting.set()
 

@@ -25,8 +25,10 @@ from pytest_kfs.local.gcp.admin import GcpAdmin
 from pytest_kfs.local.kserve.releases import RELEASES, release
 from pytest_kfs.local.scenarios import SAMPLE_URI, SCENARIOS
 
-UPDATES = {"healthy, then updated to an unreadable path": "gs://kfserving-examples/nowhere",
-           "healthy, then updated to a new readable path": SAMPLE_URI + "/"}
+UPDATES = {
+    "healthy, then updated to an unreadable path": "gs://kfserving-examples/nowhere",
+    "healthy, then updated to a new readable path": SAMPLE_URI + "/",
+}
 
 
 @dataclass
@@ -43,38 +45,51 @@ def describe(status: dict[str, Any]) -> str:
     model = status.get("modelStatus") or {}
     states = model.get("states") or {}
     active = states.get("activeModelState", "-") or '""'
-    text = (f"`{active} / {states.get('targetModelState', '-')} / "
-            f"{model.get('transitionStatus', '-')}`")
+    text = (
+        f"`{active} / {states.get('targetModelState', '-')} / {model.get('transitionStatus', '-')}`"
+    )
     for condition in status.get("conditions") or []:
         if condition.get("type") in ("Ready", "PredictorReady"):
             reason = f" ({condition['reason']})" if condition.get("reason") else ""
             text += f", {condition['type']}={condition.get('status')}{reason}"
     failure = model.get("lastFailureInfo")
     if failure:
-        text += (f", lastFailureInfo: reason={failure.get('reason')}, "
-                 f"exitCode={failure.get('exitCode', '-')}, "
-                 f"message={'(set)' if failure.get('message') else '(empty)'}")
+        text += (
+            f", lastFailureInfo: reason={failure.get('reason')}, "
+            f"exitCode={failure.get('exitCode', '-')}, "
+            f"message={'(set)' if failure.get('message') else '(empty)'}"
+        )
     return text
 
 
 def _status(cluster: Cluster, namespace: str) -> dict[str, Any]:
-    obj = cluster.custom.get_namespaced_custom_object(api.GROUP, api.VERSION, namespace,
-                                                      api.PLURAL, "model")
+    obj = cluster.custom.get_namespaced_custom_object(
+        api.GROUP, api.VERSION, namespace, api.PLURAL, "model"
+    )
     return dict(obj.get("status") or {})
 
 
-def observe(cluster: Cluster, gcp: GcpAdmin, index: int, scenario_name: str, title: str,
-            update_to: str | None, seconds: float, into: list[Observation]) -> None:
+def observe(
+    cluster: Cluster,
+    gcp: GcpAdmin,
+    index: int,
+    scenario_name: str,
+    title: str,
+    update_to: str | None,
+    seconds: float,
+    into: list[Observation],
+) -> None:
     """Deploy one scenario in its own namespace and record its statuses for `seconds`."""
     namespace = f"obs-{index}"
     cluster.core.create_namespace({"metadata": {"name": namespace}})
     while not cluster.core.list_namespaced_service_account(
-            namespace, field_selector="metadata.name=default").items:
+        namespace, field_selector="metadata.name=default"
+    ).items:
         time.sleep(0.1)
     plan = SCENARIOS[scenario_name].arrange_namespace(cluster.core, namespace, gcp)
-    cluster.custom.create_namespaced_custom_object(api.GROUP, api.VERSION, namespace,
-                                                   api.PLURAL,
-                                                   plan.but(name="model").resolved().manifest())
+    cluster.custom.create_namespaced_custom_object(
+        api.GROUP, api.VERSION, namespace, api.PLURAL, plan.but(name="model").resolved().manifest()
+    )
     seen = Observation(title)
     into.append(seen)
     started = time.monotonic()
@@ -85,8 +100,13 @@ def observe(cluster: Cluster, gcp: GcpAdmin, index: int, scenario_name: str, tit
             seen.statuses.append((round(time.monotonic() - started, 1), line))
         if not updated and "Loaded / Loaded / UpToDate" in line:
             cluster.custom.patch_namespaced_custom_object(
-                api.GROUP, api.VERSION, namespace, api.PLURAL, "model",
-                {"spec": {"predictor": {"model": {"storageUri": update_to}}}})
+                api.GROUP,
+                api.VERSION,
+                namespace,
+                api.PLURAL,
+                "model",
+                {"spec": {"predictor": {"model": {"storageUri": update_to}}}},
+            )
             seen.statuses.append((round(time.monotonic() - started, 1), "*(spec updated)*"))
             updated = True
         time.sleep(0.1)
@@ -104,9 +124,12 @@ def run(version: str, seconds: float) -> list[Observation]:
         gcp = GcpAdmin(embedded.gcp)
         work = [(name, f"{name}: {SCENARIOS[name].summary}", None) for name in SCENARIOS]
         work += [("healthy", title, target) for title, target in UPDATES.items()]
-        threads = [threading.Thread(target=observe, args=(cluster, gcp, index, name, title,
-                                                          target, seconds, found))
-                   for index, (name, title, target) in enumerate(work)]
+        threads = [
+            threading.Thread(
+                target=observe, args=(cluster, gcp, index, name, title, target, seconds, found)
+            )
+            for index, (name, title, target) in enumerate(work)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -117,19 +140,26 @@ def run(version: str, seconds: float) -> list[Observation]:
 
 def markdown(results: dict[str, list[Observation]], seconds: float) -> str:
     """The table of what each release shows."""
-    lines = ["# What KServe's own controller writes, per release and scenario", "",
-             "Generated by `python docs/kserve_statuses.py` from real runs: each release's own "
-             "manager (Standard mode, its CRDs, ConfigMap and runtimes) in the embedded "
-             f"cluster, every status it wrote within {seconds:g} s of the deploy, in order. "
-             "`active / target / transition` are `kubectl describe`'s *Active Model State*, "
-             "*Target Model State* and *Transition Status*; `\"\"` is an empty value.", ""]
+    lines = [
+        "# What KServe's own controller writes, per release and scenario",
+        "",
+        "Generated by `python docs/kserve_statuses.py` from real runs: each release's own "
+        "manager (Standard mode, its CRDs, ConfigMap and runtimes) in the embedded "
+        f"cluster, every status it wrote within {seconds:g} s of the deploy, in order. "
+        "`active / target / transition` are `kubectl describe`'s *Active Model State*, "
+        '*Target Model State* and *Transition Status*; `""` is an empty value.',
+        "",
+    ]
     for version, observations in results.items():
         lines += [f"## KServe {version} ({release(version).standard_mode} mode)", ""]
         for seen in observations:
             lines += [f"### {seen.title}", "", "| after | status |", "|---|---|"]
             lines += [f"| {at:g} s | {text} |" for at, text in seen.statuses]
-            lines += [""] + [f"- Warning: {text}".replace("\n", " ") for text in
-                             sorted(set(seen.warnings))] + [""]
+            lines += (
+                [""]
+                + [f"- Warning: {text}".replace("\n", " ") for text in sorted(set(seen.warnings))]
+                + [""]
+            )
     return "\n".join(lines)
 
 

@@ -18,40 +18,73 @@ from pytest_kfs.errors import UnreadableInput
 from pytest_kfs.reports.terminal import format_findings
 from pytest_kfs.untrusted import printable
 
-_USAGE = ("python -m pytest_kfs diagnose PATH... [--log CONTAINER=FILE] [--kubectl FILE] "
-          "[--json]")
+_USAGE = "python -m pytest_kfs diagnose PATH... [--log CONTAINER=FILE] [--kubectl FILE] [--json]"
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m pytest_kfs",
         description="pytest-kfs without a cluster: diagnose what was pasted from one, or merge "
-                    "the reports of runs against several.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                     title="commands")
+        "the reports of runs against several.",
+    )
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", title="commands"
+    )
     diagnose = commands.add_parser(
-        "diagnose", help="diagnose pasted evidence (no cluster needed)",
+        "diagnose",
+        help="diagnose pasted evidence (no cluster needed)",
         description="Files: `kubectl get inferenceservice NAME -o yaml`, `kubectl get "
-                    "pods,events -o yaml` (a List), `kubectl describe` output with an Events "
-                    "table, and logs named POD.CONTAINER.log. Any subset: what is not given "
-                    "is unknown, not empty.")
-    diagnose.add_argument("paths", nargs="*", metavar="PATH", type=Path,
-                          help="kubectl YAML or describe output, or a POD.CONTAINER.log")
-    diagnose.add_argument("--log", action="append", default=[], metavar="CONTAINER=FILE",
-                          help="a container's log (storage-initializer, kserve-container)")
-    diagnose.add_argument("--kubectl", type=Path, metavar="FILE",
-                          help="what kubectl or an SDK printed (e.g. a refusal on create)")
+        "pods,events -o yaml` (a List), `kubectl describe` output with an Events "
+        "table, and logs named POD.CONTAINER.log. Any subset: what is not given "
+        "is unknown, not empty.",
+    )
+    diagnose.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        type=Path,
+        help="kubectl YAML or describe output, or a POD.CONTAINER.log",
+    )
+    diagnose.add_argument(
+        "--log",
+        action="append",
+        default=[],
+        metavar="CONTAINER=FILE",
+        help="a container's log (storage-initializer, kserve-container)",
+    )
+    diagnose.add_argument(
+        "--kubectl",
+        type=Path,
+        metavar="FILE",
+        help="what kubectl or an SDK printed (e.g. a refusal on create)",
+    )
     diagnose.add_argument("--json", action="store_true", help="print JSON")
     merge = commands.add_parser(
-        "merge", help="merge --kfs-report files of several runs (one per cluster)",
-        description="Prints the merged summary; exits 1 when a model is not loaded.")
-    merge.add_argument("reports", nargs="+", metavar="REPORT", type=Path,
-                       help="a JSON report written by --kfs-report")
-    merge.add_argument("--out", type=Path, required=True, metavar="MERGED.json",
-                       help="where the merged JSON report goes")
+        "merge",
+        help="merge --kfs-report files of several runs (one per cluster)",
+        description="Prints the merged summary; exits 1 when a model is not loaded.",
+    )
+    merge.add_argument(
+        "reports",
+        nargs="+",
+        metavar="REPORT",
+        type=Path,
+        help="a JSON report written by --kfs-report",
+    )
+    merge.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="MERGED.json",
+        help="where the merged JSON report goes",
+    )
     merge.add_argument("--html", type=Path, metavar="PAGE", help="also an HTML report")
-    merge.add_argument("--markdown", type=Path, metavar="FILE",
-                       help="also a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)")
+    merge.add_argument(
+        "--markdown",
+        type=Path,
+        metavar="FILE",
+        help="also a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)",
+    )
     for command in (diagnose, merge):  # a bad argument is told with its command's usage
         command.set_defaults(command_parser=command)
     return parser
@@ -70,17 +103,26 @@ def _merge(args: argparse.Namespace) -> int:
         return 2
     records = merged["models"]
     outputs: list[tuple[Path, Callable[[], str]]] = [
-        (args.out, lambda: json.dumps(merged, indent=2))]
+        (args.out, lambda: json.dumps(merged, indent=2))
+    ]
     if args.html:
-        outputs.append((args.html, lambda: render_html(
-            records, cluster=", ".join(merged["cluster"]["contexts"]),
-            run_id=merged["run_id"])))
+        outputs.append(
+            (
+                args.html,
+                lambda: render_html(
+                    records,
+                    cluster=", ".join(merged["cluster"]["contexts"]),
+                    run_id=merged["run_id"],
+                ),
+            )
+        )
     if args.markdown:
         outputs.append((args.markdown, lambda: markdown_summary(records)))
     for path, text in outputs:
         if not path.parent.is_dir():
-            print(f"pytest-kfs merge: {path}: directory {path.parent} does not exist",
-                  file=sys.stderr)
+            print(
+                f"pytest-kfs merge: {path}: directory {path.parent} does not exist", file=sys.stderr
+            )
             return 2
         try:
             path.write_text(text())
@@ -110,8 +152,9 @@ def gather(paths: list[Path], logs: list[str], kubectl: Path | None = None) -> P
         if path.suffix == ".log":
             pod, _, container = path.stem.rpartition(".")
             if not pod or not container:
-                raise UnreadableInput(f"{path}: name a log POD.CONTAINER.log, or pass --log "
-                                      "CONTAINER=FILE")
+                raise UnreadableInput(
+                    f"{path}: name a log POD.CONTAINER.log, or pass --log CONTAINER=FILE"
+                )
             pasted.logs[f"{pod}/{container}"] = _read(path)
         else:
             read_text(_read(path), pasted, str(path))

@@ -60,13 +60,16 @@ def service_account_key(credentials: dict[str, Any] | str) -> dict[str, Any]:
         try:
             credentials = json.loads(credentials)
         except json.JSONDecodeError as error:
-            raise DeployError(f"credentials= is not valid JSON (line {error.lineno}, column "
-                              f"{error.colno}); pass the key file's content or a dict") \
-                from None
+            raise DeployError(
+                f"credentials= is not valid JSON (line {error.lineno}, column "
+                f"{error.colno}); pass the key file's content or a dict"
+            ) from None
     problem = key_problem(credentials)
     if problem:
-        raise DeployError(f"credentials= is not a service-account key: {problem}; pass a key "
-                          "file's content (gcloud iam service-accounts keys create)")
+        raise DeployError(
+            f"credentials= is not a service-account key: {problem}; pass a key "
+            "file's content (gcloud iam service-accounts keys create)"
+        )
     assert isinstance(credentials, dict)
     return credentials
 
@@ -76,8 +79,12 @@ def load_manifest(source: str | Path | dict[str, Any]) -> dict[str, Any]:
     if isinstance(source, dict):
         document = source
     else:
-        text = Path(source).read_text() if isinstance(source, Path) or (
-            "\n" not in str(source) and str(source).endswith((".yaml", ".yml"))) else source
+        text = (
+            Path(source).read_text()
+            if isinstance(source, Path)
+            or ("\n" not in str(source) and str(source).endswith((".yaml", ".yml")))
+            else source
+        )
         try:
             documents = [doc for doc in yaml.safe_load_all(str(text)) if doc]
         except yaml.YAMLError as error:
@@ -89,8 +96,9 @@ def load_manifest(source: str | Path | dict[str, Any]) -> dict[str, Any]:
         kind = document.get("kind") if isinstance(document, dict) else type(document).__name__
         raise DeployError(f"expected kind InferenceService, got {kind!r}")
     if not str(document.get("apiVersion", "")).startswith(f"{api.GROUP}/"):
-        raise DeployError(f"apiVersion must be {api.API_VERSION}, got "
-                          f"{document.get('apiVersion')!r}")
+        raise DeployError(
+            f"apiVersion must be {api.API_VERSION}, got {document.get('apiVersion')!r}"
+        )
     if not ((document.get("spec") or {}).get("predictor")):
         raise DeployError("the InferenceService has no spec.predictor")
     plain: dict[str, Any] = json.loads(json.dumps(document))
@@ -115,13 +123,17 @@ class ModelHandle:
     @property
     def status(self) -> ModelState:
         """The InferenceService's status now."""
-        return ModelState.from_isvc(self.cluster.custom.get_namespaced_custom_object(
-            api.GROUP, api.VERSION, self.namespace, api.PLURAL, self.name))
+        return ModelState.from_isvc(
+            self.cluster.custom.get_namespaced_custom_object(
+                api.GROUP, api.VERSION, self.namespace, api.PLURAL, self.name
+            )
+        )
 
     def wait(self, timeout: float | None = None) -> WaitResult:
         """Watch until a verdict or the deadline; never raises for a model that fails."""
-        result = wait_for_model(self.cluster, self.namespace, self.name,
-                                timeout or self.timeout, self.on_change)
+        result = wait_for_model(
+            self.cluster, self.namespace, self.name, timeout or self.timeout, self.on_change
+        )
         self.timeline.extend(result.timeline)
         self.last_result = result
         return result
@@ -147,12 +159,12 @@ class ModelHandle:
         findings = self.diagnose(result.isvc, deadline=ends)
         if self.recorder:
             self.recorder(self, result, findings)
-        block = format_block(self.namespace, self.name, result, findings,
-                             timeout or self.timeout)
+        block = format_block(self.namespace, self.name, result, findings, timeout or self.timeout)
         raise ModelNotLoaded(block, result, findings)
 
-    def diagnose(self, isvc_obj: dict[str, Any] | None = None,
-                 deadline: float | None = None) -> list[Finding]:
+    def diagnose(
+        self, isvc_obj: dict[str, Any] | None = None, deadline: float | None = None
+    ) -> list[Finding]:
         """Collect the evidence now and explain the model's state, most likely cause first
         (by `deadline`, time.monotonic(), what is not read yet stays unread)."""
         try:
@@ -163,19 +175,24 @@ class ModelHandle:
             evidence = Evidence(
                 isvc=isvc_obj or {"metadata": {"name": self.name, "namespace": self.namespace}},
                 pods=list(seen.pods) if seen else [],
-                gaps=[f"the API server {self.cluster.server} could not be reached to collect "
-                      f"evidence ({type(error).__name__})"])
+                gaps=[
+                    f"the API server {self.cluster.server} could not be reached to collect "
+                    f"evidence ({type(error).__name__})"
+                ],
+            )
         return diagnose(evidence)
 
     @property
     def url(self) -> str:
         """status.url: where the InferenceService answers."""
         obj = self.cluster.custom.get_namespaced_custom_object(
-            api.GROUP, api.VERSION, self.namespace, api.PLURAL, self.name)
+            api.GROUP, api.VERSION, self.namespace, api.PLURAL, self.name
+        )
         url = (obj.get("status") or {}).get("url")
         if not url:
-            raise InferenceFailed(f"InferenceService {self.namespace}/{self.name} has no "
-                                  "status.url yet: is it Ready?")
+            raise InferenceFailed(
+                f"InferenceService {self.namespace}/{self.name} has no status.url yet: is it Ready?"
+            )
         return str(url)
 
     @property
@@ -188,8 +205,9 @@ class ModelHandle:
         """(base URL, sender) for requests to the model: through the cluster's ingress with
         the URL's Host header when one is known, through the API server's service proxy when
         the URL is cluster-internal or does not resolve, else straight to status.url."""
-        self.route_taken = way = route(self.url, self.namespace, self.name,
-                                       self.cluster.server, self.cluster.ingress)
+        self.route_taken = way = route(
+            self.url, self.namespace, self.name, self.cluster.server, self.cluster.ingress
+        )
         if way.path == "ingress":
             return way.base, send_with_host(way.host)
         if way.path == "api-server proxy":
@@ -211,10 +229,10 @@ class ModelHandle:
         """Send rows to the model over its protocol (v1 :predict, or v2 /infer), over
         route(); `route_taken` then says which way it went."""
         if self.protocol == "v2":
-            return self._sent(lambda base, send: infer_v2(base, self.name, instances, timeout,
-                                                          send))
-        return self._sent(lambda base, send: predict_v1(base, self.name, instances, timeout,
-                                                        send))
+            return self._sent(
+                lambda base, send: infer_v2(base, self.name, instances, timeout, send)
+            )
+        return self._sent(lambda base, send: predict_v1(base, self.name, instances, timeout, send))
 
     def v2_ready(self, timeout: float = 5.0) -> bool:
         """GET /v2/health/ready over the model's route."""
@@ -223,19 +241,20 @@ class ModelHandle:
 
     def infer(self, instances: list[list[float]], timeout: float = 30.0) -> InferenceResult:
         """Open Inference Protocol (v2) /infer with one FP32 tensor."""
-        return self._sent(lambda base, send: infer_v2(base, self.name, instances, timeout,
-                                                      send))
+        return self._sent(lambda base, send: infer_v2(base, self.name, instances, timeout, send))
 
     def update(self, patch: dict[str, Any]) -> None:
         """Merge-patch the InferenceService (e.g. a new storageUri: a new revision)."""
         self.cluster.custom.patch_namespaced_custom_object(
-            api.GROUP, api.VERSION, self.namespace, api.PLURAL, self.name, patch)
+            api.GROUP, api.VERSION, self.namespace, api.PLURAL, self.name, patch
+        )
 
     def delete(self) -> None:
         """Delete the InferenceService (its pods go with it)."""
         try:
             self.cluster.custom.delete_namespaced_custom_object(
-                api.GROUP, api.VERSION, self.namespace, api.PLURAL, self.name)
+                api.GROUP, api.VERSION, self.namespace, api.PLURAL, self.name
+            )
         except ApiException as error:
             if error.status != 404:
                 raise
@@ -258,49 +277,81 @@ class Deployer:
     created: list[tuple[str, str]] = field(default_factory=list)
     _ingress: dict[str, str] | None = field(default=None, repr=False)
 
-    def __call__(self, sample: str | ModelSpec | None = None, *, name: str | None = None,
-                 spec: str | Path | dict[str, Any] | None = None,
-                 storage_uri: str | None = None, model_format: str | None = None,
-                 service_account: str | None = None,
-                 credentials: dict[str, Any] | str | None = None, runtime: str | None = None,
-                 protocol: str | None = None, min_replicas: int | None = None,
-                 annotations: dict[str, str] | None = None) -> ModelHandle:
+    def __call__(
+        self,
+        sample: str | ModelSpec | None = None,
+        *,
+        name: str | None = None,
+        spec: str | Path | dict[str, Any] | None = None,
+        storage_uri: str | None = None,
+        model_format: str | None = None,
+        service_account: str | None = None,
+        credentials: dict[str, Any] | str | None = None,
+        runtime: str | None = None,
+        protocol: str | None = None,
+        min_replicas: int | None = None,
+        annotations: dict[str, str] | None = None,
+    ) -> ModelHandle:
         """Deploy a `ModelSpec`, a sample by name (with `storage_uri`: from your copy of its
         model), a spec (dict, YAML text or file) or a storage URI."""
         __tracebackhide__ = True  # its locals hold key material: never shown (-l)
-        fields = (name, storage_uri, model_format, service_account, runtime, protocol,
-                  min_replicas)
+        fields = (name, storage_uri, model_format, service_account, runtime, protocol, min_replicas)
         if isinstance(sample, ModelSpec):
             if spec is not None or any(value is not None for value in fields):
                 raise DeployError("pass a ModelSpec or its fields as keywords, not both")
             model = sample
         else:
-            model = ModelSpec(name or "", storage_uri or "", model_format or "",
-                              service_account, runtime, protocol, min_replicas, sample)
+            model = ModelSpec(
+                name or "",
+                storage_uri or "",
+                model_format or "",
+                service_account,
+                runtime,
+                protocol,
+                min_replicas,
+                sample,
+            )
         if spec is not None and (model.sample or model.storage_uri):
             raise DeployError("pass either spec= or a sample/storage_uri, not both")
         if credentials is not None:
-            model = model.but(service_account=self.key_service_account(
-                model.name or model.sample or "model", model.service_account,
-                service_account_key(credentials)))
+            model = model.but(
+                service_account=self.key_service_account(
+                    model.name or model.sample or "model",
+                    model.service_account,
+                    service_account_key(credentials),
+                )
+            )
         manifest = self._manifest(model, spec, annotations)
         _check_host_name(manifest["metadata"]["name"], self.namespace, self._ingress_config())
         metadata = manifest["metadata"]
         metadata["labels"] = {**(metadata.get("labels") or {}), **self.labels}
         try:
             self.cluster.custom.create_namespaced_custom_object(
-                api.GROUP, api.VERSION, self.namespace, api.PLURAL, manifest)
+                api.GROUP, api.VERSION, self.namespace, api.PLURAL, manifest
+            )
         except ApiException as error:
             detail = _api_message(error)
-            raise DeployError(f"the API server refused InferenceService "
-                              f"{self.namespace}/{manifest['metadata']['name']}: {detail}") \
-                from None
+            raise DeployError(
+                f"the API server refused InferenceService "
+                f"{self.namespace}/{manifest['metadata']['name']}: {detail}"
+            ) from None
         self.created.append(("InferenceService", metadata["name"]))
-        return ModelHandle(self.cluster, self.namespace, manifest["metadata"]["name"],
-                           manifest, self.timeout, self.on_change, self.recorder)
+        return ModelHandle(
+            self.cluster,
+            self.namespace,
+            manifest["metadata"]["name"],
+            manifest,
+            self.timeout,
+            self.on_change,
+            self.recorder,
+        )
 
-    def _manifest(self, model: ModelSpec, spec: str | Path | dict[str, Any] | None,
-                  annotations: dict[str, str] | None) -> dict[str, Any]:
+    def _manifest(
+        self,
+        model: ModelSpec,
+        spec: str | Path | dict[str, Any] | None,
+        annotations: dict[str, str] | None,
+    ) -> dict[str, Any]:
         if spec is not None:
             manifest = load_manifest(spec)
             manifest["metadata"] = {**manifest.get("metadata", {}), "namespace": self.namespace}
@@ -328,41 +379,60 @@ class Deployer:
         try:
             source = self.cluster.core.read_namespaced_service_account(name, namespace)
         except ApiException as error:
-            raise DeployError(f"--kfs-serving-account={namespace}/{name}: cannot read it "
-                              f"(HTTP {error.status} {error.reason})") from None
+            raise DeployError(
+                f"--kfs-serving-account={namespace}/{name}: cannot read it "
+                f"(HTTP {error.status} {error.reason})"
+            ) from None
         secrets = [ref.name for ref in source.secrets or []]
         for secret_name in secrets:
             try:
                 secret = self.cluster.core.read_namespaced_secret(secret_name, namespace)
             except ApiException as error:
-                raise DeployError(f"--kfs-serving-account={namespace}/{name}: its secret "
-                                  f"{secret_name} cannot be read (HTTP {error.status} "
-                                  f"{error.reason})") from None
-            self._create("Secret", {
-                "metadata": {"name": secret_name,
-                             "annotations": secret.metadata.annotations or {}},
-                "type": secret.type, "data": secret.data or {}})
-        self._create("ServiceAccount", {
-            "metadata": {"name": name, "annotations": source.metadata.annotations or {}},
-            "secrets": [{"name": secret_name} for secret_name in secrets]})
+                raise DeployError(
+                    f"--kfs-serving-account={namespace}/{name}: its secret "
+                    f"{secret_name} cannot be read (HTTP {error.status} "
+                    f"{error.reason})"
+                ) from None
+            self._create(
+                "Secret",
+                {
+                    "metadata": {
+                        "name": secret_name,
+                        "annotations": secret.metadata.annotations or {},
+                    },
+                    "type": secret.type,
+                    "data": secret.data or {},
+                },
+            )
+        self._create(
+            "ServiceAccount",
+            {
+                "metadata": {"name": name, "annotations": source.metadata.annotations or {}},
+                "secrets": [{"name": secret_name} for secret_name in secrets],
+            },
+        )
         return name
 
-    def key_service_account(self, base: str, account: str | None,
-                            key: dict[str, Any]) -> str:
+    def key_service_account(self, base: str, account: str | None, key: dict[str, Any]) -> str:
         """A key secret (KServe's file name) attached to a service account, as KServe docs do."""
         __tracebackhide__ = True  # its locals hold key material: never shown (-l)
         account = account or f"{base}-sa"
         secret = f"{account}-gcs-key"
         encoded = base64.b64encode(json.dumps(key).encode()).decode()
-        if not self._create("Secret", {"metadata": {"name": secret}, "type": "Opaque",
-                                       "data": {GCS_KEY_FILE: encoded}}):
+        if not self._create(
+            "Secret",
+            {"metadata": {"name": secret}, "type": "Opaque", "data": {GCS_KEY_FILE: encoded}},
+        ):
             # A second credentials= for the same account means the new key, not the old one.
-            self.cluster.core.patch_namespaced_secret(secret, self.namespace,
-                                                      {"data": {GCS_KEY_FILE: encoded}})
-        if not self._create("ServiceAccount", {"metadata": {"name": account},
-                                               "secrets": [{"name": secret}]}):
+            self.cluster.core.patch_namespaced_secret(
+                secret, self.namespace, {"data": {GCS_KEY_FILE: encoded}}
+            )
+        if not self._create(
+            "ServiceAccount", {"metadata": {"name": account}, "secrets": [{"name": secret}]}
+        ):
             self.cluster.core.patch_namespaced_service_account(
-                account, self.namespace, {"secrets": [{"name": secret}]})
+                account, self.namespace, {"secrets": [{"name": secret}]}
+            )
         return account
 
     def _create(self, kind: str, body: dict[str, Any]) -> bool:
@@ -372,15 +442,20 @@ class Deployer:
         __tracebackhide__ = True  # its locals hold key material: never shown (-l)
         body["metadata"]["labels"] = {**(body["metadata"].get("labels") or {}), **self.labels}
         name = body["metadata"]["name"]
-        create = (self.cluster.core.create_namespaced_secret if kind == "Secret"
-                  else self.cluster.core.create_namespaced_service_account)
+        create = (
+            self.cluster.core.create_namespaced_secret
+            if kind == "Secret"
+            else self.cluster.core.create_namespaced_service_account
+        )
         if create_unless_exists(create, self.namespace, body):
             self.created.append((kind, name))
             return True
         if self.shared and (kind, name) not in self.created:
-            raise DeployError(f"{kind} {name} already exists in namespace {self.namespace} "
-                              "and was not created by this test: it was left untouched; pass "
-                              "another name (service_account=...)")
+            raise DeployError(
+                f"{kind} {name} already exists in namespace {self.namespace} "
+                "and was not created by this test: it was left untouched; pass "
+                "another name (service_account=...)"
+            )
         return False
 
     def delete_created(self, timeout: float = 60.0) -> list[str]:
@@ -397,7 +472,8 @@ class Deployer:
             while kind == "InferenceService" and time.monotonic() < deadline:
                 try:
                     self.cluster.custom.get_namespaced_custom_object(
-                        api.GROUP, api.VERSION, self.namespace, api.PLURAL, name)
+                        api.GROUP, api.VERSION, self.namespace, api.PLURAL, name
+                    )
                 except ApiException as error:
                     if error.status == 404:
                         break
@@ -411,11 +487,16 @@ def _check_host_name(name: str, namespace: str, ingress: dict[str, str]) -> None
     characters makes its controller refuse the model ("invalid domain name") after it was
     created: say so before creating it."""
     problem = isvc.host_name_problem(
-        name, namespace, ingress.get("domainTemplate") or api.DEFAULT_DOMAIN_TEMPLATE,
-        ingress.get("ingressDomain") or api.DEFAULT_INGRESS_DOMAIN)
+        name,
+        namespace,
+        ingress.get("domainTemplate") or api.DEFAULT_DOMAIN_TEMPLATE,
+        ingress.get("ingressDomain") or api.DEFAULT_INGRESS_DOMAIN,
+    )
     if problem:
-        raise DeployError(f"model name {name!r} is too long for namespace {namespace}: "
-                          f"{problem}; use a shorter name")
+        raise DeployError(
+            f"model name {name!r} is too long for namespace {namespace}: "
+            f"{problem}; use a shorter name"
+        )
 
 
 def _api_message(error: ApiException) -> str:

@@ -35,10 +35,17 @@ class ExistingCheck:
 
     def failure(self) -> str:
         """The answer first, then the findings (most likely first), for a failed test."""
-        return (printable(capped(f"InferenceService {self.namespace}/{self.name} is not "
-                                 f"Loaded ({self.state.summary()})", 600))
-                + "\n\nFindings (most likely first):\n"
-                + "\n".join(format_findings(self.findings)))
+        return (
+            printable(
+                capped(
+                    f"InferenceService {self.namespace}/{self.name} is not "
+                    f"Loaded ({self.state.summary()})",
+                    600,
+                )
+            )
+            + "\n\nFindings (most likely first):\n"
+            + "\n".join(format_findings(self.findings))
+        )
 
 
 @dataclass
@@ -69,8 +76,11 @@ class ExistingModel:
         running = None if not evidence.known("pods") else running_pods(evidence.pods)
         state = ModelState.from_isvc(self.obj)
         outcome = verdict(state, running)
-        findings = [] if outcome.healthy else diagnose(
-            self.fleet.evidence(self.namespace, self.name, with_logs=True))
+        findings = (
+            []
+            if outcome.healthy
+            else diagnose(self.fleet.evidence(self.namespace, self.name, with_logs=True))
+        )
         if self.recorder is not None:
             self.recorder(self.namespace, self.name, self.storage_uri, state, outcome, findings)
         return ExistingCheck(self.namespace, self.name, state, outcome, findings)

@@ -19,7 +19,6 @@ from pytest_kfs.errors import InferenceFailed
 _RETRY_WINDOW = 15.0  # just after Ready, routes and servers can still refuse for a moment
 
 
-
 @dataclass(frozen=True)
 class InferenceResult:
     """The model's answer and how long it took."""
@@ -35,11 +34,13 @@ Sender = Callable[[str, dict[str, Any] | None, float], tuple[int, str]]
 _CLUSTER_SUFFIXES = (".svc", ".svc.cluster.local", ".cluster.local")
 
 
-def _http(url: str, body: dict[str, Any] | None, timeout: float,
-          headers: dict[str, str] | None = None) -> tuple[int, str]:
+def _http(
+    url: str, body: dict[str, Any] | None, timeout: float, headers: dict[str, str] | None = None
+) -> tuple[int, str]:
     try:
-        response = requests.request("GET" if body is None else "POST", url, json=body,
-                                    timeout=timeout, headers=headers)
+        response = requests.request(
+            "GET" if body is None else "POST", url, json=body, timeout=timeout, headers=headers
+        )
     except requests.ConnectionError as error:
         raise ConnectionError(str(error)) from None
     return response.status_code, response.text
@@ -53,25 +54,30 @@ def send_direct(url: str, body: dict[str, Any] | None, timeout: float) -> tuple[
 def send_through_api_server(api_client: ApiClient) -> Sender:
     """POST (GET without a body) through the API server's service proxy, with the
     kubeconfig's credentials."""
+
     def send(url: str, body: dict[str, Any] | None, timeout: float) -> tuple[int, str]:
         method = "GET" if body is None else "POST"
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         api_client.update_params_for_auth(headers, [], ["BearerToken"], url, method, body)
         try:
             response = api_client.rest_client.request(
-                method, url, headers=headers, body=body, _request_timeout=timeout)
+                method, url, headers=headers, body=body, _request_timeout=timeout
+            )
         except ApiException as error:
             return error.status, error.body or ""
         data = response.data
         return response.status, data.decode() if isinstance(data, bytes) else str(data)
+
     return send
 
 
 def send_with_host(host: str) -> Sender:
     """POST (GET without a body) to an ingress gateway with the model's Host header, as
     KServe's docs do."""
+
     def send(url: str, body: dict[str, Any] | None, timeout: float) -> tuple[int, str]:
         return _http(url, body, timeout, {"Host": host})
+
     return send
 
 
@@ -92,8 +98,14 @@ class Route:
     host: str
 
 
-def route(status_url: str, namespace: str, name: str, api_server: str,
-          ingress: str | None = None, resolves: Callable[[str], bool] = _resolves) -> Route:
+def route(
+    status_url: str,
+    namespace: str,
+    name: str,
+    api_server: str,
+    ingress: str | None = None,
+    resolves: Callable[[str], bool] = _resolves,
+) -> Route:
     """Where to send requests: the cluster's ingress with the URL's Host header when one is
     known; the API server's service proxy for cluster-internal or unresolvable hosts (KServe's
     default `example.com` domain), so runners outside the cluster reach the model; else the
@@ -102,15 +114,21 @@ def route(status_url: str, namespace: str, name: str, api_server: str,
     if ingress:
         return Route(ingress.rstrip("/"), "ingress", host)
     if host.endswith(_CLUSTER_SUFFIXES) or not resolves(host):
-        return Route(f"{api_server.rstrip('/')}/api/v1/namespaces/{namespace}/services/"
-                     f"{name}-predictor:80/proxy", "api-server proxy", host)
+        return Route(
+            f"{api_server.rstrip('/')}/api/v1/namespaces/{namespace}/services/"
+            f"{name}-predictor:80/proxy",
+            "api-server proxy",
+            host,
+        )
     return Route(status_url, "direct", host)
 
 
 def _explain(status: int, url: str, name: str, body: str) -> str:
     if status == 404:
-        return (f"HTTP 404 from {url}: no model named '{name}' there (the model name is the "
-                "InferenceService name), or the wrong protocol path")
+        return (
+            f"HTTP 404 from {url}: no model named '{name}' there (the model name is the "
+            "InferenceService name), or the wrong protocol path"
+        )
     if status == 503:
         return f"HTTP 503 from {url}: the model is not ready yet"
     if status == 400:
@@ -118,8 +136,9 @@ def _explain(status: int, url: str, name: str, body: str) -> str:
     return f"HTTP {status} from {url}: {body[:300]}"
 
 
-def _post(url: str, name: str, body: dict[str, Any], timeout: float,
-          send: Sender = send_direct) -> tuple[dict[str, Any], float]:
+def _post(
+    url: str, name: str, body: dict[str, Any], timeout: float, send: Sender = send_direct
+) -> tuple[dict[str, Any], float]:
     deadline = time.monotonic() + _RETRY_WINDOW
     while True:
         started = time.monotonic()
@@ -139,28 +158,48 @@ def _post(url: str, name: str, body: dict[str, Any], timeout: float,
         try:
             return json.loads(text), elapsed
         except ValueError:
-            raise InferenceFailed(f"{url} answered 200 with a body that is not JSON: "
-                                  f"{text[:200]}") from None
+            raise InferenceFailed(
+                f"{url} answered 200 with a body that is not JSON: {text[:200]}"
+            ) from None
 
 
-def predict_v1(base_url: str, name: str, instances: list[Any], timeout: float = 30.0,
-               send: Sender = send_direct) -> InferenceResult:
+def predict_v1(
+    base_url: str,
+    name: str,
+    instances: list[Any],
+    timeout: float = 30.0,
+    send: Sender = send_direct,
+) -> InferenceResult:
     """POST /v1/models/<name>:predict with `instances`; returns the predictions."""
     url = f"{base_url.rstrip('/')}/v1/models/{name}:predict"
     body, elapsed = _post(url, name, {"instances": instances}, timeout, send)
     if "predictions" not in body:
-        raise InferenceFailed(f"{url} answered without 'predictions' (a v2-only server?): "
-                              f"{str(body)[:200]}")
+        raise InferenceFailed(
+            f"{url} answered without 'predictions' (a v2-only server?): {str(body)[:200]}"
+        )
     return InferenceResult(body["predictions"], elapsed, body)
 
 
-def infer_v2(base_url: str, name: str, instances: list[list[float]], timeout: float = 30.0,
-             send: Sender = send_direct) -> InferenceResult:
+def infer_v2(
+    base_url: str,
+    name: str,
+    instances: list[list[float]],
+    timeout: float = 30.0,
+    send: Sender = send_direct,
+) -> InferenceResult:
     """POST /v2/models/<name>/infer with one FP32 tensor; returns the first output's data."""
     url = f"{base_url.rstrip('/')}/v2/models/{name}/infer"
     rows, columns = len(instances), len(instances[0]) if instances else 0
-    request = {"inputs": [{"name": "input-0", "shape": [rows, columns], "datatype": "FP32",
-                           "data": [value for row in instances for value in row]}]}
+    request = {
+        "inputs": [
+            {
+                "name": "input-0",
+                "shape": [rows, columns],
+                "datatype": "FP32",
+                "data": [value for row in instances for value in row],
+            }
+        ]
+    }
     body, elapsed = _post(url, name, request, timeout, send)
     outputs = body.get("outputs") or []
     if not outputs:

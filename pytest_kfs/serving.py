@@ -47,11 +47,21 @@ class Serving:
     def explain(self, error: str, otherwise: Code, what: str) -> Finding:
         """The finding for an error a check of `what` got from Google, by the rules a model's
         diagnosis uses; `otherwise` names it when no rule knows the error (never silent)."""
-        finding = explain_storage_error(error, self.config.storage_uri, self.namespace,
-                                        self.service_account, source="storage client")
+        finding = explain_storage_error(
+            error,
+            self.config.storage_uri,
+            self.namespace,
+            self.service_account,
+            source="storage client",
+        )
         if finding.code in (Code.UNEXPLAINED, Code.NEEDS_EVIDENCE):
-            return Finding(otherwise, f"{what}: {error}", finding.evidence,
-                           principal=self.identity.principal, bucket=self.bucket or None)
+            return Finding(
+                otherwise,
+                f"{what}: {error}",
+                finding.evidence,
+                principal=self.identity.principal,
+                bucket=self.bucket or None,
+            )
         return finding
 
     def credentials_fix(self) -> str:
@@ -89,8 +99,13 @@ class Serving:
 
     def probe(self) -> ProbeResult:
         """List then read from inside the cluster, as the storage-initializer would."""
-        return run_probe(self.cluster, self.namespace, self.config.storage_uri,
-                         self.service_account, self.identity)
+        return run_probe(
+            self.cluster,
+            self.namespace,
+            self.config.storage_uri,
+            self.service_account,
+            self.identity,
+        )
 
     def bucket_policy(self) -> iam.Explanation:
         """Which bindings of the bucket's IAM policy give the serving principal what KServe
@@ -101,9 +116,11 @@ class Serving:
         if self.identity.principal is None:
             pytest.skip(f"no single principal to check ({self.identity.describe()})")
         if self.google.credentials is None:
-            pytest.skip("no operator Google credentials to read bucket IAM policies with: set "
-                        "GOOGLE_APPLICATION_CREDENTIALS to a key file, or run gcloud auth "
-                        "application-default login")
+            pytest.skip(
+                "no operator Google credentials to read bucket IAM policies with: set "
+                "GOOGLE_APPLICATION_CREDENTIALS to a key file, or run gcloud auth "
+                "application-default login"
+            )
         client = self.google.storage_client(self.google.credentials)
         _, path = parse_gcs_uri(self.config.storage_uri)
         try:
@@ -112,7 +129,13 @@ class Serving:
             pytest.fail(f"bucket gs://{self.bucket} does not exist", pytrace=False)
         except api_exceptions.Forbidden as error:
             pytest.skip(f"cannot read the policy of gs://{self.bucket}: {error.message}")
-        bindings = [iam.Binding.from_json({**binding, "members": sorted(binding["members"])})
-                    for binding in policy.bindings]
-        return iam.explain(iam.Principal.service_account(self.identity.principal),
-                           self.bucket, f"{path}/model", [(f"bucket {self.bucket}", bindings)])
+        bindings = [
+            iam.Binding.from_json({**binding, "members": sorted(binding["members"])})
+            for binding in policy.bindings
+        ]
+        return iam.explain(
+            iam.Principal.service_account(self.identity.principal),
+            self.bucket,
+            f"{path}/model",
+            [(f"bucket {self.bucket}", bindings)],
+        )

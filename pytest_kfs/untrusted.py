@@ -22,9 +22,11 @@ def printable(text: str) -> str:
     overrides, newlines) written as escapes, so one line stays one line and nothing in it can
     move the cursor, recolour or reorder what a reader sees. Idempotent."""
     return "".join(
-        char if char == "\t" or not unicodedata.category(char).startswith("C")
+        char
+        if char == "\t" or not unicodedata.category(char).startswith("C")
         else (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
-        for char in text)
+        for char in text
+    )
 
 
 def capped(text: str, limit: int = TEXT_LIMIT) -> str:

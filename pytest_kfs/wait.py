@@ -115,7 +115,8 @@ def _pod_line(pod: dict[str, Any]) -> str:
     status = pod.get("status") or {}
     parts = [status.get("phase", "Pending")]
     for container in (status.get("initContainerStatuses") or []) + (
-            status.get("containerStatuses") or []):
+        status.get("containerStatuses") or []
+    ):
         state = container.get("state") or {}
         kind = next(iter(state), "unknown")
         detail = state.get(kind) or {}
@@ -149,7 +150,8 @@ def _crashed_again(pods: list[dict[str, Any]], problem: PodProblem) -> bool:
             continue
         status = pod.get("status") or {}
         for container in (status.get("initContainerStatuses") or []) + (
-                status.get("containerStatuses") or []):
+            status.get("containerStatuses") or []
+        ):
             if container.get("name") != problem.container:
                 continue
             now_failed = "terminated" in (container.get("state") or {})
@@ -173,40 +175,54 @@ class _Streams:
     """Three watch threads feeding one queue; each resumes and relists on its own. Without a
     `name` they watch every InferenceService of the namespace, and KServe's pods."""
 
-    def __init__(self, cluster: Cluster, namespace: str, name: str | None,
-                 deadline: float) -> None:
+    def __init__(self, cluster: Cluster, namespace: str, name: str | None, deadline: float) -> None:
         self.cluster = cluster
         self.namespace = namespace
         self.name = name
         self.deadline = deadline
         self.events: queue.Queue[tuple[str, str, dict[str, Any]]] = queue.Queue()
         self.stopped = threading.Event()
-        self.threads = [threading.Thread(target=self._follow, args=(kind,), daemon=True,
-                                         name=f"kfs-wait-{kind}-{name or namespace}")
-                        for kind in ("isvc", "pod", "event")]
+        self.threads = [
+            threading.Thread(
+                target=self._follow,
+                args=(kind,),
+                daemon=True,
+                name=f"kfs-wait-{kind}-{name or namespace}",
+            )
+            for kind in ("isvc", "pod", "event")
+        ]
         self._resyncing: threading.Thread | None = None
         self._watches: dict[str, watch.Watch] = {}
 
     def _source(self, kind: str) -> tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]:
         if kind == "isvc":
-            return (self.cluster.custom.list_namespaced_custom_object,
-                    (api.GROUP, api.VERSION, self.namespace, api.PLURAL),
-                    {"field_selector": f"metadata.name={self.name}"} if self.name else {})
+            return (
+                self.cluster.custom.list_namespaced_custom_object,
+                (api.GROUP, api.VERSION, self.namespace, api.PLURAL),
+                {"field_selector": f"metadata.name={self.name}"} if self.name else {},
+            )
         if kind == "pod":
-            return (self.cluster.core.list_namespaced_pod, (self.namespace,),
-                    {"label_selector": f"{ISVC_LABEL}={self.name}" if self.name
-                     else ISVC_LABEL})
+            return (
+                self.cluster.core.list_namespaced_pod,
+                (self.namespace,),
+                {"label_selector": f"{ISVC_LABEL}={self.name}" if self.name else ISVC_LABEL},
+            )
         return self.cluster.core.list_namespaced_event, (self.namespace,), {}
 
     def _relist(self, kind: str) -> str:
         """List (retrying transient errors) and emit every item; return the resourceVersion."""
         function, args, kwargs = self._source(kind)
 
-        @retry(retry=retry_if_exception(_transient), reraise=True, wait=_wait_before_retry,
-               before_sleep=lambda state: self._trouble(kind, state.outcome.exception()
-                                                        if state.outcome else None),
-               stop=stop_after_delay(max(0.1, self.deadline - time.monotonic()))
-               | stop_when_event_set(self.stopped))
+        @retry(
+            retry=retry_if_exception(_transient),
+            reraise=True,
+            wait=_wait_before_retry,
+            before_sleep=lambda state: self._trouble(
+                kind, state.outcome.exception() if state.outcome else None
+            ),
+            stop=stop_after_delay(max(0.1, self.deadline - time.monotonic()))
+            | stop_when_event_set(self.stopped),
+        )
         def listed() -> Any:
             return function(*args, **kwargs, _request_timeout=10)
 
@@ -231,12 +247,15 @@ class _Streams:
                     resource_version = self._relist(kind)
                 remaining = max(1, int(min(_WATCH_SECONDS, self.deadline - time.monotonic())))
                 stream = self._watches[kind] = watch.Watch()
-                for event in stream.stream(function, *args, **kwargs,
-                                           resource_version=resource_version,
-                                           timeout_seconds=remaining,
-                                           allow_watch_bookmarks=True,
-                                           _request_timeout=(10, min(remaining + 10,
-                                                                     _SILENCE_SECONDS))):
+                for event in stream.stream(
+                    function,
+                    *args,
+                    **kwargs,
+                    resource_version=resource_version,
+                    timeout_seconds=remaining,
+                    allow_watch_bookmarks=True,
+                    _request_timeout=(10, min(remaining + 10, _SILENCE_SECONDS)),
+                ):
                     if self.stopped.is_set():
                         stream.stop()
                         return
@@ -244,7 +263,8 @@ class _Streams:
                     if not isinstance(obj, dict):
                         obj = self.cluster.api_client.sanitize_for_serialization(obj)
                     resource_version = (obj.get("metadata") or {}).get(
-                        "resourceVersion", resource_version)
+                        "resourceVersion", resource_version
+                    )
                     if event["type"] != "BOOKMARK":
                         self.events.put((kind, event["type"], obj))
                 delay = 0.05
@@ -253,8 +273,9 @@ class _Streams:
                     resource_version = ""
                     continue
                 if not _transient(error):
-                    self.events.put((kind, "ERROR", {"status": error.status,
-                                                     "reason": error.reason}))
+                    self.events.put(
+                        (kind, "ERROR", {"status": error.status, "reason": error.reason})
+                    )
                     return
                 pause = retry_after(error)
                 self._trouble(kind, error)
@@ -283,8 +304,9 @@ class _Streams:
         background: a slow or absent API server must not hold the deadline up."""
         if self._resyncing is not None and self._resyncing.is_alive():
             return
-        self._resyncing = threading.Thread(target=self._resync, daemon=True,
-                                           name=f"kfs-wait-resync-{self.name or self.namespace}")
+        self._resyncing = threading.Thread(
+            target=self._resync, daemon=True, name=f"kfs-wait-resync-{self.name or self.namespace}"
+        )
         self._resyncing.start()
 
     def _resync(self) -> None:
@@ -330,8 +352,9 @@ class _Hub:
         self.waits: dict[int, tuple[str, queue.Queue[Message]]] = {}
         self.seen: dict[str, dict[str, dict[str, Any]]] = {"isvc": {}, "pod": {}, "event": {}}
         self.broken = False
-        self.router = threading.Thread(target=self._route, daemon=True,
-                                       name=f"kfs-wait-hub-{namespace}")
+        self.router = threading.Thread(
+            target=self._route, daemon=True, name=f"kfs-wait-hub-{namespace}"
+        )
 
     def join(self, name: str, deadline: float) -> queue.Queue[Message]:
         """A queue of what concerns `name`, from what was seen so far on."""
@@ -374,8 +397,9 @@ class _Hub:
             with self.lock:
                 if event_type == "SYNCED":  # a relist: forget what it no longer holds
                     kept = set(obj["keys"])
-                    self.seen[kind] = {key: seen for key, seen in self.seen[kind].items()
-                                       if key in kept}
+                    self.seen[kind] = {
+                        key: seen for key, seen in self.seen[kind].items() if key in kept
+                    }
                     continue
                 if event_type == "ERROR":
                     self.broken = True  # a stream gave up: later waits start afresh
@@ -417,8 +441,9 @@ _HUBS_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def _subscription(cluster: Cluster, namespace: str, name: str, deadline: float
-                  ) -> Iterator[tuple[_Hub, queue.Queue[Message]]]:
+def _subscription(
+    cluster: Cluster, namespace: str, name: str, deadline: float
+) -> Iterator[tuple[_Hub, queue.Queue[Message]]]:
     """Join the namespace's hub (starting it if none runs) for the length of a wait."""
     with _HUBS_LOCK:
         hub = _HUBS.get((id(cluster), namespace))
@@ -437,8 +462,13 @@ def _subscription(cluster: Cluster, namespace: str, name: str, deadline: float
             hub.stop()
 
 
-def wait_for_model(cluster: Cluster, namespace: str, name: str, timeout: float,
-                   on_change: Callable[[TimelineEntry], None] | None = None) -> WaitResult:
+def wait_for_model(
+    cluster: Cluster,
+    namespace: str,
+    name: str,
+    timeout: float,
+    on_change: Callable[[TimelineEntry], None] | None = None,
+) -> WaitResult:
     """Watch until the model is Loaded, has failed for good, or `timeout` seconds pass."""
     started = time.monotonic()
     deadline = started + timeout
@@ -450,8 +480,12 @@ def wait_for_model(cluster: Cluster, namespace: str, name: str, timeout: float,
             result.timeline.append(entry)
         elif len(result.timeline) == _MAX_TIMELINE:
             # A flood of events: keep the first entries and the latest; say so once.
-            result.timeline += [TimelineEntry(entry.at, "kfs", "timeline full: each later "
-                                              "entry replaces the last one"), entry]
+            result.timeline += [
+                TimelineEntry(
+                    entry.at, "kfs", "timeline full: each later entry replaces the last one"
+                ),
+                entry,
+            ]
         else:
             result.timeline[-1] = entry
         if on_change:
@@ -467,8 +501,15 @@ class _Follow:
     """One wait's state between messages: the model's pods, the last line each source put on
     the timeline (a repeat is not noted again), the warnings seen, when the last message came."""
 
-    def __init__(self, cluster: Cluster, hub: _Hub, result: WaitResult,
-                 note: Callable[..., None], timeout: float, deadline: float) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        hub: _Hub,
+        result: WaitResult,
+        note: Callable[..., None],
+        timeout: float,
+        deadline: float,
+    ) -> None:
         self.cluster, self.hub, self.result, self.note = cluster, hub, result, note
         self.timeout, self.deadline = timeout, deadline
         self.pods: dict[str, dict[str, Any]] = {}
@@ -504,15 +545,18 @@ class _Follow:
         result = self.result
         result.pods = list(self.pods.values())
         if result.state is not None:
-            running = sum(1 for p in result.pods
-                          if not p["metadata"].get("deletionTimestamp"))
+            running = sum(1 for p in result.pods if not p["metadata"].get("deletionTimestamp"))
             current = _verdict(self.cluster, result, running)
             if isinstance(current, str):
                 self.line("rollout", "isvc", current)
             elif current is Verdict.FAILED and not _failure_settled(result.state, result.pods):
-                self.line("rollout", "isvc", "KServe says FailedToLoad, but the "
-                          "storage-initializer failed once, for no lasting cause: waiting for "
-                          "its restart")
+                self.line(
+                    "rollout",
+                    "isvc",
+                    "KServe says FailedToLoad, but the "
+                    "storage-initializer failed once, for no lasting cause: waiting for "
+                    "its restart",
+                )
             elif current.final:
                 result.verdict = current
                 return True
@@ -605,9 +649,16 @@ _HANDLERS: dict[str, Handler] = {
 }
 
 
-def _follow_model(cluster: Cluster, name: str, timeout: float, deadline: float, hub: _Hub,
-                  messages: queue.Queue[Message], result: WaitResult,
-                  note: Callable[..., None]) -> None:
+def _follow_model(
+    cluster: Cluster,
+    name: str,
+    timeout: float,
+    deadline: float,
+    hub: _Hub,
+    messages: queue.Queue[Message],
+    result: WaitResult,
+    note: Callable[..., None],
+) -> None:
     """Read the model's messages until its verdict or the deadline."""
     follow = _Follow(cluster, hub, result, note, timeout, deadline)
     while True:
@@ -629,8 +680,10 @@ def _verdict(cluster: Cluster, result: WaitResult, running: int) -> Verdict | st
         return verdict(state, running, standard_mode=state.standard_mode)
     try:
         deployment = cluster.api_client.sanitize_for_serialization(
-            cluster.apps.read_namespaced_deployment(f"{state.name}-predictor", state.namespace,
-                                                    _request_timeout=10))
+            cluster.apps.read_namespaced_deployment(
+                f"{state.name}-predictor", state.namespace, _request_timeout=10
+            )
+        )
     except ApiException as error:
         if error.status == 404:  # no Deployment of KServe's: Serverless, generations count
             return verdict(state, running)
@@ -659,13 +712,13 @@ def _settles(event: dict[str, Any]) -> bool:
     message = event.get("message") or ""
     reason = event.get("reason")
     if reason == "FailedCreate":
-        return any(word in message for word in ("serviceaccount", "forbidden",
-                                                "denied the request"))
+        return any(
+            word in message for word in ("serviceaccount", "forbidden", "denied the request")
+        )
     if reason == "ServerlessModeRejected":  # Knative mode asked for, Knative not installed
         return True
     if reason in ("InternalError", "UpdateFailed"):
         return "object has been modified" not in message and any(
-            word in message for word in _KSERVE_REFUSALS)
+            word in message for word in _KSERVE_REFUSALS
+        )
     return reason == "FailedMount" and "not found" in message
-
-

@@ -13,4 +13,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if items and run_settings(config).target is None:
         raise pytest.UsageError(
             "pytest-kfs: the conformance suites need a cluster: pass --kfs-cluster=<kubeconfig "
-            "context> (or local, in-cluster, kind[:name]); nothing was checked")
+            "context> (or local, in-cluster, kind[:name]); nothing was checked"
+        )

@@ -22,16 +22,23 @@ def test_the_existing_model_is_loaded(kfs_existing: ExistingModel) -> None:
 
 
 def test_the_serving_identity_can_read_the_existing_model(
-        kfs_existing: ExistingModel, kfs_property: Callable[[str, object], None]) -> None:
+    kfs_existing: ExistingModel, kfs_property: Callable[[str, object], None]
+) -> None:
     prediction = kfs_existing.prediction()
     if prediction is None:
-        pytest.skip(shown(f"{kfs_existing.storage_uri or 'no storageUri'} is not in Google "
-                          "Cloud Storage"))
+        pytest.skip(
+            shown(f"{kfs_existing.storage_uri or 'no storageUri'} is not in Google Cloud Storage")
+        )
     kfs_property("preflight", prediction.describe())
     if prediction.outcome == "unknown":
         pytest.skip(shown(f"could not check: {prediction.reason}"))
     if prediction.outcome != "loads":
         who = f" as {prediction.principal}" if prediction.principal else ""
-        pytest.fail(shown(f"{prediction.code}: the serving identity cannot load "
-                          f"{kfs_existing.storage_uri}{who}: {prediction.reason}", 1000),
-                    pytrace=False)
+        pytest.fail(
+            shown(
+                f"{prediction.code}: the serving identity cannot load "
+                f"{kfs_existing.storage_uri}{who}: {prediction.reason}",
+                1000,
+            ),
+            pytrace=False,
+        )

@@ -15,13 +15,18 @@ def test_the_bucket_policy_grants_the_serving_principal_read(kfs_serving: Servin
     explanation = kfs_serving.bucket_policy()
     bucket, who = kfs_serving.bucket, kfs_serving.identity.principal
     if explanation.missing:
-        fail_with(Finding(
-            Code.GCS_PERMISSION_DENIED,
-            f"no binding on gs://{bucket} gives {who} {', '.join(explanation.missing)} "
-            "(project-level grants are not inspected here)", (),
-            f"gcloud storage buckets add-iam-policy-binding gs://{bucket} "
-            f"--member=serviceAccount:{who} --role=roles/storage.objectViewer",
-            who, bucket))
+        fail_with(
+            Finding(
+                Code.GCS_PERMISSION_DENIED,
+                f"no binding on gs://{bucket} gives {who} {', '.join(explanation.missing)} "
+                "(project-level grants are not inspected here)",
+                (),
+                f"gcloud storage buckets add-iam-policy-binding gs://{bucket} "
+                f"--member=serviceAccount:{who} --role=roles/storage.objectViewer",
+                who,
+                bucket,
+            )
+        )
 
 
 def test_the_serving_principal_holds_no_broader_role_than_needed(kfs_serving: Serving) -> None:
@@ -30,9 +35,15 @@ def test_the_serving_principal_holds_no_broader_role_than_needed(kfs_serving: Se
     broad = sorted({binding.role for binding in explanation.overbroad})
     if broad:
         bucket, who = kfs_serving.bucket, kfs_serving.identity.principal
-        fail_with(Finding(
-            Code.GCS_ROLE_TOO_BROAD,
-            f"{who} holds {', '.join(broad)} on gs://{bucket}; roles/storage.objectViewer is "
-            "enough to serve", (),
-            f"gcloud storage buckets remove-iam-policy-binding gs://{bucket} "
-            f"--member=serviceAccount:{who} --role={broad[0]}", who, bucket))
+        fail_with(
+            Finding(
+                Code.GCS_ROLE_TOO_BROAD,
+                f"{who} holds {', '.join(broad)} on gs://{bucket}; roles/storage.objectViewer is "
+                "enough to serve",
+                (),
+                f"gcloud storage buckets remove-iam-policy-binding gs://{bucket} "
+                f"--member=serviceAccount:{who} --role={broad[0]}",
+                who,
+                bucket,
+            )
+        )

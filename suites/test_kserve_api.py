@@ -30,16 +30,25 @@ def test_kserve_crd_is_established(kfs_cluster: Cluster, crd_name: str) -> None:
 
 def test_inferenceservice_status_is_a_subresource(kfs_cluster: Cluster) -> None:
     crd = kfs_cluster.apiextensions.read_custom_resource_definition(
-        "inferenceservices.serving.kserve.io")
+        "inferenceservices.serving.kserve.io"
+    )
     served = [version for version in crd.spec.versions if version.name == "v1beta1"]
     if not served:
         missing("InferenceService v1beta1 is not served")
     if not (served[0].subresources and served[0].subresources.status is not None):
-        missing("InferenceService has no status subresource: the controller's status writes "
-                "would race with spec updates")
+        missing(
+            "InferenceService has no status subresource: the controller's status writes "
+            "would race with spec updates"
+        )
 
 
 def missing(cause: str) -> NoReturn:
-    fail_with(Finding(Code.KSERVE_API_MISSING, cause, (),
-                      "install KServe's CRDs of the release the cluster runs (kubectl apply "
-                      "--server-side -f kserve-crds.yaml from its release page)"))
+    fail_with(
+        Finding(
+            Code.KSERVE_API_MISSING,
+            cause,
+            (),
+            "install KServe's CRDs of the release the cluster runs (kubectl apply "
+            "--server-side -f kserve-crds.yaml from its release page)",
+        )
+    )

@@ -25,20 +25,27 @@ ALLOWED_TARGETS = {"", State.PENDING, State.LOADING, State.LOADED}
 
 def _deploy(kfs_deploy: Deployer, kfs_serving: Serving) -> ModelHandle:
     config = kfs_serving.config
-    return kfs_deploy(storage_uri=config.storage_uri, model_format=config.model_format,
-                      service_account=kfs_serving.service_account,
-                      runtime=config.runtime, protocol=config.protocol,
-                      min_replicas=config.min_replicas)
+    return kfs_deploy(
+        storage_uri=config.storage_uri,
+        model_format=config.model_format,
+        service_account=kfs_serving.service_account,
+        runtime=config.runtime,
+        protocol=config.protocol,
+        min_replicas=config.min_replicas,
+    )
 
 
 def test_a_fresh_deploy_passes_the_documented_states_to_loaded(
-        kfs_deploy: Deployer, kfs_serving: Serving,
-        kfs_property: Callable[[str, object], None]) -> None:
+    kfs_deploy: Deployer, kfs_serving: Serving, kfs_property: Callable[[str, object], None]
+) -> None:
     model = _deploy(kfs_deploy, kfs_serving)
     result = model.require_loaded()
     kfs_property("time_to_loaded_s", result.elapsed)
-    targets = [entry.state.target for entry in result.timeline if entry.state is not None
-               and entry.state.reported]
+    targets = [
+        entry.state.target
+        for entry in result.timeline
+        if entry.state is not None and entry.state.reported
+    ]
     if not set(targets) <= ALLOWED_TARGETS:
         unexpected(f"target states outside {sorted(ALLOWED_TARGETS)} on the way: {targets}")
     final = result.state
@@ -51,32 +58,49 @@ def test_a_fresh_deploy_passes_the_documented_states_to_loaded(
 
 
 def test_an_update_keeps_the_active_model_loaded_until_the_new_one_is(
-        kfs_deploy: Deployer, kfs_serving: Serving) -> None:
+    kfs_deploy: Deployer, kfs_serving: Serving
+) -> None:
     model = _deploy(kfs_deploy, kfs_serving)
     model.require_loaded()
-    model.update({"metadata": {"annotations": {"pytest-kfs/rollout": "2"}},
-                  "spec": {"predictor": {"model": {"storageUri":
-                                                   kfs_serving.config.storage_uri + "/"}}}})
+    model.update(
+        {
+            "metadata": {"annotations": {"pytest-kfs/rollout": "2"}},
+            "spec": {"predictor": {"model": {"storageUri": kfs_serving.config.storage_uri + "/"}}},
+        }
+    )
     result = model.require_loaded()
-    actives = {entry.state.active for entry in result.timeline
-               if entry.state is not None and entry.state.reported}
+    actives = {
+        entry.state.active
+        for entry in result.timeline
+        if entry.state is not None and entry.state.reported
+    }
     if actives != {State.LOADED}:
         unexpected(f"the active model left Loaded during the update: {sorted(actives)}")
 
 
 def test_an_update_to_an_unreadable_path_blocks_but_keeps_serving(
-        kfs_deploy: Deployer, kfs_serving: Serving) -> None:
+    kfs_deploy: Deployer, kfs_serving: Serving
+) -> None:
     model = _deploy(kfs_deploy, kfs_serving)
     model.require_loaded()
     bucket = kfs_serving.bucket
-    model.update({"spec": {"predictor": {"model": {
-        "storageUri": f"gs://{bucket}/pytest-kfs-does-not-exist/model"}}}})
+    model.update(
+        {
+            "spec": {
+                "predictor": {
+                    "model": {"storageUri": f"gs://{bucket}/pytest-kfs-does-not-exist/model"}
+                }
+            }
+        }
+    )
     result = model.wait()
     if result.state is None:
         unexpected("the wait ended without reading a status")
     elif result.verdict is not Verdict.FAILED:
-        unexpected(f"an update to an unreadable path ended {result.verdict.value}, not failed",
-                   result.state)
+        unexpected(
+            f"an update to an unreadable path ended {result.verdict.value}, not failed",
+            result.state,
+        )
     elif result.state.active != State.LOADED:
         unexpected("the previous revision stopped serving when the update failed", result.state)
     # The wait may stop on the failed initializer before KServe records it; give it a moment.
@@ -91,15 +115,17 @@ def test_an_update_to_an_unreadable_path_blocks_but_keeps_serving(
             f"15 s, while the new pod failed ({result.reason}): users of `kubectl get isvc` "
             "are told all is well; KServe releases whose controller does not watch pods "
             "(v0.13.1 here; v0.20.0 does) notice only at the Deployment's progress deadline",
-            state)
+            state,
+        )
     elif state.active != State.LOADED:
         unexpected("the previous revision stopped serving when the update failed", state)
     elif state.failure is None:
         unexpected("the rollout is blocked, but lastFailureInfo does not say why", state)
 
 
-def test_deletion_removes_the_predictor_pods(kfs_cluster: Cluster, kfs_deploy: Deployer,
-                                             kfs_serving: Serving) -> None:
+def test_deletion_removes_the_predictor_pods(
+    kfs_cluster: Cluster, kfs_deploy: Deployer, kfs_serving: Serving
+) -> None:
     model = _deploy(kfs_deploy, kfs_serving)
     model.require_loaded()
     model.delete()
@@ -115,5 +141,10 @@ def test_deletion_removes_the_predictor_pods(kfs_cluster: Cluster, kfs_deploy: D
 
 def unexpected(cause: str, state: ModelState | None = None) -> NoReturn:
     """KServe's status left its documented path: the finding, with the status as read."""
-    fail_with(Finding(Code.KSERVE_STATUS_UNEXPECTED, cause,
-                      (f"status: {state.summary()}",) if state is not None else ()))
+    fail_with(
+        Finding(
+            Code.KSERVE_STATUS_UNEXPECTED,
+            cause,
+            (f"status: {state.summary()}",) if state is not None else (),
+        )
+    )

@@ -75,118 +75,164 @@ CATALOGUE: dict[Code, About] = {
     Code.GCS_LIST_DENIED: About(
         "the serving principal lacks `storage.objects.list` on the bucket (KServe lists first)",
         "`gcloud storage buckets add-iam-policy-binding gs://B --member=... "
-        "--role=roles/storage.objectViewer`"),
+        "--role=roles/storage.objectViewer`",
+    ),
     Code.GCS_GET_DENIED: About(
-        "it can list but not read (`legacyBucketReader`, a prefix condition)",
-        "the same grant"),
+        "it can list but not read (`legacyBucketReader`, a prefix condition)", "the same grant"
+    ),
     Code.GCS_PERMISSION_DENIED: About(
-        "it is denied another Cloud Storage permission", "grant the role the line names"),
+        "it is denied another Cloud Storage permission", "grant the role the line names"
+    ),
     Code.GCS_REQUESTER_PAYS: About(
         "the bucket is Requester Pays and no billing project is sent (preflight)",
-        "a user project, or turn Requester Pays off"),
+        "a user project, or turn Requester Pays off",
+    ),
     Code.GCS_ANONYMOUS_FALLBACK: About(
         "no credentials found: the client went anonymous",
         "key secret `gcloud-application-credentials.json` on the service account, or Workload "
-        "Identity"),
+        "Identity",
+    ),
     Code.GCS_KEY_INVALID: About(
-        "key disabled/deleted (`invalid_grant`) or its account gone", "new key, replace the "
-        "secret"),
+        "key disabled/deleted (`invalid_grant`) or its account gone", "new key, replace the secret"
+    ),
     Code.GCS_BUCKET_MISSING: About("the bucket does not exist", "fix `storageUri`"),
     Code.GCS_PATH_EMPTY: About("nothing under the prefix", "`gcloud storage ls`, fix the path"),
     Code.WORKLOAD_IDENTITY_BINDING_MISSING: About(
         "the Kubernetes service account is annotated with a Google one that does not let it "
         "act as it (`roles/iam.workloadIdentityUser`)",
-        "`gcloud iam service-accounts add-iam-policy-binding ...`"),
+        "`gcloud iam service-accounts add-iam-policy-binding ...`",
+    ),
     Code.WORKLOAD_IDENTITY_NOT_LINKED: About(
         "the denied caller is a Workload Identity pool principal (`PROJECT.svc.id.goog`): the "
         "Kubernetes service account has no Google account and no grant of its own",
-        "annotate the service account with a Google one, or grant the pool principal"),
+        "annotate the service account with a Google one, or grant the pool principal",
+    ),
     Code.WORKLOAD_IDENTITY_API_DISABLED: About(
         "the GKE metadata server cannot mint tokens: the IAM Service Account Credentials API "
-        "is off", "`gcloud services enable iamcredentials.googleapis.com`"),
+        "is off",
+        "`gcloud services enable iamcredentials.googleapis.com`",
+    ),
     Code.S3_CREDENTIALS_INVALID: About(
         "S3/MinIO rejects or never got the access key (`InvalidAccessKeyId`, "
         "`SignatureDoesNotMatch`, no credentials)",
-        "the secret's `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` on the service account"),
+        "the secret's `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` on the service account",
+    ),
     Code.S3_ACCESS_DENIED: About(
-        "S3 answers `AccessDenied` to valid credentials", "a bucket or IAM policy allowing "
-        "`s3:GetObject` and `s3:ListBucket`"),
-    Code.S3_BUCKET_MISSING: About("the S3 bucket does not exist (`NoSuchBucket`)",
-                                  "fix `storageUri` or the S3 endpoint"),
-    Code.AZURE_AUTH_FAILED: About("Azure Blob Storage refuses the credentials",
-                                  "the secret's `AZURE_*` values, or the container's access"),
+        "S3 answers `AccessDenied` to valid credentials",
+        "a bucket or IAM policy allowing `s3:GetObject` and `s3:ListBucket`",
+    ),
+    Code.S3_BUCKET_MISSING: About(
+        "the S3 bucket does not exist (`NoSuchBucket`)", "fix `storageUri` or the S3 endpoint"
+    ),
+    Code.AZURE_AUTH_FAILED: About(
+        "Azure Blob Storage refuses the credentials",
+        "the secret's `AZURE_*` values, or the container's access",
+    ),
     Code.STORAGE_UNREACHABLE: About(
         "the storage endpoint cannot be reached (DNS, refused, timeout, TLS)",
-        "egress, proxy, endpoint and TLS annotations"),
+        "egress, proxy, endpoint and TLS annotations",
+    ),
     Code.STORAGE_URI_INVALID: About(
-        "`storageUri` has no scheme or one KServe does not know", "a `gs://`, `s3://`, "
-        "`pvc://`, `https://`... URI"),
+        "`storageUri` has no scheme or one KServe does not know",
+        "a `gs://`, `s3://`, `pvc://`, `https://`... URI",
+    ),
     Code.MODEL_NOT_FOUND: About(
-        "the storage path holds no model file the runtime can load", "list the path, fix "
-        "`storageUri`"),
+        "the storage path holds no model file the runtime can load",
+        "list the path, fix `storageUri`",
+    ),
     Code.MODEL_PATH_MISSING: About(
         "the model server has no `/mnt/models`: no storage initializer ran",
-        "a `storageUri` with a scheme, in a namespace KServe's webhook serves"),
-    Code.PVC_MISSING: About("the PersistentVolumeClaim named by `pvc://` is missing or "
-                            "unbound", "create the claim in the model's namespace"),
+        "a `storageUri` with a scheme, in a namespace KServe's webhook serves",
+    ),
+    Code.PVC_MISSING: About(
+        "the PersistentVolumeClaim named by `pvc://` is missing or unbound",
+        "create the claim in the model's namespace",
+    ),
     Code.STORAGE_DOWNLOAD_FAILED: About(
-        "the storage initializer failed for another reason", "as its last exception says"),
+        "the storage initializer failed for another reason", "as its last exception says"
+    ),
     Code.SERVICE_ACCOUNT_MISSING: About(
-        "the service account named does not exist", "`kubectl create serviceaccount ...`"),
+        "the service account named does not exist", "`kubectl create serviceaccount ...`"
+    ),
     Code.SECRET_MISSING: About(
         "a credential secret does not exist (KServe's pod webhook refuses the pod)",
-        "`kubectl create secret ...`"),
+        "`kubectl create secret ...`",
+    ),
     Code.QUOTA_EXCEEDED: About(
-        "a ResourceQuota or LimitRange refuses the pods", "raise the quota or set the "
-        "requests/limits it asks for"),
+        "a ResourceQuota or LimitRange refuses the pods",
+        "raise the quota or set the requests/limits it asks for",
+    ),
     Code.POD_UNSCHEDULABLE: About("no node fits the pod", "as the scheduler says"),
     Code.IMAGE_PULL_FAILED: About("an image cannot be pulled", "image name, tag, pull secret"),
     Code.OOM_KILLED: About("a container ran out of memory", "raise the memory limit"),
-    Code.POD_EVICTED: About("the kubelet evicted the pod (disk, an emptyDir over its limit, "
-                            "memory pressure)", "raise the limit it names, or free the node"),
-    Code.GPU_DRIVER_MISMATCH: About("the node's NVIDIA driver does not fit the image's CUDA",
-                                    "a node or image with matching driver/CUDA"),
-    Code.RUNTIME_MISSING: About("the runtime the spec names is not installed, or disabled",
-                                "install the runtime or fix the spec"),
-    Code.RUNTIME_UNSUPPORTED: About("no runtime serves this format and protocol",
-                                    "install the runtime or fix the spec"),
+    Code.POD_EVICTED: About(
+        "the kubelet evicted the pod (disk, an emptyDir over its limit, memory pressure)",
+        "raise the limit it names, or free the node",
+    ),
+    Code.GPU_DRIVER_MISMATCH: About(
+        "the node's NVIDIA driver does not fit the image's CUDA",
+        "a node or image with matching driver/CUDA",
+    ),
+    Code.RUNTIME_MISSING: About(
+        "the runtime the spec names is not installed, or disabled",
+        "install the runtime or fix the spec",
+    ),
+    Code.RUNTIME_UNSUPPORTED: About(
+        "no runtime serves this format and protocol", "install the runtime or fix the spec"
+    ),
     Code.MODEL_LOAD_FAILED: About(
         "the model server fails while loading the model (version mismatch, corrupt file)",
-        "as quoted"),
+        "as quoted",
+    ),
     Code.WEBHOOK_UNAVAILABLE: About(
         "KServe's admission webhook cannot be called (certificate, endpoints)",
-        "KServe's webhook Service, its pods and its certificate"),
+        "KServe's webhook Service, its pods and its certificate",
+    ),
     Code.KSERVE_RECONCILE_FAILED: About(
         "the API server refuses the objects KServe builds from the spec",
-        "fix the predictor spec as the event says"),
+        "fix the predictor spec as the event says",
+    ),
     Code.ROLLOUT_STUCK: About(
         "a new revision is not ready while the previous one still serves",
-        "the commands shown, to see why the new revision's pods fail"),
-    Code.SCALED_TO_ZERO: About("healthy, scaled to zero (kserve/kserve#6079): not a failure",
-                               "nothing", failure=False),
+        "the commands shown, to see why the new revision's pods fail",
+    ),
+    Code.SCALED_TO_ZERO: About(
+        "healthy, scaled to zero (kserve/kserve#6079): not a failure", "nothing", failure=False
+    ),
     Code.STALE_TRANSITION: About(
         "healthy: Ready with a running pod, only the transition status is stale "
-        "(kserve/kserve#3686)", "nothing", failure=False),
+        "(kserve/kserve#3686)",
+        "nothing",
+        failure=False,
+    ),
     Code.NOT_LOADED_YET: About("still on its way, no problem seen yet", "wait, or look again"),
-    Code.UNEXPLAINED: About("failed, and no known cause matches the evidence",
-                            "`kubectl describe` the model and its pods"),
+    Code.UNEXPLAINED: About(
+        "failed, and no known cause matches the evidence",
+        "`kubectl describe` the model and its pods",
+    ),
     Code.NEEDS_EVIDENCE: About(
-        "too little evidence to name a cause", "the `kubectl` commands shown"),
+        "too little evidence to name a cause", "the `kubectl` commands shown"
+    ),
     Code.CLUSTER_API_UNAVAILABLE: About(
         "the API server did not answer the reads a verdict needs: unknown, not a verdict",
-        "check `/readyz` and the network, rerun"),
+        "check `/readyz` and the network, rerun",
+    ),
     Code.GCS_ROLE_TOO_BROAD: About(
         "the serving principal holds a role broader than reading the model needs",
-        "grant `roles/storage.objectViewer`, remove the broader binding"),
+        "grant `roles/storage.objectViewer`, remove the broader binding",
+    ),
     Code.KSERVE_API_MISSING: About(
-        "the cluster does not serve KServe's InferenceService API (CRD absent or not "
-        "established)", "install KServe, or point `--kfs-cluster` at a cluster with it"),
+        "the cluster does not serve KServe's InferenceService API (CRD absent or not established)",
+        "install KServe, or point `--kfs-cluster` at a cluster with it",
+    ),
     Code.KSERVE_STATUS_UNEXPECTED: About(
         "KServe's status left the states its documentation gives for this change",
-        "compare with the timeline; report it to KServe with the release"),
+        "compare with the timeline; report it to KServe with the release",
+    ),
     Code.PREDICTION_WRONG: About(
-        "the model answers, but not what its sample expects", "check the model file the "
-        "storage URI holds, and the runtime's version"),
+        "the model answers, but not what its sample expects",
+        "check the model file the storage URI holds, and the runtime's version",
+    ),
 }
 
 

@@ -65,9 +65,13 @@ def _gap(gaps: list[str], what: str, error: ApiException) -> None:
     gaps.append(f"{what}: HTTP {error.status} {error.reason}")
 
 
-def collect(cluster: Cluster, namespace: str, name: str,
-            isvc_obj: dict[str, Any] | None = None,
-            deadline: float | None = None) -> Evidence:
+def collect(
+    cluster: Cluster,
+    namespace: str,
+    name: str,
+    isvc_obj: dict[str, Any] | None = None,
+    deadline: float | None = None,
+) -> Evidence:
     """Read status, pods, logs, events, service account, secrets and KServe config; by
     `deadline` (time.monotonic()), what is not read yet stays unread, said in a gap."""
     gaps: list[str] = []
@@ -75,7 +79,8 @@ def collect(cluster: Cluster, namespace: str, name: str,
     if isvc_obj is None:
         try:
             isvc_obj = cluster.custom.get_namespaced_custom_object(
-                api.GROUP, api.VERSION, namespace, api.PLURAL, name)
+                api.GROUP, api.VERSION, namespace, api.PLURAL, name
+            )
         except ApiException as error:
             _gap(gaps, f"InferenceService {namespace}/{name}", error)
             isvc_obj = {"metadata": {"name": name, "namespace": namespace}}
@@ -85,10 +90,17 @@ def collect(cluster: Cluster, namespace: str, name: str,
         ("pods", ("pods", "logs"), partial(_collect_pods, cluster, namespace, name, evidence)),
         ("events", ("events",), partial(_collect_events, cluster, namespace, evidence)),
         ("KServe's config", (), partial(_collect_config, cluster, evidence)),
-        ("the serving identity", ("service account",),
-         partial(_collect_identity, cluster, namespace, evidence)),
-        ("serving runtimes", ("runtimes",),
-         partial(_collect_runtimes, cluster, namespace, evidence)))
+        (
+            "the serving identity",
+            ("service account",),
+            partial(_collect_identity, cluster, namespace, evidence),
+        ),
+        (
+            "serving runtimes",
+            ("runtimes",),
+            partial(_collect_runtimes, cluster, namespace, evidence),
+        ),
+    )
     for what, kinds, read in stages:
         if deadline is not None and time.monotonic() >= deadline:
             gaps.append(f"{what}: not read, the deadline ran out during the diagnosis")
@@ -101,8 +113,11 @@ def collect(cluster: Cluster, namespace: str, name: str,
 def _collect_events(cluster: Cluster, namespace: str, evidence: Evidence) -> None:
     try:
         events = cluster.core.list_namespaced_event(namespace, _request_timeout=15).items
-        evidence.events = events_about([_sanitize(cluster, event) for event in events],
-                                       evidence.isvc["metadata"]["name"], evidence.pods)
+        evidence.events = events_about(
+            [_sanitize(cluster, event) for event in events],
+            evidence.isvc["metadata"]["name"],
+            evidence.pods,
+        )
     except ApiException as error:
         _gap(evidence.gaps, "events", error)
         evidence.unread.add("events")
@@ -111,11 +126,11 @@ def _collect_events(cluster: Cluster, namespace: str, evidence: Evidence) -> Non
 def _collect_runtimes(cluster: Cluster, namespace: str, evidence: Evidence) -> None:
     try:
         runtimes = cluster.custom.list_cluster_custom_object(
-            api.GROUP, api.RUNTIME_VERSION, "clusterservingruntimes",
-            _request_timeout=15)["items"]
+            api.GROUP, api.RUNTIME_VERSION, "clusterservingruntimes", _request_timeout=15
+        )["items"]
         runtimes += cluster.custom.list_namespaced_custom_object(
-            api.GROUP, api.RUNTIME_VERSION, namespace, "servingruntimes",
-            _request_timeout=15)["items"]
+            api.GROUP, api.RUNTIME_VERSION, namespace, "servingruntimes", _request_timeout=15
+        )["items"]
         evidence.runtimes = sorted(r["metadata"]["name"] for r in runtimes)
     except ApiException as error:
         _gap(evidence.gaps, "serving runtimes", error)
@@ -125,7 +140,8 @@ def _collect_runtimes(cluster: Cluster, namespace: str, evidence: Evidence) -> N
 def _collect_pods(cluster: Cluster, namespace: str, name: str, evidence: Evidence) -> None:
     try:
         pods = cluster.core.list_namespaced_pod(
-            namespace, label_selector=f"{ISVC_LABEL}={name}").items
+            namespace, label_selector=f"{ISVC_LABEL}={name}"
+        ).items
     except ApiException as error:
         _gap(evidence.gaps, "pods", error)
         evidence.unread.update(("pods", "logs"))
@@ -136,8 +152,9 @@ def _collect_pods(cluster: Cluster, namespace: str, name: str, evidence: Evidenc
 
 def newest_first(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Pods as KServe's controller reads them: the newest first."""
-    return sorted(pods, key=lambda pod: str(pod["metadata"].get("creationTimestamp") or ""),
-                  reverse=True)
+    return sorted(
+        pods, key=lambda pod: str(pod["metadata"].get("creationTimestamp") or ""), reverse=True
+    )
 
 
 def concerns(event: dict[str, Any], name: str, pod_names: frozenset[str] = frozenset()) -> bool:
@@ -145,12 +162,17 @@ def concerns(event: dict[str, Any], name: str, pod_names: frozenset[str] = froze
     KServe names after it (`<name>-predictor...` Deployments, ReplicaSets, revisions) — not on a
     sibling such as `<name>-v2`. An event without its object (pasted) counts."""
     involved = (event.get("involvedObject") or {}).get("name")
-    return involved is None or involved == name or involved in pod_names or \
-        str(involved).startswith(tuple(f"{name}-{component}" for component in COMPONENTS))
+    return (
+        involved is None
+        or involved == name
+        or involved in pod_names
+        or str(involved).startswith(tuple(f"{name}-{component}" for component in COMPONENTS))
+    )
 
 
-def events_about(events: list[dict[str, Any]], name: str,
-                 pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def events_about(
+    events: list[dict[str, Any]], name: str, pods: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """The namespace's events that concern InferenceService `name`: another model's events in
     the same namespace are not this model's evidence."""
     pod_names = frozenset(pod["metadata"]["name"] for pod in pods)
@@ -164,11 +186,15 @@ def read_logs(cluster: Cluster, namespace: str, evidence: Evidence) -> None:
         pod_name = pod["metadata"]["name"]
         status = pod.get("status") or {}
         for container in (status.get("initContainerStatuses") or []) + (
-                status.get("containerStatuses") or []):
+            status.get("containerStatuses") or []
+        ):
             if container["name"] not in LOG_CONTAINERS:
                 continue
-            ran = "running" in (container.get("state") or {}) or "terminated" in (
-                container.get("state") or {}) or container.get("lastState")
+            ran = (
+                "running" in (container.get("state") or {})
+                or "terminated" in (container.get("state") or {})
+                or container.get("lastState")
+            )
             if not ran:
                 continue
             _read_log(cluster, namespace, pod_name, container["name"], False, evidence)
@@ -176,12 +202,18 @@ def read_logs(cluster: Cluster, namespace: str, evidence: Evidence) -> None:
                 _read_log(cluster, namespace, pod_name, container["name"], True, evidence)
 
 
-def _read_log(cluster: Cluster, namespace: str, pod: str, container: str, previous: bool,
-              evidence: Evidence) -> None:
+def _read_log(
+    cluster: Cluster, namespace: str, pod: str, container: str, previous: bool, evidence: Evidence
+) -> None:
     try:
-        text = cluster.core.read_namespaced_pod_log(pod, namespace, container=container,
-                                                   previous=previous, tail_lines=200,
-                                                   limit_bytes=LOG_BYTES)
+        text = cluster.core.read_namespaced_pod_log(
+            pod,
+            namespace,
+            container=container,
+            previous=previous,
+            tail_lines=200,
+            limit_bytes=LOG_BYTES,
+        )
     except ApiException as error:
         if error.status != 400:  # 400: the container has not started (yet)
             _gap(evidence.gaps, f"log of {pod}/{container}", error)
@@ -213,15 +245,17 @@ def credential_secret_names(evidence: Evidence) -> list[str]:
 
 def gcs_key_file(config: dict[str, Any]) -> str:
     """The key name KServe reads a GCS key file from (inferenceservice-config)."""
-    return str((config.get("credentials") or {}).get("gcs", {}).get(
-        "gcsCredentialFileName", GCS_KEY_FILE))
+    return str(
+        (config.get("credentials") or {}).get("gcs", {}).get("gcsCredentialFileName", GCS_KEY_FILE)
+    )
 
 
 def _collect_identity(cluster: Cluster, namespace: str, evidence: Evidence) -> None:
     evidence.service_account_name = serving_account_name(evidence.isvc)
     try:
-        account = cluster.core.read_namespaced_service_account(evidence.service_account_name,
-                                                               namespace)
+        account = cluster.core.read_namespaced_service_account(
+            evidence.service_account_name, namespace
+        )
         evidence.service_account = service_account_summary(_sanitize(cluster, account))
     except ApiException as error:
         if error.status != 404:
@@ -236,8 +270,9 @@ def _collect_identity(cluster: Cluster, namespace: str, evidence: Evidence) -> N
             else:
                 _gap(evidence.gaps, f"secret {secret_name}", error)
             continue
-        evidence.secrets[secret_name] = summarize_secret(secret_name, secret.data,
-                                                         gcs_key_file(evidence.config))
+        evidence.secrets[secret_name] = summarize_secret(
+            secret_name, secret.data, gcs_key_file(evidence.config)
+        )
 
 
 def missing_secret(evidence: Evidence, name: str) -> None:

@@ -61,8 +61,7 @@ _SECRET_FIELDS = "type!=helm.sh/release.v1,type!=kubernetes.io/service-account-t
 _TRANSIENT = {429, 500, 502, 503, 504}
 _ATTEMPTS = 4
 # What reading the cluster may raise: refusals, and no answer at all.
-READ_ERRORS: tuple[type[BaseException], ...] = (ApiException, urllib3.exceptions.HTTPError,
-                                                OSError)
+READ_ERRORS: tuple[type[BaseException], ...] = (ApiException, urllib3.exceptions.HTTPError, OSError)
 # Google's APIs are asked by this many threads at most, for at most this many models ahead.
 GOOGLE_CONCURRENCY = 8
 READ_AHEAD = 4 * GOOGLE_CONCURRENCY
@@ -111,8 +110,9 @@ class Fleet:
     def __repr__(self) -> str:
         # A traceback shows fixtures by repr: never the whole fleet (that made each failure
         # cost O(models), and a 10,000-model nightly quadratic).
-        return (f"Fleet({self.cluster.context}, {self.selection.describe()}, "
-                f"{len(self.models)} models)")
+        return (
+            f"Fleet({self.cluster.context}, {self.selection.describe()}, {len(self.models)} models)"
+        )
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -122,44 +122,57 @@ class Fleet:
         api = self.cluster.api_client
         for attempt in range(_ATTEMPTS):
             try:
-                request = api.param_serialize("GET", url, query_params=params,
-                                              header_params={"Accept": "application/json"},
-                                              auth_settings=["BearerToken"])
+                request = api.param_serialize(
+                    "GET",
+                    url,
+                    query_params=params,
+                    header_params={"Accept": "application/json"},
+                    auth_settings=["BearerToken"],
+                )
                 response = api.call_api(*request, _request_timeout=60)
                 data = response.read()
             except (urllib3.exceptions.HTTPError, OSError):
                 if attempt + 1 == _ATTEMPTS:
                     raise
-                time.sleep(0.5 * 2 ** attempt)
+                time.sleep(0.5 * 2**attempt)
                 continue
             if response.status in _TRANSIENT and attempt + 1 < _ATTEMPTS:
-                time.sleep(0.5 * 2 ** attempt)
+                time.sleep(0.5 * 2**attempt)
                 continue
             if not 200 <= response.status < 300:
-                raise ApiException.from_response(http_resp=response, body=data.decode(
-                    "utf-8", "replace"), data=None)
+                raise ApiException.from_response(
+                    http_resp=response, body=data.decode("utf-8", "replace"), data=None
+                )
             return dict(json.loads(data))
         raise AssertionError("unreachable")
 
-    def _list(self, path: str, namespace: str | None, **query: str
-              ) -> Iterator[list[dict[str, Any]]]:
+    def _list(
+        self, path: str, namespace: str | None, **query: str
+    ) -> Iterator[list[dict[str, Any]]]:
         """The pages of one LIST (`path` is under /api/v1 or /apis/...), one at a time: a
         cluster's secrets or events are never all held at once."""
         token = ""
         group_path, _, resource = path.rpartition("/")
         url = f"{group_path}/namespaces/{namespace}/{resource}" if namespace else path
         while True:
-            params = [("limit", str(PAGE)), *query.items()] + ([("continue", token)]
-                                                               if token else [])
+            params = [("limit", str(PAGE)), *query.items()] + (
+                [("continue", token)] if token else []
+            )
             body = self._page(url, params)
             yield list(body.get("items") or [])
             token = (body.get("metadata") or {}).get("continue") or ""
             if not token:
                 return
 
-    def _read_kind(self, kind: _Kind, what: str, path: str, namespaces: Iterable[str],
-                   keep: Callable[[dict[str, Any]], dict[str, Any] | None] = lambda item: item,
-                   **query: str) -> None:
+    def _read_kind(
+        self,
+        kind: _Kind,
+        what: str,
+        path: str,
+        namespaces: Iterable[str],
+        keep: Callable[[dict[str, Any]], dict[str, Any] | None] = lambda item: item,
+        **query: str,
+    ) -> None:
         """List the kind cluster-wide, or in each selected namespace (a namespaced Role is
         enough then). Refused or unanswered, it stays unlisted (a gap), and what a check needs
         of it is read object by object, each once."""
@@ -188,7 +201,8 @@ class Fleet:
             namespace = selection.namespaces[0]
             try:
                 obj = self.cluster.custom.get_namespaced_custom_object(
-                    api.GROUP, api.VERSION, namespace, api.PLURAL, selection.name)
+                    api.GROUP, api.VERSION, namespace, api.PLURAL, selection.name
+                )
                 self.models[(namespace, selection.name)] = obj
             except ApiException as error:
                 if error.status != 404:
@@ -213,27 +227,41 @@ class Fleet:
             return self
         self._read_kind(self.pods, "pods", "/api/v1/pods", namespaces, labelSelector=ISVC_LABEL)
         self._read_kind(self.events, "events", "/api/v1/events", namespaces)
-        self._read_kind(self.accounts, "service accounts", "/api/v1/serviceaccounts",
-                        namespaces)
+        self._read_kind(self.accounts, "service accounts", "/api/v1/serviceaccounts", namespaces)
         needed = self._secret_names()
-        self._read_kind(self.secrets, "secrets", "/api/v1/secrets", namespaces,
-                        keep=lambda item: _only_needed(item, needed),
-                        fieldSelector=_SECRET_FIELDS)
-        self._read_kind(self.runtimes, "serving runtimes",
-                        "/apis/serving.kserve.io/v1alpha1/servingruntimes", namespaces)
+        self._read_kind(
+            self.secrets,
+            "secrets",
+            "/api/v1/secrets",
+            namespaces,
+            keep=lambda item: _only_needed(item, needed),
+            fieldSelector=_SECRET_FIELDS,
+        )
+        self._read_kind(
+            self.runtimes,
+            "serving runtimes",
+            "/apis/serving.kserve.io/v1alpha1/servingruntimes",
+            namespaces,
+        )
         try:
-            self.cluster_runtimes = [item for page in self._list(
-                "/apis/serving.kserve.io/v1alpha1/clusterservingruntimes", None)
-                for item in page]
+            self.cluster_runtimes = [
+                item
+                for page in self._list(
+                    "/apis/serving.kserve.io/v1alpha1/clusterservingruntimes", None
+                )
+                for item in page
+            ]
         except READ_ERRORS as error:
             self.gaps.append(f"cluster serving runtimes: {_why(error)}")
         self.config = read_kserve_config(self.cluster, self.gaps)
         return self
 
     def _unreadable(self, error: BaseException) -> str:
-        return (f"--kfs-existing cannot read the InferenceServices of "
-                f"{self.selection.describe()} on context '{self.cluster.context}': "
-                f"{_why(error)}")
+        return (
+            f"--kfs-existing cannot read the InferenceServices of "
+            f"{self.selection.describe()} on context '{self.cluster.context}': "
+            f"{_why(error)}"
+        )
 
     def _secret_names(self) -> set[Key]:
         """(namespace, name) of every secret a selected model may take credentials from."""
@@ -248,27 +276,33 @@ class Fleet:
     def _fetch(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """One object by name, once even when predictions ask for it at the same time (None:
         it does not exist); an error reading it raises, and the next asker reads again."""
-        read = {"serviceaccount": self.cluster.core.read_namespaced_service_account,
-                "secret": self.cluster.core.read_namespaced_secret}[kind]
+        read = {
+            "serviceaccount": self.cluster.core.read_namespaced_service_account,
+            "secret": self.cluster.core.read_namespaced_secret,
+        }[kind]
 
         def fetch() -> dict[str, Any] | None:
             try:
                 found: dict[str, Any] = self.cluster.api_client.sanitize_for_serialization(
-                    read(name, namespace, _request_timeout=30))
+                    read(name, namespace, _request_timeout=30)
+                )
             except ApiException as error:
                 if error.status != 404:
                     raise
                 return None
             return found
+
         return self._fetched.get((kind, namespace, name), fetch)
 
-    def _named(self, kind: _Kind, fetch_kind: str, namespace: str, name: str
-               ) -> dict[str, Any] | None:
+    def _named(
+        self, kind: _Kind, fetch_kind: str, namespace: str, name: str
+    ) -> dict[str, Any] | None:
         """An object of a kind by name: from the snapshot, else read by name (a kind not
         listed, or listed with a filter that may have left it out). Raises READ_ERRORS."""
         if kind.listed:
-            found = next((item for item in kind.of(namespace)
-                          if item["metadata"]["name"] == name), None)
+            found = next(
+                (item for item in kind.of(namespace) if item["metadata"]["name"] == name), None
+            )
             if found is not None or kind.complete:
                 return found
         return self._fetch(fetch_kind, namespace, name)
@@ -288,11 +322,20 @@ class Fleet:
         only per-model requests) when `with_logs`."""
         obj = self.models[(namespace, name)]
         evidence = Evidence(isvc=obj, config=self.config, gaps=list(self.gaps))
-        evidence.unread = {kind for kind, listed in (
-            ("pods", self.pods.listed), ("events", self.events.listed),
-            ("runtimes", self.runtimes.listed)) if not listed}
-        pods = [pod for pod in self.pods.of(namespace)
-                if (pod["metadata"].get("labels") or {}).get(ISVC_LABEL) == name]
+        evidence.unread = {
+            kind
+            for kind, listed in (
+                ("pods", self.pods.listed),
+                ("events", self.events.listed),
+                ("runtimes", self.runtimes.listed),
+            )
+            if not listed
+        }
+        pods = [
+            pod
+            for pod in self.pods.of(namespace)
+            if (pod["metadata"].get("labels") or {}).get(ISVC_LABEL) == name
+        ]
         evidence.pods = newest_first(pods)
         evidence.events = events_about(self.events.of(namespace), name, evidence.pods)
         evidence.service_account_name = serving_account_name(obj)
@@ -300,8 +343,7 @@ class Fleet:
             evidence.service_account = self._account(namespace, evidence.service_account_name)
         except READ_ERRORS as error:
             evidence.unread.add("service account")
-            evidence.gaps.append(f"service account {evidence.service_account_name}: "
-                                 f"{_why(error)}")
+            evidence.gaps.append(f"service account {evidence.service_account_name}: {_why(error)}")
         for secret in credential_secret_names(evidence):
             try:
                 found = self._named(self.secrets, "secret", namespace, secret)
@@ -311,10 +353,13 @@ class Fleet:
             if found is None:
                 missing_secret(evidence, secret)
             else:
-                evidence.secrets[secret] = summarize_secret(secret, found.get("data"),
-                                                            gcs_key_file(self.config))
-        evidence.runtimes = sorted(r["metadata"]["name"] for r in
-                                   self.runtimes.of(namespace) + (self.cluster_runtimes or []))
+                evidence.secrets[secret] = summarize_secret(
+                    secret, found.get("data"), gcs_key_file(self.config)
+                )
+        evidence.runtimes = sorted(
+            r["metadata"]["name"]
+            for r in self.runtimes.of(namespace) + (self.cluster_runtimes or [])
+        )
         if with_logs and self.pods.listed:
             read_logs(self.cluster, namespace, evidence)
         else:
@@ -327,11 +372,14 @@ class Fleet:
         """ClusterView.runtimes from the snapshot."""
         if not self.runtimes.listed or self.cluster_runtimes is None:
             raise ApiException(status=403, reason="serving runtimes could not be listed")
-        return ({r["metadata"]["name"]: r["spec"] for r in self.runtimes.of(namespace)},
-                {r["metadata"]["name"]: r["spec"] for r in self.cluster_runtimes})
+        return (
+            {r["metadata"]["name"]: r["spec"] for r in self.runtimes.of(namespace)},
+            {r["metadata"]["name"]: r["spec"] for r in self.cluster_runtimes},
+        )
 
-    def identity_of(self, namespace: str, account: str
-                    ) -> tuple[ServingIdentity, dict[str, str] | None] | None:
+    def identity_of(
+        self, namespace: str, account: str
+    ) -> tuple[ServingIdentity, dict[str, str] | None] | None:
         """ClusterView.identity from the snapshot."""
         summary = self._account(namespace, account)
         if summary is None:
@@ -348,12 +396,17 @@ class Fleet:
 
     def gke(self) -> bool | None:
         """ClusterView.on_gke: nodes listed once (None: they cannot be)."""
+
         def listed() -> bool | None:
             try:
-                return any(GKE_NODE_LABEL in (node["metadata"].get("labels") or {})
-                           for page in self._list("/api/v1/nodes", None) for node in page)
+                return any(
+                    GKE_NODE_LABEL in (node["metadata"].get("labels") or {})
+                    for page in self._list("/api/v1/nodes", None)
+                    for node in page
+                )
             except READ_ERRORS:
                 return None
+
         return self._gke.get("nodes", listed)
 
     def use_google(self, access: GoogleAccess, checks: GoogleChecks) -> None:
@@ -370,13 +423,14 @@ class Fleet:
             if self._pool is None or self._google is None:
                 return
             start = self._order[(namespace, name)]
-            for key in self._keys[start:start + 1 + READ_AHEAD]:
+            for key in self._keys[start : start + 1 + READ_AHEAD]:
                 if key in self._predictions:
                     continue
                 config = ModelSpec.from_isvc(self.models[key])
                 if config.is_gcs:
                     self._predictions[key] = self._pool.submit(
-                        _predict, _FleetView(self), key[0], config, *self._google)
+                        _predict, _FleetView(self), key[0], config, *self._google
+                    )
 
     def prediction(self, namespace: str, name: str) -> Prediction | None:
         """The model's preflight (None: not a GCS model)."""
@@ -399,16 +453,18 @@ class _FleetView:
     def runtimes(self, namespace: str) -> tuple[dict[str, Any], dict[str, Any]]:
         return self.fleet.runtimes_of(namespace)
 
-    def identity(self, namespace: str, account: str
-                 ) -> tuple[ServingIdentity, dict[str, str] | None] | None:
+    def identity(
+        self, namespace: str, account: str
+    ) -> tuple[ServingIdentity, dict[str, str] | None] | None:
         return self.fleet.identity_of(namespace, account)
 
     def on_gke(self) -> bool | None:
         return self.fleet.gke()
 
 
-def _predict(view: _FleetView, namespace: str, config: ModelSpec, access: GoogleAccess,
-             checks: GoogleChecks) -> Prediction:
+def _predict(
+    view: _FleetView, namespace: str, config: ModelSpec, access: GoogleAccess, checks: GoogleChecks
+) -> Prediction:
     """predict_in, with whatever went wrong as an unknown answer (never a traceback)."""
     try:
         return predict_in(view, namespace, config, access, checks)
@@ -423,15 +479,16 @@ def _why(error: BaseException) -> str:
     return f"no answer ({type(error).__name__})"
 
 
-
 def _only_needed(secret: dict[str, Any], needed: set[Key]) -> dict[str, Any] | None:
     """A listed secret is kept only when a selected model may use it: the rest of the
     cluster's secrets are not held in memory (one needed after all is read by name)."""
     meta = secret["metadata"]
     if (meta.get("namespace", ""), meta["name"]) not in needed:
         return None
-    return {"metadata": {"name": meta["name"], "namespace": meta.get("namespace")},
-            "data": secret.get("data") or {}}
+    return {
+        "metadata": {"name": meta["name"], "namespace": meta.get("namespace")},
+        "data": secret.get("data") or {},
+    }
 
 
 def read_fleet(cluster: Cluster, selection: ExistingSelection) -> Fleet:

@@ -21,20 +21,36 @@ from pytest_kfs.kserve.status import ModelState, Verdict, describe, running_pods
 from pytest_kfs.untrusted import capped
 
 _EVENT_TYPES = ("Normal", "Warning")
-_NO_CAUSE = (Code.NEEDS_EVIDENCE, Code.NOT_LOADED_YET, Code.UNEXPLAINED, Code.ROLLOUT_STUCK,
-             Code.CLUSTER_API_UNAVAILABLE)
+_NO_CAUSE = (
+    Code.NEEDS_EVIDENCE,
+    Code.NOT_LOADED_YET,
+    Code.UNEXPLAINED,
+    Code.ROLLOUT_STUCK,
+    Code.CLUSTER_API_UNAVAILABLE,
+)
 _COLUMNS = re.compile(r"\s{2,}")
 _REASON = re.compile(r"^[A-Z][A-Za-z]+$")
-_EVENTS_HEADER = re.compile(r"^\s*(?:Type\s+Reason\s+Age\s+From\s+Message|LAST SEEN\s+TYPE\s+"
-                            r"REASON\s+OBJECT\s+MESSAGE)\s*$")
+_EVENTS_HEADER = re.compile(
+    r"^\s*(?:Type\s+Reason\s+Age\s+From\s+Message|LAST SEEN\s+TYPE\s+"
+    r"REASON\s+OBJECT\s+MESSAGE)\s*$"
+)
 # `kubectl describe` writes keys as Title Case words: "Active Model State:  Loaded".
-_DESCRIBE_LINE = re.compile(r"^(?P<indent>\s*)(?P<key>[A-Z][A-Za-z0-9]*(?: [A-Za-z0-9]+)*):"
-                            r"(?:\s+(?P<value>.*))?$")
-_DESCRIBE_MARKERS = ("Model Status:", "Transition Status:", "Active Model State:",
-                     "Target Model State:", "Conditions:", "Last Failure Info:",
-                     "Latest Created Revision:", "Deployment Mode:", "Storage Uri:",
-                     "Last Transition Time:")
-
+_DESCRIBE_LINE = re.compile(
+    r"^(?P<indent>\s*)(?P<key>[A-Z][A-Za-z0-9]*(?: [A-Za-z0-9]+)*):"
+    r"(?:\s+(?P<value>.*))?$"
+)
+_DESCRIBE_MARKERS = (
+    "Model Status:",
+    "Transition Status:",
+    "Active Model State:",
+    "Target Model State:",
+    "Conditions:",
+    "Last Failure Info:",
+    "Latest Created Revision:",
+    "Deployment Mode:",
+    "Storage Uri:",
+    "Last Transition Time:",
+)
 
 
 @dataclass
@@ -75,8 +91,11 @@ def _event(kind: str, reason: str, message: str) -> dict[str, Any]:
 def _looks_like_events(text: str) -> bool:
     for line in text.splitlines()[:20]:
         columns = _COLUMNS.split(line.strip(), maxsplit=3)
-        if _EVENTS_HEADER.match(line) or columns[0] in _EVENT_TYPES or (
-                len(columns) == 4 and _REASON.match(columns[0])):
+        if (
+            _EVENTS_HEADER.match(line)
+            or columns[0] in _EVENT_TYPES
+            or (len(columns) == 4 and _REASON.match(columns[0]))
+        ):
             return True
     return False
 
@@ -87,8 +106,9 @@ def read_text(text: str, into: Pasted, name: str = "input") -> None:
     if _looks_like_events(text) and not any(m in text for m in _DESCRIBE_MARKERS):
         into.events = (into.events or []) + (events_table(text) or [])
         return
-    if any(line.strip().startswith(_DESCRIBE_MARKERS) for line in text.splitlines()) and \
-            _describe_style(text):
+    if any(
+        line.strip().startswith(_DESCRIBE_MARKERS) for line in text.splitlines()
+    ) and _describe_style(text):
         _merge_isvc(into, read_describe(text))
         table = events_table(text.split("Events:", 1)[1]) if "Events:" in text else None
         if table:
@@ -99,8 +119,9 @@ def read_text(text: str, into: Pasted, name: str = "input") -> None:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise UnreadableInput(f"{name}: not YAML{where}, not `kubectl describe` output and "
-                              "not an events table") from None
+        raise UnreadableInput(
+            f"{name}: not YAML{where}, not `kubectl describe` output and not an events table"
+        ) from None
     if not documents:
         raise UnreadableInput(f"{name}: empty")
     for document in documents:
@@ -109,8 +130,10 @@ def read_text(text: str, into: Pasted, name: str = "input") -> None:
 
 def _describe_style(text: str) -> bool:
     """Title Case keys with spaces ("Model Status:") rather than YAML's camelCase."""
-    return any(_DESCRIBE_LINE.match(line) and " " in line.split(":", 1)[0].strip()
-               for line in text.splitlines())
+    return any(
+        _DESCRIBE_LINE.match(line) and " " in line.split(":", 1)[0].strip()
+        for line in text.splitlines()
+    )
 
 
 def _sort(obj: Any, into: Pasted, name: str) -> None:
@@ -140,8 +163,14 @@ def _merge_isvc(into: Pasted, found: dict[str, Any]) -> None:
     into.inferenceservice = current
 
 
-_STATUS_PARTS = ("conditions", "components", "deploymentMode", "observedGeneration", "url",
-                 "address")
+_STATUS_PARTS = (
+    "conditions",
+    "components",
+    "deploymentMode",
+    "observedGeneration",
+    "url",
+    "address",
+)
 _MODEL_PARTS = ("states", "transitionStatus", "copies", "lastFailureInfo")
 
 
@@ -172,6 +201,7 @@ def isvc_fragment(obj: dict[str, Any]) -> dict[str, Any]:
                 status[key] = value
             else:
                 walk(value)
+
     walk(obj)
     if model:
         status["modelStatus"] = model
@@ -199,9 +229,21 @@ _HEADERS: dict[str, Callable[[str], str]] = {
     "Last Failure Info": lambda section: "Last Failure Info",
     "States": _leave_failure,
     "Model Status": _leave_failure,
-    **dict.fromkeys(("Copies", "Components", "Predictor", "Spec", "Status", "Model",
-                     "Model Format", "Resources", "Limits", "Requests"),
-                    lambda section: section),
+    **dict.fromkeys(
+        (
+            "Copies",
+            "Components",
+            "Predictor",
+            "Spec",
+            "Status",
+            "Model",
+            "Model Format",
+            "Resources",
+            "Limits",
+            "Requests",
+        ),
+        lambda section: section,
+    ),
 }
 
 
@@ -218,10 +260,16 @@ class _Field:
 # Where each field goes, the first that takes it; a field none takes is skipped.
 _FIELDS = (
     # The two sections whose fields are grouped into one object each.
-    _Field(("Last Transition Time", "Message", "Reason", "Severity", "Status", "Type"),
-           "condition", "Conditions"),
-    _Field(("Exit Code", "Location", "Message", "Model Revision Name", "Reason", "Time"),
-           "failure", "Last Failure Info"),
+    _Field(
+        ("Last Transition Time", "Message", "Reason", "Severity", "Status", "Type"),
+        "condition",
+        "Conditions",
+    ),
+    _Field(
+        ("Exit Code", "Location", "Message", "Model Revision Name", "Reason", "Time"),
+        "failure",
+        "Last Failure Info",
+    ),
     _Field(("Active Model State", "Target Model State"), "states"),
     _Field(("Transition Status",), "model"),
     _Field(("Latest Created Revision", "Latest Ready Revision"), "predictor"),
@@ -248,9 +296,20 @@ class _Describe:
     and the field a wrapped line continues."""
 
     def __init__(self) -> None:
-        self.parts: dict[str, Any] = {part: {} for part in ("isvc", "status", "model", "states",
-                                                            "predictor", "spec_model",
-                                                            "metadata", "condition", "failure")}
+        self.parts: dict[str, Any] = {
+            part: {}
+            for part in (
+                "isvc",
+                "status",
+                "model",
+                "states",
+                "predictor",
+                "spec_model",
+                "metadata",
+                "condition",
+                "failure",
+            )
+        }
         self.parts["conditions"] = []
         self.section = ""
         self.last: tuple[dict[str, Any], str] | None = None
@@ -274,9 +333,16 @@ class _Describe:
     def field(self, key: str, value: str) -> None:
         """Put a field where _FIELDS says; a condition ends with its Type."""
         name = _camel(key)
-        part = next((field.part for field in _FIELDS if key in field.keys
-                     and field.section in (None, self.section)
-                     and not (field.once and self.parts[field.part].get(name))), None)
+        part = next(
+            (
+                field.part
+                for field in _FIELDS
+                if key in field.keys
+                and field.section in (None, self.section)
+                and not (field.once and self.parts[field.part].get(name))
+            ),
+            None,
+        )
         if part is None:
             self.last = None
             return
@@ -315,14 +381,24 @@ def read_describe(text: str) -> dict[str, Any]:
 def evidence(pasted: Pasted) -> Evidence:
     """Evidence with every kind that was not given marked unread."""
     isvc = pasted.inferenceservice or {}
-    found = Evidence(isvc=isvc, pods=pasted.pods or [], events=pasted.events or [],
-                     kubectl=pasted.kubectl, unread=set(UNREAD_KINDS))
-    for kind, given in (("status", bool(isvc.get("status"))), ("pods", pasted.pods is not None),
-                        ("events", pasted.events is not None), ("logs", bool(pasted.logs))):
+    found = Evidence(
+        isvc=isvc,
+        pods=pasted.pods or [],
+        events=pasted.events or [],
+        kubectl=pasted.kubectl,
+        unread=set(UNREAD_KINDS),
+    )
+    for kind, given in (
+        ("status", bool(isvc.get("status"))),
+        ("pods", pasted.pods is not None),
+        ("events", pasted.events is not None),
+        ("logs", bool(pasted.logs)),
+    ):
         if given:
             found.unread.discard(kind)
-    pod = next((p["metadata"]["name"] for p in found.pods
-                if (p.get("metadata") or {}).get("name")), "pod")
+    pod = next(
+        (p["metadata"]["name"] for p in found.pods if (p.get("metadata") or {}).get("name")), "pod"
+    )
     for key, text in pasted.logs.items():
         found.logs[key if "/" in key else f"{pod}/{key}"] = text
     predictor = (isvc.get("spec") or {}).get("predictor") or {}
@@ -342,11 +418,15 @@ class Diagnosis:
 
     def as_dict(self) -> dict[str, Any]:
         """For `--json`."""
-        return {"verdict": self.verdict, "statement": self.statement,
-                "findings": [{"code": str(f.code), "cause": f.cause,
-                              "evidence": list(f.evidence), "fix": f.fix}
-                             for f in self.findings],
-                "unknown": self.unknown}
+        return {
+            "verdict": self.verdict,
+            "statement": self.statement,
+            "findings": [
+                {"code": str(f.code), "cause": f.cause, "evidence": list(f.evidence), "fix": f.fix}
+                for f in self.findings
+            ],
+            "unknown": self.unknown,
+        }
 
 
 def diagnose_pasted(pasted: Pasted) -> Diagnosis:
@@ -366,5 +446,6 @@ def diagnose_pasted(pasted: Pasted) -> Diagnosis:
     else:
         answer, statement = "unknown", "no InferenceService status was given"
         findings = diagnose(found)
-    return Diagnosis(answer, statement, findings,
-                     [kind for kind in UNREAD_KINDS if not found.known(kind)])
+    return Diagnosis(
+        answer, statement, findings, [kind for kind in UNREAD_KINDS if not found.known(kind)]
+    )

@@ -81,15 +81,17 @@ class GoogleAccess:
 
     def storage_client(self, credentials: auth_credentials.Credentials | None) -> storage.Client:
         """A storage client acting with `credentials` (anonymous when None)."""
-        options = ClientOptions(api_endpoint=self.storage_endpoint) if self.storage_endpoint \
-            else None
+        options = (
+            ClientOptions(api_endpoint=self.storage_endpoint) if self.storage_endpoint else None
+        )
         if credentials is None:
             client = storage.Client.create_anonymous_client()
             if self.storage_endpoint:
                 client._connection.API_BASE_URL = self.storage_endpoint
             return client
-        return storage.Client(credentials=credentials, project=self.project or "-",
-                              client_options=options)
+        return storage.Client(
+            credentials=credentials, project=self.project or "-", client_options=options
+        )
 
 
 class ClusterView(Protocol):
@@ -100,8 +102,9 @@ class ClusterView(Protocol):
         """(namespace's ServingRuntime specs, ClusterServingRuntime specs) by name; raises
         ApiException when they cannot be listed."""
 
-    def identity(self, namespace: str, account: str
-                 ) -> tuple[ServingIdentity, dict[str, str] | None] | None:
+    def identity(
+        self, namespace: str, account: str
+    ) -> tuple[ServingIdentity, dict[str, str] | None] | None:
         """The identity KServe gives pods of `account`, and its key secret's data; None when
         the account does not exist."""
 
@@ -120,14 +123,19 @@ class LiveView:
         """Both kinds of runtime, listed now."""
         custom = self.cluster.custom
         cluster_runtimes = custom.list_cluster_custom_object(
-            api.GROUP, api.RUNTIME_VERSION, "clusterservingruntimes")["items"]
+            api.GROUP, api.RUNTIME_VERSION, "clusterservingruntimes"
+        )["items"]
         namespaced = custom.list_namespaced_custom_object(
-            api.GROUP, api.RUNTIME_VERSION, namespace, "servingruntimes")["items"]
-        return ({r["metadata"]["name"]: r["spec"] for r in namespaced},
-                {r["metadata"]["name"]: r["spec"] for r in cluster_runtimes})
+            api.GROUP, api.RUNTIME_VERSION, namespace, "servingruntimes"
+        )["items"]
+        return (
+            {r["metadata"]["name"]: r["spec"] for r in namespaced},
+            {r["metadata"]["name"]: r["spec"] for r in cluster_runtimes},
+        )
 
-    def identity(self, namespace: str, account: str
-                 ) -> tuple[ServingIdentity, dict[str, str] | None] | None:
+    def identity(
+        self, namespace: str, account: str
+    ) -> tuple[ServingIdentity, dict[str, str] | None] | None:
         """The account and its secrets, read now."""
         return read_identity(self.cluster, namespace, account)
 
@@ -171,15 +179,19 @@ class GoogleChecks:
 
     def key_check(self, key: dict[str, str], access: GoogleAccess) -> KeyCheck:
         """check_key, once per key."""
-        return self.once(("key", _key_id(key)),
-                         lambda: check_key(key, private_endpoints=access.endpoints()))
+        return self.once(
+            ("key", _key_id(key)), lambda: check_key(key, private_endpoints=access.endpoints())
+        )
 
-    def access(self, principal: Hashable, uri: str,
-               client: Callable[[], storage.Client]) -> AccessCheck:
+    def access(
+        self, principal: Hashable, uri: str, client: Callable[[], storage.Client]
+    ) -> AccessCheck:
         """KServe's list-then-get of `uri` as `principal`, once; the principal's client once."""
+
         def run() -> AccessCheck:
             made = self.once(("client", principal), client)
             return check_access(made, uri, retrying_within(self.spend_retry))
+
         return self.once(("access", principal, *_bucket_and_prefix(uri)), run)
 
 
@@ -217,71 +229,112 @@ def _from_access(check: AccessCheck, who: str, uri: str) -> Prediction:
     return Prediction("unknown", reason="; ".join(check.notes) or "bucket not checked")
 
 
-def _runtime_prediction(view: ClusterView, namespace: str, config: ModelSpec
-                        ) -> Prediction | None:
+def _runtime_prediction(view: ClusterView, namespace: str, config: ModelSpec) -> Prediction | None:
     try:
         namespaced, cluster_wide = view.runtimes(namespace)
     except ApiException as error:
         return Prediction("unknown", reason=f"cannot list serving runtimes: HTTP {error.status}")
-    model = {"modelFormat": {"name": config.model_format}, "runtime": config.runtime,
-             "protocolVersion": config.protocol}
+    model = {
+        "modelFormat": {"name": config.model_format},
+        "runtime": config.runtime,
+        "protocolVersion": config.protocol,
+    }
     choice = select_runtime(model, namespaced, cluster_wide)
     if choice.name is not None:
         return None
-    code = Code.RUNTIME_MISSING if choice.failure_reason == "RuntimeNotRecognized" else \
-        Code.RUNTIME_UNSUPPORTED
+    code = (
+        Code.RUNTIME_MISSING
+        if choice.failure_reason == "RuntimeNotRecognized"
+        else Code.RUNTIME_UNSUPPORTED
+    )
     return Prediction("fails", code, f"{choice.failure_reason}: {choice.failure_message}")
 
 
-def _service_account_policy(access: GoogleAccess, gsa: str
-                            ) -> tuple[list[dict[str, Any]] | None, Prediction | None]:
+def _service_account_policy(
+    access: GoogleAccess, gsa: str
+) -> tuple[list[dict[str, Any]] | None, Prediction | None]:
     """The Google service account's IAM bindings, or the prediction when they cannot be read."""
     assert access.credentials is not None
     session = AuthorizedSession(access.credentials)
     try:
-        response = session.post(f"{access.iam_endpoint}/v1/projects/-/serviceAccounts/"
-                                f"{gsa}:getIamPolicy", data=b"{}", timeout=30)
+        response = session.post(
+            f"{access.iam_endpoint}/v1/projects/-/serviceAccounts/{gsa}:getIamPolicy",
+            data=b"{}",
+            timeout=30,
+        )
     except (requests.exceptions.RequestException, auth_exceptions.TransportError) as error:
-        return None, Prediction("unknown", reason=f"could not verify {gsa}: the IAM API did "
-                                                  f"not answer ({type(error).__name__})")
+        return None, Prediction(
+            "unknown",
+            reason=f"could not verify {gsa}: the IAM API did not answer ({type(error).__name__})",
+        )
     if response.status_code == 404:
-        return None, Prediction("fails", Code.WORKLOAD_IDENTITY_BINDING_MISSING,
-                                f"Google service account {gsa} does not exist", gsa)
+        return None, Prediction(
+            "fails",
+            Code.WORKLOAD_IDENTITY_BINDING_MISSING,
+            f"Google service account {gsa} does not exist",
+            gsa,
+        )
     if response.status_code != 200:
-        return None, Prediction("unknown", reason=f"could not verify {gsa}: reading its IAM "
-                                                  f"policy answered HTTP {response.status_code}")
+        return None, Prediction(
+            "unknown",
+            reason=f"could not verify {gsa}: reading its IAM "
+            f"policy answered HTTP {response.status_code}",
+        )
     return list(json.loads(response.text or "{}").get("bindings") or []), None
 
 
-def _workload_identity(cluster_namespace: str, account: str, identity: ServingIdentity,
-                       access: GoogleAccess, uri: str, checks: GoogleChecks) -> Prediction:
+def _workload_identity(
+    cluster_namespace: str,
+    account: str,
+    identity: ServingIdentity,
+    access: GoogleAccess,
+    uri: str,
+    checks: GoogleChecks,
+) -> Prediction:
     gsa = identity.gsa or ""
     if access.credentials is None:
         return Prediction("unknown", reason=f"no operator credentials to check {gsa}")
     project = gsa.split("@")[-1].split(".")[0]
     member = f"serviceAccount:{project}.svc.id.goog[{cluster_namespace}/{account}]"
-    bindings, unreadable = checks.once(("policy", gsa),
-                                       lambda: _service_account_policy(access, gsa))
+    bindings, unreadable = checks.once(
+        ("policy", gsa), lambda: _service_account_policy(access, gsa)
+    )
     if unreadable is not None:
         return unreadable
     assert bindings is not None
-    bound = any(binding.get("role") == "roles/iam.workloadIdentityUser" and
-                member in binding.get("members", []) for binding in bindings)
+    bound = any(
+        binding.get("role") == "roles/iam.workloadIdentityUser"
+        and member in binding.get("members", [])
+        for binding in bindings
+    )
     if not bound:
-        return Prediction("fails", Code.WORKLOAD_IDENTITY_BINDING_MISSING,
-                          f"{gsa} has no roles/iam.workloadIdentityUser for {member}", gsa)
+        return Prediction(
+            "fails",
+            Code.WORKLOAD_IDENTITY_BINDING_MISSING,
+            f"{gsa} has no roles/iam.workloadIdentityUser for {member}",
+            gsa,
+        )
+
     def impersonating() -> storage.Client:
-        return access.storage_client(impersonated_credentials.Credentials(
-            source_credentials=access.credentials, target_principal=gsa,
-            target_scopes=[READ_SCOPE],
-            iam_endpoint_override=f"{access.iam_credentials_endpoint}/v1/projects/-/"
-                                  f"serviceAccounts/{gsa}:generateAccessToken"))
+        return access.storage_client(
+            impersonated_credentials.Credentials(
+                source_credentials=access.credentials,
+                target_principal=gsa,
+                target_scopes=[READ_SCOPE],
+                iam_endpoint_override=f"{access.iam_credentials_endpoint}/v1/projects/-/"
+                f"serviceAccounts/{gsa}:generateAccessToken",
+            )
+        )
+
     try:
         check = checks.access(("impersonated", gsa), uri, impersonating)
     except auth_exceptions.RefreshError as error:
-        return Prediction("unknown", reason=f"cannot impersonate {gsa} to check the bucket "
-                                            f"(needs roles/iam.serviceAccountTokenCreator): "
-                                            f"{error.args[0]}")
+        return Prediction(
+            "unknown",
+            reason=f"cannot impersonate {gsa} to check the bucket "
+            f"(needs roles/iam.serviceAccountTokenCreator): "
+            f"{error.args[0]}",
+        )
     return _from_access(check, gsa, uri)
 
 
@@ -295,21 +348,25 @@ def operator_access(storage_endpoint: str | None = None) -> GoogleAccess:
     credentials_endpoint = os.environ.get("KFS_IAM_CREDENTIALS_ENDPOINT", GOOGLE_IAM_CREDENTIALS)
     try:
         credentials, project = google.auth.default(
-            scopes=["https://www.googleapis.com/auth/cloud-platform"])
+            scopes=["https://www.googleapis.com/auth/cloud-platform"]
+        )
     except auth_exceptions.DefaultCredentialsError:
         return GoogleAccess(None, storage_endpoint, iam_endpoint, credentials_endpoint)
-    return GoogleAccess(credentials, storage_endpoint, iam_endpoint, credentials_endpoint,
-                        project=project)
+    return GoogleAccess(
+        credentials, storage_endpoint, iam_endpoint, credentials_endpoint, project=project
+    )
 
 
-def predict(cluster: Cluster, namespace: str, config: ModelSpec,
-            access: GoogleAccess) -> Prediction:
+def predict(
+    cluster: Cluster, namespace: str, config: ModelSpec, access: GoogleAccess
+) -> Prediction:
     """Predict the deploy's outcome; reads the cluster, never writes to it."""
     return predict_in(LiveView(cluster), namespace, config, access, GoogleChecks())
 
 
-def predict_in(view: ClusterView, namespace: str, config: ModelSpec, access: GoogleAccess,
-               checks: GoogleChecks) -> Prediction:
+def predict_in(
+    view: ClusterView, namespace: str, config: ModelSpec, access: GoogleAccess, checks: GoogleChecks
+) -> Prediction:
     """Predict from what `view` reads, asking Google through `checks` (shared by a fleet).
     Runtimes that cannot be listed (a namespaced Role cannot list ClusterServingRuntimes)
     leave the rest to check: the answer then says the runtime was not."""
@@ -318,22 +375,29 @@ def predict_in(view: ClusterView, namespace: str, config: ModelSpec, access: Goo
         return runtime
     prediction = _identity_prediction(view, namespace, config, access, checks)
     if runtime is not None and prediction.outcome == "loads":
-        return replace(prediction, reason=f"{prediction.reason}; runtime not checked: "
-                                          f"{runtime.reason}")
+        return replace(
+            prediction, reason=f"{prediction.reason}; runtime not checked: {runtime.reason}"
+        )
     return prediction
 
 
-def _identity_prediction(view: ClusterView, namespace: str, config: ModelSpec,
-                         access: GoogleAccess, checks: GoogleChecks) -> Prediction:
+def _identity_prediction(
+    view: ClusterView, namespace: str, config: ModelSpec, access: GoogleAccess, checks: GoogleChecks
+) -> Prediction:
     account = config.service_account or "default"
     try:
         found = view.identity(namespace, account)
     except ApiException as error:
-        return Prediction("unknown", reason=f"cannot read service account {account}: HTTP "
-                                            f"{error.status} {error.reason}")
+        return Prediction(
+            "unknown",
+            reason=f"cannot read service account {account}: HTTP {error.status} {error.reason}",
+        )
     if found is None:
-        return Prediction("fails", Code.SERVICE_ACCOUNT_MISSING,
-                          f"service account {account} does not exist in {namespace}")
+        return Prediction(
+            "fails",
+            Code.SERVICE_ACCOUNT_MISSING,
+            f"service account {account} does not exist in {namespace}",
+        )
     if not config.is_gcs:
         return Prediction("unknown", reason=f"{config.storage_uri} is not a gs:// URI")
     identity, key = found
@@ -341,27 +405,35 @@ def _identity_prediction(view: ClusterView, namespace: str, config: ModelSpec,
     if identity.source == "key-secret" and key is not None:
         validity = checks.key_check(key, access)
         if validity.unverified:
-            return Prediction("unknown", reason=validity.unverified,
-                              principal=validity.client_email)
+            return Prediction(
+                "unknown", reason=validity.unverified, principal=validity.client_email
+            )
         if not validity.ok:
-            return Prediction("fails", Code.GCS_KEY_INVALID, validity.detail,
-                              validity.client_email)
-        check = checks.access(("key", _key_id(key)), uri,
-                              lambda: client_for_key(key, access.storage_endpoint))
+            return Prediction("fails", Code.GCS_KEY_INVALID, validity.detail, validity.client_email)
+        check = checks.access(
+            ("key", _key_id(key)), uri, lambda: client_for_key(key, access.storage_endpoint)
+        )
         return _from_access(check, identity.principal or "?", uri)
     if identity.source == "workload-identity":
         return _workload_identity(namespace, account, identity, access, uri, checks)
     on_gke = view.on_gke()
     if on_gke is None:
-        return Prediction("unknown", reason="no key and no Workload Identity annotation, and the "
-                                            "nodes cannot be listed to tell whether the pods "
-                                            "run as a GKE node's service account")
+        return Prediction(
+            "unknown",
+            reason="no key and no Workload Identity annotation, and the "
+            "nodes cannot be listed to tell whether the pods "
+            "run as a GKE node's service account",
+        )
     if on_gke:
-        return Prediction("unknown", reason="no key and no Workload Identity annotation: the "
-                                            "pods run as the GKE node's service account")
+        return Prediction(
+            "unknown",
+            reason="no key and no Workload Identity annotation: the "
+            "pods run as the GKE node's service account",
+        )
     check = checks.access(("anonymous",), uri, lambda: access.storage_client(None))
     prediction = _from_access(check, "Anonymous caller", uri)
     if prediction.outcome == "fails" and prediction.code == Code.GCS_LIST_DENIED:
-        return Prediction("fails", Code.GCS_ANONYMOUS_FALLBACK, prediction.reason,
-                          "Anonymous caller")
+        return Prediction(
+            "fails", Code.GCS_ANONYMOUS_FALLBACK, prediction.reason, "Anonymous caller"
+        )
     return prediction

@@ -33,8 +33,7 @@ class _Anchored:
     the whole line, the principal's run made every position scan to the end of a long run
     without spaces: quadratic; a 40,000-character log line took 36 s.)"""
 
-    def __init__(self, anchor: str, pattern: str, before: int, after: int,
-                 tries: int = 16) -> None:
+    def __init__(self, anchor: str, pattern: str, before: int, after: int, tries: int = 16) -> None:
         self.anchor, self.pattern = anchor, re.compile(pattern)
         self.before, self.after, self.tries = before, after, tries
 
@@ -44,7 +43,7 @@ class _Anchored:
         for _ in range(self.tries):
             if at == -1:
                 return None
-            window = line[max(0, at - self.before):at + self.after]
+            window = line[max(0, at - self.before) : at + self.after]
             if match := self.pattern.search(window):
                 return match
             at = line.find(self.anchor, at + 1)
@@ -57,24 +56,35 @@ _DENIED = _Anchored(
     r"(?: with additional claims)? does not have (?P<permission>storage\.[a-zA-Z.]{1,64}) "
     r"access to (?:the Google Cloud Storage (?P<what>bucket|object)|"
     r"(?P<resource>[^\s\"',]{1,300}))",
-    before=600, after=400)
-_PERMISSION_DENIED_NEW = re.compile(r"Permission '(?P<permission>[\w.]+)' denied on resource "
-                                    r"'//storage\.googleapis\.com/projects/_/buckets/"
-                                    r"(?P<bucket>[^/']+)")
+    before=600,
+    after=400,
+)
+_PERMISSION_DENIED_NEW = re.compile(
+    r"Permission '(?P<permission>[\w.]+)' denied on resource "
+    r"'//storage\.googleapis\.com/projects/_/buckets/"
+    r"(?P<bucket>[^/']+)"
+)
 _NO_SUCH_OBJECT = re.compile(r"No such object: (?P<bucket>[^/\s]+)/(?P<path>[^\s\"']+)")
 _NO_MODEL = re.compile(r"No model found in (?P<uri>gs://\S+?)\.?(?:\s|$)")
-_BUCKET_MISSING = _Anchored(" bucket does not exist",
-                            r"The specified bucket does not exist|\S{1,300} bucket does not exist",
-                            before=310, after=25)
+_BUCKET_MISSING = _Anchored(
+    " bucket does not exist",
+    r"The specified bucket does not exist|\S{1,300} bucket does not exist",
+    before=310,
+    after=25,
+)
 _ANONYMOUS = ("Anonymous credentials cannot be refreshed", "Anonymous caller does not have")
 _INVALID_GRANT = re.compile(r"invalid_grant: (?P<detail>[^\"'\n]+)")
 _WI_DENIED = "iam.serviceAccounts.getAccessToken"
-_METADATA_UNREACHABLE = re.compile(r"Failed to retrieve http://\S{1,300} from the Google Compute "
-                                   r"Engine metadata service")
+_METADATA_UNREACHABLE = re.compile(
+    r"Failed to retrieve http://\S{1,300} from the Google Compute "
+    r"Engine metadata service"
+)
 # google-auth found no credentials: KServe's GCS download then goes anonymous.
-_NO_GOOGLE_CREDENTIALS = re.compile(r"Compute Engine Metadata server unavailable|Authentication "
-                                    r"failed using Compute Engine authentication|Could not "
-                                    r"automatically determine credentials")
+_NO_GOOGLE_CREDENTIALS = re.compile(
+    r"Compute Engine Metadata server unavailable|Authentication "
+    r"failed using Compute Engine authentication|Could not "
+    r"automatically determine credentials"
+)
 _POOL_PRINCIPAL = re.compile(r"(?P<pool>[^\s/\[\]]{1,120}\.svc\.id\.goog)(?:\[(?P<ksa>[^\]]+)\])?")
 _SCHEME_IN_LOG = re.compile(r"(?:Copying contents of|src_uri \[)\s*(?P<scheme>[a-z0-9]{1,16})://")
 _EXCEPTION_LINE = re.compile(r"^\s{0,8}(?:[A-Za-z_][\w.]{0,120})?(?:Error|Exception|error):\s")
@@ -100,9 +110,16 @@ class Finding:
 
     def as_dict(self) -> dict[str, Any]:
         """For JSON reports."""
-        return {"code": self.code, "cause": self.cause, "evidence": list(self.evidence),
-                "fix": self.fix, "principal": self.principal, "bucket": self.bucket,
-                "permission": self.permission, "failure": self.failure}
+        return {
+            "code": self.code,
+            "cause": self.cause,
+            "evidence": list(self.evidence),
+            "fix": self.fix,
+            "principal": self.principal,
+            "bucket": self.bucket,
+            "permission": self.permission,
+            "failure": self.failure,
+        }
 
 
 @dataclass(frozen=True)
@@ -129,7 +146,6 @@ class _Context:
     problems: list[PodProblem] = field(default_factory=list)  # pod_problems(), read once
 
 
-
 def _member(principal: str) -> str:
     if principal.endswith("]") and ".svc.id.goog[" in principal:
         return f"serviceAccount:{principal}"
@@ -139,12 +155,16 @@ def _member(principal: str) -> str:
 
 
 def _grant_command(bucket: str | None, principal: str, role: str) -> str:
-    return (f"gcloud storage buckets add-iam-policy-binding gs://{bucket or '<bucket>'} "
-            f"--member={_member(principal)} --role={role}")
+    return (
+        f"gcloud storage buckets add-iam-policy-binding gs://{bucket or '<bucket>'} "
+        f"--member={_member(principal)} --role={role}"
+    )
 
 
-def _first(context: _Context, needle: str | re.Pattern[str] | _Anchored,
-           ) -> tuple[str, str, re.Match[str]] | None:
+def _first(
+    context: _Context,
+    needle: str | re.Pattern[str] | _Anchored,
+) -> tuple[str, str, re.Match[str]] | None:
     pattern = re.compile(re.escape(needle)) if isinstance(needle, str) else needle
     for source, line in context.lines:
         if match := pattern.search(line):
@@ -165,7 +185,7 @@ def _quote(source: str, line: str, where: re.Match[str] | int | None = None) -> 
     else:
         start = max(0, text.find(where.group(0)))
     tail = "..." if start + 234 < len(text) else ""
-    return f'{source}: "{"..." if start else ""}{text[start:start + 234]}{tail}"'
+    return f'{source}: "{"..." if start else ""}{text[start : start + 234]}{tail}"'
 
 
 # -- pod-level problems (also used by wait.py to stop early) ------------------------------------
@@ -176,25 +196,42 @@ def pod_problems(pods: list[dict[str, Any]]) -> list[PodProblem]:
         name = pod["metadata"]["name"]
         status = pod.get("status") or {}
         for condition in status.get("conditions") or []:
-            if condition.get("type") == "PodScheduled" and condition.get("status") == "False" \
-                    and condition.get("reason") == "Unschedulable":
-                problems.append(PodProblem(Code.POD_UNSCHEDULABLE, name, None,
-                                           condition.get("message", "")))
+            if (
+                condition.get("type") == "PodScheduled"
+                and condition.get("status") == "False"
+                and condition.get("reason") == "Unschedulable"
+            ):
+                problems.append(
+                    PodProblem(Code.POD_UNSCHEDULABLE, name, None, condition.get("message", ""))
+                )
         for container in (status.get("initContainerStatuses") or []) + (
-                status.get("containerStatuses") or []):
+            status.get("containerStatuses") or []
+        ):
             state, last = container.get("state") or {}, container.get("lastState") or {}
             waiting = state.get("waiting") or {}
             terminated = state.get("terminated") or last.get("terminated") or {}
             cname = container["name"]
             if waiting.get("reason") in ("ErrImagePull", "ImagePullBackOff", "InvalidImageName"):
-                problems.append(PodProblem(Code.IMAGE_PULL_FAILED, name, cname,
-                                           waiting.get("message") or waiting["reason"]))
+                problems.append(
+                    PodProblem(
+                        Code.IMAGE_PULL_FAILED,
+                        name,
+                        cname,
+                        waiting.get("message") or waiting["reason"],
+                    )
+                )
             elif terminated.get("reason") == "OOMKilled":
-                problems.append(PodProblem(Code.OOM_KILLED, name, cname,
-                                           f"exit code {terminated.get('exitCode')}"))
+                problems.append(
+                    PodProblem(
+                        Code.OOM_KILLED, name, cname, f"exit code {terminated.get('exitCode')}"
+                    )
+                )
             elif terminated.get("reason") == "Error" and terminated.get("exitCode"):
-                code = ("STORAGE_INITIALIZER_FAILED" if cname == "storage-initializer"
-                        else "MODEL_SERVER_FAILED")
+                code = (
+                    "STORAGE_INITIALIZER_FAILED"
+                    if cname == "storage-initializer"
+                    else "MODEL_SERVER_FAILED"
+                )
                 problems.append(PodProblem(code, name, cname, terminated.get("message") or ""))
     return problems
 
@@ -211,8 +248,11 @@ def _gcs_denied(context: _Context) -> list[Finding]:
     if said == "Anonymous caller":
         return []  # the anonymous rule explains this one
     resource = match.groupdict().get("resource") or ""
-    bucket = match.groupdict().get("bucket") or context.bucket or \
-        (resource.removeprefix("gs://").split("/")[0] or None)
+    bucket = (
+        match.groupdict().get("bucket")
+        or context.bucket
+        or (resource.removeprefix("gs://").split("/")[0] or None)
+    )
     if pool := _POOL_PRINCIPAL.search(said):
         return [_not_linked(context, pool, permission, bucket, quoted)]
     # Only an e-mail is a principal a grant can name; "Caller" or a cut-off word is not.
@@ -220,39 +260,70 @@ def _gcs_denied(context: _Context) -> list[Finding]:
     known = who is not None
     who = who or "the caller"
     by_initializer = source.startswith(("storage-initializer", "lastFailureInfo"))
-    grant = (_grant_command(bucket, who, "roles/storage.objectViewer") if known else
-             _find_principal(context) + " && " +
-             _grant_command(bucket, "serviceAccount:<that e-mail>", "roles/storage.objectViewer"))
+    grant = (
+        _grant_command(bucket, who, "roles/storage.objectViewer")
+        if known
+        else _find_principal(context)
+        + " && "
+        + _grant_command(bucket, "serviceAccount:<that e-mail>", "roles/storage.objectViewer")
+    )
     if permission == "storage.objects.list":
-        return [Finding(
-            Code.GCS_LIST_DENIED,
-            f"{who} cannot list gs://{bucket}/{context.path}: "
-            + ("KServe's storage-initializer lists the prefix first and is" if by_initializer
-               else "it is") + " denied storage.objects.list on the bucket",
-            (quoted, *_identity_evidence(context)), grant, who if known else None, bucket,
-            permission)]
+        return [
+            Finding(
+                Code.GCS_LIST_DENIED,
+                f"{who} cannot list gs://{bucket}/{context.path}: "
+                + (
+                    "KServe's storage-initializer lists the prefix first and is"
+                    if by_initializer
+                    else "it is"
+                )
+                + " denied storage.objects.list on the bucket",
+                (quoted, *_identity_evidence(context)),
+                grant,
+                who if known else None,
+                bucket,
+                permission,
+            )
+        ]
     if permission == "storage.objects.get":
-        return [Finding(
-            Code.GCS_GET_DENIED,
-            f"{who} cannot read the objects of gs://{bucket}/{context.path} "
-            "(storage.objects.get denied): a list-only role such as "
-            "roles/storage.legacyBucketReader, or a condition that does not cover the objects",
-            (quoted, *_identity_evidence(context)), grant, who if known else None, bucket,
-            permission)]
-    return [Finding(
-        Code.GCS_PERMISSION_DENIED, f"{who} is denied {permission} on gs://{bucket}",
-        (quoted,), grant, who if known else None, bucket, permission)]
+        return [
+            Finding(
+                Code.GCS_GET_DENIED,
+                f"{who} cannot read the objects of gs://{bucket}/{context.path} "
+                "(storage.objects.get denied): a list-only role such as "
+                "roles/storage.legacyBucketReader, or a condition that does not cover the objects",
+                (quoted, *_identity_evidence(context)),
+                grant,
+                who if known else None,
+                bucket,
+                permission,
+            )
+        ]
+    return [
+        Finding(
+            Code.GCS_PERMISSION_DENIED,
+            f"{who} is denied {permission} on gs://{bucket}",
+            (quoted,),
+            grant,
+            who if known else None,
+            bucket,
+            permission,
+        )
+    ]
 
 
 def _find_principal(context: _Context) -> str:
     """How to learn who the pod runs as, when the log does not say."""
-    return (f"kubectl -n {context.namespace or '<namespace>'} get serviceaccount "
-            f"{context.service_account} -o yaml # the principal: its "
-            f"{WI_ANNOTATION} annotation, or client_email in its key secret")
+    return (
+        f"kubectl -n {context.namespace or '<namespace>'} get serviceaccount "
+        f"{context.service_account} -o yaml # the principal: its "
+        f"{WI_ANNOTATION} annotation, or client_email in its key secret"
+    )
 
 
-def _not_linked(context: _Context, pool: re.Match[str], permission: str, bucket: str | None,
-                quoted: str) -> Finding:
+def _not_linked(
+    context: _Context, pool: re.Match[str], permission: str, bucket: str | None, quoted: str
+) -> Finding:
     """Denied as the Workload Identity pool principal: the Kubernetes service account acts as
     itself, with no Google service account behind it (and no grant of its own)."""
     project = pool["pool"].removesuffix(".svc.id.goog")
@@ -268,17 +339,22 @@ def _not_linked(context: _Context, pool: re.Match[str], permission: str, bucket:
         f"kubectl -n {namespace} annotate serviceaccount {account} {WI_ANNOTATION}={gsa} && "
         f"gcloud iam service-accounts add-iam-policy-binding {gsa} "
         f"--role=roles/iam.workloadIdentityUser "
-        f"--member=\"serviceAccount:{pool['pool']}[{namespace}/{account}]\" (and grant {gsa} "
+        f'--member="serviceAccount:{pool["pool"]}[{namespace}/{account}]" (and grant {gsa} '
         f"roles/storage.objectViewer on gs://{bucket or '<bucket>'})",
-        f"{pool['pool']}[{ksa}]", bucket, permission)
+        f"{pool['pool']}[{ksa}]",
+        bucket,
+        permission,
+    )
 
 
 def credentials_fix(namespace: str, account: str) -> str:
     """How to give a service account Google credentials KServe reads: a key secret."""
-    return (f"kubectl -n {namespace} create secret generic gcs-key "
-            f"--from-file={GCS_KEY_FILE}=key.json && kubectl -n {namespace} patch "
-            f"serviceaccount {account} -p '{{\"secrets\":[{{\"name\":\"gcs-key\"}}]}}' "
-            "(or set up Workload Identity for this service account)")
+    return (
+        f"kubectl -n {namespace} create secret generic gcs-key "
+        f"--from-file={GCS_KEY_FILE}=key.json && kubectl -n {namespace} patch "
+        f'serviceaccount {account} -p \'{{"secrets":[{{"name":"gcs-key"}}]}}\' '
+        "(or set up Workload Identity for this service account)"
+    )
 
 
 def _anonymous(context: _Context) -> list[Finding]:
@@ -296,15 +372,28 @@ def _anonymous(context: _Context) -> list[Finding]:
     sa = context.evidence.service_account
     if sa is not None:
         listed = sa.get("secrets") or []
-        with_key = [name for name in listed if name in context.evidence.secrets
-                    and GCS_KEY_FILE in context.evidence.secrets[name].keys]
-        evidence.append(f"service account {account}: secrets {listed}"
-                        + ("" if with_key else f", none with key {GCS_KEY_FILE}"))
-    return [Finding(
-        Code.GCS_ANONYMOUS_FALLBACK,
-        f"the storage-initializer found no Google credentials for service account {account} "
-        f"and fell back to an anonymous client, which gs://{context.bucket} does not allow",
-        tuple(evidence), fix, "Anonymous caller", context.bucket, "storage.objects.list")]
+        with_key = [
+            name
+            for name in listed
+            if name in context.evidence.secrets
+            and GCS_KEY_FILE in context.evidence.secrets[name].keys
+        ]
+        evidence.append(
+            f"service account {account}: secrets {listed}"
+            + ("" if with_key else f", none with key {GCS_KEY_FILE}")
+        )
+    return [
+        Finding(
+            Code.GCS_ANONYMOUS_FALLBACK,
+            f"the storage-initializer found no Google credentials for service account {account} "
+            f"and fell back to an anonymous client, which gs://{context.bucket} does not allow",
+            tuple(evidence),
+            fix,
+            "Anonymous caller",
+            context.bucket,
+            "storage.objects.list",
+        )
+    ]
 
 
 def _bucket_missing(context: _Context) -> list[Finding]:
@@ -312,12 +401,17 @@ def _bucket_missing(context: _Context) -> list[Finding]:
     if not hit or "NoSuchBucket" in hit[1]:  # S3's words for it (signatures.py)
         return []
     source, line, match = hit
-    return [Finding(
-        Code.GCS_BUCKET_MISSING,
-        f"bucket gs://{context.bucket} does not exist (or its name is misspelt in "
-        f"storageUri {context.storage_uri})", (_quote(source, line, match),),
-        f"gcloud storage ls gs://{context.bucket} # then fix spec.predictor.model.storageUri",
-        None, context.bucket)]
+    return [
+        Finding(
+            Code.GCS_BUCKET_MISSING,
+            f"bucket gs://{context.bucket} does not exist (or its name is misspelt in "
+            f"storageUri {context.storage_uri})",
+            (_quote(source, line, match),),
+            f"gcloud storage ls gs://{context.bucket} # then fix spec.predictor.model.storageUri",
+            None,
+            context.bucket,
+        )
+    ]
 
 
 def _path_empty(context: _Context) -> list[Finding]:
@@ -325,13 +419,18 @@ def _path_empty(context: _Context) -> list[Finding]:
     if not hit:
         return []
     source, line, match = hit
-    return [Finding(
-        Code.GCS_PATH_EMPTY,
-        f"nothing under {context.storage_uri}: the bucket is readable, but the prefix holds no "
-        "objects and no single object has that name (wrong path, or the model was deleted)",
-        (_quote(source, line, match),),
-        f"gcloud storage ls --recursive gs://{context.bucket}/{context.path} # then fix "
-        "storageUri or upload the model", None, context.bucket)]
+    return [
+        Finding(
+            Code.GCS_PATH_EMPTY,
+            f"nothing under {context.storage_uri}: the bucket is readable, but the prefix holds no "
+            "objects and no single object has that name (wrong path, or the model was deleted)",
+            (_quote(source, line, match),),
+            f"gcloud storage ls --recursive gs://{context.bucket}/{context.path} # then fix "
+            "storageUri or upload the model",
+            None,
+            context.bucket,
+        )
+    ]
 
 
 def _key_invalid(context: _Context) -> list[Finding]:
@@ -344,21 +443,30 @@ def _key_invalid(context: _Context) -> list[Finding]:
     detail = match["detail"].strip()
     if "account not found" in detail:
         cause = f"the key's service account {email or ''} no longer exists"
-        fix = (f"gcloud iam service-accounts create <name> # or use an existing account; then "
-               f"replace secret {key.name if key else '<secret>'} with a key for it")
+        fix = (
+            f"gcloud iam service-accounts create <name> # or use an existing account; then "
+            f"replace secret {key.name if key else '<secret>'} with a key for it"
+        )
     elif "Invalid JWT Signature" in detail:
-        cause = (f"the key {key.private_key_id[:12] + '…' if key and key.private_key_id else ''}"
-                 f" of {email or 'the service account'} is disabled or deleted: Google rejects "
-                 "its signature")
-        fix = (f"gcloud iam service-accounts keys create key.json --iam-account={email or '<gsa>'}"
-               f" && kubectl -n {context.namespace} create secret generic "
-               f"{key.name if key else '<secret>'} --from-file={GCS_KEY_FILE}=key.json "
-               "--dry-run=client -o yaml | kubectl apply -f -")
+        cause = (
+            f"the key {key.private_key_id[:12] + '…' if key and key.private_key_id else ''}"
+            f" of {email or 'the service account'} is disabled or deleted: Google rejects "
+            "its signature"
+        )
+        fix = (
+            f"gcloud iam service-accounts keys create key.json --iam-account={email or '<gsa>'}"
+            f" && kubectl -n {context.namespace} create secret generic "
+            f"{key.name if key else '<secret>'} --from-file={GCS_KEY_FILE}=key.json "
+            "--dry-run=client -o yaml | kubectl apply -f -"
+        )
     else:
         cause = f"the token exchange for {email or 'the key'} failed: {detail}"
         fix = "check the key file and the pod's clock (iat/exp must be within minutes)"
-    return [Finding(Code.GCS_KEY_INVALID, cause, (_quote(source, line, match),), fix, email,
-                    context.bucket)]
+    return [
+        Finding(
+            Code.GCS_KEY_INVALID, cause, (_quote(source, line, match),), fix, email, context.bucket
+        )
+    ]
 
 
 def _workload_identity(context: _Context) -> list[Finding]:
@@ -376,40 +484,62 @@ def _workload_identity(context: _Context) -> list[Finding]:
     member = f"serviceAccount:{project}.svc.id.goog[{ksa}]"
     evidence = [_quote(source, line, match)]
     if gsa:
-        evidence.append(f"service account {context.service_account}: annotation "
-                        f"{WI_ANNOTATION}={gsa}")
-    return [Finding(
-        Code.WORKLOAD_IDENTITY_BINDING_MISSING,
-        f"Kubernetes service account {ksa} is annotated to act as "
-        f"{gsa or 'a Google service account'}, but that Google service account does not allow it "
-        "(no roles/iam.workloadIdentityUser for the Kubernetes service account)",
-        tuple(evidence),
-        ("" if gsa else _find_principal(context) + " && ") +
-        f"gcloud iam service-accounts add-iam-policy-binding {gsa or '<that gsa>'} "
-        f"--role=roles/iam.workloadIdentityUser --member=\"{member}\"", gsa, context.bucket,
-        "iam.serviceAccounts.getAccessToken")]
+        evidence.append(
+            f"service account {context.service_account}: annotation {WI_ANNOTATION}={gsa}"
+        )
+    return [
+        Finding(
+            Code.WORKLOAD_IDENTITY_BINDING_MISSING,
+            f"Kubernetes service account {ksa} is annotated to act as "
+            f"{gsa or 'a Google service account'}, but that Google service account does not "
+            "allow it "
+            "(no roles/iam.workloadIdentityUser for the Kubernetes service account)",
+            tuple(evidence),
+            ("" if gsa else _find_principal(context) + " && ")
+            + f"gcloud iam service-accounts add-iam-policy-binding {gsa or '<that gsa>'} "
+            f'--role=roles/iam.workloadIdentityUser --member="{member}"',
+            gsa,
+            context.bucket,
+            "iam.serviceAccounts.getAccessToken",
+        )
+    ]
 
 
 def _runtime(context: _Context) -> list[Finding]:
     failure = context.state.failure
-    if not failure or failure.reason not in ("RuntimeNotRecognized", "NoSupportingRuntime",
-                                             "RuntimeDisabled"):
+    if not failure or failure.reason not in (
+        "RuntimeNotRecognized",
+        "NoSupportingRuntime",
+        "RuntimeDisabled",
+    ):
         return []
-    model = ((context.evidence.isvc.get("spec") or {}).get("predictor") or {}).get(
-        "model") or {}
+    model = ((context.evidence.isvc.get("spec") or {}).get("predictor") or {}).get("model") or {}
     wanted = model.get("runtime")
     fmt = (model.get("modelFormat") or {}).get("name")
     installed = ", ".join(context.evidence.runtimes) or "none visible"
-    code = Code.RUNTIME_MISSING if failure.reason == "RuntimeNotRecognized" else \
-        Code.RUNTIME_UNSUPPORTED
-    cause = (f"runtime {wanted} is not installed" if code == Code.RUNTIME_MISSING else
-             f"no installed runtime serves model format {fmt} with protocol "
-             f"{model.get('protocolVersion') or 'v1'}")
-    return [Finding(code, cause, (
-        f"lastFailureInfo: {failure.reason}: {failure.message}",
-        f"installed runtimes: {installed}"),
-        "kubectl get clusterservingruntimes,servingruntimes -A # install the runtime, or fix "
-        "spec.predictor.model.runtime / modelFormat")]
+    code = (
+        Code.RUNTIME_MISSING
+        if failure.reason == "RuntimeNotRecognized"
+        else Code.RUNTIME_UNSUPPORTED
+    )
+    cause = (
+        f"runtime {wanted} is not installed"
+        if code == Code.RUNTIME_MISSING
+        else f"no installed runtime serves model format {fmt} with protocol "
+        f"{model.get('protocolVersion') or 'v1'}"
+    )
+    return [
+        Finding(
+            code,
+            cause,
+            (
+                f"lastFailureInfo: {failure.reason}: {failure.message}",
+                f"installed runtimes: {installed}",
+            ),
+            "kubectl get clusterservingruntimes,servingruntimes -A # install the runtime, or fix "
+            "spec.predictor.model.runtime / modelFormat",
+        )
+    ]
 
 
 def _events(context: _Context) -> list[Finding]:
@@ -417,38 +547,57 @@ def _events(context: _Context) -> list[Finding]:
     for event in context.evidence.events:
         message = event.get("message") or ""
         if event.get("reason") == "FailedCreate" and "serviceaccount" in message:
-            findings.append(Finding(
-                Code.SERVICE_ACCOUNT_MISSING,
-                f"pods cannot be created: service account {context.service_account} does not "
-                f"exist in {context.namespace}", (f'event FailedCreate: "{message}"',),
-                f"kubectl -n {context.namespace} create serviceaccount "
-                f"{context.service_account}"))
-        elif event.get("reason") == "FailedCreate" and "denied the request" in message and (
-                secret := re.search(r'secrets? "([^"]+)" not found', message)):
+            findings.append(
+                Finding(
+                    Code.SERVICE_ACCOUNT_MISSING,
+                    f"pods cannot be created: service account {context.service_account} does not "
+                    f"exist in {context.namespace}",
+                    (f'event FailedCreate: "{message}"',),
+                    f"kubectl -n {context.namespace} create serviceaccount "
+                    f"{context.service_account}",
+                )
+            )
+        elif (
+            event.get("reason") == "FailedCreate"
+            and "denied the request" in message
+            and (secret := re.search(r'secrets? "([^"]+)" not found', message))
+        ):
             # KServe's pod webhook refuses a pod whose credential secret is missing.
-            findings.append(Finding(
-                Code.SECRET_MISSING,
-                f"KServe's pod webhook refuses the predictor pods: secret {secret[1]} (named by "
-                f"service account {context.service_account} or the storage-secret annotation) "
-                f"does not exist in {context.namespace}", (f'event FailedCreate: "{message}"',),
-                f"kubectl -n {context.namespace} create secret generic {secret[1]} "
-                f"--from-file={GCS_KEY_FILE}=key.json"))
+            findings.append(
+                Finding(
+                    Code.SECRET_MISSING,
+                    "KServe's pod webhook refuses the predictor pods: secret "
+                    f"{secret[1]} (named by "
+                    f"service account {context.service_account} or the storage-secret annotation) "
+                    f"does not exist in {context.namespace}",
+                    (f'event FailedCreate: "{message}"',),
+                    f"kubectl -n {context.namespace} create secret generic {secret[1]} "
+                    f"--from-file={GCS_KEY_FILE}=key.json",
+                )
+            )
         elif event.get("reason") == "InternalError" and "is invalid" in message:
             # KServe's controller could not create or update the predictor's objects.
-            findings.append(Finding(
-                Code.KSERVE_RECONCILE_FAILED,
-                "KServe's controller cannot create the predictor: the API server refuses the "
-                "objects it built from this spec", (f'event InternalError: "{message}"',),
-                "fix spec.predictor as the message says (e.g. resources.requests above "
-                "resources.limits: KServe fills in limits from inferenceservice-config)"))
+            findings.append(
+                Finding(
+                    Code.KSERVE_RECONCILE_FAILED,
+                    "KServe's controller cannot create the predictor: the API server refuses the "
+                    "objects it built from this spec",
+                    (f'event InternalError: "{message}"',),
+                    "fix spec.predictor as the message says (e.g. resources.requests above "
+                    "resources.limits: KServe fills in limits from inferenceservice-config)",
+                )
+            )
         elif event.get("reason") == "FailedMount" and "not found" in message:
             secret = re.search(r'secret "([^"]+)" not found', message)
-            findings.append(Finding(
-                Code.SECRET_MISSING,
-                f"the pod waits for secret {secret[1] if secret else ''} that does not exist",
-                (f'event FailedMount: "{message}"',),
-                f"kubectl -n {context.namespace} create secret generic "
-                f"{secret[1] if secret else '<secret>'} --from-file={GCS_KEY_FILE}=key.json"))
+            findings.append(
+                Finding(
+                    Code.SECRET_MISSING,
+                    f"the pod waits for secret {secret[1] if secret else ''} that does not exist",
+                    (f'event FailedMount: "{message}"',),
+                    f"kubectl -n {context.namespace} create secret generic "
+                    f"{secret[1] if secret else '<secret>'} --from-file={GCS_KEY_FILE}=key.json",
+                )
+            )
     return findings[:1]
 
 
@@ -456,54 +605,77 @@ def _pods(context: _Context) -> list[Finding]:
     findings = []
     for problem in context.problems:
         if problem.code == Code.POD_UNSCHEDULABLE:
-            findings.append(Finding(
-                Code.POD_UNSCHEDULABLE, f"pod {problem.pod} cannot be scheduled",
-                (f'PodScheduled=False: "{problem.detail}"',),
-                "lower spec.predictor.model.resources.requests, or add nodes with room"))
+            findings.append(
+                Finding(
+                    Code.POD_UNSCHEDULABLE,
+                    f"pod {problem.pod} cannot be scheduled",
+                    (f'PodScheduled=False: "{problem.detail}"',),
+                    "lower spec.predictor.model.resources.requests, or add nodes with room",
+                )
+            )
         elif problem.code == Code.IMAGE_PULL_FAILED:
-            findings.append(Finding(
-                Code.IMAGE_PULL_FAILED, f"the image of container {problem.container} cannot be "
-                "pulled", (f'{problem.container}: "{problem.detail}"',),
-                "check the image name and tag in the runtime, and imagePullSecrets for private "
-                "registries"))
+            findings.append(
+                Finding(
+                    Code.IMAGE_PULL_FAILED,
+                    f"the image of container {problem.container} cannot be pulled",
+                    (f'{problem.container}: "{problem.detail}"',),
+                    "check the image name and tag in the runtime, and imagePullSecrets for private "
+                    "registries",
+                )
+            )
         elif problem.code == Code.OOM_KILLED:
-            findings.append(Finding(
-                Code.OOM_KILLED, f"container {problem.container} ran out of memory",
-                (f"{problem.container}: OOMKilled ({problem.detail})",),
-                "raise spec.predictor.model.resources.limits.memory"))
+            findings.append(
+                Finding(
+                    Code.OOM_KILLED,
+                    f"container {problem.container} ran out of memory",
+                    (f"{problem.container}: OOMKilled ({problem.detail})",),
+                    "raise spec.predictor.model.resources.limits.memory",
+                )
+            )
         elif problem.code == "MODEL_SERVER_FAILED":
             last = (problem.detail.strip().splitlines() or ["exited with an error"])[-1]
-            findings.append(Finding(
-                Code.MODEL_LOAD_FAILED, "the model server exited while loading the model",
-                (f'{problem.container}: "{last}"',),
-                "check the model file and format against the runtime (kubectl logs "
-                f"{problem.pod} -c {problem.container})"))
+            findings.append(
+                Finding(
+                    Code.MODEL_LOAD_FAILED,
+                    "the model server exited while loading the model",
+                    (f'{problem.container}: "{last}"',),
+                    "check the model file and format against the runtime (kubectl logs "
+                    f"{problem.pod} -c {problem.container})",
+                )
+            )
     return findings[:1]
 
 
 def _download_failed(context: _Context) -> list[Finding]:
     """The storage initializer exited with an error no storage-specific rule explains: its
     last exception line is the cause (an unreachable host, a missing file, a bad URI)."""
-    problem = next((p for p in context.problems
-                    if p.code == "STORAGE_INITIALIZER_FAILED"), None)
-    quoted = [(source, line) for source, line in context.lines
-              if source in ("storage-initializer log", "lastFailureInfo")
-              and _EXCEPTION_LINE.match(line)]
+    problem = next((p for p in context.problems if p.code == "STORAGE_INITIALIZER_FAILED"), None)
+    quoted = [
+        (source, line)
+        for source, line in context.lines
+        if source in ("storage-initializer log", "lastFailureInfo") and _EXCEPTION_LINE.match(line)
+    ]
     if problem is None and (context.evidence.known("pods") or not quoted):
         return []  # pods not given: the initializer's own traceback says it failed
     if not quoted and problem is not None and problem.detail.strip():
         quoted = [("storage-initializer", problem.detail.strip().splitlines()[-1])]
     evidence = (_quote(*quoted[-1]),) if quoted else ("storage-initializer: exited with an error",)
-    where = (f"kubectl -n {context.namespace} logs {problem.pod} -c storage-initializer"
-             if problem else f"kubectl -n {context.namespace or '<namespace>'} logs -l "
-             f"{ISVC_LABEL}={context.state.name or '<name>'} "
-             "-c storage-initializer")
-    return [Finding(
-        Code.STORAGE_DOWNLOAD_FAILED,
-        f"the storage initializer could not download {context.storage_uri or 'the model'}",
-        evidence,
-        f"check that {context.storage_uri or 'storageUri'} exists and that the cluster reaches "
-        f"it ({where})")]
+    where = (
+        f"kubectl -n {context.namespace} logs {problem.pod} -c storage-initializer"
+        if problem
+        else f"kubectl -n {context.namespace or '<namespace>'} logs -l "
+        f"{ISVC_LABEL}={context.state.name or '<name>'} "
+        "-c storage-initializer"
+    )
+    return [
+        Finding(
+            Code.STORAGE_DOWNLOAD_FAILED,
+            f"the storage initializer could not download {context.storage_uri or 'the model'}",
+            evidence,
+            f"check that {context.storage_uri or 'storageUri'} exists and that the cluster reaches "
+            f"it ({where})",
+        )
+    ]
 
 
 def _signatures(context: _Context) -> list[Finding]:
@@ -512,11 +684,19 @@ def _signatures(context: _Context) -> list[Finding]:
     if hit is None:
         return []
     signature, source, line, at = hit
-    fields = {"namespace": context.namespace or "<namespace>",
-              "uri": context.storage_uri or "the storageUri",
-              "name": context.state.name or "<name>"}
-    return [Finding(signature.code, signature.cause.format(**fields),
-                    (_quote(source, line, at),), signature.fix.format(**fields))]
+    fields = {
+        "namespace": context.namespace or "<namespace>",
+        "uri": context.storage_uri or "the storageUri",
+        "name": context.state.name or "<name>",
+    }
+    return [
+        Finding(
+            signature.code,
+            signature.cause.format(**fields),
+            (_quote(source, line, at),),
+            signature.fix.format(**fields),
+        )
+    ]
 
 
 def _exit_137(context: _Context) -> list[Finding]:
@@ -524,11 +704,15 @@ def _exit_137(context: _Context) -> list[Finding]:
     failure = context.state.failure
     if not failure or failure.exit_code != 137:
         return []
-    return [Finding(
-        Code.OOM_KILLED, "a container of the predictor was killed with exit code 137 (out of "
-        "memory) while loading the model",
-        (f"lastFailureInfo: exitCode 137, reason {failure.reason or '-'}",),
-        "raise spec.predictor.model.resources.limits.memory")]
+    return [
+        Finding(
+            Code.OOM_KILLED,
+            "a container of the predictor was killed with exit code 137 (out of "
+            "memory) while loading the model",
+            (f"lastFailureInfo: exitCode 137, reason {failure.reason or '-'}",),
+            "raise spec.predictor.model.resources.limits.memory",
+        )
+    ]
 
 
 def _running(context: _Context) -> int | None:
@@ -539,36 +723,52 @@ def _scale_to_zero(context: _Context) -> list[Finding]:
     running = _running(context)
     if not scaled_to_zero(context.state, running):
         return []
-    pods = "pods: none running" if running is not None else \
-        f"spec.predictor.minReplicas: {context.state.min_replicas} (pods not given)"
-    return [Finding(
-        Code.SCALED_TO_ZERO,
-        "healthy: the service is Ready and scaled to zero; Target Pending / InProgress only "
-        "says no pod is running right now (kserve/kserve#6079)",
-        (f"status: {context.state.summary()}", pods),
-        "nothing to fix; send a request to scale up, or set minReplicas: 1")]
+    pods = (
+        "pods: none running"
+        if running is not None
+        else f"spec.predictor.minReplicas: {context.state.min_replicas} (pods not given)"
+    )
+    return [
+        Finding(
+            Code.SCALED_TO_ZERO,
+            "healthy: the service is Ready and scaled to zero; Target Pending / InProgress only "
+            "says no pod is running right now (kserve/kserve#6079)",
+            (f"status: {context.state.summary()}", pods),
+            "nothing to fix; send a request to scale up, or set minReplicas: 1",
+        )
+    ]
 
 
 def _stale_transition(context: _Context) -> list[Finding]:
     """Ready, a pod running, the model Loaded: only the transition status lags behind."""
     state, running = context.state, _running(context)
-    if not (state.ready == "True" and state.active == State.LOADED and running
-            and state.transition == Transition.IN_PROGRESS and not state.rollout_behind
-            and not context.problems):
+    if not (
+        state.ready == "True"
+        and state.active == State.LOADED
+        and running
+        and state.transition == Transition.IN_PROGRESS
+        and not state.rollout_behind
+        and not context.problems
+    ):
         return []
-    return [Finding(
-        Code.STALE_TRANSITION,
-        "healthy: the service is Ready and its pod runs; Target Pending / InProgress is a "
-        "stale transition status (kserve/kserve#3686), not a stuck model",
-        (f"status: {state.summary()}", f"pods: {running} running"),
-        "nothing to fix")]
+    return [
+        Finding(
+            Code.STALE_TRANSITION,
+            "healthy: the service is Ready and its pod runs; Target Pending / InProgress is a "
+            "stale transition status (kserve/kserve#3686), not a stuck model",
+            (f"status: {state.summary()}", f"pods: {running} running"),
+            "nothing to fix",
+        )
+    ]
 
 
 def _identity_evidence(context: _Context) -> tuple[str, ...]:
     key = _key_secret(context)
     if key and key.client_email:
-        return (f"identity: key {GCS_KEY_FILE} in secret {key.name} "
-                f"(service account {context.service_account}) -> {key.client_email}",)
+        return (
+            f"identity: key {GCS_KEY_FILE} in secret {key.name} "
+            f"(service account {context.service_account}) -> {key.client_email}",
+        )
     sa = context.evidence.service_account or {}
     gsa = (sa.get("annotations") or {}).get(WI_ANNOTATION)
     if gsa:
@@ -585,7 +785,8 @@ def _key_secret(context: _Context) -> Any:
     sa = context.evidence.service_account or {}
     annotations = (context.evidence.isvc.get("metadata") or {}).get("annotations") or {}
     names = [v for k, v in annotations.items() if "secret" in k.lower()] or list(
-        sa.get("secrets") or [])
+        sa.get("secrets") or []
+    )
     for name in names:
         summary = context.evidence.secrets.get(name)
         if summary and GCS_KEY_FILE in summary.keys:
@@ -593,9 +794,21 @@ def _key_secret(context: _Context) -> Any:
     return None
 
 
-_RULES = (_scale_to_zero, _stale_transition, _exit_137, _runtime, _workload_identity,
-          _key_invalid, _anonymous, _gcs_denied, _bucket_missing, _path_empty, _events, _pods,
-          _signatures)
+_RULES = (
+    _scale_to_zero,
+    _stale_transition,
+    _exit_137,
+    _runtime,
+    _workload_identity,
+    _key_invalid,
+    _anonymous,
+    _gcs_denied,
+    _bucket_missing,
+    _path_empty,
+    _events,
+    _pods,
+    _signatures,
+)
 # Only when no rule above explains the failure: they read the same crash more precisely.
 _FALLBACKS = (_download_failed,)
 
@@ -618,12 +831,15 @@ def _lines(evidence: Evidence, state: ModelState) -> list[tuple[str, str]]:
     for pod in evidence.pods:
         status = pod.get("status") or {}
         for container in (status.get("initContainerStatuses") or []) + (
-                status.get("containerStatuses") or []):
+            status.get("containerStatuses") or []
+        ):
             for kind in ("state", "lastState"):
-                for detail in ((container.get(kind) or {}).values()):
+                for detail in (container.get(kind) or {}).values():
                     if isinstance(detail, dict) and detail.get("message"):
-                        lines += [(f"{container.get('name')} {detail.get('reason') or kind}", line)
-                                  for line in str(detail["message"]).splitlines()]
+                        lines += [
+                            (f"{container.get('name')} {detail.get('reason') or kind}", line)
+                            for line in str(detail["message"]).splitlines()
+                        ]
         for condition in status.get("conditions") or []:
             if condition.get("message"):
                 lines.append((f"pod {condition.get('type')}", str(condition["message"])))
@@ -644,25 +860,53 @@ def _scheme(storage_uri: str, lines: list[tuple[str, str]]) -> str:
 
 # Storage failures another restart of the initializer will not cure (an unreachable endpoint
 # may come back; a denial or a missing bucket will not).
-_LASTING = frozenset({
-    Code.GCS_LIST_DENIED, Code.GCS_GET_DENIED, Code.GCS_PERMISSION_DENIED,
-    Code.GCS_ANONYMOUS_FALLBACK, Code.GCS_KEY_INVALID, Code.GCS_BUCKET_MISSING,
-    Code.GCS_PATH_EMPTY, Code.WORKLOAD_IDENTITY_BINDING_MISSING,
-    Code.WORKLOAD_IDENTITY_NOT_LINKED, Code.WORKLOAD_IDENTITY_API_DISABLED,
-    Code.S3_CREDENTIALS_INVALID, Code.S3_ACCESS_DENIED, Code.S3_BUCKET_MISSING,
-    Code.AZURE_AUTH_FAILED, Code.STORAGE_URI_INVALID, Code.MODEL_NOT_FOUND, Code.PVC_MISSING})
+_LASTING = frozenset(
+    {
+        Code.GCS_LIST_DENIED,
+        Code.GCS_GET_DENIED,
+        Code.GCS_PERMISSION_DENIED,
+        Code.GCS_ANONYMOUS_FALLBACK,
+        Code.GCS_KEY_INVALID,
+        Code.GCS_BUCKET_MISSING,
+        Code.GCS_PATH_EMPTY,
+        Code.WORKLOAD_IDENTITY_BINDING_MISSING,
+        Code.WORKLOAD_IDENTITY_NOT_LINKED,
+        Code.WORKLOAD_IDENTITY_API_DISABLED,
+        Code.S3_CREDENTIALS_INVALID,
+        Code.S3_ACCESS_DENIED,
+        Code.S3_BUCKET_MISSING,
+        Code.AZURE_AUTH_FAILED,
+        Code.STORAGE_URI_INVALID,
+        Code.MODEL_NOT_FOUND,
+        Code.PVC_MISSING,
+    }
+)
 
 
-def explain_storage_error(message: str, storage_uri: str = "", namespace: str = "",
-                          service_account: str = "default",
-                          source: str = "storage-initializer") -> Finding:
+def explain_storage_error(
+    message: str,
+    storage_uri: str = "",
+    namespace: str = "",
+    service_account: str = "default",
+    source: str = "storage-initializer",
+) -> Finding:
     """The finding for an error text of a storage client (the storage-initializer's, or a
     check's making the same calls as `source`), by the rules a model's diagnosis uses."""
-    isvc = {"metadata": {"namespace": namespace}, "spec": {"predictor": {
-        "serviceAccountName": service_account, "model": {"storageUri": storage_uri}}}}
-    evidence = Evidence(isvc=isvc, logs={f"pod/{source}": message},
-                        service_account_name=service_account,
-                        unread=set(UNREAD_KINDS) - {"logs"})
+    isvc = {
+        "metadata": {"namespace": namespace},
+        "spec": {
+            "predictor": {
+                "serviceAccountName": service_account,
+                "model": {"storageUri": storage_uri},
+            }
+        },
+    }
+    evidence = Evidence(
+        isvc=isvc,
+        logs={f"pod/{source}": message},
+        service_account_name=service_account,
+        unread=set(UNREAD_KINDS) - {"logs"},
+    )
     return diagnose(evidence)[0]
 
 
@@ -677,9 +921,15 @@ def diagnose(evidence: Evidence) -> list[Finding]:
     model = ((evidence.isvc.get("spec") or {}).get("predictor") or {}).get("model") or {}
     storage_uri = model.get("storageUri") or ""
     bucket, path = parse_gcs_uri(storage_uri)
-    context = _Context(evidence, state, bucket, path, storage_uri,
-                       (evidence.isvc.get("metadata") or {}).get("namespace", ""),
-                       evidence.service_account_name)
+    context = _Context(
+        evidence,
+        state,
+        bucket,
+        path,
+        storage_uri,
+        (evidence.isvc.get("metadata") or {}).get("namespace", ""),
+        evidence.service_account_name,
+    )
     context.lines = _lines(evidence, state)
     context.problems = pod_problems(evidence.pods)
     context.scheme = _scheme(storage_uri, context.lines)
@@ -698,13 +948,16 @@ def diagnose(evidence: Evidence) -> list[Finding]:
     if findings:
         return findings
     if evidence.gaps and not state.reported:
-        return [Finding(
-            Code.CLUSTER_API_UNAVAILABLE,
-            "the API server did not answer the reads a verdict needs, so the model's state is "
-            "unknown: this is not a verdict on the model",
-            tuple(f"gap: {gap}" for gap in evidence.gaps),
-            "check the API server's health (kubectl get --raw /readyz) and the network to it, "
-            "then rerun")]
+        return [
+            Finding(
+                Code.CLUSTER_API_UNAVAILABLE,
+                "the API server did not answer the reads a verdict needs, so the model's state is "
+                "unknown: this is not a verdict on the model",
+                tuple(f"gap: {gap}" for gap in evidence.gaps),
+                "check the API server's health (kubectl get --raw /readyz) and the network to it, "
+                "then rerun",
+            )
+        ]
     return [_no_cause(context)]
 
 
@@ -720,19 +973,24 @@ def _no_cause(context: _Context) -> Finding:
             Code.NEEDS_EVIDENCE,
             f"no known cause in what was read; not read: {', '.join(missing)}",
             tuple(seen) or ("nothing but the missing kinds above",),
-            "; ".join(_collect_commands(context, missing)))
+            "; ".join(_collect_commands(context, missing)),
+        )
     if state.rollout_behind:
         return Finding(
             Code.ROLLOUT_STUCK,
             f"revision {state.latest_created_revision} is not ready and no known cause was "
-            f"found; revision {state.latest_ready_revision} still serves", tuple(seen),
+            f"found; revision {state.latest_ready_revision} still serves",
+            tuple(seen),
             f"kubectl -n {context.namespace} describe pods -l "
-            f"{ISVC_LABEL}={state.name or '<name>'}")
-    code = Code.NOT_LOADED_YET if state.transition == Transition.IN_PROGRESS else \
-        Code.UNEXPLAINED
+            f"{ISVC_LABEL}={state.name or '<name>'}",
+        )
+    code = Code.NOT_LOADED_YET if state.transition == Transition.IN_PROGRESS else Code.UNEXPLAINED
     return Finding(
-        code, f"no known cause found: {describe(state, _running(context))}", tuple(seen),
-        f"kubectl -n {context.namespace} describe inferenceservice {state.name}")
+        code,
+        f"no known cause found: {describe(state, _running(context))}",
+        tuple(seen),
+        f"kubectl -n {context.namespace} describe inferenceservice {state.name}",
+    )
 
 
 def _collect_commands(context: _Context, missing: list[str]) -> list[str]:
@@ -742,5 +1000,6 @@ def _collect_commands(context: _Context, missing: list[str]) -> list[str]:
         "status": f"kubectl -n {namespace} get inferenceservice {name} -o yaml",
         "pods": f"kubectl -n {namespace} get pods -l {selector} -o yaml",
         "logs": f"kubectl -n {namespace} logs -l {selector} --all-containers --prefix",
-        "events": f"kubectl -n {namespace} get events -o yaml"}
+        "events": f"kubectl -n {namespace} get events -o yaml",
+    }
     return [commands[kind] for kind in missing]

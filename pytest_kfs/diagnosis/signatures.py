@@ -39,153 +39,267 @@ class Signature:
             at = line.find(literal)
             if at == -1:
                 continue
-            if self.near is None or self.near.search(line[max(0, at - 300):at + 300]):
+            if self.near is None or self.near.search(line[max(0, at - 300) : at + 300]):
                 return at
         return None
 
 
-_WEBHOOK_FIX = ("kubectl -n kserve get pods,endpoints && kubectl get "
-                "mutatingwebhookconfigurations,validatingwebhookconfigurations | grep -i kserve "
-                "# KServe's controller must run and its webhook certificate must name the "
-                "Service (cert-manager Certificate kserve-serving-cert)")
+_WEBHOOK_FIX = (
+    "kubectl -n kserve get pods,endpoints && kubectl get "
+    "mutatingwebhookconfigurations,validatingwebhookconfigurations | grep -i kserve "
+    "# KServe's controller must run and its webhook certificate must name the "
+    "Service (cert-manager Certificate kserve-serving-cert)"
+)
 
 SIGNATURES: tuple[Signature, ...] = (
-    Signature(Code.WEBHOOK_UNAVAILABLE, ("failed calling webhook", "failed to call webhook"),
-              "the API server cannot call KServe's admission webhook, so it refuses the "
-              "InferenceService before KServe sees it", _WEBHOOK_FIX),
-    Signature(Code.QUOTA_EXCEEDED, ("exceeded quota", "failed quota", "must specify limits",
-                                    "must specify requests", "must specify memory",
-                                    "must specify cpu"),
-              "a ResourceQuota in {namespace} refuses the predictor pods",
-              "kubectl -n {namespace} describe resourcequota,limitrange # set "
-              "spec.predictor.model.resources requests and limits, or raise the quota"),
-    Signature(Code.PVC_MISSING, ("persistentvolumeclaim", "PersistentVolumeClaim"),
-              "the PersistentVolumeClaim named by {uri} is missing or not bound",
-              "kubectl -n {namespace} get pvc # create the claim, or fix the pvc:// name",
-              near=re.compile(r"not found|unbound|not bound")),
-    Signature(Code.GPU_DRIVER_MISMATCH, (
-        "CUDA driver version is insufficient", "unsatisfied condition: cuda",
-        "NVIDIA driver on your system is too old", "no CUDA-capable device"),
-              "the node's NVIDIA driver is older than the CUDA the image needs",
-              "schedule onto nodes with a newer driver (nodeSelector), or use an image built "
-              "for an older CUDA"),
-    Signature(Code.POD_UNSCHEDULABLE, ("nodes are available", "Insufficient nvidia.com/gpu"),
-              "no node can take the predictor pod",
-              "kubectl -n {namespace} describe pod -l "
-              "serving.kserve.io/inferenceservice={name} # free or add nodes, or lower "
-              "requests; check nodeSelector, affinity and tolerations"),
-    Signature(Code.IMAGE_PULL_FAILED, (
-        "Failed to pull image", "ErrImagePull", "ImagePullBackOff", "Unable to fetch image",
-        "failed to resolve image to digest", "pull access denied"),
-              "an image of the predictor cannot be pulled (or, in Knative mode, resolved to a "
-              "digest)",
-              "check the image and registry access from the nodes; in Knative mode, skip tag "
-              "resolution for the registry (config-deployment registries-skipping-tag-"
-              "resolving) or give the image by digest"),
-    Signature(Code.POD_EVICTED, (
-        "Usage of EmptyDir volume", "ephemeral local storage usage exceeds",
-        "The node was low on resource"),
-              "the kubelet evicted the predictor pod: it used more disk (an emptyDir, ephemeral "
-              "storage) or memory than the node or its limit allows",
-              "raise the limit the message names (e.g. the model emptyDir's sizeLimit, "
-              "resources.limits.ephemeral-storage), or give the model a volume of its own"),
-    Signature(Code.OOM_KILLED, ("OOMKilled",),
-              "a container of the predictor ran out of memory",
-              "raise spec.predictor.model.resources.limits.memory (or the initializer's "
-              "memoryLimit in inferenceservice-config)"),
-    Signature(Code.S3_CREDENTIALS_INVALID, (
-        "InvalidAccessKeyId", "SignatureDoesNotMatch", "NoCredentialsError",
-        "Unable to locate credentials", "AssumeRoleWithWebIdentity", "InvalidClientTokenId",
-        "NoCredentialProviders",
-        # botocore found no key, so it asks the EC2 metadata server for a role's credentials
-        "/latest/meta-data/iam/security-credentia",
-        # kserve-storage's own words (v0.20.0 storage_errors.py)
-        "Invalid AWS credentials", "S3 authentication failed"),
-              "S3 rejects the credentials the storage initializer sends, or it finds none",
-              "kubectl -n {namespace} get serviceaccount -o yaml # the service account's "
-              "secret needs AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or a working IRSA role) "
-              "for {uri}"),
-    Signature(Code.S3_BUCKET_MISSING, ("NoSuchBucket", "S3 bucket '", "S3 resource '"),
-              "the S3 bucket of {uri} does not exist at that endpoint",
-              "aws s3 ls --endpoint-url <endpoint> # fix storageUri or the "
-              "serving.kserve.io/s3-endpoint annotation",
-              near=re.compile(r"NoSuchBucket|does not exist|not found")),
+    Signature(
+        Code.WEBHOOK_UNAVAILABLE,
+        ("failed calling webhook", "failed to call webhook"),
+        "the API server cannot call KServe's admission webhook, so it refuses the "
+        "InferenceService before KServe sees it",
+        _WEBHOOK_FIX,
+    ),
+    Signature(
+        Code.QUOTA_EXCEEDED,
+        (
+            "exceeded quota",
+            "failed quota",
+            "must specify limits",
+            "must specify requests",
+            "must specify memory",
+            "must specify cpu",
+        ),
+        "a ResourceQuota in {namespace} refuses the predictor pods",
+        "kubectl -n {namespace} describe resourcequota,limitrange # set "
+        "spec.predictor.model.resources requests and limits, or raise the quota",
+    ),
+    Signature(
+        Code.PVC_MISSING,
+        ("persistentvolumeclaim", "PersistentVolumeClaim"),
+        "the PersistentVolumeClaim named by {uri} is missing or not bound",
+        "kubectl -n {namespace} get pvc # create the claim, or fix the pvc:// name",
+        near=re.compile(r"not found|unbound|not bound"),
+    ),
+    Signature(
+        Code.GPU_DRIVER_MISMATCH,
+        (
+            "CUDA driver version is insufficient",
+            "unsatisfied condition: cuda",
+            "NVIDIA driver on your system is too old",
+            "no CUDA-capable device",
+        ),
+        "the node's NVIDIA driver is older than the CUDA the image needs",
+        "schedule onto nodes with a newer driver (nodeSelector), or use an image built "
+        "for an older CUDA",
+    ),
+    Signature(
+        Code.POD_UNSCHEDULABLE,
+        ("nodes are available", "Insufficient nvidia.com/gpu"),
+        "no node can take the predictor pod",
+        "kubectl -n {namespace} describe pod -l "
+        "serving.kserve.io/inferenceservice={name} # free or add nodes, or lower "
+        "requests; check nodeSelector, affinity and tolerations",
+    ),
+    Signature(
+        Code.IMAGE_PULL_FAILED,
+        (
+            "Failed to pull image",
+            "ErrImagePull",
+            "ImagePullBackOff",
+            "Unable to fetch image",
+            "failed to resolve image to digest",
+            "pull access denied",
+        ),
+        "an image of the predictor cannot be pulled (or, in Knative mode, resolved to a digest)",
+        "check the image and registry access from the nodes; in Knative mode, skip tag "
+        "resolution for the registry (config-deployment registries-skipping-tag-"
+        "resolving) or give the image by digest",
+    ),
+    Signature(
+        Code.POD_EVICTED,
+        (
+            "Usage of EmptyDir volume",
+            "ephemeral local storage usage exceeds",
+            "The node was low on resource",
+        ),
+        "the kubelet evicted the predictor pod: it used more disk (an emptyDir, ephemeral "
+        "storage) or memory than the node or its limit allows",
+        "raise the limit the message names (e.g. the model emptyDir's sizeLimit, "
+        "resources.limits.ephemeral-storage), or give the model a volume of its own",
+    ),
+    Signature(
+        Code.OOM_KILLED,
+        ("OOMKilled",),
+        "a container of the predictor ran out of memory",
+        "raise spec.predictor.model.resources.limits.memory (or the initializer's "
+        "memoryLimit in inferenceservice-config)",
+    ),
+    Signature(
+        Code.S3_CREDENTIALS_INVALID,
+        (
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "NoCredentialsError",
+            "Unable to locate credentials",
+            "AssumeRoleWithWebIdentity",
+            "InvalidClientTokenId",
+            "NoCredentialProviders",
+            # botocore found no key, so it asks the EC2 metadata server for a role's credentials
+            "/latest/meta-data/iam/security-credentia",
+            # kserve-storage's own words (v0.20.0 storage_errors.py)
+            "Invalid AWS credentials",
+            "S3 authentication failed",
+        ),
+        "S3 rejects the credentials the storage initializer sends, or it finds none",
+        "kubectl -n {namespace} get serviceaccount -o yaml # the service account's "
+        "secret needs AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or a working IRSA role) "
+        "for {uri}",
+    ),
+    Signature(
+        Code.S3_BUCKET_MISSING,
+        ("NoSuchBucket", "S3 bucket '", "S3 resource '"),
+        "the S3 bucket of {uri} does not exist at that endpoint",
+        "aws s3 ls --endpoint-url <endpoint> # fix storageUri or the "
+        "serving.kserve.io/s3-endpoint annotation",
+        near=re.compile(r"NoSuchBucket|does not exist|not found"),
+    ),
     # HeadBucket, kserve-storage's first S3 request, is a HEAD: its 403 carries no reason (on
     # AWS too), so an unknown key and a key without s3:ListBucket read the same.
-    Signature(Code.S3_ACCESS_DENIED, (
-        "(403) when calling the HeadBucket operation", "S3 error [403]"),
-              "S3 answers 403 Forbidden to the storage initializer's first request (HeadBucket "
-              "for {uri}): the access key is unknown to that endpoint, or it lacks "
-              "s3:ListBucket on the bucket (a HEAD answer says no more)",
-              "aws s3api list-objects-v2 --bucket <bucket> --max-keys 1 --endpoint-url "
-              "<endpoint> # with the secret's key: InvalidAccessKeyId means a wrong key, "
-              "AccessDenied a missing grant of s3:ListBucket and s3:GetObject"),
-    Signature(Code.S3_ACCESS_DENIED, (
-        "minio.error.AccessDenied", "(AccessDenied)", "<Code>AccessDenied</Code>",
-        "Access denied to S3 resource"),
-              "S3 denies the storage initializer's credentials access to {uri}",
-              "grant s3:ListBucket and s3:GetObject on the bucket to the key in the service "
-              "account's secret (or its IAM role)", sources=INITIALIZER),
-    Signature(Code.AZURE_AUTH_FAILED, (
-        "AuthenticationFailed", "Server failed to authenticate the request",
-        "Azure authentication failed",
-        "ClientAuthenticationError", "AuthorizationPermissionMismatch"),
-              "Azure Blob Storage refuses the storage initializer's credentials",
-              "check AZ_CLIENT_ID / AZ_CLIENT_SECRET / AZ_TENANT_ID (or the SAS) in the service "
-              "account's secret, and the container's role assignment"),
-    Signature(Code.STORAGE_URI_INVALID, (
-        "Cannot recognize storage type", "are the current available storage type",
-        "Local path file://"),
-              "KServe cannot use storageUri {uri}: no scheme, a scheme it does not support, or "
-              "file:// (a path inside the initializer's container, where nothing is mounted)",
-              "set spec.predictor.model.storageUri to gs://, s3://, pvc://, https:// or hf:// "
-              "(pvc://CLAIM/PATH for a volume)"),
-    Signature(Code.MODEL_PATH_MISSING, (
-        "No such file or directory: '/mnt/models'", "Could not find base path /mnt/models",
-        "/mnt/models not found"),
-              "the model server has no /mnt/models: no storage initializer ran for this pod "
-              "(a storageUri without scheme, or a namespace KServe's pod webhook skips, such "
-              "as KServe's own or one labelled control-plane)",
-              "kubectl -n {namespace} get pod -l serving.kserve.io/inferenceservice={name} -o "
-              "jsonpath='{{.items[0].spec.initContainers[*].name}}' # expect "
-              "storage-initializer; deploy into a namespace of your own"),
-    Signature(Code.MODEL_NOT_FOUND, (
-        "ailed to locate model file", "ail to locate model file", "Model file not found",
-        "No model found in", "LocalFileSystem::Open"),
-              "the storage path {uri} holds no model file the runtime can load",
-              "list the path and fix storageUri (a folder with the model file in the layout "
-              "the runtime expects)"),
-    Signature(Code.STORAGE_UNREACHABLE, (
-        "Temporary failure in name resolution", "Name or service not known",
-        "Connection refused", "Failed to establish a new connection",
-        "Could not connect to the endpoint URL", "CERTIFICATE_VERIFY_FAILED",
-        "certificate verify failed", "ConnectTimeoutError", "Network is unreachable",
-        "ProxyError", "Failed to connect to HTTP endpoint", "Failed to connect to S3 endpoint",
-        "Failed to connect to GCS endpoint", "Failed to connect to Azure endpoint",
-        "Max retries exceeded"),
-              "the storage initializer cannot reach the storage endpoint of {uri} (DNS, "
-              "connection, proxy or TLS)",
-              "check DNS and egress from the namespace {namespace}, any proxy settings, and "
-              "the endpoint annotations (serving.kserve.io/s3-endpoint, s3-usehttps, "
-              "s3-verifyssl)", sources=INITIALIZER),
-    Signature(Code.RUNTIME_UNSUPPORTED, (
-        "no runtime found to support", "No runtime found to support", "NoSupportingRuntime"),
-              "no installed ServingRuntime supports this model's format and protocol",
-              "kubectl get clusterservingruntimes,servingruntimes -A # install the runtime, or "
-              "fix spec.predictor.model.modelFormat / runtime"),
-    Signature(Code.WORKLOAD_IDENTITY_API_DISABLED, (
-        "IAM Service Account Credentials API has not been used",),
-              "the GKE metadata server cannot mint tokens: the IAM Service Account "
-              "Credentials API is disabled in the project",
-              "gcloud services enable iamcredentials.googleapis.com --project=<project>"),
-    Signature(Code.MODEL_LOAD_FAILED, (
-        "fail to load model", "Failed to load model", "load failed", "InconsistentVersionWarning",
-        "Trying to unpickle estimator", "joblib.load(", "UnpicklingError",
-        "pickle.load(", "No module named 'sklearn", "XGBoostError"),
-              "the model server cannot load the model file: usually a model saved with "
-              "another version of the framework than the runtime's, or a corrupt file",
-              "save the model with the runtime's framework version (or pick a runtime version "
-              "that matches), then redeploy", sources=MODEL_SERVER),
+    Signature(
+        Code.S3_ACCESS_DENIED,
+        ("(403) when calling the HeadBucket operation", "S3 error [403]"),
+        "S3 answers 403 Forbidden to the storage initializer's first request (HeadBucket "
+        "for {uri}): the access key is unknown to that endpoint, or it lacks "
+        "s3:ListBucket on the bucket (a HEAD answer says no more)",
+        "aws s3api list-objects-v2 --bucket <bucket> --max-keys 1 --endpoint-url "
+        "<endpoint> # with the secret's key: InvalidAccessKeyId means a wrong key, "
+        "AccessDenied a missing grant of s3:ListBucket and s3:GetObject",
+    ),
+    Signature(
+        Code.S3_ACCESS_DENIED,
+        (
+            "minio.error.AccessDenied",
+            "(AccessDenied)",
+            "<Code>AccessDenied</Code>",
+            "Access denied to S3 resource",
+        ),
+        "S3 denies the storage initializer's credentials access to {uri}",
+        "grant s3:ListBucket and s3:GetObject on the bucket to the key in the service "
+        "account's secret (or its IAM role)",
+        sources=INITIALIZER,
+    ),
+    Signature(
+        Code.AZURE_AUTH_FAILED,
+        (
+            "AuthenticationFailed",
+            "Server failed to authenticate the request",
+            "Azure authentication failed",
+            "ClientAuthenticationError",
+            "AuthorizationPermissionMismatch",
+        ),
+        "Azure Blob Storage refuses the storage initializer's credentials",
+        "check AZ_CLIENT_ID / AZ_CLIENT_SECRET / AZ_TENANT_ID (or the SAS) in the service "
+        "account's secret, and the container's role assignment",
+    ),
+    Signature(
+        Code.STORAGE_URI_INVALID,
+        (
+            "Cannot recognize storage type",
+            "are the current available storage type",
+            "Local path file://",
+        ),
+        "KServe cannot use storageUri {uri}: no scheme, a scheme it does not support, or "
+        "file:// (a path inside the initializer's container, where nothing is mounted)",
+        "set spec.predictor.model.storageUri to gs://, s3://, pvc://, https:// or hf:// "
+        "(pvc://CLAIM/PATH for a volume)",
+    ),
+    Signature(
+        Code.MODEL_PATH_MISSING,
+        (
+            "No such file or directory: '/mnt/models'",
+            "Could not find base path /mnt/models",
+            "/mnt/models not found",
+        ),
+        "the model server has no /mnt/models: no storage initializer ran for this pod "
+        "(a storageUri without scheme, or a namespace KServe's pod webhook skips, such "
+        "as KServe's own or one labelled control-plane)",
+        "kubectl -n {namespace} get pod -l serving.kserve.io/inferenceservice={name} -o "
+        "jsonpath='{{.items[0].spec.initContainers[*].name}}' # expect "
+        "storage-initializer; deploy into a namespace of your own",
+    ),
+    Signature(
+        Code.MODEL_NOT_FOUND,
+        (
+            "ailed to locate model file",
+            "ail to locate model file",
+            "Model file not found",
+            "No model found in",
+            "LocalFileSystem::Open",
+        ),
+        "the storage path {uri} holds no model file the runtime can load",
+        "list the path and fix storageUri (a folder with the model file in the layout "
+        "the runtime expects)",
+    ),
+    Signature(
+        Code.STORAGE_UNREACHABLE,
+        (
+            "Temporary failure in name resolution",
+            "Name or service not known",
+            "Connection refused",
+            "Failed to establish a new connection",
+            "Could not connect to the endpoint URL",
+            "CERTIFICATE_VERIFY_FAILED",
+            "certificate verify failed",
+            "ConnectTimeoutError",
+            "Network is unreachable",
+            "ProxyError",
+            "Failed to connect to HTTP endpoint",
+            "Failed to connect to S3 endpoint",
+            "Failed to connect to GCS endpoint",
+            "Failed to connect to Azure endpoint",
+            "Max retries exceeded",
+        ),
+        "the storage initializer cannot reach the storage endpoint of {uri} (DNS, "
+        "connection, proxy or TLS)",
+        "check DNS and egress from the namespace {namespace}, any proxy settings, and "
+        "the endpoint annotations (serving.kserve.io/s3-endpoint, s3-usehttps, "
+        "s3-verifyssl)",
+        sources=INITIALIZER,
+    ),
+    Signature(
+        Code.RUNTIME_UNSUPPORTED,
+        ("no runtime found to support", "No runtime found to support", "NoSupportingRuntime"),
+        "no installed ServingRuntime supports this model's format and protocol",
+        "kubectl get clusterservingruntimes,servingruntimes -A # install the runtime, or "
+        "fix spec.predictor.model.modelFormat / runtime",
+    ),
+    Signature(
+        Code.WORKLOAD_IDENTITY_API_DISABLED,
+        ("IAM Service Account Credentials API has not been used",),
+        "the GKE metadata server cannot mint tokens: the IAM Service Account "
+        "Credentials API is disabled in the project",
+        "gcloud services enable iamcredentials.googleapis.com --project=<project>",
+    ),
+    Signature(
+        Code.MODEL_LOAD_FAILED,
+        (
+            "fail to load model",
+            "Failed to load model",
+            "load failed",
+            "InconsistentVersionWarning",
+            "Trying to unpickle estimator",
+            "joblib.load(",
+            "UnpicklingError",
+            "pickle.load(",
+            "No module named 'sklearn",
+            "XGBoostError",
+        ),
+        "the model server cannot load the model file: usually a model saved with "
+        "another version of the framework than the runtime's, or a corrupt file",
+        "save the model with the runtime's framework version (or pick a runtime version "
+        "that matches), then redeploy",
+        sources=MODEL_SERVER,
+    ),
 )
 
 

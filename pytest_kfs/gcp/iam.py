@@ -34,8 +34,11 @@ class PublishedRoles:
         the permissions cut from them)."""
         if role not in self.permissions:
             return False
-        return role not in self.trimmed or permission in self.kept_permissions or \
-            permission.startswith(self.kept_prefixes)
+        return (
+            role not in self.trimmed
+            or permission in self.kept_permissions
+            or permission.startswith(self.kept_prefixes)
+        )
 
 
 def load_published_roles() -> PublishedRoles:
@@ -44,9 +47,11 @@ def load_published_roles() -> PublishedRoles:
 
     return PublishedRoles(
         permissions={role: frozenset(kept) for role, kept in published_roles.ROLES.items()},
-        source=published_roles.SOURCE, trimmed=frozenset(published_roles.ROLES),
+        source=published_roles.SOURCE,
+        trimmed=frozenset(published_roles.ROLES),
         kept_prefixes=published_roles.KEPT_PREFIXES,
-        kept_permissions=published_roles.KEPT_PERMISSIONS)
+        kept_permissions=published_roles.KEPT_PERMISSIONS,
+    )
 
 
 PUBLISHED_ROLES = load_published_roles()
@@ -56,8 +61,9 @@ ROLE_PERMISSIONS: Mapping[str, frozenset[str]] = PUBLISHED_ROLES.permissions
 BUCKET_ONLY_ROLES = frozenset(role for role in ROLE_PERMISSIONS if ".legacy" in role)
 BASIC_ROLES = frozenset({"roles/viewer", "roles/editor", "roles/owner"})
 # Roles that read a model but grant more than serving needs.
-OVERBROAD_READ_ROLES = frozenset({"roles/storage.admin", "roles/storage.objectAdmin",
-                                  "roles/storage.objectUser"})
+OVERBROAD_READ_ROLES = frozenset(
+    {"roles/storage.admin", "roles/storage.objectAdmin", "roles/storage.objectUser"}
+)
 
 
 def permissions_of(role: str) -> frozenset[str]:
@@ -79,8 +85,9 @@ class Principal:
         return Principal(email, frozenset({f"serviceAccount:{email}", "allAuthenticatedUsers"}))
 
     @staticmethod
-    def kubernetes_service_account(project_id: str, project_number: str, namespace: str,
-                                   name: str) -> Principal:
+    def kubernetes_service_account(
+        project_id: str, project_number: str, namespace: str, name: str
+    ) -> Principal:
         """A Workload Identity federated KSA principal (unannotated KSA on a WI node pool)."""
         pool = f"{project_id}.svc.id.goog"
         members = {
@@ -114,16 +121,21 @@ class Binding:
     def from_json(data: Mapping[str, Any]) -> Binding:
         """From a JSON policy binding."""
         condition = data.get("condition") or {}
-        return Binding(role=data["role"], members=tuple(data.get("members", [])),
-                       condition=condition.get("expression"),
-                       condition_title=condition.get("title"))
+        return Binding(
+            role=data["role"],
+            members=tuple(data.get("members", [])),
+            condition=condition.get("expression"),
+            condition_title=condition.get("title"),
+        )
 
     def to_json(self) -> dict[str, Any]:
         """As a JSON policy binding."""
         data: dict[str, Any] = {"role": self.role, "members": list(self.members)}
         if self.condition:
-            data["condition"] = {"expression": self.condition,
-                                 "title": self.condition_title or "condition"}
+            data["condition"] = {
+                "expression": self.condition,
+                "title": self.condition_title or "condition",
+            }
         return data
 
 
@@ -160,8 +172,11 @@ def _evaluate_atom(atom: str, request: Request) -> bool:
     if lhs == "resource.name":
         subject = request.resource_name
     elif lhs == "resource.type":
-        subject = ("storage.googleapis.com/Object" if "/objects/" in request.resource_name
-                   else "storage.googleapis.com/Bucket")
+        subject = (
+            "storage.googleapis.com/Object"
+            if "/objects/" in request.resource_name
+            else "storage.googleapis.com/Bucket"
+        )
     else:
         subject = request.list_prefix if request.permission == LIST else ""
     if match["method"] == "startsWith":
@@ -176,8 +191,10 @@ def condition_holds(expression: str | None, request: Request) -> bool:
     """Evaluate the CEL subset used for storage conditions (`||` of `&&` of atoms)."""
     if not expression:
         return True
-    return any(all(_evaluate_atom(atom, request) for atom in disjunct.split("&&"))
-               for disjunct in expression.split("||"))
+    return any(
+        all(_evaluate_atom(atom, request) for atom in disjunct.split("&&"))
+        for disjunct in expression.split("||")
+    )
 
 
 @dataclass(frozen=True)
@@ -189,9 +206,12 @@ class Decision:
     level: str | None = None
 
 
-def evaluate(principal: Principal, request: Request,
-             policies: Iterable[tuple[str, Iterable[Binding]]],
-             permissions: Callable[[str], frozenset[str]] = permissions_of) -> Decision:
+def evaluate(
+    principal: Principal,
+    request: Request,
+    policies: Iterable[tuple[str, Iterable[Binding]]],
+    permissions: Callable[[str], frozenset[str]] = permissions_of,
+) -> Decision:
     """Allow policies are additive: the first matching binding at any level grants.
 
     `permissions` maps a role to what it grants: Google's published roles unless an enforcer
@@ -226,24 +246,41 @@ class Explanation:
     overbroad: tuple[Binding, ...]
 
 
-def explain(principal: Principal, bucket: str, sample_object: str,
-            policies: Iterable[tuple[str, Iterable[Binding]]],
-            needed: Iterable[str] = (LIST, GET)) -> Explanation:
+def explain(
+    principal: Principal,
+    bucket: str,
+    sample_object: str,
+    policies: Iterable[tuple[str, Iterable[Binding]]],
+    needed: Iterable[str] = (LIST, GET),
+) -> Explanation:
     """For each needed permission, the bindings that grant it; flag roles broader than needed."""
     levels = [(level, list(bindings)) for level, bindings in policies]
     granting: dict[str, list[Binding]] = {}
     for permission in needed:
-        resource = bucket_resource(bucket) if permission == LIST else object_resource(
-            bucket, sample_object)
-        request = Request(permission, resource, list_prefix=sample_object.rsplit("/", 1)[0] + "/"
-                          if "/" in sample_object else "")
+        resource = (
+            bucket_resource(bucket)
+            if permission == LIST
+            else object_resource(bucket, sample_object)
+        )
+        request = Request(
+            permission,
+            resource,
+            list_prefix=sample_object.rsplit("/", 1)[0] + "/" if "/" in sample_object else "",
+        )
         granting[permission] = [
-            binding for _, bindings in levels for binding in bindings
+            binding
+            for _, bindings in levels
+            for binding in bindings
             if permission in permissions_of(binding.role)
             and any(principal.matches(member) for member in binding.members)
-            and condition_holds(binding.condition, request)]
-    overbroad = tuple(binding for _, bindings in levels for binding in bindings
-                      if (binding.role in OVERBROAD_READ_ROLES or binding.role in BASIC_ROLES)
-                      and any(principal.matches(member) for member in binding.members))
+            and condition_holds(binding.condition, request)
+        ]
+    overbroad = tuple(
+        binding
+        for _, bindings in levels
+        for binding in bindings
+        if (binding.role in OVERBROAD_READ_ROLES or binding.role in BASIC_ROLES)
+        and any(principal.matches(member) for member in binding.members)
+    )
     missing = tuple(permission for permission, found in granting.items() if not found)
     return Explanation(granting, missing, overbroad)

@@ -32,8 +32,9 @@ class SecretSummary:
     unparseable_key: bool = False
 
 
-def summarize_secret(name: str, data: dict[str, str] | None,
-                     gcs_file: str = GCS_KEY_FILE) -> SecretSummary:
+def summarize_secret(
+    name: str, data: dict[str, str] | None, gcs_file: str = GCS_KEY_FILE
+) -> SecretSummary:
     """Key names and, for a GCS key file, who it is for: never the values."""
     data = data or {}
     summary = SecretSummary(name=name, keys=tuple(sorted(data)))
@@ -41,9 +42,13 @@ def summarize_secret(name: str, data: dict[str, str] | None,
         return summary
     try:
         key = json.loads(base64.b64decode(data[gcs_file]))
-        return SecretSummary(name=name, keys=summary.keys, key_type=key.get("type"),
-                             client_email=key.get("client_email"),
-                             private_key_id=key.get("private_key_id"))
+        return SecretSummary(
+            name=name,
+            keys=summary.keys,
+            key_type=key.get("type"),
+            client_email=key.get("client_email"),
+            private_key_id=key.get("private_key_id"),
+        )
     except (ValueError, TypeError, AttributeError):
         return SecretSummary(name=name, keys=summary.keys, unparseable_key=True)
 
@@ -51,8 +56,11 @@ def summarize_secret(name: str, data: dict[str, str] | None,
 def service_account_summary(account: dict[str, Any]) -> dict[str, Any]:
     """A ServiceAccount (as the API returns it) as the evidence keeps it."""
     metadata = account.get("metadata") or {}
-    return {"name": metadata.get("name"), "annotations": dict(metadata.get("annotations") or {}),
-            "secrets": [ref.get("name") for ref in account.get("secrets") or []]}
+    return {
+        "name": metadata.get("name"),
+        "annotations": dict(metadata.get("annotations") or {}),
+        "secrets": [ref.get("name") for ref in account.get("secrets") or []],
+    }
 
 
 @dataclass(frozen=True)
@@ -71,14 +79,19 @@ class ServingIdentity:
             return f"key file in secret {self.secret} -> {self.principal}"
         if self.source == "workload-identity":
             return f"Workload Identity -> {self.gsa}"
-        return ("no key and no Workload Identity annotation: the node's service account on "
-                "GKE, or an anonymous client off GCP")
+        return (
+            "no key and no Workload Identity annotation: the node's service account on "
+            "GKE, or an anonymous client off GCP"
+        )
 
 
-def resolve_identity(isvc_annotations: dict[str, str], service_account: dict[str, Any] | None,
-                     secrets: dict[str, SecretSummary],
-                     annotation_key: str = DEFAULT_SECRET_ANNOTATION,
-                     gcs_file: str = GCS_KEY_FILE) -> ServingIdentity:
+def resolve_identity(
+    isvc_annotations: dict[str, str],
+    service_account: dict[str, Any] | None,
+    secrets: dict[str, SecretSummary],
+    annotation_key: str = DEFAULT_SECRET_ANNOTATION,
+    gcs_file: str = GCS_KEY_FILE,
+) -> ServingIdentity:
     """The identity KServe's webhook gives the storage-initializer."""
     notes = []
     named = isvc_annotations.get(annotation_key)
@@ -100,8 +113,9 @@ def resolve_identity(isvc_annotations: dict[str, str], service_account: dict[str
     return ServingIdentity("ambient", None, notes=tuple(notes))
 
 
-def read_identity(cluster: Any, namespace: str, account: str
-                  ) -> tuple[ServingIdentity, dict[str, str] | None] | None:
+def read_identity(
+    cluster: Any, namespace: str, account: str
+) -> tuple[ServingIdentity, dict[str, str] | None] | None:
     """Read a service account and its secrets, and resolve the identity KServe would give it;
     also the chosen key secret's data (in memory only). None when the account is missing."""
     from kubernetes.client.rest import ApiException
@@ -122,8 +136,9 @@ def read_identity(cluster: Any, namespace: str, account: str
     return identity_of_account(summary, raw)
 
 
-def identity_of_account(account: dict[str, Any], secret_data: dict[str, dict[str, str]]
-                        ) -> tuple[ServingIdentity, dict[str, str] | None]:
+def identity_of_account(
+    account: dict[str, Any], secret_data: dict[str, dict[str, str]]
+) -> tuple[ServingIdentity, dict[str, str] | None]:
     """The identity KServe gives pods of `account` (a service_account_summary), from the data
     of the secrets that could be read; and the chosen key secret's data."""
     summaries = {name: summarize_secret(name, data) for name, data in secret_data.items()}

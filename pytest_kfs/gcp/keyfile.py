@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-GOOGLE_TOKEN_URIS = ("https://oauth2.googleapis.com/token",
-                     "https://accounts.google.com/o/oauth2/token",
-                     "https://www.googleapis.com/oauth2/v4/token")
+GOOGLE_TOKEN_URIS = (
+    "https://oauth2.googleapis.com/token",
+    "https://accounts.google.com/o/oauth2/token",
+    "https://www.googleapis.com/oauth2/v4/token",
+)
 _TEXT_FIELDS = ("client_email", "private_key", "token_uri")
 
 
@@ -22,10 +24,14 @@ def key_problem(info: object) -> str | None:
         return f"it is not a JSON object (it is a {type(info).__name__})"
     if info.get("type") != "service_account":
         kind = info.get("type")
-        return (f"its type is {kind!r}, not service_account" if isinstance(kind, str) and
-                len(kind) < 40 and kind.isprintable() else "its type is not service_account")
-    wrong = [name for name in _TEXT_FIELDS
-             if not isinstance(info.get(name), str) or not info.get(name)]
+        return (
+            f"its type is {kind!r}, not service_account"
+            if isinstance(kind, str) and len(kind) < 40 and kind.isprintable()
+            else "its type is not service_account"
+        )
+    wrong = [
+        name for name in _TEXT_FIELDS if not isinstance(info.get(name), str) or not info.get(name)
+    ]
     if wrong:
         return f"it lacks {', '.join(wrong)} (or they are not text)"
     key = str(info["private_key"])

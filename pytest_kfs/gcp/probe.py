@@ -25,7 +25,7 @@ from pytest_kfs.kube.cluster import Cluster
 MARKER = "KFS-PROBE "
 DEFAULT_IMAGE = "kserve/storage-initializer:v0.15.2"
 
-PROBE_SCRIPT = r'''
+PROBE_SCRIPT = r"""
 import json, sys
 uri = sys.argv[1]
 out = {"uri": uri}
@@ -77,7 +77,7 @@ try:
 except Exception as error:
     out["error"] = repr(error)[:600]
 print("KFS-PROBE " + json.dumps(out), flush=True)
-'''
+"""
 
 
 @dataclass(frozen=True)
@@ -105,42 +105,67 @@ class ProbeResult:
         """Parse the probe's one JSON line."""
         for line in reversed(log.splitlines()):
             if line.startswith(MARKER):
-                data = json.loads(line[len(MARKER):])
+                data = json.loads(line[len(MARKER) :])
                 return ProbeResult(
-                    completed=True, credential_type=data.get("credential_type"),
+                    completed=True,
+                    credential_type=data.get("credential_type"),
                     principal=data.get("principal"),
                     held=tuple(data["held"]) if "held" in data else None,
-                    listed=data.get("listed"), read=data.get("read"),
+                    listed=data.get("listed"),
+                    read=data.get("read"),
                     list_error=data.get("listed_error", ""),
                     read_error=data.get("read_error", ""),
                     refresh_error=data.get("refresh_error", ""),
-                    detail=data.get("error", ""))
+                    detail=data.get("error", ""),
+                )
         return ProbeResult(False, detail="the probe printed no result: " + log[-300:])
 
 
-def job_manifest(name: str, storage_uri: str, service_account: str,
-                 identity: ServingIdentity, image: str = DEFAULT_IMAGE,
-                 gcs_file: str = GCS_KEY_FILE) -> dict[str, Any]:
+def job_manifest(
+    name: str,
+    storage_uri: str,
+    service_account: str,
+    identity: ServingIdentity,
+    image: str = DEFAULT_IMAGE,
+    gcs_file: str = GCS_KEY_FILE,
+) -> dict[str, Any]:
     """The probe Job, mounted as KServe's webhook mounts the storage-initializer."""
     container: dict[str, Any] = {
-        "name": "probe", "image": image, "command": ["python3", "-c", PROBE_SCRIPT],
-        "args": [storage_uri], "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}},
+        "name": "probe",
+        "image": image,
+        "command": ["python3", "-c", PROBE_SCRIPT],
+        "args": [storage_uri],
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}},
     }
     volumes = []
     if identity.source == "key-secret" and identity.secret:
         volumes.append({"name": "user-gcp-sa", "secret": {"secretName": identity.secret}})
-        container["volumeMounts"] = [{"name": "user-gcp-sa", "mountPath": "/var/secrets/",
-                                      "readOnly": True}]
-        container["env"] = [{"name": "GOOGLE_APPLICATION_CREDENTIALS",
-                             "value": f"/var/secrets/{gcs_file}"}]
+        container["volumeMounts"] = [
+            {"name": "user-gcp-sa", "mountPath": "/var/secrets/", "readOnly": True}
+        ]
+        container["env"] = [
+            {"name": "GOOGLE_APPLICATION_CREDENTIALS", "value": f"/var/secrets/{gcs_file}"}
+        ]
     return {
-        "apiVersion": "batch/v1", "kind": "Job",
-        "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "pytest-kfs",
-                                              "pytest-kfs/role": "probe"}},
-        "spec": {"backoffLimit": 0, "ttlSecondsAfterFinished": 300, "template": {
-            "metadata": {"labels": {"pytest-kfs/role": "probe"}},
-            "spec": {"serviceAccountName": service_account, "restartPolicy": "Never",
-                     "containers": [container], "volumes": volumes}}},
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "labels": {"app.kubernetes.io/managed-by": "pytest-kfs", "pytest-kfs/role": "probe"},
+        },
+        "spec": {
+            "backoffLimit": 0,
+            "ttlSecondsAfterFinished": 300,
+            "template": {
+                "metadata": {"labels": {"pytest-kfs/role": "probe"}},
+                "spec": {
+                    "serviceAccountName": service_account,
+                    "restartPolicy": "Never",
+                    "containers": [container],
+                    "volumes": volumes,
+                },
+            },
+        },
     }
 
 
@@ -155,9 +180,12 @@ def _probe_pod(cluster: Cluster, namespace: str, job: str, deadline: float) -> s
     while time.monotonic() < deadline:
         stream = watch.Watch()
         try:
-            for event in stream.stream(cluster.core.list_namespaced_pod, namespace,
-                                       label_selector=f"job-name={job}",
-                                       timeout_seconds=max(1, int(deadline - time.monotonic()))):
+            for event in stream.stream(
+                cluster.core.list_namespaced_pod,
+                namespace,
+                label_selector=f"job-name={job}",
+                timeout_seconds=max(1, int(deadline - time.monotonic())),
+            ):
                 pod = event["object"]
                 pod_name = pod.metadata.name
                 if pod.status.phase in ("Succeeded", "Failed"):
@@ -173,9 +201,15 @@ def _probe_pod(cluster: Cluster, namespace: str, job: str, deadline: float) -> s
     return pod_name
 
 
-def run_probe(cluster: Cluster, namespace: str, storage_uri: str, service_account: str,
-              identity: ServingIdentity, image: str | None = None,
-              timeout: float = 120.0) -> ProbeResult:
+def run_probe(
+    cluster: Cluster,
+    namespace: str,
+    storage_uri: str,
+    service_account: str,
+    identity: ServingIdentity,
+    image: str | None = None,
+    timeout: float = 120.0,
+) -> ProbeResult:
     """Run the probe Job to completion, read its result, delete it. The image is the cluster's
     own storage-initializer (KServe's inferenceservice-config) unless one is given."""
     from kubernetes import client
@@ -184,12 +218,14 @@ def run_probe(cluster: Cluster, namespace: str, storage_uri: str, service_accoun
 
     if image is None:
         image = (read_kserve_config(cluster).get("storageInitializer") or {}).get(
-            "image") or DEFAULT_IMAGE
+            "image"
+        ) or DEFAULT_IMAGE
 
     batch = client.BatchV1Api(cluster.api_client)
     name = f"kfs-probe-{secrets.token_hex(3)}"
-    batch.create_namespaced_job(namespace, job_manifest(name, storage_uri, service_account,
-                                                        identity, image))
+    batch.create_namespaced_job(
+        namespace, job_manifest(name, storage_uri, service_account, identity, image)
+    )
     try:
         pod_name = _probe_pod(cluster, namespace, name, time.monotonic() + timeout)
         if pod_name is None:

@@ -35,13 +35,21 @@ _REQUEST_TIMEOUT = (5.0, 15.0)
 
 def unverifiable(error: BaseException) -> bool:
     """Google could not answer (5xx, 429, no connection): says nothing about permissions."""
-    if isinstance(error, api_exceptions.ServerError | api_exceptions.TooManyRequests |
-                  api_exceptions.RetryError | auth_exceptions.TransportError |
-                  requests.exceptions.ConnectionError | requests.exceptions.Timeout |
-                  ConnectionError | TimeoutError):
+    if isinstance(
+        error,
+        api_exceptions.ServerError
+        | api_exceptions.TooManyRequests
+        | api_exceptions.RetryError
+        | auth_exceptions.TransportError
+        | requests.exceptions.ConnectionError
+        | requests.exceptions.Timeout
+        | ConnectionError
+        | TimeoutError,
+    ):
         return True
     return isinstance(error, auth_exceptions.RefreshError) and bool(
-        getattr(error, "retryable", False))
+        getattr(error, "retryable", False)
+    )
 
 
 def _retrying() -> api_retry.Retry:
@@ -51,8 +59,13 @@ def _retrying() -> api_retry.Retry:
 def retrying_within(budget: Callable[[], bool]) -> api_retry.Retry:
     """Retry what Google did not answer for RETRY_SECONDS, while `budget()` allows another
     retry (a fleet run shares one budget, so an outage costs seconds, not hours)."""
-    return api_retry.Retry(predicate=lambda error: unverifiable(error) and budget(),
-                           initial=0.2, maximum=2.0, multiplier=2.0, timeout=RETRY_SECONDS)
+    return api_retry.Retry(
+        predicate=lambda error: unverifiable(error) and budget(),
+        initial=0.2,
+        maximum=2.0,
+        multiplier=2.0,
+        timeout=RETRY_SECONDS,
+    )
 
 
 @dataclass(frozen=True)
@@ -67,15 +80,19 @@ class KeyCheck:
     unverified: str = ""
 
 
-def check_key(secret_data: dict[str, str], gcs_file: str = GCS_KEY_FILE,
-              private_endpoints: Iterable[str | None] = ()) -> KeyCheck:
+def check_key(
+    secret_data: dict[str, str],
+    gcs_file: str = GCS_KEY_FILE,
+    private_endpoints: Iterable[str | None] = (),
+) -> KeyCheck:
     """Parse and refresh the key (one token request, only to Google's token endpoint or one
     the run was configured with); never returns key material or more than a short reason."""
     __tracebackhide__ = True  # its locals hold key material: never shown (-l)
     if gcs_file not in secret_data:
         keys = ", ".join(sorted(secret_data)) or "none"
-        return KeyCheck(False, f"no key named {gcs_file} (keys: {keys}); KServe only reads that "
-                               "file name")
+        return KeyCheck(
+            False, f"no key named {gcs_file} (keys: {keys}); KServe only reads that file name"
+        )
     try:
         info = json.loads(base64.b64decode(secret_data[gcs_file]))
     except (ValueError, TypeError):
@@ -85,21 +102,28 @@ def check_key(secret_data: dict[str, str], gcs_file: str = GCS_KEY_FILE,
         return KeyCheck(False, f"{gcs_file} is not a service-account key: {problem}")
     email = str(info["client_email"])
     if not token_uri_trusted(str(info["token_uri"]), private_endpoints):
-        reason = ("not checked: the key's token_uri is neither Google's token endpoint nor "
-                  "one this run was configured with, so no signed assertion was sent there")
+        reason = (
+            "not checked: the key's token_uri is neither Google's token endpoint nor "
+            "one this run was configured with, so no signed assertion was sent there"
+        )
         return KeyCheck(False, reason, email, unverified=reason)
     try:
         credentials = service_account.Credentials.from_service_account_info(
-            info, scopes=["https://www.googleapis.com/auth/devstorage.read_only"])
+            info, scopes=["https://www.googleapis.com/auth/devstorage.read_only"]
+        )
         _retrying()(credentials.refresh)(Request())
     except (ValueError, KeyError) as error:
-        return KeyCheck(False, f"{gcs_file} is not a usable key ({type(error).__name__})",
-                        email)
-    except (auth_exceptions.GoogleAuthError, api_exceptions.RetryError,
-            requests.exceptions.RequestException) as error:
+        return KeyCheck(False, f"{gcs_file} is not a usable key ({type(error).__name__})", email)
+    except (
+        auth_exceptions.GoogleAuthError,
+        api_exceptions.RetryError,
+        requests.exceptions.RequestException,
+    ) as error:
         if unverifiable(error):
-            reason = f"could not verify the key: Google's token endpoint did not answer " \
-                     f"({_short(error)}) after retrying for {RETRY_SECONDS:g}s"
+            reason = (
+                f"could not verify the key: Google's token endpoint did not answer "
+                f"({_short(error)}) after retrying for {RETRY_SECONDS:g}s"
+            )
             return KeyCheck(False, reason, email, unverified=reason)
         return KeyCheck(False, f"token request refused: {_short_reason(error)}", email)
     return KeyCheck(True, "the key refreshes", email)
@@ -124,15 +148,17 @@ def _short(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[:160]}"
 
 
-def client_for_key(secret_data: dict[str, str], endpoint: str | None,
-                   gcs_file: str = GCS_KEY_FILE) -> storage.Client:
+def client_for_key(
+    secret_data: dict[str, str], endpoint: str | None, gcs_file: str = GCS_KEY_FILE
+) -> storage.Client:
     """A storage client that acts as the key's service account."""
     __tracebackhide__ = True  # its locals hold key material: never shown (-l)
     info = json.loads(base64.b64decode(secret_data[gcs_file]))
     credentials = service_account.Credentials.from_service_account_info(info)
     options = ClientOptions(api_endpoint=endpoint) if endpoint else None
-    return storage.Client(credentials=credentials, project=info.get("project_id"),
-                          client_options=options)
+    return storage.Client(
+        credentials=credentials, project=info.get("project_id"), client_options=options
+    )
 
 
 @dataclass
@@ -164,8 +190,9 @@ def _error_text(error: Exception) -> str:
     return str(error).split("\n")[0]
 
 
-def check_access(client: storage.Client, storage_uri: str,
-                 retry: api_retry.Retry | None = None) -> AccessCheck:
+def check_access(
+    client: storage.Client, storage_uri: str, retry: api_retry.Retry | None = None
+) -> AccessCheck:
     """List the prefix (max one object), then read one byte of an object, as `client`."""
     bucket_name, path = parse_gcs_uri(storage_uri)
     check = AccessCheck()
@@ -176,8 +203,7 @@ def check_access(client: storage.Client, storage_uri: str,
     prefix = path + "/" if path else ""
     retry, timeout = retry or _retrying(), _REQUEST_TIMEOUT
     try:
-        blobs = list(bucket.list_blobs(prefix=prefix, max_results=1, retry=retry,
-                                       timeout=timeout))
+        blobs = list(bucket.list_blobs(prefix=prefix, max_results=1, retry=retry, timeout=timeout))
         check.listed, check.listed_detail = True, f"{len(blobs)} object(s) under {prefix or '/'}"
     except api_exceptions.BadRequest as error:
         check.listed, check.listed_detail = False, _error_text(error)
@@ -205,12 +231,17 @@ def check_access(client: storage.Client, storage_uri: str,
     return check
 
 
-_GOOGLE_ERRORS = (api_exceptions.GoogleAPIError, auth_exceptions.GoogleAuthError,
-                  requests.exceptions.RequestException)
+_GOOGLE_ERRORS = (
+    api_exceptions.GoogleAPIError,
+    auth_exceptions.GoogleAuthError,
+    requests.exceptions.RequestException,
+)
 
 
 def _unverified(check: AccessCheck, step: str, error: BaseException) -> AccessCheck:
-    check.unverified = (f"could not verify bucket access: Cloud Storage did not answer "
-                        f"{step} ({_short(error)}) after retrying for {RETRY_SECONDS:g}s; "
-                        "this says nothing about permissions — rerun when it is reachable")
+    check.unverified = (
+        f"could not verify bucket access: Cloud Storage did not answer "
+        f"{step} ({_short(error)}) after retrying for {RETRY_SECONDS:g}s; "
+        "this says nothing about permissions — rerun when it is reachable"
+    )
     return check

@@ -27,6 +27,8 @@ def parse_gcs_uri(uri: str) -> tuple[str | None, str]:
 def bucket_problem(bucket: str) -> str | None:
     """Why `bucket` cannot be a Cloud Storage bucket name, or None."""
     if not _BUCKET.match(bucket) or ".." in bucket:
-        return (f"{bucket!r} is not a valid bucket name (3-63 lower-case letters, digits, "
-                "'-', '_' or '.')")
+        return (
+            f"{bucket!r} is not a valid bucket name (3-63 lower-case letters, digits, "
+            "'-', '_' or '.')"
+        )
     return None

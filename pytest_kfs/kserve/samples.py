@@ -32,7 +32,8 @@ SAMPLES: dict[str, Sample] = {
             model_format="sklearn",
             storage_uri="gs://kfserving-examples/models/sklearn/1.0/model",
             description="scikit-learn iris classifier, KServe v1 protocol (KServe quick start)",
-            example_input=IRIS_INPUT, expected_output=IRIS_OUTPUT,
+            example_input=IRIS_INPUT,
+            expected_output=IRIS_OUTPUT,
         ),
         Sample(
             name="sklearn-iris-v2",
@@ -41,14 +42,14 @@ SAMPLES: dict[str, Sample] = {
             protocol="v2",
             runtime="kserve-sklearnserver",
             description="the same iris model over the Open Inference (v2) protocol",
-            example_input=IRIS_INPUT, expected_output=IRIS_OUTPUT,
+            example_input=IRIS_INPUT,
+            expected_output=IRIS_OUTPUT,
         ),
     )
 }
 
 
-def sample_for(storage_uri: str, protocol: str = "v1", copy_of: str | None = None
-               ) -> Sample | None:
+def sample_for(storage_uri: str, protocol: str = "v1", copy_of: str | None = None) -> Sample | None:
     """The catalogue sample stored at this URI (or that the model is a copy of) over
     `protocol` (else over any), if any: its input and answer are known, and its spec is the one
     KServe's docs deploy."""

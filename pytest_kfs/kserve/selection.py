@@ -15,7 +15,11 @@ class ExistingSelection:
 
     def describe(self) -> str:
         """`all namespaces`, `namespaces a, b`, `a/model`; and the selector."""
-        where = (f"{self.namespaces[0]}/{self.name}" if self.name else
-                 f"namespace{'s' if len(self.namespaces) > 1 else ''} "
-                 f"{', '.join(self.namespaces)}" if self.namespaces else "all namespaces")
+        where = (
+            f"{self.namespaces[0]}/{self.name}"
+            if self.name
+            else f"namespace{'s' if len(self.namespaces) > 1 else ''} {', '.join(self.namespaces)}"
+            if self.namespaces
+            else "all namespaces"
+        )
         return where + (f" (labels {self.selector})" if self.selector else "")

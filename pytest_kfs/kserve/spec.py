@@ -43,28 +43,39 @@ class ModelSpec:
             return self if self.name else self.but(name="model")
         sample_name = self.sample or DEFAULT_SAMPLE
         if sample_name not in SAMPLES:
-            raise KeyError(f"unknown sample '{sample_name}'; known samples: "
-                           f"{', '.join(sorted(SAMPLES))}")
+            raise KeyError(
+                f"unknown sample '{sample_name}'; known samples: {', '.join(sorted(SAMPLES))}"
+            )
         sample = SAMPLES[sample_name]
         if self.model_format and self.model_format != sample.model_format:
-            raise ValueError(f"model_format {self.model_format} is not that of sample "
-                             f"{sample_name} ({sample.model_format}): give your model's "
-                             "storage_uri without a sample")
+            raise ValueError(
+                f"model_format {self.model_format} is not that of sample "
+                f"{sample_name} ({sample.model_format}): give your model's "
+                "storage_uri without a sample"
+            )
         # v1 is KServe's default protocol: the sample's manifest leaves it out, as KServe's docs do.
         protocol = sample.protocol if sample.protocol != "v1" else None
-        return self.but(name=self.name or sample.name,
-                        storage_uri=self.storage_uri or sample.storage_uri,
-                        model_format=self.model_format or sample.model_format,
-                        runtime=self.runtime or sample.runtime,
-                        protocol=self.protocol or protocol, sample=sample_name)
+        return self.but(
+            name=self.name or sample.name,
+            storage_uri=self.storage_uri or sample.storage_uri,
+            model_format=self.model_format or sample.model_format,
+            runtime=self.runtime or sample.runtime,
+            protocol=self.protocol or protocol,
+            sample=sample_name,
+        )
 
     def manifest(self, annotations: Mapping[str, str] | None = None) -> dict[str, Any]:
         """The InferenceService of a resolved spec."""
-        return isvc.manifest(self.name, model_format=self.model_format,
-                             storage_uri=self.storage_uri, protocol=self.protocol,
-                             runtime=self.runtime, service_account=self.service_account,
-                             min_replicas=self.min_replicas,
-                             annotations=dict(annotations) if annotations else None)
+        return isvc.manifest(
+            self.name,
+            model_format=self.model_format,
+            storage_uri=self.storage_uri,
+            protocol=self.protocol,
+            runtime=self.runtime,
+            service_account=self.service_account,
+            min_replicas=self.min_replicas,
+            annotations=dict(annotations) if annotations else None,
+        )
 
     def but(self, **changes: Any) -> ModelSpec:
         """A copy with `changes`."""
@@ -75,10 +86,15 @@ class ModelSpec:
         """What an existing InferenceService amounts to."""
         predictor = obj["spec"]["predictor"]
         model = predictor.get("model") or {}
-        return cls(obj["metadata"]["name"], model.get("storageUri", ""),
-                   (model.get("modelFormat") or {}).get("name", ""),
-                   predictor.get("serviceAccountName"), model.get("runtime"),
-                   model.get("protocolVersion"), predictor.get("minReplicas"))
+        return cls(
+            obj["metadata"]["name"],
+            model.get("storageUri", ""),
+            (model.get("modelFormat") or {}).get("name", ""),
+            predictor.get("serviceAccountName"),
+            model.get("runtime"),
+            model.get("protocolVersion"),
+            predictor.get("minReplicas"),
+        )
 
 
 # A test's own model (`@pytest.mark.kfs(...)`) and a models file say what ModelSpec says; a
@@ -87,18 +103,19 @@ SPEC_KEYS = frozenset(field.name for field in dataclasses.fields(ModelSpec)) - {
 MARKER_KEYS = SPEC_KEYS | {"namespace", "timeout"}
 
 
-def spec_from_marker(args: tuple[Any, ...], kwargs: Mapping[str, Any]
-                     ) -> tuple[ModelSpec | None, dict[str, Any]]:
+def spec_from_marker(
+    args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> tuple[ModelSpec | None, dict[str, Any]]:
     """What `@pytest.mark.kfs(sample?, **fields)` says: the model (None when it names none)
     and the rest (namespace, timeout). ValueError names a key it does not know."""
     unknown = sorted(set(kwargs) - MARKER_KEYS)
     if unknown:
-        raise ValueError(f"unknown argument(s) {', '.join(unknown)}; known: "
-                         f"{', '.join(sorted(MARKER_KEYS))}")
+        raise ValueError(
+            f"unknown argument(s) {', '.join(unknown)}; known: {', '.join(sorted(MARKER_KEYS))}"
+        )
     if len(args) > 1 or (args and "sample" in kwargs):
         raise ValueError("takes one positional argument, the sample's name, or sample=")
-    fields = {key: value for key, value in kwargs.items()
-              if key in SPEC_KEYS and value is not None}
+    fields = {key: value for key, value in kwargs.items() if key in SPEC_KEYS and value is not None}
     if args:
         fields["sample"] = args[0]
     rest = {key: value for key, value in kwargs.items() if key not in SPEC_KEYS}

@@ -106,15 +106,18 @@ class ModelState:
         states = model.get("states") or {}
         copies = model.get("copies") or {}
         ready: dict[str, Any] = next(
-            (c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+            (c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {}
+        )
         failure = model.get("lastFailureInfo")
         predictor = (status.get("components") or {}).get("predictor") or {}
         spec_predictor = (obj.get("spec") or {}).get("predictor") or {}
         return ModelState(
-            namespace=meta.get("namespace", ""), name=meta.get("name", ""),
+            namespace=meta.get("namespace", ""),
+            name=meta.get("name", ""),
             generation=int(meta.get("generation") or 0),
             observed_generation=status.get("observedGeneration"),
-            ready=ready.get("status"), ready_reason=ready.get("reason", ""),
+            ready=ready.get("status"),
+            ready_reason=ready.get("reason", ""),
             ready_message=ready.get("message", ""),
             # KServe writes "" until a first copy loads (the CRD's Pending is only a default).
             active=states.get("activeModelState") or "",
@@ -123,18 +126,29 @@ class ModelState:
             failed_copies=int(copies.get("failedCopies") or 0),
             total_copies=copies.get("totalCopies"),
             failure=FailureInfo(
-                reason=failure.get("reason", ""), message=failure.get("message", ""),
+                reason=failure.get("reason", ""),
+                message=failure.get("message", ""),
                 location=failure.get("location", ""),
                 revision=failure.get("modelRevisionName", ""),
-                exit_code=failure.get("exitCode")) if failure else None,
+                exit_code=failure.get("exitCode"),
+            )
+            if failure
+            else None,
             url=status.get("url"),
             deployment_mode=status.get("deploymentMode") or "",
             latest_created_revision=predictor.get("latestCreatedRevision"),
             latest_ready_revision=predictor.get("latestReadyRevision"),
             min_replicas=spec_predictor.get("minReplicas"),
-            conditions=tuple(Condition(str(c.get("type", "")), str(c.get("status", "")),
-                                       str(c.get("reason") or ""), str(c.get("message") or ""))
-                             for c in status.get("conditions") or [] if isinstance(c, dict)),
+            conditions=tuple(
+                Condition(
+                    str(c.get("type", "")),
+                    str(c.get("status", "")),
+                    str(c.get("reason") or ""),
+                    str(c.get("message") or ""),
+                )
+                for c in status.get("conditions") or []
+                if isinstance(c, dict)
+            ),
         )
 
     @property
@@ -155,26 +169,34 @@ class ModelState:
     def not_ready(self) -> list[Condition]:
         """Conditions that are not True, Ready last (it repeats the others). Stopped=False is
         the healthy value of KServe's Stopped condition, so it is left out."""
-        return sorted((c for c in self.conditions if c.status != "True" and c.type != "Stopped"),
-                      key=lambda c: c.type == "Ready")
+        return sorted(
+            (c for c in self.conditions if c.status != "True" and c.type != "Stopped"),
+            key=lambda c: c.type == "Ready",
+        )
 
     @property
     def rollout_behind(self) -> bool:
         """A newer revision was created than the one ready (Knative mode shows both)."""
-        return bool(self.latest_created_revision and self.latest_ready_revision
-                    and self.latest_created_revision != self.latest_ready_revision)
+        return bool(
+            self.latest_created_revision
+            and self.latest_ready_revision
+            and self.latest_created_revision != self.latest_ready_revision
+        )
 
     def summary(self) -> str:
         """The three values `kubectl describe` shows, plus Ready."""
         if not self.reported:
             return "no model status yet"
         target = self.target or "-"
-        return (f"Active {self.active or '(none)'} / Target {target} / {self.transition}, "
-                f"Ready={self.ready or 'Unknown'}")
+        return (
+            f"Active {self.active or '(none)'} / Target {target} / {self.transition}, "
+            f"Ready={self.ready or 'Unknown'}"
+        )
 
 
-def verdict(state: ModelState, pods_running: int | None = None,
-            standard_mode: bool = False) -> Verdict:
+def verdict(
+    state: ModelState, pods_running: int | None = None, standard_mode: bool = False
+) -> Verdict:
     """Where the model stands from its status alone (`pods_running` when known).
 
     In Standard mode observedGeneration is the Deployment's counter (kserve#6081), not the
@@ -182,8 +204,10 @@ def verdict(state: ModelState, pods_running: int | None = None,
     """
     if not state.reported or not (state.current or standard_mode):
         return Verdict.WAITING
-    if state.transition in (Transition.BLOCKED_BY_FAILED_LOAD, Transition.INVALID_SPEC) or \
-            state.target == State.FAILED_TO_LOAD:
+    if (
+        state.transition in (Transition.BLOCKED_BY_FAILED_LOAD, Transition.INVALID_SPEC)
+        or state.target == State.FAILED_TO_LOAD
+    ):
         return Verdict.FAILED
     if state.transition == Transition.UP_TO_DATE and state.active == State.LOADED:
         return Verdict.LOADED
@@ -206,22 +230,33 @@ def describe(state: ModelState, pods_running: int | None = None) -> str:
         return "healthy: Ready and scaled to zero (Target Pending / InProgress means no pod)"
     if state.active == State.LOADED and state.transition != Transition.UP_TO_DATE:
         if state.rollout_behind:
-            return (f"revision {state.latest_created_revision} is not ready "
-                    f"({state.summary()}); revision {state.latest_ready_revision} still serves")
+            return (
+                f"revision {state.latest_created_revision} is not ready "
+                f"({state.summary()}); revision {state.latest_ready_revision} still serves"
+            )
         if state.ready == "True" and pods_running:
-            return (f"healthy: Ready with {pods_running} pod(s) running; the transition status "
-                    f"is stale ({state.summary()}, kserve/kserve#3686)")
+            return (
+                f"healthy: Ready with {pods_running} pod(s) running; the transition status "
+                f"is stale ({state.summary()}, kserve/kserve#3686)"
+            )
         if pods_running is None:
-            return (f"a loaded version is Active; Target {state.target or '-'} / "
-                    f"{state.transition} means a new version is on its way, or no pod runs "
-                    f"(scaled to zero): the pods tell which ({state.summary()})")
-        return (f"a new version is not loaded yet; the last loaded one is still Active "
-                f"({state.summary()})")
+            return (
+                f"a loaded version is Active; Target {state.target or '-'} / "
+                f"{state.transition} means a new version is on its way, or no pod runs "
+                f"(scaled to zero): the pods tell which ({state.summary()})"
+            )
+        return (
+            f"a new version is not loaded yet; the last loaded one is still Active "
+            f"({state.summary()})"
+        )
     if state.active == State.LOADED:
         return f"Loaded ({state.summary()})"
-    conditions = "; ".join(f"{c.type}={c.status}" + (f" {c.reason[:100]}" if c.reason else "")
-                           + (f": {c.message[:300]}" if c.message else "")
-                           for c in state.not_ready()[:2])
+    conditions = "; ".join(
+        f"{c.type}={c.status}"
+        + (f" {c.reason[:100]}" if c.reason else "")
+        + (f": {c.message[:300]}" if c.message else "")
+        for c in state.not_ready()[:2]
+    )
     where = state.summary() if state.reported else "no model status"
     return f"not serving ({where})" + (f"; {conditions}" if conditions else "")
 
@@ -230,8 +265,10 @@ def snapshot_verdict(state: ModelState, pods_running: int | None = None) -> Verd
     """The verdict from one status read, with no wait to come: a status that records a failure
     (lastFailureInfo, a failed revision) is FAILED even before KServe's transition says so."""
     found = verdict(state, pods_running, state.standard_mode)
-    if found is Verdict.WAITING and (state.failure is not None or any(
-            c.reason in ("RevisionFailed", "ProgressDeadlineExceeded") for c in state.conditions)):
+    if found is Verdict.WAITING and (
+        state.failure is not None
+        or any(c.reason in ("RevisionFailed", "ProgressDeadlineExceeded") for c in state.conditions)
+    ):
         return Verdict.FAILED
     return found
 
@@ -242,9 +279,12 @@ def scaled_to_zero(state: ModelState, pods_running: int | None = None) -> bool:
     With `pods_running` unknown, minReplicas 0 is required as well; a rollout stuck on a new
     revision (kserve/kserve#3798) shows the same three values, with pods.
     """
-    looks_idle = (state.ready == "True" and state.active == State.LOADED
-                  and state.target == State.PENDING
-                  and state.transition == Transition.IN_PROGRESS)
+    looks_idle = (
+        state.ready == "True"
+        and state.active == State.LOADED
+        and state.target == State.PENDING
+        and state.transition == Transition.IN_PROGRESS
+    )
     if not looks_idle:
         return False
     if pods_running is not None:
@@ -257,8 +297,10 @@ def _created(pod: dict[str, Any]) -> str:
 
 
 def _pod_ready(pod: dict[str, Any]) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (pod.get("status") or {}).get("conditions") or []
+    )
 
 
 def rollout_pending(pods: list[dict[str, Any]]) -> str | None:
@@ -295,8 +337,10 @@ def rollout_unfinished(deployment: dict[str, Any], isvc: dict[str, Any]) -> str 
     updated, total = int(status.get("updatedReplicas") or 0), int(status.get("replicas") or 0)
     available = int(status.get("availableReplicas") or 0)
     if updated < wanted or total > updated or available < updated:
-        return (f"rollout in progress: {updated} of {wanted} pods updated, {available} "
-                f"available, {total - updated} old still running")
+        return (
+            f"rollout in progress: {updated} of {wanted} pods updated, {available} "
+            f"available, {total - updated} old still running"
+        )
     template = ((spec.get("template") or {}).get("metadata") or {}).get("annotations") or {}
     model = ((isvc.get("spec") or {}).get("predictor") or {}).get("model") or {}
     deployed, wanted_uri = template.get(SOURCE_URI_ANNOTATION), model.get("storageUri")

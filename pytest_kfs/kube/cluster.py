@@ -35,7 +35,6 @@ def create_unless_exists(create: Callable[..., Any], *args: Any, **kwargs: Any) 
     return True
 
 
-
 @dataclass
 class Cluster:
     """A connected cluster: API clients, where it is, and whether KServe is installed."""
@@ -79,7 +78,8 @@ class Cluster:
     def describe(self) -> str:
         """One line for the terminal header."""
         kserve = self.kserve_description or (
-            "KServe CRDs installed" if self.kserve_installed else "no KServe CRDs")
+            "KServe CRDs installed" if self.kserve_installed else "no KServe CRDs"
+        )
         return f"{self.context} ({self.server}, Kubernetes {self.server_version}, {kserve})"
 
 
@@ -135,7 +135,8 @@ def kserve_installed(api_client: client.ApiClient) -> bool:
     """Whether the cluster serves InferenceService (discovery; needs no special RBAC)."""
     try:
         resources = client.CustomObjectsApi(api_client).get_api_resources(
-            api.GROUP, api.VERSION, _request_timeout=_CONNECT_TIMEOUT)
+            api.GROUP, api.VERSION, _request_timeout=_CONNECT_TIMEOUT
+        )
     except ApiException as error:
         if error.status == 404:
             return False
@@ -156,7 +157,8 @@ def connect_context(context: str, kubeconfig: Path | None = None) -> Cluster:
         raise ClusterError(f"kubeconfig {kubeconfig} does not exist or is not a file")
     try:
         contexts, _ = config.list_kube_config_contexts(
-            config_file=str(kubeconfig) if kubeconfig else None)
+            config_file=str(kubeconfig) if kubeconfig else None
+        )
     except (ConfigException, OSError, ValueError, TypeError, KeyError, yaml.YAMLError) as error:
         detail = " ".join(str(error).split())
         raise ClusterError(f"cannot read {where}: {detail}") from None
@@ -169,20 +171,25 @@ def connect_context(context: str, kubeconfig: Path | None = None) -> Cluster:
         )
     configuration = _no_retries(client.Configuration())
     try:
-        config.load_kube_config(config_file=str(kubeconfig) if kubeconfig else None,
-                                context=context, client_configuration=configuration,
-                                persist_config=False)
+        config.load_kube_config(
+            config_file=str(kubeconfig) if kubeconfig else None,
+            context=context,
+            client_configuration=configuration,
+            persist_config=False,
+        )
     except (ConfigException, OSError, ValueError, TypeError, KeyError) as error:
         detail = " ".join(str(error).split())
-        raise ClusterError(f"kubeconfig context '{context}' in {where} is unusable: {detail}") \
-            from None
+        raise ClusterError(
+            f"kubeconfig context '{context}' in {where} is unusable: {detail}"
+        ) from None
     cluster = _probe(client.ApiClient(configuration), context)
     cluster.kubeconfig = kubeconfig
     return cluster
 
 
-def connect_in_cluster(service_account_dir: Path = IN_CLUSTER_SA_DIR,
-                       environ: dict[str, str] | None = None) -> Cluster:
+def connect_in_cluster(
+    service_account_dir: Path = IN_CLUSTER_SA_DIR, environ: dict[str, str] | None = None
+) -> Cluster:
     """Connect as the pod's service account (the nightly CronJob case)."""
     import os
 

@@ -18,8 +18,9 @@ _CREATE_TIMEOUT = 600
 def _kind_binary() -> str:
     found = shutil.which("kind")
     if found is None:
-        raise ClusterError(f"--kfs-cluster=kind needs the `kind` CLI, which is not on PATH; "
-                           f"{KIND_INSTALL_HINT}")
+        raise ClusterError(
+            f"--kfs-cluster=kind needs the `kind` CLI, which is not on PATH; {KIND_INSTALL_HINT}"
+        )
     return found
 
 
@@ -69,15 +70,19 @@ def kubeconfig_for(name: str, create: bool, directory: Path | None = None) -> tu
                 f"kind cluster '{name}' does not exist (kind get clusters: {listed}); create it "
                 f"with `kind create cluster --name {name}` or pass --kfs-kind-create"
             )
-        created = _run([kind, "create", "cluster", "--name", name, "--wait", "120s"],
-                       timeout=_CREATE_TIMEOUT)
+        created = _run(
+            [kind, "create", "cluster", "--name", name, "--wait", "120s"], timeout=_CREATE_TIMEOUT
+        )
         if created.returncode != 0:
-            raise ClusterError(f"`kind create cluster --name {name}` failed: "
-                               f"{_first_error_line(created.stderr + created.stdout)}")
+            raise ClusterError(
+                f"`kind create cluster --name {name}` failed: "
+                f"{_first_error_line(created.stderr + created.stdout)}"
+            )
     exported = _run([kind, "get", "kubeconfig", "--name", name])
     if exported.returncode != 0:
-        raise ClusterError(f"`kind get kubeconfig --name {name}` failed: "
-                           f"{_first_error_line(exported.stderr)}")
+        raise ClusterError(
+            f"`kind get kubeconfig --name {name}` failed: {_first_error_line(exported.stderr)}"
+        )
     directory = directory or Path(tempfile.mkdtemp(prefix="kfs-kind-"))
     path = directory / f"kind-{name}.kubeconfig"
     path.write_text(exported.stdout)

@@ -35,8 +35,14 @@ class NamespacePool:
     namespace the user named (`fixed`: never created, kept or deleted here). `keep` is
     --kfs-keep: never, on-failure or always."""
 
-    def __init__(self, cluster: Cluster, run_id: str, instance: str, keep: str = "never",
-                 fixed: str | None = None) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        run_id: str,
+        instance: str,
+        keep: str = "never",
+        fixed: str | None = None,
+    ) -> None:
         self.cluster, self.run_id, self.instance = cluster, run_id, instance
         self.keep, self.fixed = keep, fixed
         self._held: set[str] = set()
@@ -56,14 +62,20 @@ class NamespacePool:
                 namespaces.create(self.cluster, name, self.run_id, test_id, self.instance)
             except NamespaceBusy:
                 # Same run id, same test, another job: a name of this run instance's own.
-                name = namespaces.namespace_name(self.run_id, f"{test_id}@{self.instance}",
-                                                 self.room())
+                name = namespaces.namespace_name(
+                    self.run_id, f"{test_id}@{self.instance}", self.room()
+                )
                 namespaces.create(self.cluster, name, self.run_id, test_id, self.instance)
         except ApiException as error:
-            need = " (pytest-kfs needs create on namespaces; see README, RBAC)" \
-                if error.status == 403 else ""
-            raise KfsError(f"cannot create namespace {name} on {self.cluster.context}: HTTP "
-                           f"{error.status} {error.reason}{need}") from None
+            need = (
+                " (pytest-kfs needs create on namespaces; see README, RBAC)"
+                if error.status == 403
+                else ""
+            )
+            raise KfsError(
+                f"cannot create namespace {name} on {self.cluster.context}: HTTP "
+                f"{error.status} {error.reason}{need}"
+            ) from None
         self._hold(name)
         # As `kubectl create namespace` users expect: its default service account is there.
         namespaces.wait_default_account(self.cluster, name)
@@ -76,8 +88,9 @@ class NamespacePool:
         with self._lock:
             self._held.discard(str(namespace))
         if self.keep == "always" or (self.keep == "on-failure" and failed):
-            namespaces.mark_kept(self.cluster, str(namespace),
-                                 "failed" if failed else "--kfs-keep=always")
+            namespaces.mark_kept(
+                self.cluster, str(namespace), "failed" if failed else "--kfs-keep=always"
+            )
             return
         namespaces.delete(self.cluster, str(namespace))
 
@@ -86,8 +99,9 @@ class NamespacePool:
         once)."""
         if self._room is None:
             ingress = read_kserve_config(self.cluster).get("ingress") or {}
-            self._room = namespaces.namespace_room(ingress.get("domainTemplate"),
-                                                   ingress.get("ingressDomain"))
+            self._room = namespaces.namespace_room(
+                ingress.get("domainTemplate"), ingress.get("ingressDomain")
+            )
         return self._room
 
     def stop(self) -> None:
@@ -98,8 +112,9 @@ class NamespacePool:
         with self._lock:
             self._held.add(name)
             if self._heartbeat is None:
-                self._heartbeat = threading.Thread(target=self._renew, name="kfs-heartbeat",
-                                                   daemon=True)
+                self._heartbeat = threading.Thread(
+                    target=self._renew, name="kfs-heartbeat", daemon=True
+                )
                 self._heartbeat.start()
 
     def _renew(self) -> None:

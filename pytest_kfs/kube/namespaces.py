@@ -43,8 +43,6 @@ MODEL_ROOM = 16
 _SHORTEST = 16  # kfs-<run>-<h> and a few characters of the test: below this, names say nothing
 
 
-
-
 def namespace_room(template: str | None = None, domain: str | None = None) -> int:
     """How long a namespace may be so that a model name of MODEL_ROOM characters still gives
     host names KServe accepts under this domainTemplate (each label at most 63 characters);
@@ -79,28 +77,42 @@ def create(cluster: Cluster, name: str, run_id: str, test_id: str, instance: str
     already exists."""
     now = str(int(time.time()))
     try:
-        cluster.core.create_namespace({"metadata": {
-            "name": name, "labels": {MANAGED_BY: MANAGER, RUN_ID_LABEL: run_id,
-                                     **({INSTANCE_LABEL: instance} if instance else {})},
-            "annotations": {TEST_ANNOTATION: test_id[:250], CREATED_ANNOTATION: now,
-                            HEARTBEAT_ANNOTATION: now},
-        }})
+        cluster.core.create_namespace(
+            {
+                "metadata": {
+                    "name": name,
+                    "labels": {
+                        MANAGED_BY: MANAGER,
+                        RUN_ID_LABEL: run_id,
+                        **({INSTANCE_LABEL: instance} if instance else {}),
+                    },
+                    "annotations": {
+                        TEST_ANNOTATION: test_id[:250],
+                        CREATED_ANNOTATION: now,
+                        HEARTBEAT_ANNOTATION: now,
+                    },
+                }
+            }
+        )
     except ApiException as error:
         if error.status != 409:
             raise
-        labels = (cluster.core.read_namespace(name).metadata.labels or {})
+        labels = cluster.core.read_namespace(name).metadata.labels or {}
         if labels.get(MANAGED_BY) == MANAGER and labels.get(RUN_ID_LABEL) == run_id:
-            raise NamespaceBusy(f"namespace {name} is held by another run with run id "
-                                f"{run_id}") from None
+            raise NamespaceBusy(
+                f"namespace {name} is held by another run with run id {run_id}"
+            ) from None
         if labels.get(MANAGED_BY) != MANAGER:
             raise NamespaceTaken(
                 f"namespace {name} already exists and is not pytest-kfs's (no label "
                 f"{MANAGED_BY}={MANAGER}); it was left untouched: delete or rename it, or set "
-                "KFS_RUN_ID to another value") from None
+                "KFS_RUN_ID to another value"
+            ) from None
         raise NamespaceTaken(
             f"namespace {name} is left over from an earlier run with run id "
             f"{labels.get(RUN_ID_LABEL)}; set KFS_RUN_ID to a new value, or let it be swept "
-            "(--kfs-sweep-ttl)") from None
+            "(--kfs-sweep-ttl)"
+        ) from None
     return name
 
 
@@ -156,8 +168,9 @@ class OwnedNamespace:
 
 def list_owned(cluster: Cluster) -> list[OwnedNamespace]:
     """Every namespace labelled as ours (needs list on namespaces)."""
-    items = cluster.core.list_namespace(label_selector=f"{MANAGED_BY}={MANAGER}",
-                                        _request_timeout=30).items
+    items = cluster.core.list_namespace(
+        label_selector=f"{MANAGED_BY}={MANAGER}", _request_timeout=30
+    ).items
     owned = []
     for item in items:
         annotations = item.metadata.annotations or {}
@@ -167,37 +180,58 @@ def list_owned(cluster: Cluster) -> list[OwnedNamespace]:
             heartbeat = float(annotations.get(HEARTBEAT_ANNOTATION) or 0)
         except ValueError:
             heartbeat = 0.0
-        owned.append(OwnedNamespace(
-            item.metadata.name, labels.get(RUN_ID_LABEL, ""), created,
-            KEPT_ANNOTATION in annotations, item.metadata.deletion_timestamp is not None,
-            labels.get(INSTANCE_LABEL, ""), heartbeat))
+        owned.append(
+            OwnedNamespace(
+                item.metadata.name,
+                labels.get(RUN_ID_LABEL, ""),
+                created,
+                KEPT_ANNOTATION in annotations,
+                item.metadata.deletion_timestamp is not None,
+                labels.get(INSTANCE_LABEL, ""),
+                heartbeat,
+            )
+        )
     return owned
 
 
-def stale(owned: Iterable[OwnedNamespace], now: float, ttl_seconds: float,
-          current_run: str) -> list[str]:
+def stale(
+    owned: Iterable[OwnedNamespace], now: float, ttl_seconds: float, current_run: str
+) -> list[str]:
     """Names to sweep: ours, of another run, older than the TTL, not kept, not going already,
     and not renewed lately by a run that still lives (whatever the TTL)."""
-    return sorted(ns.name for ns in owned
-                  if ns.run_id != current_run and now - ns.created > ttl_seconds
-                  and now - ns.heartbeat > _ALIVE_SECONDS
-                  and not ns.kept and not ns.terminating)
+    return sorted(
+        ns.name
+        for ns in owned
+        if ns.run_id != current_run
+        and now - ns.created > ttl_seconds
+        and now - ns.heartbeat > _ALIVE_SECONDS
+        and not ns.kept
+        and not ns.terminating
+    )
 
 
 def of_run(owned: Iterable[OwnedNamespace], run_id: str, instance: str = "") -> list[str]:
     """This run's namespaces still standing (an xdist worker died before deleting them): of
     this run instance only, so another run with the same KFS_RUN_ID keeps its own."""
-    return sorted(ns.name for ns in owned
-                  if ns.run_id == run_id and (not instance or ns.instance == instance)
-                  and not ns.kept and not ns.terminating)
+    return sorted(
+        ns.name
+        for ns in owned
+        if ns.run_id == run_id
+        and (not instance or ns.instance == instance)
+        and not ns.kept
+        and not ns.terminating
+    )
 
 
 def renew(cluster: Cluster, names: Iterable[str], now: float) -> None:
     """Renew the heartbeat of namespaces this process holds (gone ones are skipped)."""
     for name in list(names):
         with contextlib.suppress(ApiException):
-            cluster.core.patch_namespace(name, {"metadata": {"annotations": {
-                HEARTBEAT_ANNOTATION: str(int(now))}}}, _request_timeout=10)
+            cluster.core.patch_namespace(
+                name,
+                {"metadata": {"annotations": {HEARTBEAT_ANNOTATION: str(int(now))}}},
+                _request_timeout=10,
+            )
 
 
 def delete_all(cluster: Cluster, names: Iterable[str]) -> list[str]:
@@ -215,20 +249,28 @@ def delete_all(cluster: Cluster, names: Iterable[str]) -> list[str]:
 _LABELLED_KINDS = ("InferenceService", "ServiceAccount", "Secret")
 
 
-def sweep_objects(cluster: Cluster, namespace: str, now: float, *, run_id: str,
-                  older_than: float | None = None) -> list[str]:
+def sweep_objects(
+    cluster: Cluster, namespace: str, now: float, *, run_id: str, older_than: float | None = None
+) -> list[str]:
     """In a namespace that is not pytest-kfs's (--kfs-namespace): delete the InferenceServices,
     service accounts and secrets carrying pytest-kfs's label — those of run `run_id`, or, with
     `older_than`, those of other runs older than that many seconds. Nothing unlabelled is
     touched. Returns what was deleted, as `Kind/name`."""
     selector = f"{MANAGED_BY}={MANAGER}"
     found: list[tuple[str, dict[str, Any]]] = [
-        ("InferenceService", item) for item in cluster.custom.list_namespaced_custom_object(
-            api.GROUP, api.VERSION, namespace, api.PLURAL, label_selector=selector)["items"]]
-    for kind, lister in (("ServiceAccount", cluster.core.list_namespaced_service_account),
-                         ("Secret", cluster.core.list_namespaced_secret)):
-        found += [(kind, cluster.api_client.sanitize_for_serialization(item))
-                  for item in lister(namespace, label_selector=selector).items]
+        ("InferenceService", item)
+        for item in cluster.custom.list_namespaced_custom_object(
+            api.GROUP, api.VERSION, namespace, api.PLURAL, label_selector=selector
+        )["items"]
+    ]
+    for kind, lister in (
+        ("ServiceAccount", cluster.core.list_namespaced_service_account),
+        ("Secret", cluster.core.list_namespaced_secret),
+    ):
+        found += [
+            (kind, cluster.api_client.sanitize_for_serialization(item))
+            for item in lister(namespace, label_selector=selector).items
+        ]
     deleted = []
     for kind, item in sorted(found, key=lambda pair: _LABELLED_KINDS.index(pair[0])):
         meta = item.get("metadata") or {}
@@ -250,7 +292,8 @@ def delete_object(cluster: Cluster, namespace: str, kind: str, name: str) -> Non
     try:
         if kind == "InferenceService":
             cluster.custom.delete_namespaced_custom_object(
-                api.GROUP, api.VERSION, namespace, api.PLURAL, name)
+                api.GROUP, api.VERSION, namespace, api.PLURAL, name
+            )
         elif kind == "ServiceAccount":
             cluster.core.delete_namespaced_service_account(name, namespace)
         else:

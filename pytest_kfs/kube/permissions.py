@@ -37,8 +37,9 @@ class Permission:
         return f"{self.verb} {resource}"
 
 
-def _each(verbs: str, resource: str, group: str = "", needed_for: str = "",
-          required: bool = True) -> list[Permission]:
+def _each(
+    verbs: str, resource: str, group: str = "", needed_for: str = "", required: bool = True
+) -> list[Permission]:
     return [Permission(verb, resource, group, needed_for, required) for verb in verbs.split()]
 
 
@@ -51,22 +52,35 @@ READ = [
     *_each("get", "serviceaccounts", needed_for="finding the serving identity"),
     *_each("get", "secrets", needed_for="telling whose key a secret holds (never its value)"),
     *_each("list", "servingruntimes", KSERVE, "explaining runtime problems", required=False),
-    *_each("list", "clusterservingruntimes", KSERVE, "explaining runtime problems",
-           required=False),
-    *_each("get", "configmaps", needed_for="reading KServe's inferenceservice-config",
-           required=False),
-    *_each("get", "deployments", "apps", "telling when a Standard-mode rollout has finished",
-           required=False),
+    *_each("list", "clusterservingruntimes", KSERVE, "explaining runtime problems", required=False),
+    *_each(
+        "get", "configmaps", needed_for="reading KServe's inferenceservice-config", required=False
+    ),
+    *_each(
+        "get",
+        "deployments",
+        "apps",
+        "telling when a Standard-mode rollout has finished",
+        required=False,
+    ),
     *_each("list", "nodes", needed_for="preflight on GKE node identities", required=False),
 ]
 
 # Verifying what runs (--kfs-existing): reading a fleet, one request per kind.
 VERIFY = [
     *READ,
-    *_each("list", "serviceaccounts", needed_for="reading every account in one request (else "
-           "one per account)", required=False),
-    *_each("list", "secrets", needed_for="reading every key secret in one request (else one "
-           "per secret)", required=False),
+    *_each(
+        "list",
+        "serviceaccounts",
+        needed_for="reading every account in one request (else one per account)",
+        required=False,
+    ),
+    *_each(
+        "list",
+        "secrets",
+        needed_for="reading every key secret in one request (else one per secret)",
+        required=False,
+    ),
 ]
 
 # Deploying into a namespace the user names (--kfs-namespace), and deleting what it created.
@@ -75,11 +89,17 @@ DEPLOY_INTO = [
     *_each("create delete get", "inferenceservices", KSERVE, "deploying models"),
     *_each("create delete", "secrets", needed_for="kfs_deploy(credentials=...)"),
     *_each("create patch delete", "serviceaccounts", needed_for="kfs_deploy(credentials=...)"),
-    *_each("patch", "inferenceservices", KSERVE, "ModelHandle.update (state transitions)",
-           required=False),
+    *_each(
+        "patch",
+        "inferenceservices",
+        KSERVE,
+        "ModelHandle.update (state transitions)",
+        required=False,
+    ),
     *_each("create delete", "jobs", "batch", "the in-cluster bucket probe", required=False),
-    *_each("create", "services/proxy", needed_for="inference through the API server",
-           required=False),
+    *_each(
+        "create", "services/proxy", needed_for="inference through the API server", required=False
+    ),
 ]
 
 # Deploying into fresh namespaces of its own.
@@ -90,13 +110,20 @@ DEPLOY = [
     *_each("create", "secrets", needed_for="kfs_deploy(credentials=...)"),
     *_each("create patch", "serviceaccounts", needed_for="kfs_deploy(credentials=...)"),
     *_each("list", "namespaces", needed_for="sweeping stale namespaces", required=False),
-    *_each("patch", "namespaces", needed_for="marking namespaces kept (--kfs-keep)",
-           required=False),
-    *_each("patch", "inferenceservices", KSERVE, "ModelHandle.update (state transitions)",
-           required=False),
+    *_each(
+        "patch", "namespaces", needed_for="marking namespaces kept (--kfs-keep)", required=False
+    ),
+    *_each(
+        "patch",
+        "inferenceservices",
+        KSERVE,
+        "ModelHandle.update (state transitions)",
+        required=False,
+    ),
     *_each("create delete", "jobs", "batch", "the in-cluster bucket probe", required=False),
-    *_each("create", "services/proxy", needed_for="inference through the API server",
-           required=False),
+    *_each(
+        "create", "services/proxy", needed_for="inference through the API server", required=False
+    ),
 ]
 
 Reviewer = Callable[[Permission, str], bool | None]
@@ -108,15 +135,24 @@ def review_with(api_client: client.ApiClient) -> Reviewer:
 
     def allowed(permission: Permission, namespace: str) -> bool | None:
         resource, _, subresource = permission.resource.partition("/")
-        body = client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(
-            resource_attributes=client.V1ResourceAttributes(
-                verb=permission.verb, group=permission.group, resource=resource,
-                subresource=subresource or None, namespace=namespace or None)))
+        body = client.V1SelfSubjectAccessReview(
+            spec=client.V1SelfSubjectAccessReviewSpec(
+                resource_attributes=client.V1ResourceAttributes(
+                    verb=permission.verb,
+                    group=permission.group,
+                    resource=resource,
+                    subresource=subresource or None,
+                    namespace=namespace or None,
+                )
+            )
+        )
         try:
-            return bool(api.create_self_subject_access_review(body, _request_timeout=10)
-                        .status.allowed)
+            return bool(
+                api.create_self_subject_access_review(body, _request_timeout=10).status.allowed
+            )
         except ApiException:
             return None
+
     return allowed
 
 
@@ -140,8 +176,9 @@ def missing(permissions: Iterable[Permission], review: Reviewer, namespace: str 
     return Missing([p for p in lacking if p.required], [p for p in lacking if not p.required])
 
 
-def missing_in(permissions: Iterable[Permission], review: Reviewer,
-               namespaces: Iterable[str]) -> Missing:
+def missing_in(
+    permissions: Iterable[Permission], review: Reviewer, namespaces: Iterable[str]
+) -> Missing:
     """What `review` refuses in any of `namespaces` ("" : cluster-wide)."""
     wanted = list(permissions)
     found = [missing(wanted, review, namespace) for namespace in namespaces]
@@ -155,12 +192,17 @@ def missing_in(permissions: Iterable[Permission], review: Reviewer,
 def refusal(found: Missing, who: str, scope: str, read_only: bool) -> str:
     """The one-line error for missing required permissions."""
     names = ", ".join(p.describe() for p in found.required)
-    example = "examples/nightly-cronjob.yaml (ClusterRole kfs-nightly-read-only)" if read_only \
+    example = (
+        "examples/nightly-cronjob.yaml (ClusterRole kfs-nightly-read-only)"
+        if read_only
         else "examples/rbac-deploy.yaml (ClusterRole pytest-kfs-deploy)"
+    )
     alternative = "" if read_only else "; or verify what runs, read-only, with --kfs-existing"
-    return (f"the credentials of {who} lack what pytest-kfs needs {scope}: {names} "
-            f"(asked the API server with SelfSubjectAccessReview); grant {example}"
-            f"{alternative}")
+    return (
+        f"the credentials of {who} lack what pytest-kfs needs {scope}: {names} "
+        f"(asked the API server with SelfSubjectAccessReview); grant {example}"
+        f"{alternative}"
+    )
 
 
 def degraded(found: Missing) -> str:

@@ -75,7 +75,8 @@ def kserve_manager(release: Release) -> Path:
     if not (manager.is_file() and manifests.is_dir()):
         raise AssetsMissing(
             f"KServe {release.version} is not built in {kserve_dir(release)}; build it once with "
-            f"`{BUILD_COMMAND} --kserve={release.version}` (needs Go and the Go module proxy)")
+            f"`{BUILD_COMMAND} --kserve={release.version}` (needs Go and the Go module proxy)"
+        )
     return manager
 
 
@@ -101,8 +102,11 @@ def initializer_python(release: Release) -> str:
     their own, as they live in an image of their own in a real cluster; without it, the
     plugin's copy of KServe's GCS path runs.
     """
-    return (os.environ.get("KFS_INITIALIZER_PYTHON") or _python(initializer_venv(release))
-            or sys.executable)
+    return (
+        os.environ.get("KFS_INITIALIZER_PYTHON")
+        or _python(initializer_venv(release))
+        or sys.executable
+    )
 
 
 def model_server_venv(release: Release) -> Path:
@@ -141,10 +145,12 @@ def _build_venv(venv: Path, packages: tuple[str, ...], purpose: str) -> Path:
     partial = venv.with_name(venv.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "venv", str(partial)], check=True)
-    progress.run([str(partial / "bin" / "python"), "-m", "pip", "install",
-                  "--progress-bar=off", *packages],
-                 f"installing {' '.join(packages)} for {purpose}",
-                 lambda line: line.startswith("Collecting "), unit="packages collected")
+    progress.run(
+        [str(partial / "bin" / "python"), "-m", "pip", "install", "--progress-bar=off", *packages],
+        f"installing {' '.join(packages)} for {purpose}",
+        lambda line: line.startswith("Collecting "),
+        unit="packages collected",
+    )
     # venvs hard-code their path in scripts, but `bin/python -m ...` is all the plugin runs.
     partial.rename(venv)
     return venv
@@ -204,10 +210,16 @@ def locate() -> Assets:
 def _version_ldflags() -> str:
     # A module build has no git tree: stamp the version so /version and clients see v1.34.x.
     major, minor = KUBERNETES_VERSION.lstrip("v").split(".")[:2]
-    stamp = {"gitVersion": KUBERNETES_VERSION, "gitMajor": major, "gitMinor": minor,
-             "gitTreeState": "clean", "buildDate": "1970-01-01T00:00:00Z"}
-    flags = " ".join(f"-X k8s.io/component-base/version.{key}={value}"
-                     for key, value in stamp.items())
+    stamp = {
+        "gitVersion": KUBERNETES_VERSION,
+        "gitMajor": major,
+        "gitMinor": minor,
+        "gitTreeState": "clean",
+        "buildDate": "1970-01-01T00:00:00Z",
+    }
+    flags = " ".join(
+        f"-X k8s.io/component-base/version.{key}={value}" for key, value in stamp.items()
+    )
     return f"-s -w {flags}"
 
 
@@ -241,35 +253,61 @@ def _go_build(module: str, outputs: dict[str, str], target: Path, ldflags: str) 
             listed = progress.run(
                 [_go(), "list", "-deps", "-f", "{{.ImportPath}}", package],
                 f"fetching the modules of {name} ({module})",
-                lambda line: line.startswith("go: downloading"), cwd=work, env=env,
-                unit="modules downloaded")
+                lambda line: line.startswith("go: downloading"),
+                cwd=work,
+                env=env,
+                unit="modules downloaded",
+            )
             packages = {line for line in listed if line and not line.startswith("go: ")}
             # -v names each package as it is compiled, the standard library's too: a listed
             # name seen once is the progress (cached packages are not compiled again, so a
             # warm build ends early); compiler notes and `# pkg` headers do not count.
-            progress.run([_go(), "build", "-v", "-trimpath", "-ldflags", ldflags, "-o",
-                          str(partial), package], f"compiling {name}",
-                         progress.each_once(packages), total=len(packages), cwd=work, env=env,
-                         unit="packages compiled")
+            progress.run(
+                [
+                    _go(),
+                    "build",
+                    "-v",
+                    "-trimpath",
+                    "-ldflags",
+                    ldflags,
+                    "-o",
+                    str(partial),
+                    package,
+                ],
+                f"compiling {name}",
+                progress.each_once(packages),
+                total=len(packages),
+                cwd=work,
+                env=env,
+                unit="packages compiled",
+            )
             partial.rename(target / name)  # atomic: a killed build never leaves a half binary
     return target
 
 
 def build(target: Path | None = None, names: tuple[str, ...] = KUBE_BINARIES) -> Path:
     """Build the pinned kube-apiserver and kube-controller-manager into the cache; idempotent."""
-    return _go_build("kubernetes", {name: f"k8s.io/kubernetes/cmd/{name}" for name in names},
-                     target or cache_dir(), _version_ldflags())
+    return _go_build(
+        "kubernetes",
+        {name: f"k8s.io/kubernetes/cmd/{name}" for name in names},
+        target or cache_dir(),
+        _version_ldflags(),
+    )
 
 
 def _module_dir(module: str, version: str) -> Path:
     """Where the Go module cache holds `module@version` (downloaded if needed)."""
     # Outside any module (never the user's own go.mod), from the Go module proxy.
-    print(f"fetching {module}@{version} from the Go module proxy ...", file=sys.stderr,
-          flush=True)
+    print(f"fetching {module}@{version} from the Go module proxy ...", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="kfs-gomod-") as outside:
-        found = subprocess.run([_go(), "mod", "download", "-json", f"{module}@{version}"],
-                               check=True, capture_output=True, text=True, cwd=outside,
-                               env={**os.environ, "GOFLAGS": "-mod=mod"})
+        found = subprocess.run(
+            [_go(), "mod", "download", "-json", f"{module}@{version}"],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=outside,
+            env={**os.environ, "GOFLAGS": "-mod=mod"},
+        )
     return Path(json.loads(found.stdout)["Dir"])
 
 
@@ -293,14 +331,19 @@ def _copy_manifests(module_dir: Path, target: Path) -> None:
 def build_kserve(wanted: Release) -> Path:
     """KServe's manager, its manifests and its image stand-ins for one release; idempotent."""
     target = kserve_dir(wanted)
-    _go_build(f"kserve-{wanted.version}", {"manager": f"{MODULE}/cmd/manager"}, target,
-              "-s -w")
+    _go_build(f"kserve-{wanted.version}", {"manager": f"{MODULE}/cmd/manager"}, target, "-s -w")
     if not (target / MANIFESTS).is_dir():
         _copy_manifests(_module_dir(MODULE, wanted.version), target / MANIFESTS)
-    _build_venv(initializer_venv(wanted), wanted.initializer_packages,
-                f"KServe {wanted.version}'s storage-initializer image")
-    _build_venv(model_server_venv(wanted), wanted.server_packages,
-                f"KServe {wanted.version}'s sklearnserver image")
+    _build_venv(
+        initializer_venv(wanted),
+        wanted.initializer_packages,
+        f"KServe {wanted.version}'s storage-initializer image",
+    )
+    _build_venv(
+        model_server_venv(wanted),
+        wanted.server_packages,
+        f"KServe {wanted.version}'s sklearnserver image",
+    )
     return target
 
 
@@ -331,8 +374,10 @@ def main(argv: list[str]) -> int:
             for each in wanted:
                 print(kserve_manager(each))
                 print(initializer_python(each))
-                print(model_server_python(each) or "(no model server venv: models load but "
-                                                    "do not answer requests)")
+                print(
+                    model_server_python(each)
+                    or "(no model server venv: models load but do not answer requests)"
+                )
             print(s3_python() or "(no S3 endpoint: S3 rehearsals need `build`)")
         else:
             print(f"unknown command {command!r}; use `build`, `where` or `up`", file=sys.stderr)
@@ -343,7 +388,9 @@ def main(argv: list[str]) -> int:
     except subprocess.CalledProcessError as failed:
         if failed.output:  # a step that ran quietly: its last lines say why
             print(failed.output, file=sys.stderr)
-        print(f"{failed.cmd[0]} failed with exit code {failed.returncode}; see the output above",
-              file=sys.stderr)
+        print(
+            f"{failed.cmd[0]} failed with exit code {failed.returncode}; see the output above",
+            file=sys.stderr,
+        )
         return 1
     return 0

@@ -74,15 +74,19 @@ class ControlPlane:
 
     def restart_apiserver(self, down_seconds: float = 0.0) -> None:
         """Stop kube-apiserver, stay down `down_seconds`, start it again on the same port."""
-        index = next(i for i, (name, _) in enumerate(self._processes)
-                     if name == "kube-apiserver")
+        index = next(i for i, (name, _) in enumerate(self._processes) if name == "kube-apiserver")
         processes.stop(self._processes[index][1], grace_seconds=0.5)
         time.sleep(down_seconds)
         log = self.workdir / "kube-apiserver.log"
         process = processes.spawn(self._apiserver_argv, log)
         self._processes[index] = ("kube-apiserver", process)
-        _wait_until(lambda: _http_ok(f"{self.server}/readyz", self.client_ssl_context()),
-                    "kube-apiserver", process, log, time.monotonic() + _START_TIMEOUT)
+        _wait_until(
+            lambda: _http_ok(f"{self.server}/readyz", self.client_ssl_context()),
+            "kube-apiserver",
+            process,
+            log,
+            time.monotonic() + _START_TIMEOUT,
+        )
 
     def pids(self) -> list[int]:
         """Process ids of the control plane (for tests that prove cleanup)."""
@@ -117,8 +121,13 @@ def _ssl_context(certs: pki.ControlPlanePki) -> ssl.SSLContext:
     return context
 
 
-def _wait_until(ready: Callable[[], bool], what: str, process: subprocess.Popen[bytes], log: Path,
-                deadline: float) -> None:
+def _wait_until(
+    ready: Callable[[], bool],
+    what: str,
+    process: subprocess.Popen[bytes],
+    log: Path,
+    deadline: float,
+) -> None:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise ControlPlaneError(
@@ -146,24 +155,38 @@ def _write_kubeconfig(path: Path, server: str, certs: pki.ControlPlanePki) -> No
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": CONTEXT_NAME, "cluster": {
-            "server": server, "certificate-authority": str(certs.ca_cert)}}],
-        "users": [{"name": "kfs-admin", "user": {
-            "client-certificate": str(certs.admin_cert), "client-key": str(certs.admin_key)}}],
-        "contexts": [{"name": CONTEXT_NAME, "context": {
-            "cluster": CONTEXT_NAME, "user": "kfs-admin"}}],
+        "clusters": [
+            {
+                "name": CONTEXT_NAME,
+                "cluster": {"server": server, "certificate-authority": str(certs.ca_cert)},
+            }
+        ],
+        "users": [
+            {
+                "name": "kfs-admin",
+                "user": {
+                    "client-certificate": str(certs.admin_cert),
+                    "client-key": str(certs.admin_key),
+                },
+            }
+        ],
+        "contexts": [
+            {"name": CONTEXT_NAME, "context": {"cluster": CONTEXT_NAME, "user": "kfs-admin"}}
+        ],
         "current-context": CONTEXT_NAME,
     }
     path.write_text(yaml.safe_dump(config))
     path.chmod(0o600)
 
 
-def _apiserver_command(assets: Assets, certs: pki.ControlPlanePki, workdir: Path,
-                       etcd_url: str, port: int) -> list[str]:
+def _apiserver_command(
+    assets: Assets, certs: pki.ControlPlanePki, workdir: Path, etcd_url: str, port: int
+) -> list[str]:
     return [
         str(assets.kube_apiserver),
         f"--etcd-servers={etcd_url}",
-        f"--etcd-cafile={certs.ca_cert}", f"--etcd-certfile={certs.admin_cert}",
+        f"--etcd-cafile={certs.ca_cert}",
+        f"--etcd-certfile={certs.admin_cert}",
         f"--etcd-keyfile={certs.admin_key}",
         "--bind-address=127.0.0.1",
         "--advertise-address=127.0.0.1",
@@ -191,8 +214,9 @@ def _apiserver_command(assets: Assets, certs: pki.ControlPlanePki, workdir: Path
     ]
 
 
-def _controller_manager_command(assets: Assets, certs: pki.ControlPlanePki,
-                                kubeconfig: Path) -> list[str]:
+def _controller_manager_command(
+    assets: Assets, certs: pki.ControlPlanePki, kubeconfig: Path
+) -> list[str]:
     # Only the controllers a test cluster needs: namespace deletion, default service accounts,
     # the kube-root-ca.crt config map, garbage collection of owned objects, Jobs, and the
     # Deployments and ReplicaSets KServe's Standard mode serves models with, and ResourceQuota
@@ -221,8 +245,13 @@ def start(assets: Assets | None = None) -> ControlPlane:
     sweep_stale_workdirs()
     workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
     (workdir / _OWNER_FILE).write_text(str(os.getpid()))
-    plane = ControlPlane(workdir=workdir, pki=None, kubeconfig=workdir / "kubeconfig", server="",
-                         audit_log=workdir / "audit.log")
+    plane = ControlPlane(
+        workdir=workdir,
+        pki=None,
+        kubeconfig=workdir / "kubeconfig",
+        server="",
+        audit_log=workdir / "audit.log",
+    )
     try:
         _start_processes(plane, assets)
     except BaseException:
@@ -243,24 +272,36 @@ def _start_processes(plane: ControlPlane, assets: Assets) -> None:
     etcd_log = workdir / "etcd.log"
     # Loopback is shared with every local user: etcd only answers clients (and peers) with a
     # certificate from this run's CA, whose files are in the 0700 work directory.
-    tls = [f"--cert-file={certs.serving_cert}", f"--key-file={certs.serving_key}",
-           f"--trusted-ca-file={certs.ca_cert}", "--client-cert-auth",
-           f"--peer-cert-file={certs.serving_cert}", f"--peer-key-file={certs.serving_key}",
-           f"--peer-trusted-ca-file={certs.ca_cert}", "--peer-client-cert-auth"]
+    tls = [
+        f"--cert-file={certs.serving_cert}",
+        f"--key-file={certs.serving_key}",
+        f"--trusted-ca-file={certs.ca_cert}",
+        "--client-cert-auth",
+        f"--peer-cert-file={certs.serving_cert}",
+        f"--peer-key-file={certs.serving_key}",
+        f"--peer-trusted-ca-file={certs.ca_cert}",
+        "--peer-client-cert-auth",
+    ]
     etcd = processes.spawn(
-        [assets.etcd, f"--data-dir={workdir / 'etcd'}",
-         f"--listen-client-urls={etcd_url}", f"--advertise-client-urls={etcd_url}",
-         f"--listen-peer-urls={peer_url}", f"--initial-advertise-peer-urls={peer_url}",
-         f"--initial-cluster=default={peer_url}", *tls,
-         "--unsafe-no-fsync", "--log-level=warn",
-         # KServe's real InferenceService CRD alone is about 2 MB.
-         "--max-request-bytes=10485760"],
+        [
+            assets.etcd,
+            f"--data-dir={workdir / 'etcd'}",
+            f"--listen-client-urls={etcd_url}",
+            f"--advertise-client-urls={etcd_url}",
+            f"--listen-peer-urls={peer_url}",
+            f"--initial-advertise-peer-urls={peer_url}",
+            f"--initial-cluster=default={peer_url}",
+            *tls,
+            "--unsafe-no-fsync",
+            "--log-level=warn",
+            # KServe's real InferenceService CRD alone is about 2 MB.
+            "--max-request-bytes=10485760",
+        ],
         etcd_log,
     )
     plane._processes.append(("etcd", etcd))
     context = _ssl_context(certs)
-    _wait_until(lambda: _http_ok(f"{etcd_url}/health", context), "etcd", etcd, etcd_log,
-                deadline)
+    _wait_until(lambda: _http_ok(f"{etcd_url}/health", context), "etcd", etcd, etcd_log, deadline)
 
     port = processes.free_port()
     plane.server = f"https://127.0.0.1:{port}"
@@ -268,11 +309,17 @@ def _start_processes(plane: ControlPlane, assets: Assets) -> None:
     plane._apiserver_argv = _apiserver_command(assets, certs, workdir, etcd_url, port)
     apiserver = processes.spawn(plane._apiserver_argv, apiserver_log)
     plane._processes.append(("kube-apiserver", apiserver))
-    _wait_until(lambda: _http_ok(f"{plane.server}/readyz", context), "kube-apiserver",
-                apiserver, apiserver_log, deadline)
+    _wait_until(
+        lambda: _http_ok(f"{plane.server}/readyz", context),
+        "kube-apiserver",
+        apiserver,
+        apiserver_log,
+        deadline,
+    )
 
     _write_kubeconfig(plane.kubeconfig, plane.server, certs)
     manager_log = workdir / "kube-controller-manager.log"
     manager = processes.spawn(
-        _controller_manager_command(assets, certs, plane.kubeconfig), manager_log)
+        _controller_manager_command(assets, certs, plane.kubeconfig), manager_log
+    )
     plane._processes.append(("kube-controller-manager", manager))

@@ -68,8 +68,9 @@ class EmbeddedCluster:
 
     def api_client(self) -> client.ApiClient:
         """A fresh admin API client."""
-        return config.new_client_from_config(str(self.kubeconfig), context=self.context,
-                                             persist_config=False)
+        return config.new_client_from_config(
+            str(self.kubeconfig), context=self.context, persist_config=False
+        )
 
     def stop(self) -> None:
         """Stop everything; no process, thread or temp directory remains."""
@@ -95,8 +96,9 @@ def _join_threads(prefixes: tuple[str, ...], timeout: float) -> None:
             thread.join(max(0.0, deadline - time.monotonic()))
 
 
-def start_embedded(kserve: bool = True, timing: Timing | None = None,
-                   kserve_version: str | None = None) -> EmbeddedCluster:
+def start_embedded(
+    kserve: bool = True, timing: Timing | None = None, kserve_version: str | None = None
+) -> EmbeddedCluster:
     """Start the control plane with the release's KServe CRDs and, unless `kserve` is False,
     KServe's own manager, the local GCP and the node; `kserve_version` picks the release
     (default: the newest supported). Without `kserve` the release is installed (CRDs,
@@ -112,15 +114,27 @@ def start_embedded(kserve: bool = True, timing: Timing | None = None,
         if kserve and plane.pki is not None:
             cluster.gcp = LocalGcp(GcpWorld()).start()
             seed_samples(GcpAdmin(cluster.gcp), wanted)
-            images = Images(wanted.images, initializer_python(wanted),
-                            model_server_python(wanted))
-            cluster.kubelet = Kubelet(api_client, cluster.gcp, plane.workdir,
-                                      plane.pki.serving_cert, plane.pki.serving_key, images,
-                                      timing, client_ca=plane.pki.ca_cert).start()
+            images = Images(wanted.images, initializer_python(wanted), model_server_python(wanted))
+            cluster.kubelet = Kubelet(
+                api_client,
+                cluster.gcp,
+                plane.workdir,
+                plane.pki.serving_cert,
+                plane.pki.serving_key,
+                images,
+                timing,
+                client_ca=plane.pki.ca_cert,
+            ).start()
             cluster.ingress = Ingress(api_client, cluster.kubelet).start()
             cluster.kserve = kserve_manager.start(
-                wanted, api_client, plane.kubeconfig, plane.workdir, plane.pki.ca_cert,
-                plane.pki.serving_cert, plane.pki.serving_key)
+                wanted,
+                api_client,
+                plane.kubeconfig,
+                plane.workdir,
+                plane.pki.ca_cert,
+                plane.pki.serving_cert,
+                plane.pki.serving_key,
+            )
     except BaseException:
         cluster.stop()
         raise

@@ -24,8 +24,9 @@ def _die_with_parent() -> None:
         pass
 
 
-def spawn(command: Sequence[str | os.PathLike[str]], log: Path,
-          env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def spawn(
+    command: Sequence[str | os.PathLike[str]], log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """Start a daemon in its own session (Ctrl-C is ours to handle), output to `log`."""
     with log.open("ab") as out:
         return subprocess.Popen(

@@ -58,9 +58,15 @@ def each_once(names: Iterable[str]) -> Callable[[str], bool]:
     return counts
 
 
-def run(command: Sequence[str], label: str, counts: Callable[[str], bool],
-        total: int | None = None, cwd: str | Path | None = None,
-        env: dict[str, str] | None = None, unit: str = "steps") -> list[str]:
+def run(
+    command: Sequence[str],
+    label: str,
+    counts: Callable[[str], bool],
+    total: int | None = None,
+    cwd: str | Path | None = None,
+    env: dict[str, str] | None = None,
+    unit: str = "steps",
+) -> list[str]:
     """Run `command`, counting output lines `counts` accepts as units of work, and report
     `label: <done> of <total> (share), about <time> left` while it runs; returns its output
     lines. Raises StepFailed with the output's tail when it fails."""
@@ -71,15 +77,24 @@ def run(command: Sequence[str], label: str, counts: Callable[[str], bool],
 
     def heartbeat() -> None:
         while not finished.wait(_QUIET):
-            _say(f"{label}: {_estimate(done, total, time.monotonic() - started, unit)} "
-                 f"({_duration(time.monotonic() - started)} so far)")
+            _say(
+                f"{label}: {_estimate(done, total, time.monotonic() - started, unit)} "
+                f"({_duration(time.monotonic() - started)} so far)"
+            )
 
     _say(f"{label} ...")
     beat = threading.Thread(target=heartbeat, daemon=True, name="kfs-progress")
     beat.start()
     last = started
-    process = subprocess.Popen(list(command), cwd=cwd, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, errors="replace")
+    process = subprocess.Popen(
+        list(command),
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    )
     try:
         assert process.stdout is not None
         for line in process.stdout:

@@ -50,11 +50,19 @@ class S3Server:
 
     def run(self, actions: list[dict[str, Any]]) -> list[Any]:
         """Administrative actions (buckets, objects, users and their keys), in order."""
-        request = {"endpoint": f"http://{self.endpoint}", "actions": actions,
-                   "key": self.admin_key and {"id": self.admin_key.access_key_id,
-                                              "secret": self.admin_key.secret_access_key}}
-        done = subprocess.run([self.python, str(_ADMIN_SCRIPT)], input=json.dumps(request),
-                              capture_output=True, text=True, timeout=120)
+        request = {
+            "endpoint": f"http://{self.endpoint}",
+            "actions": actions,
+            "key": self.admin_key
+            and {"id": self.admin_key.access_key_id, "secret": self.admin_key.secret_access_key},
+        }
+        done = subprocess.run(
+            [self.python, str(_ADMIN_SCRIPT)],
+            input=json.dumps(request),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if done.returncode != 0:
             raise S3Unavailable(f"S3 administration failed: {done.stderr.strip()[-600:]}")
         results: list[Any] = json.loads(done.stdout)
@@ -90,14 +98,20 @@ def start(workdir: Path, timeout: float = 60.0) -> S3Server:
     """Start the S3 endpoint with IAM enforced and an administrator key."""
     python = s3_python()
     if python is None:
-        raise S3Unavailable("the S3 endpoint (moto) is not installed; run "
-                            "`python -m pytest_kfs.local build`")
+        raise S3Unavailable(
+            "the S3 endpoint (moto) is not installed; run `python -m pytest_kfs.local build`"
+        )
     port = processes.free_port()
     log = workdir / "s3.log"
     process = processes.spawn(
-        [python, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], log,
-        env={"PATH": "/usr/bin:/bin", "INITIAL_NO_AUTH_ACTION_COUNT": str(_BOOTSTRAP_REQUESTS),
-             "AWS_DEFAULT_REGION": "us-east-1"})
+        [python, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        log,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "INITIAL_NO_AUTH_ACTION_COUNT": str(_BOOTSTRAP_REQUESTS),
+            "AWS_DEFAULT_REGION": "us-east-1",
+        },
+    )
     server = S3Server(process, f"127.0.0.1:{port}", log, python)
     deadline = time.monotonic() + timeout
     while not _answers(server.endpoint):

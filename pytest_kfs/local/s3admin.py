@@ -12,8 +12,11 @@ from botocore.exceptions import ClientError
 
 
 def _client(service, endpoint, key):
-    credentials = {"aws_access_key_id": key["id"], "aws_secret_access_key": key["secret"]} \
-        if key else {"aws_access_key_id": "bootstrap", "aws_secret_access_key": "bootstrap"}
+    credentials = (
+        {"aws_access_key_id": key["id"], "aws_secret_access_key": key["secret"]}
+        if key
+        else {"aws_access_key_id": "bootstrap", "aws_secret_access_key": "bootstrap"}
+    )
     return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1", **credentials)
 
 
@@ -21,9 +24,18 @@ def _read_policy(buckets):
     # On AWS, s3:ListBucket allows HeadBucket; moto checks s3:HeadBucket as an action of its
     # own, so it is granted too: a reader reads here as it does on AWS.
     resources = [f"arn:aws:s3:::{b}" for b in buckets] + [f"arn:aws:s3:::{b}/*" for b in buckets]
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Action": ["s3:ListBucket", "s3:HeadBucket", "s3:GetObject"],
-        "Resource": resources}]})
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:ListBucket", "s3:HeadBucket", "s3:GetObject"],
+                    "Resource": resources,
+                }
+            ],
+        }
+    )
 
 
 def _user(iam, name, policy):
@@ -42,8 +54,12 @@ def main():
     for action in request["actions"]:
         op = action["op"]
         if op == "bootstrap":
-            everything = json.dumps({"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+            everything = json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+                }
+            )
             results.append(_user(iam, "kfs-admin", everything))
         elif op == "bucket":
             try:
@@ -53,12 +69,14 @@ def main():
                     raise
             results.append(None)
         elif op == "put":
-            s3.put_object(Bucket=action["bucket"], Key=action["key"],
-                          Body=bytes.fromhex(action["data"]))
+            s3.put_object(
+                Bucket=action["bucket"], Key=action["key"], Body=bytes.fromhex(action["data"])
+            )
             results.append(None)
         elif op == "user":
-            results.append(_user(iam, action["name"],
-                                 _read_policy(action["read"]) if action["read"] else None))
+            results.append(
+                _user(iam, action["name"], _read_policy(action["read"]) if action["read"] else None)
+            )
         else:
             raise SystemExit(f"unknown action {op!r}")
     json.dump(results, sys.stdout)

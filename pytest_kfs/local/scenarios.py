@@ -40,8 +40,12 @@ WI_ANNOTATION = "iam.gke.io/gcp-service-account"
 def _plan(**changes: Any) -> ModelSpec:
     """What a scenario deploys: by default a copy of the sklearn-iris sample in the team's
     private bucket, served as the scenario's service account."""
-    return ModelSpec(storage_uri=PRIVATE_URI, model_format="sklearn",
-                     service_account=SERVING_KSA, sample="sklearn-iris").but(**changes)
+    return ModelSpec(
+        storage_uri=PRIVATE_URI,
+        model_format="sklearn",
+        service_account=SERVING_KSA,
+        sample="sklearn-iris",
+    ).but(**changes)
 
 
 @dataclass(frozen=True)
@@ -77,8 +81,7 @@ class Scenario:
         if self.bucket_role:
             gcp.grant_bucket(PRIVATE_BUCKET, self.bucket_role, f"serviceAccount:{self.gsa}")
 
-    def arrange_namespace(self, core: client.CoreV1Api, namespace: str,
-                          gcp: GcpAdmin) -> ModelSpec:
+    def arrange_namespace(self, core: client.CoreV1Api, namespace: str, gcp: GcpAdmin) -> ModelSpec:
         """The cluster side: the service account (and key secret) the plan deploys with."""
         self.arrange_world(gcp)
         secrets = []
@@ -87,8 +90,11 @@ class Scenario:
             if self.disabled_key:
                 gcp.disable_key(self.gsa, key["private_key_id"])
             encoded = base64.b64encode(json.dumps(key).encode()).decode()
-            create_unless_exists(core.create_namespaced_secret, namespace, {
-                "metadata": {"name": KEY_SECRET}, "type": "Opaque", "data": {KEY_FILE: encoded}})
+            create_unless_exists(
+                core.create_namespaced_secret,
+                namespace,
+                {"metadata": {"name": KEY_SECRET}, "type": "Opaque", "data": {KEY_FILE: encoded}},
+            )
             secrets = [{"name": KEY_SECRET}]
         annotations = {}
         if self.workload_identity:
@@ -97,10 +103,15 @@ class Scenario:
             annotations[WI_ANNOTATION] = self.gsa
         if self.bind_workload_identity:
             gcp.grant_service_account(
-                self.gsa, "roles/iam.workloadIdentityUser",
-                f"serviceAccount:{PROJECT}.svc.id.goog[{namespace}/{SERVING_KSA}]")
-        create_unless_exists(core.create_namespaced_service_account, namespace, {
-            "metadata": {"name": SERVING_KSA, "annotations": annotations}, "secrets": secrets})
+                self.gsa,
+                "roles/iam.workloadIdentityUser",
+                f"serviceAccount:{PROJECT}.svc.id.goog[{namespace}/{SERVING_KSA}]",
+            )
+        create_unless_exists(
+            core.create_namespaced_service_account,
+            namespace,
+            {"metadata": {"name": SERVING_KSA, "annotations": annotations}, "secrets": secrets},
+        )
         return self.plan
 
 
@@ -114,6 +125,7 @@ def seed_samples(gcp: GcpAdmin, release: Release | None = None) -> None:
     The embedded cluster seeds them at start with the model its release's server loads;
     later calls only add what is missing.
     """
+
     def sample() -> bytes:
         return iris_model_bytes(release or default_release())
 
@@ -122,8 +134,10 @@ def seed_samples(gcp: GcpAdmin, release: Release | None = None) -> None:
 
     for bucket in (SAMPLE_BUCKET, PRIVATE_BUCKET):
         gcp.ensure_bucket(bucket, PROJECT)
-        for name, data in ((f"{SAMPLE_PREFIX}/model.joblib", sample),
-                           (f"{CORRUPT_PREFIX}/model.joblib", corrupt)):
+        for name, data in (
+            (f"{SAMPLE_PREFIX}/model.joblib", sample),
+            (f"{CORRUPT_PREFIX}/model.joblib", corrupt),
+        ):
             if release is not None or not gcp.has_object(bucket, name):
                 gcp.put_object(bucket, name, data())
     gcp.grant_bucket(SAMPLE_BUCKET, "roles/storage.objectViewer", "allUsers")
@@ -139,28 +153,42 @@ def arrange_model(gcp: GcpAdmin, storage_uri: str, sample: str | None) -> str | 
     if gcp.has_objects_under(bucket, path):
         return None
     if bucket in (SAMPLE_BUCKET, PRIVATE_BUCKET):
-        return (f"{storage_uri}: nothing there in the embedded cluster's local Google Cloud "
-                f"(gs://{bucket} holds its rehearsal models, {SAMPLE_PREFIX} among them)")
+        return (
+            f"{storage_uri}: nothing there in the embedded cluster's local Google Cloud "
+            f"(gs://{bucket} holds its rehearsal models, {SAMPLE_PREFIX} among them)"
+        )
     from pytest_kfs.kserve.samples import SAMPLES
 
     known = SAMPLES.get(sample or "")
     if known is None or known.storage_uri.rstrip("/") != SAMPLE_URI:
-        what = f"sample {sample} is not one the embedded cluster serves" if sample else \
-            "no `sample:` says which catalogue model it copies"
-        return (f"{storage_uri} is not in the embedded cluster's local Google Cloud, and "
-                f"pytest-kfs cannot make it ({what}): run against your cluster "
-                "(--kfs-cluster=<context>), or give the model `sample: sklearn-iris`")
+        what = (
+            f"sample {sample} is not one the embedded cluster serves"
+            if sample
+            else "no `sample:` says which catalogue model it copies"
+        )
+        return (
+            f"{storage_uri} is not in the embedded cluster's local Google Cloud, and "
+            f"pytest-kfs cannot make it ({what}): run against your cluster "
+            "(--kfs-cluster=<context>), or give the model `sample: sklearn-iris`"
+        )
     seed_samples(gcp)
     gcp.ensure_bucket(bucket, PROJECT)
-    gcp.copy_object(SAMPLE_BUCKET, f"{SAMPLE_PREFIX}/model.joblib", bucket,
-                    f"{path}/model.joblib" if path else "model.joblib")
+    gcp.copy_object(
+        SAMPLE_BUCKET,
+        f"{SAMPLE_PREFIX}/model.joblib",
+        bucket,
+        f"{path}/model.joblib" if path else "model.joblib",
+    )
     gcp.grant_bucket(bucket, "roles/storage.objectViewer", "allUsers")
     return None
 
 
 OPERATOR = "kfs-operator@kfs-demo.iam.gserviceaccount.com"
-OPERATOR_ROLES = ("roles/storage.admin", "roles/iam.securityReviewer",
-                  "roles/iam.serviceAccountTokenCreator")
+OPERATOR_ROLES = (
+    "roles/storage.admin",
+    "roles/iam.securityReviewer",
+    "roles/iam.serviceAccountTokenCreator",
+)
 
 
 def operator_key(gcp: GcpAdmin) -> dict[str, str]:
@@ -172,8 +200,9 @@ def operator_key(gcp: GcpAdmin) -> dict[str, str]:
     return dict(gcp.create_key(OPERATOR))
 
 
-def sample_key(gcp: GcpAdmin, name: str, can_read: bool = True,
-               project: str = PROJECT) -> dict[str, Any]:
+def sample_key(
+    gcp: GcpAdmin, name: str, can_read: bool = True, project: str = PROJECT
+) -> dict[str, Any]:
     """A key for Google service account `name@project`, with objectViewer on the private bucket
     (PRIVATE_URI) when `can_read` (the samples seeded first)."""
     seed_samples(gcp)
@@ -184,46 +213,89 @@ def sample_key(gcp: GcpAdmin, name: str, can_read: bool = True,
     return gcp.create_key(email)
 
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
-    Scenario("healthy", "key secret on the serving account, objectViewer on the bucket", True),
-    Scenario("gcs-permission-denied",
-             "key secret on the serving account, no grant on the bucket: the list is denied "
-             "(kserve/kserve#3798)", False, bucket_role=None),
-    Scenario("object-read-denied",
-             "legacyBucketReader only: the prefix lists, the download is denied", False,
-             bucket_role="roles/storage.legacyBucketReader"),
-    Scenario("wrong-path", "readable bucket, but nothing under the storage URI's prefix",
-             False, plan=_plan(storage_uri=f"gs://{PRIVATE_BUCKET}/models/sklearn/9.9/model",
-                                    sample=None)),
-    Scenario("bucket-missing", "the storage URI names a bucket that does not exist", False,
-             plan=_plan(storage_uri="gs://kfs-no-such-bucket/models/sklearn/1.0/model",
-                             sample=None)),
-    Scenario("anonymous-fallback",
-             "no key secret and no metadata server (off GCP): KServe silently goes anonymous "
-             "and the private bucket refuses it", False, key_secret=False),
-    Scenario("bad-key", "the key secret holds a disabled key: the token exchange fails with "
-             "invalid_grant", False, disabled_key=True),
-    Scenario("broken-workload-identity",
-             "the service account is annotated for Workload Identity but the GSA lacks the "
-             "roles/iam.workloadIdentityUser binding", False, key_secret=False,
-             workload_identity=True),
-    Scenario("workload-identity",
-             "Workload Identity wired end to end: annotation plus workloadIdentityUser", True,
-             key_secret=False, workload_identity=True, bind_workload_identity=True),
-    Scenario("runtime-missing", "the model names a ServingRuntime that is not installed",
-             False, plan=_plan(runtime="sklearn-custom-runtime")),
-    Scenario("corrupt-model", "the model file downloads but is not a model: the server "
-             "fails to load it", False, preflight_sees=False,
-             plan=_plan(storage_uri=f"gs://{PRIVATE_BUCKET}/{CORRUPT_PREFIX}",
-                             sample=None)),
-    # Scale-to-zero is Knative's (Serverless mode), which does not run here: in Standard mode
-    # KServe serves minReplicas 0 with one pod. The status of a scaled-to-zero service
-    # (kserve/kserve#6079) is tested as a verbatim snapshot in the unit tests.
-    Scenario("scale-to-zero",
-             "healthy, with minReplicas 0. Serverless only: in the embedded cluster's Standard "
-             "mode KServe keeps one pod and reads Loaded (no Knative here)", True,
-             plan=_plan(min_replicas=0)),
-)}
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario("healthy", "key secret on the serving account, objectViewer on the bucket", True),
+        Scenario(
+            "gcs-permission-denied",
+            "key secret on the serving account, no grant on the bucket: the list is denied "
+            "(kserve/kserve#3798)",
+            False,
+            bucket_role=None,
+        ),
+        Scenario(
+            "object-read-denied",
+            "legacyBucketReader only: the prefix lists, the download is denied",
+            False,
+            bucket_role="roles/storage.legacyBucketReader",
+        ),
+        Scenario(
+            "wrong-path",
+            "readable bucket, but nothing under the storage URI's prefix",
+            False,
+            plan=_plan(storage_uri=f"gs://{PRIVATE_BUCKET}/models/sklearn/9.9/model", sample=None),
+        ),
+        Scenario(
+            "bucket-missing",
+            "the storage URI names a bucket that does not exist",
+            False,
+            plan=_plan(storage_uri="gs://kfs-no-such-bucket/models/sklearn/1.0/model", sample=None),
+        ),
+        Scenario(
+            "anonymous-fallback",
+            "no key secret and no metadata server (off GCP): KServe silently goes anonymous "
+            "and the private bucket refuses it",
+            False,
+            key_secret=False,
+        ),
+        Scenario(
+            "bad-key",
+            "the key secret holds a disabled key: the token exchange fails with invalid_grant",
+            False,
+            disabled_key=True,
+        ),
+        Scenario(
+            "broken-workload-identity",
+            "the service account is annotated for Workload Identity but the GSA lacks the "
+            "roles/iam.workloadIdentityUser binding",
+            False,
+            key_secret=False,
+            workload_identity=True,
+        ),
+        Scenario(
+            "workload-identity",
+            "Workload Identity wired end to end: annotation plus workloadIdentityUser",
+            True,
+            key_secret=False,
+            workload_identity=True,
+            bind_workload_identity=True,
+        ),
+        Scenario(
+            "runtime-missing",
+            "the model names a ServingRuntime that is not installed",
+            False,
+            plan=_plan(runtime="sklearn-custom-runtime"),
+        ),
+        Scenario(
+            "corrupt-model",
+            "the model file downloads but is not a model: the server fails to load it",
+            False,
+            preflight_sees=False,
+            plan=_plan(storage_uri=f"gs://{PRIVATE_BUCKET}/{CORRUPT_PREFIX}", sample=None),
+        ),
+        # Scale-to-zero is Knative's (Serverless mode), which does not run here: in Standard mode
+        # KServe serves minReplicas 0 with one pod. The status of a scaled-to-zero service
+        # (kserve/kserve#6079) is tested as a verbatim snapshot in the unit tests.
+        Scenario(
+            "scale-to-zero",
+            "healthy, with minReplicas 0. Serverless only: in the embedded cluster's Standard "
+            "mode KServe keeps one pod and reads Loaded (no Knative here)",
+            True,
+            plan=_plan(min_replicas=0),
+        ),
+    )
+}
 
 
 def scenario(name: str) -> Scenario:

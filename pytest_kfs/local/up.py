@@ -42,8 +42,10 @@ def _scenario(name: str) -> str:
     except KeyError as error:
         raise argparse.ArgumentTypeError(str(error).strip("'\"")) from None
     if not chosen.key_secret:
-        raise argparse.ArgumentTypeError(f"scenario {name} serves without a key file; `up` "
-                                         f"rehearses the key-file ones: {', '.join(_keyed())}")
+        raise argparse.ArgumentTypeError(
+            f"scenario {name} serves without a key file; `up` "
+            f"rehearses the key-file ones: {', '.join(_keyed())}"
+        )
     return name
 
 
@@ -56,13 +58,22 @@ def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m pytest_kfs.local up",
         description="Run the embedded cluster as a live cluster until Ctrl-C; print its "
-                    "connection lines (NAME=value) and the pytest command that uses them.")
-    parser.add_argument("--kserve", type=_release, default="", metavar="VERSION",
-                        help=f"KServe release to run: {', '.join(RELEASES)} "
-                             f"(default {DEFAULT_VERSION})")
-    parser.add_argument("--scenario", type=_scenario, default="healthy", metavar="NAME",
-                        help=f"Google Cloud world to arrange (default healthy): "
-                             f"{', '.join(_keyed())}")
+        "connection lines (NAME=value) and the pytest command that uses them.",
+    )
+    parser.add_argument(
+        "--kserve",
+        type=_release,
+        default="",
+        metavar="VERSION",
+        help=f"KServe release to run: {', '.join(RELEASES)} (default {DEFAULT_VERSION})",
+    )
+    parser.add_argument(
+        "--scenario",
+        type=_scenario,
+        default="healthy",
+        metavar="NAME",
+        help=f"Google Cloud world to arrange (default healthy): {', '.join(_keyed())}",
+    )
     return parser
 
 
@@ -71,8 +82,9 @@ def _serving_key(embedded: Any, name: str) -> dict[str, Any]:
     chosen = scenario(name)
     if not chosen.key_secret:
         keyed = ", ".join(n for n, s in SCENARIOS.items() if s.key_secret)
-        raise ValueError(f"scenario {name} serves without a key file; `up` rehearses the "
-                         f"key-file ones: {keyed}")
+        raise ValueError(
+            f"scenario {name} serves without a key file; `up` rehearses the key-file ones: {keyed}"
+        )
     gcp = GcpAdmin(embedded.gcp)
     chosen.arrange_world(gcp)
     key = gcp.create_key(chosen.gsa)
@@ -87,8 +99,11 @@ def _write_models(path: Path, name: str) -> Path:
     plan = scenario(name).plan
     # The serving identity comes from KFS_SERVING_KEY (an account made in each test namespace),
     # not from the scenario's own service account.
-    entry = {key: value for key, value in dataclasses.asdict(plan.but(name="model")).items()
-             if value is not None and key in SPEC_KEYS and key != "service_account"}
+    entry = {
+        key: value
+        for key, value in dataclasses.asdict(plan.but(name="model")).items()
+        if value is not None and key in SPEC_KEYS and key != "service_account"
+    }
     path.write_text(json.dumps({"models": [entry]}))  # JSON is YAML
     return path
 
@@ -117,24 +132,34 @@ def main(argv: list[str]) -> int:
             print(error, file=sys.stderr)
             return 2
         key_file = _write_key(embedded.plane.workdir / "serving-key.json", key)
-        operator_file = _write_key(embedded.plane.workdir / "operator-key.json",
-                                   operator_key(GcpAdmin(embedded.local_gcp)))
+        operator_file = _write_key(
+            embedded.plane.workdir / "operator-key.json", operator_key(GcpAdmin(embedded.local_gcp))
+        )
         assert embedded.gcp is not None and embedded.ingress is not None
         models_file = _write_models(embedded.plane.workdir / "models.yaml", options["scenario"])
-        lines = {"KFS_CONTEXT": embedded.context, "KFS_KUBECONFIG": str(embedded.kubeconfig),
-                 "KFS_GCS_ENDPOINT": embedded.gcp.endpoint,
-                 "KFS_INGRESS": embedded.ingress.address, "KFS_SERVING_KEY": str(key_file),
-                 "KFS_MODELS": str(models_file),
-                 "GOOGLE_APPLICATION_CREDENTIALS": str(operator_file)}
-        print(f"# embedded cluster up: {embedded.describe_kserve()}; scenario "
-              f"{options['scenario']}: {scenario(options['scenario']).summary}")
+        lines = {
+            "KFS_CONTEXT": embedded.context,
+            "KFS_KUBECONFIG": str(embedded.kubeconfig),
+            "KFS_GCS_ENDPOINT": embedded.gcp.endpoint,
+            "KFS_INGRESS": embedded.ingress.address,
+            "KFS_SERVING_KEY": str(key_file),
+            "KFS_MODELS": str(models_file),
+            "GOOGLE_APPLICATION_CREDENTIALS": str(operator_file),
+        }
+        print(
+            f"# embedded cluster up: {embedded.describe_kserve()}; scenario "
+            f"{options['scenario']}: {scenario(options['scenario']).summary}"
+        )
         for name, value in lines.items():
             print(f"{name}={value}")
         print("# run the suites against it as a live cluster (Ctrl-C here stops it):")
-        print(f"#   KFS_GCS_ENDPOINT={embedded.gcp.endpoint} GOOGLE_APPLICATION_CREDENTIALS="
-              f"{operator_file} pytest --kfs-cluster="
-              f"{embedded.context} --kfs-kubeconfig={embedded.kubeconfig} "
-              f"--kfs-serving-key={key_file} --kfs-models={models_file} "
-              f"--kfs-ingress={embedded.ingress.address} --pyargs pytest_kfs.suites", flush=True)
+        print(
+            f"#   KFS_GCS_ENDPOINT={embedded.gcp.endpoint} GOOGLE_APPLICATION_CREDENTIALS="
+            f"{operator_file} pytest --kfs-cluster="
+            f"{embedded.context} --kfs-kubeconfig={embedded.kubeconfig} "
+            f"--kfs-serving-key={key_file} --kfs-models={models_file} "
+            f"--kfs-ingress={embedded.ingress.address} --pyargs pytest_kfs.suites",
+            flush=True,
+        )
         stopped.wait()
     return 0

@@ -32,12 +32,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kfs", "pytest-kfs (KServe model checks)")
     for option in OPTIONS:
         if option.cli and option.flag:
-            group.addoption(option.flag_name, dest=option.dest, action="store_true",
-                            default=False, help=option.help_text())
+            group.addoption(
+                option.flag_name,
+                dest=option.dest,
+                action="store_true",
+                default=False,
+                help=option.help_text(),
+            )
         elif option.cli:
             extra: dict[str, Any] = {"choices": option.choices} if option.choices else {}
-            group.addoption(option.flag_name, dest=option.dest, metavar=option.metavar,
-                            default=None, help=option.help_text(), **extra)
+            group.addoption(
+                option.flag_name,
+                dest=option.dest,
+                metavar=option.metavar,
+                default=None,
+                help=option.help_text(),
+                **extra,
+            )
         if option.ini:
             parser.addini(option.ini_name, f"pytest-kfs: {option.help}", default="")
 
@@ -50,9 +61,11 @@ def _settings(config: pytest.Config) -> Settings:
     settings = resolve(cli, ini, os.environ)
     workers = config.getoption("numprocesses", None)
     if settings.namespace is not None and workers and not hasattr(config, "workerinput"):
-        raise SettingsError(f"--kfs-namespace={settings.namespace} runs every test in one "
-                            "namespace, where parallel tests' models would collide: run it "
-                            "without -n")
+        raise SettingsError(
+            f"--kfs-namespace={settings.namespace} runs every test in one "
+            "namespace, where parallel tests' models would collide: run it "
+            "without -n"
+        )
     return settings
 
 
@@ -74,9 +87,11 @@ def _check_writable(option: str, path: str | None) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     """Validate the settings (bad input is a one-line usage error) and start the session."""
     config.addinivalue_line(
-        "markers", "kfs(" + ", ".join(f"{key}=" for key in sorted(MARKER_KEYS)) + "): the "
-                   "model kfs_model deploys for this test (ModelSpec's fields), its timeout, "
-                   "and namespace='module' for a module-wide namespace")
+        "markers",
+        "kfs(" + ", ".join(f"{key}=" for key in sorted(MARKER_KEYS)) + "): the "
+        "model kfs_model deploys for this test (ModelSpec's fields), its timeout, "
+        "and namespace='module' for a module-wide namespace",
+    )
     try:
         config.stash[SETTINGS] = _settings(config)
         for option in ("kfs_report", "kfs_html"):
@@ -84,8 +99,9 @@ def pytest_configure(config: pytest.Config) -> None:
     except SettingsError as error:
         raise pytest.UsageError(f"pytest-kfs: {error}") from None
     worker_input = getattr(config, "workerinput", {})
-    config.stash[RUN_ID] = (worker_input.get("kfs_run_id") or config.stash[SETTINGS].run_id
-                            or uuid.uuid4().hex[:10])
+    config.stash[RUN_ID] = (
+        worker_input.get("kfs_run_id") or config.stash[SETTINGS].run_id or uuid.uuid4().hex[:10]
+    )
     config.stash[INSTANCE] = worker_input.get("kfs_instance") or uuid.uuid4().hex[:12]
     config.stash[RECORDS] = {}
     config.pluginmanager.register(KfsSession(config), "kfs-session")
@@ -103,8 +119,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "kfs_existing_model" in metafunc.fixturenames:
         fleet = metafunc.config.stash.get(FLEET, None)
         found = fleet.keys() if fleet is not None else []
-        metafunc.parametrize("kfs_existing_model", found or [None],
-                             ids=[f"{ns}/{name}" for ns, name in found] or ["none"])
+        metafunc.parametrize(
+            "kfs_existing_model",
+            found or [None],
+            ids=[f"{ns}/{name}" for ns, name in found] or ["none"],
+        )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -30,8 +30,10 @@ if TYPE_CHECKING:
     from pytest_kfs.serving import Serving
     from pytest_kfs.wait import TimelineEntry
 
-_ONE_SCENARIO = ("pytest-kfs: kfs_model and kfs_scenario deploy one scenario, and --kfs-scenario "
-                 "names {}: give one, or run the suites, which check each")
+_ONE_SCENARIO = (
+    "pytest-kfs: kfs_model and kfs_scenario deploy one scenario, and --kfs-scenario "
+    "names {}: give one, or run the suites, which check each"
+)
 _NO_CLUSTER = (
     "no cluster configured for pytest-kfs: pass --kfs-cluster=local (embedded), "
     "--kfs-cluster=<kubeconfig context>, --kfs-cluster=kind[:name] or --kfs-cluster=in-cluster"
@@ -85,9 +87,11 @@ def kfs_google(pytestconfig: pytest.Config, kfs_gcs_endpoint: str | None) -> Goo
     from google.oauth2 import service_account
 
     credentials = service_account.Credentials.from_service_account_info(
-        cloud.operator_key(), scopes=["https://www.googleapis.com/auth/cloud-platform"])
-    return GoogleAccess(credentials, kfs_gcs_endpoint, kfs_gcs_endpoint, kfs_gcs_endpoint,
-                        project="kfs-demo")
+        cloud.operator_key(), scopes=["https://www.googleapis.com/auth/cloud-platform"]
+    )
+    return GoogleAccess(
+        credentials, kfs_gcs_endpoint, kfs_gcs_endpoint, kfs_gcs_endpoint, project="kfs-demo"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -106,8 +110,9 @@ def kfs_fleet(pytestconfig: pytest.Config, kfs_google: GoogleAccess) -> Iterator
 
 
 @pytest.fixture
-def kfs_existing(request: pytest.FixtureRequest, kfs_fleet: Fleet,
-                 kfs_existing_model: tuple[str, str] | None) -> ExistingModel:
+def kfs_existing(
+    request: pytest.FixtureRequest, kfs_fleet: Fleet, kfs_existing_model: tuple[str, str] | None
+) -> ExistingModel:
     """One InferenceService --kfs-existing selected (a test runs per model): `.check()` gives
     its verdict and diagnosis from the run's snapshot (recorded for the reports),
     `.prediction()` whether its identity can read its bucket."""
@@ -119,12 +124,14 @@ def kfs_existing(request: pytest.FixtureRequest, kfs_fleet: Fleet,
 
     def record(*observed: Any) -> None:
         record_snapshot(request.node, *observed)
+
     return ExistingModel(kfs_fleet, *kfs_existing_model, recorder=record)
 
 
 @pytest.fixture
-def kfs_preflight(kfs_cluster: Cluster, kfs_google: GoogleAccess
-                  ) -> Callable[[str, ModelSpec], Prediction]:
+def kfs_preflight(
+    kfs_cluster: Cluster, kfs_google: GoogleAccess
+) -> Callable[[str, ModelSpec], Prediction]:
     """Predict a model's outcome without deploying: `kfs_preflight(namespace, ModelSpec(...))`.
 
     Returns a Prediction: `loads`, `fails: <finding code>` or `unknown: <why>`.
@@ -137,6 +144,7 @@ def kfs_preflight(kfs_cluster: Cluster, kfs_google: GoogleAccess
         except (KeyError, ValueError) as error:
             pytest.fail(f"pytest-kfs: cannot predict: {error.args[0]}", pytrace=False)
         return predict(kfs_cluster, str(namespace), resolved, kfs_google)
+
     return check
 
 
@@ -153,14 +161,20 @@ def kfs_scenario(pytestconfig: pytest.Config) -> Any:
 
 
 @pytest.fixture(scope="session")
-def kfs_namespace_pool(pytestconfig: pytest.Config, kfs_cluster: Cluster
-                       ) -> Iterator[NamespacePool]:
+def kfs_namespace_pool(
+    pytestconfig: pytest.Config, kfs_cluster: Cluster
+) -> Iterator[NamespacePool]:
     """The run's test namespaces (this process's): `open(test_id)` and `close(ns, failed)`."""
     from pytest_kfs.kube.namespace_pool import NamespacePool
 
     settings = pytestconfig.stash[SETTINGS]
-    pool = NamespacePool(kfs_cluster, pytestconfig.stash[RUN_ID], pytestconfig.stash[INSTANCE],
-                         settings.keep, settings.namespace)
+    pool = NamespacePool(
+        kfs_cluster,
+        pytestconfig.stash[RUN_ID],
+        pytestconfig.stash[INSTANCE],
+        settings.keep,
+        settings.namespace,
+    )
     yield pool
     pool.stop()
 
@@ -173,8 +187,9 @@ def _open(pool: NamespacePool, test_id: str) -> Namespace:
 
 
 @pytest.fixture(scope="module")
-def _kfs_module_namespace(request: pytest.FixtureRequest, kfs_namespace_pool: NamespacePool
-                          ) -> Iterator[Namespace]:
+def _kfs_module_namespace(
+    request: pytest.FixtureRequest, kfs_namespace_pool: NamespacePool
+) -> Iterator[Namespace]:
     namespace = _open(kfs_namespace_pool, request.node.nodeid)
     yield namespace
     items = getattr(request.node, "items", ())
@@ -182,8 +197,9 @@ def _kfs_module_namespace(request: pytest.FixtureRequest, kfs_namespace_pool: Na
 
 
 @pytest.fixture
-def kfs_namespace(request: pytest.FixtureRequest, kfs_namespace_pool: NamespacePool
-                  ) -> Iterator[Namespace]:
+def kfs_namespace(
+    request: pytest.FixtureRequest, kfs_namespace_pool: NamespacePool
+) -> Iterator[Namespace]:
     """A fresh namespace for this test, labelled with the run id and deleted afterwards.
 
     `@pytest.mark.kfs(namespace="module")` shares one per module; `--kfs-keep=on-failure`
@@ -203,13 +219,16 @@ def kfs_namespace(request: pytest.FixtureRequest, kfs_namespace_pool: NamespaceP
 def kfs_property(request: pytest.FixtureRequest) -> Callable[[str, object], None]:
     """`kfs_property(name, value)`: a test property `kfs_<name>` for JUnit (shown with
     junit_family=xunit1; xunit2, pytest's default, allows none, so it is left out there)."""
+
     def record(name: str, value: object) -> None:
         request.node.user_properties.append((f"kfs_{name}", value))
+
     return record
 
 
-def _progress(config: pytest.Config, namespace: str, name: str
-              ) -> Callable[[TimelineEntry], None] | None:
+def _progress(
+    config: pytest.Config, namespace: str, name: str
+) -> Callable[[TimelineEntry], None] | None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None or config.get_verbosity() < 1:
         return None
@@ -219,14 +238,20 @@ def _progress(config: pytest.Config, namespace: str, name: str
     def show(entry: TimelineEntry) -> None:
         # Live progress belongs on the terminal even while the test's output is captured.
         with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            reporter.write_line(printable(f"    kfs {namespace}/{name} +{entry.at:.2f}s "
-                                          f"{entry.source}: {capped(entry.text, 300)}"))
+            reporter.write_line(
+                printable(
+                    f"    kfs {namespace}/{name} +{entry.at:.2f}s "
+                    f"{entry.source}: {capped(entry.text, 300)}"
+                )
+            )
+
     return show
 
 
 @pytest.fixture
-def kfs_deploy(request: pytest.FixtureRequest, kfs_cluster: Cluster,
-               kfs_namespace: Namespace) -> Iterator[Deployer]:
+def kfs_deploy(
+    request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namespace: Namespace
+) -> Iterator[Deployer]:
     """Factory: deploy a ModelSpec, a sample, a spec/YAML or a storage URI; returns a
     ModelHandle with .wait_loaded() (raises ModelNotLoaded with the diagnosis),
     .require_loaded() (fails the test with it), .wait(), .status, .timeline, .diagnose(),
@@ -241,26 +266,40 @@ def kfs_deploy(request: pytest.FixtureRequest, kfs_cluster: Cluster,
     from pytest_kfs.kube import namespaces
 
     settings = request.config.stash[SETTINGS]
-    deployer = Deployer(kfs_cluster, str(kfs_namespace), settings.timeout_seconds,
-                        labels={namespaces.MANAGED_BY: namespaces.MANAGER,
-                                namespaces.RUN_ID_LABEL: request.config.stash[RUN_ID]},
-                        shared=settings.namespace is not None)
+    deployer = Deployer(
+        kfs_cluster,
+        str(kfs_namespace),
+        settings.timeout_seconds,
+        labels={
+            namespaces.MANAGED_BY: namespaces.MANAGER,
+            namespaces.RUN_ID_LABEL: request.config.stash[RUN_ID],
+        },
+        shared=settings.namespace is not None,
+    )
     deployer.on_change = _progress(request.config, str(kfs_namespace), "model")
     deployer.recorder = recorder(request.node)
     yield deployer
     failed = _failed(request.node)
-    if deployer.shared and not (settings.keep == "always" or
-                                (settings.keep == "on-failure" and failed)):
+    if deployer.shared and not (
+        settings.keep == "always" or (settings.keep == "on-failure" and failed)
+    ):
         left = deployer.delete_created()
         if left:
-            warnings.warn(pytest.PytestWarning(
-                f"pytest-kfs: could not delete from {kfs_namespace}: {', '.join(left)}"),
-                stacklevel=1)
+            warnings.warn(
+                pytest.PytestWarning(
+                    f"pytest-kfs: could not delete from {kfs_namespace}: {', '.join(left)}"
+                ),
+                stacklevel=1,
+            )
 
 
 @pytest.fixture
-def kfs_model(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namespace: Namespace,
-              kfs_deploy: Deployer) -> ModelHandle:
+def kfs_model(
+    request: pytest.FixtureRequest,
+    kfs_cluster: Cluster,
+    kfs_namespace: Namespace,
+    kfs_deploy: Deployer,
+) -> ModelHandle:
     """The configured model, deployed and Loaded; the test fails with the diagnosis if not.
 
     From `@pytest.mark.kfs(...)`, else --kfs-storage-uri/--kfs-model-format/
@@ -275,10 +314,12 @@ def kfs_model(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namespac
     elif choice.identity == "copy":
         assert settings.serving_account is not None
         model = (model or ModelSpec()).but(
-            service_account=kfs_deploy.copy_service_account(*settings.serving_account))
+            service_account=kfs_deploy.copy_service_account(*settings.serving_account)
+        )
     elif choice.identity == "scenario":
         plan = request.getfixturevalue("kfs_scenario").arrange_namespace(
-            kfs_cluster.core, str(kfs_namespace), request.getfixturevalue("kfs_gcp"))
+            kfs_cluster.core, str(kfs_namespace), request.getfixturevalue("kfs_gcp")
+        )
         model = plan.but(name=plan.name or "model")
     try:
         model = (model or ModelSpec()).resolved()
@@ -288,9 +329,12 @@ def kfs_model(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namespac
         prediction = request.getfixturevalue("kfs_preflight")(kfs_namespace, model)
         request.node.user_properties.append(("kfs_preflight", prediction.describe()))
         if prediction.outcome == "fails" and settings.preflight == "on":
-            pytest.fail(f"pytest-kfs preflight: {kfs_namespace}/{model.name} "
-                        f"{prediction.describe()} (not deployed; --kfs-preflight-report "
-                        "deploys anyway)", pytrace=False)
+            pytest.fail(
+                f"pytest-kfs preflight: {kfs_namespace}/{model.name} "
+                f"{prediction.describe()} (not deployed; --kfs-preflight-report "
+                "deploys anyway)",
+                pytrace=False,
+            )
     try:
         handle = kfs_deploy(model, credentials=credentials)
     except DeployError as error:
@@ -302,8 +346,13 @@ def kfs_model(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namespac
 
 
 @pytest.fixture
-def kfs_serving(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namespace: Namespace,
-                kfs_model_config: ModelSpec, kfs_google: GoogleAccess) -> Serving:
+def kfs_serving(
+    request: pytest.FixtureRequest,
+    kfs_cluster: Cluster,
+    kfs_namespace: Namespace,
+    kfs_model_config: ModelSpec,
+    kfs_google: GoogleAccess,
+) -> Serving:
     """The configured model's namespace arranged, and its serving identity resolved: who KServe
     would read the bucket as, with the checks to make as that identity (a `Serving`)."""
     from pytest_kfs.gcp.identity import read_identity
@@ -317,7 +366,8 @@ def kfs_serving(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namesp
     rehearsal = settings.target.rehearsal() if settings.target is not None else None
     if config.scenario and rehearsal is not None:
         rehearsal.scenario(config.scenario).arrange_namespace(
-            kfs_cluster.core, str(kfs_namespace), request.getfixturevalue("kfs_gcp"))
+            kfs_cluster.core, str(kfs_namespace), request.getfixturevalue("kfs_gcp")
+        )
     elif config.is_gcs and cloud is not None and rehearsal is not None:
         # A local cloud (the embedded cluster's): the model must exist there.
         missing = rehearsal.arrange_model(cloud, config.storage_uri, config.sample)
@@ -329,16 +379,18 @@ def kfs_serving(request: pytest.FixtureRequest, kfs_cluster: Cluster, kfs_namesp
         # KServe's key secret, and the model is served as it.
         assert settings.serving_key is not None
         account = request.getfixturevalue("kfs_deploy").key_service_account(
-            config.name, None, json.loads(settings.serving_key.read_text()))
+            config.name, None, json.loads(settings.serving_key.read_text())
+        )
     elif source == "copy":
         # --kfs-serving-account: that account, its secrets and annotations, copied here.
         assert settings.serving_account is not None
         account = request.getfixturevalue("kfs_deploy").copy_service_account(
-            *settings.serving_account)
+            *settings.serving_account
+        )
     found = read_identity(kfs_cluster, str(kfs_namespace), account)
     if found is None:
-        pytest.fail(f"service account {account} does not exist in {kfs_namespace}",
-                    pytrace=False)
+        pytest.fail(f"service account {account} does not exist in {kfs_namespace}", pytrace=False)
     identity, secret_data = found
-    return Serving(config, str(kfs_namespace), account, identity, secret_data, kfs_cluster,
-                   kfs_google)
+    return Serving(
+        config, str(kfs_namespace), account, identity, secret_data, kfs_cluster, kfs_google
+    )

@@ -27,8 +27,9 @@ class ModelChoice:
     timeout: float
 
 
-def choose_model(marker: ModelSpec | None, marker_rest: Mapping[str, Any],
-                 settings: Settings) -> ModelChoice:
+def choose_model(
+    marker: ModelSpec | None, marker_rest: Mapping[str, Any], settings: Settings
+) -> ModelChoice:
     """The marker's model, else the options', else the scenario's plan, else the sample; its
     identity as identity_source() says."""
     model = marker if marker is not None else settings.model

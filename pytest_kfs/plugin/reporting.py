@@ -39,8 +39,9 @@ def answer_repr(message: str, where: str, path: str, lineno: int) -> ReprExcepti
     the crash line to the controller."""
     text = f"{message}\n\n({where})\n"  # said_before() reads this shape
     first = message.split("\n", 1)[0]
-    return ReprExceptionInfo(reprtraceback=ReprTracebackNative([text]),
-                             reprcrash=ReprFileLocation(path, lineno, first))
+    return ReprExceptionInfo(
+        reprtraceback=ReprTracebackNative([text]), reprcrash=ReprFileLocation(path, lineno, first)
+    )
 
 
 # The end of an answer_repr() text: "(ModelNotLoaded at suites/test_x.py:12)".
@@ -54,8 +55,12 @@ def said_before(report: pytest.TestReport, said: dict[str, list[str]]) -> None:
     crash = getattr(report.longrepr, "reprcrash", None)
     traceback = getattr(report.longrepr, "reprtraceback", None)
     entries = getattr(traceback, "reprentries", None)
-    if not report.failed or crash is None or not entries or \
-            not isinstance(entries[0], ReprEntryNative):
+    if (
+        not report.failed
+        or crash is None
+        or not entries
+        or not isinstance(entries[0], ReprEntryNative)
+    ):
         return
     text = "".join(entries[0].lines)
     where = _WHERE.search(text)
@@ -66,9 +71,14 @@ def said_before(report: pytest.TestReport, said: dict[str, list[str]]) -> None:
     tests.append(report.nodeid)
     first = tests[0]
     if first != report.nodeid and traceback is not None:
-        traceback.reprentries = [ReprEntryNative([
-            f"{crash.message}\n  (the same finding as {first}; its evidence is there)"
-            f"{text[marker:]}"])]
+        traceback.reprentries = [
+            ReprEntryNative(
+                [
+                    f"{crash.message}\n  (the same finding as {first}; its evidence is there)"
+                    f"{text[marker:]}"
+                ]
+            )
+        ]
 
 
 class KfsReporting:
@@ -84,8 +94,9 @@ class KfsReporting:
         return not hasattr(self.config, "workerinput")
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
-                                  ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         """Remember each phase's report (namespaces are kept on failure when asked); show the
         plugin's own errors as their message, answer first (the short summary and JUnit's
         message= take the first line), then where in the test; no traceback."""
@@ -94,12 +105,21 @@ class KfsReporting:
         error = call.excinfo.value if call.excinfo else None
         if report.failed and isinstance(error, KfsError):
             assert call.excinfo is not None
-            where = next((f"{entry.path}:{entry.lineno + 1}"
-                          for entry in reversed(call.excinfo.traceback)
-                          if Path(entry.path) == item.path), item.nodeid)
+            where = next(
+                (
+                    f"{entry.path}:{entry.lineno + 1}"
+                    for entry in reversed(call.excinfo.traceback)
+                    if Path(entry.path) == item.path
+                ),
+                item.nodeid,
+            )
             prefix = "pytest-kfs: cannot deploy: " if isinstance(error, DeployError) else ""
-            report.longrepr = answer_repr(f"{prefix}{error}", f"{type(error).__name__} at {where}",
-                                          str(item.path), item.location[1] or 0)
+            report.longrepr = answer_repr(
+                f"{prefix}{error}",
+                f"{type(error).__name__} at {where}",
+                str(item.path),
+                item.location[1] or 0,
+            )
         return report
 
     @pytest.hookimpl(tryfirst=True)
@@ -111,14 +131,17 @@ class KfsReporting:
             if key == RECORD_PROPERTY:
                 record = json.loads(str(value))
                 self.config.stash[RECORDS][
-                    f"{record['test']}::{record['namespace']}/{record['name']}"] = record
+                    f"{record['test']}::{record['namespace']}/{record['name']}"
+                ] = record
         if not self._controller:
             return  # the controller reads the record from the report it receives
         said_before(report, self.said)
         xunit1 = self.config.getini("junit_family") == "xunit1"
         report.user_properties = [
-            (key, value) for key, value in report.user_properties
-            if key != RECORD_PROPERTY and (xunit1 or not str(key).startswith("kfs_"))]
+            (key, value)
+            for key, value in report.user_properties
+            if key != RECORD_PROPERTY and (xunit1 or not str(key).startswith("kfs_"))
+        ]
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """The failed checks by cause, wrapped to the terminal (the answer survives 80
@@ -148,20 +171,31 @@ class KfsReporting:
         if path:
             from pytest_kfs.reports.terminal import json_report
 
-            cluster = {"context": run.cluster.context, "server": run.cluster.server,
-                       "kubernetes": run.cluster.server_version,
-                       "kserve": run.cluster.kserve_description} if run else {}
+            cluster = (
+                {
+                    "context": run.cluster.context,
+                    "server": run.cluster.server,
+                    "kubernetes": run.cluster.server_version,
+                    "kserve": run.cluster.kserve_description,
+                }
+                if run
+                else {}
+            )
             document = json_report(records, self.config.stash[RUN_ID], cluster)
             Path(path).write_text(json.dumps(document, indent=2))
         html_path = self.config.getoption("kfs_html")
         if html_path:
             from pytest_kfs.reports.html import render
 
-            Path(html_path).write_text(render(
-                records, cluster=run.cluster.describe() if run else None,
-                run_id=self.config.stash[RUN_ID],
-                scenario=", ".join(self.config.stash[SETTINGS].scenarios) or None,
-                duration=time.monotonic() - self.started))
+            Path(html_path).write_text(
+                render(
+                    records,
+                    cluster=run.cluster.describe() if run else None,
+                    run_id=self.config.stash[RUN_ID],
+                    scenario=", ".join(self.config.stash[SETTINGS].scenarios) or None,
+                    duration=time.monotonic() - self.started,
+                )
+            )
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if step_summary and records:
             from pytest_kfs.reports.terminal import markdown_summary
@@ -182,16 +216,26 @@ def _record(node: pytest.Item, data: dict[str, Any], seconds: float | None) -> N
     ]
 
 
-def record_snapshot(node: pytest.Item, namespace: str, name: str, storage_uri: str,
-                    state: ModelState, outcome: Verdict, findings: list[Finding]) -> None:
+def record_snapshot(
+    node: pytest.Item,
+    namespace: str,
+    name: str,
+    storage_uri: str,
+    state: ModelState,
+    outcome: Verdict,
+    findings: list[Finding],
+) -> None:
     """Record a read-only observation (no wait, no timeline) like a finished wait."""
     from pytest_kfs.reports.terminal import model_record
     from pytest_kfs.wait import TimelineEntry, WaitResult
 
-    result = WaitResult(verdict=outcome, state=state, elapsed=0.0,
-                        timeline=[TimelineEntry(0.0, "isvc", state.summary(), state)])
-    _record(node, model_record(node.nodeid, namespace, name, storage_uri, result, findings),
-            None)
+    result = WaitResult(
+        verdict=outcome,
+        state=state,
+        elapsed=0.0,
+        timeline=[TimelineEntry(0.0, "isvc", state.summary(), state)],
+    )
+    _record(node, model_record(node.nodeid, namespace, name, storage_uri, result, findings), None)
 
 
 def recorder(node: pytest.Item) -> Callable[[ModelHandle, WaitResult, list[Finding]], None]:
@@ -200,7 +244,14 @@ def recorder(node: pytest.Item) -> Callable[[ModelHandle, WaitResult, list[Findi
 
     def record(handle: ModelHandle, result: WaitResult, findings: list[Finding]) -> None:
         model = handle.manifest["spec"]["predictor"].get("model") or {}
-        data = model_record(node.nodeid, handle.namespace, handle.name,
-                            model.get("storageUri", ""), result, findings)
+        data = model_record(
+            node.nodeid,
+            handle.namespace,
+            handle.name,
+            model.get("storageUri", ""),
+            result,
+            findings,
+        )
         _record(node, data, result.elapsed if result.loaded else None)
+
     return record

@@ -20,8 +20,7 @@ from pytest_kfs.plugin.stash import (
 )
 
 # Fixtures that reach the cluster: a test using any of them needs it started.
-NEEDS_CLUSTER = {"kfs_cluster", "kfs_gcp", "kfs_gcs_endpoint", "kfs_google",
-                 "kfs_fleet"}
+NEEDS_CLUSTER = {"kfs_cluster", "kfs_gcp", "kfs_gcs_endpoint", "kfs_google", "kfs_fleet"}
 
 
 class KfsSession:
@@ -42,8 +41,12 @@ class KfsSession:
 
     def _owns_namespaces(self) -> bool:
         settings = self.config.stash[SETTINGS]
-        return self._controller and RUN_CLUSTER in self.config.stash and \
-            settings.existing is None and settings.namespace is None
+        return (
+            self._controller
+            and RUN_CLUSTER in self.config.stash
+            and settings.existing is None
+            and settings.namespace is None
+        )
 
     def _open_shared_namespace(self) -> None:
         """--kfs-namespace: it must exist; what killed runs left there is swept after the TTL
@@ -63,23 +66,33 @@ class KfsSession:
                 raise pytest.UsageError(
                     f"pytest-kfs: --kfs-namespace={settings.namespace}: no such namespace on "
                     f"context '{cluster.context}'; create it, or leave the option out to get "
-                    "a fresh namespace per test") from None
+                    "a fresh namespace per test"
+                ) from None
             if error.status != 403:  # a 403 on get namespaces: deploying may still work
                 raise
         ttl = settings.sweep_ttl_seconds
         if ttl is None:
             return
         try:
-            swept = namespaces.sweep_objects(cluster, settings.namespace, time.time(),
-                                             run_id=self.config.stash[RUN_ID], older_than=ttl)
+            swept = namespaces.sweep_objects(
+                cluster,
+                settings.namespace,
+                time.time(),
+                run_id=self.config.stash[RUN_ID],
+                older_than=ttl,
+            )
         except ApiException as error:
-            self.sweep_note = (f"kfs sweep: skipped in {settings.namespace} (HTTP "
-                               f"{error.status}); what earlier runs left there stays")
+            self.sweep_note = (
+                f"kfs sweep: skipped in {settings.namespace} (HTTP "
+                f"{error.status}); what earlier runs left there stays"
+            )
             return
         if swept:
-            self.sweep_note = (f"kfs sweep: deleted what earlier runs left in "
-                               f"{settings.namespace}, older than {ttl / 60:g}m: "
-                               f"{', '.join(swept)}")
+            self.sweep_note = (
+                f"kfs sweep: deleted what earlier runs left in "
+                f"{settings.namespace}, older than {ttl / 60:g}m: "
+                f"{', '.join(swept)}"
+            )
 
     def _check_permissions(self) -> None:
         """Fail the run at once, naming each missing permission, rather than test by test."""
@@ -100,14 +113,18 @@ class KfsSession:
         else:
             namespaces, table, read_only = ("",), permissions.DEPLOY, False
             scope = "to deploy into namespaces of its own (cluster-wide)"
-        found = permissions.missing_in(table, permissions.review_with(cluster.api_client),
-                                       namespaces)
+        found = permissions.missing_in(
+            table, permissions.review_with(cluster.api_client), namespaces
+        )
         if found.unknown:
-            self.permission_note = ("kfs permissions: not checked (the API server refused "
-                                    "SelfSubjectAccessReview)")
+            self.permission_note = (
+                "kfs permissions: not checked (the API server refused SelfSubjectAccessReview)"
+            )
         elif found.required:
-            raise pytest.UsageError("pytest-kfs: " + permissions.refusal(
-                found, f"context '{cluster.context}'", scope, read_only))
+            raise pytest.UsageError(
+                "pytest-kfs: "
+                + permissions.refusal(found, f"context '{cluster.context}'", scope, read_only)
+            )
         else:
             self.permission_note = permissions.degraded(found)
 
@@ -123,14 +140,18 @@ class KfsSession:
         try:
             owned = namespaces.list_owned(cluster)
         except ApiException as error:
-            self.sweep_note = (f"kfs sweep: skipped, cannot list namespaces (HTTP "
-                               f"{error.status}); stale pytest-kfs namespaces stay")
+            self.sweep_note = (
+                f"kfs sweep: skipped, cannot list namespaces (HTTP "
+                f"{error.status}); stale pytest-kfs namespaces stay"
+            )
             return
         stale = namespaces.stale(owned, time.time(), ttl, self.config.stash[RUN_ID])
         deleted = namespaces.delete_all(cluster, stale)
         if deleted:
-            self.sweep_note = (f"kfs sweep: deleted {len(deleted)} pytest-kfs namespace(s) of "
-                               f"earlier runs older than {ttl / 60:g}m: {', '.join(deleted)}")
+            self.sweep_note = (
+                f"kfs sweep: deleted {len(deleted)} pytest-kfs namespace(s) of "
+                f"earlier runs older than {ttl / 60:g}m: {', '.join(deleted)}"
+            )
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -149,15 +170,19 @@ class KfsSession:
         must hand its workers a running cluster, and with --kfs-existing, whose collection
         reads the cluster."""
         settings = self.config.stash[SETTINGS]
-        return (settings.target is not None and settings.target.starts_on_demand
-                and self._controller
-                and not self.config.getoption("numprocesses", None)
-                and settings.existing is None)
+        return (
+            settings.target is not None
+            and settings.target.starts_on_demand
+            and self._controller
+            and not self.config.getoption("numprocesses", None)
+            and settings.existing is None
+        )
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Start the deferred embedded cluster if a collected test needs a cluster."""
-        if self.deferred and any(NEEDS_CLUSTER & set(getattr(item, "fixturenames", ()))
-                                 for item in session.items):
+        if self.deferred and any(
+            NEEDS_CLUSTER & set(getattr(item, "fixturenames", ())) for item in session.items
+        ):
             self.deferred = False
             self._open()
 
@@ -188,8 +213,9 @@ class KfsSession:
         from pytest_kfs.errors import FleetUnreadable
 
         try:
-            self.config.stash[FLEET] = read_fleet(self.config.stash[RUN_CLUSTER].cluster,
-                                                  settings.existing)
+            self.config.stash[FLEET] = read_fleet(
+                self.config.stash[RUN_CLUSTER].cluster, settings.existing
+            )
         except FleetUnreadable as error:
             raise pytest.UsageError(f"pytest-kfs: {error}") from None
 
@@ -216,28 +242,38 @@ class KfsSession:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """This run's leftovers that were deleted; the namespaces kept on request."""
         if self.leftovers:
-            what = (f"objects an interrupted test left in {settings.namespace}"
-                    if (settings := self.config.stash[SETTINGS]).namespace
-                    else "namespaces a worker left behind")
-            terminalreporter.write_line(f"pytest-kfs: deleted {what}: "
-                                        f"{', '.join(self.leftovers)}")
+            what = (
+                f"objects an interrupted test left in {settings.namespace}"
+                if (settings := self.config.stash[SETTINGS]).namespace
+                else "namespaces a worker left behind"
+            )
+            terminalreporter.write_line(f"pytest-kfs: deleted {what}: {', '.join(self.leftovers)}")
         if self.kept:
-            terminalreporter.write_line(f"pytest-kfs: kept for inspection (--kfs-keep): "
-                                        f"{', '.join(self.kept)}; remove with: kubectl delete "
-                                        f"namespace {' '.join(self.kept)}")
+            terminalreporter.write_line(
+                f"pytest-kfs: kept for inspection (--kfs-keep): "
+                f"{', '.join(self.kept)}; remove with: kubectl delete "
+                f"namespace {' '.join(self.kept)}"
+            )
 
     def _clean_up_run(self) -> None:
         """Delete this run's namespaces still standing (an xdist worker killed mid-test could
         not), and note the ones kept on request."""
         settings = self.config.stash[SETTINGS]
-        if settings.namespace is not None and self._controller and \
-                RUN_CLUSTER in self.config.stash and settings.keep == "never":
+        if (
+            settings.namespace is not None
+            and self._controller
+            and RUN_CLUSTER in self.config.stash
+            and settings.keep == "never"
+        ):
             from pytest_kfs.kube import namespaces as shared
 
             with contextlib.suppress(Exception):  # the cluster went away: nothing to add
                 self.leftovers = shared.sweep_objects(
-                    self.config.stash[RUN_CLUSTER].cluster, settings.namespace, time.time(),
-                    run_id=self.config.stash[RUN_ID])
+                    self.config.stash[RUN_CLUSTER].cluster,
+                    settings.namespace,
+                    time.time(),
+                    run_id=self.config.stash[RUN_ID],
+                )
         if not self._owns_namespaces():
             return
         from pytest_kfs.kube import namespaces
@@ -249,7 +285,8 @@ class KfsSession:
             return
         run_id = self.config.stash[RUN_ID]
         self.leftovers = namespaces.delete_all(
-            cluster, namespaces.of_run(owned, run_id, self.config.stash[INSTANCE]))
+            cluster, namespaces.of_run(owned, run_id, self.config.stash[INSTANCE])
+        )
         self.kept = [ns.name for ns in owned if ns.run_id == run_id and ns.kept]
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

@@ -23,7 +23,6 @@ if TYPE_CHECKING:  # the targets import this module: at run time they load on fi
 DEFAULT_TIMEOUT_SECONDS = 300.0
 
 
-
 DEFAULT_SWEEP_TTL_SECONDS = 3600.0
 
 
@@ -61,8 +60,9 @@ def parse_models_file(path: str, text: str) -> tuple[ModelSpec, ...]:
 
             data = yaml.safe_load(text)
     except Exception as error:  # yaml and toml raise their own error types
-        raise SettingsError(f"--kfs-models={path} cannot be parsed: "
-                            f"{str(error).splitlines()[0]}") from None
+        raise SettingsError(
+            f"--kfs-models={path} cannot be parsed: {str(error).splitlines()[0]}"
+        ) from None
     entries = data.get("models") if isinstance(data, dict) else None
     if not isinstance(entries, list) or not entries:
         raise SettingsError(f"--kfs-models={path} needs a non-empty list under 'models:'")
@@ -73,30 +73,41 @@ def parse_models_file(path: str, text: str) -> tuple[ModelSpec, ...]:
             raise SettingsError(f"{where}: expected a mapping, got {type(entry).__name__}")
         unknown = sorted(set(entry) - SPEC_KEYS)
         if unknown:
-            raise SettingsError(f"{where}: unknown key(s) {', '.join(unknown)}; known: "
-                                f"{', '.join(sorted(SPEC_KEYS))}")
+            raise SettingsError(
+                f"{where}: unknown key(s) {', '.join(unknown)}; known: "
+                f"{', '.join(sorted(SPEC_KEYS))}"
+            )
         name = str(entry.get("name") or f"model-{index}")
         if not _DNS_LABEL.match(name) or name in names:
             raise SettingsError(f"{where}: name {name!r} must be a unique Kubernetes name")
         names.add(name)
         try:
-            parsed = parse_model(entry.get("storage_uri"), entry.get("model_format"),
-                                 entry.get("service_account"))
+            parsed = parse_model(
+                entry.get("storage_uri"), entry.get("model_format"), entry.get("service_account")
+            )
         except SettingsError as error:
             raise SettingsError(f"{where}: {error}") from None
         if parsed is None:
             raise SettingsError(f"{where}: storage_uri is required")
         sample = entry.get("sample")
         if sample is not None and sample not in SAMPLES:
-            raise SettingsError(f"{where}: sample {sample!r} is not in the catalogue; known: "
-                                f"{', '.join(sorted(SAMPLES))}")
+            raise SettingsError(
+                f"{where}: sample {sample!r} is not in the catalogue; known: "
+                f"{', '.join(sorted(SAMPLES))}"
+            )
         min_replicas = entry.get("min_replicas")
         if min_replicas is not None and (type(min_replicas) is not int or min_replicas < 0):
-            raise SettingsError(f"{where}: min_replicas {min_replicas!r} is not a whole number "
-                                "of replicas (0 or more)")
-        model = parsed.but(name=name, runtime=entry.get("runtime"),
-                           protocol=entry.get("protocol"), min_replicas=min_replicas,
-                           sample=sample)
+            raise SettingsError(
+                f"{where}: min_replicas {min_replicas!r} is not a whole number "
+                "of replicas (0 or more)"
+            )
+        model = parsed.but(
+            name=name,
+            runtime=entry.get("runtime"),
+            protocol=entry.get("protocol"),
+            min_replicas=min_replicas,
+            sample=sample,
+        )
         try:
             model.resolved()
         except ValueError as error:
@@ -105,18 +116,28 @@ def parse_models_file(path: str, text: str) -> tuple[ModelSpec, ...]:
     return tuple(models)
 
 
-STORAGE_SCHEMES = ("gs://", "s3://", "pvc://", "http://", "https://", "hf://", "oci://",
-                   "hdfs://", "webhdfs://")
+STORAGE_SCHEMES = (
+    "gs://",
+    "s3://",
+    "pvc://",
+    "http://",
+    "https://",
+    "hf://",
+    "oci://",
+    "hdfs://",
+    "webhdfs://",
+)
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 def parse_storage_uri(uri: str) -> str:
     """A storage URI KServe can download; SettingsError says what is wrong with it."""
     if not uri.startswith(STORAGE_SCHEMES):
-        scheme = f"the unsupported scheme {uri.split('://')[0]}://" if "://" in uri \
-            else "no scheme"
-        raise SettingsError(f"storage URI {uri!r} has {scheme}; KServe downloads "
-                            f"{', '.join(s.removesuffix('://') for s in STORAGE_SCHEMES)}")
+        scheme = f"the unsupported scheme {uri.split('://')[0]}://" if "://" in uri else "no scheme"
+        raise SettingsError(
+            f"storage URI {uri!r} has {scheme}; KServe downloads "
+            f"{', '.join(s.removesuffix('://') for s in STORAGE_SCHEMES)}"
+        )
     bucket, _ = parse_gcs_uri(uri)
     problem = bucket_problem(bucket or "") if is_gcs(uri) else None
     if problem:
@@ -130,26 +151,33 @@ _SELECTOR = re.compile(r"^[A-Za-z0-9_./!=,() -]+$")
 def parse_existing(value: str, selector: str | None = None) -> ExistingSelection:
     """--kfs-existing=all|NS[,NS...]|NS/NAME, and --kfs-existing-selector=LABELS."""
     if selector is not None and (not selector.strip() or not _SELECTOR.match(selector)):
-        raise SettingsError(f"--kfs-existing-selector={selector!r} is not a label selector "
-                            "(e.g. team=search or 'tier in (gold),!canary')")
+        raise SettingsError(
+            f"--kfs-existing-selector={selector!r} is not a label selector "
+            "(e.g. team=search or 'tier in (gold),!canary')"
+        )
     if value == "all":
         return ExistingSelection(selector=selector or None)
     namespace, _, name = value.partition("/")
     parts = (namespace, name) if name else tuple(namespace.split(","))
     for part in parts:
         if not _DNS_LABEL.match(part):
-            raise SettingsError(f"--kfs-existing={value}: {part!r} is not a valid Kubernetes "
-                                "name; use all, NAMESPACE[,NAMESPACE...] or NAMESPACE/NAME")
+            raise SettingsError(
+                f"--kfs-existing={value}: {part!r} is not a valid Kubernetes "
+                "name; use all, NAMESPACE[,NAMESPACE...] or NAMESPACE/NAME"
+            )
     if name:
         if selector:
-            raise SettingsError(f"--kfs-existing={value} names one InferenceService; "
-                                "--kfs-existing-selector selects among many: use one")
+            raise SettingsError(
+                f"--kfs-existing={value} names one InferenceService; "
+                "--kfs-existing-selector selects among many: use one"
+            )
         return ExistingSelection((namespace,), name)
     return ExistingSelection(tuple(dict.fromkeys(parts)), selector=selector or None)
 
 
-def parse_model(storage_uri: str | None, model_format: str | None,
-                service_account: str | None) -> ModelSpec | None:
+def parse_model(
+    storage_uri: str | None, model_format: str | None, service_account: str | None
+) -> ModelSpec | None:
     """The configured model; SettingsError when the options do not add up."""
     if not storage_uri:
         if model_format or service_account:
@@ -157,11 +185,13 @@ def parse_model(storage_uri: str | None, model_format: str | None,
             raise SettingsError(f"{flag} needs --kfs-storage-uri to say which model to deploy")
         return None
     if not model_format:
-        raise SettingsError("--kfs-storage-uri needs --kfs-model-format (e.g. sklearn, "
-                            "xgboost, tensorflow)")
+        raise SettingsError(
+            "--kfs-storage-uri needs --kfs-model-format (e.g. sklearn, xgboost, tensorflow)"
+        )
     if service_account and not _DNS_LABEL.match(service_account):
-        raise SettingsError(f"--kfs-service-account={service_account!r} is not a valid "
-                            "Kubernetes name")
+        raise SettingsError(
+            f"--kfs-service-account={service_account!r} is not a valid Kubernetes name"
+        )
     try:
         uri = parse_storage_uri(storage_uri)
     except SettingsError as error:
@@ -195,12 +225,15 @@ def parse_sweep_ttl(value: str | None) -> float | None:
         return None
     match = _DURATION.match(value.strip().lower())
     if not match:
-        raise SettingsError(f"--kfs-sweep-ttl={value!r} is not a duration: use e.g. 30m, 2h, "
-                            "1d, or off")
+        raise SettingsError(
+            f"--kfs-sweep-ttl={value!r} is not a duration: use e.g. 30m, 2h, 1d, or off"
+        )
     seconds = float(match.group(1)) * _UNITS[match.group(2)]
     if seconds < 60:
-        raise SettingsError(f"--kfs-sweep-ttl={value} is under a minute: it would delete the "
-                            "namespaces of runs still in progress; use 1m or more, or off")
+        raise SettingsError(
+            f"--kfs-sweep-ttl={value} is under a minute: it would delete the "
+            "namespaces of runs still in progress; use 1m or more, or off"
+        )
     return seconds
 
 
@@ -209,8 +242,10 @@ def parse_run_id(value: str | None) -> str | None:
     if value is None or value == "":
         return None
     if not _RUN_ID.match(value):
-        raise SettingsError(f"KFS_RUN_ID={value!r} must be 1-20 lower-case letters, digits or "
-                            "'-' (it goes into namespace names and labels)")
+        raise SettingsError(
+            f"KFS_RUN_ID={value!r} must be 1-20 lower-case letters, digits or "
+            "'-' (it goes into namespace names and labels)"
+        )
     return value
 
 
@@ -224,15 +259,17 @@ def parse_serving_key(path: str) -> Path:
     try:
         data = json.loads(location.read_text())
     except OSError as error:
-        raise SettingsError(f"--kfs-serving-key={path} cannot be read: {error.strerror}") \
-            from None
+        raise SettingsError(f"--kfs-serving-key={path} cannot be read: {error.strerror}") from None
     except ValueError:
-        raise SettingsError(f"--kfs-serving-key={path} is not JSON: a Google service-account "
-                            "key file (gcloud iam service-accounts keys create) is") from None
+        raise SettingsError(
+            f"--kfs-serving-key={path} is not JSON: a Google service-account "
+            "key file (gcloud iam service-accounts keys create) is"
+        ) from None
     problem = key_problem(data)
     if problem:
-        raise SettingsError(f"--kfs-serving-key={path} is not a service-account key file: "
-                            f"{problem}")
+        raise SettingsError(
+            f"--kfs-serving-key={path} is not a service-account key file: {problem}"
+        )
     return location
 
 
@@ -240,17 +277,21 @@ def parse_serving_account(value: str) -> tuple[str, str]:
     """--kfs-serving-account=NAMESPACE/NAME: the service account to copy."""
     namespace, _, name = value.partition("/")
     if not (_DNS_LABEL.match(namespace) and _DNS_LABEL.match(name)):
-        raise SettingsError(f"--kfs-serving-account={value!r} is not NAMESPACE/NAME (the "
-                            "service account models are served as, copied with its secrets "
-                            "into each test namespace)")
+        raise SettingsError(
+            f"--kfs-serving-account={value!r} is not NAMESPACE/NAME (the "
+            "service account models are served as, copied with its secrets "
+            "into each test namespace)"
+        )
     return namespace, name
 
 
 def parse_ingress(value: str) -> str:
     """--kfs-ingress: http(s)://HOST[:PORT] of the cluster's ingress gateway."""
     if not re.match(r"^https?://[^/\s]+/?$", value):
-        raise SettingsError(f"--kfs-ingress={value!r} is not http(s)://HOST[:PORT] (the "
-                            "address of the cluster's ingress gateway, e.g. Istio's)")
+        raise SettingsError(
+            f"--kfs-ingress={value!r} is not http(s)://HOST[:PORT] (the "
+            "address of the cluster's ingress gateway, e.g. Istio's)"
+        )
     return value.rstrip("/")
 
 
@@ -264,8 +305,10 @@ def parse_keep(value: str) -> str:
 def parse_namespace(value: str) -> str:
     """--kfs-namespace: the name of a namespace to deploy into."""
     if not (_DNS_LABEL.match(value) and len(value) <= 63):
-        raise SettingsError(f"--kfs-namespace={value!r} is not a namespace name "
-                            "(lower-case letters, digits and '-', at most 63)")
+        raise SettingsError(
+            f"--kfs-namespace={value!r} is not a namespace name "
+            "(lower-case letters, digits and '-', at most 63)"
+        )
     return value
 
 
@@ -281,8 +324,9 @@ def read_models_file(path: str) -> tuple[ModelSpec, ...]:
 class Sources:
     """The command line, the environment and the ini file, and the settings resolved so far."""
 
-    def __init__(self, cli: Mapping[str, object], ini: Mapping[str, str],
-                 environ: Mapping[str, str]) -> None:
+    def __init__(
+        self, cli: Mapping[str, object], ini: Mapping[str, str], environ: Mapping[str, str]
+    ) -> None:
         self.cli, self.ini, self.environ = cli, ini, environ
         self.resolved: dict[str, Any] = {}
 
@@ -306,9 +350,11 @@ Parser = Callable[[Sources], object]
 
 def _option(name: str, parse: Callable[[str], object] = str, unset: object = None) -> Parser:
     """The parser of option `name`'s value; `unset` when no source gives one."""
+
     def parser(sources: Sources) -> object:
         text = sources.text(name)
         return unset if text is None else parse(text)
+
     return parser
 
 
@@ -322,18 +368,24 @@ def _cluster(sources: Sources) -> str | None:
 
 
 def _model(sources: Sources) -> ModelSpec | None:
-    return parse_model(sources.text("storage_uri"), sources.text("model_format"),
-                       sources.text("service_account"))
+    return parse_model(
+        sources.text("storage_uri"), sources.text("model_format"), sources.text("service_account")
+    )
 
 
 def _preflight(sources: Sources) -> str:
     # The switches on the command line; a mode in the environment or the ini file.
-    mode = ("report" if sources.flag("preflight_report") else "on" if sources.flag("preflight")
-            else (sources.environ.get(ENV_VARS["preflight"]) or sources.ini.get("preflight")
-                  or "off"))
+    mode = (
+        "report"
+        if sources.flag("preflight_report")
+        else "on"
+        if sources.flag("preflight")
+        else (sources.environ.get(ENV_VARS["preflight"]) or sources.ini.get("preflight") or "off")
+    )
     if mode not in PREFLIGHT_MODES:
-        raise SettingsError(f"KFS_PREFLIGHT / kfs_preflight={mode!r} is not one of "
-                            f"{', '.join(PREFLIGHT_MODES)}")
+        raise SettingsError(
+            f"KFS_PREFLIGHT / kfs_preflight={mode!r} is not one of {', '.join(PREFLIGHT_MODES)}"
+        )
     return mode
 
 
@@ -347,8 +399,9 @@ def _target(sources: Sources) -> Target | None:
 
     if sources["cluster"] is None:
         return None
-    target = parse_target(sources["cluster"],
-                          TargetOptions(sources["kubeconfig"], sources["kind_create"]))
+    target = parse_target(
+        sources["cluster"], TargetOptions(sources["kubeconfig"], sources["kind_create"])
+    )
     kserve_version = sources.text("kserve_version")
     return target.with_kserve_version(kserve_version) if kserve_version else target
 
@@ -404,39 +457,66 @@ def _without(given: object, target: Target | None) -> bool:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule(("models", "model"), lambda models, model: models and model is not None,
-         "--kfs-models and --kfs-storage-uri both name the models; use one"),
-    Rule(("existing_selector", "existing"), lambda selector, existing: selector is not None
-         and existing is None,
-         "--kfs-existing-selector needs --kfs-existing to say where to look (all, or namespaces)"),
-    Rule(("serving_key", "serving_account"), lambda key, account: key and account,
-         "--kfs-serving-key and --kfs-serving-account both give the serving identity; use one"),
-    Rule(("kind_create", "target"), _without,
-         "--kfs-kind-create needs --kfs-cluster to say which cluster to use"),
-    Rule(("kubeconfig", "target"), _without,
-         "--kfs-kubeconfig needs --kfs-cluster to say which cluster to use"),
-    Rule(("scenario", "target"), _without,
-         "--kfs-scenario needs --kfs-cluster to say which cluster to use"),
-    Rule(("existing", "target"), _without,
-         "--kfs-existing needs --kfs-cluster to say which cluster to verify"),
-    Rule(("scenario", "namespace", "target"),
-         lambda scenario, namespace, target: scenario and namespace and target is not None,
-         "--kfs-scenario arranges fresh namespaces of its own; --kfs-namespace={namespace} "
-         "deploys into yours: use one"),
-    Rule(("scenario", "cluster", "target"),
-         lambda scenario, _cluster, target: scenario and target is not None
-         and target.rehearsal() is None,
-         "--kfs-scenario={scenario} rehearses a failure in the embedded cluster; it needs "
-         "--kfs-cluster=local, not --kfs-cluster={cluster}"),
+    Rule(
+        ("models", "model"),
+        lambda models, model: models and model is not None,
+        "--kfs-models and --kfs-storage-uri both name the models; use one",
+    ),
+    Rule(
+        ("existing_selector", "existing"),
+        lambda selector, existing: selector is not None and existing is None,
+        "--kfs-existing-selector needs --kfs-existing to say where to look (all, or namespaces)",
+    ),
+    Rule(
+        ("serving_key", "serving_account"),
+        lambda key, account: key and account,
+        "--kfs-serving-key and --kfs-serving-account both give the serving identity; use one",
+    ),
+    Rule(
+        ("kind_create", "target"),
+        _without,
+        "--kfs-kind-create needs --kfs-cluster to say which cluster to use",
+    ),
+    Rule(
+        ("kubeconfig", "target"),
+        _without,
+        "--kfs-kubeconfig needs --kfs-cluster to say which cluster to use",
+    ),
+    Rule(
+        ("scenario", "target"),
+        _without,
+        "--kfs-scenario needs --kfs-cluster to say which cluster to use",
+    ),
+    Rule(
+        ("existing", "target"),
+        _without,
+        "--kfs-existing needs --kfs-cluster to say which cluster to verify",
+    ),
+    Rule(
+        ("scenario", "namespace", "target"),
+        lambda scenario, namespace, target: scenario and namespace and target is not None,
+        "--kfs-scenario arranges fresh namespaces of its own; --kfs-namespace={namespace} "
+        "deploys into yours: use one",
+    ),
+    Rule(
+        ("scenario", "cluster", "target"),
+        lambda scenario, _cluster, target: (
+            scenario and target is not None and target.rehearsal() is None
+        ),
+        "--kfs-scenario={scenario} rehearses a failure in the embedded cluster; it needs "
+        "--kfs-cluster=local, not --kfs-cluster={cluster}",
+    ),
 )
 # Setting -> the rules checked once it is resolved (the last of what they read).
 DUE: dict[str, tuple[Rule, ...]] = {
     name: tuple(rule for rule in RULES if max(rule.reads, key=list(PARSERS).index) == name)
-    for name in PARSERS}
+    for name in PARSERS
+}
 
 
-def resolve(cli: Mapping[str, object], ini: Mapping[str, str],
-            environ: Mapping[str, str]) -> Settings:
+def resolve(
+    cli: Mapping[str, object], ini: Mapping[str, str], environ: Mapping[str, str]
+) -> Settings:
     """Build Settings; for each value the command line wins, then the environment, then ini."""
     sources = Sources(cli, ini, environ)
     for name, parse in PARSERS.items():

@@ -25,15 +25,18 @@ def read_report(path: Path) -> dict[str, Any]:
     if not isinstance(document, dict) or document.get("schema") != REPORT_SCHEMA:
         raise UnreadableReport(f"{path}: not a pytest-kfs report (schema {REPORT_SCHEMA})")
     if document.get("version") != REPORT_VERSION:
-        raise UnreadableReport(f"{path}: report version {document.get('version')!r}; this "
-                               f"pytest-kfs reads version {REPORT_VERSION}")
+        raise UnreadableReport(
+            f"{path}: report version {document.get('version')!r}; this "
+            f"pytest-kfs reads version {REPORT_VERSION}"
+        )
     if not isinstance(document.get("models"), list):
         raise UnreadableReport(f"{path}: no list of models")
     for index, record in enumerate(document["models"], 1):
         lacking = sorted(_RECORD_KEYS - set(record)) if isinstance(record, dict) else ["all"]
         if lacking:
-            raise UnreadableReport(f"{path}: model {index} is not a model record (lacks "
-                                   f"{', '.join(lacking)})")
+            raise UnreadableReport(
+                f"{path}: model {index} is not a model record (lacks {', '.join(lacking)})"
+            )
     return document
 
 
@@ -48,8 +51,13 @@ def merge(documents: list[dict[str, Any]]) -> dict[str, Any]:
     for document in documents:
         context = str((document.get("cluster") or {}).get("context") or "unknown cluster")
         contexts.append(context)
-        models += [{**record, "cluster": record.get("cluster") or context}
-                   for record in document["models"]]
-    return {"schema": REPORT_SCHEMA, "version": REPORT_VERSION,
-            "run_id": ",".join(dict.fromkeys(str(d.get("run_id") or "") for d in documents)),
-            "cluster": {"contexts": list(dict.fromkeys(contexts))}, "models": models}
+        models += [
+            {**record, "cluster": record.get("cluster") or context} for record in document["models"]
+        ]
+    return {
+        "schema": REPORT_SCHEMA,
+        "version": REPORT_VERSION,
+        "run_id": ",".join(dict.fromkeys(str(d.get("run_id") or "") for d in documents)),
+        "cluster": {"contexts": list(dict.fromkeys(contexts))},
+        "models": models,
+    }

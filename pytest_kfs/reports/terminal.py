@@ -51,8 +51,12 @@ def answer_line(finding: Finding) -> str:
 
 def format_answer(finding: Finding) -> str:
     """A failed check: its answer line, then its evidence."""
-    return "\n".join([answer_line(finding),
-                      *(f"  evidence: {printable(capped(item))}" for item in finding.evidence)])
+    return "\n".join(
+        [
+            answer_line(finding),
+            *(f"  evidence: {printable(capped(item))}" for item in finding.evidence),
+        ]
+    )
 
 
 def cause_lines(said: Mapping[str, Sequence[str]], width: int) -> list[str]:
@@ -62,8 +66,9 @@ def cause_lines(said: Mapping[str, Sequence[str]], width: int) -> list[str]:
     for answer, tests in sorted(said.items(), key=lambda item: -len(item[1])):
         # Words stay whole (a command, an e-mail, a test id): copied, not read, they may
         # run past the width rather than break.
-        lines += textwrap.wrap(answer, width, subsequent_indent="    ",
-                               break_long_words=False, break_on_hyphens=False)
+        lines += textwrap.wrap(
+            answer, width, subsequent_indent="    ", break_long_words=False, break_on_hyphens=False
+        )
         lines.append(f"  failed {len(tests)} test{'s' if len(tests) > 1 else ''}:")
         lines += [f"    {test}" for test in tests]
     return lines
@@ -81,8 +86,9 @@ def format_findings(findings: Sequence[Finding]) -> list[str]:
     return lines
 
 
-def format_block(namespace: str, name: str, result: WaitResult, findings: Sequence[Finding],
-                 timeout: float) -> str:
+def format_block(
+    namespace: str, name: str, result: WaitResult, findings: Sequence[Finding], timeout: float
+) -> str:
     """The block a failing test shows: the answer first (the likeliest cause and its fix),
     then what happened, the findings with their evidence, and the timeline."""
     outcome = printable(capped(outcome_line(namespace, name, result, timeout)))
@@ -100,29 +106,51 @@ REPORT_SCHEMA = "pytest-kfs/report"
 REPORT_VERSION = 1
 
 
-def model_record(test: str, namespace: str, name: str, storage_uri: str, result: WaitResult,
-                 findings: Sequence[Finding]) -> dict[str, Any]:
+def model_record(
+    test: str,
+    namespace: str,
+    name: str,
+    storage_uri: str,
+    result: WaitResult,
+    findings: Sequence[Finding],
+) -> dict[str, Any]:
     """One model's outcome as plain data (JSON report, JUnit properties, summaries)."""
     state = result.state
     principal = next((f.principal for f in findings if f.principal), None)
     return {
-        "test": test, "namespace": namespace, "name": name, "storage_uri": capped(storage_uri),
-        "verdict": result.verdict.value, "loaded": result.loaded,
-        "seconds": result.elapsed, "timed_out": result.timed_out,
+        "test": test,
+        "namespace": namespace,
+        "name": name,
+        "storage_uri": capped(storage_uri),
+        "verdict": result.verdict.value,
+        "loaded": result.loaded,
+        "seconds": result.elapsed,
+        "timed_out": result.timed_out,
         "state": capped(state.summary(), 500) if state else None,
         "principal": capped(principal, 500) if principal else None,
-        "timeline": [{"at": e.at, "source": e.source, "text": capped(e.text),
-                      **({"target": capped(e.state.target, 100)} if e.state else {})}
-                     for e in result.timeline],
+        "timeline": [
+            {
+                "at": e.at,
+                "source": e.source,
+                "text": capped(e.text),
+                **({"target": capped(e.state.target, 100)} if e.state else {}),
+            }
+            for e in result.timeline
+        ],
         "findings": [_capped_finding(f.as_dict()) for f in findings],
     }
 
 
 def _capped_finding(finding: dict[str, Any]) -> dict[str, Any]:
     """A finding's strings come from the cluster: bounded before they reach any report."""
-    return {key: capped(value) if isinstance(value, str)
-            else [capped(item) for item in value] if isinstance(value, list) else value
-            for key, value in finding.items()}
+    return {
+        key: capped(value)
+        if isinstance(value, str)
+        else [capped(item) for item in value]
+        if isinstance(value, list)
+        else value
+        for key, value in finding.items()
+    }
 
 
 # Beyond this many models, the healthy ones are counted, not listed (the JSON report has all).
@@ -132,8 +160,10 @@ LISTED_HEALTHY = 20
 def headline(records: Sequence[dict[str, Any]]) -> str:
     """`120 models: 114 healthy, 6 not loaded`."""
     healthy = sum(1 for record in records if record["loaded"])
-    return (f"{len(records)} model{'s' if len(records) != 1 else ''}: {healthy} healthy, "
-            f"{len(records) - healthy} not loaded")
+    return (
+        f"{len(records)} model{'s' if len(records) != 1 else ''}: {healthy} healthy, "
+        f"{len(records) - healthy} not loaded"
+    )
 
 
 def root_causes(records: Sequence[dict[str, Any]]) -> list[str]:
@@ -149,23 +179,27 @@ def root_causes(records: Sequence[dict[str, Any]]) -> list[str]:
             top = failing[0]
             key = (where, top["code"], top.get("principal") or "", top.get("bucket") or "")
         elif not record["loaded"]:
-            top = {"code": record["findings"][0]["code"] if record["findings"] else
-                   "no cause found", "fix": ""}
+            top = {
+                "code": record["findings"][0]["code"] if record["findings"] else "no cause found",
+                "fix": "",
+            }
             key = (where, top["code"], "", "")
         else:
             continue
         groups.setdefault(key, []).append((record["namespace"], top))
     lines = []
-    for (cluster, code, principal, bucket), members in sorted(groups.items(),
-                                                             key=lambda item: -len(item[1])):
+    for (cluster, code, principal, bucket), members in sorted(
+        groups.items(), key=lambda item: -len(item[1])
+    ):
         count, namespaces = len(members), len({namespace for namespace, _ in members})
         spread = f" in {namespaces} namespaces" if namespaces > 1 else ""
         spread += f" on cluster {cluster}" if cluster else ""
         who = f" for {principal}" if principal else ""
         where = f" on gs://{bucket}" if bucket else ""
         fix = f" — fix: {members[0][1]['fix']}" if members[0][1].get("fix") else ""
-        lines.append(capped(f"{count} model{'s' if count > 1 else ''}{spread}: {code}{who}"
-                            f"{where}{fix}", 600))
+        lines.append(
+            capped(f"{count} model{'s' if count > 1 else ''}{spread}: {code}{who}{where}{fix}", 600)
+        )
     return lines
 
 
@@ -184,9 +218,13 @@ def summary_rows(records: Sequence[dict[str, Any]]) -> list[str]:
         top = record["findings"][0]["code"] if record["findings"] else "-"
         took = f"{record['seconds']:.2f}s" if record.get("seconds") is not None else "-"
         cluster = f"{record['cluster']}:" if record.get("cluster") else ""
-        rows.append(printable(f"{cluster}{record['namespace']}/{record['name']}  "
-                              f"{record['verdict']:<14} {took:>8}  "
-                              f"{capped(record.get('state') or '-', 300)}  finding: {top}"))
+        rows.append(
+            printable(
+                f"{cluster}{record['namespace']}/{record['name']}  "
+                f"{record['verdict']:<14} {took:>8}  "
+                f"{capped(record.get('state') or '-', 300)}  finding: {top}"
+            )
+        )
     return rows
 
 
@@ -194,30 +232,54 @@ def markdown_summary(records: Sequence[dict[str, Any]]) -> str:
     """A GitHub step summary: counts and causes, a table of models, each failure's findings."""
     causes = root_causes(records)
     shown = listed(records)
-    lines = ["## pytest-kfs models", "", f"**{markdown(headline(records))}**", "",
-             *[f"- **{markdown(line)}**" for line in causes], *([""] if causes else []),
-             *([f"_{len(records) - len(shown)} healthy models are not listed (see the JSON "
-                "report)._", ""] if len(shown) < len(records) else []),
-             "| model | verdict | time | state | top finding |", "|---|---|---|---|---|"]
+    lines = [
+        "## pytest-kfs models",
+        "",
+        f"**{markdown(headline(records))}**",
+        "",
+        *[f"- **{markdown(line)}**" for line in causes],
+        *([""] if causes else []),
+        *(
+            [
+                f"_{len(records) - len(shown)} healthy models are not listed (see the JSON "
+                "report)._",
+                "",
+            ]
+            if len(shown) < len(records)
+            else []
+        ),
+        "| model | verdict | time | state | top finding |",
+        "|---|---|---|---|---|",
+    ]
     for record in shown:
         top = record["findings"][0]["code"] if record["findings"] else ""
         took = f"{record['seconds']:.2f}s" if record.get("seconds") is not None else "-"
         cluster = f"{record['cluster']}:" if record.get("cluster") else ""
-        lines.append(f"| {markdown_code(cluster + record['namespace'] + '/' + record['name'])} | "
-                     f"{markdown(record['verdict'])} | {took} | "
-                     f"{markdown(record.get('state') or '')} | {markdown(top)} |")
+        lines.append(
+            f"| {markdown_code(cluster + record['namespace'] + '/' + record['name'])} | "
+            f"{markdown(record['verdict'])} | {took} | "
+            f"{markdown(record.get('state') or '')} | {markdown(top)} |"
+        )
     for record in shown:
         failing = [f for f in record["findings"] if f.get("failure")]
         if failing:
             lines += ["", f"### {markdown_code(record['name'])} ({markdown(record['test'])})"]
             for finding in failing:
-                lines += [f"- **{markdown(finding['code'])}**: {markdown(finding['cause'])}",
-                          f"  - fix: {markdown_code(finding['fix'])}"]
+                lines += [
+                    f"- **{markdown(finding['code'])}**: {markdown(finding['cause'])}",
+                    f"  - fix: {markdown_code(finding['fix'])}",
+                ]
     return "\n".join(lines) + "\n"
 
 
-def json_report(records: Sequence[dict[str, Any]], run_id: str,
-                cluster: dict[str, Any]) -> dict[str, Any]:
+def json_report(
+    records: Sequence[dict[str, Any]], run_id: str, cluster: dict[str, Any]
+) -> dict[str, Any]:
     """The --kfs-report document (schema pytest-kfs/report, version 1)."""
-    return {"schema": REPORT_SCHEMA, "version": REPORT_VERSION, "run_id": run_id,
-            "cluster": cluster, "models": list(records)}
+    return {
+        "schema": REPORT_SCHEMA,
+        "version": REPORT_VERSION,
+        "run_id": run_id,
+        "cluster": cluster,
+        "models": list(records),
+    }

@@ -24,9 +24,21 @@ from pytest_kfs.targets.local import LocalTarget
 
 ENTRY_POINTS = "pytest_kfs.targets"
 
-__all__ = ["ENTRY_POINTS", "ContextTarget", "InClusterTarget", "KindTarget", "LocalCloud",
-           "LocalTarget", "Rehearsal", "RunCluster", "Target", "TargetOptions", "open_target",
-           "parse_target", "registry"]
+__all__ = [
+    "ENTRY_POINTS",
+    "ContextTarget",
+    "InClusterTarget",
+    "KindTarget",
+    "LocalCloud",
+    "LocalTarget",
+    "Rehearsal",
+    "RunCluster",
+    "Target",
+    "TargetOptions",
+    "open_target",
+    "parse_target",
+    "registry",
+]
 
 
 @functools.cache
@@ -39,11 +51,12 @@ def registry() -> tuple[type[Target], ...]:
         if not (isinstance(kind, type) and issubclass(kind, Target)):
             raise TypeError(f"entry point {point.name} = {point.value} is not a Target class")
         if found.setdefault(kind.name, kind) is not kind:
-            raise TypeError(f"two targets are named {kind.name!r}: {found[kind.name]} and "
-                            f"{kind}")
+            raise TypeError(f"two targets are named {kind.name!r}: {found[kind.name]} and {kind}")
     if not found:
-        raise RuntimeError(f"no {ENTRY_POINTS} entry points: pytest-kfs is not installed "
-                           "(pip install pytest-kfs, or pip install -e . in a checkout)")
+        raise RuntimeError(
+            f"no {ENTRY_POINTS} entry points: pytest-kfs is not installed "
+            "(pip install pytest-kfs, or pip install -e . in a checkout)"
+        )
     return tuple(sorted(found.values(), key=lambda kind: (kind.takes_any_value, kind.name)))
 
 
@@ -51,8 +64,10 @@ def parse_target(value: str, options: TargetOptions | None = None) -> Target:
     """The target a --kfs-cluster value names; SettingsError on bad input."""
     value = value.strip()
     if not value:
-        raise SettingsError("--kfs-cluster is empty; use local, in-cluster, kind, kind:<name> "
-                            "or a kubeconfig context name")
+        raise SettingsError(
+            "--kfs-cluster is empty; use local, in-cluster, kind, kind:<name> "
+            "or a kubeconfig context name"
+        )
     for kind in registry():
         target = kind.parse(value, options or TargetOptions())
         if target is not None:
@@ -74,5 +89,6 @@ def open_target(target: Target, shared: Mapping[str, str] | None = None) -> RunC
         raise ClusterError(
             f"KServe is not installed on {target.describe()} ({run.cluster.server}): the API "
             "server does not serve serving.kserve.io/v1beta1 InferenceService; install KServe "
-            "there, or use --kfs-cluster=local to rehearse")
+            "there, or use --kfs-cluster=local to rehearse"
+        )
     return run

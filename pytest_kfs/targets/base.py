@@ -129,25 +129,32 @@ class Target:
 
     def with_kserve_version(self, version: str) -> Target:
         """The same target running another KServe release, when it can choose one."""
-        raise SettingsError(f"--kfs-kserve-version={version} picks the KServe release of the "
-                            f"embedded cluster; {self.describe()} runs the KServe installed "
-                            "there")
+        raise SettingsError(
+            f"--kfs-kserve-version={version} picks the KServe release of the "
+            f"embedded cluster; {self.describe()} runs the KServe installed "
+            "there"
+        )
 
     def rehearsal(self) -> Rehearsal | None:
         """The scenarios it can arrange, if any."""
         return None
 
 
-def refuse_options(value: str, options: TargetOptions, *, kubeconfig: bool = False,
-                   kind_create: bool = False) -> None:
+def refuse_options(
+    value: str, options: TargetOptions, *, kubeconfig: bool = False, kind_create: bool = False
+) -> None:
     """SettingsError when the options include one this target does not take."""
     if options.kind_create and not kind_create:
-        raise SettingsError(f"--kfs-kind-create only applies to kind clusters, not "
-                            f"--kfs-cluster={value}; drop it or use --kfs-cluster=kind:<name>")
+        raise SettingsError(
+            f"--kfs-kind-create only applies to kind clusters, not "
+            f"--kfs-cluster={value}; drop it or use --kfs-cluster=kind:<name>"
+        )
     if options.kubeconfig and not kubeconfig:
-        raise SettingsError(f"--kfs-kubeconfig conflicts with --kfs-cluster={value}, which "
-                            "brings its own credentials; drop --kfs-kubeconfig or name a "
-                            "context instead")
+        raise SettingsError(
+            f"--kfs-kubeconfig conflicts with --kfs-cluster={value}, which "
+            "brings its own credentials; drop --kfs-kubeconfig or name a "
+            "context instead"
+        )
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
@@ -163,4 +170,5 @@ def sigterm_as_interrupt() -> Callable[[], None]:
 
     def restore() -> None:
         signal.signal(signal.SIGTERM, previous)
+
     return restore

@@ -40,8 +40,10 @@ class KindTarget(Target):
         refuse_options(value, options, kind_create=True)
         cluster_name = value.partition(":")[2] if ":" in value else DEFAULT_KIND_NAME
         if not _KIND_NAME.match(cluster_name):
-            raise SettingsError(f"--kfs-cluster={value}: '{cluster_name}' is not a valid kind "
-                                "cluster name (lower-case letters, digits, '.' and '-')")
+            raise SettingsError(
+                f"--kfs-cluster={value}: '{cluster_name}' is not a valid kind "
+                "cluster name (lower-case letters, digits, '.' and '-')"
+            )
         return cls(cluster_name, options.kind_create)
 
     def describe(self) -> str:
@@ -60,8 +62,13 @@ class KindTarget(Target):
         except BaseException:
             shutil.rmtree(directory, ignore_errors=True)
             raise
-        run = RunCluster(cluster=cluster, shared={SHARED_TARGET: self.name,
-                                                  SHARED_KUBECONFIG: str(kubeconfig),
-                                                  SHARED_CONTEXT: context})
+        run = RunCluster(
+            cluster=cluster,
+            shared={
+                SHARED_TARGET: self.name,
+                SHARED_KUBECONFIG: str(kubeconfig),
+                SHARED_CONTEXT: context,
+            },
+        )
         run.cleanups.append(lambda: shutil.rmtree(directory, ignore_errors=True))
         return run

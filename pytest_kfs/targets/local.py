@@ -75,12 +75,20 @@ class LocalTarget(Target):
         cluster.ingress = embedded.gateway.address
         cluster.kserve_description = embedded.describe_kserve()
         run = RunCluster(
-            cluster=cluster, cloud=_Cloud(GcpAdmin(embedded.local_gcp)), embedded=embedded,
-            shared={SHARED_TARGET: self.name, SHARED_KUBECONFIG: str(embedded.kubeconfig),
-                    SHARED_CONTEXT: embedded.context, SHARED_AUDIT_LOG: str(embedded.audit_log),
-                    SHARED_GCP_ENDPOINT: embedded.local_gcp.endpoint,
-                    SHARED_GCP_TOKEN: embedded.local_gcp.admin_token,
-                    SHARED_INGRESS: cluster.ingress, SHARED_KSERVE: cluster.kserve_description})
+            cluster=cluster,
+            cloud=_Cloud(GcpAdmin(embedded.local_gcp)),
+            embedded=embedded,
+            shared={
+                SHARED_TARGET: self.name,
+                SHARED_KUBECONFIG: str(embedded.kubeconfig),
+                SHARED_CONTEXT: embedded.context,
+                SHARED_AUDIT_LOG: str(embedded.audit_log),
+                SHARED_GCP_ENDPOINT: embedded.local_gcp.endpoint,
+                SHARED_GCP_TOKEN: embedded.local_gcp.admin_token,
+                SHARED_INGRESS: cluster.ingress,
+                SHARED_KSERVE: cluster.kserve_description,
+            },
+        )
         run.cleanups += [restore_signal, embedded.stop]
         return run
 
@@ -128,8 +136,9 @@ class _Rehearsal:
         unknown = [name for name in names if name and name not in SCENARIOS]
         if unknown or not all(names):
             what = f"unknown scenario '{unknown[0]}'" if unknown else "an empty scenario name"
-            raise SettingsError(f"--kfs-scenario={value}: {what}; known: "
-                                f"{', '.join(SCENARIOS)}, or all")
+            raise SettingsError(
+                f"--kfs-scenario={value}: {what}; known: {', '.join(SCENARIOS)}, or all"
+            )
         return names
 
     def scenario(self, name: str) -> Any:
@@ -140,8 +149,10 @@ class _Rehearsal:
 
     def default_models(self, scenarios: tuple[str, ...]) -> list[ModelSpec]:
         """Each scenario's model (with none named: the healthy rehearsal's)."""
-        return [self.scenario(name).plan.but(name=name, scenario=name)
-                for name in scenarios or ("healthy",)]
+        return [
+            self.scenario(name).plan.but(name=name, scenario=name)
+            for name in scenarios or ("healthy",)
+        ]
 
     def arrange_model(self, cloud: LocalCloud, storage_uri: str, sample: str | None) -> str | None:
         """Make the model in the local cloud; one line when it cannot be made."""

@@ -22,11 +22,22 @@ from typing import Any
 
 import yaml
 
-_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
-               "proxy-authorization", "proxy-authenticate", "content-length"}
-_EXPIRED = (b'{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},'
-            b'"status":"Failure","message":"too old resource version","reason":"Expired",'
-            b'"code":410}}\n')
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "content-length",
+}
+_EXPIRED = (
+    b'{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},'
+    b'"status":"Failure","message":"too old resource version","reason":"Expired",'
+    b'"code":410}}\n'
+)
 
 
 @dataclass(frozen=True)
@@ -91,8 +102,14 @@ class FaultProxy:
 
     # Arming faults -----------------------------------------------------------------------
 
-    def fail(self, status: int = 503, times: int | None = None, retry_after: float | None = None,
-             watch_only: bool = False, path_contains: str = "") -> None:
+    def fail(
+        self,
+        status: int = 503,
+        times: int | None = None,
+        retry_after: float | None = None,
+        watch_only: bool = False,
+        path_contains: str = "",
+    ) -> None:
         """Answer matching requests with `status` (the next `times`, or until `heal()`)."""
         self._arm(_Rule("status", times, status, retry_after, watch_only, path_contains))
 
@@ -146,8 +163,9 @@ class FaultProxy:
         handler = type("Handler", (_Handler,), {"proxy": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True,
-                         name="kfs-fault-proxy").start()
+        threading.Thread(
+            target=self._server.serve_forever, daemon=True, name="kfs-fault-proxy"
+        ).start()
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         return self.url
 
@@ -162,11 +180,20 @@ class FaultProxy:
     def write_kubeconfig(self, path: Path, context: str = "proxied") -> Path:
         """A kubeconfig for a client behind this proxy: plain HTTP, no credentials (the proxy
         presents its own upstream)."""
-        path.write_text(yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": context,
-            "clusters": [{"name": context, "cluster": {"server": self.url}}],
-            "users": [{"name": context, "user": {}}],
-            "contexts": [{"name": context, "context": {"cluster": context, "user": context}}]}))
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": context,
+                    "clusters": [{"name": context, "cluster": {"server": self.url}}],
+                    "users": [{"name": context, "user": {}}],
+                    "contexts": [
+                        {"name": context, "context": {"cluster": context, "user": context}}
+                    ],
+                }
+            )
+        )
         return path
 
     def __enter__(self) -> FaultProxy:
@@ -178,8 +205,9 @@ class FaultProxy:
 
     def _connect(self, timeout: float | None) -> http.client.HTTPConnection:
         if self._scheme == "https":
-            return http.client.HTTPSConnection(self._host, self._port, timeout=timeout,
-                                               context=self._ssl_context)
+            return http.client.HTTPSConnection(
+                self._host, self._port, timeout=timeout, context=self._ssl_context
+            )
         return http.client.HTTPConnection(self._host, self._port, timeout=timeout)
 
 
@@ -198,8 +226,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _record(self, watch: bool, status: int) -> None:
         state = self.proxy._state
         with state.lock:
-            state.recorded.append(Recorded(time.monotonic(), self.command, self.path, watch,
-                                           status))
+            state.recorded.append(
+                Recorded(time.monotonic(), self.command, self.path, watch, status)
+            )
 
     def _handle(self) -> None:
         state = self.proxy._state
@@ -225,9 +254,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer_status(self, rule: _Rule) -> None:
         text = http.client.responses.get(rule.status, "Error")
-        payload = (f'{{"kind":"Status","apiVersion":"v1","metadata":{{}},"status":"Failure",'
-                   f'"message":"injected by the fault proxy: {text}","reason":"{text}",'
-                   f'"code":{rule.status}}}').encode()
+        payload = (
+            f'{{"kind":"Status","apiVersion":"v1","metadata":{{}},"status":"Failure",'
+            f'"message":"injected by the fault proxy: {text}","reason":"{text}",'
+            f'"code":{rule.status}}}'
+        ).encode()
         self.send_response(rule.status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -246,8 +277,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _forward(self, body: bytes, watch: bool) -> None:
         upstream = self.proxy._connect(timeout=None if watch else 60)
-        headers = {key: value for key, value in self.headers.items()
-                   if key.lower() not in _HOP_BY_HOP}
+        headers = {
+            key: value for key, value in self.headers.items() if key.lower() not in _HOP_BY_HOP
+        }
         try:
             upstream.request(self.command, self.path, body=body or None, headers=headers)
             response = upstream.getresponse()
@@ -296,8 +328,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Stream:
     """An open streaming response that `FaultProxy.drop_streams` can cut."""
 
-    def __init__(self, client_socket: socket.socket,
-                 upstream: http.client.HTTPConnection) -> None:
+    def __init__(self, client_socket: socket.socket, upstream: http.client.HTTPConnection) -> None:
         self.client_socket = client_socket
         self.upstream = upstream
         self.is_cut = False

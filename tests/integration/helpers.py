@@ -14,8 +14,12 @@ from kubernetes.client.rest import ApiException
 from pytest_kfs.kserve import api
 
 
-def eventually(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1,
-               what: str = "condition") -> Any:
+def eventually(
+    predicate: Callable[[], Any],
+    timeout: float = 30.0,
+    interval: float = 0.1,
+    what: str = "condition",
+) -> Any:
     """Poll until `predicate()` is truthy; fail with `what` after `timeout`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -28,8 +32,9 @@ def eventually(predicate: Callable[[], Any], timeout: float = 30.0, interval: fl
 
 def get_isvc(cluster, namespace: str, name: str) -> dict[str, Any]:
     """The InferenceService as stored."""
-    return cluster.custom.get_namespaced_custom_object(api.GROUP, api.VERSION, namespace,
-                                                       api.PLURAL, name)
+    return cluster.custom.get_namespaced_custom_object(
+        api.GROUP, api.VERSION, namespace, api.PLURAL, name
+    )
 
 
 def model_status(cluster, namespace: str, name: str) -> dict[str, Any]:
@@ -40,7 +45,8 @@ def model_status(cluster, namespace: str, name: str) -> dict[str, Any]:
 def ready_condition(cluster, namespace: str, name: str) -> str | None:
     """The Ready condition's status."""
     for condition in (get_isvc(cluster, namespace, name).get("status") or {}).get(
-            "conditions") or []:
+        "conditions"
+    ) or []:
         if condition["type"] == "Ready":
             return condition["status"]
     return None
@@ -48,45 +54,68 @@ def ready_condition(cluster, namespace: str, name: str) -> str | None:
 
 def wait_default_service_account(cluster, namespace: str) -> None:
     """kube-controller-manager creates `default` shortly after the namespace."""
+
     def present():
         try:
             return cluster.core.read_namespaced_service_account("default", namespace)
         except ApiException:
             return None
+
     eventually(present, what=f"default service account in {namespace}")
 
 
 def initializer_log(cluster, namespace: str, name: str) -> str:
     """The storage-initializer log of the newest predictor pod, through pods/log."""
     pods = cluster.core.list_namespaced_pod(
-        namespace, label_selector=f"serving.kserve.io/inferenceservice={name}").items
+        namespace, label_selector=f"serving.kserve.io/inferenceservice={name}"
+    ).items
     if not pods:
         return ""
     newest = max(pods, key=lambda pod: pod.metadata.creation_timestamp)
     try:
-        return cluster.core.read_namespaced_pod_log(newest.metadata.name, namespace,
-                                                    container="storage-initializer") or ""
+        return (
+            cluster.core.read_namespaced_pod_log(
+                newest.metadata.name, namespace, container="storage-initializer"
+            )
+            or ""
+        )
     except ApiException:
         return ""
 
 
-def write_kubeconfig(path: Path, context: str, server: str, user: dict[str, Any],
-                     ca: str | None = None) -> Path:
+def write_kubeconfig(
+    path: Path, context: str, server: str, user: dict[str, Any], ca: str | None = None
+) -> Path:
     """A one-context kubeconfig: `server`, the CA to trust (if any), the user's credentials."""
     cluster = {"server": server, **({"certificate-authority": ca} if ca else {})}
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": context,
-        "clusters": [{"name": context, "cluster": cluster}],
-        "users": [{"name": context, "user": user}],
-        "contexts": [{"name": context, "context": {"cluster": context, "user": context}}]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": context,
+                "clusters": [{"name": context, "cluster": cluster}],
+                "users": [{"name": context, "user": user}],
+                "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
+            }
+        )
+    )
     return path
 
 
-def service_account_kubeconfig(cluster, namespace: str, account: str, path: Path,
-                               context: str) -> Path:
+def service_account_kubeconfig(
+    cluster, namespace: str, account: str, path: Path, context: str
+) -> Path:
     """A kubeconfig acting as a Kubernetes service account (a fresh token for it)."""
     token = cluster.core.create_namespaced_service_account_token(
-        account, namespace, client.AuthenticationV1TokenRequest(
-            spec=client.V1TokenRequestSpec(audiences=[]))).status.token
-    return write_kubeconfig(path, context, cluster.server, {"token": token},
-                            cluster.api_client.configuration.ssl_ca_cert)
+        account,
+        namespace,
+        client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[])),
+    ).status.token
+    return write_kubeconfig(
+        path,
+        context,
+        cluster.server,
+        {"token": token},
+        cluster.api_client.configuration.ssl_ca_cert,
+    )

@@ -56,10 +56,15 @@ def test_namespaces_are_created_and_deleted_for_real(kfs_cluster):
 
 
 def test_kserve_crds_are_the_releases_own(kfs_cluster):
-    crds = {crd.metadata.name: crd for crd in
-            kfs_cluster.apiextensions.list_custom_resource_definition().items}
-    assert {"inferenceservices.serving.kserve.io", "servingruntimes.serving.kserve.io",
-            "clusterservingruntimes.serving.kserve.io"} <= set(crds)
+    crds = {
+        crd.metadata.name: crd
+        for crd in kfs_cluster.apiextensions.list_custom_resource_definition().items
+    }
+    assert {
+        "inferenceservices.serving.kserve.io",
+        "servingruntimes.serving.kserve.io",
+        "clusterservingruntimes.serving.kserve.io",
+    } <= set(crds)
     isvc_crd = crds["inferenceservices.serving.kserve.io"]
     # KServe's controller-gen stamp, not ours: the CRD is the release's file as shipped.
     assert "controller-gen.kubebuilder.io/version" in (isvc_crd.metadata.annotations or {})
@@ -70,32 +75,44 @@ def test_custom_resource_and_status_subresource(kfs_cluster, namespace):
     custom = kfs_cluster.custom
     body = SKLEARN_IRIS.manifest()
     created = custom.create_namespaced_custom_object(
-        api.GROUP, api.VERSION, namespace, api.PLURAL, body)
+        api.GROUP, api.VERSION, namespace, api.PLURAL, body
+    )
     assert created["spec"]["predictor"]["model"]["storageUri"].startswith("gs://")
 
     # A status write goes through /status and cannot change the spec.
-    status = {"status": {"modelStatus": {"transitionStatus": "InProgress",
-                                         "states": {"activeModelState": "Pending",
-                                                    "targetModelState": "Pending"}}},
-              "spec": {"predictor": {"model": {"storageUri": "gs://other/path"}}}}
+    status = {
+        "status": {
+            "modelStatus": {
+                "transitionStatus": "InProgress",
+                "states": {"activeModelState": "Pending", "targetModelState": "Pending"},
+            }
+        },
+        "spec": {"predictor": {"model": {"storageUri": "gs://other/path"}}},
+    }
     custom.patch_namespaced_custom_object_status(
-        api.GROUP, api.VERSION, namespace, api.PLURAL, "sklearn-iris", status)
+        api.GROUP, api.VERSION, namespace, api.PLURAL, "sklearn-iris", status
+    )
     stored = custom.get_namespaced_custom_object(
-        api.GROUP, api.VERSION, namespace, api.PLURAL, "sklearn-iris")
+        api.GROUP, api.VERSION, namespace, api.PLURAL, "sklearn-iris"
+    )
     assert stored["status"]["modelStatus"]["transitionStatus"] == "InProgress"
-    assert stored["spec"]["predictor"]["model"]["storageUri"] == body["spec"]["predictor"][
-        "model"]["storageUri"]
+    assert (
+        stored["spec"]["predictor"]["model"]["storageUri"]
+        == body["spec"]["predictor"]["model"]["storageUri"]
+    )
 
 
 def test_schema_is_enforced_server_side(kfs_cluster, namespace):
     body = SKLEARN_IRIS.manifest()
     body["metadata"]["name"] = "invalid-status"
     kfs_cluster.custom.create_namespaced_custom_object(
-        api.GROUP, api.VERSION, namespace, api.PLURAL, body)
+        api.GROUP, api.VERSION, namespace, api.PLURAL, body
+    )
     bad = {"status": {"modelStatus": {"transitionStatus": "Sleeping"}}}
     with pytest.raises(ApiException) as error:
         kfs_cluster.custom.patch_namespaced_custom_object_status(
-            api.GROUP, api.VERSION, namespace, api.PLURAL, "invalid-status", bad)
+            api.GROUP, api.VERSION, namespace, api.PLURAL, "invalid-status", bad
+        )
     assert error.value.status == 422
     assert "Sleeping" in error.value.body
 
@@ -108,8 +125,14 @@ def test_watch_streams_changes(kfs_cluster, namespace):
     def follow():
         stream = watch.Watch()
         started.set()
-        for event in stream.stream(custom.list_namespaced_custom_object, api.GROUP,
-                                   api.VERSION, namespace, api.PLURAL, timeout_seconds=20):
+        for event in stream.stream(
+            custom.list_namespaced_custom_object,
+            api.GROUP,
+            api.VERSION,
+            namespace,
+            api.PLURAL,
+            timeout_seconds=20,
+        ):
             state = (event["object"].get("status") or {}).get("url", "")
             seen.append((event["type"], state))
             if event["type"] == "MODIFIED" and state:
@@ -119,11 +142,17 @@ def test_watch_streams_changes(kfs_cluster, namespace):
     follower.start()
     started.wait()
     time.sleep(0.2)
-    custom.create_namespaced_custom_object(api.GROUP, api.VERSION, namespace, api.PLURAL,
-                                           SKLEARN_IRIS.manifest())
+    custom.create_namespaced_custom_object(
+        api.GROUP, api.VERSION, namespace, api.PLURAL, SKLEARN_IRIS.manifest()
+    )
     custom.patch_namespaced_custom_object_status(
-        api.GROUP, api.VERSION, namespace, api.PLURAL, "sklearn-iris",
-        {"status": {"url": "http://sklearn-iris.example"}})
+        api.GROUP,
+        api.VERSION,
+        namespace,
+        api.PLURAL,
+        "sklearn-iris",
+        {"status": {"url": "http://sklearn-iris.example"}},
+    )
     follower.join(20)
     assert ("ADDED", "") in seen
     assert ("MODIFIED", "http://sklearn-iris.example") in seen
@@ -132,10 +161,14 @@ def test_watch_streams_changes(kfs_cluster, namespace):
 def test_rbac_is_enforced_for_service_account_tokens(kfs_cluster, namespace):
     core = kfs_cluster.core
     core.create_namespaced_service_account(
-        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="nobody")))
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="nobody"))
+    )
     token = core.create_namespaced_service_account_token(
-        "nobody", namespace, client.AuthenticationV1TokenRequest(
-            spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=600)),
+        "nobody",
+        namespace,
+        client.AuthenticationV1TokenRequest(
+            spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=600)
+        ),
     ).status.token
     configuration = client.Configuration()
     configuration.host = kfs_cluster.server
@@ -153,8 +186,13 @@ def test_audit_log_records_who_did_what(kfs_cluster, namespace, pytestconfig):
     audit_log = pytestconfig.stash[RUN_CLUSTER].audit_log
     kfs_cluster.core.list_namespaced_config_map(namespace)
     # kube-controller-manager writes here too (kube-root-ca.crt), so look for our own list.
-    ours = _eventually(lambda: [
-        line for line in audit_log.read_text().splitlines()
-        if f"/api/v1/namespaces/{namespace}/configmaps" in line and '"verb":"list"' in line
-        and '"userAgent":"OpenAPI-Generator' in line])
+    ours = _eventually(
+        lambda: [
+            line
+            for line in audit_log.read_text().splitlines()
+            if f"/api/v1/namespaces/{namespace}/configmaps" in line
+            and '"verb":"list"' in line
+            and '"userAgent":"OpenAPI-Generator' in line
+        ]
+    )
     assert '"user":{"username":"kfs-admin"' in ours[-1]

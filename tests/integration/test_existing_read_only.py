@@ -36,22 +36,30 @@ def _apply_example(kfs_cluster):
     kfs_cluster.rbac.create_cluster_role(kinds["ClusterRole"])
     kfs_cluster.rbac.create_cluster_role_binding(kinds["ClusterRoleBinding"])
     client.BatchV1Api(kfs_cluster.api_client).create_namespaced_cron_job(
-        "kfs-nightly", kinds["CronJob"])  # validated by the API server; never triggered here
+        "kfs-nightly", kinds["CronJob"]
+    )  # validated by the API server; never triggered here
 
 
-def test_nightly_verification_reads_only(pytester, kfs_cluster, kfs_namespace, kfs_gcp,
-                                         kfs_deploy, pytestconfig, monkeypatch, tmp_path):
+def test_nightly_verification_reads_only(
+    pytester, kfs_cluster, kfs_namespace, kfs_gcp, kfs_deploy, pytestconfig, monkeypatch, tmp_path
+):
     from pytest_kfs.plugin.stash import RUN_CLUSTER
 
-    kfs_deploy("sklearn-iris", name="healthy",
-               credentials=_key(kfs_gcp, "nightly-reader", True)).wait_loaded()
-    stuck = kfs_deploy("sklearn-iris", name="stuck", storage_uri=PRIVATE_URI,
-                       credentials=_key(kfs_gcp, "nightly-stranger", False))
+    kfs_deploy(
+        "sklearn-iris", name="healthy", credentials=_key(kfs_gcp, "nightly-reader", True)
+    ).wait_loaded()
+    stuck = kfs_deploy(
+        "sklearn-iris",
+        name="stuck",
+        storage_uri=PRIVATE_URI,
+        credentials=_key(kfs_gcp, "nightly-stranger", False),
+    )
     with pytest.raises(ModelNotLoaded):
         stuck.wait_loaded()
     _apply_example(kfs_cluster)
-    kubeconfig = service_account_kubeconfig(kfs_cluster, "kfs-nightly", "kfs-nightly",
-                                            tmp_path / "nightly.kubeconfig", "nightly")
+    kubeconfig = service_account_kubeconfig(
+        kfs_cluster, "kfs-nightly", "kfs-nightly", tmp_path / "nightly.kubeconfig", "nightly"
+    )
 
     # The operator's Google side: ADC from a key file, APIs at the local GCP.
     kfs_gcp.ensure_service_account(OPERATOR)
@@ -60,27 +68,44 @@ def test_nightly_verification_reads_only(pytester, kfs_cluster, kfs_namespace, k
     operator_key = tmp_path / "operator.json"
     operator_key.write_text(json.dumps(kfs_gcp.create_key(OPERATOR)))
     endpoint = kfs_gcp.endpoint()
-    for name, value in (("GOOGLE_APPLICATION_CREDENTIALS", str(operator_key)),
-                        ("KFS_GCS_ENDPOINT", endpoint), ("KFS_IAM_ENDPOINT", endpoint),
-                        ("KFS_IAM_CREDENTIALS_ENDPOINT", endpoint)):
+    for name, value in (
+        ("GOOGLE_APPLICATION_CREDENTIALS", str(operator_key)),
+        ("KFS_GCS_ENDPOINT", endpoint),
+        ("KFS_IAM_ENDPOINT", endpoint),
+        ("KFS_IAM_CREDENTIALS_ENDPOINT", endpoint),
+    ):
         monkeypatch.setenv(name, value)
 
     audit_log = pytestconfig.stash[RUN_CLUSTER].audit_log
     before = len(audit_log.read_text().splitlines())
     result = pytester.runpytest_subprocess(
-        "--kfs-cluster=nightly", f"--kfs-kubeconfig={kubeconfig}",
-        f"--kfs-existing={kfs_namespace}", str(ROOT / "suites"), "-p", "no:cacheprovider",
-        "-rfEs", "--kfs-report=nightly.json", "--kfs-html=nightly.html",
-        "--junitxml=nightly.xml", "-o", "junit_family=xunit1", timeout=240)
+        "--kfs-cluster=nightly",
+        f"--kfs-kubeconfig={kubeconfig}",
+        f"--kfs-existing={kfs_namespace}",
+        str(ROOT / "suites"),
+        "-p",
+        "no:cacheprovider",
+        "-rfEs",
+        "--kfs-report=nightly.json",
+        "--kfs-html=nightly.html",
+        "--junitxml=nightly.xml",
+        "-o",
+        "junit_family=xunit1",
+        timeout=240,
+    )
     output = result.stdout.str()
     failed = set(re.findall(r"^FAILED \S+::(\S+)", output, re.M))
-    assert failed == {f"test_the_existing_model_is_loaded[{kfs_namespace}/stuck]",
-                      f"test_the_serving_identity_can_read_the_existing_model"
-                      f"[{kfs_namespace}/stuck]"}, output[-3000:]
+    assert failed == {
+        f"test_the_existing_model_is_loaded[{kfs_namespace}/stuck]",
+        f"test_the_serving_identity_can_read_the_existing_model[{kfs_namespace}/stuck]",
+    }, output[-3000:]
     assert "[GCS_LIST_DENIED]" in output
     # The bucket check's failure is its answer, first: cause, whom, what.
-    assert re.search(r"GCS_LIST_DENIED: the serving identity cannot load gs://kfs-demo-models"
-                     r"\S* as nightly-stranger@kfs-demo\.iam\.gserviceaccount\.com: ", output)
+    assert re.search(
+        r"GCS_LIST_DENIED: the serving identity cannot load gs://kfs-demo-models"
+        r"\S* as nightly-stranger@kfs-demo\.iam\.gserviceaccount\.com: ",
+        output,
+    )
     assert "--kfs-existing is read-only: this test deploys" in output  # the deploying suites
 
     # The nightly outputs carry the right verdicts.
@@ -98,8 +123,9 @@ def test_nightly_verification_reads_only(pytester, kfs_cluster, kfs_namespace, k
     mine = [entry for entry in entries if entry["user"]["username"] == NIGHTLY_USER]
     assert mine, "the nightly identity made no request at all"
     # The start-up permission check asks SelfSubjectAccessReview: a question, never stored.
-    reviews = [e for e in mine
-               if e.get("objectRef", {}).get("resource") == "selfsubjectaccessreviews"]
+    reviews = [
+        e for e in mine if e.get("objectRef", {}).get("resource") == "selfsubjectaccessreviews"
+    ]
     assert reviews and all(e["verb"] == "create" for e in reviews)
     mine = [entry for entry in mine if entry not in reviews]
     verbs = {entry["verb"] for entry in mine}

@@ -84,12 +84,17 @@ spec:
     assert model.wait_loaded().loaded
 
 
-@pytest.mark.parametrize(("spec", "message"), [
-    ("kind: Deployment\napiVersion: apps/v1\n", "expected kind InferenceService"),
-    ("a: [b", "not valid YAML"),
-    ({"kind": "InferenceService", "apiVersion": "serving.kserve.io/v1beta1", "spec": {}},
-     "no spec.predictor"),
-])
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("kind: Deployment\napiVersion: apps/v1\n", "expected kind InferenceService"),
+        ("a: [b", "not valid YAML"),
+        (
+            {"kind": "InferenceService", "apiVersion": "serving.kserve.io/v1beta1", "spec": {}},
+            "no spec.predictor",
+        ),
+    ],
+)
 def test_bad_specs_are_refused_before_the_cluster_sees_them(kfs_deploy, spec, message):
     with pytest.raises(DeployError, match=message):
         kfs_deploy(spec=spec)
@@ -102,12 +107,20 @@ def test_unknown_sample(kfs_deploy):
 
 def _huge(resources):
     """The iris sample asking for these resources."""
-    return {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
-            "metadata": {"name": "huge"},
-            "spec": {"predictor": {"model": {
-                "modelFormat": {"name": "sklearn"},
-                "storageUri": f"gs://{SAMPLE_BUCKET}/models/sklearn/1.0/model",
-                "resources": resources}}}}
+    return {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": "huge"},
+        "spec": {
+            "predictor": {
+                "model": {
+                    "modelFormat": {"name": "sklearn"},
+                    "storageUri": f"gs://{SAMPLE_BUCKET}/models/sklearn/1.0/model",
+                    "resources": resources,
+                }
+            }
+        },
+    }
 
 
 def test_unschedulable_pod_stops_the_wait(kfs_deploy, reader_key):
@@ -151,11 +164,13 @@ def test_a_refused_download_is_named_with_the_initializers_exception(kfs_deploy)
     assert "http://127.0.0.1:9/model.joblib" in top.cause
 
 
-def test_a_resource_quota_refusing_the_pods_is_named(kfs_cluster, kfs_namespace, kfs_deploy,
-                                                     reader_key):
+def test_a_resource_quota_refusing_the_pods_is_named(
+    kfs_cluster, kfs_namespace, kfs_deploy, reader_key
+):
     # Kubernetes' own ResourceQuota admission refuses the ReplicaSet's pods.
-    kfs_cluster.core.create_namespaced_resource_quota(kfs_namespace, {
-        "metadata": {"name": "tight"}, "spec": {"hard": {"limits.memory": "64Mi"}}})
+    kfs_cluster.core.create_namespaced_resource_quota(
+        kfs_namespace, {"metadata": {"name": "tight"}, "spec": {"hard": {"limits.memory": "64Mi"}}}
+    )
     model = kfs_deploy("sklearn-iris", credentials=reader_key)
     with pytest.raises(ModelNotLoaded) as failure:
         model.wait_loaded(timeout=60)
@@ -168,16 +183,29 @@ def test_a_resource_quota_refusing_the_pods_is_named(kfs_cluster, kfs_namespace,
 
 def test_image_pull_failure(kfs_cluster, kfs_namespace, kfs_deploy, reader_key):
     kfs_cluster.custom.create_namespaced_custom_object(
-        "serving.kserve.io", "v1alpha1", kfs_namespace, "servingruntimes", {
-            "apiVersion": "serving.kserve.io/v1alpha1", "kind": "ServingRuntime",
+        "serving.kserve.io",
+        "v1alpha1",
+        kfs_namespace,
+        "servingruntimes",
+        {
+            "apiVersion": "serving.kserve.io/v1alpha1",
+            "kind": "ServingRuntime",
             "metadata": {"name": "private-runtime"},
-            "spec": {"supportedModelFormats": [{"name": "sklearn", "version": "1"}],
-                     "protocolVersions": ["v1"],
-                     "containers": [{"name": "kserve-container",
-                                     "image": "registry.example.com/private/sklearn:1"}]}})
-    model = kfs_deploy(storage_uri=f"gs://{SAMPLE_BUCKET}/models/sklearn/1.0/model",
-                       model_format="sklearn", runtime="private-runtime",
-                       credentials=reader_key)
+            "spec": {
+                "supportedModelFormats": [{"name": "sklearn", "version": "1"}],
+                "protocolVersions": ["v1"],
+                "containers": [
+                    {"name": "kserve-container", "image": "registry.example.com/private/sklearn:1"}
+                ],
+            },
+        },
+    )
+    model = kfs_deploy(
+        storage_uri=f"gs://{SAMPLE_BUCKET}/models/sklearn/1.0/model",
+        model_format="sklearn",
+        runtime="private-runtime",
+        credentials=reader_key,
+    )
     with pytest.raises(ModelNotLoaded) as failure:
         model.wait_loaded(timeout=60)
     top = failure.value.findings[0]
@@ -185,8 +213,9 @@ def test_image_pull_failure(kfs_cluster, kfs_namespace, kfs_deploy, reader_key):
     assert "registry.example.com/private/sklearn:1" in " ".join(top.evidence)
 
 
-def test_min_replicas_zero_is_served_by_one_pod_in_standard_mode(kfs_cluster, kfs_deploy,
-                                                                  reader_key):
+def test_min_replicas_zero_is_served_by_one_pod_in_standard_mode(
+    kfs_cluster, kfs_deploy, reader_key
+):
     # Scale-to-zero is Knative's: in Standard mode KServe's own controller keeps a pod and the
     # status reads Loaded (v0.20.0 and v0.13.1 alike; see docs/kserve-statuses.md).
     model = kfs_deploy("sklearn-iris", credentials=reader_key, min_replicas=0)
@@ -198,16 +227,19 @@ def test_min_replicas_zero_is_served_by_one_pod_in_standard_mode(kfs_cluster, kf
 def test_a_missing_key_secret_is_kserves_webhook_refusal(kfs_cluster, kfs_namespace, kfs_deploy):
     # Real KServe's pod webhook denies the pod when the service account names a secret that
     # does not exist (FailedCreate on the ReplicaSet); no pod is ever created.
-    kfs_cluster.core.create_namespaced_service_account(kfs_namespace, {
-        "metadata": {"name": "reader"}, "secrets": [{"name": "gone-key"}]})
+    kfs_cluster.core.create_namespaced_service_account(
+        kfs_namespace, {"metadata": {"name": "reader"}, "secrets": [{"name": "gone-key"}]}
+    )
     model = kfs_deploy("sklearn-iris", service_account="reader")
     with pytest.raises(ModelNotLoaded) as failure:
         model.wait_loaded(timeout=60)
     top = failure.value.findings[0]
     assert top.code == "SECRET_MISSING", top.evidence
     assert "KServe's pod webhook refuses the predictor pods: secret gone-key" in top.cause
-    assert ('admission webhook "inferenceservice.kserve-webhook-server.pod-mutator" denied the '
-            'request: secrets "gone-key" not found') in top.evidence[0]
+    assert (
+        'admission webhook "inferenceservice.kserve-webhook-server.pod-mutator" denied the '
+        'request: secrets "gone-key" not found'
+    ) in top.evidence[0]
     assert failure.value.result.elapsed < 30
 
 
@@ -222,8 +254,12 @@ def test_a_host_name_kserve_refuses_ends_the_wait(kfs_cluster, kfs_namespace, kf
 
     name = "a-model-name-long-enough-to-overflow-the-label"
     kfs_cluster.custom.create_namespaced_custom_object(
-        api.GROUP, api.VERSION, kfs_namespace, api.PLURAL,
-        ModelSpec(name, sample="sklearn-iris").resolved().manifest())
+        api.GROUP,
+        api.VERSION,
+        kfs_namespace,
+        api.PLURAL,
+        ModelSpec(name, sample="sklearn-iris").resolved().manifest(),
+    )
     result = wait_for_model(kfs_cluster, kfs_namespace, name, timeout=60)
     assert result.verdict is Verdict.FAILED
     assert result.reason.startswith("InternalError: ")
@@ -233,12 +269,14 @@ def test_a_host_name_kserve_refuses_ends_the_wait(kfs_cluster, kfs_namespace, kf
         kfs_deploy("sklearn-iris", name=name + "-b")
 
 
-def test_a_siblings_events_do_not_fail_a_healthy_model(kfs_cluster, kfs_namespace, kfs_deploy,
-                                                        reader_key):
+def test_a_siblings_events_do_not_fail_a_healthy_model(
+    kfs_cluster, kfs_namespace, kfs_deploy, reader_key
+):
     # `model-v2` sorts after `model` and shares its prefix: its refusal event (a missing key
     # secret, KServe's webhook) must not end the wait of `model`, which loads.
-    kfs_cluster.core.create_namespaced_service_account(kfs_namespace, {
-        "metadata": {"name": "broken"}, "secrets": [{"name": "gone-key"}]})
+    kfs_cluster.core.create_namespaced_service_account(
+        kfs_namespace, {"metadata": {"name": "broken"}, "secrets": [{"name": "gone-key"}]}
+    )
     broken = kfs_deploy("sklearn-iris", name="model-v2", service_account="broken")
     with pytest.raises(ModelNotLoaded):
         broken.wait_loaded(timeout=60)
@@ -246,19 +284,25 @@ def test_a_siblings_events_do_not_fail_a_healthy_model(kfs_cluster, kfs_namespac
     assert healthy.wait_loaded().verdict is Verdict.LOADED
 
 
-def test_a_second_key_for_the_same_account_replaces_the_first(kfs_deploy, reader_key,
-                                                             stranger_key):
-    first = kfs_deploy("sklearn-iris", storage_uri=PRIVATE_URI, service_account="shared",
-                       credentials=stranger_key)
+def test_a_second_key_for_the_same_account_replaces_the_first(kfs_deploy, reader_key, stranger_key):
+    first = kfs_deploy(
+        "sklearn-iris", storage_uri=PRIVATE_URI, service_account="shared", credentials=stranger_key
+    )
     with pytest.raises(ModelNotLoaded):
         first.wait_loaded(timeout=60)
-    second = kfs_deploy("sklearn-iris", storage_uri=PRIVATE_URI, name="again",
-                        service_account="shared", credentials=reader_key)
+    second = kfs_deploy(
+        "sklearn-iris",
+        storage_uri=PRIVATE_URI,
+        name="again",
+        service_account="shared",
+        credentials=reader_key,
+    )
     assert second.wait_loaded(timeout=90).verdict is Verdict.LOADED
 
 
-def test_a_diagnosis_out_of_time_says_what_it_did_not_read(kfs_cluster, kfs_namespace,
-                                                          kfs_deploy, stranger_key):
+def test_a_diagnosis_out_of_time_says_what_it_did_not_read(
+    kfs_cluster, kfs_namespace, kfs_deploy, stranger_key
+):
     # wait_loaded keeps the last tenth of its deadline for the diagnosis; what it cannot read
     # by then is unknown, not empty. Here KServe's status alone still names the cause: it
     # carries the initializer's last words (lastFailureInfo).
@@ -267,8 +311,10 @@ def test_a_diagnosis_out_of_time_says_what_it_did_not_read(kfs_cluster, kfs_name
     model = kfs_deploy("sklearn-iris", storage_uri=PRIVATE_URI, credentials=stranger_key)
     model.wait(timeout=60)
     # The wait may end on the crashed initializer before KServe writes lastFailureInfo.
-    eventually(lambda: (model_status(kfs_cluster, kfs_namespace, "sklearn-iris")
-                        .get("lastFailureInfo")), what="KServe's lastFailureInfo")
+    eventually(
+        lambda: model_status(kfs_cluster, kfs_namespace, "sklearn-iris").get("lastFailureInfo"),
+        what="KServe's lastFailureInfo",
+    )
     evidence = collect(kfs_cluster, kfs_namespace, "sklearn-iris", deadline=time.monotonic())
     assert {"pods", "logs", "events", "service account", "runtimes"} <= evidence.unread
     assert any("the deadline ran out during the diagnosis" in gap for gap in evidence.gaps)

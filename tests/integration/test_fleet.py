@@ -57,15 +57,23 @@ def _run(pytester, monkeypatch, fleet, *selection, context="fleet"):
     proxy.start()
     try:
         kubeconfig = proxy.write_kubeconfig(pytester.path / f"{context}.kubeconfig", context)
-        for name, value in (("GOOGLE_APPLICATION_CREDENTIALS", str(operator_key)),
-                            ("KFS_GCS_ENDPOINT", gcp.endpoint),
-                            ("KFS_IAM_ENDPOINT", gcp.endpoint),
-                            ("KFS_IAM_CREDENTIALS_ENDPOINT", gcp.endpoint)):
+        for name, value in (
+            ("GOOGLE_APPLICATION_CREDENTIALS", str(operator_key)),
+            ("KFS_GCS_ENDPOINT", gcp.endpoint),
+            ("KFS_IAM_ENDPOINT", gcp.endpoint),
+            ("KFS_IAM_CREDENTIALS_ENDPOINT", gcp.endpoint),
+        ):
             monkeypatch.setenv(name, value)
         result = pytester.runpytest_subprocess(
-            f"--kfs-cluster={context}", f"--kfs-kubeconfig={kubeconfig}",
-            str(ROOT / "suites" / "test_existing.py"), "-p", "no:cacheprovider",
-            "--kfs-report=fleet.json", *selection, timeout=300)
+            f"--kfs-cluster={context}",
+            f"--kfs-kubeconfig={kubeconfig}",
+            str(ROOT / "suites" / "test_existing.py"),
+            "-p",
+            "no:cacheprovider",
+            "--kfs-report=fleet.json",
+            *selection,
+            timeout=300,
+        )
         return result, proxy.recorded
     finally:
         proxy.stop()
@@ -94,45 +102,62 @@ def test_a_fleet_is_read_once_and_every_stuck_model_diagnosed(pytester, monkeypa
     stuck = {(m.namespace, m.name): m.expected for m in fleetworld.stuck(models)}
     assert len(stuck) == 6 and len(set(stuck.values())) == 5
     report = json.loads((pytester.path / "fleet.json").read_text())["models"]
-    found = {(r["namespace"], r["name"]): r["findings"][0]["code"] if r["findings"] else None
-             for r in report}
+    found = {
+        (r["namespace"], r["name"]): r["findings"][0]["code"] if r["findings"] else None
+        for r in report
+    }
     assert len(found) == MODELS
-    assert {key: code for key, code in found.items() if code} == stuck, \
-        result.stdout.str()[-3000:]
+    assert {key: code for key, code in found.items() if code} == stuck, result.stdout.str()[-3000:]
     result.assert_outcomes(passed=2 * MODELS - _failures(models), failed=_failures(models))
     # Nothing written: the only POSTs are the start-up permission check's access reviews.
     writes = [r for r in recorded if r.method != "GET"]
     assert {r.path.split("?")[0] for r in writes} <= {
-        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"}, writes
+        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+    }, writes
     # The summary groups the fleet: how many are healthy, how many stuck and why.
     output = result.stdout.str()
     assert f"{MODELS} models: {MODELS - 6} healthy, 6 not loaded" in output
     assert "1 model: SERVICE_ACCOUNT_MISSING" in output
-    shown = re.search(r"summary groups what it found.*?```text\n(.+?)\n```",
-                      (ROOT / "README.md").read_text(), re.S)
+    shown = re.search(
+        r"summary groups what it found.*?```text\n(.+?)\n```",
+        (ROOT / "README.md").read_text(),
+        re.S,
+    )
     for line in shown[1].splitlines():  # the README's example is this run's output
         assert line in output.splitlines(), line
 
     # Two namespaces of the twelve (a label selector) cost the same reads: one per kind.
     chosen = [m for m in models if m.namespace in ("team-003", "team-007")]
-    subset, sub_recorded = _run(pytester, monkeypatch, fleet, "--kfs-existing=all",
-                                "--kfs-existing-selector=team in (team-003,team-007)")
-    subset.assert_outcomes(passed=2 * len(chosen) - _failures(chosen),
-                           failed=_failures(chosen))
+    subset, sub_recorded = _run(
+        pytester,
+        monkeypatch,
+        fleet,
+        "--kfs-existing=all",
+        "--kfs-existing-selector=team in (team-003,team-007)",
+    )
+    subset.assert_outcomes(passed=2 * len(chosen) - _failures(chosen), failed=_failures(chosen))
     assert _reads(sub_recorded) == _reads(recorded)
     # Each kind once (InferenceServices, pods, events, service accounts, secrets, runtimes,
     # nodes, KServe's ConfigMap, discovery): 11 reads for 120 models.
-    assert set(_reads(recorded).values()) == {1} and len(_reads(recorded)) <= 12, \
-        _reads(recorded)
+    assert set(_reads(recorded).values()) == {1} and len(_reads(recorded)) <= 12, _reads(recorded)
 
 
-TEAM_READER = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-               "rules": [{"apiGroups": ["serving.kserve.io"],
-                          "resources": ["inferenceservices", "servingruntimes"],
-                          "verbs": ["get", "list", "watch"]},
-                         {"apiGroups": [""], "resources": ["pods", "pods/log", "events",
-                                                            "serviceaccounts", "secrets"],
-                          "verbs": ["get", "list", "watch"]}]}
+TEAM_READER = {
+    "apiVersion": "rbac.authorization.k8s.io/v1",
+    "kind": "Role",
+    "rules": [
+        {
+            "apiGroups": ["serving.kserve.io"],
+            "resources": ["inferenceservices", "servingruntimes"],
+            "verbs": ["get", "list", "watch"],
+        },
+        {
+            "apiGroups": [""],
+            "resources": ["pods", "pods/log", "events", "serviceaccounts", "secrets"],
+            "verbs": ["get", "list", "watch"],
+        },
+    ],
+}
 
 
 def test_a_team_with_namespaced_rights_verifies_its_namespaces(pytester, monkeypatch, fleet):
@@ -151,34 +176,55 @@ def test_a_team_with_namespaced_rights_verifies_its_namespaces(pytester, monkeyp
     rbac = client.RbacAuthorizationV1Api(admin.api_client)
     for team in teams:
         rbac.create_namespaced_role(team, {**TEAM_READER, "metadata": {"name": "nightly"}})
-        rbac.create_namespaced_role_binding(team, {
-            "metadata": {"name": "nightly"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                        "name": "nightly"},
-            "subjects": [{"kind": "ServiceAccount", "name": "nightly",
-                          "namespace": "team-003"}]})
-    kubeconfig = service_account_kubeconfig(admin, "team-003", "nightly",
-                                            pytester.path / "team.kubeconfig", "team")
+        rbac.create_namespaced_role_binding(
+            team,
+            {
+                "metadata": {"name": "nightly"},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "Role",
+                    "name": "nightly",
+                },
+                "subjects": [
+                    {"kind": "ServiceAccount", "name": "nightly", "namespace": "team-003"}
+                ],
+            },
+        )
+    kubeconfig = service_account_kubeconfig(
+        admin, "team-003", "nightly", pytester.path / "team.kubeconfig", "team"
+    )
     _, gcp, _, operator_key = fleet
-    for name, value in (("GOOGLE_APPLICATION_CREDENTIALS", str(operator_key)),
-                        ("KFS_GCS_ENDPOINT", gcp.endpoint), ("KFS_IAM_ENDPOINT", gcp.endpoint),
-                        ("KFS_IAM_CREDENTIALS_ENDPOINT", gcp.endpoint)):
+    for name, value in (
+        ("GOOGLE_APPLICATION_CREDENTIALS", str(operator_key)),
+        ("KFS_GCS_ENDPOINT", gcp.endpoint),
+        ("KFS_IAM_ENDPOINT", gcp.endpoint),
+        ("KFS_IAM_CREDENTIALS_ENDPOINT", gcp.endpoint),
+    ):
         monkeypatch.setenv(name, value)
     result = pytester.runpytest_subprocess(
-        "--kfs-cluster=team", f"--kfs-kubeconfig={kubeconfig}", "--kfs-existing=" + ",".join(teams),
-        str(ROOT / "suites" / "test_existing.py"), "-p", "no:cacheprovider",
-        "--kfs-report=team.json", "-rs", timeout=300)
+        "--kfs-cluster=team",
+        f"--kfs-kubeconfig={kubeconfig}",
+        "--kfs-existing=" + ",".join(teams),
+        str(ROOT / "suites" / "test_existing.py"),
+        "-p",
+        "no:cacheprovider",
+        "--kfs-report=team.json",
+        "-rs",
+        timeout=300,
+    )
     chosen = [m for m in models if m.namespace in teams]
     # The model whose key secret is gone would act anonymously, unless its nodes are GKE's:
     # nodes are not the team's to list, so that check cannot be made (a skip, with the reason).
     anonymous = sum(1 for m in chosen if m.expected == "SECRET_MISSING")
-    result.assert_outcomes(passed=2 * len(chosen) - _failures(chosen),
-                           failed=_failures(chosen) - anonymous, skipped=anonymous)
+    result.assert_outcomes(
+        passed=2 * len(chosen) - _failures(chosen),
+        failed=_failures(chosen) - anonymous,
+        skipped=anonymous,
+    )
     assert "nodes cannot be listed" in result.stdout.str() or not anonymous
     report = json.loads((pytester.path / "team.json").read_text())["models"]
     assert {r["namespace"] for r in report} == set(teams)
-    found = {(r["namespace"], r["name"]): r["findings"][0]["code"]
-             for r in report if r["findings"]}
+    found = {(r["namespace"], r["name"]): r["findings"][0]["code"] for r in report if r["findings"]}
     assert found == {(m.namespace, m.name): m.expected for m in fleetworld.stuck(chosen)}
 
 
@@ -191,26 +237,42 @@ def test_one_nightly_per_cluster_merges_into_one_report(pytester, monkeypatch, f
     import sys
 
     for context, team in (("prod-eu", "team-003"), ("prod-us", "team-007")):
-        result, _ = _run(pytester, monkeypatch, fleet, f"--kfs-existing={team}",
-                         f"--kfs-report={context}.json", context=context)
+        result, _ = _run(
+            pytester,
+            monkeypatch,
+            fleet,
+            f"--kfs-existing={team}",
+            f"--kfs-report={context}.json",
+            context=context,
+        )
         assert result.ret == 1
     # The README's command, as written there.
-    command = re.search(r"^python -m pytest_kfs merge .+$", (ROOT / "README.md").read_text(),
-                        re.M)[0]
+    command = re.search(r"^python -m pytest_kfs merge .+$", (ROOT / "README.md").read_text(), re.M)[
+        0
+    ]
     merged = subprocess.run(
-        command.replace("python", shlex.quote(sys.executable), 1), shell=True,
-        cwd=pytester.path, capture_output=True, text=True, timeout=60,
-        env={**os.environ, "GITHUB_STEP_SUMMARY": "all.md"})
+        command.replace("python", shlex.quote(sys.executable), 1),
+        shell=True,
+        cwd=pytester.path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "GITHUB_STEP_SUMMARY": "all.md"},
+    )
     assert merged.returncode == 1, merged.stderr  # some models are not loaded
     lines = merged.stdout.splitlines()
     assert lines[0] == "20 models: 16 healthy, 4 not loaded"
-    assert "1 model on cluster prod-us: SERVICE_ACCOUNT_MISSING — fix: kubectl -n team-007 " \
-           "create serviceaccount gone-account" in lines
+    assert (
+        "1 model on cluster prod-us: SERVICE_ACCOUNT_MISSING — fix: kubectl -n team-007 "
+        "create serviceaccount gone-account" in lines
+    )
     assert any(line.startswith("prod-eu:team-003/model-0008  waiting") for line in lines)
     document = json.loads((pytester.path / "all.json").read_text())
     assert document["cluster"] == {"contexts": ["prod-eu", "prod-us"]}
     assert {(r["cluster"], r["namespace"]) for r in document["models"]} == {
-        ("prod-eu", "team-003"), ("prod-us", "team-007")}
+        ("prod-eu", "team-003"),
+        ("prod-us", "team-007"),
+    }
     assert "prod-us:team-007/model-0006" in (pytester.path / "all.html").read_text()
     assert "` prod-eu:team-003/model-0003 `" in (pytester.path / "all.md").read_text()
 
@@ -231,8 +293,12 @@ def test_many_waits_in_one_namespace_share_three_watches(fleet, tmp_path):
     names = [f"model-{index:02d}" for index in range(40)]
     for name in names:
         admin.custom.create_namespaced_custom_object(
-            api.GROUP, api.VERSION, "waits", api.PLURAL,
-            isvc.manifest(name, model_format="sklearn", storage_uri=f"gs://b/{name}"))
+            api.GROUP,
+            api.VERSION,
+            "waits",
+            api.PLURAL,
+            isvc.manifest(name, model_format="sklearn", storage_uri=f"gs://b/{name}"),
+        )
     proxy = FaultProxy(embedded.plane.server, embedded.plane.client_ssl_context())
     proxy.start()
     try:
@@ -243,16 +309,22 @@ def test_many_waits_in_one_namespace_share_three_watches(fleet, tmp_path):
             loaded = fleetworld._status("Loaded", "Loaded", "UpToDate", True)
             for name in names:
                 admin.custom.patch_namespaced_custom_object_status(
-                    api.GROUP, api.VERSION, "waits", api.PLURAL, name, {"status": loaded})
+                    api.GROUP, api.VERSION, "waits", api.PLURAL, name, {"status": loaded}
+                )
             results = [wait.result() for wait in waits]
         recorded = proxy.recorded
     finally:
         proxy.stop()
     assert [result.verdict.value for result in results] == ["loaded"] * len(names)
     watches = Counter(re.sub(r"\?.*", "", r.path) for r in recorded if r.watch)
-    assert watches == {"/apis/serving.kserve.io/v1beta1/namespaces/waits/inferenceservices": 1,
-                       "/api/v1/namespaces/waits/pods": 1,
-                       "/api/v1/namespaces/waits/events": 1}, watches
+    assert watches == {
+        "/apis/serving.kserve.io/v1beta1/namespaces/waits/inferenceservices": 1,
+        "/api/v1/namespaces/waits/pods": 1,
+        "/api/v1/namespaces/waits/events": 1,
+    }, watches
     # Each model's timeline holds its own state, not its neighbours'.
-    assert all(entry.state is None or entry.state.name == result.isvc["metadata"]["name"]
-               for result in results for entry in result.timeline)
+    assert all(
+        entry.state is None or entry.state.name == result.isvc["metadata"]["name"]
+        for result in results
+        for entry in result.timeline
+    )

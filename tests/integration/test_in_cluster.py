@@ -17,9 +17,11 @@ def mounted_service_account(kfs_cluster, tmp_path):
     core = kfs_cluster.core
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
     core.create_namespaced_service_account(
-        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="nightly")))
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="nightly"))
+    )
     token = core.create_namespaced_service_account_token(
-        "nightly", namespace,
+        "nightly",
+        namespace,
         client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[])),
     ).status.token
     (tmp_path / "token").write_text(token)
@@ -32,8 +34,10 @@ def mounted_service_account(kfs_cluster, tmp_path):
 
 def test_connects_as_the_pods_service_account(kfs_cluster, mounted_service_account):
     server = urlparse(kfs_cluster.server)
-    environ = {"KUBERNETES_SERVICE_HOST": server.hostname,
-               "KUBERNETES_SERVICE_PORT": str(server.port)}
+    environ = {
+        "KUBERNETES_SERVICE_HOST": server.hostname,
+        "KUBERNETES_SERVICE_PORT": str(server.port),
+    }
     cluster = connect_in_cluster(mounted_service_account, environ)
     assert cluster.context == "in-cluster"
     assert cluster.server_version == kfs_cluster.server_version

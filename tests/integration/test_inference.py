@@ -12,9 +12,10 @@ from pytest_kfs.local.scenarios import SCENARIOS
 
 ROWS = [list(row) for row in IRIS_INPUT]
 
-needs_model_server = pytest.mark.skipif(model_server_python(release()) is None,
-                                        reason="the model-server venv is not built "
-                                               "(python -m pytest_kfs.local build)")
+needs_model_server = pytest.mark.skipif(
+    model_server_python(release()) is None,
+    reason="the model-server venv is not built (python -m pytest_kfs.local build)",
+)
 
 
 @pytest.fixture
@@ -35,9 +36,13 @@ def test_v1_predicts_the_documented_answer(kfs_deploy, healthy):
 
     def refused(base, send):
         raise InferenceFailed(f"HTTP 503 from {base}")
+
     # A failed request says which way it went.
-    with pytest.raises(InferenceFailed, match=r"^HTTP 503 from http://127\.0\.0\.1:\d+ \[sent "
-                                              r"via ingress with Host: sklearn-iris-kfs-"):
+    with pytest.raises(
+        InferenceFailed,
+        match=r"^HTTP 503 from http://127\.0\.0\.1:\d+ \[sent "
+        r"via ingress with Host: sklearn-iris-kfs-",
+    ):
         model._sent(refused)
 
 
@@ -60,43 +65,58 @@ def test_a_wrong_model_name_is_explained(kfs_deploy, healthy):
         predict_v1(base, "iris", ROWS, send=send)
 
 
-
 @needs_model_server
-def test_a_corrupt_model_fails_to_load_and_is_diagnosed(kfs_cluster, kfs_namespace, kfs_gcp,
-                                                        kfs_deploy):
-    plan = SCENARIOS["corrupt-model"].arrange_namespace(kfs_cluster.core, kfs_namespace,
-                                                        kfs_gcp)
-    model = kfs_deploy(storage_uri=plan.storage_uri, model_format="sklearn",
-                       service_account=plan.service_account)
+def test_a_corrupt_model_fails_to_load_and_is_diagnosed(
+    kfs_cluster, kfs_namespace, kfs_gcp, kfs_deploy
+):
+    plan = SCENARIOS["corrupt-model"].arrange_namespace(kfs_cluster.core, kfs_namespace, kfs_gcp)
+    model = kfs_deploy(
+        storage_uri=plan.storage_uri, model_format="sklearn", service_account=plan.service_account
+    )
     with pytest.raises(ModelNotLoaded) as failure:
         model.wait_loaded(timeout=60)
     top = failure.value.findings[0]
     assert top.code == "MODEL_LOAD_FAILED"
     logs = kfs_cluster.core.read_namespaced_pod_log(
-        top.fix.split("kubectl logs ")[1].split()[0], kfs_namespace,
-        container="kserve-container")
+        top.fix.split("kubectl logs ")[1].split()[0], kfs_namespace, container="kserve-container"
+    )
     assert "joblib" in logs  # the real loader raised, not a canned message
 
 
-def test_cluster_internal_urls_go_through_the_api_servers_service_proxy(kfs_cluster,
-                                                                        kfs_namespace):
+def test_cluster_internal_urls_go_through_the_api_servers_service_proxy(kfs_cluster, kfs_namespace):
     from pytest_kfs.inference import route, send_through_api_server
 
-    way = route("http://iris.models.svc.cluster.local", kfs_namespace, "iris",
-                kfs_cluster.server)
+    way = route("http://iris.models.svc.cluster.local", kfs_namespace, "iris", kfs_cluster.server)
     base = way.base
     assert way.path == "api-server proxy"
-    assert base == (f"{kfs_cluster.server}/api/v1/namespaces/{kfs_namespace}/services/"
-                    "iris-predictor:80/proxy")
+    assert base == (
+        f"{kfs_cluster.server}/api/v1/namespaces/{kfs_namespace}/services/iris-predictor:80/proxy"
+    )
     assert route("http://127.0.0.1:8080", "ns", "iris", kfs_cluster.server).path == "direct"
     # KServe's default domain does not resolve from a CI runner: the service proxy again.
-    assert route("http://iris-ns.example.com", "ns", "iris", kfs_cluster.server,
-                 resolves=lambda host: False).path == "api-server proxy"
+    assert (
+        route(
+            "http://iris-ns.example.com",
+            "ns",
+            "iris",
+            kfs_cluster.server,
+            resolves=lambda host: False,
+        ).path
+        == "api-server proxy"
+    )
     # A known ingress gateway wins: the URL's host goes in the Host header.
-    through = route("http://iris-ns.example.com", "ns", "iris", kfs_cluster.server,
-                    ingress="http://127.0.0.1:8081/")
+    through = route(
+        "http://iris-ns.example.com",
+        "ns",
+        "iris",
+        kfs_cluster.server,
+        ingress="http://127.0.0.1:8081/",
+    )
     assert (through.base, through.path, through.host) == (
-        "http://127.0.0.1:8081", "ingress", "iris-ns.example.com")
+        "http://127.0.0.1:8081",
+        "ingress",
+        "iris-ns.example.com",
+    )
     # The request is authenticated and reaches the API server, which has no such service here.
     with pytest.raises(InferenceFailed, match=r"HTTP 404 from https://127\.0\.0\.1"):
         predict_v1(base, "iris", ROWS, send=send_through_api_server(kfs_cluster.api_client))

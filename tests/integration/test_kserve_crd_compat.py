@@ -17,26 +17,47 @@ def compat(kfs_cluster):
     """(cluster, namespace) for dry runs (nothing is stored); one per xdist worker."""
     namespace = f"compat-{uuid.uuid4().hex[:8]}"
     kfs_cluster.core.create_namespace(
-        client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+        client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace))
+    )
     yield kfs_cluster, namespace
     kfs_cluster.core.delete_namespace(namespace)
 
 
 def test_the_release_crds_are_served(kfs_cluster):
-    served = {crd.spec.names.kind for crd in
-              kfs_cluster.apiextensions.list_custom_resource_definition().items}
-    assert {"InferenceService", "ServingRuntime", "ClusterServingRuntime", "TrainedModel",
-            "InferenceGraph", "ClusterStorageContainer"} <= served
+    served = {
+        crd.spec.names.kind
+        for crd in kfs_cluster.apiextensions.list_custom_resource_definition().items
+    }
+    assert {
+        "InferenceService",
+        "ServingRuntime",
+        "ClusterServingRuntime",
+        "TrainedModel",
+        "InferenceGraph",
+        "ClusterStorageContainer",
+    } <= served
 
 
 def _variants() -> list[tuple[str, dict]]:
-    variants = [(name, ModelSpec(sample=name).resolved().manifest())
-                for name in sorted(samples.SAMPLES)]
-    variants.append(("user-model", isvc.manifest(
-        "user-model", model_format="xgboost", storage_uri="gs://bucket/models/xgb",
-        protocol="v2", runtime="kserve-xgbserver", service_account="sa-reader",
-        min_replicas=0, annotations={"serving.kserve.io/deploymentMode": "Standard"},
-        labels={"team": "ml"})))
+    variants = [
+        (name, ModelSpec(sample=name).resolved().manifest()) for name in sorted(samples.SAMPLES)
+    ]
+    variants.append(
+        (
+            "user-model",
+            isvc.manifest(
+                "user-model",
+                model_format="xgboost",
+                storage_uri="gs://bucket/models/xgb",
+                protocol="v2",
+                runtime="kserve-xgbserver",
+                service_account="sa-reader",
+                min_replicas=0,
+                annotations={"serving.kserve.io/deploymentMode": "Standard"},
+                labels={"team": "ml"},
+            ),
+        )
+    )
     return variants
 
 
@@ -44,7 +65,8 @@ def _variants() -> list[tuple[str, dict]]:
 def test_manifest_passes_kserves_admission(compat, label, body):
     cluster, namespace = compat
     created = cluster.custom.create_namespaced_custom_object(
-        api.GROUP, api.VERSION, namespace, api.PLURAL, body, dry_run="All")
+        api.GROUP, api.VERSION, namespace, api.PLURAL, body, dry_run="All"
+    )
     predictor = created["spec"]["predictor"]
     # KServe's defaulter may add fields; every field the plugin wrote stays as written.
     for key, value in body["spec"]["predictor"]["model"].items():
@@ -57,11 +79,14 @@ def test_kserve_rejects_a_malformed_spec(compat):
     cluster, namespace = compat
     with pytest.raises(ApiException) as error:
         cluster.custom.create_namespaced_custom_object(
-            api.GROUP, api.VERSION, namespace, api.PLURAL, body, dry_run="All")
+            api.GROUP, api.VERSION, namespace, api.PLURAL, body, dry_run="All"
+        )
     # KServe's defaulting webhook decodes the object before the schema is checked (v0.20.0).
     assert error.value.status == 400, error.value.body
-    assert ('admission webhook \\"inferenceservice.kserve-webhook-server.defaulter\\" denied '
-            "the request: json: cannot unmarshal string into Go struct field") in error.value.body
+    assert (
+        'admission webhook \\"inferenceservice.kserve-webhook-server.defaulter\\" denied '
+        "the request: json: cannot unmarshal string into Go struct field"
+    ) in error.value.body
 
 
 def test_kserves_validating_webhook_answers(compat):
@@ -71,5 +96,6 @@ def test_kserves_validating_webhook_answers(compat):
     cluster, namespace = compat
     with pytest.raises(ApiException) as error:
         cluster.custom.create_namespaced_custom_object(
-            api.GROUP, api.VERSION, namespace, api.PLURAL, body, dry_run="All")
+            api.GROUP, api.VERSION, namespace, api.PLURAL, body, dry_run="All"
+        )
     assert "admission webhook" in error.value.body and "denied the request" in error.value.body

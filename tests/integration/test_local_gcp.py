@@ -46,10 +46,12 @@ def _sa(gcp, name: str, role: str | None = None, condition: str | None = None):
 
 
 def _client(gcp, email: str) -> storage.Client:
-    credentials = service_account.Credentials.from_service_account_info(
-        gcp.world.create_key(email))
-    return storage.Client(credentials=credentials, project=PROJECT,
-                          client_options=ClientOptions(api_endpoint=gcp.endpoint))
+    credentials = service_account.Credentials.from_service_account_info(gcp.world.create_key(email))
+    return storage.Client(
+        credentials=credentials,
+        project=PROJECT,
+        client_options=ClientOptions(api_endpoint=gcp.endpoint),
+    )
 
 
 def _anonymous(gcp) -> storage.Client:
@@ -70,9 +72,11 @@ def test_missing_list_permission_is_forbidden_with_principal_and_permission(gcp)
     email = _sa(gcp, "nobody")
     with pytest.raises(api_exceptions.Forbidden) as error:
         list(_client(gcp, email).bucket(BUCKET).list_blobs(prefix="sklearn/"))
-    assert (f"{email} does not have storage.objects.list access to the Google Cloud Storage "
-            "bucket. Permission 'storage.objects.list' denied on resource (or it may not "
-            "exist).") in str(error.value)
+    assert (
+        f"{email} does not have storage.objects.list access to the Google Cloud Storage "
+        "bucket. Permission 'storage.objects.list' denied on resource (or it may not "
+        "exist)."
+    ) in str(error.value)
     assert error.value.errors[0]["reason"] == "forbidden"
 
 
@@ -86,18 +90,23 @@ def test_legacy_bucket_reader_lists_but_cannot_download(gcp):
     assert error.value.errors == []
     body = json.loads(error.value.response.text)
     assert body["error"]["message"].startswith(
-        f"{email} does not have storage.objects.get access to the Google Cloud Storage object")
+        f"{email} does not have storage.objects.get access to the Google Cloud Storage object"
+    )
 
 
 def test_anonymous_caller_on_private_bucket_hits_the_refresh_trap(gcp):
-    with pytest.raises(auth_exceptions.InvalidOperation,
-                       match="Anonymous credentials cannot be refreshed"):
+    with pytest.raises(
+        auth_exceptions.InvalidOperation, match="Anonymous credentials cannot be refreshed"
+    ):
         list(_anonymous(gcp).bucket(BUCKET).list_blobs(prefix="sklearn/"))
 
 
 def test_invalid_token_is_401_auth_error(gcp):
-    response = requests.get(f"{gcp.endpoint}/storage/v1/b/{BUCKET}/o",
-                            headers={"Authorization": "Bearer ya29.not-issued-here"}, timeout=5)
+    response = requests.get(
+        f"{gcp.endpoint}/storage/v1/b/{BUCKET}/o",
+        headers={"Authorization": "Bearer ya29.not-issued-here"},
+        timeout=5,
+    )
     assert response.status_code == 401
     error = response.json()["error"]["errors"][0]
     assert (error["reason"], error["location"]) == ("authError", "Authorization")
@@ -109,8 +118,11 @@ def test_disabled_key_fails_refresh_with_invalid_jwt_signature(gcp):
     key = gcp.world.create_key(email)
     gcp.world.disable_key(email, key["private_key_id"])
     credentials = service_account.Credentials.from_service_account_info(key)
-    client = storage.Client(credentials=credentials, project=PROJECT,
-                            client_options=ClientOptions(api_endpoint=gcp.endpoint))
+    client = storage.Client(
+        credentials=credentials,
+        project=PROJECT,
+        client_options=ClientOptions(api_endpoint=gcp.endpoint),
+    )
     with pytest.raises(auth_exceptions.RefreshError, match=r"invalid_grant: Invalid JWT Signature"):
         list(client.bucket(BUCKET).list_blobs(prefix="sklearn/"))
 
@@ -134,8 +146,10 @@ def test_requester_pays_without_user_project_is_bad_request(gcp):
     gcp.world.add_bucket("payer-bucket", PROJECT, requester_pays=True)
     email = _sa(gcp, "payer-reader")
     gcp.world.grant_bucket("payer-bucket", "roles/storage.objectViewer", f"serviceAccount:{email}")
-    with pytest.raises(api_exceptions.BadRequest,
-                       match=r"Bucket is a requester pays bucket but no user project provided\."):
+    with pytest.raises(
+        api_exceptions.BadRequest,
+        match=r"Bucket is a requester pays bucket but no user project provided\.",
+    ):
         list(_client(gcp, email).bucket("payer-bucket").list_blobs(prefix="x/"))
 
 
@@ -170,11 +184,13 @@ def test_prefix_condition_needs_both_halves(gcp):
     assert half.bucket(BUCKET).blob("sklearn/model.joblib").download_as_bytes() == b"model"
     with pytest.raises(api_exceptions.Forbidden):
         list(half.bucket(BUCKET).list_blobs(prefix="sklearn/"))
-    both = resource_only + (' || api.getAttribute("storage.googleapis.com/objectListPrefix", "")'
-                            '.startsWith("sklearn/")')
+    both = resource_only + (
+        ' || api.getAttribute("storage.googleapis.com/objectListPrefix", "").startsWith("sklearn/")'
+    )
     whole = _client(gcp, _sa(gcp, "prefix-both", "roles/storage.objectViewer", both))
     assert [b.name for b in whole.bucket(BUCKET).list_blobs(prefix="sklearn/")] == [
-        "sklearn/model.joblib"]
+        "sklearn/model.joblib"
+    ]
     with pytest.raises(api_exceptions.Forbidden):
         whole.bucket(BUCKET).blob("other/data.csv").download_as_bytes()
 
@@ -191,22 +207,33 @@ def test_public_object_is_not_a_listable_bucket(gcp):
 
 def test_bucket_policy_round_trips_with_conditions(gcp):
     _sa(gcp, "legacy-reader", "roles/storage.legacyBucketReader")
-    _sa(gcp, "prefix-half", "roles/storage.objectViewer",
-        'resource.name.startsWith("projects/_/buckets/table-models/objects/sklearn/")')
+    _sa(
+        gcp,
+        "prefix-half",
+        "roles/storage.objectViewer",
+        'resource.name.startsWith("projects/_/buckets/table-models/objects/sklearn/")',
+    )
     admin = _client(gcp, _sa(gcp, "bucket-admin", "roles/storage.admin")).bucket(BUCKET)
     policy = admin.get_iam_policy(requested_policy_version=3)
     roles = {binding["role"] for binding in policy.bindings}
     assert "roles/storage.legacyBucketReader" in roles
     conditional = [b for b in policy.bindings if b.get("condition")]
     assert conditional and "startsWith" in conditional[0]["condition"]["expression"]
-    policy.bindings.append({"role": "roles/storage.objectViewer",
-                            "members": {"serviceAccount:added@table-proj.iam.gserviceaccount.com"}})
+    policy.bindings.append(
+        {
+            "role": "roles/storage.objectViewer",
+            "members": {"serviceAccount:added@table-proj.iam.gserviceaccount.com"},
+        }
+    )
     updated = admin.set_iam_policy(policy)
-    assert any("serviceAccount:added@table-proj.iam.gserviceaccount.com" in b["members"]
-               for b in updated.bindings)
+    assert any(
+        "serviceAccount:added@table-proj.iam.gserviceaccount.com" in b["members"]
+        for b in updated.bindings
+    )
     with pytest.raises(api_exceptions.Forbidden, match=r"storage\.buckets\.getIamPolicy"):
         _client(gcp, _sa(gcp, "reader", "roles/storage.objectViewer")).bucket(
-            BUCKET).get_iam_policy()
+            BUCKET
+        ).get_iam_policy()
 
 
 def test_a_models_file_model_is_made_in_the_local_cloud_or_refused_in_one_line():
@@ -221,13 +248,15 @@ def test_a_models_file_model_is_made_in_the_local_cloud_or_refused_in_one_line()
     assert arrange_model(admin, "gs://team-models/iris/v3", "sklearn-iris-v2") is None
     assert admin.has_objects_under("team-models", "iris/v3/model.joblib")
     bindings = local.world.bucket_policy_json(local.world.buckets["team-models"])["bindings"]
-    assert any(b["role"] == "roles/storage.objectViewer" and b["members"] == ["allUsers"]
-               for b in bindings)
+    assert any(
+        b["role"] == "roles/storage.objectViewer" and b["members"] == ["allUsers"] for b in bindings
+    )
     # The public sample is there already: nothing to make.
     assert arrange_model(admin, f"gs://{SAMPLE_BUCKET}/{SAMPLE_PREFIX}", None) is None
     assert arrange_model(admin, "gs://ml-prod/fraud/v7", None) == (
         "gs://ml-prod/fraud/v7 is not in the embedded cluster's local Google Cloud, and "
         "pytest-kfs cannot make it (no `sample:` says which catalogue model it copies): run "
         "against your cluster (--kfs-cluster=<context>), or give the model `sample: "
-        "sklearn-iris`")
+        "sklearn-iris`"
+    )
     assert not admin.has_objects_under("ml-prod", "fraud")

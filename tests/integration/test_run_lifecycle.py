@@ -73,8 +73,9 @@ def record_dir(tmp_path, monkeypatch):
 
 def test_xdist_workers_share_one_control_plane(pytester, record_dir):
     pytester.makepyfile(test_shared=RECORDING_TEST)
-    result = pytester.runpytest_subprocess("--kfs-cluster=local", "-n", "2", "-p", "xdist",
-                                           timeout=180)
+    result = pytester.runpytest_subprocess(
+        "--kfs-cluster=local", "-n", "2", "-p", "xdist", timeout=180
+    )
     result.assert_outcomes(passed=2)
     one = json.loads((record_dir / "one").read_text())
     two = json.loads((record_dir / "two").read_text())
@@ -90,9 +91,20 @@ def _start_and_wait_for_record(pytester, record_dir, hold: str) -> tuple[subproc
     pytester.makepyfile(test_hold=RECORDING_TEST)
     env = {**os.environ, "KFS_HOLD": hold}
     process = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "--kfs-cluster=local", "-p", "no:cacheprovider",
-         "test_hold.py::test_one"],
-        cwd=pytester.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--kfs-cluster=local",
+            "-p",
+            "no:cacheprovider",
+            "test_hold.py::test_one",
+        ],
+        cwd=pytester.path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 120
     while not (record_dir / "one").exists():
         assert process.poll() is None, process.stdout.read().decode()

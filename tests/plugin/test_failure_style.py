@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-CHECK = '''
+CHECK = """
 from pytest_kfs import Code, Finding, fail_with
 
 def test_list():
@@ -17,19 +17,22 @@ def test_list():
         "gcloud storage buckets add-iam-policy-binding gs://models "
         "--member=serviceAccount:reader@p.iam.gserviceaccount.com "
         "--role=roles/storage.objectViewer"))
-'''
-ANSWER = ("GCS_LIST_DENIED: reader@p.iam.gserviceaccount.com cannot list gs://models/m — fix: "
-          "gcloud storage buckets add-iam-policy-binding gs://models "
-          "--member=serviceAccount:reader@p.iam.gserviceaccount.com "
-          "--role=roles/storage.objectViewer")
+"""
+ANSWER = (
+    "GCS_LIST_DENIED: reader@p.iam.gserviceaccount.com cannot list gs://models/m — fix: "
+    "gcloud storage buckets add-iam-policy-binding gs://models "
+    "--member=serviceAccount:reader@p.iam.gserviceaccount.com "
+    "--role=roles/storage.objectViewer"
+)
 
 
 @pytest.mark.parametrize("workers", [[], ["-n", "2", "-p", "xdist"]], ids=["serial", "xdist"])
 def test_the_answer_leads_the_summary_and_junit(pytester, monkeypatch, workers):
     pytester.makepyfile(test_check=CHECK)
     monkeypatch.setenv("CI", "true")  # pytest then prints the whole crash line
-    result = pytester.runpytest_subprocess("-rf", "--junitxml=junit.xml", "-p",
-                                           "no:cacheprovider", *workers, timeout=120)
+    result = pytester.runpytest_subprocess(
+        "-rf", "--junitxml=junit.xml", "-p", "no:cacheprovider", *workers, timeout=120
+    )
     result.assert_outcomes(failed=1)
     output = result.stdout.str()
     assert f"FAILED test_check.py::test_list - {ANSWER}" in output.splitlines()
@@ -52,25 +55,31 @@ def test_at_80_columns_the_line_starts_with_the_code(pytester, monkeypatch):
     assert line.startswith("FAILED test_check.py::test_list - GCS_LIST_DENIED: reader@")
     assert len(line) <= 80 and line.endswith("...")
     # Whatever the test id leaves of that line, the run's own section has the whole answer.
-    section = result.stdout.lines[result.stdout.lines.index(next(
-        line for line in result.stdout.lines if "pytest-kfs failed checks" in line)) + 1:]
+    section = result.stdout.lines[
+        result.stdout.lines.index(
+            next(line for line in result.stdout.lines if "pytest-kfs failed checks" in line)
+        )
+        + 1 :
+    ]
     assert all(len(line) <= 80 for line in section if " " in line.strip())  # whole words
     assert " ".join(line.strip() for line in section[:6]).startswith(ANSWER)
     assert section[section.index("  failed 1 test:") + 1] == "    test_check.py::test_list"
 
 
-TWICE = CHECK + '''
+TWICE = (
+    CHECK
+    + """
 
 def test_probe():
     test_list()
-'''
+"""
+)
 
 
 @pytest.mark.parametrize("workers", [[], ["-n", "2", "-p", "xdist"]], ids=["serial", "xdist"])
 def test_a_cause_is_said_once_across_tests(pytester, workers):
     pytester.makepyfile(test_check=TWICE)
-    result = pytester.runpytest_subprocess("-rf", "-p", "no:cacheprovider", *workers,
-                                           timeout=120)
+    result = pytester.runpytest_subprocess("-rf", "-p", "no:cacheprovider", *workers, timeout=120)
     result.assert_outcomes(failed=2)
     output = result.stdout.str()
     assert output.count("evidence: storage client log") == 1

@@ -21,7 +21,8 @@ HOSTILE = '<script>window.kfsPwned = 1</script><img src=x onerror="window.kfsPwn
 pytestmark = pytest.mark.skipif(
     not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
     reason="needs Debian's chromium and chromium-driver (apt-get install chromium "
-           "chromium-driver; .ci/run installs them)")
+    "chromium-driver; .ci/run installs them)",
+)
 
 
 def _record(test: str, name: str, loaded: bool, log_line: str) -> dict:
@@ -29,23 +30,50 @@ def _record(test: str, name: str, loaded: bool, log_line: str) -> dict:
     timeline = [
         {"at": 0.01, "source": "isvc", "text": "no model status yet"},
         {"at": 0.41, "source": "pod", "text": "pod model-predictor-79ff459cc5-pqnwl: Pending"},
-        {"at": 0.65, "source": "isvc", "target": "Loading",
-         "text": "Active (none) / Target Loading / InProgress, Ready=False"},
-        {"at": 0.98, "source": "isvc", "target": "Loaded" if loaded else "FailedToLoad",
-         "text": "Active Loaded / Target Loaded / UpToDate, Ready=True" if loaded else
-         "Active (none) / Target FailedToLoad / BlockedByFailedLoad, Ready=False"}]
-    findings = [] if loaded else [{
-        "code": "GCS_LIST_DENIED", "failure": True,
-        "cause": "reader@kfs-demo.iam.gserviceaccount.com cannot list gs://models/m",
-        "evidence": [f'storage-initializer log: "{log_line}"'],
-        "fix": "gcloud storage buckets add-iam-policy-binding gs://models "
-               "--member=serviceAccount:reader@kfs-demo.iam.gserviceaccount.com "
-               "--role=roles/storage.objectViewer",
-        "principal": "reader@kfs-demo.iam.gserviceaccount.com", "bucket": "models"}]
-    return {"test": f"suites/test_x.py::{test}", "namespace": "kfs-ns", "name": name,
-            "verdict": "loaded" if loaded else "failed", "loaded": loaded, "seconds": 0.99,
-            "state": timeline[-1]["text"], "storage_uri": "gs://models/m", "timeline": timeline,
-            "findings": findings}
+        {
+            "at": 0.65,
+            "source": "isvc",
+            "target": "Loading",
+            "text": "Active (none) / Target Loading / InProgress, Ready=False",
+        },
+        {
+            "at": 0.98,
+            "source": "isvc",
+            "target": "Loaded" if loaded else "FailedToLoad",
+            "text": "Active Loaded / Target Loaded / UpToDate, Ready=True"
+            if loaded
+            else "Active (none) / Target FailedToLoad / BlockedByFailedLoad, Ready=False",
+        },
+    ]
+    findings = (
+        []
+        if loaded
+        else [
+            {
+                "code": "GCS_LIST_DENIED",
+                "failure": True,
+                "cause": "reader@kfs-demo.iam.gserviceaccount.com cannot list gs://models/m",
+                "evidence": [f'storage-initializer log: "{log_line}"'],
+                "fix": "gcloud storage buckets add-iam-policy-binding gs://models "
+                "--member=serviceAccount:reader@kfs-demo.iam.gserviceaccount.com "
+                "--role=roles/storage.objectViewer",
+                "principal": "reader@kfs-demo.iam.gserviceaccount.com",
+                "bucket": "models",
+            }
+        ]
+    )
+    return {
+        "test": f"suites/test_x.py::{test}",
+        "namespace": "kfs-ns",
+        "name": name,
+        "verdict": "loaded" if loaded else "failed",
+        "loaded": loaded,
+        "seconds": 0.99,
+        "state": timeline[-1]["text"],
+        "storage_uri": "gs://models/m",
+        "timeline": timeline,
+        "findings": findings,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +83,13 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--disable-gpu", "--window-size=1280,800"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1280,800",
+    ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
@@ -66,9 +99,16 @@ def browser():
 
 def test_the_report_reads_at_a_glance_and_runs_no_cluster_text(browser, tmp_path):
     page = tmp_path / "report.html"
-    page.write_text(render([_record("test_serves", "iris", True, "ok"),
-                            _record("test_denied", "fraud", False, HOSTILE)],
-                           cluster="kfs-local (KServe v0.20.0)", run_id="ci-42"))
+    page.write_text(
+        render(
+            [
+                _record("test_serves", "iris", True, "ok"),
+                _record("test_denied", "fraud", False, HOSTILE),
+            ],
+            cluster="kfs-local (KServe v0.20.0)",
+            run_id="ci-42",
+        )
+    )
     browser.get(page.as_uri())
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert errors == []
@@ -77,14 +117,16 @@ def test_the_report_reads_at_a_glance_and_runs_no_cluster_text(browser, tmp_path
     assert HOSTILE in text  # shown, as text
     summary = browser.execute_script(
         "const r = document.querySelector('table.summary').getBoundingClientRect();"
-        "return [r.top, r.bottom, window.innerHeight, window.scrollY];")
+        "return [r.top, r.bottom, window.innerHeight, window.scrollY];"
+    )
     assert summary[0] >= 0 and summary[1] <= summary[2] and summary[3] == 0, summary
     assert "2 models: 1 healthy, 1 not loaded" in text
     assert "1 model: GCS_LIST_DENIED for reader@kfs-demo.iam.gserviceaccount.com" in text
     # The failure is drawn where it happened, labelled; the axis is labelled.
     failure = browser.execute_script(
         "const l = document.querySelector('line.failure');"
-        "return l && [l.getBoundingClientRect().height, l.parentNode.textContent];")
+        "return l && [l.getBoundingClientRect().height, l.parentNode.textContent];"
+    )
     assert failure and failure[0] > 0 and "failed +0.98s: GCS_LIST_DENIED" in failure[1]
     assert browser.execute_script("return document.querySelectorAll('svg').length") == 2
     assert "0.8s" in browser.execute_script("return document.querySelector('svg').textContent")

@@ -11,8 +11,14 @@ def test_model_serves(kfs_model):
 def test_seed_scenario_fails_fast_with_principal_permission_bucket_and_fix(pytester):
     pytester.makepyfile(TEST_MODEL)
     result = pytester.runpytest_subprocess(
-        "--kfs-cluster=local", "--kfs-scenario=gcs-permission-denied", "--kfs-timeout=300",
-        "-v", "-p", "no:cacheprovider", timeout=240)
+        "--kfs-cluster=local",
+        "--kfs-scenario=gcs-permission-denied",
+        "--kfs-timeout=300",
+        "-v",
+        "-p",
+        "no:cacheprovider",
+        timeout=240,
+    )
     result.assert_outcomes(errors=1)
     output = result.stdout.str()
     took = float(re.search(r"failed to load after ([\d.]+)s", output)[1])
@@ -20,20 +26,28 @@ def test_seed_scenario_fails_fast_with_principal_permission_bucket_and_fix(pytes
     principal = "gcs-permission-denied@kfs-demo.iam.gserviceaccount.com"
     # The answer comes first: the failure's first line is the cause, the principal and the fix.
     first = output.split("ERROR at setup of test_model_serves")[1].splitlines()[1]
-    assert first.startswith(f"GCS_LIST_DENIED: {principal} cannot list "
-                            "gs://kfs-demo-models/models/sklearn/1.0/model: ")
-    assert first.endswith(f" — fix: gcloud storage buckets add-iam-policy-binding "
-                          f"gs://kfs-demo-models --member=serviceAccount:{principal} "
-                          "--role=roles/storage.objectViewer")
+    assert first.startswith(
+        f"GCS_LIST_DENIED: {principal} cannot list gs://kfs-demo-models/models/sklearn/1.0/model: "
+    )
+    assert first.endswith(
+        f" — fix: gcloud storage buckets add-iam-policy-binding "
+        f"gs://kfs-demo-models --member=serviceAccount:{principal} "
+        "--role=roles/storage.objectViewer"
+    )
     assert f"[GCS_LIST_DENIED] {principal} cannot list gs://kfs-demo-models" in output
     assert "Permission 'storage.objects.list' denied" in output
-    assert (f"fix:      gcloud storage buckets add-iam-policy-binding gs://kfs-demo-models "
-            f"--member=serviceAccount:{principal} --role=roles/storage.objectViewer") in output
+    assert (
+        f"fix:      gcloud storage buckets add-iam-policy-binding gs://kfs-demo-models "
+        f"--member=serviceAccount:{principal} --role=roles/storage.objectViewer"
+    ) in output
     # Progress is visible while waiting (-v), and the block is not a dict dump. KServe may
     # write FailedToLoad before the initializer's Error reaches the pod's status, so the
     # progress line names the initializer in whatever state it had reached.
-    assert re.search(r"kfs kfs-\w+-test-model-serves-\w+/model \+[\d.]+s pod: .*"
-                     r"storage-initializer=\w+", output)
+    assert re.search(
+        r"kfs kfs-\w+-test-model-serves-\w+/model \+[\d.]+s pod: .*"
+        r"storage-initializer=\w+",
+        output,
+    )
     assert "{'" not in output.split("Timeline:")[1]
     assert "Traceback" not in output
 
@@ -41,8 +55,8 @@ def test_seed_scenario_fails_fast_with_principal_permission_bucket_and_fix(pytes
 def test_scale_to_zero_scenario_passes(pytester):
     pytester.makepyfile(TEST_MODEL)
     result = pytester.runpytest_subprocess(
-        "--kfs-cluster=local", "--kfs-scenario=scale-to-zero", "-p", "no:cacheprovider",
-        timeout=240)
+        "--kfs-cluster=local", "--kfs-scenario=scale-to-zero", "-p", "no:cacheprovider", timeout=240
+    )
     result.assert_outcomes(passed=1)
 
 
@@ -86,23 +100,30 @@ def pytest_sessionfinish(session):
         print("NAMESPACE-STATE", ns.metadata.name, "deleting" if deleting else "kept")
 """)
     result = pytester.runpytest_subprocess(
-        "--kfs-cluster=local", "--kfs-keep=on-failure", "-s", "-p", "no:cacheprovider",
-        timeout=240)
+        "--kfs-cluster=local", "--kfs-keep=on-failure", "-s", "-p", "no:cacheprovider", timeout=240
+    )
     result.assert_outcomes(passed=1, failed=1, errors=1)
     output = result.stdout.str()
     kept = re.search(r"FAILED-NAMESPACE (\S+)", output)[1]
     passed = re.search(r"KEPT-NAMESPACE (\S+)", output)[1]
     assert f"NAMESPACE-STATE {kept} kept" in output
-    assert f"NAMESPACE-STATE {passed} deleting" in output or passed not in output.split(
-        "NAMESPACE-STATE")[-1]
+    assert (
+        f"NAMESPACE-STATE {passed} deleting" in output
+        or passed not in output.split("NAMESPACE-STATE")[-1]
+    )
     assert "pytest-kfs: cannot deploy: unknown sample 'no-such-sample'" in output
 
 
 def test_preflight_fails_before_deploying(pytester):
     pytester.makepyfile(TEST_MODEL)
     result = pytester.runpytest_subprocess(
-        "--kfs-cluster=local", "--kfs-scenario=gcs-permission-denied", "--kfs-preflight",
-        "-p", "no:cacheprovider", timeout=240)
+        "--kfs-cluster=local",
+        "--kfs-scenario=gcs-permission-denied",
+        "--kfs-preflight",
+        "-p",
+        "no:cacheprovider",
+        timeout=240,
+    )
     result.assert_outcomes(errors=1)
     output = result.stdout.str()
     assert "pytest-kfs preflight:" in output

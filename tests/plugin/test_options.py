@@ -20,21 +20,36 @@ def _one_clear_line(result, expected: str) -> None:
 
 def test_options_are_registered_in_help(pytester):
     result = pytester.runpytest("--help")
-    result.stdout.fnmatch_lines(["*pytest-kfs*", "*--kfs-cluster=TARGET*",
-                                 "*--kfs-kubeconfig=PATH*", "*--kfs-kind-create*",
-                                 "*--kfs-timeout=SECONDS*", "*kfs_cluster (string)*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*pytest-kfs*",
+            "*--kfs-cluster=TARGET*",
+            "*--kfs-kubeconfig=PATH*",
+            "*--kfs-kind-create*",
+            "*--kfs-timeout=SECONDS*",
+            "*kfs_cluster (string)*",
+        ]
+    )
 
 
 def test_fixtures_are_documented(pytester):
     result = pytester.runpytest("--fixtures")
-    result.stdout.fnmatch_lines_random([
-        "kfs_cluster*session*", "*connected cluster of this run*",
-        "kfs_gcp*session*", "*local GCP*",
-        "kfs_namespace*", "*fresh namespace for this test*",
-        "kfs_deploy*", "*Factory: deploy a ModelSpec, a sample*", "*.require_loaded()*",
-        "*.predict(rows)*",
-        "kfs_model*", "*configured model, deployed and Loaded*",
-    ])
+    result.stdout.fnmatch_lines_random(
+        [
+            "kfs_cluster*session*",
+            "*connected cluster of this run*",
+            "kfs_gcp*session*",
+            "*local GCP*",
+            "kfs_namespace*",
+            "*fresh namespace for this test*",
+            "kfs_deploy*",
+            "*Factory: deploy a ModelSpec, a sample*",
+            "*.require_loaded()*",
+            "*.predict(rows)*",
+            "kfs_model*",
+            "*configured model, deployed and Loaded*",
+        ]
+    )
 
 
 def test_without_a_cluster_tests_skip_with_the_reason(pytester):
@@ -91,16 +106,22 @@ def test_an_unsupported_kserve_version_is_one_line_listing_the_supported(pyteste
     # v0.18.0 is not served by the Go module proxy: no build of it exists.
     pytester.makepyfile("def test_x():\n    pass\n")
     result = pytester.runpytest("--kfs-cluster=local", "--kfs-kserve-version=v0.18.0")
-    _one_clear_line(result, "--kfs-kserve-version: KServe v0.18.0 cannot run in the embedded "
-                            "cluster; supported: v0.20.0, v0.13.1 (default v0.20.0)")
+    _one_clear_line(
+        result,
+        "--kfs-kserve-version: KServe v0.18.0 cannot run in the embedded "
+        "cluster; supported: v0.20.0, v0.13.1 (default v0.20.0)",
+    )
 
 
 def test_the_kserve_version_is_for_the_embedded_cluster_only(pytester):
     pytester.makepyfile("def test_x():\n    pass\n")
     result = pytester.runpytest("--kfs-cluster=prod", "--kfs-kserve-version=0.13.1")
-    _one_clear_line(result, "--kfs-kserve-version=0.13.1 picks the KServe release of the "
-                            "embedded cluster; kubeconfig context 'prod' runs the KServe "
-                            "installed there")
+    _one_clear_line(
+        result,
+        "--kfs-kserve-version=0.13.1 picks the KServe release of the "
+        "embedded cluster; kubeconfig context 'prod' runs the KServe "
+        "installed there",
+    )
 
 
 def test_the_suites_without_a_cluster_are_a_usage_error_not_a_green_run(pytester):
@@ -138,6 +159,7 @@ def test_the_embedded_cluster_starts_only_when_a_test_needs_it(pytester):
     pytester.makepyfile("def test_plain():\n    pass\n")
     result = pytester.runpytest_subprocess("--kfs-cluster=local", "--kfs-report=r.json")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["kfs cluster: local, embedded, KServe v0.20.0 *; started when "
-                                 "a collected test needs it"])
+    result.stdout.fnmatch_lines(
+        ["kfs cluster: local, embedded, KServe v0.20.0 *; started when a collected test needs it"]
+    )
     assert json.loads((pytester.path / "r.json").read_text())["cluster"] == {}  # never started

@@ -18,8 +18,12 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out),
-                    str(ROOT)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (built,) = out.glob("pytest_kfs-*.whl")
     return built
 
@@ -32,8 +36,9 @@ def test_the_wheel_holds_the_suites_in_the_package_and_the_go_sources(wheel):
     for module in (ROOT / "pytest_kfs" / "local" / "gobuild").iterdir():
         for name in ("go.mod", "go.sum", "tools.go"):
             assert f"pytest_kfs/local/gobuild/{module.name}/{name}" in names
-    metadata = zipfile.ZipFile(wheel).read(
-        next(n for n in names if n.endswith("METADATA"))).decode()
+    metadata = (
+        zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
+    )
     assert "License-Expression: Apache-2.0" in metadata or "License: Apache-2.0" in metadata
     assert "Provides-Extra: local" in metadata
     assert any(name.endswith("licenses/LICENSE") for name in names)
@@ -43,22 +48,48 @@ def test_an_installed_wheel_runs_the_suites(wheel, tmp_path):
     environment = tmp_path / "venv"
     venv.create(environment, with_pip=True)
     python = str(environment / "bin" / "python")
-    subprocess.run([python, "-m", "pip", "install", "-q", f"{wheel}[local]"], check=True,
-                   capture_output=True, timeout=600)
+    subprocess.run(
+        [python, "-m", "pip", "install", "-q", f"{wheel}[local]"],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     # Its Go sources are the checkout's (what `python -m pytest_kfs.local build` compiles).
     shown = subprocess.run(
-        [python, "-c", "from importlib import resources; print((resources.files("
-                       "'pytest_kfs.local') / 'gobuild' / 'kubernetes' / 'go.mod').read_text())"],
-        check=True, capture_output=True, text=True).stdout
-    assert shown.rstrip("\n") == (ROOT / "pytest_kfs/local/gobuild/kubernetes/go.mod"
-                                  ).read_text().rstrip("\n")
+        [
+            python,
+            "-c",
+            "from importlib import resources; print((resources.files("
+            "'pytest_kfs.local') / 'gobuild' / 'kubernetes' / 'go.mod').read_text())",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert shown.rstrip("\n") == (
+        ROOT / "pytest_kfs/local/gobuild/kubernetes/go.mod"
+    ).read_text().rstrip("\n")
     work = tmp_path / "work"
     work.mkdir()
 
     def pytest_run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([python, "-m", "pytest", "--pyargs", "pytest_kfs.suites",
-                               "-p", "no:cacheprovider", *args], cwd=work, capture_output=True,
-                              text=True, timeout=600)
+        return subprocess.run(
+            [
+                python,
+                "-m",
+                "pytest",
+                "--pyargs",
+                "pytest_kfs.suites",
+                "-p",
+                "no:cacheprovider",
+                *args,
+            ],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
     # No cluster: a usage error naming the option, not a green run that checked nothing.
     refused = pytest_run()
     assert refused.returncode == 4

@@ -21,15 +21,19 @@ def _example() -> str:
     return block[1]
 
 
-def test_the_readme_examples_pass_as_written(pytester, kfs_cluster, kfs_gcp, kfs_gcs_endpoint,
-                                             monkeypatch):
+def test_the_readme_examples_pass_as_written(
+    pytester, kfs_cluster, kfs_gcp, kfs_gcs_endpoint, monkeypatch
+):
     # The bucket and versions the examples name, with a real iris model in each.
     uris = set(re.findall(r"gs://[a-z0-9-]+/[\w/.-]+", _example()))
     assert uris == {"gs://ml-models/iris/v7", "gs://ml-models/iris/v8"}
     kfs_gcp.ensure_bucket("ml-models", PROJECT)
     for uri in sorted(uris):
-        kfs_gcp.put_object("ml-models", uri.removeprefix("gs://ml-models/") + "/model.joblib",
-                           iris_model_bytes(release()))
+        kfs_gcp.put_object(
+            "ml-models",
+            uri.removeprefix("gs://ml-models/") + "/model.joblib",
+            iris_model_bytes(release()),
+        )
     reader = f"iris-reader@{PROJECT}.iam.gserviceaccount.com"
     kfs_gcp.ensure_service_account(reader)
     kfs_gcp.grant_bucket("ml-models", "roles/storage.objectViewer", f"serviceAccount:{reader}")
@@ -37,13 +41,20 @@ def test_the_readme_examples_pass_as_written(pytester, kfs_cluster, kfs_gcp, kfs
     key.write_text(json.dumps(kfs_gcp.create_key(reader)))
     pytester.makepyfile(test_readme=_example())
     monkeypatch.setenv("KFS_GCS_ENDPOINT", kfs_gcs_endpoint)
-    command = re.search(r"Run against a cluster with `pytest (--kfs-cluster=<context> "
-                        r"--kfs-serving-key=\S+)`", README)
+    command = re.search(
+        r"Run against a cluster with `pytest (--kfs-cluster=<context> "
+        r"--kfs-serving-key=\S+)`",
+        README,
+    )
     assert command, "the README's command for its examples"
     options = command[1].replace("<context>", kfs_cluster.context).split()
     result = pytester.runpytest_subprocess(
-        *options, f"--kfs-kubeconfig={kfs_cluster.kubeconfig}", "-p", "no:cacheprovider",
-        "-rfEs", timeout=300)
+        *options,
+        f"--kfs-kubeconfig={kfs_cluster.kubeconfig}",
+        "-p",
+        "no:cacheprovider",
+        "-rfEs",
+        timeout=300,
+    )
     result.assert_outcomes(passed=3)
-    assert key.read_text() and json.loads(key.read_text())["private_key"] not in \
-        result.stdout.str()
+    assert key.read_text() and json.loads(key.read_text())["private_key"] not in result.stdout.str()

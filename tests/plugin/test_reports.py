@@ -32,10 +32,17 @@ def test_reports_carry_verdicts_timelines_and_findings(pytester, monkeypatch):
     summary = pytester.path / "step-summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     result = pytester.runpytest_subprocess(
-        "--kfs-cluster=local", "--kfs-report=report.json", "--junitxml=junit.xml",
-        "-o", "junit_family=xunit1", "-s",
+        "--kfs-cluster=local",
+        "--kfs-report=report.json",
+        "--junitxml=junit.xml",
+        "-o",
+        "junit_family=xunit1",
+        "-s",
         "--kfs-html=report.html",
-        "-p", "no:cacheprovider", timeout=240)
+        "-p",
+        "no:cacheprovider",
+        timeout=240,
+    )
     result.assert_outcomes(passed=1, failed=1)
     output = result.stdout.str()
 
@@ -59,9 +66,10 @@ def test_reports_carry_verdicts_timelines_and_findings(pytester, monkeypatch):
     # between processes is not one of them.
     assert "kfs_record" not in (pytester.path / "junit.xml").read_text()
     junit = ET.parse(pytester.path / "junit.xml")
-    properties = {case.get("name"): {p.get("name"): p.get("value")
-                                     for p in case.iter("property")}
-                  for case in junit.iter("testcase")}
+    properties = {
+        case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
+        for case in junit.iter("testcase")
+    }
     assert properties["test_stuck"]["kfs_findings"].startswith("GCS_LIST_DENIED")
     assert properties["test_healthy"]["kfs_verdict"] == "loaded"
     assert float(properties["test_healthy"]["kfs_time_to_loaded_s"]) > 0

@@ -19,12 +19,16 @@ BUCKET = [
     "test_the_serving_identity_can_read_the_model",
     "test_an_in_cluster_probe_lists_then_reads_as_the_initializer",
 ]
-IAM = ["test_the_bucket_policy_grants_the_serving_principal_read",
-       "test_the_serving_principal_holds_no_broader_role_than_needed"]
-TRANSITIONS = ["test_a_fresh_deploy_passes_the_documented_states_to_loaded",
-               "test_an_update_keeps_the_active_model_loaded_until_the_new_one_is",
-               "test_an_update_to_an_unreadable_path_blocks_but_keeps_serving",
-               "test_deletion_removes_the_predictor_pods"]
+IAM = [
+    "test_the_bucket_policy_grants_the_serving_principal_read",
+    "test_the_serving_principal_holds_no_broader_role_than_needed",
+]
+TRANSITIONS = [
+    "test_a_fresh_deploy_passes_the_documented_states_to_loaded",
+    "test_an_update_keeps_the_active_model_loaded_until_the_new_one_is",
+    "test_an_update_to_an_unreadable_path_blocks_but_keeps_serving",
+    "test_deletion_removes_the_predictor_pods",
+]
 
 INFERENCE = "test_the_model_answers_its_sample_correctly"
 LIST, READ, PROBE = BUCKET[2], BUCKET[3], BUCKET[4]
@@ -39,23 +43,34 @@ EXPECTED = {
     "scale-to-zero": (set(), []),
     "gcs-permission-denied": (
         {LIST, PROBE, IAM[0], *NOT_LOADING},
-        ["gcs-permission-denied@kfs-demo.iam.gserviceaccount.com cannot list "
-         "gs://kfs-demo-models/models/sklearn/1.0/model", "[GCS_LIST_DENIED]", GRANT]),
+        [
+            "gcs-permission-denied@kfs-demo.iam.gserviceaccount.com cannot list "
+            "gs://kfs-demo-models/models/sklearn/1.0/model",
+            "[GCS_LIST_DENIED]",
+            GRANT,
+        ],
+    ),
     "object-read-denied": (
         {READ, PROBE, IAM[0], *NOT_LOADING},
-        ["[GCS_GET_DENIED]", "storage.objects.get access to the Google Cloud Storage object"]),
+        ["[GCS_GET_DENIED]", "storage.objects.get access to the Google Cloud Storage object"],
+    ),
     "wrong-path": ({READ, PROBE, *TRANSITIONS}, ["[GCS_PATH_EMPTY]"]),
-    "bucket-missing": ({LIST, PROBE, *IAM, *TRANSITIONS},
-                       ["[GCS_BUCKET_MISSING]", "bucket gs://kfs-no-such-bucket does not exist"]),
+    "bucket-missing": (
+        {LIST, PROBE, *IAM, *TRANSITIONS},
+        ["[GCS_BUCKET_MISSING]", "bucket gs://kfs-no-such-bucket does not exist"],
+    ),
     "anonymous-fallback": (
         {BUCKET[0], PROBE, *NOT_LOADING},
-        ["has no key secret with gcloud-application-credentials.json",
-         "[GCS_ANONYMOUS_FALLBACK]"]),
-    "bad-key": ({BUCKET[1], PROBE, *NOT_LOADING},
-                ["[GCS_KEY_INVALID]", "invalid_grant: Invalid JWT Signature"]),
+        ["has no key secret with gcloud-application-credentials.json", "[GCS_ANONYMOUS_FALLBACK]"],
+    ),
+    "bad-key": (
+        {BUCKET[1], PROBE, *NOT_LOADING},
+        ["[GCS_KEY_INVALID]", "invalid_grant: Invalid JWT Signature"],
+    ),
     "broken-workload-identity": (
         {PROBE, *NOT_LOADING},
-        ["[WORKLOAD_IDENTITY_BINDING_MISSING]", "roles/iam.workloadIdentityUser"]),
+        ["[WORKLOAD_IDENTITY_BINDING_MISSING]", "roles/iam.workloadIdentityUser"],
+    ),
     "runtime-missing": ({*NOT_LOADING}, ["[RUNTIME_MISSING]"]),
     "corrupt-model": ({*TRANSITIONS}, ["[MODEL_LOAD_FAILED]"]),
 }
@@ -67,8 +82,10 @@ EXPECTED = {
 UNRECORDED_ROLLOUT = TRANSITIONS[2]
 EXPECTED_BY_RELEASE = {
     "v0.20.0": EXPECTED,
-    "v0.13.1": {scenario: (failing | ({UNRECORDED_ROLLOUT} if not failing else set()), phrases)
-                for scenario, (failing, phrases) in EXPECTED.items()},
+    "v0.13.1": {
+        scenario: (failing | ({UNRECORDED_ROLLOUT} if not failing else set()), phrases)
+        for scenario, (failing, phrases) in EXPECTED.items()
+    },
 }
 
 
@@ -103,8 +120,11 @@ def _needles(values: list[str]) -> set[str]:
     needles = set()
     for value in values:
         if "PRIVATE KEY-----" in value:
-            needles |= {line for line in re.split(r"\\n|\n", value)
-                        if len(line) >= 40 and "-----" not in line}
+            needles |= {
+                line
+                for line in re.split(r"\\n|\n", value)
+                if len(line) >= 40 and "-----" not in line
+            }
         elif len(value) >= 16:
             needles.add(value)
     return needles
@@ -118,8 +138,12 @@ def _assert_no_leak(pytester, output: str) -> None:
     for path in [*pytester.path.glob("out.*"), *(pytester.path / "cluster-logs").iterdir()]:
         places[path.name] = path.read_text(errors="replace")
     assert len(places) > 5, sorted(places)
-    leaks = [(where, needle[:12] + "...") for where, text in places.items()
-             for needle in needles if needle in text]
+    leaks = [
+        (where, needle[:12] + "...")
+        for where, text in places.items()
+        for needle in needles
+        if needle in text
+    ]
     assert leaks == [], f"secret material found in: {leaks}"
 
 
@@ -168,10 +192,23 @@ def test_suites_fail_exactly_the_right_tests_in_every_scenario(pytester, release
     pytester.makepyfile(leak_recorder=LEAK_RECORDER)
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(pytester.path / "out.summary.md"))
     result = pytester.runpytest_subprocess(
-        "--kfs-cluster=local", f"--kfs-kserve-version={release}", "--kfs-scenario=all",
-        *WORKERS[release], SUITES, "-p", "no:cacheprovider", "-rfE", "--tb=short", "-v",
-        "-p", "leak_recorder",
-        "--kfs-report=out.json", "--kfs-html=out.html", "--junitxml=out.xml", timeout=1200)
+        "--kfs-cluster=local",
+        f"--kfs-kserve-version={release}",
+        "--kfs-scenario=all",
+        *WORKERS[release],
+        SUITES,
+        "-p",
+        "no:cacheprovider",
+        "-rfE",
+        "--tb=short",
+        "-v",
+        "-p",
+        "leak_recorder",
+        "--kfs-report=out.json",
+        "--kfs-html=out.html",
+        "--junitxml=out.xml",
+        timeout=1200,
+    )
     output = result.stdout.str() + result.stderr.str()
     # The header and the reports name the KServe release and mode that ran.
     mode = "Standard" if release == "v0.20.0" else "RawDeployment"
@@ -182,16 +219,21 @@ def test_suites_fail_exactly_the_right_tests_in_every_scenario(pytester, release
     assert described in (pytester.path / "out.html").read_text()
     expected = EXPECTED_BY_RELEASE[release]
     failed = _failed_by_scenario(output)
-    wrong = {scenario: {"unexpected failures": sorted(failed.get(scenario, set()) - failing),
-                        "expected but passed": sorted(failing - failed.get(scenario, set()))}
-             for scenario, (failing, _) in expected.items()
-             if failed.get(scenario, set()) != failing}
+    wrong = {
+        scenario: {
+            "unexpected failures": sorted(failed.get(scenario, set()) - failing),
+            "expected but passed": sorted(failing - failed.get(scenario, set())),
+        }
+        for scenario, (failing, _) in expected.items()
+        if failed.get(scenario, set()) != failing
+    }
     assert None not in failed, f"failures outside any scenario: {failed[None]}"
     assert wrong == {}, f"{wrong}\n{output[-3000:]}"
     sections = _sections_by_scenario(output)
-    missing = {scenario: [phrase for phrase in phrases
-                          if phrase not in sections.get(scenario, "")]
-               for scenario, (_, phrases) in expected.items()}
+    missing = {
+        scenario: [phrase for phrase in phrases if phrase not in sections.get(scenario, "")]
+        for scenario, (_, phrases) in expected.items()
+    }
     assert {scenario: gone for scenario, gone in missing.items() if gone} == {}
     _assert_no_leak(pytester, output)
 
@@ -200,9 +242,15 @@ def test_the_leak_scan_finds_a_planted_leak(pytester):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()).decode()
+    pem = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
     tokens = [f"ya29.local-token-{n:04d}-abcdefgh" for n in range(12)]
     (pytester.path / "known-secrets.json").write_text(json.dumps([pem, *tokens]))
     logs = pytester.path / "cluster-logs"
@@ -223,14 +271,25 @@ def test_a_models_file_with_kserves_sample_runs_on_the_embedded_cluster(pytester
     # docs; the bucket checks say there is no key to check (a skip with the reason, not an error).
     (pytester.path / "models.yaml").write_text(
         "models:\n  - name: iris\n    storage_uri: gs://kfserving-examples/models/sklearn/1.0/"
-        "model\n    model_format: sklearn\n")
+        "model\n    model_format: sklearn\n"
+    )
     result = pytester.runpytest_subprocess(
-        "--kfs-cluster=local", "--kfs-models=models.yaml", SUITES, "-p", "no:cacheprovider",
-        "-rs", "-k", "fresh_deploy or answers_its_sample or has_google_credentials",
-        timeout=400)
+        "--kfs-cluster=local",
+        "--kfs-models=models.yaml",
+        SUITES,
+        "-p",
+        "no:cacheprovider",
+        "-rs",
+        "-k",
+        "fresh_deploy or answers_its_sample or has_google_credentials",
+        timeout=400,
+    )
     output = result.stdout.str()
-    assert re.search(r"test_a_fresh_deploy_passes_the_documented_states_to_loaded\[iris\] "
-                     r"PASSED|passed", output)
+    assert re.search(
+        r"test_a_fresh_deploy_passes_the_documented_states_to_loaded\[iris\] "
+        r"PASSED|passed",
+        output,
+    )
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == 0 and outcomes.get("error", 0) == 0, output[-3000:]
     assert outcomes["passed"] == 3, output[-3000:]  # deploy, and the answer over v1 and v2
@@ -244,12 +303,23 @@ def test_a_models_file_is_arranged_in_the_local_cloud_or_said_why_not(pytester):
         "models:\n"
         "  - {name: copy, storage_uri: gs://team-models/iris/v3, model_format: sklearn,"
         " sample: sklearn-iris}\n"
-        "  - {name: fraud, storage_uri: gs://ml-prod/fraud/v7, model_format: xgboost}\n")
+        "  - {name: fraud, storage_uri: gs://ml-prod/fraud/v7, model_format: xgboost}\n"
+    )
     result = pytester.runpytest_subprocess(
-        "--kfs-cluster=local", "--kfs-models=models.yaml", SUITES, "-p", "no:cacheprovider",
-        "-rfE", "-k", "fresh_deploy", timeout=400)
+        "--kfs-cluster=local",
+        "--kfs-models=models.yaml",
+        SUITES,
+        "-p",
+        "no:cacheprovider",
+        "-rfE",
+        "-k",
+        "fresh_deploy",
+        timeout=400,
+    )
     output = result.stdout.str()
     result.assert_outcomes(passed=1, errors=1)
-    assert "gs://ml-prod/fraud/v7 is not in the embedded cluster's local Google Cloud, and " \
-           "pytest-kfs cannot make it" in output
+    assert (
+        "gs://ml-prod/fraud/v7 is not in the embedded cluster's local Google Cloud, and "
+        "pytest-kfs cannot make it" in output
+    )
     assert "Traceback" not in output

@@ -52,10 +52,15 @@ def run_id() -> str:
 def inner(pytester, kfs_cluster, run_id, monkeypatch):
     """Run pytest on the session's cluster as a user would, with a known run id."""
     monkeypatch.setenv("KFS_RUN_ID", run_id)
-    args = ["--kfs-cluster=kfs-local", f"--kfs-kubeconfig={kfs_cluster.kubeconfig}",
-            "-p", "no:cacheprovider"]
+    args = [
+        "--kfs-cluster=kfs-local",
+        f"--kfs-kubeconfig={kfs_cluster.kubeconfig}",
+        "-p",
+        "no:cacheprovider",
+    ]
 
     def run(*extra: str):
         return pytester.runpytest_subprocess(*args, *extra, timeout=240)
+
     run.args = args
     return run

@@ -29,8 +29,11 @@ def namespace(direct_cluster, own_gcp):
 def deploy_scenario(direct_cluster, gcp, namespace: str, name: str = "healthy") -> None:
     plan = scenario(name).arrange_namespace(direct_cluster.core, namespace, gcp)
     Deployer(direct_cluster, namespace, 60)(
-        name="model", storage_uri=plan.storage_uri, model_format=plan.model_format,
-        service_account=plan.service_account)
+        name="model",
+        storage_uri=plan.storage_uri,
+        model_format=plan.model_format,
+        service_account=plan.service_account,
+    )
 
 
 @pytest.fixture
@@ -56,11 +59,13 @@ def not_loaded(model: ModelHandle) -> list[str]:
 
 def during(seconds: float, action) -> threading.Thread:
     """Run `action` repeatedly for `seconds` in the background."""
+
     def loop():
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             action()
             time.sleep(0.3)
+
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
     return thread
@@ -69,8 +74,9 @@ def during(seconds: float, action) -> threading.Thread:
 def test_apiserver_restarted_mid_wait(own_cluster, direct_cluster, healthy):
     namespace = healthy
     failures: list[str] = []
-    waiter = threading.Thread(target=lambda: failures.extend(not_loaded(
-        handle(direct_cluster, namespace))))
+    waiter = threading.Thread(
+        target=lambda: failures.extend(not_loaded(handle(direct_cluster, namespace)))
+    )
     waiter.start()
     time.sleep(0.5)
     own_cluster.plane.restart_apiserver(down_seconds=1.0)
@@ -122,8 +128,9 @@ def test_slow_answers(api_proxy, proxied_cluster, healthy):
     handle(proxied_cluster, namespace).require_loaded(60)
 
 
-def test_failure_is_still_diagnosed_through_faults(api_proxy, proxied_cluster, direct_cluster,
-                                                   own_gcp, namespace):
+def test_failure_is_still_diagnosed_through_faults(
+    api_proxy, proxied_cluster, direct_cluster, own_gcp, namespace
+):
     deploy_scenario(direct_cluster, own_gcp, namespace, "gcs-permission-denied")
     api_proxy.fail(503, times=8)
     api_proxy.expire_watches(times=2)

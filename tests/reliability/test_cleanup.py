@@ -25,7 +25,8 @@ from ..integration.helpers import eventually
 def standing(kfs_cluster, run_id: str) -> list[str]:
     """The run's namespaces that are not on their way out."""
     items = kfs_cluster.core.list_namespace(
-        label_selector=f"{namespaces.RUN_ID_LABEL}={run_id}").items
+        label_selector=f"{namespaces.RUN_ID_LABEL}={run_id}"
+    ).items
     return [ns.metadata.name for ns in items if ns.metadata.deletion_timestamp is None]
 
 
@@ -74,9 +75,13 @@ def test_ctrl_c_during_a_wait_leaves_nothing(pytester, inner, kfs_cluster, run_i
                        model_format="sklearn").wait_loaded(timeout=120)
     """)
     process = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-v", *inner.args], cwd=pytester.path,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "KFS_RUN_ID": run_id, "PYTHONUNBUFFERED": "1"})
+        [sys.executable, "-m", "pytest", "-v", *inner.args],
+        cwd=pytester.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "KFS_RUN_ID": run_id, "PYTHONUNBUFFERED": "1"},
+    )
     output = []
     for line in process.stdout:
         output.append(line)
@@ -111,21 +116,33 @@ def planted(kfs_cluster):
     tag = uuid.uuid4().hex[:6]
     old = str(int(time.time()) - 3 * 3600)
     plan = {
-        f"stale-{tag}": ({namespaces.MANAGED_BY: namespaces.MANAGER,
-                          namespaces.RUN_ID_LABEL: "oldrun"}, {namespaces.CREATED_ANNOTATION: old}),
-        f"fresh-{tag}": ({namespaces.MANAGED_BY: namespaces.MANAGER,
-                          namespaces.RUN_ID_LABEL: "otherrun"}, {}),
-        f"kept-{tag}": ({namespaces.MANAGED_BY: namespaces.MANAGER,
-                         namespaces.RUN_ID_LABEL: "oldrun"},
-                        {namespaces.CREATED_ANNOTATION: old, namespaces.KEPT_ANNOTATION: "x"}),
+        f"stale-{tag}": (
+            {namespaces.MANAGED_BY: namespaces.MANAGER, namespaces.RUN_ID_LABEL: "oldrun"},
+            {namespaces.CREATED_ANNOTATION: old},
+        ),
+        f"fresh-{tag}": (
+            {namespaces.MANAGED_BY: namespaces.MANAGER, namespaces.RUN_ID_LABEL: "otherrun"},
+            {},
+        ),
+        f"kept-{tag}": (
+            {namespaces.MANAGED_BY: namespaces.MANAGER, namespaces.RUN_ID_LABEL: "oldrun"},
+            {namespaces.CREATED_ANNOTATION: old, namespaces.KEPT_ANNOTATION: "x"},
+        ),
         f"users-{tag}": ({"team": "ml"}, {namespaces.CREATED_ANNOTATION: old}),
     }
     for name, (labels, notes) in plan.items():
-        kfs_cluster.core.create_namespace({"metadata": {
-            "name": name, "labels": labels,
-            "annotations": {namespaces.CREATED_ANNOTATION: str(int(time.time())), **notes}}})
-    versions = {name: kfs_cluster.core.read_namespace(name).metadata.resource_version
-                for name in plan}
+        kfs_cluster.core.create_namespace(
+            {
+                "metadata": {
+                    "name": name,
+                    "labels": labels,
+                    "annotations": {namespaces.CREATED_ANNOTATION: str(int(time.time())), **notes},
+                }
+            }
+        )
+    versions = {
+        name: kfs_cluster.core.read_namespace(name).metadata.resource_version for name in plan
+    }
     yield tag, versions
     for name in plan:
         with contextlib.suppress(ApiException):
@@ -157,10 +174,18 @@ def test_stale_namespaces_are_swept_and_nothing_else(pytester, inner, kfs_cluste
 def test_sweep_off_and_young_namespaces_stay(pytester, inner, kfs_cluster):
     # 30 minutes old: no concurrent run on this cluster (TTL 1h or more) may take it either.
     name = f"aging-{uuid.uuid4().hex[:6]}"
-    kfs_cluster.core.create_namespace({"metadata": {
-        "name": name, "labels": {namespaces.MANAGED_BY: namespaces.MANAGER,
-                                 namespaces.RUN_ID_LABEL: "oldrun"},
-        "annotations": {namespaces.CREATED_ANNOTATION: str(int(time.time()) - 1800)}}})
+    kfs_cluster.core.create_namespace(
+        {
+            "metadata": {
+                "name": name,
+                "labels": {
+                    namespaces.MANAGED_BY: namespaces.MANAGER,
+                    namespaces.RUN_ID_LABEL: "oldrun",
+                },
+                "annotations": {namespaces.CREATED_ANNOTATION: str(int(time.time()) - 1800)},
+            }
+        }
+    )
     try:
         pytester.makepyfile("def test_x(kfs_cluster):\n    pass\n")
         inner("--kfs-sweep-ttl=off").assert_outcomes(passed=1)
@@ -181,8 +206,12 @@ def test_a_namespace_without_our_label_is_never_taken(pytester, inner, kfs_clust
     try:
         result = inner()
         result.assert_outcomes(errors=1)
-        result.stdout.fnmatch_lines([f"*pytest-kfs: namespace {taken} already exists and is "
-                                     "not pytest-kfs's*left untouched*"])
+        result.stdout.fnmatch_lines(
+            [
+                f"*pytest-kfs: namespace {taken} already exists and is "
+                "not pytest-kfs's*left untouched*"
+            ]
+        )
         assert "Traceback" not in result.stdout.str()
         after = kfs_cluster.core.read_namespace(taken).metadata
         assert after.resource_version == before and after.deletion_timestamp is None
@@ -190,12 +219,14 @@ def test_a_namespace_without_our_label_is_never_taken(pytester, inner, kfs_clust
         kfs_cluster.core.delete_namespace(taken)
 
 
-def test_concurrent_runs_never_delete_each_others_namespaces(pytester, inner, kfs_cluster,
-                                                              run_id, monkeypatch):
+def test_concurrent_runs_never_delete_each_others_namespaces(
+    pytester, inner, kfs_cluster, run_id, monkeypatch
+):
     # A long CI job (its namespace made to look 3 h old) holds a namespace while two other runs
     # start and end: one with the same KFS_RUN_ID (matrix jobs of one CI run), one with
     # another id sweeping with the default 1 h TTL.
-    pytester.makepyfile(test_holds="""
+    pytester.makepyfile(
+        test_holds="""
         import time
         from pathlib import Path
 
@@ -210,20 +241,28 @@ def test_concurrent_runs_never_delete_each_others_namespaces(pytester, inner, kf
             assert Path("release").exists(), "never released"
             ns = kfs_cluster.core.read_namespace(str(kfs_namespace))
             assert ns.metadata.deletion_timestamp is None, "deleted by another run"
-    """, test_quick="def test_quick(kfs_namespace):\n    pass\n")
+    """,
+        test_quick="def test_quick(kfs_namespace):\n    pass\n",
+    )
     holder = subprocess.Popen(
-        [sys.executable, "-m", "pytest", *inner.args, "test_holds.py"], cwd=pytester.path,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "KFS_RUN_ID": run_id})
+        [sys.executable, "-m", "pytest", *inner.args, "test_holds.py"],
+        cwd=pytester.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "KFS_RUN_ID": run_id},
+    )
     try:
-        eventually(lambda: (pytester.path / "holding").exists(), timeout=120,
-                   what="the holder's namespace")
+        eventually(
+            lambda: (pytester.path / "holding").exists(), timeout=120, what="the holder's namespace"
+        )
         held = (pytester.path / "holding").read_text()
         inner("test_quick.py").assert_outcomes(passed=1)  # same KFS_RUN_ID
         inner("test_quick.py").assert_outcomes(passed=1)  # again: its last one still going
         monkeypatch.setenv("KFS_RUN_ID", f"{run_id}-b")
-        other = pytester.runpytest_subprocess(*inner.args, "test_quick.py", "--kfs-sweep-ttl=1h",
-                                              timeout=240)
+        other = pytester.runpytest_subprocess(
+            *inner.args, "test_quick.py", "--kfs-sweep-ttl=1h", timeout=240
+        )
         other.assert_outcomes(passed=1)
         assert held not in other.stdout.str(), "swept while in use"
         (pytester.path / "release").write_text("")

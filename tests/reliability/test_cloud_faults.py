@@ -60,8 +60,7 @@ def test_storage_that_keeps_failing_is_could_not_verify(gcs_proxy, stranger):
     # The stranger really lacks access: a fault on the deciding call (list) must give "could
     # not verify", not "permission denied".
     gcs_proxy.fail(503, path_contains="/o?")
-    check = gcs.check_access(gcs.client_for_key(secret_data(stranger), gcs_proxy.url),
-                             MODEL_URI)
+    check = gcs.check_access(gcs.client_for_key(secret_data(stranger), gcs_proxy.url), MODEL_URI)
     assert check.unverified.startswith("could not verify bucket access")
     assert check.listed is None and check.read is None
     assert "ServiceUnavailable" in check.unverified
@@ -98,24 +97,34 @@ def test_token_endpoint_unavailable_is_could_not_verify(reader, fault, kfs_gcs_e
 def test_a_token_endpoint_burst_is_retried(reader):
     with FaultProxy(reader["token_uri"].rsplit("/", 1)[0]) as proxy:
         proxy.fail(503, times=2)
-        check = gcs.check_key(secret_data({**reader, "token_uri": f"{proxy.url}/token"}),
-                              private_endpoints=[proxy.url])
+        check = gcs.check_key(
+            secret_data({**reader, "token_uri": f"{proxy.url}/token"}),
+            private_endpoints=[proxy.url],
+        )
     assert check.ok, check.detail
 
 
-def test_preflight_says_unknown_not_fails(kfs_cluster, kfs_namespace, gcs_proxy, stranger,
-                                         kfs_gcs_endpoint):
+def test_preflight_says_unknown_not_fails(
+    kfs_cluster, kfs_namespace, gcs_proxy, stranger, kfs_gcs_endpoint
+):
     # Storage behind a faulty proxy; the key's token endpoint (the local Google) is configured.
     account = Deployer(kfs_cluster, str(kfs_namespace), 60).key_service_account(
-        "model", f"sa-{uuid.uuid4().hex[:6]}", stranger)
+        "model", f"sa-{uuid.uuid4().hex[:6]}", stranger
+    )
     gcs_proxy.fail(503)
-    prediction = predict(kfs_cluster, str(kfs_namespace),
-                         ModelSpec("model", MODEL_URI, "sklearn", account),
-                         GoogleAccess(None, gcs_proxy.url, iam_endpoint=kfs_gcs_endpoint))
+    prediction = predict(
+        kfs_cluster,
+        str(kfs_namespace),
+        ModelSpec("model", MODEL_URI, "sklearn", account),
+        GoogleAccess(None, gcs_proxy.url, iam_endpoint=kfs_gcs_endpoint),
+    )
     assert prediction.outcome == "unknown", prediction.describe()
     assert "could not verify" in prediction.describe()
     gcs_proxy.heal()
-    healed = predict(kfs_cluster, str(kfs_namespace),
-                     ModelSpec("model", MODEL_URI, "sklearn", account),
-                     GoogleAccess(None, gcs_proxy.url, iam_endpoint=kfs_gcs_endpoint))
+    healed = predict(
+        kfs_cluster,
+        str(kfs_namespace),
+        ModelSpec("model", MODEL_URI, "sklearn", account),
+        GoogleAccess(None, gcs_proxy.url, iam_endpoint=kfs_gcs_endpoint),
+    )
     assert (healed.outcome, healed.code) == ("fails", "GCS_LIST_DENIED")

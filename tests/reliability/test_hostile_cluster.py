@@ -38,8 +38,14 @@ def test_crafted_events_are_shown_not_obeyed_and_bounded(pytester, inner, silent
             threading.Thread(target=flood, daemon=True).start()
             model.wait_loaded(timeout=25)
     """)
-    result = inner("-v", "--kfs-report=report.json", "--kfs-html=report.html",
-                   "--junitxml=junit.xml", "-o", "junit_family=xunit1")
+    result = inner(
+        "-v",
+        "--kfs-report=report.json",
+        "--kfs-html=report.html",
+        "--junitxml=junit.xml",
+        "-o",
+        "junit_family=xunit1",
+    )
     result.assert_outcomes(failed=1)
     output = result.stdout.str() + result.stderr.str()
     assert "\x1b" not in output and "\x07" not in output

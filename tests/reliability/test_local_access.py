@@ -79,6 +79,11 @@ except Exception:
     pass
 """
     python = shutil.which("python3", path="/usr/bin:/bin") or sys.executable  # nobody's reach
-    done = subprocess.run([python, "-c", probe], capture_output=True, text=True,
-                          timeout=60, preexec_fn=lambda: (os.setgid(65534), os.setuid(65534)))
+    done = subprocess.run(
+        [python, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=lambda: (os.setgid(65534), os.setuid(65534)),
+    )
     assert done.returncode == 0, done.stdout + done.stderr

@@ -38,8 +38,9 @@ def identity(kfs_cluster, tmp_path):
     binding["subjects"][0]["namespace"] = namespace
     kfs_cluster.rbac.create_cluster_role(cluster_role)
     kfs_cluster.rbac.create_cluster_role_binding(binding)
-    path = service_account_kubeconfig(kfs_cluster, namespace, account, tmp_path / "kubeconfig",
-                                      "ci")
+    path = service_account_kubeconfig(
+        kfs_cluster, namespace, account, tmp_path / "kubeconfig", "ci"
+    )
     yield role, path
     kfs_cluster.rbac.delete_cluster_role_binding(role)
     kfs_cluster.rbac.delete_cluster_role(role)
@@ -48,8 +49,13 @@ def identity(kfs_cluster, tmp_path):
 
 def _granted(rules: list[dict]) -> set[tuple[str, str, str]]:
     """(verb, resource, group) of every RBAC rule."""
-    return {(verb, resource, group) for rule in rules for group in rule["apiGroups"]
-            for resource in rule["resources"] for verb in rule["verbs"]}
+    return {
+        (verb, resource, group)
+        for rule in rules
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
 
 
 def test_the_example_grants_exactly_the_plugins_table():
@@ -60,8 +66,10 @@ def test_the_example_grants_exactly_the_plugins_table():
 
 def test_deploying_tests_run_with_least_privilege(pytester, kfs_cluster, kfs_gcp, identity):
     _, kubeconfig = identity
-    keys = {"rbac-reader": sample_key(kfs_gcp, "rbac-reader"),
-            "rbac-stranger": sample_key(kfs_gcp, "rbac-stranger", can_read=False)}
+    keys = {
+        "rbac-reader": sample_key(kfs_gcp, "rbac-reader"),
+        "rbac-stranger": sample_key(kfs_gcp, "rbac-stranger", can_read=False),
+    }
     (pytester.path / "keys.json").write_text(json.dumps(keys))
     pytester.makepyfile("""
         import json, pytest
@@ -80,51 +88,64 @@ def test_deploying_tests_run_with_least_privilege(pytester, kfs_cluster, kfs_gcp
                 model.wait_loaded()
             assert failure.value.findings[0].code == "GCS_LIST_DENIED"
     """)
-    result = pytester.runpytest_subprocess("--kfs-cluster=ci", f"--kfs-kubeconfig={kubeconfig}",
-                                           "-p", "no:cacheprovider", timeout=180)
+    result = pytester.runpytest_subprocess(
+        "--kfs-cluster=ci", f"--kfs-kubeconfig={kubeconfig}", "-p", "no:cacheprovider", timeout=180
+    )
     result.assert_outcomes(passed=2)
     assert "kfs permissions: without" not in result.stdout.str()
 
 
-@pytest.mark.parametrize(("resource", "verb", "named"), [
-    ("namespaces", "create", "create namespaces"),
-    ("pods", "watch", "watch pods"),
-    ("pods/log", "get", "get pods/log"),
-])
-def test_with_less_it_stops_naming_what_is_missing(pytester, kfs_cluster, identity, resource,
-                                                   verb, named):
+@pytest.mark.parametrize(
+    ("resource", "verb", "named"),
+    [
+        ("namespaces", "create", "create namespaces"),
+        ("pods", "watch", "watch pods"),
+        ("pods/log", "get", "get pods/log"),
+    ],
+)
+def test_with_less_it_stops_naming_what_is_missing(
+    pytester, kfs_cluster, identity, resource, verb, named
+):
     role, kubeconfig = identity
     rules = []
     for rule in _documents()["ClusterRole"]["rules"]:  # per resource, minus the one verb
         for name in rule["resources"]:
             verbs = [v for v in rule["verbs"] if (name, v) != (resource, verb)]
             if verbs:
-                rules.append({"apiGroups": rule["apiGroups"], "resources": [name],
-                              "verbs": verbs})
+                rules.append({"apiGroups": rule["apiGroups"], "resources": [name], "verbs": verbs})
     kfs_cluster.rbac.replace_cluster_role(role, {"metadata": {"name": role}, "rules": rules})
     pytester.makepyfile("def test_x(kfs_namespace):\n    pass\n")
-    result = pytester.runpytest_subprocess("--kfs-cluster=ci", f"--kfs-kubeconfig={kubeconfig}",
-                                           "-p", "no:cacheprovider", timeout=60)
+    result = pytester.runpytest_subprocess(
+        "--kfs-cluster=ci", f"--kfs-kubeconfig={kubeconfig}", "-p", "no:cacheprovider", timeout=60
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     errors = [line for line in result.stderr.lines if line.startswith("ERROR: pytest-kfs:")]
     assert len(errors) == 1, result.stderr.str()
-    assert f"lack what pytest-kfs needs to deploy into namespaces of its own (cluster-wide): " \
-           f"{named} " in errors[0]
+    assert (
+        f"lack what pytest-kfs needs to deploy into namespaces of its own (cluster-wide): "
+        f"{named} " in errors[0]
+    )
     assert "examples/rbac-deploy.yaml" in errors[0]
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 
 def test_optional_permissions_missing_are_listed_not_fatal(pytester, kfs_cluster, identity):
     role, kubeconfig = identity
-    rules = [rule for rule in _documents()["ClusterRole"]["rules"]
-             if "jobs" not in rule["resources"]]
+    rules = [
+        rule for rule in _documents()["ClusterRole"]["rules"] if "jobs" not in rule["resources"]
+    ]
     kfs_cluster.rbac.replace_cluster_role(role, {"metadata": {"name": role}, "rules": rules})
     pytester.makepyfile("def test_x(kfs_namespace):\n    pass\n")
-    result = pytester.runpytest_subprocess("--kfs-cluster=ci", f"--kfs-kubeconfig={kubeconfig}",
-                                           "-p", "no:cacheprovider", timeout=60)
+    result = pytester.runpytest_subprocess(
+        "--kfs-cluster=ci", f"--kfs-kubeconfig={kubeconfig}", "-p", "no:cacheprovider", timeout=60
+    )
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["kfs permissions: without create jobs.batch (the in-cluster "
-                                 "bucket probe); delete jobs.batch (the in-cluster bucket probe)"])
+    result.stdout.fnmatch_lines(
+        [
+            "kfs permissions: without create jobs.batch (the in-cluster "
+            "bucket probe); delete jobs.batch (the in-cluster bucket probe)"
+        ]
+    )
 
 
 INTO = Path(__file__).resolve().parents[2] / "examples" / "rbac-deploy-into.yaml"
@@ -140,8 +161,9 @@ def test_the_namespaced_example_grants_what_deploying_into_a_namespace_needs():
     assert {key for key, p in table.items() if p.required} <= granted <= set(table)
 
 
-def test_deploying_into_a_namespace_runs_with_a_role_there(pytester, kfs_cluster, kfs_gcp,
-                                                          tmp_path):
+def test_deploying_into_a_namespace_runs_with_a_role_there(
+    pytester, kfs_cluster, kfs_gcp, tmp_path
+):
     namespace = f"team-{uuid.uuid4().hex[:6]}"
     kfs_cluster.core.create_namespace({"metadata": {"name": namespace}})
     try:
@@ -152,18 +174,28 @@ def test_deploying_into_a_namespace_runs_with_a_role_there(pytester, kfs_cluster
         kfs_cluster.core.create_namespaced_service_account(namespace, docs["ServiceAccount"])
         kfs_cluster.rbac.create_namespaced_role(namespace, docs["Role"])
         kfs_cluster.rbac.create_namespaced_role_binding(namespace, docs["RoleBinding"])
-        kubeconfig = service_account_kubeconfig(kfs_cluster, namespace, "pytest-kfs",
-                                                tmp_path / "kubeconfig", "team")
+        kubeconfig = service_account_kubeconfig(
+            kfs_cluster, namespace, "pytest-kfs", tmp_path / "kubeconfig", "team"
+        )
         (pytester.path / "key.json").write_text(json.dumps(sample_key(kfs_gcp, "team-reader")))
         pytester.makepyfile("""
             def test_loads(kfs_deploy):
                 kfs_deploy("sklearn-iris", credentials=open("key.json").read()).wait_loaded()
         """)
         result = pytester.runpytest_subprocess(
-            "--kfs-cluster=team", f"--kfs-kubeconfig={kubeconfig}",
-            f"--kfs-namespace={namespace}", "-p", "no:cacheprovider", timeout=180)
+            "--kfs-cluster=team",
+            f"--kfs-kubeconfig={kubeconfig}",
+            f"--kfs-namespace={namespace}",
+            "-p",
+            "no:cacheprovider",
+            timeout=180,
+        )
         result.assert_outcomes(passed=1)
-        assert kfs_cluster.custom.list_namespaced_custom_object(
-            "serving.kserve.io", "v1beta1", namespace, "inferenceservices")["items"] == []
+        assert (
+            kfs_cluster.custom.list_namespaced_custom_object(
+                "serving.kserve.io", "v1beta1", namespace, "inferenceservices"
+            )["items"]
+            == []
+        )
     finally:
         kfs_cluster.core.delete_namespace(namespace)

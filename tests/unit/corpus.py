@@ -50,6 +50,13 @@ def cases(folder: Path = CORPUS) -> list[Case]:
     found = []
     for path in sorted(folder.glob("*.yaml")):
         data = yaml.safe_load(path.read_text())
-        found.append(Case(path.stem, data["source"], data["expected"]["code"],
-                          data["expected"]["verdict"], data["inputs"]))
+        found.append(
+            Case(
+                path.stem,
+                data["source"],
+                data["expected"]["code"],
+                data["expected"]["verdict"],
+                data["inputs"],
+            )
+        )
     return found

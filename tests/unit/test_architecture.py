@@ -21,23 +21,26 @@ PACKAGE = ROOT / "pytest_kfs"
 SUITES = ROOT / "suites"  # shipped as pytest_kfs.suites
 
 # Bottom to top: a module imports from its own layer or the ones below it, never above.
-LAYERS: tuple[frozenset[str], ...] = tuple(frozenset(layer.split()) for layer in (
-    "errors untrusted once",  # leaves
-    "kserve",  # the pure KServe model
-    "kube",  # the cluster
-    "gcp",  # Google Cloud
-    "local",  # the embedded cluster: only the layers above this line
-    "targets",  # where a run's cluster comes from (local through targets/local.py alone)
-    "diagnosis",
-    "wait inference",
-    "reports",
-    "deploy serving existing failures",
-    "testing",  # tools for tests and benchmarks
-    "plugin",  # pytest glue
-    "__init__",  # the public API
-    "suites",  # built on the public API alone
-    "__main__",  # the command line
-))
+LAYERS: tuple[frozenset[str], ...] = tuple(
+    frozenset(layer.split())
+    for layer in (
+        "errors untrusted once",  # leaves
+        "kserve",  # the pure KServe model
+        "kube",  # the cluster
+        "gcp",  # Google Cloud
+        "local",  # the embedded cluster: only the layers above this line
+        "targets",  # where a run's cluster comes from (local through targets/local.py alone)
+        "diagnosis",
+        "wait inference",
+        "reports",
+        "deploy serving existing failures",
+        "testing",  # tools for tests and benchmarks
+        "plugin",  # pytest glue
+        "__init__",  # the public API
+        "suites",  # built on the public API alone
+        "__main__",  # the command line
+    )
+)
 # The one door to the embedded cluster.
 LOCAL_DOOR = "pytest_kfs.targets.local"
 MAX_TOP_LEVEL_MODULES = 12
@@ -52,8 +55,11 @@ def module_name(path: Path) -> str:
 
 
 def _files() -> list[Path]:
-    return sorted(path for path in [*PACKAGE.rglob("*.py"), *SUITES.rglob("*.py")]
-                  if "gobuild" not in path.parts)
+    return sorted(
+        path
+        for path in [*PACKAGE.rglob("*.py"), *SUITES.rglob("*.py")]
+        if "gobuild" not in path.parts
+    )
 
 
 def imported_names(path: Path, text: str | None = None) -> set[str]:
@@ -68,12 +74,17 @@ def imported_names(path: Path, text: str | None = None) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                within = package[:len(package) - node.level + 1]
+                within = package[: len(package) - node.level + 1]
                 base = ".".join([*within, *([base] if base else [])])
             names.add(base)
             names |= {f"{base}.{alias.name}" for alias in node.names}
-        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
-                and isinstance(node.args[0].value, str) and "import" in ast.unparse(node.func):
+        elif (
+            isinstance(node, ast.Call)
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+            and "import" in ast.unparse(node.func)
+        ):
             names.add(node.args[0].value)
     return names
 
@@ -139,8 +150,12 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_walk_finds_the_package():
     graph = import_graph()
-    assert {"pytest_kfs.kserve.spec", "pytest_kfs.plugin", "pytest_kfs.suites.conftest",
-            "pytest_kfs.local.embedded"} <= set(graph)
+    assert {
+        "pytest_kfs.kserve.spec",
+        "pytest_kfs.plugin",
+        "pytest_kfs.suites.conftest",
+        "pytest_kfs.local.embedded",
+    } <= set(graph)
 
 
 def test_no_module_imports_in_a_circle():
@@ -152,25 +167,30 @@ def test_no_family_imports_in_a_circle():
     families: dict[str, set[str]] = {}
     for module, targets in graph.items():
         families.setdefault(unit(module), set()).update(
-            unit(target) for target in targets if unit(target) != unit(module))
+            unit(target) for target in targets if unit(target) != unit(module)
+        )
     assert cycles(families) == []
 
 
 def test_imports_run_from_the_pure_model_up_to_the_plugin():
     graph = import_graph()
-    upward = sorted(f"{module} ({LAYERS[layer(module)]}) imports {target} "
-                    f"({LAYERS[layer(target)]})"
-                    for module, targets in graph.items() for target in targets
-                    if layer(target) > layer(module))
+    upward = sorted(
+        f"{module} ({LAYERS[layer(module)]}) imports {target} ({LAYERS[layer(target)]})"
+        for module, targets in graph.items()
+        for target in targets
+        if layer(target) > layer(module)
+    )
     assert upward == []
 
 
 def test_only_the_local_target_imports_the_embedded_cluster():
     graph = import_graph()
-    leaks = sorted(f"{module} imports {target}" for module, targets in graph.items()
-                   for target in targets
-                   if unit(target) == "local" and unit(module) != "local"
-                   and module != LOCAL_DOOR)
+    leaks = sorted(
+        f"{module} imports {target}"
+        for module, targets in graph.items()
+        for target in targets
+        if unit(target) == "local" and unit(module) != "local" and module != LOCAL_DOOR
+    )
     assert leaks == []
     assert any(unit(target) == "local" for target in graph[LOCAL_DOOR])
 
@@ -179,15 +199,24 @@ def test_the_embedded_cluster_package_imports_nothing_when_imported():
     assert imported_names(PACKAGE / "local" / "__init__.py") == set()
 
 
-@pytest.mark.parametrize(("where", "code"), [
-    ("pytest_kfs/lazy.py", "def f():\n    from pytest_kfs.local.scenarios import scenario\n"),
-    ("pytest_kfs/lazy.py", "from .local import scenarios\n"),
-    ("pytest_kfs/targets/lazy.py", "from ..local.scenarios import scenario\n"),
-    ("suites/lazy.py", "from ..local import up\n"),
-    ("pytest_kfs/lazy.py", "import importlib\nimportlib.import_module('pytest_kfs.local.up')\n"),
-    ("pytest_kfs/lazy.py", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                           "    from pytest_kfs.local import up\n"),
-])
+@pytest.mark.parametrize(
+    ("where", "code"),
+    [
+        ("pytest_kfs/lazy.py", "def f():\n    from pytest_kfs.local.scenarios import scenario\n"),
+        ("pytest_kfs/lazy.py", "from .local import scenarios\n"),
+        ("pytest_kfs/targets/lazy.py", "from ..local.scenarios import scenario\n"),
+        ("suites/lazy.py", "from ..local import up\n"),
+        (
+            "pytest_kfs/lazy.py",
+            "import importlib\nimportlib.import_module('pytest_kfs.local.up')\n",
+        ),
+        (
+            "pytest_kfs/lazy.py",
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+            "    from pytest_kfs.local import up\n",
+        ),
+    ],
+)
 def test_the_import_walk_sees_every_way_in(where, code):
     names = imported_names(ROOT / where, code)  # a file that would be there: nothing is written
     assert any(name.startswith("pytest_kfs.local") for name in names), names
@@ -200,10 +229,13 @@ def test_the_circle_finder_finds_a_circle():
 def test_the_suites_use_only_the_public_api():
     """A user copies a suite to write their own check: it must not copy internals."""
     private = sorted(
-        f"{path.relative_to(ROOT)}: {name}" for path in SUITES.rglob("*.py")
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in SUITES.rglob("*.py")
         for name in imported_names(path)
-        if name.startswith("pytest_kfs.") and not name.startswith("pytest_kfs.suites")
-        and name.removeprefix("pytest_kfs.") not in pytest_kfs.__all__)
+        if name.startswith("pytest_kfs.")
+        and not name.startswith("pytest_kfs.suites")
+        and name.removeprefix("pytest_kfs.") not in pytest_kfs.__all__
+    )
     assert private == []
 
 
@@ -216,8 +248,10 @@ def test_at_most_a_dozen_modules_stay_at_the_top():
 
 def test_every_family_states_its_contract():
     undocumented = sorted(
-        str(init.relative_to(ROOT)) for init in PACKAGE.glob("*/__init__.py")
-        if not ast.get_docstring(ast.parse(init.read_text())))
+        str(init.relative_to(ROOT))
+        for init in PACKAGE.glob("*/__init__.py")
+        if not ast.get_docstring(ast.parse(init.read_text()))
+    )
     assert undocumented == []
 
 
@@ -229,8 +263,8 @@ def test_the_public_api_names_what_it_can_load():
 
 def _readme_layout() -> str:
     text = (ROOT / "README.md").read_text()
-    section = text[text.index("## Layout\n"):]
-    return section[section.index("```\n") + 4:section.index("\n```", section.index("```\n"))]
+    section = text[text.index("## Layout\n") :]
+    return section[section.index("```\n") + 4 : section.index("\n```", section.index("```\n"))]
 
 
 def test_the_readme_layout_names_every_module_and_family():
@@ -238,12 +272,21 @@ def test_the_readme_layout_names_every_module_and_family():
     named = set(re_words(layout))
     top = {path.name for path in PACKAGE.glob("*.py")} - {"__init__.py"}
     families = {path.name + "/" for path in PACKAGE.iterdir() if (path / "__init__.py").exists()}
-    inner = {path.name for family in families - {"local/"}
-             for path in (PACKAGE / family).glob("*.py") if path.name != "__init__.py"}
+    inner = {
+        path.name
+        for family in families - {"local/"}
+        for path in (PACKAGE / family).glob("*.py")
+        if path.name != "__init__.py"
+    }
     assert top | families | inner <= named, sorted((top | families | inner) - named)
     # ... and names nothing that is not there.
-    gone = {word for word in named if word.endswith(".py") and word not in top | inner
-            and not any((PACKAGE / "local").rglob(word))}
+    gone = {
+        word
+        for word in named
+        if word.endswith(".py")
+        and word not in top | inner
+        and not any((PACKAGE / "local").rglob(word))
+    }
     assert gone == set()
 
 

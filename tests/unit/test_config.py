@@ -114,27 +114,41 @@ def test_models_file_yaml_and_toml():
 
     models = parse_models_file("models.yaml", MODELS_YAML)
     assert [(m.name, m.model_format, m.service_account, m.protocol) for m in models] == [
-        ("iris", "sklearn", None, None), ("fraud", "xgboost", "fraud-serving", "v2")]
-    toml = ('[[models]]\nname = "iris"\nstorage_uri = "gs://bkt/iris"\n'
-            'model_format = "sklearn"\n')
+        ("iris", "sklearn", None, None),
+        ("fraud", "xgboost", "fraud-serving", "v2"),
+    ]
+    toml = '[[models]]\nname = "iris"\nstorage_uri = "gs://bkt/iris"\nmodel_format = "sklearn"\n'
     assert parse_models_file("models.toml", toml)[0].storage_uri == "gs://bkt/iris"
     # A copy of a catalogue sample in one's own bucket: its answer is known.
-    copy = parse_models_file("models.yaml", "models: [{storage_uri: 'gs://team/iris', "
-                                            "model_format: sklearn, sample: sklearn-iris}]")
+    copy = parse_models_file(
+        "models.yaml",
+        "models: [{storage_uri: 'gs://team/iris', model_format: sklearn, sample: sklearn-iris}]",
+    )
     assert copy[0].sample == "sklearn-iris"
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("models: []", "needs a non-empty list under 'models:'"),
-    ("models: [{name: a, storage_uri: 'gs://b/p'}]", "model 1: --kfs-storage-uri needs"),
-    ("models: [{storage_uri: 'ftp://x/y', model_format: sklearn}]", "has the unsupported scheme ftp://"),
-    ("models: [{name: a, colour: red}]", "unknown key(s) colour"),
-    ("models: [{name: a, storage_uri: 'gs://bkt/p', model_format: x},"
-     " {name: a, storage_uri: 'gs://bkt/q', model_format: x}]", "must be a unique"),
-    ("models: [", "cannot be parsed"),
-    ("models: [{name: a, storage_uri: 'gs://bkt/p', model_format: sklearn, sample: iris}]",
-     "model 1: sample 'iris' is not in the catalogue; known: "),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("models: []", "needs a non-empty list under 'models:'"),
+        ("models: [{name: a, storage_uri: 'gs://b/p'}]", "model 1: --kfs-storage-uri needs"),
+        (
+            "models: [{storage_uri: 'ftp://x/y', model_format: sklearn}]",
+            "has the unsupported scheme ftp://",
+        ),
+        ("models: [{name: a, colour: red}]", "unknown key(s) colour"),
+        (
+            "models: [{name: a, storage_uri: 'gs://bkt/p', model_format: x},"
+            " {name: a, storage_uri: 'gs://bkt/q', model_format: x}]",
+            "must be a unique",
+        ),
+        ("models: [", "cannot be parsed"),
+        (
+            "models: [{name: a, storage_uri: 'gs://bkt/p', model_format: sklearn, sample: iris}]",
+            "model 1: sample 'iris' is not in the catalogue; known: ",
+        ),
+    ],
+)
 def test_models_file_errors_name_the_entry(text, message):
     from pytest_kfs.plugin.settings import parse_models_file
 
@@ -142,24 +156,41 @@ def test_models_file_errors_name_the_entry(text, message):
         parse_models_file("models.yaml", text)
 
 
-@pytest.mark.parametrize(("uri", "message"), [
-    ("s3:/bucket", "has no scheme"), ("gs://UPPER/model", "is not a valid bucket name"),
-    ("gs://ab/model", "is not a valid bucket name"),
-])
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("s3:/bucket", "has no scheme"),
+        ("gs://UPPER/model", "is not a valid bucket name"),
+        ("gs://ab/model", "is not a valid bucket name"),
+    ],
+)
 def test_storage_uris_are_validated(uri, message):
     with pytest.raises(SettingsError, match=re.escape(message)):
         resolve({"storage_uri": uri, "model_format": "sklearn"}, {}, {})
 
 
-@pytest.mark.parametrize(("value", "seconds"), [
-    (None, 3600.0), ("", 3600.0), ("90m", 5400.0), ("2h", 7200.0), ("1d", 86400.0),
-    ("600", 600.0), ("off", None), ("OFF", None), ("never", None)])
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        (None, 3600.0),
+        ("", 3600.0),
+        ("90m", 5400.0),
+        ("2h", 7200.0),
+        ("1d", 86400.0),
+        ("600", 600.0),
+        ("off", None),
+        ("OFF", None),
+        ("never", None),
+    ],
+)
 def test_sweep_ttl_durations(value, seconds):
     assert parse_sweep_ttl(value) == seconds
 
 
-@pytest.mark.parametrize(("value", "message"), [
-    ("soon", "is not a duration"), ("-1h", "is not a duration"), ("30s", "under a minute")])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("soon", "is not a duration"), ("-1h", "is not a duration"), ("30s", "under a minute")],
+)
 def test_bad_sweep_ttl(value, message):
     with pytest.raises(SettingsError, match=message):
         parse_sweep_ttl(value)
@@ -178,11 +209,14 @@ def test_bad_run_id(value):
 
 def test_serving_key_and_ingress_are_validated_without_echoing_the_key(tmp_path):
     key = tmp_path / "key.json"
-    key.write_text('{"type": "service_account", "client_email": "a@p.iam.gserviceaccount.com",'
-                   ' "private_key": "-----BEGIN PRIVATE KEY-----\\nSECRETLINE\\n", '
-                   '"token_uri": "https://oauth2.googleapis.com/token"}')
-    settings = resolve({"cluster": "prod", "serving_key": str(key),
-                        "ingress": "http://34.1.2.3:80/"}, {}, {})
+    key.write_text(
+        '{"type": "service_account", "client_email": "a@p.iam.gserviceaccount.com",'
+        ' "private_key": "-----BEGIN PRIVATE KEY-----\\nSECRETLINE\\n", '
+        '"token_uri": "https://oauth2.googleapis.com/token"}'
+    )
+    settings = resolve(
+        {"cluster": "prod", "serving_key": str(key), "ingress": "http://34.1.2.3:80/"}, {}, {}
+    )
     assert settings.serving_key == key and settings.ingress == "http://34.1.2.3:80"
     key.write_text('{"type": "authorized_user", "private_key": "SECRETLINE"}')
     with pytest.raises(SettingsError, match="is not a service-account key file") as error:
@@ -200,10 +234,12 @@ def test_serving_account_is_namespace_slash_name_and_excludes_a_key(tmp_path):
     with pytest.raises(SettingsError, match="is not NAMESPACE/NAME"):
         resolve({"cluster": "prod", "serving_account": "kserve-reader"}, {}, {})
     key = tmp_path / "key.json"
-    key.write_text('{"type": "service_account", "client_email": "a@p.iam.gserviceaccount.com",'
-                   ' "private_key": "-----BEGIN PRIVATE KEY-----\\nk\\n'
-                   '-----END PRIVATE KEY-----\\n",'
-                   ' "token_uri": "https://oauth2.googleapis.com/token"}')
+    key.write_text(
+        '{"type": "service_account", "client_email": "a@p.iam.gserviceaccount.com",'
+        ' "private_key": "-----BEGIN PRIVATE KEY-----\\nk\\n'
+        '-----END PRIVATE KEY-----\\n",'
+        ' "token_uri": "https://oauth2.googleapis.com/token"}'
+    )
     with pytest.raises(SettingsError, match="both give the serving identity; use one"):
         resolve({"cluster": "prod", "serving_account": "a/b", "serving_key": str(key)}, {}, {})
 
@@ -243,7 +279,9 @@ def test_existing_selects_all_several_namespaces_one_model_and_labels():
     assert parse_existing("all", "team=search") == ExistingSelection(selector="team=search")
     assert parse_existing("a,b,a") == ExistingSelection(("a", "b"))
     assert parse_existing("a/model") == ExistingSelection(("a",), "model")
-    assert parse_existing("a,b", "tier in (gold),!canary").describe() == \
-        "namespaces a, b (labels tier in (gold),!canary)"
+    assert (
+        parse_existing("a,b", "tier in (gold),!canary").describe()
+        == "namespaces a, b (labels tier in (gold),!canary)"
+    )
     assert parse_existing("a/model").describe() == "a/model"
     assert parse_existing("all").describe() == "all namespaces"

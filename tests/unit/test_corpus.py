@@ -16,9 +16,16 @@ def test_the_corpus_is_real_and_broad():
     codes = {case.expected_code for case in CASES}
     assert codes <= {code.value for code in Code}
     # Not only Google's failures: storage of other kinds, pods, runtimes, webhooks, states.
-    assert {"S3_ACCESS_DENIED", "STORAGE_UNREACHABLE", "MODEL_PATH_MISSING", "QUOTA_EXCEEDED",
-            "IMAGE_PULL_FAILED", "WEBHOOK_UNAVAILABLE", "MODEL_LOAD_FAILED",
-            "NEEDS_EVIDENCE"} <= codes
+    assert {
+        "S3_ACCESS_DENIED",
+        "STORAGE_UNREACHABLE",
+        "MODEL_PATH_MISSING",
+        "QUOTA_EXCEEDED",
+        "IMAGE_PULL_FAILED",
+        "WEBHOOK_UNAVAILABLE",
+        "MODEL_LOAD_FAILED",
+        "NEEDS_EVIDENCE",
+    } <= codes
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
@@ -26,7 +33,8 @@ def test_case(case):
     result = case.diagnose()
     top = result.findings[0]
     assert (str(top.code), result.verdict) == (case.expected_code, case.expected_verdict), (
-        f"{case.source}\n{top.cause}\n{top.evidence}")
+        f"{case.source}\n{top.cause}\n{top.evidence}"
+    )
     # An answer always says what to do, and never claims "not Loaded" next to Active Loaded.
     assert top.fix
     if "Active Loaded" in result.statement:

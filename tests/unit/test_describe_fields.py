@@ -29,15 +29,26 @@ Status:
     Transition Status:     BlockedByFailedLoad
 """) == {
         "status": {
-            "deploymentMode": "Serverless", "url": "http://fraud.models.example.com",
-            "modelStatus": {"transitionStatus": "BlockedByFailedLoad",
-                            "lastFailureInfo": {"exitCode": 1, "reason": "ModelLoadFailed",
-                                                "message": "the model file is not there"},
-                            "states": {"targetModelState": "FailedToLoad"}},
-            "components": {"predictor": {"latestCreatedRevision": "fraud-predictor-00002"}}},
-        "spec": {"predictor": {"model": {"runtime": "kserve-sklearnserver",
-                                         "storageUri": "gs://ml-prod/fraud/v7"}}},
-        "metadata": {"name": "fraud", "namespace": "models"}}
+            "deploymentMode": "Serverless",
+            "url": "http://fraud.models.example.com",
+            "modelStatus": {
+                "transitionStatus": "BlockedByFailedLoad",
+                "lastFailureInfo": {
+                    "exitCode": 1,
+                    "reason": "ModelLoadFailed",
+                    "message": "the model file is not there",
+                },
+                "states": {"targetModelState": "FailedToLoad"},
+            },
+            "components": {"predictor": {"latestCreatedRevision": "fraud-predictor-00002"}},
+        },
+        "spec": {
+            "predictor": {
+                "model": {"runtime": "kserve-sklearnserver", "storageUri": "gs://ml-prod/fraud/v7"}
+            }
+        },
+        "metadata": {"name": "fraud", "namespace": "models"},
+    }
 
 
 def test_a_condition_ends_with_its_type_and_may_come_without_its_header():
@@ -50,12 +61,22 @@ def test_a_condition_ends_with_its_type_and_may_come_without_its_header():
     Type:                  PredictorReady
     Message:               a condition without a Type is dropped
 """)
-    assert found == {"status": {"conditions": [
-        {"lastTransitionTime": "2026-11-26T06:43:25Z", "reason": "MinimumReplicasUnavailable",
-         "status": "False", "type": "Ready"},
-        {"status": "True", "type": "PredictorReady"}]}}
+    assert found == {
+        "status": {
+            "conditions": [
+                {
+                    "lastTransitionTime": "2026-11-26T06:43:25Z",
+                    "reason": "MinimumReplicasUnavailable",
+                    "status": "False",
+                    "type": "Ready",
+                },
+                {"status": "True", "type": "PredictorReady"},
+            ]
+        }
+    }
 
 
 def test_only_the_first_name_outside_a_section_is_the_services():
     assert read_describe("Name:  fraud\nName:  fraud-predictor-00001\n") == {
-        "metadata": {"name": "fraud"}}
+        "metadata": {"name": "fraud"}
+    }

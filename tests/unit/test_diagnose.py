@@ -25,29 +25,54 @@ from .snapshots import (
 )
 
 POD = "sklearn-iris-predictor-00001-deployment-abc"
-KEY = {"type": "service_account", "client_email": "kserve@ml-prod.iam.gserviceaccount.com",
-       "private_key_id": "0123456789abcdef", "private_key": "-----BEGIN PRIVATE KEY-----"}
+KEY = {
+    "type": "service_account",
+    "client_email": "kserve@ml-prod.iam.gserviceaccount.com",
+    "private_key_id": "0123456789abcdef",
+    "private_key": "-----BEGIN PRIVATE KEY-----",
+}
 
 
 def _pod(init_state=None, last_state=None, main_state=None, conditions=None, name=POD):
     status = {"phase": "Pending", "conditions": conditions or []}
     if init_state is not None:
-        status["initContainerStatuses"] = [{"name": "storage-initializer", "restartCount": 2,
-                                            "state": init_state,
-                                            "lastState": last_state or {}}]
+        status["initContainerStatuses"] = [
+            {
+                "name": "storage-initializer",
+                "restartCount": 2,
+                "state": init_state,
+                "lastState": last_state or {},
+            }
+        ]
     if main_state is not None:
-        status["containerStatuses"] = [{"name": "kserve-container", "restartCount": 0,
-                                        "state": main_state, "lastState": {}}]
+        status["containerStatuses"] = [
+            {"name": "kserve-container", "restartCount": 0, "state": main_state, "lastState": {}}
+        ]
     return {"metadata": {"name": name}, "status": status}
 
 
-def _evidence(log="", model_status=None, conditions=None, sa=None, secrets=None, pods=None,
-              events=None, **isvc_args):
+def _evidence(
+    log="",
+    model_status=None,
+    conditions=None,
+    sa=None,
+    secrets=None,
+    pods=None,
+    events=None,
+    **isvc_args,
+):
     model_status = model_status or failed_to_load(log.splitlines()[-1] if log else "")
     evidence = Evidence(isvc=isvc(model_status, conditions or ready("False"), **isvc_args))
-    evidence.pods = pods if pods is not None else [_pod(
-        {"waiting": {"reason": "CrashLoopBackOff"}},
-        {"terminated": {"reason": "Error", "exitCode": 1, "message": log}})]
+    evidence.pods = (
+        pods
+        if pods is not None
+        else [
+            _pod(
+                {"waiting": {"reason": "CrashLoopBackOff"}},
+                {"terminated": {"reason": "Error", "exitCode": 1, "message": log}},
+            )
+        ]
+    )
     if log:
         evidence.logs[f"{POD}/storage-initializer"] = log
     evidence.service_account = sa
@@ -59,31 +84,32 @@ def _evidence(log="", model_status=None, conditions=None, sa=None, secrets=None,
 
 def _key_identity():
     encoded = base64.b64encode(json.dumps(KEY).encode()).decode()
-    secrets = {"gcs-key": summarize_secret(
-        "gcs-key", {"gcloud-application-credentials.json": encoded})}
+    secrets = {
+        "gcs-key": summarize_secret("gcs-key", {"gcloud-application-credentials.json": encoded})
+    }
     return {"name": "kserve-sa", "annotations": {}, "secrets": ["gcs-key"]}, secrets
 
 
 def test_list_denied_names_principal_permission_bucket_and_the_grant():
     sa, secrets = _key_identity()
-    findings = diagnose(_evidence(LIST_DENIED, sa=sa, secrets=secrets,
-                                  service_account="kserve-sa"))
+    findings = diagnose(_evidence(LIST_DENIED, sa=sa, secrets=secrets, service_account="kserve-sa"))
     top = findings[0]
     assert top.code == "GCS_LIST_DENIED"
     assert top.principal == "kserve@ml-prod.iam.gserviceaccount.com"
     assert top.permission == "storage.objects.list"
     assert top.bucket == "kfserving-examples"
-    assert top.fix == ("gcloud storage buckets add-iam-policy-binding gs://kfserving-examples "
-                       "--member=serviceAccount:kserve@ml-prod.iam.gserviceaccount.com "
-                       "--role=roles/storage.objectViewer")
+    assert top.fix == (
+        "gcloud storage buckets add-iam-policy-binding gs://kfserving-examples "
+        "--member=serviceAccount:kserve@ml-prod.iam.gserviceaccount.com "
+        "--role=roles/storage.objectViewer"
+    )
     assert any("does not have storage.objects.list access" in item for item in top.evidence)
     assert any("secret gcs-key" in item and "kserve@ml-prod" in item for item in top.evidence)
 
 
 def test_a_crash_a_storage_rule_explains_is_not_also_a_failed_download():
     sa, secrets = _key_identity()
-    findings = diagnose(_evidence(LIST_DENIED, sa=sa, secrets=secrets,
-                                  service_account="kserve-sa"))
+    findings = diagnose(_evidence(LIST_DENIED, sa=sa, secrets=secrets, service_account="kserve-sa"))
     assert "STORAGE_DOWNLOAD_FAILED" not in [f.code for f in findings]
 
 
@@ -91,7 +117,7 @@ def test_evidence_never_carries_key_material():
     sa, secrets = _key_identity()
     text = repr(diagnose(_evidence(LIST_DENIED, sa=sa, secrets=secrets)))
     assert "BEGIN PRIVATE KEY" not in text
-    assert "private_key\"" not in text
+    assert 'private_key"' not in text
 
 
 def test_get_denied_is_list_but_not_read():
@@ -104,8 +130,10 @@ def test_a_denied_pool_principal_means_the_ksa_is_not_linked_not_a_bucket_grant(
     top = diagnose(_evidence(WI_KSA_DENIED, storage_uri="gs://models/iris"))[0]
     assert top.code == "WORKLOAD_IDENTITY_NOT_LINKED"
     assert top.principal == "ml-prod.svc.id.goog[models/default]"
-    assert top.fix.startswith("kubectl -n models annotate serviceaccount default "
-                              "iam.gke.io/gcp-service-account=<gsa>@ml-prod.iam.gserviceaccount.com")
+    assert top.fix.startswith(
+        "kubectl -n models annotate serviceaccount default "
+        "iam.gke.io/gcp-service-account=<gsa>@ml-prod.iam.gserviceaccount.com"
+    )
     assert '--member="serviceAccount:ml-prod.svc.id.goog[models/default]"' in top.fix
 
 
@@ -125,8 +153,9 @@ def test_bucket_missing():
 
 
 def test_empty_path():
-    top = diagnose(_evidence(PATH_EMPTY, storage_uri="gs://kfserving-examples/models/sklearn/"
-                                                     "9.9/model"))[0]
+    top = diagnose(
+        _evidence(PATH_EMPTY, storage_uri="gs://kfserving-examples/models/sklearn/9.9/model")
+    )[0]
     assert top.code == "GCS_PATH_EMPTY"
 
 
@@ -138,15 +167,18 @@ def test_disabled_key_says_rotate_it():
 
 
 def test_workload_identity_binding_missing():
-    sa = {"name": "kserve-sa", "secrets": [],
-          "annotations": {"iam.gke.io/gcp-service-account": "kserve@ml-prod.iam.gserviceaccount"
-                                                            ".com"}}
+    sa = {
+        "name": "kserve-sa",
+        "secrets": [],
+        "annotations": {"iam.gke.io/gcp-service-account": "kserve@ml-prod.iam.gserviceaccount.com"},
+    }
     top = diagnose(_evidence(WI_BINDING, sa=sa, namespace="models"))[0]
     assert top.code == "WORKLOAD_IDENTITY_BINDING_MISSING"
     assert top.fix == (
         "gcloud iam service-accounts add-iam-policy-binding kserve@ml-prod.iam.gserviceaccount"
         ".com --role=roles/iam.workloadIdentityUser "
-        "--member=\"serviceAccount:ml-prod.svc.id.goog[models/kserve-sa]\"")
+        '--member="serviceAccount:ml-prod.svc.id.goog[models/kserve-sa]"'
+    )
 
 
 def test_missing_runtime():
@@ -161,34 +193,65 @@ def test_missing_runtime():
 
 def test_scale_to_zero_is_informational_and_alone():
     # kserve/kserve#6079: must NOT read as a permission problem.
-    findings = diagnose(_evidence(model_status=ISSUE_6079, conditions=ready(), pods=[],
-                                  min_replicas=0))
+    findings = diagnose(
+        _evidence(model_status=ISSUE_6079, conditions=ready(), pods=[], min_replicas=0)
+    )
     assert [f.code for f in findings] == ["SCALED_TO_ZERO"]
     assert not findings[0].failure
 
 
-@pytest.mark.parametrize(("pod", "code"), [
-    (_pod(conditions=[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                       "message": "0/3 nodes are available: 3 Insufficient memory."}]),
-     "POD_UNSCHEDULABLE"),
-    (_pod(main_state={"waiting": {"reason": "ImagePullBackOff",
-                                  "message": 'Back-off pulling image "kserve/nope:v1"'}}),
-     "IMAGE_PULL_FAILED"),
-    (_pod(main_state={"terminated": {"reason": "OOMKilled", "exitCode": 137}}), "OOM_KILLED"),
-])
+@pytest.mark.parametrize(
+    ("pod", "code"),
+    [
+        (
+            _pod(
+                conditions=[
+                    {
+                        "type": "PodScheduled",
+                        "status": "False",
+                        "reason": "Unschedulable",
+                        "message": "0/3 nodes are available: 3 Insufficient memory.",
+                    }
+                ]
+            ),
+            "POD_UNSCHEDULABLE",
+        ),
+        (
+            _pod(
+                main_state={
+                    "waiting": {
+                        "reason": "ImagePullBackOff",
+                        "message": 'Back-off pulling image "kserve/nope:v1"',
+                    }
+                }
+            ),
+            "IMAGE_PULL_FAILED",
+        ),
+        (_pod(main_state={"terminated": {"reason": "OOMKilled", "exitCode": 137}}), "OOM_KILLED"),
+    ],
+)
 def test_pod_level_causes(pod, code):
-    status = {"states": {"activeModelState": "Pending", "targetModelState": "Pending"},
-              "transitionStatus": "InProgress"}
+    status = {
+        "states": {"activeModelState": "Pending", "targetModelState": "Pending"},
+        "transitionStatus": "InProgress",
+    }
     assert diagnose(_evidence(model_status=status, pods=[pod]))[0].code == code
     assert pod_problems([pod])[0].code == code
 
 
 def test_missing_service_account_from_events():
-    status = {"states": {"activeModelState": "Pending", "targetModelState": "Pending"},
-              "transitionStatus": "InProgress"}
-    events = [{"reason": "FailedCreate", "type": "Warning", "message":
-               'Error creating: pods "x" is forbidden: error looking up service account '
-               'models/reader: serviceaccount "reader" not found'}]
+    status = {
+        "states": {"activeModelState": "Pending", "targetModelState": "Pending"},
+        "transitionStatus": "InProgress",
+    }
+    events = [
+        {
+            "reason": "FailedCreate",
+            "type": "Warning",
+            "message": 'Error creating: pods "x" is forbidden: error looking up service account '
+            'models/reader: serviceaccount "reader" not found',
+        }
+    ]
     evidence = _evidence(model_status=status, pods=[], events=events, service_account="reader")
     evidence.service_account_name = "reader"
     top = diagnose(evidence)[0]
@@ -197,15 +260,19 @@ def test_missing_service_account_from_events():
 
 
 def test_nothing_known_still_says_what_is_seen():
-    status = {"states": {"activeModelState": "Pending", "targetModelState": "Loading"},
-              "transitionStatus": "InProgress"}
+    status = {
+        "states": {"activeModelState": "Pending", "targetModelState": "Loading"},
+        "transitionStatus": "InProgress",
+    }
     findings = diagnose(_evidence(model_status=status, pods=[]))
     assert findings[0].code == "NOT_LOADED_YET"
     assert "Target Loading" in findings[0].cause
 
 
-@pytest.mark.parametrize(("uri", "expected"), [
-    ("gs://b/p/q/", ("b", "p/q")), ("gs://b", ("b", "")), ("s3://b/p", (None, ""))])
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [("gs://b/p/q/", ("b", "p/q")), ("gs://b", ("b", "")), ("s3://b/p", (None, ""))],
+)
 def test_parse_gcs_uri(uri, expected):
     assert parse_gcs_uri(uri) == expected
 
@@ -245,10 +312,14 @@ def test_a_hostile_log_line_costs_bounded_work():
         assert anchored.search(hostile) is None
         assert len(searched) == anchored.tries
         assert sum(searched) <= anchored.tries * (anchored.before + anchored.after)
-        real = ("ERROR gcs-permission-denied@kfs-demo.iam.gserviceaccount.com does not have "
-                "storage.objects.list access to the Google Cloud Storage bucket.")
-        assert anchored.search("x" * 1_000_000 + " " + real).group("who") == \
-            "gcs-permission-denied@kfs-demo.iam.gserviceaccount.com"
+        real = (
+            "ERROR gcs-permission-denied@kfs-demo.iam.gserviceaccount.com does not have "
+            "storage.objects.list access to the Google Cloud Storage bucket."
+        )
+        assert (
+            anchored.search("x" * 1_000_000 + " " + real).group("who")
+            == "gcs-permission-denied@kfs-demo.iam.gserviceaccount.com"
+        )
     finally:
         anchored.pattern = original
 
@@ -260,5 +331,6 @@ def test_a_lasting_storage_failure_settles_a_wait_and_a_network_blip_does_not():
     assert lasting_storage_failure(BUCKET_MISSING)
     # kserve/kserve#4210 (tests/corpus/storage-gcs-dns-temporary-failure-openshift.yaml)
     assert not lasting_storage_failure(
-        "socket.gaierror: [Errno -3] Temporary failure in name resolution")
+        "socket.gaierror: [Errno -3] Temporary failure in name resolution"
+    )
     assert not lasting_storage_failure("")

@@ -23,6 +23,8 @@ def test_events_about_one_model_leave_out_the_neighbours():
 
 
 def test_pods_are_read_newest_first_like_kserve():
-    pods = [{"metadata": {"name": "old", "creationTimestamp": "2026-11-26T08:00:00Z"}},
-            {"metadata": {"name": "new", "creationTimestamp": "2026-11-26T09:00:00Z"}}]
+    pods = [
+        {"metadata": {"name": "old", "creationTimestamp": "2026-11-26T08:00:00Z"}},
+        {"metadata": {"name": "new", "creationTimestamp": "2026-11-26T09:00:00Z"}},
+    ]
     assert [pod["metadata"]["name"] for pod in newest_first(pods)] == ["new", "old"]

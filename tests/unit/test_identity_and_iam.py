@@ -17,12 +17,18 @@ def _secret(name, *keys, email=None):
 
 
 def test_annotation_secret_wins_over_service_account_secrets():
-    secrets = {"a": _secret("a", GCS, email="a@p.iam.gserviceaccount.com"),
-               "b": _secret("b", GCS, email="b@p.iam.gserviceaccount.com")}
-    identity = resolve_identity({"serving.kserve.io/storageSecretName": "b"},
-                                {"secrets": ["a"]}, secrets)
+    secrets = {
+        "a": _secret("a", GCS, email="a@p.iam.gserviceaccount.com"),
+        "b": _secret("b", GCS, email="b@p.iam.gserviceaccount.com"),
+    }
+    identity = resolve_identity(
+        {"serving.kserve.io/storageSecretName": "b"}, {"secrets": ["a"]}, secrets
+    )
     assert (identity.source, identity.secret, identity.principal) == (
-        "key-secret", "b", "b@p.iam.gserviceaccount.com")
+        "key-secret",
+        "b",
+        "b@p.iam.gserviceaccount.com",
+    )
 
 
 def test_s3_keys_shadow_the_gcs_key():
@@ -34,8 +40,10 @@ def test_s3_keys_shadow_the_gcs_key():
 
 def test_wrong_key_name_falls_through_to_workload_identity():
     secrets = {"k": _secret("k", "key.json")}
-    sa = {"secrets": ["k"], "annotations": {"iam.gke.io/gcp-service-account": "g@p.iam."
-                                                                             "gserviceaccount.com"}}
+    sa = {
+        "secrets": ["k"],
+        "annotations": {"iam.gke.io/gcp-service-account": "g@p.iam.gserviceaccount.com"},
+    }
     identity = resolve_identity({}, sa, secrets)
     assert identity.source == "workload-identity"
     assert "has no gcloud-application-credentials.json key" in identity.notes[0]
@@ -43,8 +51,9 @@ def test_wrong_key_name_falls_through_to_workload_identity():
 
 def test_explain_names_granting_bindings_and_missing_permissions():
     reader = Principal.service_account("r@p.iam.gserviceaccount.com")
-    legacy = Binding("roles/storage.legacyBucketReader", ("serviceAccount:r@p.iam."
-                                                         "gserviceaccount.com",))
+    legacy = Binding(
+        "roles/storage.legacyBucketReader", ("serviceAccount:r@p.iam.gserviceaccount.com",)
+    )
     result = explain(reader, "models", "iris/model.joblib", [("bucket models", [legacy])])
     assert result.granting["storage.objects.list"] == [legacy]
     assert result.missing == ("storage.objects.get",)
@@ -55,9 +64,16 @@ def test_explain_names_granting_bindings_and_missing_permissions():
 
 
 def test_probe_output_is_parsed():
-    line = "KFS-PROBE " + json.dumps({"credential_type": "Credentials", "principal": "x@y",
-                                       "held": ["storage.objects.list"], "listed": True,
-                                       "read": False, "read_error": "denied"})
+    line = "KFS-PROBE " + json.dumps(
+        {
+            "credential_type": "Credentials",
+            "principal": "x@y",
+            "held": ["storage.objects.list"],
+            "listed": True,
+            "read": False,
+            "read_error": "denied",
+        }
+    )
     result = ProbeResult.from_log("noise\n" + line + "\n")
     assert (result.listed, result.read, result.read_error) == (True, False, "denied")
     assert not result.ok
@@ -67,7 +83,8 @@ def test_probe_output_is_parsed():
 def test_configured_models_follow_options_then_scenario():
     options = Settings(target=LocalTarget(), model=ModelSpec("model", "gs://b/m", "xgboost", "sa"))
     assert [(m.storage_uri, m.service_account) for m in configured_models(options)] == [
-        ("gs://b/m", "sa")]
+        ("gs://b/m", "sa")
+    ]
     assert configured_models(Settings(target=LocalTarget()))[0].scenario == "healthy"
     assert configured_models(Settings(target=None))[0].name == "sklearn-iris"
 
@@ -75,15 +92,25 @@ def test_configured_models_follow_options_then_scenario():
 def test_a_key_of_any_shape_is_refused_without_echoing_it():
     from pytest_kfs.gcp.keyfile import key_problem
 
-    pem = ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n"
-           "-----END PRIVATE KEY-----\n")
-    good = {"type": "service_account", "client_email": "a@p.iam.gserviceaccount.com",
-            "private_key": pem, "private_key_id": "abc",
-            "token_uri": "https://oauth2.googleapis.com/token"}
+    pem = (
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"
+    )
+    good = {
+        "type": "service_account",
+        "client_email": "a@p.iam.gserviceaccount.com",
+        "private_key": pem,
+        "private_key_id": "abc",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
     assert key_problem(good) is None
-    for broken in ({**good, "private_key": [pem]}, {**good, "private_key": {"k": pem}},
-                   {**good, "private_key": "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"},
-                   {**good, "type": pem}, [good], pem):
+    for broken in (
+        {**good, "private_key": [pem]},
+        {**good, "private_key": {"k": pem}},
+        {**good, "private_key": "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"},
+        {**good, "type": pem},
+        [good],
+        pem,
+    ):
         problem = key_problem(broken)
         assert problem and "MIIEvQ" not in problem and "BEGIN" not in problem
 

@@ -39,14 +39,26 @@ def internal_page():
 
 
 def _secret(**fields):
-    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()).decode()
-    key = {"type": "service_account", "client_email": "reader@p.iam.gserviceaccount.com",
-           "private_key": pem, "private_key_id": "0123abcd",
-           "token_uri": "https://oauth2.googleapis.com/token", **fields}
-    return {"gcloud-application-credentials.json":
-            base64.b64encode(json.dumps(key).encode()).decode()}, pem
+    pem = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+    key = {
+        "type": "service_account",
+        "client_email": "reader@p.iam.gserviceaccount.com",
+        "private_key": pem,
+        "private_key_id": "0123abcd",
+        "token_uri": "https://oauth2.googleapis.com/token",
+        **fields,
+    }
+    return {
+        "gcloud-application-credentials.json": base64.b64encode(json.dumps(key).encode()).decode()
+    }, pem
 
 
 def test_a_token_uri_elsewhere_is_not_called(internal_page):
@@ -68,10 +80,12 @@ def test_a_configured_endpoint_is_called_and_its_reply_is_not_copied(internal_pa
 def test_a_malformed_private_key_never_appears_in_the_detail(shape):
     secret, pem = _secret()
     key = json.loads(base64.b64decode(secret["gcloud-application-credentials.json"]))
-    key["private_key"] = shape(pem) if not isinstance(shape, type) else (
-        [pem] if shape is list else {"pem": pem})
-    secret = {"gcloud-application-credentials.json":
-              base64.b64encode(json.dumps(key).encode()).decode()}
+    key["private_key"] = (
+        shape(pem) if not isinstance(shape, type) else ([pem] if shape is list else {"pem": pem})
+    )
+    secret = {
+        "gcloud-application-credentials.json": base64.b64encode(json.dumps(key).encode()).decode()
+    }
     detail = check_key(secret).detail
     body = "".join(pem.splitlines()[1:-1])
     assert body[:40] not in detail and "PRIVATE KEY" not in detail

@@ -113,8 +113,9 @@ class FakeCore:
 
 
 def writer(core: FakeCore, stop: threading.Event | None = None) -> PodStatusWriter:
-    return PodStatusWriter(core, ApiCalls(threading.Event()), "ns", "p", "uid-1",
-                           stop or threading.Event())
+    return PodStatusWriter(
+        core, ApiCalls(threading.Event()), "ns", "p", "uid-1", stop or threading.Event()
+    )
 
 
 def test_a_status_update_outlives_an_api_server_restart():
@@ -195,5 +196,6 @@ def test_an_event_created_by_an_attempt_whose_answer_was_lost_is_not_created_aga
 def test_an_event_the_api_server_refuses_is_dropped():
     core = FakeEvents(answer(403))  # a terminating namespace
     EventRecorder(core, ApiCalls(threading.Event()), "kubelet").record(
-        POD, "Pod", "Pulled", "pulled")
+        POD, "Pod", "Pulled", "pulled"
+    )
     assert len(core.create.attempts) == 1

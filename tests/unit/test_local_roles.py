@@ -19,8 +19,13 @@ def test_published_roles_load_and_name_their_source():
 
 
 def test_published_data_names_every_role_the_code_names():
-    named = (set(local_roles.ROLE_PERMISSIONS) | iam.BASIC_ROLES | iam.OVERBROAD_READ_ROLES
-             | iam.BUCKET_ONLY_ROLES | local_roles.BUCKET_ONLY_ROLES)
+    named = (
+        set(local_roles.ROLE_PERMISSIONS)
+        | iam.BASIC_ROLES
+        | iam.OVERBROAD_READ_ROLES
+        | iam.BUCKET_ONLY_ROLES
+        | local_roles.BUCKET_ONLY_ROLES
+    )
     assert not named - set(iam.ROLE_PERMISSIONS)
     # The roles flagged as broader than serving needs read a model and can also change it.
     for role in iam.OVERBROAD_READ_ROLES:
@@ -39,9 +44,14 @@ def _disagreements() -> list[str]:
             if not published.covers(role, permission):
                 found.append(f"{role} {permission}: the published data cannot say (trimmed)")
             elif (permission in granted) != (permission in published.permissions[role]):
-                found.append(f"{role} {permission}: " + (
-                    "the local Google Cloud grants it, Google does not" if permission in granted
-                    else "Google grants it, the local Google Cloud does not"))
+                found.append(
+                    f"{role} {permission}: "
+                    + (
+                        "the local Google Cloud grants it, Google does not"
+                        if permission in granted
+                        else "Google grants it, the local Google Cloud does not"
+                    )
+                )
     return found
 
 
@@ -50,20 +60,23 @@ def test_the_local_google_cloud_enforces_google_s_roles():
     # download's), it grants exactly what Google publishes.
     assert DOWNLOAD <= local_roles.MODELED_PERMISSIONS
     disagreements = _disagreements()
-    assert not disagreements, "local/gcp/roles.py disagrees with Google's published roles:\n" \
-        + "\n".join(disagreements)
+    assert not disagreements, (
+        "local/gcp/roles.py disagrees with Google's published roles:\n" + "\n".join(disagreements)
+    )
 
 
 def test_a_drifted_stand_in_is_named(monkeypatch):
     drifted = dict(local_roles.ROLE_PERMISSIONS)
     drifted["roles/viewer"] = drifted["roles/viewer"] | {iam.BUCKET_GET}
-    drifted["roles/storage.legacyBucketReader"] = drifted["roles/storage.legacyBucketReader"] \
-        - {iam.LIST}
+    drifted["roles/storage.legacyBucketReader"] = drifted["roles/storage.legacyBucketReader"] - {
+        iam.LIST
+    }
     monkeypatch.setattr(local_roles, "ROLE_PERMISSIONS", drifted)
     assert _disagreements() == [
         "roles/storage.legacyBucketReader storage.objects.list: Google grants it, the local "
         "Google Cloud does not",
-        "roles/viewer storage.buckets.get: the local Google Cloud grants it, Google does not"]
+        "roles/viewer storage.buckets.get: the local Google Cloud grants it, Google does not",
+    ]
 
 
 def test_evaluate_can_enforce_another_table():
@@ -72,5 +85,6 @@ def test_evaluate_can_enforce_another_table():
     request = iam.Request(iam.GET, iam.object_resource("models", "m"))
     levels = [("bucket models", [binding])]
     assert not iam.evaluate(reader, request, levels).allowed
-    assert iam.evaluate(reader, request, levels,
-                        permissions=lambda role: frozenset({iam.GET})).allowed
+    assert iam.evaluate(
+        reader, request, levels, permissions=lambda role: frozenset({iam.GET})
+    ).allowed

@@ -11,8 +11,14 @@ def owned(name, run="old", age_hours=3.0, kept=False, terminating=False):
 
 
 def test_stale_takes_only_old_namespaces_of_other_runs():
-    found = [owned("old-a"), owned("young", age_hours=0.5), owned("mine", run="current"),
-             owned("kept", kept=True), owned("going", terminating=True), owned("old-b")]
+    found = [
+        owned("old-a"),
+        owned("young", age_hours=0.5),
+        owned("mine", run="current"),
+        owned("kept", kept=True),
+        owned("going", terminating=True),
+        owned("old-b"),
+    ]
     assert stale(found, NOW, HOUR, "current") == ["old-a", "old-b"]
 
 
@@ -22,8 +28,12 @@ def test_the_ttl_is_a_strict_age():
 
 
 def test_of_run_takes_this_runs_leftovers_except_kept():
-    found = [owned("a", run="r1", age_hours=0), owned("b", run="r1", kept=True),
-             owned("c", run="r2"), owned("d", run="r1", terminating=True)]
+    found = [
+        owned("a", run="r1", age_hours=0),
+        owned("b", run="r1", kept=True),
+        owned("c", run="r2"),
+        owned("d", run="r1", terminating=True),
+    ]
     assert of_run(found, "r1") == ["a"]
 
 
@@ -38,8 +48,10 @@ def test_a_namespace_whose_run_still_beats_is_never_swept():
 def test_another_run_with_the_same_run_id_keeps_its_namespaces():
     from dataclasses import replace
 
-    found = [replace(owned("mine", run="ci-42"), instance="i1"),
-             replace(owned("theirs", run="ci-42"), instance="i2")]
+    found = [
+        replace(owned("mine", run="ci-42"), instance="i1"),
+        replace(owned("theirs", run="ci-42"), instance="i2"),
+    ]
     assert of_run(found, "ci-42", "i1") == ["mine"]
 
 
@@ -52,8 +64,9 @@ def test_names_are_dns_labels_and_distinct_per_test():
 
 def test_run_ids_with_a_common_prefix_do_not_collide():
     # Two CI job ids that share their first characters (issue: NamespaceTaken on real runs).
-    assert namespace_name("8123456781", "t.py::test_a") != namespace_name("8123456799",
-                                                                          "t.py::test_a")
+    assert namespace_name("8123456781", "t.py::test_a") != namespace_name(
+        "8123456799", "t.py::test_a"
+    )
 
 
 def test_kserve_host_names_fit_one_dns_label():
@@ -67,17 +80,20 @@ def test_host_names_follow_kserves_domain_template():
     from pytest_kfs.kserve.manifests import host_name_problem, host_names
 
     # KServe's default: model and namespace share one label, and the predictor's is longer.
-    assert host_names("model", "ns") == ["model-ns.example.com",
-                                         "model-predictor-ns.example.com"]
+    assert host_names("model", "ns") == ["model-ns.example.com", "model-predictor-ns.example.com"]
     namespace = "kfs-2c69ba-test-a-fresh-deploy-passes-the-documented-sta-263970"
     # KServe v0.20.0 refused exactly this pair (every deploy failed): both host names overflow.
     problem = host_name_problem("model", namespace)
-    assert "model-kfs-2c69ba-test-a-fresh-deploy-passes-the-documented-sta-263970.example.com" \
+    assert (
+        "model-kfs-2c69ba-test-a-fresh-deploy-passes-the-documented-sta-263970.example.com"
         in problem
+    )
     assert problem.endswith("has 69 characters, at most 63")
     # A template that gives the namespace a label of its own lets the same pair through.
-    assert host_name_problem("model", namespace,
-                             "{{ .Name }}.{{ .Namespace }}.{{ .IngressDomain }}") is None
+    assert (
+        host_name_problem("model", namespace, "{{ .Name }}.{{ .Namespace }}.{{ .IngressDomain }}")
+        is None
+    )
     assert host_name_problem("model", namespace_name("run", "t.py::test_x")) is None
 
 

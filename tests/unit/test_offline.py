@@ -20,13 +20,19 @@ README = (ROOT / "README.md").read_text()
 
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pytest_kfs", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_kfs", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_the_readme_example_runs_as_shown():
-    block = re.search(r"```console\n\$ python -m pytest_kfs (.+?)\n(?!    )(.+?)\n```", README,
-                      re.S)
+    block = re.search(
+        r"```console\n\$ python -m pytest_kfs (.+?)\n(?!    )(.+?)\n```", README, re.S
+    )
     assert block, "the README's diagnose example"
     args = block[1].replace("\\\n", " ").split()
     result = run(*args)
@@ -47,20 +53,30 @@ def test_the_seed_status_alone_asks_for_evidence_and_invents_none():
 
 
 def test_with_the_initializer_log_it_names_the_grant():
-    result = run("diagnose", str(SEED / "inferenceservice.yaml"), "--log",
-                 f"storage-initializer={next(SEED.glob('*.log'))}", "--json")
+    result = run(
+        "diagnose",
+        str(SEED / "inferenceservice.yaml"),
+        "--log",
+        f"storage-initializer={next(SEED.glob('*.log'))}",
+        "--json",
+    )
     top = json.loads(result.stdout)["findings"][0]
     assert top["code"] == "GCS_LIST_DENIED"
-    assert top["fix"].endswith("--member=serviceAccount:gcs-permission-denied@kfs-demo.iam."
-                               "gserviceaccount.com --role=roles/storage.objectViewer")
+    assert top["fix"].endswith(
+        "--member=serviceAccount:gcs-permission-denied@kfs-demo.iam."
+        "gserviceaccount.com --role=roles/storage.objectViewer"
+    )
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (None, "No such file or directory"),
-    ("key: [unclosed", "not YAML (line 1)"),
-    ("- a\n- b\n", "a YAML list, not a Kubernetes object"),
-    ("kind: ConfigMap\n", ""),  # a kind it does not read: ignored, nothing else given
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "No such file or directory"),
+        ("key: [unclosed", "not YAML (line 1)"),
+        ("- a\n- b\n", "a YAML list, not a Kubernetes object"),
+        ("kind: ConfigMap\n", ""),  # a kind it does not read: ignored, nothing else given
+    ],
+)
 def test_bad_input_is_one_line_and_no_traceback(tmp_path, content, message):
     path = tmp_path / "pasted.yaml"
     if content is not None:
@@ -81,8 +97,9 @@ def test_nothing_given_is_a_usage_error():
 
 def test_hostile_text_is_shown_not_obeyed(tmp_path):
     log = tmp_path / "pod.storage-initializer.log"
-    log.write_text("RuntimeError: \x1b[2J\x1b[31mowned\u202e Temporary failure in name "
-                   "resolution\r\n")
+    log.write_text(
+        "RuntimeError: \x1b[2J\x1b[31mowned\u202e Temporary failure in name resolution\r\n"
+    )
     result = run("diagnose", str(log))
     assert "\x1b" not in result.stdout and "\u202e" not in result.stdout
     assert "\\x1b[2J" in result.stdout and "STORAGE_UNREACHABLE" in result.stdout
@@ -91,7 +108,8 @@ def test_hostile_text_is_shown_not_obeyed(tmp_path):
 def test_describe_output_and_event_tables_are_read():
     # kubectl describe of KServe v0.20.0's seed status, in the layout kubectl prints it.
     pasted = Pasted()
-    read_text("""Status:
+    read_text(
+        """Status:
   Conditions:
     Last Transition Time:  2026-11-26T06:43:25Z
     Message:               Deployment does not have minimum availability.
@@ -108,33 +126,45 @@ Events:
   Type     Reason         Age   From                 Message
   ----     ------         ----  ----                 -------
   Warning  InternalError  2s    v1beta1Controllers   fails to reconcile predictor
-""", pasted)
+""",
+        pasted,
+    )
     state = ModelState.from_isvc(pasted.inferenceservice)
     assert state.summary() == "Active (none) / Target Loading / InProgress, Ready=False"
     assert state.conditions[0].reason == "MinimumReplicasUnavailable"
-    assert pasted.events == [{"type": "Warning", "reason": "InternalError",
-                              "message": "fails to reconcile predictor"}]
+    assert pasted.events == [
+        {"type": "Warning", "reason": "InternalError", "message": "fails to reconcile predictor"}
+    ]
 
 
 def test_a_stuck_new_revision_next_to_a_serving_old_one_says_so():
     # The fields KServe's PropagateStatus copies from the Knative Service (v0.20.0,
     # pkg/apis/serving/v1beta1/inference_service_status.go): LatestCreatedRevision is the new
     # revision, LatestReadyRevision the one that still takes the traffic.
-    isvc = {"metadata": {"name": "fraud", "namespace": "models"},
-            "status": {"conditions": [{"type": "Ready", "status": "False",
-                                       "reason": "RevisionMissing"}],
-                       "components": {"predictor": {
-                           "latestCreatedRevision": "fraud-predictor-00002",
-                           "latestReadyRevision": "fraud-predictor-00001"}},
-                       "modelStatus": {"states": {"activeModelState": "Loaded",
-                                                  "targetModelState": "Pending"},
-                                       "transitionStatus": "InProgress"}}}
+    isvc = {
+        "metadata": {"name": "fraud", "namespace": "models"},
+        "status": {
+            "conditions": [{"type": "Ready", "status": "False", "reason": "RevisionMissing"}],
+            "components": {
+                "predictor": {
+                    "latestCreatedRevision": "fraud-predictor-00002",
+                    "latestReadyRevision": "fraud-predictor-00001",
+                }
+            },
+            "modelStatus": {
+                "states": {"activeModelState": "Loaded", "targetModelState": "Pending"},
+                "transitionStatus": "InProgress",
+            },
+        },
+    }
     assert describe(ModelState.from_isvc(isvc)) == (
         "revision fraud-predictor-00002 is not ready (Active Loaded / Target Pending / "
-        "InProgress, Ready=False); revision fraud-predictor-00001 still serves")
+        "InProgress, Ready=False); revision fraud-predictor-00001 still serves"
+    )
     # Pods, events and logs read, and nothing in them: no cause, but the revisions say where.
-    pasted = Pasted(inferenceservice=isvc, pods=[], events=[],
-                    logs={"kserve-container": "INFO: starting"})
+    pasted = Pasted(
+        inferenceservice=isvc, pods=[], events=[], logs={"kserve-container": "INFO: starting"}
+    )
     top = diagnose_pasted(pasted).findings[0]
     assert top.code == "ROLLOUT_STUCK"
     assert "fraud-predictor-00001 still serves" in top.cause

@@ -11,10 +11,16 @@ from pytest_kfs.local import progress
 
 def test_a_step_reports_its_count_share_and_end(capsys, monkeypatch):
     monkeypatch.setattr(progress, "_EVERY", 0.0)
-    script = ("import time\nfor i in range(4):\n    print('pkg', i, flush=True)\n"
-              "    time.sleep(0.05)\n")
-    lines = progress.run([sys.executable, "-c", script], "compiling demo",
-                         lambda line: line.startswith("pkg"), total=8, unit="packages compiled")
+    script = (
+        "import time\nfor i in range(4):\n    print('pkg', i, flush=True)\n    time.sleep(0.05)\n"
+    )
+    lines = progress.run(
+        [sys.executable, "-c", script],
+        "compiling demo",
+        lambda line: line.startswith("pkg"),
+        total=8,
+        unit="packages compiled",
+    )
     assert lines == ["pkg 0", "pkg 1", "pkg 2", "pkg 3"]
     err = capsys.readouterr().err
     assert "compiling demo ..." in err
@@ -24,8 +30,11 @@ def test_a_step_reports_its_count_share_and_end(capsys, monkeypatch):
 
 def test_a_failing_step_carries_its_last_lines():
     with pytest.raises(progress.StepFailed) as failed:
-        progress.run([sys.executable, "-c", "print('cannot find package x'); raise SystemExit(3)"],
-                     "compiling demo", lambda line: False)
+        progress.run(
+            [sys.executable, "-c", "print('cannot find package x'); raise SystemExit(3)"],
+            "compiling demo",
+            lambda line: False,
+        )
     assert failed.value.returncode == 3 and "cannot find package x" in failed.value.output
 
 
@@ -40,7 +49,8 @@ def _shown(line: str) -> tuple[int, int, int]:
 @pytest.mark.parametrize("done", [1, 100, 1716, 1717, 1718, 1882, 5000])
 def test_the_count_never_passes_the_total_nor_100_percent(done):
     shown_done, shown_total, percent = _shown(
-        progress._estimate(done, 1717, 120.0, "packages compiled"))
+        progress._estimate(done, 1717, 120.0, "packages compiled")
+    )
     assert shown_done == done and shown_done <= shown_total and percent <= 99
 
 
@@ -59,19 +69,35 @@ def test_the_share_is_floored_and_the_estimate_scales():
 
 def test_each_listed_name_counts_once_and_nothing_else_counts():
     counts = progress.each_once(["runtime", "k8s.io/api/core/v1", "k8s.io/kubernetes/cmd/x"])
-    output = ["runtime", "runtime", "# k8s.io/api/core/v1", "note: inlining", "",
-              "go: downloading k8s.io/api v0.34.4", "k8s.io/api/core/v1\n",
-              "k8s.io/kubernetes/cmd/x", "k8s.io/other"]
+    output = [
+        "runtime",
+        "runtime",
+        "# k8s.io/api/core/v1",
+        "note: inlining",
+        "",
+        "go: downloading k8s.io/api v0.34.4",
+        "k8s.io/api/core/v1\n",
+        "k8s.io/kubernetes/cmd/x",
+        "k8s.io/other",
+    ]
     assert [line for line in output if counts(line)] == [
-        "runtime", "k8s.io/api/core/v1\n", "k8s.io/kubernetes/cmd/x"]
+        "runtime",
+        "k8s.io/api/core/v1\n",
+        "k8s.io/kubernetes/cmd/x",
+    ]
 
 
 def test_a_step_printing_more_than_its_total_stays_within_it(capsys, monkeypatch):
     monkeypatch.setattr(progress, "_EVERY", 0.0)
     listed = ["a", "b", "c"]
     script = "for name in ['a', 'a', 'x', 'b', '# b', 'c', 'c', 'y']:\n    print(name)\n"
-    progress.run([sys.executable, "-c", script], "compiling demo", progress.each_once(listed),
-                 total=len(listed), unit="packages compiled")
+    progress.run(
+        [sys.executable, "-c", script],
+        "compiling demo",
+        progress.each_once(listed),
+        total=len(listed),
+        unit="packages compiled",
+    )
     lines = [line for line in capsys.readouterr().err.splitlines() if " of " in line]
     assert lines, "no progress line"
     for line in lines:

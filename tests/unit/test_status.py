@@ -65,10 +65,12 @@ def test_standard_mode_loaded_counts_only_once_the_rollout_is_done():
     from .snapshots import NEW_URI, ROLLOUT_DONE, ROLLOUT_HALFWAY, ROLLOUT_NOT_STARTED
 
     spec = isvc(LOADED, ready(), generation=2, observed=2, storage_uri=NEW_URI)
-    assert "still serves gs://kfserving-examples/models/sklearn/1.0/model" in \
-        rollout_unfinished(ROLLOUT_NOT_STARTED, spec)
+    assert "still serves gs://kfserving-examples/models/sklearn/1.0/model" in rollout_unfinished(
+        ROLLOUT_NOT_STARTED, spec
+    )
     assert rollout_unfinished(ROLLOUT_HALFWAY, spec) == (
-        "rollout in progress: 1 of 1 pods updated, 1 available, 1 old still running")
+        "rollout in progress: 1 of 1 pods updated, 1 available, 1 old still running"
+    )
     assert rollout_unfinished(ROLLOUT_DONE, spec) is None
 
 
@@ -85,15 +87,23 @@ def test_the_newest_pod_must_be_ready():
     from pytest_kfs.kserve.status import rollout_pending
 
     def pod(name, created, is_ready, deleting=False):
-        meta = {"name": name, "creationTimestamp": created,
-                **({"deletionTimestamp": "2026-11-26T03:53:09Z"} if deleting else {})}
-        return {"metadata": meta, "status": {"conditions": [
-            {"type": "Ready", "status": "True" if is_ready else "False"}]}}
+        meta = {
+            "name": name,
+            "creationTimestamp": created,
+            **({"deletionTimestamp": "2026-11-26T03:53:09Z"} if deleting else {}),
+        }
+        return {
+            "metadata": meta,
+            "status": {
+                "conditions": [{"type": "Ready", "status": "True" if is_ready else "False"}]
+            },
+        }
 
     old = pod("model-predictor-6848bd6c7d-gq5vq", "2026-11-26T03:53:01Z", True)
     new = pod("model-predictor-5876d64fb7-6nd72", "2026-11-26T03:53:05Z", False)
     assert rollout_pending([old, new]) == "model-predictor-5876d64fb7-6nd72"
     assert rollout_pending([old]) is None
-    assert rollout_pending([old, pod(new["metadata"]["name"], "2026-11-26T03:53:05Z", True)]) \
-        is None
+    assert (
+        rollout_pending([old, pod(new["metadata"]["name"], "2026-11-26T03:53:05Z", True)]) is None
+    )
     assert rollout_pending([]) is None

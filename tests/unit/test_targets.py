@@ -26,8 +26,9 @@ def test_only_a_target_that_can_choose_kserve_takes_a_release():
         resolve({"cluster": "prod", "kserve_version": "v0.20.0"}, {}, {})
     with pytest.raises(SettingsError, match="--kfs-kserve-version: "):
         resolve({"cluster": "local", "kserve_version": "v0.1.0"}, {}, {})
-    assert resolve({"cluster": "local", "kserve_version": "v0.13.1"}, {}, {}).target == \
-        LocalTarget("v0.13.1")
+    assert resolve({"cluster": "local", "kserve_version": "v0.13.1"}, {}, {}).target == LocalTarget(
+        "v0.13.1"
+    )
 
 
 def test_scenarios_need_a_target_that_rehearses():
@@ -47,7 +48,9 @@ def test_several_scenarios_make_one_model_each():
     settings = resolve({"cluster": "local", "scenario": "bad-key, wrong-path,bad-key"}, {}, {})
     assert settings.scenarios == ("bad-key", "wrong-path")
     assert [(m.name, m.scenario) for m in configured_models(settings)] == [
-        ("bad-key", "bad-key"), ("wrong-path", "wrong-path")]
+        ("bad-key", "bad-key"),
+        ("wrong-path", "wrong-path"),
+    ]
     everything = resolve({"cluster": "local", "scenario": "all"}, {}, {})
     assert everything.scenarios == tuple(SCENARIOS)
     with pytest.raises(SettingsError, match="an empty scenario name; known: healthy"):

@@ -35,8 +35,16 @@ def follow(*messages, timeout=5.0):
         inbox.put(message)
     result = WaitResult(verdict=Verdict.WAITING, state=None)
     notes = []
-    _follow_model(None, "m", timeout, time.monotonic() + timeout, FakeHub(), inbox, result,
-                  lambda source, text, state=None: notes.append((source, text)))
+    _follow_model(
+        None,
+        "m",
+        timeout,
+        time.monotonic() + timeout,
+        FakeHub(),
+        inbox,
+        result,
+        lambda source, text, state=None: notes.append((source, text)),
+    )
     return result, notes
 
 
@@ -45,8 +53,11 @@ def trouble(text):
 
 
 def event(uid, kind, reason, message):
-    return ("event", "ADDED", {"metadata": {"uid": uid}, "type": kind, "reason": reason,
-                               "message": message})
+    return (
+        "event",
+        "ADDED",
+        {"metadata": {"uid": uid}, "type": kind, "reason": reason, "message": message},
+    )
 
 
 def pod(uid, name, status):
@@ -57,23 +68,31 @@ STREAM_GAVE_UP = ("pod", "ERROR", {"status": 403, "reason": "Forbidden"})
 
 
 def test_api_trouble_is_noted_once_a_spell_and_a_stream_giving_up_ends_the_wait():
-    result, notes = follow(trouble("no connection"), trouble("no connection"),
-                           trouble("connection lost"),
-                           event("e1", "Normal", "Pulled", "pulled"),  # the API answers
-                           trouble("connection lost"), STREAM_GAVE_UP)
-    assert notes == [("api", "API trouble, retrying: no connection"),
-                     ("api", "API trouble, retrying: connection lost"),
-                     ("api", "API trouble, retrying: connection lost")]
+    result, notes = follow(
+        trouble("no connection"),
+        trouble("no connection"),
+        trouble("connection lost"),
+        event("e1", "Normal", "Pulled", "pulled"),  # the API answers
+        trouble("connection lost"),
+        STREAM_GAVE_UP,
+    )
+    assert notes == [
+        ("api", "API trouble, retrying: no connection"),
+        ("api", "API trouble, retrying: connection lost"),
+        ("api", "API trouble, retrying: connection lost"),
+    ]
     assert result.reason == "cannot watch pods: HTTP 403 Forbidden"
     assert result.verdict is Verdict.WAITING and not result.timed_out
 
 
 def test_a_warning_is_noted_once_and_one_no_wait_cures_fails_the_model():
     mount = 'MountVolume.SetUp failed for volume "key": secret "key" not found'
-    result, notes = follow(event("e1", "Warning", "BackOff", "restarting"),
-                           event("e1", "Warning", "BackOff", "restarting"),
-                           event("e2", "Normal", "Pulled", "pulled"),
-                           event("e3", "Warning", "FailedMount", mount))
+    result, notes = follow(
+        event("e1", "Warning", "BackOff", "restarting"),
+        event("e1", "Warning", "BackOff", "restarting"),
+        event("e2", "Normal", "Pulled", "pulled"),
+        event("e3", "Warning", "FailedMount", mount),
+    )
     assert notes == [("event", "BackOff: restarting"), ("event", f"FailedMount: {mount}")]
     assert result.verdict is Verdict.FAILED
     assert result.reason == f"FailedMount: {mount}"
@@ -81,12 +100,27 @@ def test_a_warning_is_noted_once_and_one_no_wait_cures_fails_the_model():
 
 def test_a_pod_is_noted_when_its_line_changes_and_a_lasting_problem_fails_the_model():
     pending = pod("u1", "m-1", {"phase": "Pending"})
-    pulling = pod("u2", "m-2", {"phase": "Pending", "containerStatuses": [
-        {"name": "kserve-container", "state": {"waiting": {"reason": "ImagePullBackOff"}}}]})
-    result, notes = follow(("pod", "ADDED", pending), ("pod", "MODIFIED", pending),
-                           ("pod", "DELETED", pending), ("pod", "ADDED", pulling))
-    assert notes == [("pod", "pod m-1: Pending"), ("pod", "pod m-1: deleted"),
-                     ("pod", "pod m-2: Pending, kserve-container=ImagePullBackOff")]
+    pulling = pod(
+        "u2",
+        "m-2",
+        {
+            "phase": "Pending",
+            "containerStatuses": [
+                {"name": "kserve-container", "state": {"waiting": {"reason": "ImagePullBackOff"}}}
+            ],
+        },
+    )
+    result, notes = follow(
+        ("pod", "ADDED", pending),
+        ("pod", "MODIFIED", pending),
+        ("pod", "DELETED", pending),
+        ("pod", "ADDED", pulling),
+    )
+    assert notes == [
+        ("pod", "pod m-1: Pending"),
+        ("pod", "pod m-1: deleted"),
+        ("pod", "pod m-2: Pending, kserve-container=ImagePullBackOff"),
+    ]
     assert result.verdict is Verdict.FAILED
     assert result.reason == "IMAGE_PULL_FAILED in pod m-2"
     assert result.pods == [pulling]
@@ -101,8 +135,7 @@ def test_the_model_deleted_or_the_deadline_passed_ends_the_wait():
 
 def test_a_quiet_spell_relists_once_in_the_background():
     hub = FakeHub()
-    state = _Follow(None, hub, WaitResult(Verdict.WAITING, None), print, 5.0,
-                    time.monotonic() + 5)
+    state = _Follow(None, hub, WaitResult(Verdict.WAITING, None), print, 5.0, time.monotonic() + 5)
     kind, event_type, obj = _QUIET
 
     def quiet():

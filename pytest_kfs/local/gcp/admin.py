@@ -26,14 +26,16 @@ class GcpAdmin:
     def __init__(self, gcp: GcpState) -> None:
         self._gcp = gcp
 
-    def ensure_bucket(self, name: str, project: str, uniform_access: bool = True,
-                      requester_pays: bool = False) -> None:
+    def ensure_bucket(
+        self, name: str, project: str, uniform_access: bool = True, requester_pays: bool = False
+    ) -> None:
         """Create a bucket unless it exists."""
         world = self._gcp.world
         with world.lock:
             if name not in world.buckets:
-                world.add_bucket(name, project, uniform_access=uniform_access,
-                                 requester_pays=requester_pays)
+                world.add_bucket(
+                    name, project, uniform_access=uniform_access, requester_pays=requester_pays
+                )
 
     def delete_bucket(self, name: str) -> None:
         """Delete a bucket and its objects."""
@@ -54,7 +56,8 @@ class GcpAdmin:
         world = self._gcp.world
         with world.lock:
             return bucket in world.buckets and any(
-                name.startswith(prefix) for name in world.buckets[bucket].objects)
+                name.startswith(prefix) for name in world.buckets[bucket].objects
+            )
 
     def copy_object(self, bucket: str, name: str, to_bucket: str, to_name: str) -> None:
         """Copy an object (the target bucket must exist)."""
@@ -82,14 +85,16 @@ class GcpAdmin:
         """Delete a key."""
         self._gcp.world.delete_key(email, key_id)
 
-    def grant_bucket(self, bucket: str, role: str, member: str,
-                     condition: str | None = None) -> None:
+    def grant_bucket(
+        self, bucket: str, role: str, member: str, condition: str | None = None
+    ) -> None:
         """Add a bucket IAM binding (no duplicate if it exists)."""
         world = self._gcp.world
         with world.lock:
             held = world.buckets[bucket].bindings
-            if not any(b.role == role and member in b.members and b.condition == condition
-                       for b in held):
+            if not any(
+                b.role == role and member in b.members and b.condition == condition for b in held
+            ):
                 world.grant_bucket(bucket, role, member, condition)
 
     def grant_project(self, project: str, role: str, member: str) -> None:
@@ -154,8 +159,11 @@ class RemoteGcpAdmin:
                 kwargs["data_b64"] = base64.b64encode(kwargs.pop("data")).decode()
             body = json.dumps({"method": method, "args": list(args), "kwargs": kwargs})
             request = urllib.request.Request(
-                self._endpoint + ADMIN_PATH, data=body.encode(), method="POST",
-                headers={ADMIN_HEADER: self._token, "Content-Type": "application/json"})
+                self._endpoint + ADMIN_PATH,
+                data=body.encode(),
+                method="POST",
+                headers={ADMIN_HEADER: self._token, "Content-Type": "application/json"},
+            )
             try:
                 with urllib.request.urlopen(request, timeout=30) as response:
                     return json.loads(response.read() or b"null")

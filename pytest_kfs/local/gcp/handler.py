@@ -21,8 +21,13 @@ class GcpHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         return  # requests are recorded in the access log instead
 
-    def _send(self, status: int, body: bytes, content_type: str = "application/json",
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))

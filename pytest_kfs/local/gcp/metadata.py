@@ -43,14 +43,20 @@ class MetadataServer(GcpHandler):
         elif rest == prefix + "project/numeric-project-id":
             self._send(200, project.number.encode(), "application/text", flavor)
         elif rest.startswith(prefix + "instance/service-accounts/"):
-            account_path = rest[len(prefix + "instance/service-accounts/"):]
+            account_path = rest[len(prefix + "instance/service-accounts/") :]
             name, _, leaf = account_path.partition("/")
             if name not in ("default", email):
                 self._send(404, b"Not Found", "text/plain", flavor)
             elif leaf in ("", "?recursive=true") or query.get("recursive") == "true":
-                self._json(200, {"email": email, "aliases": ["default"],
-                                 "scopes": ["https://www.googleapis.com/auth/cloud-platform"]},
-                           flavor)
+                self._json(
+                    200,
+                    {
+                        "email": email,
+                        "aliases": ["default"],
+                        "scopes": ["https://www.googleapis.com/auth/cloud-platform"],
+                    },
+                    flavor,
+                )
             elif leaf == "email":
                 self._send(200, email.encode(), "application/text", flavor)
             elif leaf == "token":
@@ -62,27 +68,36 @@ class MetadataServer(GcpHandler):
             self._send(404, b"Not Found", "text/plain", flavor)
         self._record(f"pod:{identity.namespace}/{identity.service_account}", 200)
 
-    def _metadata_token(self, identity: PodIdentity, project_id: str, number: str,
-                        flavor: dict[str, str]) -> None:
+    def _metadata_token(
+        self, identity: PodIdentity, project_id: str, number: str, flavor: dict[str, str]
+    ) -> None:
         world = self.gcp.world
         who = f"pod:{identity.namespace}/{identity.service_account}"
         if identity.gsa_annotation is None:
             principal = Principal.kubernetes_service_account(
-                project_id, number, identity.namespace, identity.service_account)
+                project_id, number, identity.namespace, identity.service_account
+            )
         else:
-            member = f"serviceAccount:{project_id}.svc.id.goog[{identity.namespace}/" \
-                     f"{identity.service_account}]"
+            member = (
+                f"serviceAccount:{project_id}.svc.id.goog[{identity.namespace}/"
+                f"{identity.service_account}]"
+            )
             with world.lock:
                 account = world.service_accounts.get(identity.gsa_annotation)
-                may_impersonate = account is not None and not account.deleted and any(
-                    "iam.serviceAccounts.getAccessToken" in roles.permissions_of(b.role)
-                    and member in b.members for b in account.bindings)
+                may_impersonate = (
+                    account is not None
+                    and not account.deleted
+                    and any(
+                        "iam.serviceAccounts.getAccessToken" in roles.permissions_of(b.role)
+                        and member in b.members
+                        for b in account.bindings
+                    )
+                )
             if not may_impersonate:
                 self._send(403, _WI_MISSING_BINDING.encode(), "text/plain", flavor)
                 self._record(who, 403)
                 return
             principal = Principal.service_account(identity.gsa_annotation)
         token = world.issue_token(principal)
-        self._json(200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer"},
-                   flavor)
+        self._json(200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer"}, flavor)
         self._record(who, 200)

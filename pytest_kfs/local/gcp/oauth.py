@@ -37,8 +37,10 @@ class TokenEndpoint(GcpHandler):
             return 400, {"error": "invalid_grant", "error_description": description}
 
         if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
-            return 400, {"error": "unsupported_grant_type",
-                         "error_description": "Invalid grant_type"}
+            return 400, {
+                "error": "unsupported_grant_type",
+                "error_description": "Invalid grant_type",
+            }
         try:
             header_b64, payload_b64, signature_b64 = form["assertion"].split(".")
             header = json.loads(_b64url_decode(header_b64))
@@ -55,15 +57,25 @@ class TokenEndpoint(GcpHandler):
         if key is None or disabled:
             return invalid("Invalid JWT Signature.")
         try:
-            key.verify(_b64url_decode(signature_b64), f"{header_b64}.{payload_b64}".encode(),
-                       padding.PKCS1v15(), hashes.SHA256())
+            key.verify(
+                _b64url_decode(signature_b64),
+                f"{header_b64}.{payload_b64}".encode(),
+                padding.PKCS1v15(),
+                hashes.SHA256(),
+            )
         except InvalidSignature:
             return invalid("Invalid JWT Signature.")
         now = time.time()
         if abs(claims.get("iat", 0) - now) > _JWT_SKEW_SECONDS or claims.get("exp", 0) < now:
-            return invalid("Invalid JWT: Token must be a short-lived token (60 minutes) and in a "
-                           "reasonable timeframe. Check your iat and exp values in the JWT "
-                           "claim.")
+            return invalid(
+                "Invalid JWT: Token must be a short-lived token (60 minutes) and in a "
+                "reasonable timeframe. Check your iat and exp values in the JWT "
+                "claim."
+            )
         token = world.issue_token(Principal.service_account(account.email))
-        return 200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer",
-                     "_who": account.email}
+        return 200, {
+            "access_token": token,
+            "expires_in": 3599,
+            "token_type": "Bearer",
+            "_who": account.email,
+        }

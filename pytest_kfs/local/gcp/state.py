@@ -52,7 +52,8 @@ class GcpState:
     def serves_metadata(self, namespace: str) -> bool:
         """Whether pods of this namespace reach a GKE metadata server."""
         return self.workload_identity_project is not None and (
-            self.metadata_everywhere or namespace in self.metadata_namespaces)
+            self.metadata_everywhere or namespace in self.metadata_namespaces
+        )
 
     def metadata_host(self, pod_uid: str) -> str:
         """GCE_METADATA_HOST / GCE_METADATA_IP value for one pod."""

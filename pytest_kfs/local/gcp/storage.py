@@ -21,16 +21,22 @@ from pytest_kfs.local.gcp.world import Bucket, StoredObject
 
 def gcs_error(code: int, message: str, reason: str, **extra: str) -> dict[str, Any]:
     """An error body as the JSON API writes it."""
-    return {"error": {"code": code, "message": message,
-                      "errors": [{"message": message, "domain": "global", "reason": reason,
-                                  **extra}]}}
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "errors": [{"message": message, "domain": "global", "reason": reason, **extra}],
+        }
+    }
 
 
 def _denied_message(principal: Principal, permission: str, on_object: bool) -> str:
     what = "object" if on_object else "bucket"
-    return (f"{principal.display} does not have {permission} access to the Google Cloud "
-            f"Storage {what}. Permission '{permission}' denied on resource (or it may not "
-            "exist).")
+    return (
+        f"{principal.display} does not have {permission} access to the Google Cloud "
+        f"Storage {what}. Permission '{permission}' denied on resource (or it may not "
+        "exist)."
+    )
 
 
 def _object_json(bucket: str, stored: StoredObject, endpoint: str) -> dict[str, Any]:
@@ -38,14 +44,22 @@ def _object_json(bucket: str, stored: StoredObject, endpoint: str) -> dict[str, 
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(stored.generation / 1e6))
     quoted = quote(stored.name, safe="")
     return {
-        "kind": "storage#object", "id": f"{bucket}/{stored.name}/{stored.generation}",
-        "name": stored.name, "bucket": bucket, "generation": str(stored.generation),
-        "metageneration": "1", "contentType": stored.content_type,
-        "size": str(len(stored.data)), "md5Hash": stored.md5, "crc32c": crc,
-        "storageClass": "STANDARD", "timeCreated": stamp, "updated": stamp,
+        "kind": "storage#object",
+        "id": f"{bucket}/{stored.name}/{stored.generation}",
+        "name": stored.name,
+        "bucket": bucket,
+        "generation": str(stored.generation),
+        "metageneration": "1",
+        "contentType": stored.content_type,
+        "size": str(len(stored.data)),
+        "md5Hash": stored.md5,
+        "crc32c": crc,
+        "storageClass": "STANDARD",
+        "timeCreated": stamp,
+        "updated": stamp,
         "selfLink": f"{endpoint}/storage/v1/b/{bucket}/o/{quoted}",
         "mediaLink": f"{endpoint}/download/storage/v1/b/{bucket}/o/{quoted}"
-                     f"?generation={stored.generation}&alt=media",
+        f"?generation={stored.generation}&alt=media",
     }
 
 
@@ -55,8 +69,16 @@ class StorageApi(GcpHandler):
     def _storage(self, path: str, query: dict[str, str]) -> None:
         caller = self._caller()
         if caller is None:
-            self._json(401, gcs_error(401, "Invalid Credentials", "authError",
-                                       locationType="header", location="Authorization"))
+            self._json(
+                401,
+                gcs_error(
+                    401,
+                    "Invalid Credentials",
+                    "authError",
+                    locationType="header",
+                    location="Authorization",
+                ),
+            )
             self._record("invalid-token", 401)
             return
         status = self._storage_as(caller, path, query)
@@ -69,8 +91,9 @@ class StorageApi(GcpHandler):
         return status
 
     def _allowed(self, caller: Principal, bucket: Bucket, request: Request) -> bool:
-        return iam.evaluate(caller, request, self.gcp.world.policies_for_bucket(bucket),
-                            roles.permissions_of).allowed
+        return iam.evaluate(
+            caller, request, self.gcp.world.policies_for_bucket(bucket), roles.permissions_of
+        ).allowed
 
     def _storage_as(self, caller: Principal, path: str, query: dict[str, str]) -> int:
         download = path.startswith("/download/")
@@ -106,21 +129,30 @@ class StorageApi(GcpHandler):
         if not self._allowed(caller, bucket, request):
             return self._deny(caller, iam.BUCKET_GET, on_object=False)
         project = self.gcp.world.add_project(bucket.project)
-        self._json(200, {
-            "kind": "storage#bucket", "id": bucket.name, "name": bucket.name,
-            "projectNumber": project.number, "location": "US", "storageClass": "STANDARD",
-            "billing": {"requesterPays": bucket.requester_pays},
-            "iamConfiguration": {
-                "uniformBucketLevelAccess": {"enabled": bucket.uniform_access},
-                "publicAccessPrevention": "inherited"},
-            "metageneration": "1", "etag": "CAE="})
+        self._json(
+            200,
+            {
+                "kind": "storage#bucket",
+                "id": bucket.name,
+                "name": bucket.name,
+                "projectNumber": project.number,
+                "location": "US",
+                "storageClass": "STANDARD",
+                "billing": {"requesterPays": bucket.requester_pays},
+                "iamConfiguration": {
+                    "uniformBucketLevelAccess": {"enabled": bucket.uniform_access},
+                    "publicAccessPrevention": "inherited",
+                },
+                "metageneration": "1",
+                "etag": "CAE=",
+            },
+        )
         return 200
 
     def _iam_policy(self, caller: Principal, bucket: Bucket) -> int:
         setting = self.command == "PUT"
         permission = "storage.buckets.setIamPolicy" if setting else "storage.buckets.getIamPolicy"
-        if not self._allowed(caller, bucket, Request(permission,
-                                                     iam.bucket_resource(bucket.name))):
+        if not self._allowed(caller, bucket, Request(permission, iam.bucket_resource(bucket.name))):
             return self._deny(caller, permission, on_object=False)
         if setting:
             try:
@@ -138,8 +170,11 @@ class StorageApi(GcpHandler):
             message = f"Permission '{rejected[0]}' is not valid for a bucket resource."
             self._json(400, gcs_error(400, message, "invalid"))
             return 400
-        held = [p for p in asked if self._allowed(caller, bucket, Request(
-            p, iam.bucket_resource(bucket.name)))]
+        held = [
+            p
+            for p in asked
+            if self._allowed(caller, bucket, Request(p, iam.bucket_resource(bucket.name)))
+        ]
         payload: dict[str, Any] = {"kind": "storage#testIamPermissionsResponse"}
         if held:
             payload["permissions"] = held  # Google omits the key when nothing is held
@@ -156,17 +191,16 @@ class StorageApi(GcpHandler):
             names = sorted(name for name in bucket.objects if name.startswith(prefix))
             items, prefixes = [], set()
             for name in names:
-                if delimiter and delimiter in name[len(prefix):]:
-                    head = name[len(prefix):].split(delimiter, 1)[0]
+                if delimiter and delimiter in name[len(prefix) :]:
+                    head = name[len(prefix) :].split(delimiter, 1)[0]
                     prefixes.add(prefix + head + delimiter)
                 else:
-                    items.append(_object_json(bucket.name, bucket.objects[name],
-                                              self._base_url()))
+                    items.append(_object_json(bucket.name, bucket.objects[name], self._base_url()))
         start = int(query.get("pageToken") or 0)
         size = int(query.get("maxResults") or 1000)
         payload: dict[str, Any] = {"kind": "storage#objects"}
-        if items[start:start + size]:
-            payload["items"] = items[start:start + size]
+        if items[start : start + size]:
+            payload["items"] = items[start : start + size]
         if prefixes:
             payload["prefixes"] = sorted(prefixes)
         if start + size < len(items):
@@ -181,8 +215,7 @@ class StorageApi(GcpHandler):
         with self.gcp.world.lock:
             stored = bucket.objects.get(name)
         if stored is None:
-            self._json(404, gcs_error(404, f"No such object: {bucket.name}/{name}",
-                                       "notFound"))
+            self._json(404, gcs_error(404, f"No such object: {bucket.name}/{name}", "notFound"))
             return 404
         if not media:
             self._json(200, _object_json(bucket.name, stored, self._base_url()))
@@ -196,9 +229,12 @@ class StorageApi(GcpHandler):
 
     def _media(self, stored: StoredObject) -> int:
         crc = base64.b64encode(google_crc32c.value(stored.data).to_bytes(4, "big")).decode()
-        headers = {"x-goog-generation": str(stored.generation), "x-goog-metageneration": "1",
-                   "x-goog-stored-content-length": str(len(stored.data)),
-                   "x-goog-hash": f"crc32c={crc},md5={stored.md5}"}
+        headers = {
+            "x-goog-generation": str(stored.generation),
+            "x-goog-metageneration": "1",
+            "x-goog-stored-content-length": str(len(stored.data)),
+            "x-goog-hash": f"crc32c={crc},md5={stored.md5}",
+        }
         wanted = self.headers.get("Range", "")
         if wanted.startswith("bytes="):
             first, _, last = wanted.removeprefix("bytes=").partition("-")
@@ -206,7 +242,7 @@ class StorageApi(GcpHandler):
             end = min(int(last) if last else len(stored.data) - 1, len(stored.data) - 1)
             headers["Content-Range"] = f"bytes {start}-{end}/{len(stored.data)}"
             headers.pop("x-goog-hash")  # hashes describe the whole object, not a range
-            self._send(206, stored.data[start:end + 1], stored.content_type, headers)
+            self._send(206, stored.data[start : end + 1], stored.content_type, headers)
             return 206
         self._send(200, stored.data, stored.content_type, headers)
         return 200

@@ -95,13 +95,15 @@ class GcpWorld:
                 self.projects[project_id] = Project(project_id, number)
             return self.projects[project_id]
 
-    def add_bucket(self, name: str, project: str, *, uniform_access: bool = True,
-                   requester_pays: bool = False) -> Bucket:
+    def add_bucket(
+        self, name: str, project: str, *, uniform_access: bool = True, requester_pays: bool = False
+    ) -> Bucket:
         """Create a bucket in a project."""
         with self.lock:
             self.add_project(project)
-            bucket = Bucket(name, project, uniform_access=uniform_access,
-                            requester_pays=requester_pays)
+            bucket = Bucket(
+                name, project, uniform_access=uniform_access, requester_pays=requester_pays
+            )
             self.buckets[name] = bucket
             return bucket
 
@@ -110,8 +112,9 @@ class GcpWorld:
         with self.lock:
             self.buckets.pop(name, None)
 
-    def put_object(self, bucket: str, name: str, data: bytes,
-                   content_type: str = "application/octet-stream") -> StoredObject:
+    def put_object(
+        self, bucket: str, name: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> StoredObject:
         """Store an object (new generation each time)."""
         with self.lock:
             self._generation += 1
@@ -135,9 +138,11 @@ class GcpWorld:
         with self.lock:
             account = self.service_accounts[email]
             account.keys[key_id] = private.public_key()
-        pem = private.private_bytes(serialization.Encoding.PEM,
-                                    serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()).decode()
+        pem = private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
         with self.lock:
             self.issued_private_keys.append(pem)
         return {
@@ -168,8 +173,9 @@ class GcpWorld:
         with self.lock:
             self.service_accounts[email].keys.pop(key_id, None)
 
-    def grant_bucket(self, bucket: str, role: str, member: str,
-                     condition: str | None = None) -> None:
+    def grant_bucket(
+        self, bucket: str, role: str, member: str, condition: str | None = None
+    ) -> None:
         """Add a binding to a bucket's policy."""
         self._check_role(role)
         with self.lock:
@@ -195,8 +201,9 @@ class GcpWorld:
         """Remove a member from a role on a service account's policy."""
         with self.lock:
             account = self.service_accounts[email]
-            account.bindings = [b for b in account.bindings
-                                if not (b.role == role and member in b.members)]
+            account.bindings = [
+                b for b in account.bindings if not (b.role == role and member in b.members)
+            ]
 
     @staticmethod
     def _check_role(role: str) -> None:
@@ -232,10 +239,13 @@ class GcpWorld:
 
     def bucket_policy_json(self, bucket: Bucket) -> dict[str, Any]:
         """The bucket's IAM policy as the JSON API returns it (v3)."""
-        return {"kind": "storage#policy", "resourceId": f"projects/_/buckets/{bucket.name}",
-                "version": 3, "etag": base64.b64encode(
-                    str(bucket.etag_version).encode()).decode(),
-                "bindings": [binding.to_json() for binding in bucket.bindings]}
+        return {
+            "kind": "storage#policy",
+            "resourceId": f"projects/_/buckets/{bucket.name}",
+            "version": 3,
+            "etag": base64.b64encode(str(bucket.etag_version).encode()).decode(),
+            "bindings": [binding.to_json() for binding in bucket.bindings],
+        }
 
     def set_bucket_policy_json(self, bucket: Bucket, policy: dict[str, Any]) -> None:
         """Replace a bucket's bindings from a JSON policy."""

@@ -86,43 +86,71 @@ def install(release: Release, api_client: client.ApiClient) -> None:
     core = client.CoreV1Api(api_client)
     crds.install(api_client, manifests.crds(folder))
     create_unless_exists(core.create_namespace, {"metadata": {"name": manifests.NAMESPACE}})
-    create_unless_exists(core.create_namespaced_config_map, manifests.NAMESPACE,
-            manifests.config_map(folder, release))
+    create_unless_exists(
+        core.create_namespaced_config_map,
+        manifests.NAMESPACE,
+        manifests.config_map(folder, release),
+    )
     # The runtimes exist before the manager starts, as after a release's install: its caches
     # start with them. (Created later, the first models met "no runtime found" until its cache
     # caught up.)
     custom = client.CustomObjectsApi(api_client)
     for runtime in manifests.cluster_serving_runtimes(folder, release):
-        create_unless_exists(custom.create_cluster_custom_object, "serving.kserve.io",
-                             "v1alpha1", "clusterservingruntimes", runtime)
+        create_unless_exists(
+            custom.create_cluster_custom_object,
+            "serving.kserve.io",
+            "v1alpha1",
+            "clusterservingruntimes",
+            runtime,
+        )
 
 
-def start(release: Release, api_client: client.ApiClient, kubeconfig: Path, workdir: Path,
-          ca_cert: Path, serving_cert: Path, serving_key: Path) -> KServeManager:
+def start(
+    release: Release,
+    api_client: client.ApiClient,
+    kubeconfig: Path,
+    workdir: Path,
+    ca_cert: Path,
+    serving_cert: Path,
+    serving_key: Path,
+) -> KServeManager:
     """Install the release's CRDs, ConfigMap and runtimes, start its manager, register its
     webhooks; returns once the webhooks answer."""
     binary = kserve_manager(release)
     install(release, api_client)
     webhook_port, probe_port = processes.free_port(), processes.free_port()
     env = {name: os.environ[name] for name in _INHERITED if name in os.environ}
-    env.update(KUBECONFIG=str(kubeconfig), POD_NAMESPACE=manifests.NAMESPACE,
-               TMPDIR=str(_cert_dir(workdir, serving_cert, serving_key)))
+    env.update(
+        KUBECONFIG=str(kubeconfig),
+        POD_NAMESPACE=manifests.NAMESPACE,
+        TMPDIR=str(_cert_dir(workdir, serving_cert, serving_key)),
+    )
     log = workdir / "kserve-manager.log"
     process = processes.spawn(
-        [binary, "--metrics-addr=0", f"--webhook-port={webhook_port}",
-         f"--health-probe-addr=127.0.0.1:{probe_port}", "--leader-elect=false"], log, env=env)
+        [
+            binary,
+            "--metrics-addr=0",
+            f"--webhook-port={webhook_port}",
+            f"--health-probe-addr=127.0.0.1:{probe_port}",
+            "--leader-elect=false",
+        ],
+        log,
+        env=env,
+    )
     manager = KServeManager(release, process, log, f"https://127.0.0.1:{webhook_port}")
     try:
         _wait(manager, lambda: _ready(f"http://127.0.0.1:{probe_port}/readyz"))
         context = ssl.create_default_context(cafile=str(ca_cert))
         _wait(manager, lambda: _webhook_answers(manager.webhook_url, context))
         registration = client.AdmissionregistrationV1Api(api_client)
-        for configuration in manifests.webhook_configurations(kserve_manifests(release),
-                                                              manager.webhook_url,
-                                                              ca_cert.read_bytes()):
-            create = (registration.create_mutating_webhook_configuration
-                      if configuration["kind"] == "MutatingWebhookConfiguration"
-                      else registration.create_validating_webhook_configuration)
+        for configuration in manifests.webhook_configurations(
+            kserve_manifests(release), manager.webhook_url, ca_cert.read_bytes()
+        ):
+            create = (
+                registration.create_mutating_webhook_configuration
+                if configuration["kind"] == "MutatingWebhookConfiguration"
+                else registration.create_validating_webhook_configuration
+            )
             create_unless_exists(create, configuration)
     except BaseException:
         manager.stop()
@@ -137,10 +165,13 @@ def _wait(manager: KServeManager, ready: Any) -> None:
             raise KServeError(
                 f"KServe {manager.release.version}'s manager exited with code "
                 f"{manager.process.returncode} while starting; last lines of its log:\n"
-                f"{processes.tail(manager.log)}")
+                f"{processes.tail(manager.log)}"
+            )
         if ready():
             return
         time.sleep(0.05)
-    raise KServeError(f"KServe {manager.release.version}'s manager was not ready within "
-                      f"{_START_TIMEOUT:.0f}s; last lines of its log:\n"
-                      f"{processes.tail(manager.log)}")
+    raise KServeError(
+        f"KServe {manager.release.version}'s manager was not ready within "
+        f"{_START_TIMEOUT:.0f}s; last lines of its log:\n"
+        f"{processes.tail(manager.log)}"
+    )

@@ -25,17 +25,24 @@ from pytest_kfs.local.kserve.releases import Release
 NAMESPACE = "kserve"
 CONFIG_MAP = "inferenceservice-config"
 # The CRDs KServe's manager needs, by the file names of the release (config/crd/...).
-CRD_FILES = tuple(f"serving.kserve.io_{plural}.yaml" for plural in (
-    "inferenceservices", "servingruntimes", "clusterservingruntimes", "trainedmodels",
-    "inferencegraphs", "clusterstoragecontainers"))
+CRD_FILES = tuple(
+    f"serving.kserve.io_{plural}.yaml"
+    for plural in (
+        "inferenceservices",
+        "servingruntimes",
+        "clusterservingruntimes",
+        "trainedmodels",
+        "inferencegraphs",
+        "clusterstoragecontainers",
+    )
+)
 # libyaml when PyYAML has it: the InferenceService CRD alone is 2 MB of YAML.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _LATEST = re.compile(r'"(kserve/[a-z0-9-]+):latest"')
 
 
 def _documents(path: Path) -> list[dict[str, Any]]:
-    return [doc for doc in yaml.load_all(path.read_text(), Loader=_LOADER)
-            if isinstance(doc, dict)]
+    return [doc for doc in yaml.load_all(path.read_text(), Loader=_LOADER) if isinstance(doc, dict)]
 
 
 def crds(folder: Path) -> list[dict[str, Any]]:
@@ -59,16 +66,22 @@ def config_map(folder: Path, release: Release) -> dict[str, Any]:
     """`inferenceservice-config` of the release, in the Standard mode, without Istio."""
     (document,) = _documents(folder / "config" / "configmap" / "inferenceservice.yaml")
     # `_example` is documentation inside the ConfigMap: left as the release wrote it.
-    data = {key: value if key == "_example" else _LATEST.sub(rf'"\1:{release.version}"', value)
-            for key, value in document["data"].items()}
+    data = {
+        key: value if key == "_example" else _LATEST.sub(rf'"\1:{release.version}"', value)
+        for key, value in document["data"].items()
+    }
     deploy = json.loads(data.get("deploy") or "{}")
     deploy["defaultDeploymentMode"] = release.standard_mode
     data["deploy"] = json.dumps(deploy, indent=2)
     ingress = json.loads(data.get("ingress") or "{}")
     ingress.update(disableIstioVirtualHost=True, disableIngressCreation=True)
     data["ingress"] = json.dumps(ingress, indent=2)
-    return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": CONFIG_MAP, "namespace": NAMESPACE}, "data": data}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": CONFIG_MAP, "namespace": NAMESPACE},
+        "data": data,
+    }
 
 
 def cluster_serving_runtimes(folder: Path, release: Release) -> list[dict[str, Any]]:
@@ -96,7 +109,7 @@ def _resolve_image(image: str, images: dict[str, dict[str, str]], release: Relea
     new_name = entry.get("newName", name)
     tag = entry.get("newTag", "latest")
     if new_name.startswith("kserve/") and tag.startswith("latest"):
-        tag = release.version + tag[len("latest"):]
+        tag = release.version + tag[len("latest") :]
     return f"{new_name}:{tag}"
 
 
@@ -109,7 +122,9 @@ def webhook_configurations(folder: Path, base_url: str, ca_pem: bytes) -> list[d
         doc["metadata"].pop("creationTimestamp", None)
         for hook in doc.get("webhooks") or []:
             service = hook["clientConfig"].pop("service")
-            hook["clientConfig"] = {"url": base_url.rstrip("/") + service["path"],
-                                    "caBundle": bundle}
+            hook["clientConfig"] = {
+                "url": base_url.rstrip("/") + service["path"],
+                "caBundle": bundle,
+            }
         configurations.append(doc)
     return configurations

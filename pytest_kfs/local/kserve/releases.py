@@ -41,18 +41,31 @@ class Release:
     @property
     def images(self) -> dict[str, str]:
         """Image -> step ('initializer' or 'sklearn') the embedded node runs as a process."""
-        return {f"{INITIALIZER_IMAGE}:{self.version}": "initializer",
-                f"{SKLEARN_IMAGE}:{self.version}": "sklearn"}
+        return {
+            f"{INITIALIZER_IMAGE}:{self.version}": "initializer",
+            f"{SKLEARN_IMAGE}:{self.version}": "sklearn",
+        }
 
 
-RELEASES: dict[str, Release] = {r.version: r for r in (
-    Release("v0.20.0", "Standard", ("kserve-storage==0.20.0",),
-            ("kserve==0.20.0", "scikit-learn", "joblib")),
-    # The seed's era (kserve#3798, July 2024). kserve-storage did not exist yet: the
-    # initializer image ran `kserve.storage` from the SDK itself.
-    Release("v0.13.1", "RawDeployment", ("kserve[storage]==0.13.1",),
-            ("kserve==0.13.1", "scikit-learn", "joblib")),
-)}
+RELEASES: dict[str, Release] = {
+    r.version: r
+    for r in (
+        Release(
+            "v0.20.0",
+            "Standard",
+            ("kserve-storage==0.20.0",),
+            ("kserve==0.20.0", "scikit-learn", "joblib"),
+        ),
+        # The seed's era (kserve#3798, July 2024). kserve-storage did not exist yet: the
+        # initializer image ran `kserve.storage` from the SDK itself.
+        Release(
+            "v0.13.1",
+            "RawDeployment",
+            ("kserve[storage]==0.13.1",),
+            ("kserve==0.13.1", "scikit-learn", "joblib"),
+        ),
+    )
+}
 DEFAULT_VERSION = "v0.20.0"
 
 
@@ -70,4 +83,5 @@ def release(version: str | None = None) -> Release:
     except KeyError:
         raise UnknownRelease(
             f"KServe {version} cannot run in the embedded cluster; supported: "
-            f"{', '.join(RELEASES)} (default {DEFAULT_VERSION})") from None
+            f"{', '.join(RELEASES)} (default {DEFAULT_VERSION})"
+        ) from None

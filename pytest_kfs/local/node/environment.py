@@ -26,8 +26,9 @@ class ConfigMissing(Exception):
 class ContainerEnvironment:
     """Environments for the containers of one pod."""
 
-    def __init__(self, node: NodeContext, pod: dict[str, Any], volumes: PodVolumes,
-                 stop: threading.Event) -> None:
+    def __init__(
+        self, node: NodeContext, pod: dict[str, Any], volumes: PodVolumes, stop: threading.Event
+    ) -> None:
         self._node = node
         self._pod = pod
         self._namespace, self._uid = pod["metadata"]["namespace"], pod["metadata"]["uid"]
@@ -38,15 +39,21 @@ class ContainerEnvironment:
         """The environment the container `spec` starts with."""
         gcp = self._node.gcp
         root = self._volumes.root
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(root),
-               "CLOUDSDK_CONFIG": str(root / "gcloud"), "PYTHONUNBUFFERED": "1",
-               "API_ENDPOINT_OVERRIDE": gcp.endpoint,
-               "DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA": "true",
-               "GCE_METADATA_TIMEOUT": "1", "GCE_METADATA_DETECT_RETRIES": "1"}
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(root),
+            "CLOUDSDK_CONFIG": str(root / "gcloud"),
+            "PYTHONUNBUFFERED": "1",
+            "API_ENDPOINT_OVERRIDE": gcp.endpoint,
+            "DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA": "true",
+            "GCE_METADATA_TIMEOUT": "1",
+            "GCE_METADATA_DETECT_RETRIES": "1",
+        }
         if gcp.serves_metadata(self._namespace):
             account = self._pod["spec"].get("serviceAccountName") or "default"
-            gcp.pods[self._uid] = PodIdentity(self._namespace, account,
-                                              self._service_account_annotation(account))
+            gcp.pods[self._uid] = PodIdentity(
+                self._namespace, account, self._service_account_annotation(account)
+            )
             env["GCE_METADATA_HOST"] = env["GCE_METADATA_IP"] = gcp.metadata_host(self._uid)
         else:
             # Off GCP there is no metadata server: ADC finds nothing and KServe goes anonymous.
@@ -80,27 +87,43 @@ class ContainerEnvironment:
             if ref["key"] in data:
                 values[item["name"]] = data[ref["key"]]
             elif not ref.get("optional"):
-                raise ConfigMissing(f"couldn't find key {ref['key']} in "
-                                    f"{'Secret' if kind == 'secret' else 'ConfigMap'} "
-                                    f"{self._namespace}/{ref['name']}")
+                raise ConfigMissing(
+                    f"couldn't find key {ref['key']} in "
+                    f"{'Secret' if kind == 'secret' else 'ConfigMap'} "
+                    f"{self._namespace}/{ref['name']}"
+                )
         return values
 
     def _read(self, kind: str, name: str) -> dict[str, str]:
         core, calls = self._node.core, self._node.calls
         if kind == "secret":
-            secret = calls.call(lambda: core.read_namespaced_secret(
-                name, self._namespace, _request_timeout=REQUEST_TIMEOUT), self._stop)
-            return {k: base64.b64decode(v).decode(errors="replace")
-                    for k, v in (secret.data or {}).items()}
-        config_map = calls.call(lambda: core.read_namespaced_config_map(
-            name, self._namespace, _request_timeout=REQUEST_TIMEOUT), self._stop)
+            secret = calls.call(
+                lambda: core.read_namespaced_secret(
+                    name, self._namespace, _request_timeout=REQUEST_TIMEOUT
+                ),
+                self._stop,
+            )
+            return {
+                k: base64.b64decode(v).decode(errors="replace")
+                for k, v in (secret.data or {}).items()
+            }
+        config_map = calls.call(
+            lambda: core.read_namespaced_config_map(
+                name, self._namespace, _request_timeout=REQUEST_TIMEOUT
+            ),
+            self._stop,
+        )
         return dict(config_map.data or {})
 
     def _service_account_annotation(self, account: str) -> str | None:
         core = self._node.core
         try:
-            sa = self._node.calls.call(lambda: core.read_namespaced_service_account(
-                account, self._namespace, _request_timeout=REQUEST_TIMEOUT), self._stop)
+            sa = self._node.calls.call(
+                lambda: core.read_namespaced_service_account(
+                    account, self._namespace, _request_timeout=REQUEST_TIMEOUT
+                ),
+                self._stop,
+            )
         except ApiException:
             return None
         annotation: str | None = (sa.metadata.annotations or {}).get(WI_ANNOTATION)

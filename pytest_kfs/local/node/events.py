@@ -25,8 +25,9 @@ def now_rfc3339() -> str:
 class EventRecorder:
     """Creates Events, bumping count and lastTimestamp when the same one repeats."""
 
-    def __init__(self, core: client.CoreV1Api, calls: ApiCalls, component: str,
-                 host: str = "") -> None:
+    def __init__(
+        self, core: client.CoreV1Api, calls: ApiCalls, component: str, host: str = ""
+    ) -> None:
         self.core = core
         self.calls = calls
         self.component = component
@@ -34,9 +35,16 @@ class EventRecorder:
         self._seen: dict[tuple[str, str, str, str], tuple[str, int]] = {}
         self._lock = threading.Lock()
 
-    def record(self, obj: dict[str, Any], kind: str, reason: str, message: str,
-               type_: str = "Normal", field_path: str | None = None,
-               cancel: threading.Event | None = None) -> None:
+    def record(
+        self,
+        obj: dict[str, Any],
+        kind: str,
+        reason: str,
+        message: str,
+        type_: str = "Normal",
+        field_path: str | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
         """Record an Event about `obj` (a dict with metadata); refusals are not fatal.
         Retried while the API server does not answer, until the kubelet or `cancel` stops."""
         meta = obj["metadata"]
@@ -48,26 +56,48 @@ class EventRecorder:
         try:
             if previous:
                 name, count = previous
-                self.calls.call(lambda: self.core.patch_namespaced_event(
-                    name, namespace, {"count": count + 1, "lastTimestamp": stamp},
-                    _request_timeout=REQUEST_TIMEOUT), cancel)
+                self.calls.call(
+                    lambda: self.core.patch_namespaced_event(
+                        name,
+                        namespace,
+                        {"count": count + 1, "lastTimestamp": stamp},
+                        _request_timeout=REQUEST_TIMEOUT,
+                    ),
+                    cancel,
+                )
                 with self._lock:
                     self._seen[key] = (name, count + 1)
                 return
             name = f"{meta['name']}.{secrets.token_hex(8)}"
             involved = client.V1ObjectReference(
-                api_version=obj.get("apiVersion", "v1"), kind=kind, name=meta["name"],
-                namespace=namespace, uid=meta.get("uid"),
-                resource_version=meta.get("resourceVersion"), field_path=field_path)
+                api_version=obj.get("apiVersion", "v1"),
+                kind=kind,
+                name=meta["name"],
+                namespace=namespace,
+                uid=meta.get("uid"),
+                resource_version=meta.get("resourceVersion"),
+                field_path=field_path,
+            )
             event = client.CoreV1Event(
                 metadata=client.V1ObjectMeta(name=name, namespace=namespace),
-                involved_object=involved, reason=reason, message=message, type=type_,
+                involved_object=involved,
+                reason=reason,
+                message=message,
+                type=type_,
                 source=client.V1EventSource(component=self.component, host=self.host or None),
-                first_timestamp=stamp, last_timestamp=stamp, count=1,
-                reporting_component=self.component, reporting_instance=self.host or None)
+                first_timestamp=stamp,
+                last_timestamp=stamp,
+                count=1,
+                reporting_component=self.component,
+                reporting_instance=self.host or None,
+            )
             try:
-                self.calls.call(lambda: self.core.create_namespaced_event(
-                    namespace, event, _request_timeout=REQUEST_TIMEOUT), cancel)
+                self.calls.call(
+                    lambda: self.core.create_namespaced_event(
+                        namespace, event, _request_timeout=REQUEST_TIMEOUT
+                    ),
+                    cancel,
+                )
             except ApiException as error:
                 if error.status != 409:
                     raise

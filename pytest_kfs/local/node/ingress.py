@@ -44,7 +44,8 @@ class Ingress:
     def backend(self, host: str) -> str | None:
         """The address of a ready model server for the InferenceService at `host`."""
         services = self.custom.list_cluster_custom_object(
-            "serving.kserve.io", "v1beta1", "inferenceservices")["items"]
+            "serving.kserve.io", "v1beta1", "inferenceservices"
+        )["items"]
         for service in services:
             if urlparse((service.get("status") or {}).get("url") or "").hostname != host:
                 continue
@@ -64,15 +65,21 @@ class Ingress:
                 host = (self.headers.get("Host") or "").split(":")[0].lower()
                 backend = ingress.backend(host)
                 if backend is None:
-                    self._answer(404, f"no InferenceService with a ready pod answers for host "
-                                      f"'{host}'\n".encode())
+                    self._answer(
+                        404,
+                        f"no InferenceService with a ready pod answers for host "
+                        f"'{host}'\n".encode(),
+                    )
                     return
                 length = min(int(self.headers.get("Content-Length") or 0), _MAX_BODY)
                 request = urllib.request.Request(
-                    backend + self.path, data=self.rfile.read(length) if length else None,
+                    backend + self.path,
+                    data=self.rfile.read(length) if length else None,
                     method=self.command,
-                    headers={"Content-Type": self.headers.get("Content-Type") or
-                             "application/json"})
+                    headers={
+                        "Content-Type": self.headers.get("Content-Type") or "application/json"
+                    },
+                )
                 try:
                     with urllib.request.urlopen(request, timeout=60) as response:
                         self._answer(response.status, response.read())
@@ -91,7 +98,8 @@ class Ingress:
             do_GET = do_POST = _forward
 
         self._server = QuietHTTPServer(("127.0.0.1", 0), Handler).serve_in_background(
-            "kfs-kubelet-ingress")
+            "kfs-kubelet-ingress"
+        )
         return self
 
     def stop(self) -> None:

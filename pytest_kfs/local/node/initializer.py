@@ -16,7 +16,7 @@ import sys
 logging.basicConfig(
     level=logging.INFO,
     format="%(asctime)s.%(msecs)03d %(process)s storage.initializer %(levelname)s "
-           "[%(filename)s:%(funcName)s():%(lineno)s] %(message)s",
+    "[%(filename)s:%(funcName)s():%(lineno)s] %(message)s",
     datefmt="%Y-%m-%d %H:%M:%S",
 )
 logger = logging.getLogger("storage.initializer")
@@ -52,15 +52,23 @@ def _download_gcs(uri: str, out_dir: str) -> str:
             logger.info("Downloading: %s", destination)
             blob.download_to_filename(destination)
             count += 1
-    except (api_exceptions.Forbidden, api_exceptions.NotFound,
-            auth_exceptions.GoogleAuthError) as error:
+    except (
+        api_exceptions.Forbidden,
+        api_exceptions.NotFound,
+        auth_exceptions.GoogleAuthError,
+    ) as error:
         logger.error("GCS error for %s: %s", uri, error)
         kind = type(error).__name__
         text = str(error).lower()
-        if kind in ("DefaultCredentialsError", "GoogleAuthError") or "credential" in text \
-                or "auth" in text:
-            message = ("GCS authentication failed. Verify GOOGLE_APPLICATION_CREDENTIALS or "
-                       "use anonymous access.")
+        if (
+            kind in ("DefaultCredentialsError", "GoogleAuthError")
+            or "credential" in text
+            or "auth" in text
+        ):
+            message = (
+                "GCS authentication failed. Verify GOOGLE_APPLICATION_CREDENTIALS or "
+                "use anonymous access."
+            )
         elif kind == "NotFound" or "not found" in text or "does not exist" in text:
             message = f"GCS resource '{bucket_name}' not found."
         else:
@@ -84,8 +92,9 @@ def main(argv: list[str]) -> int:
             Storage = None  # type: ignore[assignment,misc]
     if Storage is None:
         if not source.startswith("gs://"):
-            raise SystemExit(f"only gs:// URIs are supported without kserve-storage: {source}") \
-                from None
+            raise SystemExit(
+                f"only gs:// URIs are supported without kserve-storage: {source}"
+            ) from None
         _download_gcs(source, destination)
     else:
         Storage.download(source, destination)

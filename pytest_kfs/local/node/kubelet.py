@@ -43,9 +43,17 @@ __all__ = ["NODE_NAME", "Images", "Kubelet", "Timing"]
 class Kubelet:
     """Scheduler and kubelet of the single embedded Node."""
 
-    def __init__(self, api_client: client.ApiClient, gcp: GcpState, workdir: Path,
-                 serving_cert: Path, serving_key: Path, images: Images,
-                 timing: Timing | None = None, client_ca: Path | None = None) -> None:
+    def __init__(
+        self,
+        api_client: client.ApiClient,
+        gcp: GcpState,
+        workdir: Path,
+        serving_cert: Path,
+        serving_key: Path,
+        images: Images,
+        timing: Timing | None = None,
+        client_ca: Path | None = None,
+    ) -> None:
         self.api_client = api_client
         self.core = client.CoreV1Api(api_client)
         self.gcp = gcp
@@ -59,8 +67,17 @@ class Kubelet:
         self.events = EventRecorder(self.core, self.calls, "kubelet", NODE_NAME)
         self.scheduler = Scheduler(self.core, self.calls)
         self.closed_port = free_port()
-        self.node = NodeContext(self.core, self.calls, self.events, gcp, images, self.timing,
-                                self.pods_dir, self.logs, self.closed_port)
+        self.node = NodeContext(
+            self.core,
+            self.calls,
+            self.events,
+            gcp,
+            images,
+            self.timing,
+            self.pods_dir,
+            self.logs,
+            self.closed_port,
+        )
         self.runs: dict[str, PodRun] = {}
         self._serving = (serving_cert, serving_key)
         self._client_ca = client_ca
@@ -70,22 +87,31 @@ class Kubelet:
     def endpoint_of(self, namespace: str, labels: dict[str, str]) -> str | None:
         """The model server address of the newest ready pod with these labels."""
         with self._lock:
-            runs = [run for run in self.runs.values() if run.namespace == namespace
-                    and run.endpoint and not run.stop.is_set() and all(
-                        (run.pod["metadata"].get("labels") or {}).get(key) == value
-                        for key, value in labels.items())]
+            runs = [
+                run
+                for run in self.runs.values()
+                if run.namespace == namespace
+                and run.endpoint
+                and not run.stop.is_set()
+                and all(
+                    (run.pod["metadata"].get("labels") or {}).get(key) == value
+                    for key, value in labels.items()
+                )
+            ]
         return max(runs, key=lambda run: run.started).endpoint if runs else None
 
     def log_path(self, uid: str, container: str, attempt: int) -> Path:
         """Where one attempt of a container writes its log."""
         return self.logs.path(uid, container, attempt)
 
-    def container_log(self, namespace: str, pod: str, container: str, previous: bool,
-                      tail: int | None) -> bytes | None:
+    def container_log(
+        self, namespace: str, pod: str, container: str, previous: bool, tail: int | None
+    ) -> bytes | None:
         """A container's current (or previous) log, as the kubelet's /containerLogs serves."""
         with self._lock:
-            run = next((r for r in self.runs.values()
-                        if r.namespace == namespace and r.name == pod), None)
+            run = next(
+                (r for r in self.runs.values() if r.namespace == namespace and r.name == pod), None
+            )
         state = run.status.container(container) if run else None
         if run is None or state is None:
             return None
@@ -119,9 +145,12 @@ class Kubelet:
         while not self._stop.is_set():
             try:
                 stream = watch.Watch()
-                for event in stream.stream(self.core.list_pod_for_all_namespaces,
-                                           resource_version=resource_version,
-                                           timeout_seconds=30, _request_timeout=60):
+                for event in stream.stream(
+                    self.core.list_pod_for_all_namespaces,
+                    resource_version=resource_version,
+                    timeout_seconds=30,
+                    _request_timeout=60,
+                ):
                     if self._stop.is_set():
                         stream.stop()
                         break
@@ -154,8 +183,9 @@ class Kubelet:
 
     def _resync_once(self) -> None:
         listed_at = time.time()
-        pods = self.calls.call(lambda: self.core.list_pod_for_all_namespaces(
-            _request_timeout=REQUEST_TIMEOUT).items)
+        pods = self.calls.call(
+            lambda: self.core.list_pod_for_all_namespaces(_request_timeout=REQUEST_TIMEOUT).items
+        )
         seen = set()
         for pod in pods:
             document = self.api_client.sanitize_for_serialization(pod)
@@ -163,8 +193,9 @@ class Kubelet:
             self._handle("MODIFIED", document)
         with self._lock:
             # Only runs older than the list: a newer one's pod may not be in it yet.
-            gone = [uid for uid, run in self.runs.items()
-                    if uid not in seen and run.started < listed_at]
+            gone = [
+                uid for uid, run in self.runs.items() if uid not in seen and run.started < listed_at
+            ]
         for uid in gone:
             self._forget(uid)
 
@@ -200,9 +231,12 @@ class Kubelet:
         # The kubelet confirms a graceful deletion once its containers are stopped.
         # The uid precondition: a retry after an API restart must not delete a namesake.
         meta = pod["metadata"]
-        options = client.V1DeleteOptions(grace_period_seconds=0,
-                                         preconditions=client.V1Preconditions(uid=meta["uid"]))
+        options = client.V1DeleteOptions(
+            grace_period_seconds=0, preconditions=client.V1Preconditions(uid=meta["uid"])
+        )
         with contextlib.suppress(ApiException):
-            self.calls.call(lambda: self.core.delete_namespaced_pod(
-                meta["name"], meta["namespace"], body=options,
-                _request_timeout=REQUEST_TIMEOUT))
+            self.calls.call(
+                lambda: self.core.delete_namespaced_pod(
+                    meta["name"], meta["namespace"], body=options, _request_timeout=REQUEST_TIMEOUT
+                )
+            )

@@ -28,8 +28,7 @@ class ContainerLogs:
         folder.mkdir(parents=True, exist_ok=True)
         return folder / f"{attempt}.log"
 
-    def read(self, uid: str, container: ContainerRun, previous: bool,
-             tail: int | None) -> bytes:
+    def read(self, uid: str, container: ContainerRun, previous: bool, tail: int | None) -> bytes:
         """The current (or previous) attempt's log, its last `tail` lines if given."""
         attempt = container.restart_count - 1 if previous else container.restart_count
         if previous and not container.last_state:
@@ -44,8 +43,7 @@ class ContainerLogs:
         return data
 
 
-def serve_logs(read: LogReader, cert: Path, key: Path,
-               client_ca: Path | None) -> QuietHTTPServer:
+def serve_logs(read: LogReader, cert: Path, key: Path, client_ca: Path | None) -> QuietHTTPServer:
     """The kubelet's log endpoint on a free loopback port, over TLS."""
 
     class LogHandler(BaseHTTPRequestHandler):
@@ -59,8 +57,13 @@ def serve_logs(read: LogReader, cert: Path, key: Path,
                 self.send_error(404)
                 return
             query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-            body = read(parts[1], parts[2], parts[3], query.get("previous") == "true",
-                        int(query["tailLines"]) if "tailLines" in query else None)
+            body = read(
+                parts[1],
+                parts[2],
+                parts[3],
+                query.get("previous") == "true",
+                int(query["tailLines"]) if "tailLines" in query else None,
+            )
             if body is None:
                 self.send_error(404, "container not found")
                 return

@@ -29,13 +29,18 @@ def main(argv: list[str]) -> int:
         """A scikit-learn model behind KServe's protocols."""
 
         def load(self) -> bool:
-            files = [model_dir / f for f in os.listdir(model_dir)
-                     if (model_dir / f).is_file() and f.endswith(MODEL_EXTENSIONS)]
+            files = [
+                model_dir / f
+                for f in os.listdir(model_dir)
+                if (model_dir / f).is_file() and f.endswith(MODEL_EXTENSIONS)
+            ]
             if not files:
                 raise ModelMissingError(str(model_dir))
             if len(files) > 1:
-                raise RuntimeError(f"More than one model file is detected, Only one is allowed "
-                                   f"within model_dir: {files}")
+                raise RuntimeError(
+                    f"More than one model file is detected, Only one is allowed "
+                    f"within model_dir: {files}"
+                )
             self._model = joblib.load(files[0])
             self.ready = True
             return self.ready

@@ -44,13 +44,18 @@ class PodRun:
         spec = pod["spec"]
         self.started = time.time()
         self.status = PodStatus(
-            inits=[ContainerRun(c["name"], c.get("image", ""))
-                   for c in spec.get("initContainers") or []],
-            mains=[ContainerRun(c["name"], c.get("image", ""))
-                   for c in spec.get("containers") or []],
-            started=self.started)
-        self._writer = PodStatusWriter(node.core, node.calls, self.namespace, self.name,
-                                       self.uid, self.stop)
+            inits=[
+                ContainerRun(c["name"], c.get("image", ""))
+                for c in spec.get("initContainers") or []
+            ],
+            mains=[
+                ContainerRun(c["name"], c.get("image", "")) for c in spec.get("containers") or []
+            ],
+            started=self.started,
+        )
+        self._writer = PodStatusWriter(
+            node.core, node.calls, self.namespace, self.name, self.uid, self.stop
+        )
         self.thread = threading.Thread(target=self._run, name=f"pod-{self.name}", daemon=True)
 
     # -- status ---------------------------------------------------------------------------------
@@ -58,15 +63,20 @@ class PodRun:
         if not self._writer.write(self.status.document()):
             self.stop.set()  # the pod is gone
 
-    def _event(self, reason: str, message: str, type_: str = "Normal",
-               container: str | None = None) -> None:
+    def _event(
+        self, reason: str, message: str, type_: str = "Normal", container: str | None = None
+    ) -> None:
         field_path = None
         if container:
-            kind = "initContainers" if any(r.name == container for r in self.status.inits) \
+            kind = (
+                "initContainers"
+                if any(r.name == container for r in self.status.inits)
                 else "containers"
+            )
             field_path = f"spec.{kind}{{{container}}}"
-        self.node.events.record(self.pod, "Pod", reason, message, type_, field_path,
-                                cancel=self.stop)
+        self.node.events.record(
+            self.pod, "Pod", reason, message, type_, field_path, cancel=self.stop
+        )
 
     # -- lifecycle ------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -75,16 +85,17 @@ class PodRun:
         except KubeletStopped:
             return  # stopped while the API server was away: nothing is left to write
         except Exception as error:  # a kubelet bug must not take the test run down
-            print(f"embedded kubelet: pod {self.namespace}/{self.name}: {error!r}",
-                  file=sys.stderr)
+            print(f"embedded kubelet: pod {self.namespace}/{self.name}: {error!r}", file=sys.stderr)
 
     def _lifecycle(self) -> None:
-        self._event("Scheduled", f"Successfully assigned {self.namespace}/{self.name} to "
-                                 f"{NODE_NAME}")
+        self._event(
+            "Scheduled", f"Successfully assigned {self.namespace}/{self.name} to {NODE_NAME}"
+        )
         if not self._mount_volumes():
             return
-        for run, spec in zip(self.status.inits, self.pod["spec"].get("initContainers") or [],
-                             strict=True):
+        for run, spec in zip(
+            self.status.inits, self.pod["spec"].get("initContainers") or [], strict=True
+        ):
             if not self._run_init(run, spec):
                 return
         self.status.conditions["Initialized"] = "True"
@@ -119,14 +130,22 @@ class PodRun:
         core = self.node.core
         while not self.stop.is_set():
             try:
-                secret = self.node.calls.call(lambda: core.read_namespaced_secret(
-                    secret_name, self.namespace, _request_timeout=REQUEST_TIMEOUT), self.stop)
+                secret = self.node.calls.call(
+                    lambda: core.read_namespaced_secret(
+                        secret_name, self.namespace, _request_timeout=REQUEST_TIMEOUT
+                    ),
+                    self.stop,
+                )
                 return dict(secret.data or {})
             except ApiException as error:
                 if error.status != 404:
                     raise
-                self._event("FailedMount", f'MountVolume.SetUp failed for volume '
-                            f'"{volume}" : secret "{secret_name}" not found', "Warning")
+                self._event(
+                    "FailedMount",
+                    f"MountVolume.SetUp failed for volume "
+                    f'"{volume}" : secret "{secret_name}" not found',
+                    "Warning",
+                )
                 self.stop.wait(self.node.timing.backoff_max)
         return None
 
@@ -134,20 +153,30 @@ class PodRun:
         """Pull an image; an unknown one backs off as ImagePullBackOff until the pod goes."""
         if self.node.images.step(run.image):  # the release's images; others are not found
             time.sleep(self.node.timing.pull)
-            self._event("Pulled", f'Container image "{run.image}" already present on machine',
-                        container=run.name)
+            self._event(
+                "Pulled",
+                f'Container image "{run.image}" already present on machine',
+                container=run.name,
+            )
             return True
-        failure = (f'failed to pull and unpack image "{run.image}": failed to resolve '
-                   f'reference "{run.image}": {run.image}: not found')
+        failure = (
+            f'failed to pull and unpack image "{run.image}": failed to resolve '
+            f'reference "{run.image}": {run.image}: not found'
+        )
         delay = self.node.timing.backoff_base
         while not self.stop.is_set():
-            self._event("Failed", f'Failed to pull image "{run.image}": {failure}', "Warning",
-                        run.name)
+            self._event(
+                "Failed", f'Failed to pull image "{run.image}": {failure}', "Warning", run.name
+            )
             run.state = {"waiting": {"reason": "ErrImagePull", "message": failure}}
             self._write_status()
             self.stop.wait(delay / 2)
-            run.state = {"waiting": {"reason": "ImagePullBackOff",
-                                     "message": f'Back-off pulling image "{run.image}"'}}
+            run.state = {
+                "waiting": {
+                    "reason": "ImagePullBackOff",
+                    "message": f'Back-off pulling image "{run.image}"',
+                }
+            }
             self._event("BackOff", f'Back-off pulling image "{run.image}"', "Normal", run.name)
             self._write_status()
             self.stop.wait(delay)
@@ -162,8 +191,9 @@ class PodRun:
             try:
                 self.environment.references(spec)
             except ConfigMissing as missing:
-                run.state = {"waiting": {"reason": "CreateContainerConfigError",
-                                         "message": str(missing)}}
+                run.state = {
+                    "waiting": {"reason": "CreateContainerConfigError", "message": str(missing)}
+                }
                 self._event("Failed", f"Error: {missing}", "Warning", run.name)
                 self._write_status()
                 self.stop.wait(delay)
@@ -174,8 +204,14 @@ class PodRun:
             if self.stop.is_set():
                 return False
             if code == 0:
-                run.state = {"terminated": {"exitCode": 0, "reason": "Completed",
-                                            "startedAt": started, "finishedAt": now_rfc3339()}}
+                run.state = {
+                    "terminated": {
+                        "exitCode": 0,
+                        "reason": "Completed",
+                        "startedAt": started,
+                        "finishedAt": now_rfc3339(),
+                    }
+                }
                 run.ready = True
                 self._write_status()
                 return True
@@ -191,20 +227,33 @@ class PodRun:
         self._write_status()
         return started
 
-    def _crash(self, run: ContainerRun, started: str, code: int, tail: str,
-               delay: float) -> float:
+    def _crash(self, run: ContainerRun, started: str, code: int, tail: str, delay: float) -> float:
         """Terminated(Error), then CrashLoopBackOff for `delay`; returns the next delay."""
-        run.state = {"terminated": {"exitCode": code, "reason": "Error", "message": tail,
-                                    "startedAt": started, "finishedAt": now_rfc3339()}}
+        run.state = {
+            "terminated": {
+                "exitCode": code,
+                "reason": "Error",
+                "message": tail,
+                "startedAt": started,
+                "finishedAt": now_rfc3339(),
+            }
+        }
         self._write_status()
         self.stop.wait(min(0.1, delay))
         run.last_state = {"terminated": run.state["terminated"]}
         run.restart_count += 1
-        message = (f"back-off {delay:g}s restarting failed container={run.name} "
-                   f"pod={self.name}_{self.namespace}({self.uid})")
+        message = (
+            f"back-off {delay:g}s restarting failed container={run.name} "
+            f"pod={self.name}_{self.namespace}({self.uid})"
+        )
         run.state = {"waiting": {"reason": "CrashLoopBackOff", "message": message}}
-        self._event("BackOff", f"Back-off restarting failed container {run.name} in pod "
-                    f"{self.name}_{self.namespace}({self.uid})", "Warning", run.name)
+        self._event(
+            "BackOff",
+            f"Back-off restarting failed container {run.name} in pod "
+            f"{self.name}_{self.namespace}({self.uid})",
+            "Warning",
+            run.name,
+        )
         self._write_status()
         self.stop.wait(delay)
         return min(delay * 2, self.node.timing.backoff_max)
@@ -222,10 +271,15 @@ class PodRun:
             self._write_status()
             code, tail = self._execute(run, spec)
             codes.append(code)
-            run.state = {"terminated": {
-                "exitCode": code, "reason": "Completed" if code == 0 else "Error",
-                "startedAt": started, "finishedAt": now_rfc3339(),
-                **({"message": tail} if code else {})}}
+            run.state = {
+                "terminated": {
+                    "exitCode": code,
+                    "reason": "Completed" if code == 0 else "Error",
+                    "startedAt": started,
+                    "finishedAt": now_rfc3339(),
+                    **({"message": tail} if code else {}),
+                }
+            }
         self.status.phase = "Succeeded" if not any(codes) else "Failed"
         self.status.conditions.update(ContainersReady="False", Ready="False")
         self._write_status()
@@ -245,8 +299,11 @@ class PodRun:
         """The model server: load the downloaded model and serve it; crash-loop if it cannot."""
         python = self.node.images.model_server_python
         # The sklearnserver image's entry point: `--model_name=N --model_dir=D --http_port=P`.
-        flags = dict(arg.removeprefix("--").split("=", 1) for arg in spec.get("args") or []
-                     if arg.startswith("--") and "=" in arg)
+        flags = dict(
+            arg.removeprefix("--").split("=", 1)
+            for arg in spec.get("args") or []
+            if arg.startswith("--") and "=" in arg
+        )
         name = flags.get("model_name", "model")
         model_dir = Path(self.volumes.host_path(flags.get("model_dir", "/mnt/models"), spec))
         delay = self.node.timing.backoff_base
@@ -257,8 +314,7 @@ class PodRun:
                 return self._models_present(run, log, model_dir)
             # Every pod has the node's address: the container's port becomes a free one.
             port = free_port()
-            self.server = process.start_model_server(python, name, model_dir, port, log,
-                                                     self.root)
+            self.server = process.start_model_server(python, name, model_dir, port, log, self.root)
             if process.await_ready(port, self.server, self.stop):
                 run.ready = True
                 self.endpoint = f"http://127.0.0.1:{port}"
@@ -266,23 +322,30 @@ class PodRun:
             if self.stop.is_set():
                 return False
             code = self.server.wait()
-            delay = self._crash(run, started, code or 1, process.termination_message(log),
-                                delay)
+            delay = self._crash(run, started, code or 1, process.termination_message(log), delay)
         return False
 
     def _models_present(self, run: ContainerRun, log: Path, models: Path) -> bool:
         """Without a model-server venv: the model must at least be where it is expected."""
-        files = sorted(p.relative_to(models).as_posix() for p in models.rglob("*")
-                       if p.is_file())
+        files = sorted(p.relative_to(models).as_posix() for p in models.rglob("*") if p.is_file())
         if files:
-            log.write_text(f"model files under /mnt/models: {files}; no model server is "
-                           "installed, so requests are not answered\n")
+            log.write_text(
+                f"model files under /mnt/models: {files}; no model server is "
+                "installed, so requests are not answered\n"
+            )
             run.ready = True
             return True
         message = "RuntimeError: Failed to locate model file under dir /mnt/models\n"
         log.write_text(message)
-        run.state = {"terminated": {"exitCode": 1, "reason": "Error", "message": message,
-                                    "startedAt": now_rfc3339(), "finishedAt": now_rfc3339()}}
+        run.state = {
+            "terminated": {
+                "exitCode": 1,
+                "reason": "Error",
+                "message": message,
+                "startedAt": now_rfc3339(),
+                "finishedAt": now_rfc3339(),
+            }
+        }
         self._write_status()
         return False
 

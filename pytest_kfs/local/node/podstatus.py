@@ -28,17 +28,24 @@ class ContainerRun:
     name: str
     image: str
     restart_count: int = 0
-    state: dict[str, Any] = field(default_factory=lambda: {
-        "waiting": {"reason": "PodInitializing"}})
+    state: dict[str, Any] = field(
+        default_factory=lambda: {"waiting": {"reason": "PodInitializing"}}
+    )
     last_state: dict[str, Any] = field(default_factory=dict)
     ready: bool = False
 
     def status(self) -> dict[str, Any]:
         """The container's entry in the pod's status."""
-        return {"name": self.name, "image": self.image, "imageID": "",
-                "ready": self.ready, "restartCount": self.restart_count,
-                "started": "running" in self.state, "state": self.state,
-                "lastState": self.last_state}
+        return {
+            "name": self.name,
+            "image": self.image,
+            "imageID": "",
+            "ready": self.ready,
+            "restartCount": self.restart_count,
+            "started": "running" in self.state,
+            "state": self.state,
+            "lastState": self.last_state,
+        }
 
 
 @dataclass
@@ -49,9 +56,14 @@ class PodStatus:
     mains: list[ContainerRun]
     started: float
     phase: str = "Pending"
-    conditions: dict[str, str] = field(default_factory=lambda: {
-        "PodScheduled": "True", "Initialized": "False", "ContainersReady": "False",
-        "Ready": "False"})
+    conditions: dict[str, str] = field(
+        default_factory=lambda: {
+            "PodScheduled": "True",
+            "Initialized": "False",
+            "ContainersReady": "False",
+            "Ready": "False",
+        }
+    )
 
     def container(self, name: str) -> ContainerRun | None:
         """An init or main container by name."""
@@ -61,10 +73,15 @@ class PodStatus:
         """The `status` of the Pod object."""
         stamp = now_rfc3339()
         return {
-            "phase": self.phase, "hostIP": "127.0.0.1", "podIP": "127.0.0.1",
-            "podIPs": [{"ip": "127.0.0.1"}], "startTime": _timestamp(self.started),
-            "conditions": [{"type": kind, "status": value, "lastTransitionTime": stamp}
-                           for kind, value in self.conditions.items()],
+            "phase": self.phase,
+            "hostIP": "127.0.0.1",
+            "podIP": "127.0.0.1",
+            "podIPs": [{"ip": "127.0.0.1"}],
+            "startTime": _timestamp(self.started),
+            "conditions": [
+                {"type": kind, "status": value, "lastTransitionTime": stamp}
+                for kind, value in self.conditions.items()
+            ],
             "initContainerStatuses": [run.status() for run in self.inits],
             "containerStatuses": [run.status() for run in self.mains],
         }
@@ -78,8 +95,15 @@ class PodStatusWriter:
     away, a conflict, a refusal) the pod is read again: it may be gone or replaced meanwhile.
     """
 
-    def __init__(self, core: client.CoreV1Api, calls: ApiCalls, namespace: str, name: str,
-                 uid: str, stop: threading.Event) -> None:
+    def __init__(
+        self,
+        core: client.CoreV1Api,
+        calls: ApiCalls,
+        namespace: str,
+        name: str,
+        uid: str,
+        stop: threading.Event,
+    ) -> None:
         self._core = core
         self._calls = calls
         self._namespace, self._name, self._uid = namespace, name, uid
@@ -97,8 +121,9 @@ class PodStatusWriter:
                     return False
                 if refused:
                     return True  # the same pod, refused for good (e.g. invalid): as before
-                self._core.patch_namespaced_pod_status(self._name, self._namespace, body,
-                                                       _request_timeout=REQUEST_TIMEOUT)
+                self._core.patch_namespaced_pod_status(
+                    self._name, self._namespace, body, _request_timeout=REQUEST_TIMEOUT
+                )
                 return True
             except ApiException as error:
                 if error.status == 404:
@@ -118,6 +143,7 @@ class PodStatusWriter:
                 backoff.wait(failure)
 
     def _still_there(self) -> bool:
-        pod = self._core.read_namespaced_pod(self._name, self._namespace,
-                                             _request_timeout=REQUEST_TIMEOUT)
+        pod = self._core.read_namespaced_pod(
+            self._name, self._namespace, _request_timeout=REQUEST_TIMEOUT
+        )
         return bool(pod.metadata.uid == self._uid)

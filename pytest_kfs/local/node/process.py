@@ -31,8 +31,14 @@ def command(images: Images, image: str, spec: dict[str, Any], args: list[str]) -
 def start(command: list[str], log: Path, cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     """Start a container's process, its output (both streams) in `log`."""
     with log.open("wb") as out:
-        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, cwd=cwd, env=env)
+        return subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=cwd,
+            env=env,
+        )
 
 
 def wait(process: subprocess.Popen[bytes], stop: threading.Event) -> int | None:
@@ -58,12 +64,16 @@ def termination_message(log: Path) -> str:
     return log.read_bytes()[-_TERMINATION_LOG_BYTES:].decode(errors="replace")
 
 
-def start_model_server(python: str, name: str, model_dir: Path, port: int, log: Path,
-                       root: Path) -> subprocess.Popen[bytes]:
+def start_model_server(
+    python: str, name: str, model_dir: Path, port: int, log: Path, root: Path
+) -> subprocess.Popen[bytes]:
     """The sklearn server stand-in, serving `model_dir` as `name` on `port`."""
-    return start([python, str(MODEL_SERVER_SCRIPT), name, str(model_dir), str(port)], log, root,
-                 {"PATH": os.environ.get("PATH", ""), "HOME": str(root),
-                  "PYTHONUNBUFFERED": "1"})
+    return start(
+        [python, str(MODEL_SERVER_SCRIPT), name, str(model_dir), str(port)],
+        log,
+        root,
+        {"PATH": os.environ.get("PATH", ""), "HOME": str(root), "PYTHONUNBUFFERED": "1"},
+    )
 
 
 def await_ready(port: int, server: subprocess.Popen[bytes], stop: threading.Event) -> bool:

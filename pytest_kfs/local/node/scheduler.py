@@ -16,8 +16,16 @@ from pytest_kfs.local.node.settings import NODE_CPU, NODE_MEMORY, NODE_NAME
 
 def quantity(value: str) -> float:
     """A Kubernetes quantity ('512Mi', '250m', '2') as a number."""
-    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "m": 1e-3,
-             "k": 1e3, "M": 1e6, "G": 1e9}
+    units = {
+        "Ki": 2**10,
+        "Mi": 2**20,
+        "Gi": 2**30,
+        "Ti": 2**40,
+        "m": 1e-3,
+        "k": 1e3,
+        "M": 1e6,
+        "G": 1e9,
+    }
     for suffix, factor in units.items():
         if value.endswith(suffix):
             return float(value[: -len(suffix)]) * factor
@@ -55,24 +63,49 @@ class Scheduler:
         short = _shortages(pod)
         if short:
             self.unschedulable.add(meta["uid"])
-            message = (f"0/1 nodes are available: {', '.join(f'1 {s}' for s in short)}. "
-                       "preemption: 0/1 nodes are available: 1 No preemption victims found "
-                       "for incoming pod.")
+            message = (
+                f"0/1 nodes are available: {', '.join(f'1 {s}' for s in short)}. "
+                "preemption: 0/1 nodes are available: 1 No preemption victims found "
+                "for incoming pod."
+            )
             self.events.record(pod, "Pod", "FailedScheduling", message, "Warning")
             with contextlib.suppress(ApiException):
-                self.calls.call(lambda: self.core.patch_namespaced_pod_status(
-                    meta["name"], meta["namespace"], {"status": {
-                        "phase": "Pending", "conditions": [{
-                            "type": "PodScheduled", "status": "False",
-                            "reason": "Unschedulable", "message": message,
-                            "lastTransitionTime": now_rfc3339()}]}},
-                    _request_timeout=REQUEST_TIMEOUT))
+                self.calls.call(
+                    lambda: self.core.patch_namespaced_pod_status(
+                        meta["name"],
+                        meta["namespace"],
+                        {
+                            "status": {
+                                "phase": "Pending",
+                                "conditions": [
+                                    {
+                                        "type": "PodScheduled",
+                                        "status": "False",
+                                        "reason": "Unschedulable",
+                                        "message": message,
+                                        "lastTransitionTime": now_rfc3339(),
+                                    }
+                                ],
+                            }
+                        },
+                        _request_timeout=REQUEST_TIMEOUT,
+                    )
+                )
             return
-        binding = {"apiVersion": "v1", "kind": "Binding",
-                   "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
-                   "target": {"apiVersion": "v1", "kind": "Node", "name": NODE_NAME}}
+        binding = {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": NODE_NAME},
+        }
         # A binding whose answer was lost is refused (409) when sent again: it is done.
         with contextlib.suppress(ApiException):
-            self.calls.call(lambda: self.core.create_namespaced_pod_binding(
-                meta["name"], meta["namespace"], binding, _preload_content=False,
-                _request_timeout=REQUEST_TIMEOUT))
+            self.calls.call(
+                lambda: self.core.create_namespaced_pod_binding(
+                    meta["name"],
+                    meta["namespace"],
+                    binding,
+                    _preload_content=False,
+                    _request_timeout=REQUEST_TIMEOUT,
+                )
+            )

@@ -38,5 +38,5 @@ class PodVolumes:
             mount_path = mount["mountPath"].rstrip("/")
             if path == mount_path or path.startswith(mount_path + "/"):
                 folder = str(self.root / "volumes" / mount["name"])
-                return flag + equals + folder + path[len(mount_path):]
+                return flag + equals + folder + path[len(mount_path) :]
         return value
