@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs
     )
     from pytest_kfs.existing import ExistingCheck, ExistingModel
     from pytest_kfs.failures import fail_with
+    from pytest_kfs.gcp.cloud_admin import CloudAdmin
     from pytest_kfs.kserve.samples import Sample, sample_for
     from pytest_kfs.kserve.spec import ModelSpec
     from pytest_kfs.kserve.status import ModelState, State, Transition, Verdict
@@ -36,6 +37,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs
     from pytest_kfs.plugin.settings import Settings
     from pytest_kfs.plugin.stash import run_settings
     from pytest_kfs.serving import Serving
+    from pytest_kfs.targets.base import RehearsalScenario
     from pytest_kfs.untrusted import shown
     from pytest_kfs.wait import WaitResult
 
@@ -43,6 +45,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs
 _HOMES = {
     "Cluster": "kube.cluster",
     "CheckFailed": "errors",
+    "CloudAdmin": "gcp.cloud_admin",
     "ClusterError": "errors",
     "Code": "diagnosis.codes",
     "DeployError": "errors",
@@ -63,6 +66,7 @@ _HOMES = {
     "NamespacePool": "kube.namespace_pool",
     "Pasted": "diagnosis.pasted",
     "Prediction": "diagnosis.preflight",
+    "RehearsalScenario": "targets.base",
     "Sample": "kserve.samples",
     "Serving": "serving",
     "Settings": "plugin.settings",
@@ -79,6 +83,7 @@ _HOMES = {
 }
 __all__ = [
     "CheckFailed",
+    "CloudAdmin",
     "Cluster",
     "ClusterError",
     "Code",
@@ -100,6 +105,7 @@ __all__ = [
     "NamespacePool",
     "Pasted",
     "Prediction",
+    "RehearsalScenario",
     "Sample",
     "Serving",
     "Settings",

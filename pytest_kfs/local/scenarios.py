@@ -14,9 +14,9 @@ from typing import Any
 
 from kubernetes import client
 
+from pytest_kfs.gcp.cloud_admin import CloudAdmin
 from pytest_kfs.kserve.spec import ModelSpec
 from pytest_kfs.kube.cluster import create_unless_exists
-from pytest_kfs.local.gcp.admin import GcpAdmin
 from pytest_kfs.local.kserve.releases import Release
 from pytest_kfs.local.kserve.releases import release as default_release
 from pytest_kfs.local.samples import CORRUPT, iris_model_bytes
@@ -73,7 +73,7 @@ class Scenario:
         """The Google service account this scenario's model is served as."""
         return f"{self.name[:28]}@{PROJECT}.iam.gserviceaccount.com"
 
-    def arrange_world(self, gcp: GcpAdmin) -> None:
+    def arrange_world(self, gcp: CloudAdmin) -> None:
         """The cloud side: the buckets and models, the GSA and its grant on the private bucket
         (idempotent)."""
         seed_samples(gcp)
@@ -81,7 +81,9 @@ class Scenario:
         if self.bucket_role:
             gcp.grant_bucket(PRIVATE_BUCKET, self.bucket_role, f"serviceAccount:{self.gsa}")
 
-    def arrange_namespace(self, core: client.CoreV1Api, namespace: str, gcp: GcpAdmin) -> ModelSpec:
+    def arrange_namespace(
+        self, core: client.CoreV1Api, namespace: str, gcp: CloudAdmin
+    ) -> ModelSpec:
         """The cluster side: the service account (and key secret) the plan deploys with."""
         self.arrange_world(gcp)
         secrets = []
@@ -118,7 +120,7 @@ class Scenario:
 CORRUPT_PREFIX = "models/sklearn/corrupt/model"
 
 
-def seed_samples(gcp: GcpAdmin, release: Release | None = None) -> None:
+def seed_samples(gcp: CloudAdmin, release: Release | None = None) -> None:
     """The bucket and model KServe's docs use (a real iris model), public like the real one;
     the same model in a private bucket; and a corrupt one in each.
 
@@ -143,7 +145,7 @@ def seed_samples(gcp: GcpAdmin, release: Release | None = None) -> None:
     gcp.grant_bucket(SAMPLE_BUCKET, "roles/storage.objectViewer", "allUsers")
 
 
-def arrange_model(gcp: GcpAdmin, storage_uri: str, sample: str | None) -> str | None:
+def arrange_model(gcp: CloudAdmin, storage_uri: str, sample: str | None) -> str | None:
     """Make a configured model exist in the local Google Cloud (--kfs-models on the embedded
     cluster). A copy of the sklearn-iris sample is made at its URI, readable by anyone: the
     local cloud cannot know the real bucket's IAM, which the suites check on the live cluster.
@@ -191,7 +193,7 @@ OPERATOR_ROLES = (
 )
 
 
-def operator_key(gcp: GcpAdmin) -> dict[str, str]:
+def operator_key(gcp: CloudAdmin) -> dict[str, str]:
     """A key of the operator who runs the suites and preflight: on the project, what a
     platform engineer has (read buckets and their policies, make tokens as other accounts)."""
     gcp.ensure_service_account(OPERATOR)
@@ -201,7 +203,7 @@ def operator_key(gcp: GcpAdmin) -> dict[str, str]:
 
 
 def sample_key(
-    gcp: GcpAdmin, name: str, can_read: bool = True, project: str = PROJECT
+    gcp: CloudAdmin, name: str, can_read: bool = True, project: str = PROJECT
 ) -> dict[str, Any]:
     """A key for Google service account `name@project`, with objectViewer on the private bucket
     (PRIVATE_URI) when `can_read` (the samples seeded first)."""

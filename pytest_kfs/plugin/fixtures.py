@@ -25,9 +25,11 @@ if TYPE_CHECKING:
     from pytest_kfs.diagnosis.fleet import Fleet
     from pytest_kfs.diagnosis.preflight import GoogleAccess, Prediction
     from pytest_kfs.existing import ExistingModel
+    from pytest_kfs.gcp.cloud_admin import CloudAdmin
     from pytest_kfs.kube.cluster import Cluster
     from pytest_kfs.kube.namespace_pool import Namespace, NamespacePool
     from pytest_kfs.serving import Serving
+    from pytest_kfs.targets.base import RehearsalScenario
     from pytest_kfs.wait import TimelineEntry
 
 _ONE_SCENARIO = (
@@ -54,7 +56,7 @@ def kfs_cluster(pytestconfig: pytest.Config) -> Cluster:
 
 
 @pytest.fixture(scope="session")
-def kfs_gcp(pytestconfig: pytest.Config) -> Any:
+def kfs_gcp(pytestconfig: pytest.Config) -> CloudAdmin:
     """The embedded cluster's local GCP: arrange buckets, objects, keys and grants."""
     run = pytestconfig.stash.get(RUN_CLUSTER, None)
     if run is None or run.cloud is None:
@@ -149,7 +151,7 @@ def kfs_preflight(
 
 
 @pytest.fixture(scope="session")
-def kfs_scenario(pytestconfig: pytest.Config) -> Any:
+def kfs_scenario(pytestconfig: pytest.Config) -> RehearsalScenario:
     """The rehearsal scenario of this run (--kfs-scenario), or skip when none is set."""
     settings = pytestconfig.stash[SETTINGS]
     rehearsal = settings.target.rehearsal() if settings.target is not None else None

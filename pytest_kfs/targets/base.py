@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from pytest_kfs.errors import SettingsError
 
 if TYPE_CHECKING:
+    from kubernetes.client import CoreV1Api
+
+    from pytest_kfs.gcp.cloud_admin import CloudAdmin
     from pytest_kfs.kserve.spec import ModelSpec
     from pytest_kfs.kube.cluster import Cluster
 
@@ -36,7 +39,7 @@ class TargetOptions:
 class LocalCloud(Protocol):
     """Capability: a cloud the run itself serves (the embedded cluster's local Google Cloud)."""
 
-    admin: Any  # what `kfs_gcp` hands to tests: buckets, objects, keys, grants
+    admin: CloudAdmin  # what `kfs_gcp` hands to tests: buckets, objects, keys, grants
 
     def endpoint(self) -> str:
         """Base URL of its storage API and token endpoint."""
@@ -44,6 +47,30 @@ class LocalCloud(Protocol):
     def operator_key(self) -> dict[str, str]:
         """A key of an operator account that may read buckets, their policies and make
         tokens, as a platform engineer's own credentials would."""
+
+
+class RehearsalScenario(Protocol):
+    """A named failure (or success) a target can arrange, what `kfs_scenario` hands to tests."""
+
+    @property
+    def name(self) -> str:
+        """Its name, as --kfs-scenario takes it."""
+
+    @property
+    def summary(self) -> str:
+        """What it arranges, in a sentence."""
+
+    @property
+    def expect_loaded(self) -> bool:
+        """Whether a model deployed in it loads."""
+
+    @property
+    def plan(self) -> ModelSpec:
+        """The model it deploys."""
+
+    def arrange_namespace(self, core: CoreV1Api, namespace: str, gcp: CloudAdmin) -> ModelSpec:
+        """The cloud side, then the namespace's service account (and key secret); the model
+        to deploy there."""
 
 
 class Rehearsal(Protocol):
@@ -54,8 +81,8 @@ class Rehearsal(Protocol):
         """The scenarios a --kfs-scenario value names (NAME[,NAME...] or all); SettingsError
         for a name it does not know."""
 
-    def scenario(self, name: str) -> Any:
-        """The scenario: `plan`, `arrange_namespace(core, namespace, gcp)`, `summary`."""
+    def scenario(self, name: str) -> RehearsalScenario:
+        """The scenario of that name."""
 
     def default_models(self, scenarios: tuple[str, ...]) -> list[ModelSpec]:
         """The models a suite checks when no model is configured: one per scenario."""

@@ -16,9 +16,10 @@ import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from pytest_kfs.diagnosis.codes import Code
+from pytest_kfs.gcp.cloud_admin import CloudAdmin
 
 PROJECT = "kfs-demo"
 ISVC = ("serving.kserve.io", "v1beta1", "inferenceservices")
@@ -389,16 +390,6 @@ def _key_secret(name: str, namespace: str, key: dict[str, Any]) -> dict[str, Any
         "type": "Opaque",
         "data": {KEY_FILE: base64.b64encode(json.dumps(key).encode()).decode()},
     }
-
-
-class CloudAdmin(Protocol):
-    """What the fleet asks of a cloud's admin API (the embedded cluster's `kfs_gcp`)."""
-
-    def ensure_service_account(self, email: str) -> None: ...
-    def ensure_bucket(self, name: str, project: str) -> None: ...
-    def grant_bucket(self, bucket: str, role: str, member: str) -> None: ...
-    def create_key(self, email: str) -> dict[str, Any]: ...
-    def put_object(self, bucket: str, name: str, data: bytes) -> None: ...
 
 
 def arrange_google(
