@@ -36,7 +36,7 @@ NOT_LOADING = {*TRANSITIONS, INFERENCE}
 GRANT = "--role=roles/storage.objectViewer"
 
 # scenario -> (tests expected to fail, phrases the output must contain): every scenario of the
-# embedded catalogue, each failure with its diagnosis.
+# embedded catalogue, each failure with its diagnosis (`CODE: ` leads each failure's answer).
 EXPECTED = {
     "healthy": (set(), []),
     "workload-identity": (set(), []),
@@ -46,33 +46,33 @@ EXPECTED = {
         [
             "gcs-permission-denied@kfs-demo.iam.gserviceaccount.com cannot list "
             "gs://kfs-demo-models/models/sklearn/1.0/model",
-            "[GCS_LIST_DENIED]",
+            "GCS_LIST_DENIED: ",
             GRANT,
         ],
     ),
     "object-read-denied": (
         {READ, PROBE, IAM[0], *NOT_LOADING},
-        ["[GCS_GET_DENIED]", "storage.objects.get access to the Google Cloud Storage object"],
+        ["GCS_GET_DENIED: ", "storage.objects.get access to the Google Cloud Storage object"],
     ),
-    "wrong-path": ({READ, PROBE, *TRANSITIONS}, ["[GCS_PATH_EMPTY]"]),
+    "wrong-path": ({READ, PROBE, *TRANSITIONS}, ["GCS_PATH_EMPTY: "]),
     "bucket-missing": (
         {LIST, PROBE, *IAM, *TRANSITIONS},
-        ["[GCS_BUCKET_MISSING]", "bucket gs://kfs-no-such-bucket does not exist"],
+        ["GCS_BUCKET_MISSING: ", "bucket gs://kfs-no-such-bucket does not exist"],
     ),
     "anonymous-fallback": (
         {BUCKET[0], PROBE, *NOT_LOADING},
-        ["has no key secret with gcloud-application-credentials.json", "[GCS_ANONYMOUS_FALLBACK]"],
+        ["has no key secret with gcloud-application-credentials.json", "GCS_ANONYMOUS_FALLBACK: "],
     ),
     "bad-key": (
         {BUCKET[1], PROBE, *NOT_LOADING},
-        ["[GCS_KEY_INVALID]", "invalid_grant: Invalid JWT Signature"],
+        ["GCS_KEY_INVALID: ", "invalid_grant: Invalid JWT Signature"],
     ),
     "broken-workload-identity": (
         {PROBE, *NOT_LOADING},
-        ["[WORKLOAD_IDENTITY_BINDING_MISSING]", "roles/iam.workloadIdentityUser"],
+        ["WORKLOAD_IDENTITY_BINDING_MISSING: ", "roles/iam.workloadIdentityUser"],
     ),
-    "runtime-missing": ({*NOT_LOADING}, ["[RUNTIME_MISSING]"]),
-    "corrupt-model": ({*TRANSITIONS}, ["[MODEL_LOAD_FAILED]"]),
+    "runtime-missing": ({*NOT_LOADING}, ["RUNTIME_MISSING: "]),
+    "corrupt-model": ({*TRANSITIONS}, ["MODEL_LOAD_FAILED: "]),
 }
 
 
