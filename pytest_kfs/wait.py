@@ -160,12 +160,12 @@ def _crashed_again(pods: list[dict[str, Any]], problem: PodProblem) -> bool:
     return False
 
 
-def _failure_settled(state: ModelState, pods: list[dict[str, Any]]) -> bool:
+def _failure_settled(state: ModelState, live: list[dict[str, Any]]) -> bool:
     """Whether KServe's FailedToLoad is the last word. KServe writes it on any crash of the
     storage-initializer, a passing one too, and keeps it until the pod is Ready (v0.20.0
-    PropagateModelStatus): with the pods in view it counts as their problems do."""
+    PropagateModelStatus): with the pods in view (`live`: not on their way out) it counts as
+    their problems do."""
     failure = state.failure
-    live = [pod for pod in pods if not pod["metadata"].get("deletionTimestamp")]
     if failure is None or failure.reason != "ModelLoadFailed" or not live:
         return True  # no pods to weigh it against: the status is all there is
     return any(_permanent(problem, live) for problem in pod_problems(live))
@@ -545,17 +545,16 @@ class _Follow:
         result = self.result
         result.pods = list(self.pods.values())
         if result.state is not None:
-            running = sum(1 for p in result.pods if not p["metadata"].get("deletionTimestamp"))
-            current = _verdict(self.cluster, result, running)
+            live = [p for p in result.pods if not p["metadata"].get("deletionTimestamp")]
+            current = _verdict(self.cluster, result, len(live))
             if isinstance(current, str):
                 self.line("rollout", "isvc", current)
-            elif current is Verdict.FAILED and not _failure_settled(result.state, result.pods):
+            elif current is Verdict.FAILED and not _failure_settled(result.state, live):
                 self.line(
                     "rollout",
                     "isvc",
-                    "KServe says FailedToLoad, but the "
-                    "storage-initializer failed once, for no lasting cause: waiting for "
-                    "its restart",
+                    "KServe says FailedToLoad, but the storage-initializer failed once, for no "
+                    "lasting cause: waiting for its restart",
                 )
             elif current.final:
                 result.verdict = current
