@@ -7,10 +7,14 @@ the only source), each into a cache keyed by version; etcd comes from the `etcd-
 
     python -m pytest_kfs.local build [--kserve=v0.20.0,v0.13.1|all]   # ~8 min + ~8 per KServe
     python -m pytest_kfs.local where    # print what the plugin would run
+
+A run of the embedded cluster builds what it lacks on first use (`ensure_built`); builds hold
+one lock per cache, so two runs that start at once build once.
 """
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import json
 import os
@@ -18,6 +22,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -347,6 +353,68 @@ def build_kserve(wanted: Release) -> Path:
     return target
 
 
+def _go_lacking(wanted: Release) -> list[str]:
+    """The parts Go builds that a run of `wanted` lacks."""
+    lacking = [name for name in KUBE_BINARIES if _find_kube_binary(name) is None]
+    if not ((kserve_dir(wanted) / "manager").is_file() and kserve_manifests(wanted).is_dir()):
+        lacking.append(f"KServe {wanted.version}'s manager and manifests")
+    return lacking
+
+
+def missing(wanted: Release) -> list[str]:
+    """What a run of `wanted` would lack, in words; empty when everything is built."""
+    lacking = _go_lacking(wanted)
+    if _python(initializer_venv(wanted)) is None:
+        lacking.append(f"KServe {wanted.version}'s storage-initializer image")
+    if _python(model_server_venv(wanted)) is None:
+        lacking.append(f"KServe {wanted.version}'s sklearnserver image")
+    if s3_python() is None:
+        lacking.append("the S3 endpoint")
+    return lacking
+
+
+@contextmanager
+def build_lock() -> Iterator[None]:
+    """Hold the cache's build lock: one build at a time per machine; a second run waits,
+    then finds the work done (every build step skips what exists)."""
+    root = _cache_root()
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".build.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            progress.say(f"another run is building into {root}; waiting for it to finish ...")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield  # the lock goes with the file
+
+
+def ensure_built(wanted: Release) -> None:
+    """Build what a run of `wanted` lacks, once per machine, saying so with progress;
+    AssetsMissing when it cannot be built here (no Go, or KFS_ASSETS names a folder)."""
+    lacking = missing(wanted)
+    if not lacking:
+        return
+    kube_lacking = [name for name in KUBE_BINARIES if name in lacking]
+    override = os.environ.get("KFS_ASSETS")
+    if override and kube_lacking:  # the user's folder: never built into
+        raise AssetsMissing(f"KFS_ASSETS={override} lacks {', '.join(kube_lacking)}")
+    if shutil.which("go") is None and _go_lacking(wanted):
+        raise AssetsMissing(
+            f"the embedded cluster needs {', '.join(lacking)}, built once from the Go module "
+            "proxy, and Go is not installed: install Go 1.24 or newer and run again (the "
+            "first run builds them)"
+        )
+    progress.say(
+        f"pytest-kfs: the first run on this machine builds {', '.join(lacking)} "
+        "(about 8 min for Kubernetes' part and 8 per KServe release; later runs start at once)"
+    )
+    with build_lock():
+        if kube_lacking:
+            build()
+        build_kserve(wanted)
+        build_s3()
+
+
 def _releases_wanted(argv: list[str]) -> list[Release]:
     for arg in argv:
         if arg.startswith("--kserve="):
@@ -363,10 +431,11 @@ def main(argv: list[str]) -> int:
     try:
         wanted = _releases_wanted(argv[1:])
         if command == "build":
-            print(build())
-            for each in wanted:
-                print(build_kserve(each))
-            print(build_s3())
+            with build_lock():
+                print(build())
+                for each in wanted:
+                    print(build_kserve(each))
+                print(build_s3())
         elif command == "where":
             assets = locate()
             for path in (assets.etcd, assets.kube_apiserver, assets.kube_controller_manager):

@@ -20,7 +20,8 @@ class StepFailed(KfsError, subprocess.CalledProcessError):
     """A build step exited non-zero; `output` holds its last lines."""
 
 
-def _say(text: str) -> None:
+def say(text: str) -> None:
+    """One progress line, on stderr (where builds and CI logs show it)."""
     print(text, file=sys.stderr, flush=True)
 
 
@@ -77,12 +78,12 @@ def run(
 
     def heartbeat() -> None:
         while not finished.wait(_QUIET):
-            _say(
+            say(
                 f"{label}: {_estimate(done, total, time.monotonic() - started, unit)} "
                 f"({_duration(time.monotonic() - started)} so far)"
             )
 
-    _say(f"{label} ...")
+    say(f"{label} ...")
     beat = threading.Thread(target=heartbeat, daemon=True, name="kfs-progress")
     beat.start()
     last = started
@@ -104,7 +105,7 @@ def run(
                 now = time.monotonic()
                 if now - last >= _EVERY:
                     last = now
-                    _say(f"{label}: {_estimate(done, total, now - started, unit)}")
+                    say(f"{label}: {_estimate(done, total, now - started, unit)}")
         code = process.wait()
     finally:
         finished.set()
@@ -113,5 +114,5 @@ def run(
             process.wait()
     if code != 0:
         raise StepFailed(code, list(command), output="\n".join(lines[-30:]))
-    _say(f"{label}: done in {_duration(time.monotonic() - started)}")
+    say(f"{label}: done in {_duration(time.monotonic() - started)}")
     return lines

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -18,6 +18,9 @@ from pytest_kfs.plugin.stash import (
     RUN_ID,
     SETTINGS,
 )
+
+if TYPE_CHECKING:
+    from pytest_kfs.targets.base import Target
 
 # Fixtures that reach the cluster: a test using any of them needs it started.
 NEEDS_CLUSTER = {"kfs_cluster", "kfs_gcp", "kfs_gcs_endpoint", "kfs_google", "kfs_fleet"}
@@ -193,6 +196,8 @@ class KfsSession:
 
         shared = getattr(self.config, "workerinput", {})
         try:
+            if not shared:  # a worker attaches to what its controller prepared
+                self._prepare(settings.target)
             self.config.stash[RUN_CLUSTER] = open_target(settings.target, shared)
         except KfsError as error:  # an unreachable cluster, missing binaries, a failed start
             raise pytest.UsageError(f"pytest-kfs: {error}") from None
@@ -202,6 +207,12 @@ class KfsSession:
         self._read_fleet()
         self._open_shared_namespace()
         self._sweep_stale()
+
+    def _prepare(self, target: Target) -> None:
+        """A first run's build shows its progress, so output capture is off meanwhile."""
+        capture = self.config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            target.prepare()
 
     def _read_fleet(self) -> None:
         """--kfs-existing: read what it selects, once for the run (each xdist worker reads

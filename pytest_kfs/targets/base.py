@@ -139,6 +139,10 @@ class Target:
         """What the report header says before the cluster is opened."""
         return self.describe()
 
+    def prepare(self) -> None:
+        """Get what `open` needs onto this machine, printing progress (the plugin shows it,
+        uncaptured); by default nothing."""
+
     def open(self) -> RunCluster:
         """Start or connect to the cluster."""
         raise NotImplementedError

@@ -54,6 +54,13 @@ class LocalTarget(Target):
             raise SettingsError(f"--kfs-kserve-version: {error}") from None
         return LocalTarget(version)
 
+    def prepare(self) -> None:
+        """Build what the chosen release lacks, once per machine (AssetsMissing without Go)."""
+        from pytest_kfs.local.assets import ensure_built
+        from pytest_kfs.local.kserve.releases import release
+
+        ensure_built(release(self.kserve_version))
+
     def open(self) -> RunCluster:
         """Start the embedded cluster (a SIGTERM meanwhile stops it, as Ctrl-C does)."""
         from pytest_kfs.kube.cluster import connect_context

@@ -119,3 +119,21 @@ def service_account_kubeconfig(
         {"token": token},
         cluster.api_client.configuration.ssl_ca_cert,
     )
+
+
+def cache_lacking_manifests(root: Path) -> Path:
+    """An XDG cache whose every part links the machine's built one, but whose default release
+    lacks its manifests: a run on it builds on first use, for real and in seconds."""
+    from pytest_kfs.local import assets
+    from pytest_kfs.local.kserve.releases import release
+
+    wanted = release()
+    built = assets.kserve_dir(wanted)
+    kserve = root / "pytest-kfs" / built.name
+    kserve.mkdir(parents=True)
+    for part in built.iterdir():
+        if part.name != assets.MANIFESTS:
+            (kserve / part.name).symlink_to(part)
+    for shared in (assets.cache_dir(), assets.s3_venv()):
+        (root / "pytest-kfs" / shared.name).symlink_to(shared)
+    return root

@@ -4,6 +4,8 @@ build the embedded cluster, the embedded cluster itself."""
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 import venv
@@ -12,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.helpers import cache_lacking_manifests
+
 ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +99,33 @@ def test_an_installed_wheel_runs_the_suites(wheel, tmp_path):
     refused = pytest_run()
     assert refused.returncode == 4
     assert "pass --kfs-cluster=" in refused.stdout + refused.stderr
-    ran = pytest_run("--kfs-cluster=local", "-q", "-k", "fresh_deploy")
+    # The README's pip path as written (one test of it: the whole suites run elsewhere), on a
+    # machine whose cache lacks the release's manifests: the run builds them first, saying so.
+    install, command = _readme_pip_path()
+    assert install == 'pip install "pytest-kfs[local]"'
+    assert command == "pytest --kfs-cluster=local --pyargs pytest_kfs.suites"
+    cache = cache_lacking_manifests(tmp_path / "cache")
+    ran = subprocess.run(
+        [*command.split(), "-p", "no:cacheprovider", "-q", "-k", "fresh_deploy"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("KFS_")},
+            "PATH": f"{environment / 'bin'}{os.pathsep}{os.environ['PATH']}",
+            "XDG_CACHE_HOME": str(cache),
+        },
+    )
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-2000:]
     assert "1 passed" in ran.stdout
+    assert "the first run on this machine builds KServe" in ran.stderr, ran.stderr[-2000:]
+
+
+def _readme_pip_path() -> tuple[str, str]:
+    """The install line and the embedded-cluster line of the README's "Using it"."""
+    block = re.search(r"## Using it\n\n```sh\n(.+?)\n```", README, re.S)
+    assert block, "the README's 'Using it' block"
+    lines = [line.split("  #")[0].strip() for line in block[1].splitlines()]
+    install = next(line for line in lines if line.startswith("pip install"))
+    return install, next(line for line in lines if "--kfs-cluster=local" in line)
