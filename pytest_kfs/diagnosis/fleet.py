@@ -14,9 +14,11 @@ import contextlib
 import json
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import urllib3
@@ -469,7 +471,16 @@ def _predict(
     try:
         return predict_in(view, namespace, config, access, checks)
     except Exception as error:  # an API or network failure the checks did not expect
-        return Prediction("unknown", reason=f"could not check: {_why(error)}")
+        return Prediction("unknown", reason=_unexpected(error))
+
+
+def _unexpected(error: Exception) -> str:
+    """An error nothing expected, with where it was raised (a report can point at the bug)."""
+    if isinstance(error, ApiException):
+        return _why(error)
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    return f"{type(error).__name__}: {str(error)[:200]}{where}"
 
 
 def _why(error: BaseException) -> str:

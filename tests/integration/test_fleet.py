@@ -71,6 +71,7 @@ def _run(pytester, monkeypatch, fleet, *selection, context="fleet"):
             "-p",
             "no:cacheprovider",
             "--kfs-report=fleet.json",
+            "-rs",  # a skip says why in the summary
             *selection,
             timeout=300,
         )
@@ -108,6 +109,8 @@ def test_a_fleet_is_read_once_and_every_stuck_model_diagnosed(pytester, monkeypa
     }
     assert len(found) == MODELS
     assert {key: code for key, code in found.items() if code} == stuck, result.stdout.str()[-3000:]
+    skips = [line for line in result.outlines if line.startswith("SKIPPED")]
+    assert skips == [], "every model's bucket access is checked"
     result.assert_outcomes(passed=2 * MODELS - _failures(models), failed=_failures(models))
     # Nothing written: the only POSTs are the start-up permission check's access reviews.
     writes = [r for r in recorded if r.method != "GET"]
