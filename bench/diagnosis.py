@@ -8,6 +8,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pytest_kfs.errors import KfsError
 from tests.unit.corpus import CORPUS, HOLDOUT, cases  # the loader the corpus test uses
 
 
@@ -20,7 +21,11 @@ def accuracy() -> dict[str, Any]:
 def _score(folder: Path) -> dict[str, Any]:
     rows = []
     for case in cases(folder):
-        result = case.diagnose()
+        try:
+            result = case.diagnose()
+        except KfsError as refused:  # a user pasting this text gets the refusal: a miss
+            rows.append(_row(case, "UNREADABLE", str(refused)[:120]))
+            continue
         got = str(result.findings[0].code) if result.findings else "-"
         rows.append(
             {
@@ -40,4 +45,16 @@ def _score(folder: Path) -> dict[str, Any]:
             "kserve/" in row["source"] or "kubeflow/" in row["source"] for row in rows
         ),
         "misses": [row for row in rows if not row["right"]],
+    }
+
+
+def _row(case: Any, got: str, verdict: str) -> dict[str, Any]:
+    return {
+        "case": case.name,
+        "source": case.source,
+        "expected": case.expected_code,
+        "got": got,
+        "verdict_expected": case.expected_verdict,
+        "verdict_got": verdict,
+        "right": False,
     }
