@@ -11,7 +11,7 @@ from pytest_kfs.diagnosis.fleet import Fleet
 from pytest_kfs.diagnosis.preflight import Prediction
 from pytest_kfs.diagnosis.rules import Finding, diagnose
 from pytest_kfs.kserve.status import ModelState, Verdict, running_pods, verdict
-from pytest_kfs.reports.terminal import format_findings
+from pytest_kfs.reports.terminal import answer_line, format_findings
 from pytest_kfs.untrusted import capped, printable
 
 # (namespace, name, storage URI, state, verdict, findings): what the run's report records.
@@ -34,17 +34,19 @@ class ExistingCheck:
         return self.verdict.healthy
 
     def failure(self) -> str:
-        """The answer first, then the findings (most likely first), for a failed test."""
-        return (
-            printable(
-                capped(
-                    f"InferenceService {self.namespace}/{self.name} is not "
-                    f"Loaded ({self.state.summary()})",
-                    600,
-                )
-            )
-            + "\n\nFindings (most likely first):\n"
-            + "\n".join(format_findings(self.findings))
+        """The answer first (`CODE: cause — fix`, the line CI shows), then the model's state
+        and the findings (most likely first), for a failed test."""
+        state = (
+            f"InferenceService {self.namespace}/{self.name} is not Loaded ({self.state.summary()})"
+        )
+        return "\n".join(
+            [
+                *([answer_line(self.findings[0])] if self.findings else []),
+                printable(capped(state, 600)),
+                "",
+                "Findings (most likely first):",
+                *format_findings(self.findings),
+            ]
         )
 
 
