@@ -19,6 +19,13 @@ _QUIET = 10.0  # a line at least this often even when nothing visible happens
 class StepFailed(KfsError, subprocess.CalledProcessError):
     """A build step exited non-zero; `output` holds its last lines."""
 
+    def __str__(self) -> str:
+        # What a run that builds on first use shows: the step, then why in its own words.
+        step = " ".join(str(part) for part in self.cmd[:3])
+        return (
+            f"`{step} ...` failed with exit code {self.returncode}; its last lines:\n{self.output}"
+        )
+
 
 def say(text: str) -> None:
     """One progress line, on stderr (where builds and CI logs show it)."""

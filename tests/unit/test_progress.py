@@ -36,6 +36,10 @@ def test_a_failing_step_carries_its_last_lines():
             lambda line: False,
         )
     assert failed.value.returncode == 3 and "cannot find package x" in failed.value.output
+    # A run that builds on first use shows it as its one error: the step, then why.
+    shown = str(failed.value)
+    assert shown.startswith(f"`{sys.executable} -c print('cannot find package x');")
+    assert shown.endswith("failed with exit code 3; its last lines:\ncannot find package x")
 
 
 def _shown(line: str) -> tuple[int, int, int]:
