@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # for type checkers and IDEs
     from pytest_kfs.deploy import Deployer, ModelHandle, ModelNotLoaded
     from pytest_kfs.diagnosis.codes import Code
+    from pytest_kfs.diagnosis.finding import Finding
     from pytest_kfs.diagnosis.fleet import Fleet
     from pytest_kfs.diagnosis.pasted import Diagnosis, Pasted, diagnose_pasted
     from pytest_kfs.diagnosis.preflight import GoogleAccess, Prediction
-    from pytest_kfs.diagnosis.rules import Finding
     from pytest_kfs.errors import (
         CheckFailed,
         ClusterError,

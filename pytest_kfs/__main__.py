@@ -142,7 +142,7 @@ def _read(path: Path) -> str:
 
 def gather(paths: list[Path], logs: list[str], kubectl: Path | None = None) -> Pasted:
     """Sort the given files into a Pasted; UnreadableInput names the first bad one."""
-    pasted = Pasted(kubectl=_read(kubectl) if kubectl else "")
+    pasted = Pasted(texts={"kubectl": _read(kubectl)} if kubectl else {})
     for option in logs:
         container, sep, file = option.partition("=")
         if not sep or not container or not file:

@@ -15,7 +15,8 @@ import yaml
 from kubernetes.client.rest import ApiException
 
 from pytest_kfs.diagnosis.evidence import Evidence, collect
-from pytest_kfs.diagnosis.rules import Finding, diagnose
+from pytest_kfs.diagnosis.finding import Finding
+from pytest_kfs.diagnosis.rules import diagnose
 from pytest_kfs.errors import DeployError, InferenceFailed, KfsError
 from pytest_kfs.gcp.keyfile import key_problem
 from pytest_kfs.inference import (

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_kfs.diagnosis.finding import Finding
 from pytest_kfs.diagnosis.fleet import Fleet
 from pytest_kfs.diagnosis.preflight import Prediction
-from pytest_kfs.diagnosis.rules import Finding, diagnose
+from pytest_kfs.diagnosis.rules import diagnose
 from pytest_kfs.kserve.status import ModelState, Verdict, running_pods, verdict
 from pytest_kfs.reports.terminal import answer_line, format_findings
 from pytest_kfs.untrusted import capped, printable

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from pytest_kfs.diagnosis.rules import Finding
+from pytest_kfs.diagnosis.finding import Finding
 from pytest_kfs.errors import CheckFailed
 from pytest_kfs.reports.terminal import format_answer
 

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from pytest_kfs.diagnosis.codes import Code
+from pytest_kfs.diagnosis.finding import Finding
 from pytest_kfs.diagnosis.preflight import GoogleAccess
-from pytest_kfs.diagnosis.rules import Finding, credentials_fix, explain_storage_error
+from pytest_kfs.diagnosis.rules import credentials_fix, explain_storage_error
 from pytest_kfs.gcp import iam
 from pytest_kfs.gcp.identity import ServingIdentity
 from pytest_kfs.gcp.probe import ProbeResult, run_probe

@@ -30,7 +30,8 @@ from tenacity import (
 )
 
 from pytest_kfs.diagnosis.evidence import concerns
-from pytest_kfs.diagnosis.rules import PodProblem, lasting_storage_failure, pod_problems
+from pytest_kfs.diagnosis.kube_semantics import PodProblem, pod_problems
+from pytest_kfs.diagnosis.rules import lasting_storage_failure
 from pytest_kfs.kserve import api
 from pytest_kfs.kserve.api import ISVC_LABEL
 from pytest_kfs.kserve.status import (

@@ -40,6 +40,7 @@ class Code(StrEnum):
     QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
     POD_UNSCHEDULABLE = "POD_UNSCHEDULABLE"
     IMAGE_PULL_FAILED = "IMAGE_PULL_FAILED"
+    IMAGE_DEPENDENCY_MISSING = "IMAGE_DEPENDENCY_MISSING"
     OOM_KILLED = "OOM_KILLED"
     POD_EVICTED = "POD_EVICTED"
     GPU_DRIVER_MISMATCH = "GPU_DRIVER_MISMATCH"
@@ -48,6 +49,12 @@ class Code(StrEnum):
     MODEL_LOAD_FAILED = "MODEL_LOAD_FAILED"
     WEBHOOK_UNAVAILABLE = "WEBHOOK_UNAVAILABLE"
     KSERVE_RECONCILE_FAILED = "KSERVE_RECONCILE_FAILED"
+    ADMISSION_DENIED = "ADMISSION_DENIED"
+    INVALID_SPEC = "INVALID_SPEC"
+    RBAC_DENIED = "RBAC_DENIED"
+    CRD_VERSION_MISSING = "CRD_VERSION_MISSING"
+    INGRESS_NOT_CONFIGURED = "INGRESS_NOT_CONFIGURED"
+    HEALTHY_REQUEST_MISROUTED = "HEALTHY_REQUEST_MISROUTED"
     ROLLOUT_STUCK = "ROLLOUT_STUCK"
     SCALED_TO_ZERO = "SCALED_TO_ZERO"
     STALE_TRANSITION = "STALE_TRANSITION"
@@ -164,6 +171,12 @@ CATALOGUE: dict[Code, About] = {
     ),
     Code.POD_UNSCHEDULABLE: About("no node fits the pod", "as the scheduler says"),
     Code.IMAGE_PULL_FAILED: About("an image cannot be pulled", "image name, tag, pull secret"),
+    Code.IMAGE_DEPENDENCY_MISSING: About(
+        "the model server's image lacks a module or library its own code imports "
+        "(`No module named`, `ImportError`)",
+        "an image (or runtime version) that has it: `kubectl get servingruntime NAME -o "
+        "yaml`, then pin a fixed image",
+    ),
     Code.OOM_KILLED: About("a container ran out of memory", "raise the memory limit"),
     Code.POD_EVICTED: About(
         "the kubelet evicted the pod (disk, an emptyDir over its limit, memory pressure)",
@@ -192,6 +205,35 @@ CATALOGUE: dict[Code, About] = {
         "the API server refuses the objects KServe builds from the spec",
         "fix the predictor spec as the event says",
     ),
+    Code.ADMISSION_DENIED: About(
+        "an admission webhook refuses the object, with its own message",
+        "change the object as the message asks; `kubectl apply --dry-run=server -f FILE`",
+    ),
+    Code.INVALID_SPEC: About(
+        "the spec misses or misuses a field (422 Invalid, or the controller's validation)",
+        "fix the field named; `kubectl explain inferenceservice.spec.predictor`",
+    ),
+    Code.RBAC_DENIED: About(
+        "the API server refuses the caller a verb on a resource (403 Forbidden)",
+        "`kubectl auth can-i VERB RESOURCE -n NS --as=USER`, then `kubectl create "
+        "role`/`rolebinding` (or the cluster-wide ones) that allow it",
+    ),
+    Code.CRD_VERSION_MISSING: About(
+        "the cluster does not serve the kind in that API group/version (`no matches for kind`)",
+        "`kubectl api-resources --api-group=GROUP`; write the served apiVersion or install "
+        "the release that serves it",
+    ),
+    Code.INGRESS_NOT_CONFIGURED: About(
+        "Knative never finished programming the route (`IngressNotConfigured`)",
+        "the ingress gateway's pods and Service, the net-istio/kourier controller's log, "
+        "config-network and config-domain",
+    ),
+    Code.HEALTHY_REQUEST_MISROUTED: About(
+        "the request, not the model, is wrong: it reached another host or route, or used the "
+        "wrong verb or protocol path",
+        "Host header = the URL in `kubectl get isvc NAME`; `POST /v1/models/NAME:predict` (v1) "
+        "or `POST /v2/models/NAME/infer` (v2)",
+    ),
     Code.ROLLOUT_STUCK: About(
         "a new revision is not ready while the previous one still serves",
         "the commands shown, to see why the new revision's pods fail",
@@ -207,8 +249,8 @@ CATALOGUE: dict[Code, About] = {
     ),
     Code.NOT_LOADED_YET: About("still on its way, no problem seen yet", "wait, or look again"),
     Code.UNEXPLAINED: About(
-        "failed, and no known cause matches the evidence",
-        "`kubectl describe` the model and its pods",
+        "failed, or an error line was seen, and no known cause matches it (it is quoted)",
+        "`kubectl describe` the model and its pods; the commands shown",
     ),
     Code.NEEDS_EVIDENCE: About(
         "too little evidence to name a cause", "the `kubectl` commands shown"

@@ -44,7 +44,9 @@ class Evidence:
     config: dict[str, Any] = field(default_factory=dict)
     runtimes: list[str] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)  # what could not be read, and why
-    kubectl: str = ""  # what kubectl or an SDK printed (offline: a refusal on create)
+    # Pasted text that is no object, by the input it came from: what kubectl or an SDK
+    # printed, a controller's log, a lone error line (offline only).
+    texts: dict[str, str] = field(default_factory=dict)
     # Kinds of evidence never read (UNREAD_KINDS): unknown, which is not the same as empty.
     unread: set[str] = field(default_factory=set)
 

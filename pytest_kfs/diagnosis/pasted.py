@@ -6,7 +6,7 @@ pods, so no finding may claim "no pods running".
 
 from __future__ import annotations
 
-import re
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,12 +15,24 @@ import yaml
 
 from pytest_kfs.diagnosis.codes import Code
 from pytest_kfs.diagnosis.evidence import UNREAD_KINDS, Evidence
-from pytest_kfs.diagnosis.rules import Finding, diagnose
+from pytest_kfs.diagnosis.finding import Finding
+from pytest_kfs.diagnosis.kube_semantics import event_problems, pod_problems
+from pytest_kfs.diagnosis.rules import diagnose
+from pytest_kfs.diagnosis.sniff import (
+    COLUMNS,
+    DESCRIBE_LINE,
+    EVENT_TYPES,
+    EVENTS_HEADER,
+    REASON,
+    Kind,
+    kinds,
+    yaml_block,
+)
+from pytest_kfs.diagnosis.tables import read_table
 from pytest_kfs.errors import UnreadableInput
 from pytest_kfs.kserve.status import ModelState, Verdict, describe, running_pods, snapshot_verdict
 from pytest_kfs.untrusted import capped
 
-_EVENT_TYPES = ("Normal", "Warning")
 _NO_CAUSE = (
     Code.NEEDS_EVIDENCE,
     Code.NOT_LOADED_YET,
@@ -28,29 +40,8 @@ _NO_CAUSE = (
     Code.ROLLOUT_STUCK,
     Code.CLUSTER_API_UNAVAILABLE,
 )
-_COLUMNS = re.compile(r"\s{2,}")
-_REASON = re.compile(r"^[A-Z][A-Za-z]+$")
-_EVENTS_HEADER = re.compile(
-    r"^\s*(?:Type\s+Reason\s+Age\s+From\s+Message|LAST SEEN\s+TYPE\s+"
-    r"REASON\s+OBJECT\s+MESSAGE)\s*$"
-)
-# `kubectl describe` writes keys as Title Case words: "Active Model State:  Loaded".
-_DESCRIBE_LINE = re.compile(
-    r"^(?P<indent>\s*)(?P<key>[A-Z][A-Za-z0-9]*(?: [A-Za-z0-9]+)*):"
-    r"(?:\s+(?P<value>.*))?$"
-)
-_DESCRIBE_MARKERS = (
-    "Model Status:",
-    "Transition Status:",
-    "Active Model State:",
-    "Target Model State:",
-    "Conditions:",
-    "Last Failure Info:",
-    "Latest Created Revision:",
-    "Deployment Mode:",
-    "Storage Uri:",
-    "Last Transition Time:",
-)
+_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+_CONDITION_KEYS = {"Type": "type", "Status": "status", "Reason": "reason", "Message": "message"}
 
 
 @dataclass
@@ -61,7 +52,9 @@ class Pasted:
     pods: list[dict[str, Any]] | None = None
     events: list[dict[str, Any]] | None = None
     logs: dict[str, str] = field(default_factory=dict)  # container (or pod/container) -> text
-    kubectl: str = ""  # what kubectl or an SDK printed (e.g. a refusal on create)
+    # Text that is no object, by the input it came in: what kubectl or an SDK printed
+    # ("kubectl"), a controller's log, an error line pasted where events were asked for.
+    texts: dict[str, str] = field(default_factory=dict)
 
 
 def events_table(text: str) -> list[dict[str, Any]] | None:
@@ -70,15 +63,15 @@ def events_table(text: str) -> list[dict[str, Any]] | None:
     wrapped message continues on the next lines. None when `text` has no event row."""
     events: list[dict[str, Any]] = []
     for line in text.splitlines():
-        if not line.strip() or _EVENTS_HEADER.match(line) or set(line.strip()) <= {"-", " "}:
+        if not line.strip() or EVENTS_HEADER.match(line) or set(line.strip()) <= {"-", " "}:
             continue
-        columns = _COLUMNS.split(line.strip(), maxsplit=4)
-        if columns[0] in _EVENT_TYPES and len(columns) >= 3:  # describe
+        columns = COLUMNS.split(line.strip(), maxsplit=4)
+        if columns[0] in EVENT_TYPES and len(columns) >= 3:  # describe
             events.append(_event(columns[0], columns[1], columns[-1]))
-        elif len(columns) >= 4 and columns[1] in _EVENT_TYPES:  # get events
+        elif len(columns) >= 4 and columns[1] in EVENT_TYPES:  # get events
             events.append(_event(columns[1], columns[2], columns[-1]))
-        elif len(columns) >= 3 and _REASON.match(columns[0]) and not line.startswith(" "):
-            events.append(_event("", columns[0], _COLUMNS.split(line.strip(), 3)[-1]))
+        elif len(columns) >= 3 and REASON.match(columns[0]) and not line.startswith(" "):
+            events.append(_event("", columns[0], COLUMNS.split(line.strip(), 3)[-1]))
         elif events:
             events[-1]["message"] += " " + line.strip()
     return events or None
@@ -88,35 +81,47 @@ def _event(kind: str, reason: str, message: str) -> dict[str, Any]:
     return {"type": kind, "reason": reason, "message": message}
 
 
-def _looks_like_events(text: str) -> bool:
-    for line in text.splitlines()[:20]:
-        columns = _COLUMNS.split(line.strip(), maxsplit=3)
-        if (
-            _EVENTS_HEADER.match(line)
-            or columns[0] in _EVENT_TYPES
-            or (len(columns) == 4 and _REASON.match(columns[0]))
-        ):
-            return True
-    return False
-
-
 def read_text(text: str, into: Pasted, name: str = "input") -> None:
-    """Sort what a pasted text holds: YAML objects (one, several, a List, or a fragment of an
-    InferenceService's status), `kubectl describe` output, or event tables."""
-    if _looks_like_events(text) and not any(m in text for m in _DESCRIBE_MARKERS):
-        into.events = (into.events or []) + (events_table(text) or [])
-        return
-    if any(
-        line.strip().startswith(_DESCRIBE_MARKERS) for line in text.splitlines()
-    ) and _describe_style(text):
-        _merge_isvc(into, read_describe(text))
-        table = events_table(text.split("Events:", 1)[1]) if "Events:" in text else None
-        if table:
-            into.events = (into.events or []) + table
-        return
+    """Sort what a pasted text holds by what its content is (sniff.py), whatever input it
+    came in: YAML or JSON objects (one, several, a List, a fragment of an InferenceService's
+    status), `kubectl get` tables, `kubectl describe` output or its fields, event tables, or
+    logs and error text. Refused only when it is none of them."""
+    refusal: UnreadableInput | None = None
+    for kind in kinds(text):
+        try:
+            if _READERS[kind](text, into, name):
+                return
+        except UnreadableInput as error:
+            refusal = refusal or error
+    raise refusal or UnreadableInput(f"{name}: nothing in it the diagnosis reads")
+
+
+def _read_table(text: str, into: Pasted, name: str) -> bool:
+    for obj in read_table(text):
+        _sort(obj, into, name)
+    return True
+
+
+def _read_events(text: str, into: Pasted, name: str) -> bool:
+    into.events = (into.events or []) + (events_table(text) or [])
+    return True
+
+
+def _read_describe(text: str, into: Pasted, name: str) -> bool:
+    _merge_isvc(into, read_describe(text))
+    table = events_table(text.split("Events:", 1)[1]) if "Events:" in text else None
+    if table:
+        into.events = (into.events or []) + table
+    return True
+
+
+def _read_objects(text: str, into: Pasted, name: str) -> bool:
     try:
         documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
     except yaml.YAMLError as error:
+        block = yaml_block(text)
+        if block is not None:  # a line of prose above the YAML
+            return _read_objects(block, into, name)
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise UnreadableInput(
@@ -126,21 +131,48 @@ def read_text(text: str, into: Pasted, name: str = "input") -> None:
         raise UnreadableInput(f"{name}: empty")
     for document in documents:
         _sort(document, into, name)
+    return True
 
 
-def _describe_style(text: str) -> bool:
-    """Title Case keys with spaces ("Model Status:") rather than YAML's camelCase."""
-    return any(
-        _DESCRIBE_LINE.match(line) and " " in line.split(":", 1)[0].strip()
-        for line in text.splitlines()
-    )
+def _read_fields(text: str, into: Pasted, name: str) -> bool:
+    """Describe fields pasted alone; a lone Message (or Reason) is a condition's."""
+    found = read_describe(text)
+    if not found.get("status"):
+        condition: dict[str, str] = {}
+        for line in text.splitlines():
+            match = DESCRIBE_LINE.match(line)
+            if match and match["key"] in _CONDITION_KEYS:
+                condition[_CONDITION_KEYS[match["key"]]] = (match["value"] or "").strip()
+        if not condition.get("message") and not condition.get("reason"):
+            return False
+        found["status"] = {"conditions": [condition]}
+    _merge_isvc(into, found)
+    return True
+
+
+def _read_lines(text: str, into: Pasted, name: str) -> bool:
+    into.texts[name] = text
+    return True
+
+
+_READERS: dict[Kind, Callable[[str, Pasted, str], bool]] = {
+    Kind.TABLE: _read_table,
+    Kind.EVENTS: _read_events,
+    Kind.DESCRIBE: _read_describe,
+    Kind.OBJECTS: _read_objects,
+    Kind.FIELDS: _read_fields,
+    Kind.TEXT: _read_lines,
+}
 
 
 def _sort(obj: Any, into: Pasted, name: str) -> None:
     if not isinstance(obj, dict):
         raise UnreadableInput(f"{name}: a YAML {type(obj).__name__}, not a Kubernetes object")
     kind = obj.get("kind")
-    if isinstance(kind, str) and kind.endswith("List"):
+    # A List; also cut above its `kind: List` line, as a pasted top of one often is.
+    if (isinstance(kind, str) and kind.endswith("List")) or (
+        kind is None and isinstance(obj.get("items"), list)
+    ):
         for item in obj.get("items") or []:
             _sort(item, into, name)
     elif kind == "Pod":
@@ -149,10 +181,30 @@ def _sort(obj: Any, into: Pasted, name: str) -> None:
         into.events = (into.events or []) + [obj]
     elif kind in (None, "InferenceService"):
         found = isvc_fragment(obj)
+        if "spec" not in found and (applied := _applied(obj)):
+            found["spec"] = applied["spec"]
+            metadata = applied.get("metadata") or {}
+            found["metadata"] = {
+                **{key: metadata[key] for key in ("name", "namespace") if key in metadata},
+                **(found.get("metadata") or {}),
+            }
         if not found:
             raise UnreadableInput(f"{name}: no InferenceService, pod, event or status in it")
         _merge_isvc(into, found)
     # Other kinds (Deployments, ReplicaSets, ...) carry nothing the diagnosis reads yet.
+
+
+def _applied(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """What `kubectl apply` recorded in its annotation (with a spec), for an object pasted
+    without its spec: what the user applied."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    try:
+        applied = json.loads(annotations.get(_APPLIED) or "null")
+    except ValueError:
+        return None
+    if isinstance(applied, dict) and isinstance(applied.get("spec"), dict):
+        return applied
+    return None
 
 
 def _merge_isvc(into: Pasted, found: dict[str, Any]) -> None:
@@ -316,7 +368,7 @@ class _Describe:
 
     def read(self, line: str) -> None:
         """One line: a wrapped value, a section header, or a field."""
-        match = _DESCRIBE_LINE.match(line)
+        match = DESCRIBE_LINE.match(line)
         if not match:
             if self.last is not None and line.strip():
                 target, name = self.last
@@ -385,7 +437,7 @@ def evidence(pasted: Pasted) -> Evidence:
         isvc=isvc,
         pods=pasted.pods or [],
         events=pasted.events or [],
-        kubectl=pasted.kubectl,
+        texts=dict(pasted.texts),
         unread=set(UNREAD_KINDS),
     )
     for kind, given in (
@@ -436,6 +488,10 @@ def diagnose_pasted(pasted: Pasted) -> Diagnosis:
     running = running_pods(found.pods) if found.known("pods") else None
     if found.known("status"):
         verdict = snapshot_verdict(state, running)
+        if verdict is Verdict.WAITING and (
+            pod_problems(found.pods) or event_problems(found.events)
+        ):
+            verdict = Verdict.FAILED  # a pod that cannot start settles it, as the wait does
         statement = capped(describe(state, running))  # state names are the cluster's text
         findings = diagnose(found)
         if verdict is Verdict.LOADED:

@@ -12,8 +12,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_kfs.diagnosis.codes import CATALOGUE, Code
+from pytest_kfs.diagnosis import error_shapes, http_exchange, kube_semantics
+from pytest_kfs.diagnosis.codes import Code
 from pytest_kfs.diagnosis.evidence import UNREAD_KINDS, Evidence
+from pytest_kfs.diagnosis.finding import Finding
+from pytest_kfs.diagnosis.kube_semantics import (
+    INITIALIZER_FAILED,
+    MODEL_SERVER_FAILED,
+    PodProblem,
+    event_problems,
+    pod_problems,
+)
 from pytest_kfs.diagnosis.signatures import first_match
 from pytest_kfs.gcp.uri import WI_ANNOTATION, parse_gcs_uri
 from pytest_kfs.kserve.api import GCS_KEY_FILE, ISVC_LABEL
@@ -25,6 +34,7 @@ from pytest_kfs.kserve.status import (
     running_pods,
     scaled_to_zero,
 )
+from pytest_kfs.untrusted import shown
 
 
 class _Anchored:
@@ -91,47 +101,6 @@ _EXCEPTION_LINE = re.compile(r"^\s{0,8}(?:[A-Za-z_][\w.]{0,120})?(?:Error|Except
 _GSA_EMAIL = re.compile(r"^[\w.-]+@(?P<project>[\w-]+)\.iam\.gserviceaccount\.com$")
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One broken link: code, cause, evidence, fix."""
-
-    code: Code
-    cause: str
-    evidence: tuple[str, ...] = ()
-    fix: str = ""
-    principal: str | None = None
-    bucket: str | None = None
-    permission: str | None = None
-
-    @property
-    def failure(self) -> bool:
-        """Whether it is a problem (a healthy scale-to-zero is not)."""
-        return CATALOGUE[self.code].failure
-
-    def as_dict(self) -> dict[str, Any]:
-        """For JSON reports."""
-        return {
-            "code": self.code,
-            "cause": self.cause,
-            "evidence": list(self.evidence),
-            "fix": self.fix,
-            "principal": self.principal,
-            "bucket": self.bucket,
-            "permission": self.permission,
-            "failure": self.failure,
-        }
-
-
-@dataclass(frozen=True)
-class PodProblem:
-    """A pod-level state that settles the outcome without waiting for the deadline."""
-
-    code: str
-    pod: str
-    container: str | None
-    detail: str
-
-
 @dataclass
 class _Context:
     evidence: Evidence
@@ -186,54 +155,6 @@ def _quote(source: str, line: str, where: re.Match[str] | int | None = None) -> 
         start = max(0, text.find(where.group(0)))
     tail = "..." if start + 234 < len(text) else ""
     return f'{source}: "{"..." if start else ""}{text[start : start + 234]}{tail}"'
-
-
-# -- pod-level problems (also used by wait.py to stop early) ------------------------------------
-def pod_problems(pods: list[dict[str, Any]]) -> list[PodProblem]:
-    """Unschedulable pods, image pulls that fail, OOM kills, crash loops, failed initializers."""
-    problems: list[PodProblem] = []
-    for pod in pods:
-        name = pod["metadata"]["name"]
-        status = pod.get("status") or {}
-        for condition in status.get("conditions") or []:
-            if (
-                condition.get("type") == "PodScheduled"
-                and condition.get("status") == "False"
-                and condition.get("reason") == "Unschedulable"
-            ):
-                problems.append(
-                    PodProblem(Code.POD_UNSCHEDULABLE, name, None, condition.get("message", ""))
-                )
-        for container in (status.get("initContainerStatuses") or []) + (
-            status.get("containerStatuses") or []
-        ):
-            state, last = container.get("state") or {}, container.get("lastState") or {}
-            waiting = state.get("waiting") or {}
-            terminated = state.get("terminated") or last.get("terminated") or {}
-            cname = container["name"]
-            if waiting.get("reason") in ("ErrImagePull", "ImagePullBackOff", "InvalidImageName"):
-                problems.append(
-                    PodProblem(
-                        Code.IMAGE_PULL_FAILED,
-                        name,
-                        cname,
-                        waiting.get("message") or waiting["reason"],
-                    )
-                )
-            elif terminated.get("reason") == "OOMKilled":
-                problems.append(
-                    PodProblem(
-                        Code.OOM_KILLED, name, cname, f"exit code {terminated.get('exitCode')}"
-                    )
-                )
-            elif terminated.get("reason") == "Error" and terminated.get("exitCode"):
-                code = (
-                    "STORAGE_INITIALIZER_FAILED"
-                    if cname == "storage-initializer"
-                    else "MODEL_SERVER_FAILED"
-                )
-                problems.append(PodProblem(code, name, cname, terminated.get("message") or ""))
-    return problems
 
 
 # -- the rules ----------------------------------------------------------------------------------
@@ -632,15 +553,17 @@ def _pods(context: _Context) -> list[Finding]:
                     "raise spec.predictor.model.resources.limits.memory",
                 )
             )
-        elif problem.code == "MODEL_SERVER_FAILED":
+        elif problem.code == MODEL_SERVER_FAILED:
             last = (problem.detail.strip().splitlines() or ["exited with an error"])[-1]
+            container = problem.container or "the model server"
             findings.append(
                 Finding(
                     Code.MODEL_LOAD_FAILED,
                     "the model server exited while loading the model",
-                    (f'{problem.container}: "{last}"',),
+                    (f'{container}: "{shown(last, 300)}"',),
                     "check the model file and format against the runtime (kubectl logs "
-                    f"{problem.pod} -c {problem.container})",
+                    f"{problem.pod or '<pod>'} -c {problem.container or 'kserve-container'} "
+                    "--previous)",
                 )
             )
     return findings[:1]
@@ -649,7 +572,9 @@ def _pods(context: _Context) -> list[Finding]:
 def _download_failed(context: _Context) -> list[Finding]:
     """The storage initializer exited with an error no storage-specific rule explains: its
     last exception line is the cause (an unreachable host, a missing file, a bad URI)."""
-    problem = next((p for p in context.problems if p.code == "STORAGE_INITIALIZER_FAILED"), None)
+    # The kubelet's BackOff events show the initializer's crash loop when no pod was given.
+    crashes = context.problems + event_problems(context.evidence.events)
+    problem = next((p for p in crashes if p.code == INITIALIZER_FAILED), None)
     quoted = [
         (source, line)
         for source, line in context.lines
@@ -662,7 +587,7 @@ def _download_failed(context: _Context) -> list[Finding]:
     evidence = (_quote(*quoted[-1]),) if quoted else ("storage-initializer: exited with an error",)
     where = (
         f"kubectl -n {context.namespace} logs {problem.pod} -c storage-initializer"
-        if problem
+        if problem and problem.pod
         else f"kubectl -n {context.namespace or '<namespace>'} logs -l "
         f"{ISVC_LABEL}={context.state.name or '<name>'} "
         "-c storage-initializer"
@@ -794,6 +719,58 @@ def _key_secret(context: _Context) -> Any:
     return None
 
 
+def _api_refusal(context: _Context) -> list[Finding]:
+    return kube_semantics.api_refusal(context.evidence.texts, context.lines)
+
+
+def _ingress(context: _Context) -> list[Finding]:
+    conditions = ((c.type, c.reason, c.message) for c in context.state.conditions)
+    return kube_semantics.ingress(context.lines, conditions)
+
+
+def _error_shapes(context: _Context) -> list[Finding]:
+    """Python's and Go's general error shapes, the most telling first."""
+    for shape in (
+        error_shapes.import_missing,
+        error_shapes.tls_failure,
+        error_shapes.missing_file,
+        error_shapes.storage_download,
+    ):
+        if found := shape(context.lines):
+            return found
+    return []
+
+
+def _spec_requirement(context: _Context) -> list[Finding]:
+    return kube_semantics.spec_requirement(context.lines)
+
+
+def _uri_without_scheme(context: _Context) -> list[Finding]:
+    """A storageUri with no scheme: KServe's webhook injects no storage initializer for it,
+    so nothing is downloaded (the model server then finds no /mnt/models)."""
+    uri = context.storage_uri
+    if not uri or "://" in uri:
+        return []
+    return [
+        Finding(
+            Code.STORAGE_URI_INVALID,
+            f"storageUri {shown(uri, 300)} has no scheme: KServe does not read it as storage, "
+            "injects no storage initializer, and the model server gets no model",
+            (f"spec.predictor.model.storageUri: {shown(uri, 300)}",),
+            "set spec.predictor.model.storageUri to gs://, s3://, pvc://, https:// or hf:// "
+            "(pvc://CLAIM/PATH for a volume)",
+        )
+    ]
+
+
+def _request(context: _Context) -> list[Finding]:
+    """A request answered 404/405/3xx while nothing shows the model failing."""
+    state = context.state
+    if state.failure or state.ready == "False":
+        return []
+    return http_exchange.misrouted(context.evidence.texts, state.url)
+
+
 _RULES = (
     _scale_to_zero,
     _stale_transition,
@@ -808,6 +785,17 @@ _RULES = (
     _events,
     _pods,
     _signatures,
+)
+# Only when no rule above names a cause, the first that does: what any Kubernetes
+# workload's refusals and states say, then any program's error shapes, then the spec and the
+# request themselves.
+_LAYERS = (
+    _api_refusal,
+    _ingress,
+    _error_shapes,
+    _spec_requirement,
+    _uri_without_scheme,
+    _request,
 )
 # Only when no rule above explains the failure: they read the same crash more precisely.
 _FALLBACKS = (_download_failed,)
@@ -843,9 +831,11 @@ def _lines(evidence: Evidence, state: ModelState) -> list[tuple[str, str]]:
         for condition in status.get("conditions") or []:
             if condition.get("message"):
                 lines.append((f"pod {condition.get('type')}", str(condition["message"])))
-    if evidence.kubectl.strip():
-        # One refusal, wrapped by the terminal: read as one line.
-        lines.append(("kubectl", " ".join(evidence.kubectl.split())))
+    for name, text in evidence.texts.items():
+        lines += [(name, line) for line in text.splitlines() if line.strip()]
+        if len(text.strip().splitlines()) > 1:
+            # One refusal, wrapped by the terminal: read as one line too.
+            lines.append((name, " ".join(text.split())))
     return lines
 
 
@@ -942,6 +932,10 @@ def diagnose(evidence: Evidence) -> list[Finding]:
                 seen.add(finding.code)
         if findings and not findings[0].failure:
             return findings  # healthy: nothing else applies
+    for layer in _LAYERS:
+        if findings:
+            break
+        findings += layer(context)
     if not findings:
         for rule in _FALLBACKS:
             findings += rule(context)
@@ -958,7 +952,28 @@ def diagnose(evidence: Evidence) -> list[Finding]:
                 "then rerun",
             )
         ]
+    if error := error_shapes.first_error(context.lines):
+        return [_unexplained_error(context, *error)]
     return [_no_cause(context)]
+
+
+def _unexplained_error(context: _Context, source: str, line: str) -> Finding:
+    """An error line no rule explains: never passed over, quoted with where it came from and
+    the reads that would settle it."""
+    missing = [
+        kind for kind in ("status", "pods", "logs", "events") if not context.evidence.known(kind)
+    ]
+    namespace, name = context.namespace or "<namespace>", context.state.name or "<name>"
+    commands = _collect_commands(context, missing) or [
+        f"kubectl -n {namespace} describe inferenceservice {name}",
+        f"kubectl -n {namespace} describe pods -l {ISVC_LABEL}={name}",
+    ]
+    return Finding(
+        Code.UNEXPLAINED,
+        f"an error no known cause explains, in {source}: {shown(line.strip(), 300)}",
+        (_quote(source, shown(line)),),
+        "; ".join(commands),
+    )
 
 
 def _no_cause(context: _Context) -> Finding:

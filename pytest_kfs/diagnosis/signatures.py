@@ -16,7 +16,16 @@ from pytest_kfs.diagnosis.codes import Code
 # Where a line came from: a container's log, an event, a condition, the termination message
 # KServe copies into lastFailureInfo, or what kubectl printed.
 INITIALIZER = ("storage-initializer log", "lastFailureInfo", "storage-initializer")
-MODEL_SERVER = ("kserve-container log", "lastFailureInfo", "kserve-container")
+# KServe's model server, and ModelMesh's runtimes and their adapters (which report the
+# runtime's load errors).
+MODEL_SERVER = (
+    "kserve-container",
+    "lastFailureInfo",
+    "triton",
+    "mlserver",
+    "ovms",
+    "torchserve",
+)
 ANY: tuple[str, ...] = ()
 
 
@@ -265,6 +274,16 @@ SIGNATURES: tuple[Signature, ...] = (
         "the endpoint annotations (serving.kserve.io/s3-endpoint, s3-usehttps, "
         "s3-verifyssl)",
         sources=INITIALIZER,
+    ),
+    Signature(
+        Code.RUNTIME_MISSING,
+        # KServe's controller, when spec.predictor.model.runtime names no installed runtime.
+        ("No ServingRuntimes or ClusterServingRuntimes with the name", "RuntimeNotRecognized"),
+        "the ServingRuntime the InferenceService names is not installed in {namespace} or "
+        "the cluster (KServe's default ClusterServingRuntimes come in their own manifest)",
+        "kubectl get clusterservingruntimes,servingruntimes -A # install KServe's "
+        "kserve-cluster-resources manifest (the default runtimes), or fix "
+        "spec.predictor.model.runtime",
     ),
     Signature(
         Code.RUNTIME_UNSUPPORTED,

@@ -7,11 +7,15 @@ mistakes a healthy scale-to-zero service (kserve/kserve#6079) for a stuck one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Any
 
 from pytest_kfs.kserve.api import SOURCE_URI_ANNOTATION
+
+# Knative's message for reason RevisionFailed, which a pasted condition may come without.
+_REVISION_FAILED = re.compile(r'Revision "[^"]+" failed with message: ')
 
 
 class State(StrEnum):
@@ -267,7 +271,11 @@ def snapshot_verdict(state: ModelState, pods_running: int | None = None) -> Verd
     found = verdict(state, pods_running, state.standard_mode)
     if found is Verdict.WAITING and (
         state.failure is not None
-        or any(c.reason in ("RevisionFailed", "ProgressDeadlineExceeded") for c in state.conditions)
+        or any(
+            c.reason in ("RevisionFailed", "ProgressDeadlineExceeded")
+            or _REVISION_FAILED.match(c.message)
+            for c in state.conditions
+        )
     ):
         return Verdict.FAILED
     return found

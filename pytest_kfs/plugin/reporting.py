@@ -27,7 +27,7 @@ from pytest_kfs.plugin.stash import RECORD_PROPERTY, RECORDS, REPORTS, RUN_CLUST
 
 if TYPE_CHECKING:
     from pytest_kfs.deploy import ModelHandle
-    from pytest_kfs.diagnosis.rules import Finding
+    from pytest_kfs.diagnosis.finding import Finding
     from pytest_kfs.kserve.status import ModelState, Verdict
     from pytest_kfs.wait import WaitResult
 

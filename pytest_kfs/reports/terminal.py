@@ -6,7 +6,7 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pytest_kfs.diagnosis.rules import Finding
+from pytest_kfs.diagnosis.finding import Finding
 from pytest_kfs.untrusted import capped, markdown, markdown_code, printable
 from pytest_kfs.wait import WaitResult
 

@@ -37,7 +37,8 @@ class Case:
                     pasted.pods = pasted.pods or []
         for container, text in (self.inputs.get("logs") or {}).items():
             pasted.logs[container] = text
-        pasted.kubectl = self.inputs.get("kubectl") or ""
+        if self.inputs.get("kubectl"):
+            pasted.texts["kubectl"] = self.inputs["kubectl"]
         return pasted
 
     def diagnose(self) -> Diagnosis:

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from pytest_kfs.diagnosis.evidence import Evidence
-from pytest_kfs.diagnosis.rules import diagnose, parse_gcs_uri, pod_problems
+from pytest_kfs.diagnosis.kube_semantics import pod_problems
+from pytest_kfs.diagnosis.rules import diagnose, parse_gcs_uri
 from pytest_kfs.gcp.identity import summarize_secret
 
 from .snapshots import (

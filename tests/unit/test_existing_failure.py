@@ -1,7 +1,7 @@
 """A stuck existing model's failure leads with its answer, as every other check's does."""
 
 from pytest_kfs.diagnosis.codes import Code
-from pytest_kfs.diagnosis.rules import Finding
+from pytest_kfs.diagnosis.finding import Finding
 from pytest_kfs.existing import ExistingCheck
 from pytest_kfs.kserve.status import ModelState, Verdict
 

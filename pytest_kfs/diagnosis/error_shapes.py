@@ -1,0 +1,226 @@
+"""The general shapes of Python and Go errors, whatever program wrote them (pure).
+
+The last exception of a Python traceback, import errors, TLS failures, a missing file, and
+what counts as an error line at all (so that no error is passed over in silence). These run
+after the rules that know a product's own words (rules.py, signatures.py) and Kubernetes'
+(kube_semantics.py).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pytest_kfs.diagnosis.codes import Code
+from pytest_kfs.diagnosis.finding import Finding
+from pytest_kfs.untrusted import shown
+
+QUOTE_LIMIT = 300
+_TRACEBACK = "Traceback (most recent call last):"
+_FRAME = re.compile(r'^\s*File "(?P<file>[^"]{1,500})", line \d+, in (?P<function>\S{1,200})')
+# An exception line ends a traceback: `module.Name: text` or a bare `NameError` at column 0.
+_EXCEPTION = re.compile(
+    r"^(?P<type>[A-Za-z_][\w.]{0,120}(?:Error|Exception|Exit|Interrupt|Failure|Warning))"
+    r"(?::\s?(?P<text>.*))?$"
+)
+_NO_MODULE = re.compile(r"No module named '?(?P<module>[\w.]{1,200})'?")
+_CANNOT_IMPORT = re.compile(
+    r"cannot import name '(?P<name>[\w.]{1,200})' from '(?P<module>[\w.]{1,200})'"
+)
+_SHARED_LIBRARY = re.compile(r"(?P<library>lib[\w.+-]{1,100}\.so[\w.]*): cannot open shared object")
+_UNPICKLING = ("pickle", "joblib", "load_model", "torch/serialization")
+_TLS = re.compile(
+    r"x509: |SSL: |\[SSL|CERTIFICATE_VERIFY_FAILED|certificate verify failed|tls: |"
+    r"certificate signed by unknown authority"
+)
+_MISSING_FILE = re.compile(
+    r"(?:[Nn]o such file or directory|FileNotFoundError)\W{0,5}(?:'(?P<quoted>[^']{1,500})'|"
+    r"(?P<path>/[\w./-]{1,500}))?"
+)
+_GO_MISSING_FILE = re.compile(r"(?:open|stat|lstat) (?P<path>/[\w./-]{1,500}): no such file")
+# Where a model is downloaded: KServe's storage initializer, ModelMesh's puller.
+_STORAGE_SOURCES = ("storage-initializer", "lastFailureInfo")
+_STORAGE_WORDS = re.compile(r"pull model from storage|download(?:ing)? (?:the )?model|storage\.py")
+# Words that make a line an error, whatever wrote it: a level, an exception, a Go error.
+_ERROR_WORDS = re.compile(
+    r"\b(?:ERROR|FATAL|CRITICAL|panic|Traceback|[Ee]rror|[Ee]xception|[Ff]ailed|[Ff]ailure|"
+    r"[Dd]enied|[Ff]orbidden|[Rr]efused|[Uu]nable to|[Cc]annot|[Cc]ould not|[Ii]nvalid|"
+    r"not found|[Tt]imed? ?out|BackOff|CrashLoopBackOff|OOMKilled|Unschedulable)\b"
+)
+_NOT_ERRORS = re.compile(r'"level":"(?:info|debug)"|\b(?:INFO|DEBUG)\b|^\s*(?:Normal)\s')
+# Knative's wrapper around a revision's message: with nothing after it, it says no more.
+_EMPTY_REVISION_MESSAGE = re.compile(r'^Revision "[^"]+" failed with message:\s*\W*$')
+
+
+@dataclass(frozen=True)
+class Traceback:
+    """A Python traceback in one source: its frames (file, function) and its last line."""
+
+    source: str
+    frames: tuple[tuple[str, str], ...]
+    exception: str
+
+
+def tracebacks(lines: list[tuple[str, str]]) -> list[Traceback]:
+    """Every Python traceback, each ended by its exception line."""
+    found: list[Traceback] = []
+    current: tuple[str, list[tuple[str, str]]] | None = None
+    for source, line in lines:
+        if _TRACEBACK in line:
+            current = (source, [])
+        elif current is not None and source == current[0]:
+            if frame := _FRAME.match(line):
+                current[1].append((frame["file"], frame["function"]))
+            elif _EXCEPTION.match(line.strip()) and not line.startswith((" ", "\t")):
+                found.append(Traceback(source, tuple(current[1]), line.strip()))
+                current = None
+    return found
+
+
+def is_error_line(line: str) -> bool:
+    """Whether a line reports an error (and is not an info line, or Knative's empty revision
+    message)."""
+    text = line.strip()
+    return bool(
+        text
+        and _ERROR_WORDS.search(text)
+        and not _NOT_ERRORS.search(text)
+        and not _EMPTY_REVISION_MESSAGE.match(text)
+    )
+
+
+def looks_like_error_text(text: str) -> bool:
+    """A pasted text worth reading as lines: it holds an error line or a traceback."""
+    return any(is_error_line(line) for line in text.splitlines())
+
+
+def _quoted(source: str, line: str) -> str:
+    return f'{source}: "{shown(line.strip(), QUOTE_LIMIT)}"'
+
+
+def _in_storage(source: str, line: str) -> bool:
+    return source.startswith(_STORAGE_SOURCES) or bool(_STORAGE_WORDS.search(line))
+
+
+def _container(source: str) -> str:
+    return source.removesuffix(" log")
+
+
+def import_missing(lines: list[tuple[str, str]]) -> list[Finding]:
+    """A module or library the program imports is not in its image; when the import happens
+    while unpickling a model, the model file names a module of another framework version."""
+    for trace in reversed(tracebacks(lines)):
+        missing = (
+            _NO_MODULE.search(trace.exception)
+            or _CANNOT_IMPORT.search(trace.exception)
+            or _SHARED_LIBRARY.search(trace.exception)
+        )
+        if not missing or not trace.exception.startswith(
+            ("ModuleNotFoundError", "ImportError", "OSError")
+        ):
+            continue
+        what = shown(missing.group(1), 200)
+        if any(
+            word in f"{file} {function}" for file, function in trace.frames for word in _UNPICKLING
+        ):
+            return [
+                Finding(
+                    Code.MODEL_LOAD_FAILED,
+                    f"unpickling the model needs {what}, which the runtime's framework does not "
+                    "have: the model was saved with another version of the framework",
+                    (_quoted(trace.source, trace.exception),),
+                    "save the model with the runtime's framework version (or pick a runtime "
+                    "version that matches), then redeploy",
+                )
+            ]
+        container = _container(trace.source)
+        return [
+            Finding(
+                Code.IMAGE_DEPENDENCY_MISSING,
+                f"{container} cannot start: its code imports {what}, which its image does not "
+                "contain (a broken or mismatched runtime image, not the model)",
+                (_quoted(trace.source, trace.exception),),
+                "kubectl get clusterservingruntimes,servingruntimes -A -o "
+                "custom-columns=NAME:.metadata.name,IMAGE:.spec.containers[0].image # use a "
+                f"runtime image that contains {what} (another tag), or build one with it",
+            )
+        ]
+    return []
+
+
+def tls_failure(lines: list[tuple[str, str]]) -> list[Finding]:
+    """TLS verification fails on the way to the model's storage (webhooks' TLS has its own
+    rule, signatures.py)."""
+    for source, line in lines:
+        if _TLS.search(line) and _in_storage(source, line) and "webhook" not in line:
+            return [
+                Finding(
+                    Code.STORAGE_UNREACHABLE,
+                    "the storage endpoint's TLS certificate is not trusted by the storage client "
+                    "(a private CA, a self-signed certificate or an intercepting proxy)",
+                    (_quoted(source, line),),
+                    "give the initializer the CA (the serving.kserve.io/s3-cabundle annotation, "
+                    "or the CA bundle ConfigMap in inferenceservice-config), or for a test "
+                    'endpoint serving.kserve.io/s3-verifyssl: "0"; openssl s_client -connect '
+                    "<host>:443 -showcerts shows the chain",
+                )
+            ]
+    return []
+
+
+def missing_file(lines: list[tuple[str, str]]) -> list[Finding]:
+    """A file the program opens is not there: in the model server, the model's layout lacks
+    it; during the download, the source path does."""
+    for source, line in lines:
+        found = _MISSING_FILE.search(line) or _GO_MISSING_FILE.search(line)
+        if not found:
+            continue
+        path = shown(found.groupdict().get("quoted") or found["path"] or "a file", 300)
+        if _in_storage(source, line):
+            return [
+                Finding(
+                    Code.STORAGE_DOWNLOAD_FAILED,
+                    f"the download stops on a missing file or directory: {path}",
+                    (_quoted(source, line),),
+                    "list the storage path and fix storageUri (kubectl logs -l "
+                    "serving.kserve.io/inferenceservice=<name> -c storage-initializer)",
+                )
+            ]
+        return [
+            Finding(
+                Code.MODEL_NOT_FOUND,
+                f"{_container(source)} looks for {path}, which is not there: the model's files "
+                "are not in the layout the runtime expects",
+                (_quoted(source, line),),
+                "list what the storage path holds and compare it with the runtime's layout "
+                "(kubectl exec <pod> -c kserve-container -- ls -R /mnt/models)",
+            )
+        ]
+    return []
+
+
+def storage_download(lines: list[tuple[str, str]]) -> list[Finding]:
+    """An error while pulling the model that no storage rule names (KServe's initializer,
+    ModelMesh's puller): the download failed, as its own words say."""
+    for source, line in lines:
+        if _STORAGE_WORDS.search(line) and is_error_line(line):
+            return [
+                Finding(
+                    Code.STORAGE_DOWNLOAD_FAILED,
+                    "pulling the model from storage fails",
+                    (_quoted(source, line),),
+                    "check that the storage path holds the model and that the puller reads "
+                    "the path as written (bucket and prefix, no leading slash): kubectl logs "
+                    "<pod> -c <puller or storage-initializer>",
+                )
+            ]
+    return []
+
+
+def first_error(lines: list[tuple[str, str]]) -> tuple[str, str] | None:
+    """The error line to quote when no rule explains any: a traceback's last exception, else
+    the first error line."""
+    found = tracebacks(lines)
+    if found:
+        return found[-1].source, found[-1].exception
+    return next(((source, line) for source, line in lines if is_error_line(line)), None)

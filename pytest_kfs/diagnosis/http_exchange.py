@@ -1,0 +1,96 @@
+"""A request the user sent to the model (a `curl -v` transcript) and what answered it (pure).
+
+An answer of 404, 405 or a redirect came from an HTTP server: the gateway routed the request
+somewhere. When the model is not shown failing, the request is what to fix: the Host header,
+the protocol's path, the verb.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from pytest_kfs.diagnosis.codes import Code
+from pytest_kfs.diagnosis.finding import Finding
+from pytest_kfs.untrusted import shown
+
+_REQUEST = re.compile(r"^> (?P<verb>[A-Z]{3,7}) (?P<path>\S{1,2000}) HTTP/[\d.]+")
+_HEADER = re.compile(r"^(?P<side>[<>]) (?P<name>[\w-]{1,100}): ?(?P<value>.{0,2000})$")
+_RESPONSE = re.compile(r"^< HTTP/[\d.]+ (?P<status>\d{3})(?P<reason>.{0,200})$")
+_MISROUTED = {301, 302, 303, 307, 308, 404, 405}
+_V1 = re.compile(r"^/v1/models/(?P<name>[^/:]+):(?:predict|explain)$")
+_V2 = re.compile(r"^/v2/models/(?P<name>[^/]+)(?:/versions/[^/]+)?/infer$")
+
+
+@dataclass
+class Exchange:
+    """One request and its answer, as curl -v prints them."""
+
+    verb: str = ""
+    path: str = ""
+    status: int = 0
+    reason: str = ""
+    request: dict[str, str] = field(default_factory=dict)
+    response: dict[str, str] = field(default_factory=dict)
+
+
+def exchanges(text: str) -> list[Exchange]:
+    """The request/answer pairs of a `curl -v` transcript (headers by lower-case name)."""
+    found: list[Exchange] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if request := _REQUEST.match(line):
+            found.append(Exchange(request["verb"], request["path"]))
+        elif found and (answer := _RESPONSE.match(line)):
+            found[-1].status, found[-1].reason = int(answer["status"]), answer["reason"].strip()
+        elif found and (header := _HEADER.match(line)):
+            side = found[-1].request if header["side"] == ">" else found[-1].response
+            side[header["name"].lower()] = header["value"].strip()
+    return [exchange for exchange in found if exchange.status]
+
+
+def misrouted(texts: dict[str, str], model_url: str | None) -> list[Finding]:
+    """A request answered 404/405/3xx: what in it does not reach the model's route."""
+    for name, text in texts.items():
+        for exchange in exchanges(text):
+            if exchange.status in _MISROUTED:
+                return [_finding(name, exchange, model_url)]
+    return []
+
+
+def _finding(source: str, exchange: Exchange, model_url: str | None) -> Finding:
+    host = exchange.request.get("host", "")
+    checks = []
+    if exchange.status == 405 or (exchange.verb != "POST" and _V1.match(exchange.path)):
+        checks.append(f"the verb: inference is POST with a JSON body, this was {exchange.verb}")
+    if not (_V1.match(exchange.path) or _V2.match(exchange.path)):
+        checks.append(
+            "the path: /v1/models/NAME:predict (v1) or /v2/models/NAME/infer (v2), as the "
+            "runtime's protocolVersion says"
+        )
+    powered = exchange.response.get("x-powered-by") or exchange.response.get("server", "")
+    if "envoy" not in powered.lower() and powered:
+        checks.append(
+            f"the host: the answer came from {shown(powered, 100)}, not the model's gateway "
+            f"route, so Host {shown(host, 300)} matches no InferenceService"
+        )
+    elif host and model_url and host not in model_url:
+        checks.append(
+            f"the host: {shown(host, 300)} is not the model's URL {shown(model_url, 300)}"
+        )
+    if not checks:
+        checks.append(
+            "the Host header (NAME.NAMESPACE.DOMAIN, as the InferenceService's URL) and the "
+            "path's model name"
+        )
+    said = f"{exchange.verb} {exchange.path} -> HTTP {exchange.status} {exchange.reason}".strip()
+    return Finding(
+        Code.HEALTHY_REQUEST_MISROUTED,
+        f"the request was answered {exchange.status} by an HTTP server, so the model's gateway is "
+        "up; nothing shows the model failing: the request is what does not match its route. "
+        f"Check {'; '.join(checks)}",
+        (f'{source}: "{shown(said, 300)}"', f"{source}: Host {shown(host or '(none)', 300)}"),
+        "kubectl get inferenceservice <name> -n <namespace> -o jsonpath='{.status.url}' # "
+        "send Host: that URL's host, POST to /v1/models/<name>:predict (v1) or "
+        "/v2/models/<name>/infer (v2)",
+    )

@@ -1,0 +1,315 @@
+"""What Kubernetes and Knative themselves say, read by their own semantics (pure).
+
+Container states and exit codes, kubelet events, the API server's refusals (a `Status`
+object: 403 Forbidden, 404 no kind, 422 Invalid, an admission webhook's denial) and Knative's
+ingress reasons. These hold whatever the workload is: the rules that know KServe's and the
+storage clients' words run first (rules.py), these after them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_kfs.diagnosis.codes import Code
+from pytest_kfs.diagnosis.finding import Finding
+from pytest_kfs.untrusted import shown
+
+# What a quoted refusal may take of a report line.
+QUOTE_LIMIT = 300
+INITIALIZER_FAILED = "STORAGE_INITIALIZER_FAILED"
+MODEL_SERVER_FAILED = "MODEL_SERVER_FAILED"
+_PULL_REASONS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName")
+# The signal a container's exit code (128 + N) names, and what it usually means in a pod.
+_EXIT_MEANINGS = {
+    1: "exit code 1: the process failed on its own (its log says why)",
+    137: "exit code 137 (SIGKILL): killed, usually for memory (OOM)",
+    139: "exit code 139 (SIGSEGV): it crashed in native code (a library or a CPU/GPU mismatch)",
+    143: "exit code 143 (SIGTERM): stopped from outside (a failed probe, a rollout)",
+}
+
+
+@dataclass(frozen=True)
+class PodProblem:
+    """A pod-level state that settles the outcome without waiting for the deadline. An empty
+    `pod` or `container` is one the evidence does not name (an event, a `kubectl get` row)."""
+
+    code: str
+    pod: str
+    container: str | None
+    detail: str
+
+
+def exit_meaning(code: int | None) -> str:
+    """What a container's exit code says, in words ('' when it says nothing known)."""
+    if not code:
+        return ""
+    return _EXIT_MEANINGS.get(code, f"exit code {code}")
+
+
+def pod_problems(pods: list[dict[str, Any]]) -> list[PodProblem]:
+    """Unschedulable pods, image pulls that fail, OOM kills, crash loops, failed initializers."""
+    problems: list[PodProblem] = []
+    for pod in pods:
+        name = pod["metadata"]["name"]
+        status = pod.get("status") or {}
+        for condition in status.get("conditions") or []:
+            if (
+                condition.get("type") == "PodScheduled"
+                and condition.get("status") == "False"
+                and condition.get("reason") == "Unschedulable"
+            ):
+                problems.append(
+                    PodProblem(Code.POD_UNSCHEDULABLE, name, None, condition.get("message", ""))
+                )
+        init = status.get("initContainerStatuses") or []
+        for container in init + (status.get("containerStatuses") or []):
+            if problem := _container_problem(name, container, container in init):
+                problems.append(problem)
+    return problems
+
+
+def _container_problem(pod: str, container: dict[str, Any], init: bool) -> PodProblem | None:
+    state, last = container.get("state") or {}, container.get("lastState") or {}
+    waiting = state.get("waiting") or {}
+    terminated = state.get("terminated") or last.get("terminated") or {}
+    name = container.get("name") or ""
+    # KServe's one init container is the storage initializer; a `kubectl get pods` row
+    # (Init:CrashLoopBackOff) does not name it.
+    failed = INITIALIZER_FAILED if name == "storage-initializer" or (init and not name) else ""
+    failed = failed or MODEL_SERVER_FAILED
+    if waiting.get("reason") in _PULL_REASONS:
+        return PodProblem(
+            Code.IMAGE_PULL_FAILED, pod, name, waiting.get("message") or waiting["reason"]
+        )
+    if terminated.get("reason") == "OOMKilled":
+        return PodProblem(Code.OOM_KILLED, pod, name, f"exit code {terminated.get('exitCode')}")
+    if terminated.get("reason") == "Error" and terminated.get("exitCode") != 0:
+        detail = terminated.get("message") or exit_meaning(terminated.get("exitCode"))
+        return PodProblem(failed, pod, name, detail)
+    if waiting.get("reason") == "CrashLoopBackOff" and not terminated:
+        # Only a `kubectl get pods` row says so without the last state: the kubelet restarts
+        # a container that keeps failing with a growing back-off.
+        return PodProblem(failed, pod, name, "CrashLoopBackOff")
+    return None
+
+
+_BACKOFF = re.compile(r"Back-off restarting failed container(?: (?P<container>[\w.-]+))?")
+_STARTED = re.compile(r"^(?:Started|Created) container (?P<container>[\w.-]+)")
+
+
+def event_problems(events: list[dict[str, Any]]) -> list[PodProblem]:
+    """A crash loop the kubelet's events show: BackOff "restarting failed container". Older
+    kubelets leave the container out; then it is the one the events last show started."""
+    started = ""
+    for event in events:
+        message = str(event.get("message") or "")
+        if found := _STARTED.match(message):
+            started = found["container"]
+        elif event.get("reason") == "BackOff" and (loop := _BACKOFF.search(message)):
+            container = loop["container"] or started
+            code = INITIALIZER_FAILED if container == "storage-initializer" else MODEL_SERVER_FAILED
+            return [PodProblem(code, "", container, f"event BackOff: {message}")]
+    return []
+
+
+# -- the API server's refusals ------------------------------------------------------------------
+_STATUS_START = re.compile(r'\{\s*"kind"\s*:\s*"Status"')
+_FORBIDDEN = re.compile(
+    r'(?P<object>[\w.-]{1,253}(?: "[^"]{1,253}")?) is forbidden: User "(?P<user>[^"]{1,253})" '
+    r'cannot (?P<verb>[\w-]{1,32}) resource "(?P<resource>[\w./-]{1,253})"'
+    r'(?: in API group "(?P<group>[\w.-]{0,253})")?'
+    r'(?: in the namespace "(?P<namespace>[\w.-]{1,253})"|(?P<cluster> at the cluster scope))?'
+)
+_NO_KIND = re.compile(
+    r'no matches for kind "(?P<kind>[\w.-]{1,100})" in version "(?P<version>[\w./-]{1,200})"'
+)
+_ADMISSION = re.compile(
+    r'admission webhook \\?"(?P<webhook>[^"\\]{1,253})\\?" denied the request: (?P<why>.{1,1000})'
+)
+_INVALID = re.compile(r'(?P<kind>[\w.-]{1,253}) "(?P<name>[^"]{1,253})" is invalid: (?P<why>.+)')
+_FIELD_ERROR = re.compile(
+    r"(?P<field>[\w.\[\]/-]{1,200}): (?P<type>Invalid value|Required value|Unsupported value|"
+    r"Forbidden|Duplicate value|Too long|Too many|Not found)"
+)
+# A validator's or a controller's words for a spec that lacks or misuses a field.
+_REQUIREMENT = re.compile(
+    r"(?:must (?:have|specify|set|contain) (?:either |exactly one of )?|must be specified|"
+    r"is required|Exactly one of )"
+)
+
+
+def api_statuses(text: str) -> list[dict[str, Any]]:
+    """The API server's `Status` objects in what an SDK or kubectl printed (`HTTP response
+    body: {...}`), also when a terminal hard-wrapped the JSON across lines."""
+    found: list[dict[str, Any]] = []
+    for start in _STATUS_START.finditer(text):
+        body = text[start.start() :]
+        # As printed; wrapped inside a word (the break is no character of the JSON); wrapped
+        # between words.
+        for attempt in (body, re.sub(r"\n[ \t]*", "", body), re.sub(r"\s*\n\s*", " ", body)):
+            try:
+                status, _ = json.JSONDecoder().raw_decode(attempt)
+            except ValueError:
+                continue
+            if isinstance(status, dict):
+                found.append(status)
+                break
+    return found
+
+
+def refusals(texts: dict[str, str], lines: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Where an API refusal may be written: each Status's message (with its code and reason),
+    then every line (kubectl prints `Error from server (Forbidden): ...` without JSON)."""
+    found = []
+    for name, text in texts.items():
+        for status in api_statuses(text):
+            where = f"{name}: HTTP {status.get('code', '?')} {status.get('reason') or ''}"
+            found.append((where.strip(), str(status.get("message") or "")))
+    return found + lines
+
+
+def api_refusal(texts: dict[str, str], lines: list[tuple[str, str]]) -> list[Finding]:
+    """The API server refused a request: RBAC, a kind it does not serve, an admission
+    webhook's denial, or an invalid object."""
+    for source, line in refusals(texts, lines):
+        if found := _ADMISSION.search(line):
+            return [_admission(source, found)]
+        if found := _FORBIDDEN.search(line):
+            return [_forbidden(source, found)]
+        if found := _NO_KIND.search(line):
+            return [_no_kind(source, found)]
+        if found := _INVALID.search(line):
+            return [_invalid(source, found["why"], f"{found['kind']} {found['name']}")]
+    return []
+
+
+def spec_requirement(lines: list[tuple[str, str]]) -> list[Finding]:
+    """A validator or controller says the spec lacks or misuses a field ("must have either
+    the storageUri or the storage.path", "spec.x: Required value")."""
+    for source, line in lines:
+        if _FIELD_ERROR.search(line) or _REQUIREMENT.search(line):
+            return [_invalid(source, line, "the InferenceService")]
+    return []
+
+
+def _quoted(source: str, text: str) -> str:
+    return f'{source}: "{shown(text.strip(), QUOTE_LIMIT)}"'
+
+
+def _admission(source: str, found: re.Match[str]) -> Finding:
+    webhook, why = shown(found["webhook"], 200), found["why"].rstrip('",} ')
+    return Finding(
+        Code.ADMISSION_DENIED,
+        f'admission webhook "{webhook}" refuses the object: {shown(why, QUOTE_LIMIT)}',
+        (_quoted(source, found.group(0)),),
+        "change the object as the webhook's message asks, then check it without creating it: "
+        "kubectl apply --dry-run=server -f <file> (kubectl get "
+        "validatingwebhookconfigurations,mutatingwebhookconfigurations shows which webhook "
+        "runs; a webhook older than the client's schema refuses fields it does not know)",
+    )
+
+
+def _forbidden(source: str, found: re.Match[str]) -> Finding:
+    user, verb, resource = found["user"], found["verb"], found["resource"]
+    group = found["group"] or ""
+    qualified = f"{resource}.{group}" if group else resource
+    namespace = found["namespace"]
+    where = f"in namespace {namespace}" if namespace else "at the cluster scope"
+    if user.startswith("system:serviceaccount:") and user.count(":") == 3:
+        account_ns, account = user.split(":")[2:]
+        subject = f"--serviceaccount={account_ns}:{account}"
+    else:
+        subject = f"--user={user}"
+    role = f"{verb}-{resource}".replace("/", "-")[:60]
+    if namespace:
+        grant = (
+            f"kubectl -n {namespace} create role {role} --verb={verb} --resource={qualified} && "
+            f"kubectl -n {namespace} create rolebinding {role} --role={role} {subject}"
+        )
+        check = f"kubectl auth can-i {verb} {qualified} -n {namespace} --as={user}"
+    else:
+        grant = (
+            f"kubectl create clusterrole {role} --verb={verb} --resource={qualified} && "
+            f"kubectl create clusterrolebinding {role} --clusterrole={role} {subject}"
+        )
+        check = f"kubectl auth can-i {verb} {qualified} --as={user}"
+    return Finding(
+        Code.RBAC_DENIED,
+        f"{shown(user, 253)} may not {verb} {qualified} {where}: no Role or ClusterRole bound to "
+        "it allows that verb on that resource",
+        (_quoted(source, found.group(0)),),
+        f"{shown(check, 600)} # says no; grant it: {shown(grant, 800)} (or bind the role your "
+        "platform gives editors, e.g. a Kubeflow Profile's)",
+        principal=user,
+        permission=f"{verb} {qualified}",
+    )
+
+
+def _no_kind(source: str, found: re.Match[str]) -> Finding:
+    kind, version = found["kind"], found["version"]
+    group = version.split("/")[0] if "/" in version else ""
+    listing = f"kubectl api-resources --api-group={group}" if group else "kubectl api-resources"
+    return Finding(
+        Code.CRD_VERSION_MISSING,
+        f"the cluster does not serve kind {shown(kind, 100)} in {shown(version, 200)}: its "
+        "CustomResourceDefinition is not installed, or installed without that group or version "
+        "(KFServing serves serving.kubeflow.org, KServe serving.kserve.io; v1alpha2 and v1beta1 "
+        "came at different releases)",
+        (_quoted(source, found.group(0)),),
+        f"{shown(listing, 300)} && kubectl api-versions | grep -i {shown(group or kind, 200)} # "
+        "write the apiVersion the cluster serves, or install the release that serves this one",
+    )
+
+
+def _invalid(source: str, text: str, what: str) -> Finding:
+    fields = sorted({f["field"] for f in _FIELD_ERROR.finditer(text)})
+    named = f" ({', '.join(shown(f, 200) for f in fields)})" if fields else ""
+    return Finding(
+        Code.INVALID_SPEC,
+        f"{shown(what, 300)} is refused for its spec{named}: {shown(text.strip(), QUOTE_LIMIT)}",
+        (_quoted(source, text),),
+        "fix the field the message names, then check it without creating it: kubectl apply "
+        "--dry-run=server -f <file> (kubectl explain inferenceservice.spec.predictor shows the "
+        "fields)",
+    )
+
+
+# -- Knative's ingress --------------------------------------------------------------------------
+_INGRESS_PROBE = re.compile(r"Probing of (?P<url>\S{1,500}) failed")
+_INGRESS_FIX = (
+    "kubectl get ksvc,route -n <namespace> && kubectl -n knative-serving logs -l "
+    "app=net-istio-controller --tail=50 && kubectl -n istio-system get pods,svc # the ingress "
+    "gateway must run and be reachable from the controller; check config-network and "
+    "config-domain in knative-serving"
+)
+
+
+def ingress(
+    lines: list[tuple[str, str]], conditions: Iterable[tuple[str, str, str]]
+) -> list[Finding]:
+    """Knative never finished programming the route: reason IngressNotConfigured (in a
+    condition or a `kubectl get` row), or its ingress prober failing to reach the gateway."""
+    for kind, reason, message in conditions:
+        if reason == "IngressNotConfigured":
+            return [_ingress(f"condition {kind}: {reason} {message}".strip())]
+    for source, line in lines:
+        if re.search(r"\bIngressNotConfigured\b", line):
+            return [_ingress(_quoted(source, line))]
+        if probe := _INGRESS_PROBE.search(line):
+            return [_ingress(_quoted(source, line[probe.start() :]))]
+    return []
+
+
+def _ingress(evidence: str) -> Finding:
+    return Finding(
+        Code.INGRESS_NOT_CONFIGURED,
+        "Knative has not finished programming the model's route (IngressNotConfigured): its "
+        "ingress controller cannot confirm the gateway serves the host, so the service never "
+        "becomes Ready even when the model server runs",
+        (shown(evidence, QUOTE_LIMIT + 100),),
+        _INGRESS_FIX,
+    )
