@@ -140,9 +140,9 @@ def import_missing(lines: list[tuple[str, str]]) -> list[Finding]:
                 f"{container} cannot start: its code imports {what}, which its image does not "
                 "contain (a broken or mismatched runtime image, not the model)",
                 (_quoted(trace.source, trace.exception),),
-                "kubectl get clusterservingruntimes,servingruntimes -A -o "
-                "custom-columns=NAME:.metadata.name,IMAGE:.spec.containers[0].image # use a "
-                f"runtime image that contains {what} (another tag), or build one with it",
+                f"use a runtime image that contains {what} (another tag), or build one with "
+                "it; the runtimes' images: kubectl get clusterservingruntimes,servingruntimes "
+                "-A -o custom-columns=NAME:.metadata.name,IMAGE:.spec.containers[0].image",
             )
         ]
     return []

@@ -16,6 +16,7 @@ from typing import Any
 
 from pytest_kfs.diagnosis.codes import Code
 from pytest_kfs.diagnosis.finding import Finding
+from pytest_kfs.shell import Command
 from pytest_kfs.untrusted import shown
 
 # What a quoted refusal may take of a report line.
@@ -213,6 +214,26 @@ def _admission(source: str, found: re.Match[str]) -> Finding:
     )
 
 
+_CAN_I = Command("kubectl auth can-i {verb} {resource} --as={user}")
+_CAN_I_IN_NAMESPACE = Command("kubectl auth can-i {verb} {resource} -n {namespace} --as={user}")
+_GRANT_IN_NAMESPACE = Command(
+    "kubectl -n {namespace} create role {role} --verb={verb} --resource={resource} && "
+    "kubectl -n {namespace} create rolebinding {role} --role={role} {subject}"
+)
+_GRANT_CLUSTER_WIDE = Command(
+    "kubectl create clusterrole {role} --verb={verb} --resource={resource} && "
+    "kubectl create clusterrolebinding {role} --clusterrole={role} {subject}"
+)
+_SERVED_IN_GROUP = Command(
+    "kubectl api-resources --api-group={group} && kubectl api-versions | grep -i {group} "
+    "# write the apiVersion the cluster serves, or install the release that serves this one"
+)
+_SERVED_KINDS = Command(
+    "kubectl api-resources | grep -i {kind} "
+    "# write the apiVersion the cluster serves, or install the release that serves this one"
+)
+
+
 def _forbidden(source: str, found: re.Match[str]) -> Finding:
     user, verb, resource = found["user"], found["verb"], found["resource"]
     group = found["group"] or ""
@@ -224,26 +245,24 @@ def _forbidden(source: str, found: re.Match[str]) -> Finding:
         subject = f"--serviceaccount={account_ns}:{account}"
     else:
         subject = f"--user={user}"
-    role = f"{verb}-{resource}".replace("/", "-")[:60]
-    if namespace:
-        grant = (
-            f"kubectl -n {namespace} create role {role} --verb={verb} --resource={qualified} && "
-            f"kubectl -n {namespace} create rolebinding {role} --role={role} {subject}"
-        )
-        check = f"kubectl auth can-i {verb} {qualified} -n {namespace} --as={user}"
-    else:
-        grant = (
-            f"kubectl create clusterrole {role} --verb={verb} --resource={qualified} && "
-            f"kubectl create clusterrolebinding {role} --clusterrole={role} {subject}"
-        )
-        check = f"kubectl auth can-i {verb} {qualified} --as={user}"
+    values = {
+        "namespace": namespace,
+        "verb": verb,
+        "resource": qualified,
+        "user": user,
+        "role": f"{verb}-{resource}".replace("/", "-")[:60],
+        "subject": subject,
+    }
+    check, grant = (
+        (_CAN_I_IN_NAMESPACE, _GRANT_IN_NAMESPACE) if namespace else (_CAN_I, _GRANT_CLUSTER_WIDE)
+    )
     return Finding(
         Code.RBAC_DENIED,
         f"{shown(user, 253)} may not {verb} {qualified} {where}: no Role or ClusterRole bound to "
         "it allows that verb on that resource",
         (_quoted(source, found.group(0)),),
-        f"{shown(check, 600)} # says no; grant it: {shown(grant, 800)} (or bind the role your "
-        "platform gives editors, e.g. a Kubeflow Profile's)",
+        f"{check.render_from(values)}; where it says no: {grant.render_from(values)} # or bind "
+        "the role your platform gives editors, e.g. a Kubeflow Profile's",
         principal=user,
         permission=f"{verb} {qualified}",
     )
@@ -252,7 +271,6 @@ def _forbidden(source: str, found: re.Match[str]) -> Finding:
 def _no_kind(source: str, found: re.Match[str]) -> Finding:
     kind, version = found["kind"], found["version"]
     group = version.split("/")[0] if "/" in version else ""
-    listing = f"kubectl api-resources --api-group={group}" if group else "kubectl api-resources"
     return Finding(
         Code.CRD_VERSION_MISSING,
         f"the cluster does not serve kind {shown(kind, 100)} in {shown(version, 200)}: its "
@@ -260,8 +278,7 @@ def _no_kind(source: str, found: re.Match[str]) -> Finding:
         "(KFServing serves serving.kubeflow.org, KServe serving.kserve.io; v1alpha2 and v1beta1 "
         "came at different releases)",
         (_quoted(source, found.group(0)),),
-        f"{shown(listing, 300)} && kubectl api-versions | grep -i {shown(group or kind, 200)} # "
-        "write the apiVersion the cluster serves, or install the release that serves this one",
+        _SERVED_IN_GROUP.render(group=group) if group else _SERVED_KINDS.render(kind=kind),
     )
 
 

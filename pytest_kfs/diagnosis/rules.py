@@ -34,6 +34,7 @@ from pytest_kfs.kserve.status import (
     running_pods,
     scaled_to_zero,
 )
+from pytest_kfs.shell import Command
 from pytest_kfs.untrusted import shown
 
 
@@ -123,11 +124,69 @@ def _member(principal: str) -> str:
     return principal
 
 
+_GRANT_ON_BUCKET = Command(
+    "gcloud storage buckets add-iam-policy-binding gs://{bucket} --member={member} --role={role}"
+)
+_SHOW_SERVICE_ACCOUNT = Command(
+    "kubectl -n {namespace} get serviceaccount {account} -o yaml # the principal: its "
+    f"{WI_ANNOTATION} annotation, or client_email in its key secret"
+)
+_LINK_WORKLOAD_IDENTITY = Command(
+    f"kubectl -n {{namespace}} annotate serviceaccount {{account}} {WI_ANNOTATION}={{gsa}} && "
+    "gcloud iam service-accounts add-iam-policy-binding {gsa} "
+    "--role=roles/iam.workloadIdentityUser --member={member} # <gsa>: a Google service "
+    "account of project {project}; grant it roles/storage.objectViewer on gs://{bucket}"
+)
+_ALLOW_WORKLOAD_IDENTITY = Command(
+    "gcloud iam service-accounts add-iam-policy-binding {gsa} "
+    "--role=roles/iam.workloadIdentityUser --member={member}"
+)
+_KEY_SECRET = Command(
+    "kubectl -n {namespace} create secret generic gcs-key "
+    f"--from-file={GCS_KEY_FILE}=key.json && kubectl -n {{namespace}} patch "
+    'serviceaccount {account} -p \'{{"secrets":[{{"name":"gcs-key"}}]}}\' '
+    "# or set up Workload Identity for this service account"
+)
+_LIST_BUCKET = Command("gcloud storage ls gs://{bucket} # then fix spec.predictor.model.storageUri")
+_LIST_PREFIX = Command(
+    "gcloud storage ls --recursive gs://{bucket}/{path} # then fix storageUri or upload the model"
+)
+_NEW_ACCOUNT = Command(
+    "gcloud iam service-accounts create <name> # or use an existing account; then replace "
+    "secret {secret} with a key for it"
+)
+_CREATE_SERVICE_ACCOUNT = Command("kubectl -n {namespace} create serviceaccount {account}")
+_CREATE_KEY_SECRET = Command(
+    f"kubectl -n {{namespace}} create secret generic {{secret}} --from-file={GCS_KEY_FILE}=key.json"
+)
+_MODEL_SERVER_LOG = Command(
+    "kubectl -n {namespace} logs {pod} -c {container} --previous # check the model file and "
+    "format against the runtime"
+)
+_INITIALIZER_LOG = Command("kubectl -n {namespace} logs {pod} -c storage-initializer")
+_INITIALIZER_LOGS = Command(
+    f"kubectl -n {{namespace}} logs -l {ISVC_LABEL}={{name}} -c storage-initializer"
+)
+_DESCRIBE_MODEL = Command("kubectl -n {namespace} describe inferenceservice {name}")
+_DESCRIBE_PODS = Command(f"kubectl -n {{namespace}} describe pods -l {ISVC_LABEL}={{name}}")
+# What to read when evidence of a kind is missing.
+_READ = {
+    "status": Command("kubectl -n {namespace} get inferenceservice {name} -o yaml"),
+    "pods": Command(f"kubectl -n {{namespace}} get pods -l {ISVC_LABEL}={{name}} -o yaml"),
+    "logs": Command(
+        f"kubectl -n {{namespace}} logs -l {ISVC_LABEL}={{name}} --all-containers --prefix"
+    ),
+    "events": Command("kubectl -n {namespace} get events -o yaml"),
+}
+_NEW_KEY = Command(
+    "gcloud iam service-accounts keys create key.json --iam-account={gsa} && kubectl -n "
+    f"{{namespace}} create secret generic {{secret}} --from-file={GCS_KEY_FILE}=key.json "
+    "--dry-run=client -o yaml | kubectl apply -f -"
+)
+
+
 def _grant_command(bucket: str | None, principal: str, role: str) -> str:
-    return (
-        f"gcloud storage buckets add-iam-policy-binding gs://{bucket or '<bucket>'} "
-        f"--member={_member(principal)} --role={role}"
-    )
+    return _GRANT_ON_BUCKET.render(bucket=bucket, member=_member(principal), role=role)
 
 
 def _first(
@@ -235,10 +294,8 @@ def _gcs_denied(context: _Context) -> list[Finding]:
 
 def _find_principal(context: _Context) -> str:
     """How to learn who the pod runs as, when the log does not say."""
-    return (
-        f"kubectl -n {context.namespace or '<namespace>'} get serviceaccount "
-        f"{context.service_account} -o yaml # the principal: its "
-        f"{WI_ANNOTATION} annotation, or client_email in its key secret"
+    return _SHOW_SERVICE_ACCOUNT.render(
+        namespace=context.namespace, account=context.service_account
     )
 
 
@@ -250,18 +307,20 @@ def _not_linked(
     project = pool["pool"].removesuffix(".svc.id.goog")
     ksa = pool["ksa"] or f"{context.namespace or '<namespace>'}/{context.service_account}"
     namespace, _, account = ksa.partition("/")
-    gsa = f"<gsa>@{project}.iam.gserviceaccount.com"
     return Finding(
         Code.WORKLOAD_IDENTITY_NOT_LINKED,
         f"the pod reaches Cloud Storage as the Workload Identity pool principal of {ksa} "
         f"({pool['pool']}), which is denied {permission}: the Kubernetes service account is "
         "not linked to a Google service account, and has no grant of its own",
         (quoted,),
-        f"kubectl -n {namespace} annotate serviceaccount {account} {WI_ANNOTATION}={gsa} && "
-        f"gcloud iam service-accounts add-iam-policy-binding {gsa} "
-        f"--role=roles/iam.workloadIdentityUser "
-        f'--member="serviceAccount:{pool["pool"]}[{namespace}/{account}]" (and grant {gsa} '
-        f"roles/storage.objectViewer on gs://{bucket or '<bucket>'})",
+        _LINK_WORKLOAD_IDENTITY.render(
+            namespace=namespace,
+            account=account,
+            gsa=None,  # the user's to choose
+            project=project,
+            member=f"serviceAccount:{pool['pool']}[{namespace}/{account}]",
+            bucket=bucket,
+        ),
         f"{pool['pool']}[{ksa}]",
         bucket,
         permission,
@@ -270,12 +329,7 @@ def _not_linked(
 
 def credentials_fix(namespace: str, account: str) -> str:
     """How to give a service account Google credentials KServe reads: a key secret."""
-    return (
-        f"kubectl -n {namespace} create secret generic gcs-key "
-        f"--from-file={GCS_KEY_FILE}=key.json && kubectl -n {namespace} patch "
-        f'serviceaccount {account} -p \'{{"secrets":[{{"name":"gcs-key"}}]}}\' '
-        "(or set up Workload Identity for this service account)"
-    )
+    return _KEY_SECRET.render(namespace=namespace, account=account)
 
 
 def _anonymous(context: _Context) -> list[Finding]:
@@ -328,7 +382,7 @@ def _bucket_missing(context: _Context) -> list[Finding]:
             f"bucket gs://{context.bucket} does not exist (or its name is misspelt in "
             f"storageUri {context.storage_uri})",
             (_quote(source, line, match),),
-            f"gcloud storage ls gs://{context.bucket} # then fix spec.predictor.model.storageUri",
+            _LIST_BUCKET.render(bucket=context.bucket),
             None,
             context.bucket,
         )
@@ -346,8 +400,7 @@ def _path_empty(context: _Context) -> list[Finding]:
             f"nothing under {context.storage_uri}: the bucket is readable, but the prefix holds no "
             "objects and no single object has that name (wrong path, or the model was deleted)",
             (_quote(source, line, match),),
-            f"gcloud storage ls --recursive gs://{context.bucket}/{context.path} # then fix "
-            "storageUri or upload the model",
+            _LIST_PREFIX.render(bucket=context.bucket, path=context.path),
             None,
             context.bucket,
         )
@@ -364,21 +417,15 @@ def _key_invalid(context: _Context) -> list[Finding]:
     detail = match["detail"].strip()
     if "account not found" in detail:
         cause = f"the key's service account {email or ''} no longer exists"
-        fix = (
-            f"gcloud iam service-accounts create <name> # or use an existing account; then "
-            f"replace secret {key.name if key else '<secret>'} with a key for it"
-        )
+        fix = _NEW_ACCOUNT.render(secret=key.name if key else None)
     elif "Invalid JWT Signature" in detail:
         cause = (
             f"the key {key.private_key_id[:12] + '…' if key and key.private_key_id else ''}"
             f" of {email or 'the service account'} is disabled or deleted: Google rejects "
             "its signature"
         )
-        fix = (
-            f"gcloud iam service-accounts keys create key.json --iam-account={email or '<gsa>'}"
-            f" && kubectl -n {context.namespace} create secret generic "
-            f"{key.name if key else '<secret>'} --from-file={GCS_KEY_FILE}=key.json "
-            "--dry-run=client -o yaml | kubectl apply -f -"
+        fix = _NEW_KEY.render(
+            gsa=email, namespace=context.namespace, secret=key.name if key else None
         )
     else:
         cause = f"the token exchange for {email or 'the key'} failed: {detail}"
@@ -416,9 +463,8 @@ def _workload_identity(context: _Context) -> list[Finding]:
             "allow it "
             "(no roles/iam.workloadIdentityUser for the Kubernetes service account)",
             tuple(evidence),
-            ("" if gsa else _find_principal(context) + " && ")
-            + f"gcloud iam service-accounts add-iam-policy-binding {gsa or '<that gsa>'} "
-            f'--role=roles/iam.workloadIdentityUser --member="{member}"',
+            ("" if gsa else _find_principal(context) + "; then: ")
+            + _ALLOW_WORKLOAD_IDENTITY.render(gsa=gsa, member=member),
             gsa,
             context.bucket,
             "iam.serviceAccounts.getAccessToken",
@@ -474,8 +520,9 @@ def _events(context: _Context) -> list[Finding]:
                     f"pods cannot be created: service account {context.service_account} does not "
                     f"exist in {context.namespace}",
                     (f'event FailedCreate: "{message}"',),
-                    f"kubectl -n {context.namespace} create serviceaccount "
-                    f"{context.service_account}",
+                    _CREATE_SERVICE_ACCOUNT.render(
+                        namespace=context.namespace, account=context.service_account
+                    ),
                 )
             )
         elif (
@@ -492,8 +539,7 @@ def _events(context: _Context) -> list[Finding]:
                     f"service account {context.service_account} or the storage-secret annotation) "
                     f"does not exist in {context.namespace}",
                     (f'event FailedCreate: "{message}"',),
-                    f"kubectl -n {context.namespace} create secret generic {secret[1]} "
-                    f"--from-file={GCS_KEY_FILE}=key.json",
+                    _CREATE_KEY_SECRET.render(namespace=context.namespace, secret=secret[1]),
                 )
             )
         elif event.get("reason") == "InternalError" and "is invalid" in message:
@@ -515,8 +561,9 @@ def _events(context: _Context) -> list[Finding]:
                     Code.SECRET_MISSING,
                     f"the pod waits for secret {secret[1] if secret else ''} that does not exist",
                     (f'event FailedMount: "{message}"',),
-                    f"kubectl -n {context.namespace} create secret generic "
-                    f"{secret[1] if secret else '<secret>'} --from-file={GCS_KEY_FILE}=key.json",
+                    _CREATE_KEY_SECRET.render(
+                        namespace=context.namespace, secret=secret[1] if secret else None
+                    ),
                 )
             )
     return findings[:1]
@@ -561,9 +608,11 @@ def _pods(context: _Context) -> list[Finding]:
                     Code.MODEL_LOAD_FAILED,
                     "the model server exited while loading the model",
                     (f'{container}: "{shown(last, 300)}"',),
-                    "check the model file and format against the runtime (kubectl logs "
-                    f"{problem.pod or '<pod>'} -c {problem.container or 'kserve-container'} "
-                    "--previous)",
+                    _MODEL_SERVER_LOG.render(
+                        namespace=context.namespace,
+                        pod=problem.pod,
+                        container=problem.container or "kserve-container",
+                    ),
                 )
             )
     return findings[:1]
@@ -586,11 +635,9 @@ def _download_failed(context: _Context) -> list[Finding]:
         quoted = [("storage-initializer", problem.detail.strip().splitlines()[-1])]
     evidence = (_quote(*quoted[-1]),) if quoted else ("storage-initializer: exited with an error",)
     where = (
-        f"kubectl -n {context.namespace} logs {problem.pod} -c storage-initializer"
+        _INITIALIZER_LOG.render(namespace=context.namespace, pod=problem.pod)
         if problem and problem.pod
-        else f"kubectl -n {context.namespace or '<namespace>'} logs -l "
-        f"{ISVC_LABEL}={context.state.name or '<name>'} "
-        "-c storage-initializer"
+        else _INITIALIZER_LOGS.render(namespace=context.namespace, name=context.state.name)
     )
     return [
         Finding(
@@ -619,7 +666,7 @@ def _signatures(context: _Context) -> list[Finding]:
             signature.code,
             signature.cause.format(**fields),
             (_quote(source, line, at),),
-            signature.fix.format(**fields),
+            signature.fix.render_from(_model_fields(context)),
         )
     ]
 
@@ -963,10 +1010,9 @@ def _unexplained_error(context: _Context, source: str, line: str) -> Finding:
     missing = [
         kind for kind in ("status", "pods", "logs", "events") if not context.evidence.known(kind)
     ]
-    namespace, name = context.namespace or "<namespace>", context.state.name or "<name>"
     commands = _collect_commands(context, missing) or [
-        f"kubectl -n {namespace} describe inferenceservice {name}",
-        f"kubectl -n {namespace} describe pods -l {ISVC_LABEL}={name}",
+        _DESCRIBE_MODEL.render_from(_model_fields(context)),
+        _DESCRIBE_PODS.render_from(_model_fields(context)),
     ]
     return Finding(
         Code.UNEXPLAINED,
@@ -996,25 +1042,21 @@ def _no_cause(context: _Context) -> Finding:
             f"revision {state.latest_created_revision} is not ready and no known cause was "
             f"found; revision {state.latest_ready_revision} still serves",
             tuple(seen),
-            f"kubectl -n {context.namespace} describe pods -l "
-            f"{ISVC_LABEL}={state.name or '<name>'}",
+            _DESCRIBE_PODS.render(namespace=context.namespace, name=state.name),
         )
     code = Code.NOT_LOADED_YET if state.transition == Transition.IN_PROGRESS else Code.UNEXPLAINED
     return Finding(
         code,
         f"no known cause found: {describe(state, _running(context))}",
         tuple(seen),
-        f"kubectl -n {context.namespace} describe inferenceservice {state.name}",
+        _DESCRIBE_MODEL.render(namespace=context.namespace, name=state.name),
     )
 
 
 def _collect_commands(context: _Context, missing: list[str]) -> list[str]:
-    namespace, name = context.namespace or "<namespace>", context.state.name or "<name>"
-    selector = f"{ISVC_LABEL}={name}"
-    commands = {
-        "status": f"kubectl -n {namespace} get inferenceservice {name} -o yaml",
-        "pods": f"kubectl -n {namespace} get pods -l {selector} -o yaml",
-        "logs": f"kubectl -n {namespace} logs -l {selector} --all-containers --prefix",
-        "events": f"kubectl -n {namespace} get events -o yaml",
-    }
-    return [commands[kind] for kind in missing]
+    return [_READ[kind].render_from(_model_fields(context)) for kind in missing]
+
+
+def _model_fields(context: _Context) -> dict[str, str | None]:
+    """The values a command about the model itself may use."""
+    return {"namespace": context.namespace, "name": context.state.name}

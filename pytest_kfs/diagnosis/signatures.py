@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from pytest_kfs.diagnosis.codes import Code
+from pytest_kfs.shell import Command
 
 # Where a line came from: a container's log, an event, a condition, the termination message
 # KServe copies into lastFailureInfo, or what kubectl printed.
@@ -31,12 +32,13 @@ ANY: tuple[str, ...] = ()
 
 @dataclass(frozen=True)
 class Signature:
-    """A phrase that names a cause: `cause` and `fix` may use {namespace}, {uri}, {name}."""
+    """A phrase that names a cause: `cause` may use {namespace}, {uri}, {name}; `fix`, a
+    command, {namespace} and {name} (quoted for a shell)."""
 
     code: Code
     literals: tuple[str, ...]
     cause: str
-    fix: str
+    fix: Command
     sources: tuple[str, ...] = ANY  # source prefixes it counts in; empty: anywhere
     near: re.Pattern[str] | None = None  # must also match within 300 chars of the literal
 
@@ -53,7 +55,7 @@ class Signature:
         return None
 
 
-_WEBHOOK_FIX = (
+_WEBHOOK_FIX = Command(
     "kubectl -n kserve get pods,endpoints && kubectl get "
     "mutatingwebhookconfigurations,validatingwebhookconfigurations | grep -i kserve "
     "# KServe's controller must run and its webhook certificate must name the "
@@ -79,14 +81,16 @@ SIGNATURES: tuple[Signature, ...] = (
             "must specify cpu",
         ),
         "a ResourceQuota in {namespace} refuses the predictor pods",
-        "kubectl -n {namespace} describe resourcequota,limitrange # set "
-        "spec.predictor.model.resources requests and limits, or raise the quota",
+        Command(
+            "kubectl -n {namespace} describe resourcequota,limitrange # set "
+            "spec.predictor.model.resources requests and limits, or raise the quota"
+        ),
     ),
     Signature(
         Code.PVC_MISSING,
         ("persistentvolumeclaim", "PersistentVolumeClaim"),
         "the PersistentVolumeClaim named by {uri} is missing or not bound",
-        "kubectl -n {namespace} get pvc # create the claim, or fix the pvc:// name",
+        Command("kubectl -n {namespace} get pvc # create the claim, or fix the pvc:// name"),
         near=re.compile(r"not found|unbound|not bound"),
     ),
     Signature(
@@ -98,16 +102,20 @@ SIGNATURES: tuple[Signature, ...] = (
             "no CUDA-capable device",
         ),
         "the node's NVIDIA driver is older than the CUDA the image needs",
-        "schedule onto nodes with a newer driver (nodeSelector), or use an image built "
-        "for an older CUDA",
+        Command(
+            "schedule onto nodes with a newer driver (nodeSelector), or use an image built "
+            "for an older CUDA"
+        ),
     ),
     Signature(
         Code.POD_UNSCHEDULABLE,
         ("nodes are available", "Insufficient nvidia.com/gpu"),
         "no node can take the predictor pod",
-        "kubectl -n {namespace} describe pod -l "
-        "serving.kserve.io/inferenceservice={name} # free or add nodes, or lower "
-        "requests; check nodeSelector, affinity and tolerations",
+        Command(
+            "kubectl -n {namespace} describe pod -l "
+            "serving.kserve.io/inferenceservice={name} # free or add nodes, or lower "
+            "requests; check nodeSelector, affinity and tolerations"
+        ),
     ),
     Signature(
         Code.IMAGE_PULL_FAILED,
@@ -120,9 +128,11 @@ SIGNATURES: tuple[Signature, ...] = (
             "pull access denied",
         ),
         "an image of the predictor cannot be pulled (or, in Knative mode, resolved to a digest)",
-        "check the image and registry access from the nodes; in Knative mode, skip tag "
-        "resolution for the registry (config-deployment registries-skipping-tag-"
-        "resolving) or give the image by digest",
+        Command(
+            "check the image and registry access from the nodes; in Knative mode, skip tag "
+            "resolution for the registry (config-deployment registries-skipping-tag-"
+            "resolving) or give the image by digest"
+        ),
     ),
     Signature(
         Code.POD_EVICTED,
@@ -133,15 +143,19 @@ SIGNATURES: tuple[Signature, ...] = (
         ),
         "the kubelet evicted the predictor pod: it used more disk (an emptyDir, ephemeral "
         "storage) or memory than the node or its limit allows",
-        "raise the limit the message names (e.g. the model emptyDir's sizeLimit, "
-        "resources.limits.ephemeral-storage), or give the model a volume of its own",
+        Command(
+            "raise the limit the message names (e.g. the model emptyDir's sizeLimit, "
+            "resources.limits.ephemeral-storage), or give the model a volume of its own"
+        ),
     ),
     Signature(
         Code.OOM_KILLED,
         ("OOMKilled",),
         "a container of the predictor ran out of memory",
-        "raise spec.predictor.model.resources.limits.memory (or the initializer's "
-        "memoryLimit in inferenceservice-config)",
+        Command(
+            "raise spec.predictor.model.resources.limits.memory (or the initializer's "
+            "memoryLimit in inferenceservice-config)"
+        ),
     ),
     Signature(
         Code.S3_CREDENTIALS_INVALID,
@@ -160,16 +174,20 @@ SIGNATURES: tuple[Signature, ...] = (
             "S3 authentication failed",
         ),
         "S3 rejects the credentials the storage initializer sends, or it finds none",
-        "kubectl -n {namespace} get serviceaccount -o yaml # the service account's "
-        "secret needs AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or a working IRSA role) "
-        "for {uri}",
+        Command(
+            "kubectl -n {namespace} get serviceaccount -o yaml # the service account's "
+            "secret needs AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or a working IRSA role) "
+            "for the storageUri"
+        ),
     ),
     Signature(
         Code.S3_BUCKET_MISSING,
         ("NoSuchBucket", "S3 bucket '", "S3 resource '"),
         "the S3 bucket of {uri} does not exist at that endpoint",
-        "aws s3 ls --endpoint-url <endpoint> # fix storageUri or the "
-        "serving.kserve.io/s3-endpoint annotation",
+        Command(
+            "aws s3 ls --endpoint-url <endpoint> # fix storageUri or the "
+            "serving.kserve.io/s3-endpoint annotation"
+        ),
         near=re.compile(r"NoSuchBucket|does not exist|not found"),
     ),
     # HeadBucket, kserve-storage's first S3 request, is a HEAD: its 403 carries no reason (on
@@ -180,9 +198,11 @@ SIGNATURES: tuple[Signature, ...] = (
         "S3 answers 403 Forbidden to the storage initializer's first request (HeadBucket "
         "for {uri}): the access key is unknown to that endpoint, or it lacks "
         "s3:ListBucket on the bucket (a HEAD answer says no more)",
-        "aws s3api list-objects-v2 --bucket <bucket> --max-keys 1 --endpoint-url "
-        "<endpoint> # with the secret's key: InvalidAccessKeyId means a wrong key, "
-        "AccessDenied a missing grant of s3:ListBucket and s3:GetObject",
+        Command(
+            "aws s3api list-objects-v2 --bucket <bucket> --max-keys 1 --endpoint-url "
+            "<endpoint> # with the secret's key: InvalidAccessKeyId means a wrong key, "
+            "AccessDenied a missing grant of s3:ListBucket and s3:GetObject"
+        ),
     ),
     Signature(
         Code.S3_ACCESS_DENIED,
@@ -193,8 +213,10 @@ SIGNATURES: tuple[Signature, ...] = (
             "Access denied to S3 resource",
         ),
         "S3 denies the storage initializer's credentials access to {uri}",
-        "grant s3:ListBucket and s3:GetObject on the bucket to the key in the service "
-        "account's secret (or its IAM role)",
+        Command(
+            "grant s3:ListBucket and s3:GetObject on the bucket to the key in the service "
+            "account's secret (or its IAM role)"
+        ),
         sources=INITIALIZER,
     ),
     Signature(
@@ -207,8 +229,10 @@ SIGNATURES: tuple[Signature, ...] = (
             "AuthorizationPermissionMismatch",
         ),
         "Azure Blob Storage refuses the storage initializer's credentials",
-        "check AZ_CLIENT_ID / AZ_CLIENT_SECRET / AZ_TENANT_ID (or the SAS) in the service "
-        "account's secret, and the container's role assignment",
+        Command(
+            "check AZ_CLIENT_ID / AZ_CLIENT_SECRET / AZ_TENANT_ID (or the SAS) in the service "
+            "account's secret, and the container's role assignment"
+        ),
     ),
     Signature(
         Code.STORAGE_URI_INVALID,
@@ -219,8 +243,10 @@ SIGNATURES: tuple[Signature, ...] = (
         ),
         "KServe cannot use storageUri {uri}: no scheme, a scheme it does not support, or "
         "file:// (a path inside the initializer's container, where nothing is mounted)",
-        "set spec.predictor.model.storageUri to gs://, s3://, pvc://, https:// or hf:// "
-        "(pvc://CLAIM/PATH for a volume)",
+        Command(
+            "set spec.predictor.model.storageUri to gs://, s3://, pvc://, https:// or hf:// "
+            "(pvc://CLAIM/PATH for a volume)"
+        ),
     ),
     Signature(
         Code.MODEL_PATH_MISSING,
@@ -232,9 +258,11 @@ SIGNATURES: tuple[Signature, ...] = (
         "the model server has no /mnt/models: no storage initializer ran for this pod "
         "(a storageUri without scheme, or a namespace KServe's pod webhook skips, such "
         "as KServe's own or one labelled control-plane)",
-        "kubectl -n {namespace} get pod -l serving.kserve.io/inferenceservice={name} -o "
-        "jsonpath='{{.items[0].spec.initContainers[*].name}}' # expect "
-        "storage-initializer; deploy into a namespace of your own",
+        Command(
+            "kubectl -n {namespace} get pod -l serving.kserve.io/inferenceservice={name} -o "
+            "jsonpath='{{.items[0].spec.initContainers[*].name}}' # expect "
+            "storage-initializer; deploy into a namespace of your own"
+        ),
     ),
     Signature(
         Code.MODEL_NOT_FOUND,
@@ -246,8 +274,10 @@ SIGNATURES: tuple[Signature, ...] = (
             "LocalFileSystem::Open",
         ),
         "the storage path {uri} holds no model file the runtime can load",
-        "list the path and fix storageUri (a folder with the model file in the layout "
-        "the runtime expects)",
+        Command(
+            "list the path and fix storageUri (a folder with the model file in the layout "
+            "the runtime expects)"
+        ),
     ),
     Signature(
         Code.STORAGE_UNREACHABLE,
@@ -270,9 +300,11 @@ SIGNATURES: tuple[Signature, ...] = (
         ),
         "the storage initializer cannot reach the storage endpoint of {uri} (DNS, "
         "connection, proxy or TLS)",
-        "check DNS and egress from the namespace {namespace}, any proxy settings, and "
-        "the endpoint annotations (serving.kserve.io/s3-endpoint, s3-usehttps, "
-        "s3-verifyssl)",
+        Command(
+            "check DNS and egress from the model's namespace, any proxy settings, and "
+            "the endpoint annotations (serving.kserve.io/s3-endpoint, s3-usehttps, "
+            "s3-verifyssl)"
+        ),
         sources=INITIALIZER,
     ),
     Signature(
@@ -281,23 +313,27 @@ SIGNATURES: tuple[Signature, ...] = (
         ("No ServingRuntimes or ClusterServingRuntimes with the name", "RuntimeNotRecognized"),
         "the ServingRuntime the InferenceService names is not installed in {namespace} or "
         "the cluster (KServe's default ClusterServingRuntimes come in their own manifest)",
-        "kubectl get clusterservingruntimes,servingruntimes -A # install KServe's "
-        "kserve-cluster-resources manifest (the default runtimes), or fix "
-        "spec.predictor.model.runtime",
+        Command(
+            "kubectl get clusterservingruntimes,servingruntimes -A # install KServe's "
+            "kserve-cluster-resources manifest (the default runtimes), or fix "
+            "spec.predictor.model.runtime"
+        ),
     ),
     Signature(
         Code.RUNTIME_UNSUPPORTED,
         ("no runtime found to support", "No runtime found to support", "NoSupportingRuntime"),
         "no installed ServingRuntime supports this model's format and protocol",
-        "kubectl get clusterservingruntimes,servingruntimes -A # install the runtime, or "
-        "fix spec.predictor.model.modelFormat / runtime",
+        Command(
+            "kubectl get clusterservingruntimes,servingruntimes -A # install the runtime, or "
+            "fix spec.predictor.model.modelFormat / runtime"
+        ),
     ),
     Signature(
         Code.WORKLOAD_IDENTITY_API_DISABLED,
         ("IAM Service Account Credentials API has not been used",),
         "the GKE metadata server cannot mint tokens: the IAM Service Account "
         "Credentials API is disabled in the project",
-        "gcloud services enable iamcredentials.googleapis.com --project=<project>",
+        Command("gcloud services enable iamcredentials.googleapis.com --project=<project>"),
     ),
     Signature(
         Code.MODEL_LOAD_FAILED,
@@ -315,8 +351,10 @@ SIGNATURES: tuple[Signature, ...] = (
         ),
         "the model server cannot load the model file: usually a model saved with "
         "another version of the framework than the runtime's, or a corrupt file",
-        "save the model with the runtime's framework version (or pick a runtime version "
-        "that matches), then redeploy",
+        Command(
+            "save the model with the runtime's framework version (or pick a runtime version "
+            "that matches), then redeploy"
+        ),
         sources=MODEL_SERVER,
     ),
 )

@@ -18,11 +18,13 @@ from pytest_kfs.plugin.stash import (
     RUN_ID,
     SETTINGS,
 )
+from pytest_kfs.shell import Command
 
 if TYPE_CHECKING:
     from pytest_kfs.targets.base import Target
 
 # Fixtures that reach the cluster: a test using any of them needs it started.
+_DELETE_NAMESPACE = Command("kubectl delete namespace {namespace}")
 NEEDS_CLUSTER = {"kfs_cluster", "kfs_gcp", "kfs_gcs_endpoint", "kfs_google", "kfs_fleet"}
 
 
@@ -262,8 +264,8 @@ class KfsSession:
         if self.kept:
             terminalreporter.write_line(
                 f"pytest-kfs: kept for inspection (--kfs-keep): "
-                f"{', '.join(self.kept)}; remove with: kubectl delete "
-                f"namespace {' '.join(self.kept)}"
+                f"{', '.join(self.kept)}; remove with: "
+                + "; ".join(_DELETE_NAMESPACE.render(namespace=name) for name in self.kept)
             )
 
     def _clean_up_run(self) -> None:

@@ -24,7 +24,7 @@ SUITES = ROOT / "suites"  # shipped as pytest_kfs.suites
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer.split())
     for layer in (
-        "errors untrusted once",  # leaves
+        "errors untrusted shell once",  # leaves
         "kserve",  # the pure KServe model
         "kube",  # the cluster
         "gcp",  # Google Cloud

@@ -132,10 +132,9 @@ def test_a_denied_pool_principal_means_the_ksa_is_not_linked_not_a_bucket_grant(
     assert top.code == "WORKLOAD_IDENTITY_NOT_LINKED"
     assert top.principal == "ml-prod.svc.id.goog[models/default]"
     assert top.fix.startswith(
-        "kubectl -n models annotate serviceaccount default "
-        "iam.gke.io/gcp-service-account=<gsa>@ml-prod.iam.gserviceaccount.com"
+        "kubectl -n models annotate serviceaccount default iam.gke.io/gcp-service-account=<gsa>"
     )
-    assert '--member="serviceAccount:ml-prod.svc.id.goog[models/default]"' in top.fix
+    assert "--member='serviceAccount:ml-prod.svc.id.goog[models/default]'" in top.fix
 
 
 def test_anonymous_fallback_points_at_missing_credentials():
@@ -178,7 +177,7 @@ def test_workload_identity_binding_missing():
     assert top.fix == (
         "gcloud iam service-accounts add-iam-policy-binding kserve@ml-prod.iam.gserviceaccount"
         ".com --role=roles/iam.workloadIdentityUser "
-        '--member="serviceAccount:ml-prod.svc.id.goog[models/kserve-sa]"'
+        "--member='serviceAccount:ml-prod.svc.id.goog[models/kserve-sa]'"
     )
 
 
