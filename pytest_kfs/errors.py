@@ -52,3 +52,10 @@ class UnreadableInput(KfsError, ValueError):
 
 class UnreadableReport(KfsError, ValueError):
     """A file that is not a pytest-kfs JSON report; the message says which and why."""
+
+
+class InputRefused(KfsError, ValueError):
+    """An input refused at the door before it is parsed (untrusted.py): not a regular file,
+    larger than its limit, binary, nested too deep, or a YAML alias. The message is one line
+    that names the input, the field and what was expected; each door re-raises it as its own
+    error (SettingsError, UnreadableReport, UnreadableInput)."""

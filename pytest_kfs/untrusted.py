@@ -3,12 +3,28 @@
 One layer per output: `printable` for terminals (and anything line-based), `markdown` and
 `markdown_code` for the GitHub step summary; HTML and JUnit escape with their own libraries.
 `capped` bounds every string from a cluster before it reaches a report.
+
+Reading untrusted input is bounded at the door, before any parser sees it: `read_limited`
+reads a regular file up to a stated size (never /dev/zero, a FIFO or a directory), `text_of`
+refuses binary bytes, `load_json` checks the nesting depth before `json.loads` recurses, and
+`load_yaml` refuses aliases (a billion-laughs bomb) and caps the depth. Each refusal is one
+`InputRefused` line that names the input, the field and what was expected.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import stat
 import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pytest_kfs.errors import InputRefused
 
 # A failure message, an event, a log line quoted in a report: long enough to read, never a
 # megabyte (a hostile or runaway message otherwise fills every report).
@@ -52,3 +68,143 @@ def shown(text: str, limit: int = TEXT_LIMIT) -> str:
     """Cluster text as a report line may show it: bounded, and escaped (`capped`, then
     `printable`). Use it on anything a check quotes from a cluster or from Google."""
     return printable(capped(text, limit))
+
+
+# Nesting deeper than this is no Kubernetes object, report or key file: refused before a
+# recursive parser (json, PyYAML's composer) or walker can reach Python's recursion limit.
+DEPTH_LIMIT = 100
+MIB = 1024 * 1024
+
+
+@dataclass
+class Meter:
+    """What a bounded read cost: bytes read from disk, YAML nodes composed (for tests and
+    benchmarks: the bounds are sizes, not times)."""
+
+    bytes_read: int = 0
+    nodes: int = 0
+
+
+def _size(limit: int) -> str:
+    return f"{limit // MIB} MiB" if limit >= MIB and limit % MIB == 0 else f"{limit} bytes"
+
+
+def read_limited(path: Path, limit: int, where: str, meter: Meter | None = None) -> bytes:
+    """The bytes of the regular file at `path`, at most `limit` of them: at most `limit` + 1
+    bytes are read. A special file (/dev/zero, a FIFO, a directory, a socket) is refused
+    without reading (the open cannot block on a FIFO), and so is a larger file. OSError (the
+    caller's to word) when it cannot be opened or read."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "a special file (device, FIFO, socket)"
+            raise InputRefused(f"{where}: is {kind}; expected a regular file")
+        chunks: list[bytes] = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(descriptor, min(left, MIB))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+            if meter is not None:
+                meter.bytes_read += len(chunk)
+    finally:
+        os.close(descriptor)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise InputRefused(f"{where}: is larger than {_size(limit)}; expected at most that")
+    return data
+
+
+def text_of(data: bytes, where: str) -> str:
+    """`data` as UTF-8 text; binary bytes (a NUL, or no UTF-8) are refused."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputRefused(
+            f"{where}: byte {error.start} is not UTF-8; expected a text file"
+        ) from None
+    if "\x00" in text:
+        raise InputRefused(
+            f"{where}: byte {text.index(chr(0))} is NUL (binary data); expected a text file"
+        )
+    return text
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of `[` and `{` outside JSON strings (linear, no recursion)."""
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    depth = deepest = 0
+    for char in brackets:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def load_json(text: str, where: str, depth_limit: int = DEPTH_LIMIT) -> Any:
+    """`json.loads(text)` once its nesting is known to be at most `depth_limit`; ValueError
+    (json's own) when it is not JSON."""
+    if json_depth(text) > depth_limit:
+        raise InputRefused(
+            f"{where}: nested deeper than {depth_limit} levels; expected at most {depth_limit}"
+        )
+    return json.loads(text)
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases (`*name`, `<<: *name`) and nesting deeper than its
+    limit, counting the nodes it composes."""
+
+    depth_limit = DEPTH_LIMIT
+    where = "input"
+
+    def __init__(self, stream: str, meter: Meter) -> None:
+        super().__init__(stream)
+        self.meter = meter
+        self.depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            line = event.start_mark.line + 1 if event.start_mark else 0
+            raise InputRefused(
+                f"{self.where}: line {line}: a YAML alias (*{event.anchor}); expected "
+                "plain YAML without aliases"
+            )
+        self.meter.nodes += 1
+        self.depth += 1
+        try:
+            if self.depth > self.depth_limit:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise InputRefused(
+                    f"{self.where}: line {mark.line + 1 if mark else 0}: nested deeper than "
+                    f"{self.depth_limit} levels; expected at most {self.depth_limit}"
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def load_yaml(
+    text: str, where: str, depth_limit: int = DEPTH_LIMIT, meter: Meter | None = None
+) -> list[Any]:
+    """Every document in `text` (safe types only), with aliases refused and the depth capped:
+    InputRefused for those, yaml.YAMLError (PyYAML's own) when it is not YAML."""
+    loader = _BoundedLoader(text, meter if meter is not None else Meter())
+    loader.where, loader.depth_limit = where, depth_limit
+    try:
+        documents = []
+        while loader.check_data():  # type: ignore[no-untyped-call]
+            documents.append(loader.get_data())
+        return documents
+    finally:
+        loader.dispose()

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_kfs.errors import SettingsError
+from pytest_kfs.errors import InputRefused, SettingsError
 from pytest_kfs.gcp.keyfile import key_problem
 from pytest_kfs.gcp.uri import bucket_problem, is_gcs, parse_gcs_uri
 from pytest_kfs.kserve.samples import SAMPLES
 from pytest_kfs.kserve.selection import ExistingSelection
 from pytest_kfs.kserve.spec import DEFAULT_SAMPLE, SPEC_KEYS, ModelSpec
 from pytest_kfs.plugin.options import KEEP_CHOICES, OPTIONS, PREFLIGHT_MODES
+from pytest_kfs.untrusted import (
+    DEPTH_LIMIT,
+    json_depth,
+    load_json,
+    load_yaml,
+    read_limited,
+    text_of,
+)
 
 if TYPE_CHECKING:  # the targets import this module: at run time they load on first use
     from pytest_kfs.targets import Target
@@ -48,21 +55,50 @@ class Settings:
     namespace: str | None = None  # an existing namespace to deploy into (else one per test)
 
 
-def parse_models_file(path: str, text: str) -> tuple[ModelSpec, ...]:
-    """The models of a --kfs-models file: YAML or TOML, `models: [{name, storage_uri, ...}]`."""
+# The models file and the serving key are read at most this far: a models file is a short list,
+# a key file a few kilobytes.
+MODELS_FILE_LIMIT = 1024 * 1024
+KEY_FILE_LIMIT = 64 * 1024
+# A models entry's fields and the type each must have (min_replicas is checked on its own).
+_TEXT_KEYS = (
+    "name",
+    "storage_uri",
+    "model_format",
+    "service_account",
+    "runtime",
+    "protocol",
+    "sample",
+)
+
+
+def _models_data(path: str, text: str) -> object:
+    where = f"--kfs-models={path}"
     try:
         if path.endswith(".toml"):
             import tomllib
 
-            data = tomllib.loads(text)
-        else:
-            import yaml
-
-            data = yaml.safe_load(text)
+            # TOML nests with brackets as JSON does: a conservative bound before it recurses.
+            if json_depth(text) > DEPTH_LIMIT:
+                raise InputRefused(
+                    f"{where}: nested deeper than {DEPTH_LIMIT} levels; expected at most "
+                    f"{DEPTH_LIMIT}"
+                )
+            return tomllib.loads(text)
+        documents = load_yaml(text, where)
+    except InputRefused as error:
+        raise SettingsError(str(error)) from None
     except Exception as error:  # yaml and toml raise their own error types
-        raise SettingsError(
-            f"--kfs-models={path} cannot be parsed: {str(error).splitlines()[0]}"
-        ) from None
+        first = next(iter(str(error).splitlines()), "") or type(error).__name__
+        raise SettingsError(f"{where} cannot be parsed: {first}") from None
+    if len(documents) > 1:
+        raise SettingsError(f"{where} holds {len(documents)} YAML documents; expected one")
+    return documents[0] if documents else None
+
+
+def parse_models_file(path: str, text: str) -> tuple[ModelSpec, ...]:
+    """The models of a --kfs-models file: YAML or TOML, `models: [{name, storage_uri, ...}]`.
+    YAML aliases and nesting deeper than DEPTH_LIMIT are refused; each field has its type."""
+    data = _models_data(path, text)
     entries = data.get("models") if isinstance(data, dict) else None
     if not isinstance(entries, list) or not entries:
         raise SettingsError(f"--kfs-models={path} needs a non-empty list under 'models:'")
@@ -71,12 +107,18 @@ def parse_models_file(path: str, text: str) -> tuple[ModelSpec, ...]:
         where = f"--kfs-models={path}, model {index}"
         if not isinstance(entry, dict):
             raise SettingsError(f"{where}: expected a mapping, got {type(entry).__name__}")
-        unknown = sorted(set(entry) - SPEC_KEYS)
+        unknown = sorted(str(key) for key in set(entry) - SPEC_KEYS)
         if unknown:
             raise SettingsError(
                 f"{where}: unknown key(s) {', '.join(unknown)}; known: "
                 f"{', '.join(sorted(SPEC_KEYS))}"
             )
+        for key in _TEXT_KEYS:
+            value = entry.get(key)
+            if value is not None and not isinstance(value, str):
+                raise SettingsError(
+                    f"{where}: {key} is a {type(value).__name__}; expected a string"
+                )
         name = str(entry.get("name") or f"model-{index}")
         if not _DNS_LABEL.match(name) or name in names:
             raise SettingsError(f"{where}: name {name!r} must be a unique Kubernetes name")
@@ -256,10 +298,13 @@ ENV_VARS = {option.name: option.env_name for option in OPTIONS if option.env}
 def parse_serving_key(path: str) -> Path:
     """--kfs-serving-key: a readable Google service-account key file (never echoed)."""
     location = Path(path).expanduser()
+    where = f"--kfs-serving-key={path}"
     try:
-        data = json.loads(location.read_text())
+        data = load_json(text_of(read_limited(location, KEY_FILE_LIMIT, where), where), where)
     except OSError as error:
-        raise SettingsError(f"--kfs-serving-key={path} cannot be read: {error.strerror}") from None
+        raise SettingsError(f"{where} cannot be read: {error.strerror or error}") from None
+    except InputRefused as error:
+        raise SettingsError(str(error)) from None
     except ValueError:
         raise SettingsError(
             f"--kfs-serving-key={path} is not JSON: a Google service-account "
@@ -314,10 +359,14 @@ def parse_namespace(value: str) -> str:
 
 def read_models_file(path: str) -> tuple[ModelSpec, ...]:
     """The models of the --kfs-models file at `path`."""
+    where = f"--kfs-models={path}"
     try:
-        text = Path(path).expanduser().read_text()
+        data = read_limited(Path(path).expanduser(), MODELS_FILE_LIMIT, where)
+        text = text_of(data, where)
     except OSError as error:
-        raise SettingsError(f"--kfs-models={path} cannot be read: {error.strerror}") from None
+        raise SettingsError(f"{where} cannot be read: {error.strerror or error}") from None
+    except InputRefused as error:
+        raise SettingsError(str(error)) from None
     return parse_models_file(path, text)
 
 
