@@ -93,9 +93,14 @@ def _parser() -> argparse.ArgumentParser:
 def _merge(args: argparse.Namespace) -> int:
     from pytest_kfs.errors import UnreadableReport
     from pytest_kfs.reports.html import render as render_html
-    from pytest_kfs.reports.merge import merge, read_report
+    from pytest_kfs.reports.merge import merge, output_problem, read_report, write_all
     from pytest_kfs.reports.terminal import markdown_summary, summary_rows
 
+    named = [("--out", args.out), ("--html", args.html), ("--markdown", args.markdown)]
+    problem = output_problem(args.reports, [(option, path) for option, path in named if path])
+    if problem:  # before anything is read or written
+        print(f"pytest-kfs merge: {printable(problem)}", file=sys.stderr)
+        return 2
     try:
         merged = merge([read_report(path) for path in args.reports])
     except UnreadableReport as error:
@@ -118,17 +123,12 @@ def _merge(args: argparse.Namespace) -> int:
         )
     if args.markdown:
         outputs.append((args.markdown, lambda: markdown_summary(records)))
-    for path, text in outputs:
-        if not path.parent.is_dir():
-            print(
-                f"pytest-kfs merge: {path}: directory {path.parent} does not exist", file=sys.stderr
-            )
-            return 2
-        try:
-            path.write_text(text())
-        except OSError as error:
-            print(f"pytest-kfs merge: {path}: {error.strerror or error}", file=sys.stderr)
-            return 2
+    try:  # all rendered first, then written beside and renamed: all of them or none
+        write_all([(path, text()) for path, text in outputs])
+    except OSError as error:
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"pytest-kfs merge: {where}{error.strerror or error}", file=sys.stderr)
+        return 2
     print("\n".join(summary_rows(records)))
     return 0 if all(record["loaded"] for record in records) else 1
 

@@ -85,6 +85,24 @@ class Meter:
     nodes: int = 0
 
 
+_KINDS = {
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "a mapping",
+    bytes: "binary data",
+}
+
+
+def kind_of(value: object) -> str:
+    """What a parsed value is, in a message's words: `a list`, `a number`, `null`."""
+    if value is None:
+        return "null"
+    return _KINDS.get(type(value), f"a {type(value).__name__}")
+
+
 def _size(limit: int) -> str:
     return f"{limit // MIB} MiB" if limit >= MIB and limit % MIB == 0 else f"{limit} bytes"
 

@@ -18,6 +18,7 @@ from pytest_kfs.plugin.options import KEEP_CHOICES, OPTIONS, PREFLIGHT_MODES
 from pytest_kfs.untrusted import (
     DEPTH_LIMIT,
     json_depth,
+    kind_of,
     load_json,
     load_yaml,
     read_limited,
@@ -116,9 +117,7 @@ def parse_models_file(path: str, text: str) -> tuple[ModelSpec, ...]:
         for key in _TEXT_KEYS:
             value = entry.get(key)
             if value is not None and not isinstance(value, str):
-                raise SettingsError(
-                    f"{where}: {key} is a {type(value).__name__}; expected a string"
-                )
+                raise SettingsError(f"{where}: {key} is {kind_of(value)}; expected a string")
         name = str(entry.get("name") or f"model-{index}")
         if not _DNS_LABEL.match(name) or name in names:
             raise SettingsError(f"{where}: name {name!r} must be a unique Kubernetes name")

@@ -4,6 +4,7 @@ composed), not times."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -128,10 +129,10 @@ def _models(tmp_path: Path, content: bytes | str, name: str = "models.yaml") -> 
         ),
         (
             "models: [{storage_uri: 'gs://bkt/p', model_format: sklearn, service_account: 7}]",
-            "model 1: service_account is a int; expected a string",
+            "model 1: service_account is a number; expected a string",
         ),
         ("models: [{name: [a], storage_uri: 'gs://bkt/p'}]", "name is a list; expected a string"),
-        ("models: [{sample: {a: 1}}]", "sample is a dict; expected a string"),
+        ("models: [{sample: {a: 1}}]", "sample is a mapping; expected a string"),
         ("models: [{1: a}]", "unknown key(s) 1"),
         ("a: 1\n---\nb: 2\n", "holds 2 YAML documents; expected one"),
     ],
@@ -175,3 +176,167 @@ def test_a_hostile_key_file_is_one_settings_line(tmp_path, content, said):
         parse_serving_key(str(key))
     assert str(error.value).startswith(f"--kfs-serving-key={key}: ") and said in str(error.value)
     assert one_line(str(error.value))
+
+
+# --- merge's reports and outputs -----------------------------------------------------------
+
+
+def _record(**fields: object) -> dict[str, object]:
+    return {
+        "test": "t::a",
+        "namespace": "ns",
+        "name": "m",
+        "verdict": "loaded",
+        "loaded": True,
+        "seconds": 1.0,
+        "findings": [],
+        "timeline": [{"at": 0.5, "source": "isvc", "text": "Loaded", "target": "Loaded"}],
+        **fields,
+    }
+
+
+def _report(tmp_path: Path, name: str = "r.json", **fields: object) -> Path:
+    document = {
+        "schema": "pytest-kfs/report",
+        "version": 1,
+        "run_id": "n",
+        "cluster": {"context": "eu"},
+        "models": [_record()],
+        **fields,
+    }
+    path = tmp_path / name
+    path.write_text(json.dumps(document))
+    return path
+
+
+def _merge_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    from pytest_kfs.__main__ import main
+
+    assert main(["merge", *argv]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("pytest-kfs merge: ") and one_line(error.rstrip("\n"))
+    return error
+
+
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [
+        ({"cluster": "eu"}, "cluster is a string; expected a mapping"),
+        ({"cluster": {"context": ["eu"]}}, "cluster.context is a list; expected a string"),
+        ({"models": [_record(name=["m"])]}, "model 1.name is a list; expected a string"),
+        ({"models": [_record(loaded="yes")]}, "model 1.loaded is a string; expected true or false"),
+        ({"models": [_record(findings={})]}, "model 1.findings is a mapping; expected a list"),
+        ({"models": [_record(seconds="1")]}, "model 1.seconds is a string; expected a number"),
+        (
+            {"models": [_record(findings=[{"code": 1, "cause": "", "evidence": [], "fix": ""}])]},
+            "model 1.findings[0].code is a number; expected a string",
+        ),
+        (
+            {
+                "models": [
+                    _record(findings=[{"code": "X", "cause": "", "evidence": [{}], "fix": ""}])
+                ]
+            },
+            "model 1.findings[0].evidence holds a non-string; expected strings",
+        ),
+        (
+            {"models": [_record(timeline=[7])]},
+            "model 1.timeline[0] is a number; expected a mapping",
+        ),
+        (
+            {"models": [_record(timeline=[{"at": "0", "source": "pod", "text": ""}])]},
+            "model 1.timeline[0].at is a string; expected a number",
+        ),
+    ],
+)
+def test_a_report_of_the_wrong_types_is_one_line(tmp_path, capsys, fields, said):
+    report = _report(tmp_path, **fields)
+    out = tmp_path / "all.json"
+    error = _merge_error(capsys, str(report), "--out", str(out), "--html", str(tmp_path / "p.html"))
+    assert error.startswith(f"pytest-kfs merge: {report}: ") and said in error
+    assert not out.exists()
+
+
+def test_a_well_typed_report_merges(tmp_path, capsys):
+    from pytest_kfs.__main__ import main
+
+    report = _report(tmp_path)
+    assert main(["merge", str(report), "--out", str(tmp_path / "all.json")]) == 0
+    assert json.loads((tmp_path / "all.json").read_text())["models"][0]["cluster"] == "eu"
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (DEEP_JSON.encode(), "nested deeper than 100 levels"),
+        (b"\x00\xff\xfe", "expected a text file"),
+    ],
+)
+def test_a_deep_or_binary_report_is_one_line(tmp_path, capsys, content, said):
+    report = tmp_path / "r.json"
+    report.write_bytes(content)
+    error = _merge_error(capsys, str(report), "--out", str(tmp_path / "all.json"))
+    assert error.startswith(f"pytest-kfs merge: {report}: ") and said in error
+
+
+def test_dev_zero_as_a_report_is_refused(tmp_path, capsys):
+    error = _merge_error(capsys, "/dev/zero", "--out", str(tmp_path / "all.json"))
+    assert "/dev/zero: is a special file" in error
+
+
+@pytest.mark.parametrize("option", ["--out", "--html", "--markdown"])
+def test_an_output_naming_an_input_is_refused_and_the_input_kept(tmp_path, capsys, option):
+    first, second = _report(tmp_path, "a.json"), _report(tmp_path, "b.json")
+    before = second.read_bytes()
+    outputs = {"--out": str(tmp_path / "all.json"), option: str(tmp_path / "." / "b.json")}
+    argv = [str(first), str(second)] + [part for pair in outputs.items() for part in pair]
+    error = _merge_error(capsys, *argv)
+    assert f"is the input report {second}; it would be overwritten" in error
+    assert second.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.json"]
+
+
+def test_an_input_hard_linked_as_the_output_is_refused(tmp_path, capsys):
+    report = _report(tmp_path)
+    os.link(report, tmp_path / "link.json")
+    error = _merge_error(capsys, str(report), "--out", str(tmp_path / "link.json"))
+    assert "is the input report" in error
+
+
+def test_two_outputs_naming_one_file_are_refused(tmp_path, capsys):
+    report = _report(tmp_path)
+    page = str(tmp_path / "same")
+    error = _merge_error(capsys, str(report), "--out", page, "--html", page)
+    assert "--html" in error and "is also --out" in error
+    assert not (tmp_path / "same").exists()
+
+
+def test_a_missing_html_folder_is_refused_before_out_is_written(tmp_path, capsys):
+    report = _report(tmp_path)
+    out = tmp_path / "all.json"
+    missing = tmp_path / "no" / "page.html"
+    error = _merge_error(capsys, str(report), "--out", str(out), "--html", str(missing))
+    assert f"directory {tmp_path / 'no'} does not exist (--html)" in error
+    assert not out.exists()
+
+
+def test_outputs_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    from pytest_kfs.reports import merge
+
+    kept = tmp_path / "kept.json"
+    kept.write_text("old")
+    real = os.replace
+    calls = []
+
+    def failing(source, target):
+        calls.append(target)
+        raise OSError(28, "No space left on device", str(target))
+
+    monkeypatch.setattr(merge.os, "replace", failing)
+    with pytest.raises(OSError):
+        merge.write_all([(kept, "new"), (tmp_path / "b.md", "b")])
+    monkeypatch.setattr(merge.os, "replace", real)
+    assert kept.read_text() == "old" and calls == [kept]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.json"]  # no temporary left
+    merge.write_all([(kept, "new"), (tmp_path / "b.md", "b")])
+    assert kept.read_text() == "new" and (tmp_path / "b.md").read_text() == "b"
