@@ -57,6 +57,33 @@ class Verdict(Enum):
         return self in (Verdict.LOADED, Verdict.SCALED_TO_ZERO)
 
 
+def _mapping(value: object) -> dict[str, Any]:
+    """`value` when it is a mapping, else {} (a part of the wrong type is missing)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _scalar(value: object) -> str:
+    """A condition's field as text: a number or a flag as written, anything else ""."""
+    return "" if value is None or isinstance(value, dict | list) else str(value)
+
+
+def _whole(value: object) -> int | None:
+    """A count or generation: a whole number (or its digits as text), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    return int(value) if isinstance(value, str) and value.strip().isdigit() else None
+
+
 @dataclass(frozen=True)
 class FailureInfo:
     """status.modelStatus.lastFailureInfo."""
@@ -104,54 +131,54 @@ class ModelState:
 
     @staticmethod
     def from_isvc(obj: dict[str, Any]) -> ModelState:
-        """Snapshot an InferenceService (as a dict from the API)."""
-        meta, status = obj.get("metadata") or {}, obj.get("status") or {}
-        model = status.get("modelStatus") or {}
-        states = model.get("states") or {}
-        copies = model.get("copies") or {}
-        ready: dict[str, Any] = next(
-            (c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {}
-        )
-        failure = model.get("lastFailureInfo")
-        predictor = (status.get("components") or {}).get("predictor") or {}
-        spec_predictor = (obj.get("spec") or {}).get("predictor") or {}
+        """Snapshot an InferenceService (as a dict from the API, or pasted). A part of the
+        wrong type (a string lastFailureInfo, a list for status) is missing data, never a
+        crash: the status is read for what it says, not trusted for its shape."""
+        meta, status = _mapping(obj.get("metadata")), _mapping(obj.get("status"))
+        model = _mapping(status.get("modelStatus"))
+        states = _mapping(model.get("states"))
+        copies = _mapping(model.get("copies"))
+        conditions = [c for c in _items(status.get("conditions")) if isinstance(c, dict)]
+        ready = next((c for c in conditions if c.get("type") == "Ready"), {})
+        failure = _mapping(model.get("lastFailureInfo"))
+        predictor = _mapping(_mapping(status.get("components")).get("predictor"))
+        spec_predictor = _mapping(_mapping(obj.get("spec")).get("predictor"))
         return ModelState(
-            namespace=meta.get("namespace", ""),
-            name=meta.get("name", ""),
-            generation=int(meta.get("generation") or 0),
-            observed_generation=status.get("observedGeneration"),
-            ready=ready.get("status"),
-            ready_reason=ready.get("reason", ""),
-            ready_message=ready.get("message", ""),
+            namespace=_text(meta.get("namespace")),
+            name=_text(meta.get("name")),
+            generation=_whole(meta.get("generation")) or 0,
+            observed_generation=_whole(status.get("observedGeneration")),
+            ready=_text(ready.get("status")) or None,
+            ready_reason=_text(ready.get("reason")),
+            ready_message=_text(ready.get("message")),
             # KServe writes "" until a first copy loads (the CRD's Pending is only a default).
-            active=states.get("activeModelState") or "",
-            target=states.get("targetModelState") or "",
-            transition=model.get("transitionStatus") or "",
-            failed_copies=int(copies.get("failedCopies") or 0),
-            total_copies=copies.get("totalCopies"),
+            active=_text(states.get("activeModelState")),
+            target=_text(states.get("targetModelState")),
+            transition=_text(model.get("transitionStatus")),
+            failed_copies=_whole(copies.get("failedCopies")) or 0,
+            total_copies=_whole(copies.get("totalCopies")),
             failure=FailureInfo(
-                reason=failure.get("reason", ""),
-                message=failure.get("message", ""),
-                location=failure.get("location", ""),
-                revision=failure.get("modelRevisionName", ""),
-                exit_code=failure.get("exitCode"),
+                reason=_text(failure.get("reason")),
+                message=_text(failure.get("message")),
+                location=_text(failure.get("location")),
+                revision=_text(failure.get("modelRevisionName")),
+                exit_code=_whole(failure.get("exitCode")),
             )
             if failure
             else None,
-            url=status.get("url"),
-            deployment_mode=status.get("deploymentMode") or "",
-            latest_created_revision=predictor.get("latestCreatedRevision"),
-            latest_ready_revision=predictor.get("latestReadyRevision"),
-            min_replicas=spec_predictor.get("minReplicas"),
+            url=_text(status.get("url")) or None,
+            deployment_mode=_text(status.get("deploymentMode")),
+            latest_created_revision=_text(predictor.get("latestCreatedRevision")) or None,
+            latest_ready_revision=_text(predictor.get("latestReadyRevision")) or None,
+            min_replicas=_whole(spec_predictor.get("minReplicas")),
             conditions=tuple(
                 Condition(
-                    str(c.get("type", "")),
-                    str(c.get("status", "")),
-                    str(c.get("reason") or ""),
-                    str(c.get("message") or ""),
+                    _scalar(c.get("type")),
+                    _scalar(c.get("status")),
+                    _scalar(c.get("reason")),
+                    _scalar(c.get("message")),
                 )
-                for c in status.get("conditions") or []
-                if isinstance(c, dict)
+                for c in conditions
             ),
         )
 

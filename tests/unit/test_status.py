@@ -107,3 +107,23 @@ def test_the_newest_pod_must_be_ready():
         rollout_pending([old, pod(new["metadata"]["name"], "2026-11-26T03:53:05Z", True)]) is None
     )
     assert rollout_pending([]) is None
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        {"modelStatus": {"lastFailureInfo": "it broke", "transitionStatus": ["x"]}},
+        {"modelStatus": "Loaded", "conditions": "Ready"},
+        {"modelStatus": {"states": [], "copies": {"failedCopies": "many"}}, "components": 7},
+        {"conditions": [7, {"type": "Ready", "status": {"a": 1}, "reason": 3}]},
+        {"observedGeneration": "new", "url": ["u"]},
+        ["not", "a", "mapping"],
+    ],
+)
+def test_a_status_of_the_wrong_types_is_missing_data_not_a_crash(status):
+    obj = isvc(None)
+    obj["status"] = status
+    obj["metadata"]["generation"] = "abc"
+    state = ModelState.from_isvc(obj)
+    assert state.failure is None and state.failed_copies == 0 and state.generation == 0
+    assert verdict(state) is Verdict.WAITING
