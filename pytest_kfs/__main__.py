@@ -13,10 +13,17 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from pytest_kfs.diagnosis.pasted import Diagnosis, Pasted, diagnose_pasted, read_text
-from pytest_kfs.errors import UnreadableInput
+from pytest_kfs.diagnosis.pasted import (
+    PASTED_LIMIT,
+    TEXT_TAIL,
+    Diagnosis,
+    Pasted,
+    diagnose_pasted,
+    read_text,
+)
+from pytest_kfs.errors import InputRefused, UnreadableInput
 from pytest_kfs.reports.terminal import format_findings
-from pytest_kfs.untrusted import printable
+from pytest_kfs.untrusted import printable, read_limited, tail
 
 _USAGE = "python -m pytest_kfs diagnose PATH... [--log CONTAINER=FILE] [--kubectl FILE] [--json]"
 
@@ -134,20 +141,25 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def _read(path: Path) -> str:
+    """A pasted file: a regular file of at most PASTED_LIMIT bytes (a log's stray bytes are
+    replaced, not refused)."""
     try:
-        return path.read_text(errors="replace")
+        data = read_limited(path, PASTED_LIMIT, str(path))
     except OSError as error:
         raise UnreadableInput(f"{path}: {error.strerror or error}") from None
+    except InputRefused as error:
+        raise UnreadableInput(str(error)) from None
+    return data.decode("utf-8", errors="replace")
 
 
 def gather(paths: list[Path], logs: list[str], kubectl: Path | None = None) -> Pasted:
     """Sort the given files into a Pasted; UnreadableInput names the first bad one."""
-    pasted = Pasted(texts={"kubectl": _read(kubectl)} if kubectl else {})
+    pasted = Pasted(texts={"kubectl": tail(_read(kubectl), TEXT_TAIL)} if kubectl else {})
     for option in logs:
         container, sep, file = option.partition("=")
         if not sep or not container or not file:
             raise UnreadableInput(f"--log {option}: expected CONTAINER=FILE")
-        pasted.logs[container] = _read(Path(file))
+        pasted.logs[container] = tail(_read(Path(file)), TEXT_TAIL)
     for path in paths:
         if path.suffix == ".log":
             pod, _, container = path.stem.rpartition(".")
@@ -155,7 +167,7 @@ def gather(paths: list[Path], logs: list[str], kubectl: Path | None = None) -> P
                 raise UnreadableInput(
                     f"{path}: name a log POD.CONTAINER.log, or pass --log CONTAINER=FILE"
                 )
-            pasted.logs[f"{pod}/{container}"] = _read(path)
+            pasted.logs[f"{pod}/{container}"] = tail(_read(path), TEXT_TAIL)
         else:
             read_text(_read(path), pasted, str(path))
     return pasted

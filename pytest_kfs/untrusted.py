@@ -52,6 +52,17 @@ def capped(text: str, limit: int = TEXT_LIMIT) -> str:
     return f"{text[:limit]}… ({len(text) - limit} more characters)"
 
 
+def tail(text: str, limit: int) -> str:
+    """The end of a log or printed text, at most about `limit` characters from a line start,
+    saying how much was left out (a failure is told at the end of its log)."""
+    if len(text) <= limit:
+        return text
+    start = len(text) - limit
+    newline = text.find("\n", start)
+    start = newline + 1 if 0 <= newline < len(text) - 1 else start
+    return f"… ({start} earlier characters left out)\n{text[start:]}"
+
+
 def markdown(text: str) -> str:
     """Plain Markdown text: no link, image, HTML tag, emphasis or table cell can start in it."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", printable(capped(text)))

@@ -6,7 +6,6 @@ pods, so no finding may claim "no pods running".
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +17,7 @@ from pytest_kfs.diagnosis.evidence import UNREAD_KINDS, Evidence
 from pytest_kfs.diagnosis.finding import Finding
 from pytest_kfs.diagnosis.kube_semantics import event_problems, pod_problems
 from pytest_kfs.diagnosis.rules import diagnose
+from pytest_kfs.diagnosis.shapes import shape_problem
 from pytest_kfs.diagnosis.sniff import (
     COLUMNS,
     DESCRIBE_LINE,
@@ -29,9 +29,9 @@ from pytest_kfs.diagnosis.sniff import (
     yaml_block,
 )
 from pytest_kfs.diagnosis.tables import read_table
-from pytest_kfs.errors import UnreadableInput
+from pytest_kfs.errors import InputRefused, UnreadableInput
 from pytest_kfs.kserve.status import ModelState, Verdict, describe, running_pods, snapshot_verdict
-from pytest_kfs.untrusted import capped
+from pytest_kfs.untrusted import capped, load_json, load_yaml, tail
 
 _NO_CAUSE = (
     Code.NEEDS_EVIDENCE,
@@ -42,6 +42,14 @@ _NO_CAUSE = (
 )
 _APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _CONDITION_KEYS = {"Type": "type", "Status": "status", "Reason": "reason", "Message": "message"}
+
+
+# What one pasted input may hold (characters; a file is read up to as many bytes): a namespace's
+# pods and events as YAML, a long log. Larger is refused, not read slowly.
+PASTED_LIMIT = 4 * 1024 * 1024
+# Of a log or a printed text, the rules read the end (where a failure is told): every line
+# they read is matched against dozens of patterns, so the work grows with what is kept.
+TEXT_TAIL = 128 * 1024
 
 
 @dataclass
@@ -85,12 +93,21 @@ def read_text(text: str, into: Pasted, name: str = "input") -> None:
     """Sort what a pasted text holds by what its content is (sniff.py), whatever input it
     came in: YAML or JSON objects (one, several, a List, a fragment of an InferenceService's
     status), `kubectl get` tables, `kubectl describe` output or its fields, event tables, or
-    logs and error text. Refused only when it is none of them."""
+    logs and error text. Refused only when it is none of them, or when it is over
+    PASTED_LIMIT characters, holds a YAML alias or nests deeper than DEPTH_LIMIT (untrusted.py):
+    those are refused at once, before any reader spends time or memory on them."""
+    if len(text) > PASTED_LIMIT:
+        raise UnreadableInput(
+            f"{name}: {len(text)} characters; expected at most {PASTED_LIMIT} (paste the part "
+            "around the failure)"
+        )
     refusal: UnreadableInput | None = None
     for kind in kinds(text):
         try:
             if _READERS[kind](text, into, name):
                 return
+        except InputRefused as error:
+            raise UnreadableInput(str(error)) from None
         except UnreadableInput as error:
             refusal = refusal or error
     raise refusal or UnreadableInput(f"{name}: nothing in it the diagnosis reads")
@@ -117,7 +134,7 @@ def _read_describe(text: str, into: Pasted, name: str) -> bool:
 
 def _read_objects(text: str, into: Pasted, name: str) -> bool:
     try:
-        documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+        documents = [doc for doc in load_yaml(text, name) if doc is not None]
     except yaml.YAMLError as error:
         block = yaml_block(text)
         if block is not None:  # a line of prose above the YAML
@@ -151,7 +168,7 @@ def _read_fields(text: str, into: Pasted, name: str) -> bool:
 
 
 def _read_lines(text: str, into: Pasted, name: str) -> bool:
-    into.texts[name] = text
+    into.texts[name] = tail(text, TEXT_TAIL)
     return True
 
 
@@ -168,6 +185,9 @@ _READERS: dict[Kind, Callable[[str, Pasted, str], bool]] = {
 def _sort(obj: Any, into: Pasted, name: str) -> None:
     if not isinstance(obj, dict):
         raise UnreadableInput(f"{name}: a YAML {type(obj).__name__}, not a Kubernetes object")
+    problem = shape_problem(obj)
+    if problem:
+        raise UnreadableInput(f"{name}: {problem}")
     kind = obj.get("kind")
     # A List; also cut above its `kind: List` line, as a pasted top of one often is.
     if (isinstance(kind, str) and kind.endswith("List")) or (
@@ -190,6 +210,9 @@ def _sort(obj: Any, into: Pasted, name: str) -> None:
             }
         if not found:
             raise UnreadableInput(f"{name}: no InferenceService, pod, event or status in it")
+        problem = shape_problem(found)  # a fragment's parts, gathered from any depth
+        if problem:
+            raise UnreadableInput(f"{name}: {problem}")
         _merge_isvc(into, found)
     # Other kinds (Deployments, ReplicaSets, ...) carry nothing the diagnosis reads yet.
 
@@ -199,7 +222,8 @@ def _applied(obj: dict[str, Any]) -> dict[str, Any] | None:
     without its spec: what the user applied."""
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
     try:
-        applied = json.loads(annotations.get(_APPLIED) or "null")
+        text = annotations.get(_APPLIED)
+        applied = load_json(text, _APPLIED) if isinstance(text, str) else None
     except ValueError:
         return None
     if isinstance(applied, dict) and isinstance(applied.get("spec"), dict):

@@ -340,3 +340,179 @@ def test_outputs_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.json"]  # no temporary left
     merge.write_all([(kept, "new"), (tmp_path / "b.md", "b")])
     assert kept.read_text() == "new" and (tmp_path / "b.md").read_text() == "b"
+
+
+# --- what `diagnose` reads -----------------------------------------------------------------
+
+
+def _diagnose_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    from pytest_kfs.__main__ import main
+
+    assert main(["diagnose", *argv]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("pytest-kfs diagnose: ") and one_line(error.rstrip("\n"))
+    return error
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (DEEP_JSON, "nested deeper than 100 levels"),
+        (ALIAS_BOMB, "a YAML alias (*a); expected plain YAML without aliases"),
+        ("kind: InferenceService\nmetadata: [1]\n", "metadata is a list; expected a mapping"),
+        (
+            "kind: Pod\nmetadata: {name: p}\nstatus: {containerStatuses: [{state: 7}]}\n",
+            "status.containerStatuses[0].state is a number; expected a mapping",
+        ),
+        (
+            "kind: InferenceService\nstatus: {conditions: [{type: Ready, message: [x]}]}\n",
+            "status.conditions[0].message is a list; expected a string",
+        ),
+    ],
+)
+def test_hostile_pasted_files_are_one_line(tmp_path, capsys, content, said):
+    pasted = tmp_path / "isvc.yaml"
+    pasted.write_text(content)
+    error = _diagnose_error(capsys, str(pasted))
+    assert error.startswith(f"pytest-kfs diagnose: {pasted}: ") and said in error
+
+
+@pytest.mark.parametrize("option", ["", "--kubectl=", "--log=kserve-container="])
+@pytest.mark.parametrize("special", ["/dev/zero", "folder"])
+def test_dev_zero_and_folders_are_refused_by_diagnose(tmp_path, capsys, option, special):
+    target = str(tmp_path) if special == "folder" else special
+    assert "expected a regular file" in _diagnose_error(capsys, f"{option}{target}")
+
+
+def test_an_oversized_pasted_file_is_refused_after_limit_plus_one_bytes(tmp_path, capsys):
+    from pytest_kfs.diagnosis.pasted import PASTED_LIMIT
+
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"a" * (PASTED_LIMIT * 3))
+    meter = Meter()
+    with pytest.raises(InputRefused):
+        read_limited(big, PASTED_LIMIT, "big", meter)
+    assert meter.bytes_read == PASTED_LIMIT + 1
+    assert "is larger than 4 MiB" in _diagnose_error(capsys, str(big))
+
+
+def test_a_status_with_a_string_last_failure_info_is_diagnosed(tmp_path, capsys):
+    from pytest_kfs.__main__ import main
+
+    pasted = tmp_path / "isvc.yaml"
+    pasted.write_text(
+        "kind: InferenceService\nmetadata: {name: m, namespace: n}\nspec: {}\n"
+        "status: {modelStatus: {lastFailureInfo: broken, transitionStatus: BlockedByFailedLoad}}\n"
+    )
+    assert main(["diagnose", str(pasted)]) == 1  # diagnosed, not crashed
+    assert "verdict: failed" in capsys.readouterr().out
+
+
+def test_a_long_log_is_read_from_its_end(tmp_path):
+    from pytest_kfs.__main__ import gather
+    from pytest_kfs.diagnosis.pasted import TEXT_TAIL
+
+    log = tmp_path / "pod.kserve-container.log"
+    log.write_text("x" * 3_000_000 + "\nOSError: the last line\n")
+    kept = gather([log], []).logs["pod/kserve-container"]
+    assert len(kept) <= TEXT_TAIL + 100 and kept.endswith("OSError: the last line\n")
+    assert kept.startswith("… (3000001 earlier characters left out)")
+
+
+# --- property: nothing pasted raises anything but the project's own errors -----------------
+
+hypothesis = pytest.importorskip("hypothesis")
+strategies = pytest.importorskip("hypothesis.strategies")
+
+_YAMLISH = strategies.text(
+    alphabet=strategies.sampled_from([*"{}[]:-&*!|>'\"#, \n\tabkindstu01", "\x00", "é"]),
+    max_size=300,
+)
+_VALUES = strategies.recursive(
+    strategies.none()
+    | strategies.booleans()
+    | strategies.integers()
+    | strategies.text(max_size=20),
+    lambda inner: (
+        strategies.lists(inner, max_size=4)
+        | strategies.dictionaries(
+            strategies.sampled_from(
+                [
+                    "kind",
+                    "metadata",
+                    "spec",
+                    "status",
+                    "modelStatus",
+                    "lastFailureInfo",
+                    "conditions",
+                    "items",
+                    "name",
+                    "message",
+                    "reason",
+                    "type",
+                    "containerStatuses",
+                    "state",
+                    "predictor",
+                    "annotations",
+                    "involvedObject",
+                    "waiting",
+                    "terminated",
+                    "components",
+                    "copies",
+                ]
+            ),
+            inner,
+            max_size=5,
+        )
+    ),
+    max_leaves=30,
+)
+
+
+def _diagnose_text(text: str) -> None:
+    from pytest_kfs.diagnosis.pasted import Pasted, diagnose_pasted, read_text
+    from pytest_kfs.errors import KfsError
+
+    pasted = Pasted()
+    try:
+        read_text(text, pasted, "pasted")
+        diagnose_pasted(pasted)
+    except KfsError as error:
+        assert one_line(str(error)), str(error)
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(strategies.text(max_size=400) | _YAMLISH)
+def test_arbitrary_text_raises_only_the_projects_errors(text):
+    _diagnose_text(text)
+
+
+@hypothesis.settings(max_examples=200, deadline=None)
+@hypothesis.given(strategies.binary(max_size=400))
+def test_arbitrary_bytes_raise_only_the_projects_errors(tmp_path_factory, data):
+    from pytest_kfs.__main__ import gather
+    from pytest_kfs.diagnosis.pasted import diagnose_pasted
+    from pytest_kfs.errors import KfsError
+
+    path = tmp_path_factory.mktemp("bytes") / "pasted.yaml"
+    path.write_bytes(data)
+    try:
+        diagnose_pasted(gather([path], []))
+    except KfsError as error:
+        assert one_line(str(error))
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(
+    strategies.dictionaries(
+        strategies.sampled_from(["kind", "metadata", "spec", "status", "items"]),
+        _VALUES,
+        max_size=4,
+    )
+)
+def test_arbitrary_structures_raise_only_the_projects_errors(obj):
+    import yaml
+
+    _diagnose_text(yaml.safe_dump(obj))
+    if isinstance(obj.get("status"), dict):
+        _diagnose_text(yaml.safe_dump({"kind": "InferenceService", "status": obj["status"]}))
