@@ -186,16 +186,74 @@ def parse_storage_uri(uri: str) -> str:
     return uri
 
 
-_SELECTOR = re.compile(r"^[A-Za-z0-9_./!=,() -]+$")
+# Kubernetes label selectors (apimachinery's labels.Parse): a key is an optional DNS-subdomain
+# prefix and '/', then a name of at most 63; a value is empty or such a name.
+_LABEL_NAME = r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_LABEL_KEY = re.compile(
+    rf"^(?:(?=.{{1,253}}/)[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*/)?"
+    rf"{_LABEL_NAME}$"
+)
+_LABEL_VALUE = re.compile(rf"^(?:{_LABEL_NAME})?$")
+_WORD = r"[^\s!=(),]+"
+_SET = re.compile(rf"^(?P<key>{_WORD})\s+(?P<op>in|notin)\s*\((?P<values>[^()]*)\)$")
+_EQUALITY = re.compile(rf"^(?P<key>{_WORD})\s*(?P<op>==|!=|=)\s*(?P<value>{_WORD})?$")
+_EXISTS = re.compile(rf"^(?P<not>!)?\s*(?P<key>{_WORD})$")
+
+
+def _requirements(selector: str) -> list[str]:
+    """The selector's requirements: split at commas outside parentheses, which must pair."""
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(selector):
+        if char in "()":
+            depth += 1 if char == "(" else -1
+            if depth not in (0, 1):
+                raise ValueError(f"unbalanced or nested parentheses at character {index + 1}")
+        elif char == "," and depth == 0:
+            parts.append(selector[start:index])
+            start = index + 1
+    if depth:
+        raise ValueError("a '(' is not closed")
+    return [*parts, selector[start:]]
+
+
+def _requirement_problem(requirement: str) -> str | None:
+    text = requirement.strip()
+    if not text:
+        return "an empty requirement (two commas, or one at an end)"
+    values: list[str] = []
+    if found := _SET.match(text):
+        values = [value.strip() for value in found["values"].split(",")]
+        if values == [""]:
+            return f"{text!r} lists no value"
+    elif found := _EQUALITY.match(text):
+        values = [found["value"] or ""]
+    elif not (found := _EXISTS.match(text)):
+        return f"{text!r} is not key=value, key!=value, key in (a,b), key notin (a,b), key or !key"
+    if not _LABEL_KEY.match(found["key"]):
+        return f"{found['key']!r} is not a label key"
+    bad = next((value for value in values if not _LABEL_VALUE.match(value)), None)
+    return f"{bad!r} is not a label value" if bad is not None else None
+
+
+def parse_selector(selector: str) -> str:
+    """--kfs-existing-selector: a Kubernetes label selector (=, ==, !=, in, notin, key, !key),
+    parsed when the run is configured, not first refused by the cluster."""
+    try:
+        problem = next(filter(None, map(_requirement_problem, _requirements(selector))), None)
+    except ValueError as error:
+        problem = str(error)
+    if problem:
+        raise SettingsError(
+            f"--kfs-existing-selector={selector!r} is not a label selector: {problem} "
+            "(e.g. team=search or 'tier in (gold),!canary')"
+        )
+    return selector
 
 
 def parse_existing(value: str, selector: str | None = None) -> ExistingSelection:
     """--kfs-existing=all|NS[,NS...]|NS/NAME, and --kfs-existing-selector=LABELS."""
-    if selector is not None and (not selector.strip() or not _SELECTOR.match(selector)):
-        raise SettingsError(
-            f"--kfs-existing-selector={selector!r} is not a label selector "
-            "(e.g. team=search or 'tier in (gold),!canary')"
-        )
+    if selector is not None:
+        parse_selector(selector)
     if value == "all":
         return ExistingSelection(selector=selector or None)
     namespace, _, name = value.partition("/")
@@ -472,7 +530,7 @@ PARSERS: dict[str, Parser] = {
     "model": _model,
     "preflight": _preflight,
     "models": _option("models", read_models_file, ()),
-    "existing_selector": _option("existing_selector"),
+    "existing_selector": _option("existing_selector", parse_selector),
     "existing": _existing,
     "sweep_ttl_seconds": _option("sweep_ttl", parse_sweep_ttl, DEFAULT_SWEEP_TTL_SECONDS),
     "run_id": lambda sources: parse_run_id(sources.environ.get("KFS_RUN_ID")),

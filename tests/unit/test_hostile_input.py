@@ -516,3 +516,40 @@ def test_arbitrary_structures_raise_only_the_projects_errors(obj):
     _diagnose_text(yaml.safe_dump(obj))
     if isinstance(obj.get("status"), dict):
         _diagnose_text(yaml.safe_dump({"kind": "InferenceService", "status": obj["status"]}))
+
+
+# --- --kfs-existing-selector, parsed when the run is configured ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("selector", "said"),
+    [
+        ("a in (", "a '(' is not closed"),
+        ("a)", "unbalanced or nested parentheses at character 2"),
+        ("a in ((b))", "unbalanced or nested parentheses"),
+        ("a,,b", "an empty requirement"),
+        ("a=b=c", "'a=b=c' is not key=value"),
+        ("a in ()", "lists no value"),
+        ("Bad_/x", "'Bad_/x' is not a label key"),
+        ("team=-bad", "'-bad' is not a label value"),
+        ("a\nb", "is not key=value"),
+    ],
+)
+def test_a_bad_selector_is_the_options_one_line_at_configure_time(selector, said):
+    from pytest_kfs.plugin.settings import resolve
+
+    with pytest.raises(SettingsError) as error:
+        resolve({"cluster": "local", "existing": "all", "existing_selector": selector}, {}, {})
+    message = str(error.value)
+    assert message.startswith("--kfs-existing-selector=") and said in message
+    assert one_line(message)
+
+
+@pytest.mark.parametrize(
+    "selector",
+    ["team=search", "tier in (gold),!canary", "app.kubernetes.io/name==x, env!=prod", "x", "a="],
+)
+def test_a_label_selector_is_accepted(selector):
+    from pytest_kfs.plugin.settings import parse_selector
+
+    assert parse_selector(selector) == selector
