@@ -16,15 +16,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 import requests
-from google.api_core.client_options import ClientOptions
 from google.auth import credentials as auth_credentials
 from google.auth import exceptions as auth_exceptions
 from google.auth import impersonated_credentials
-from google.auth.transport.requests import AuthorizedSession
 from google.cloud import storage
 from kubernetes.client.rest import ApiException
 
 from pytest_kfs.diagnosis.codes import Code
+from pytest_kfs.gcp.http import authorized_session, storage_client
 from pytest_kfs.gcp.identity import ServingIdentity, read_identity
 from pytest_kfs.gcp.storage import (
     AccessCheck,
@@ -81,17 +80,7 @@ class GoogleAccess:
 
     def storage_client(self, credentials: auth_credentials.Credentials | None) -> storage.Client:
         """A storage client acting with `credentials` (anonymous when None)."""
-        options = (
-            ClientOptions(api_endpoint=self.storage_endpoint) if self.storage_endpoint else None
-        )
-        if credentials is None:
-            client = storage.Client.create_anonymous_client()
-            if self.storage_endpoint:
-                client._connection.API_BASE_URL = self.storage_endpoint
-            return client
-        return storage.Client(
-            credentials=credentials, project=self.project or "-", client_options=options
-        )
+        return storage_client(credentials, self.project or "-", self.storage_endpoint)
 
 
 class ClusterView(Protocol):
@@ -255,7 +244,7 @@ def _service_account_policy(
 ) -> tuple[list[dict[str, Any]] | None, Prediction | None]:
     """The Google service account's IAM bindings, or the prediction when they cannot be read."""
     assert access.credentials is not None
-    session = AuthorizedSession(access.credentials)
+    session = authorized_session(access.credentials)
     try:
         response = session.post(
             f"{access.iam_endpoint}/v1/projects/-/serviceAccounts/{gsa}:getIamPolicy",

@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 import requests
 from google.api_core import exceptions as api_exceptions
 from google.api_core import retry as api_retry
-from google.api_core.client_options import ClientOptions
 from google.auth import exceptions as auth_exceptions
-from google.auth.transport.requests import Request
 from google.cloud import storage
 from google.oauth2 import service_account
 
+from pytest_kfs.gcp.http import storage_client, token_request
 from pytest_kfs.gcp.keyfile import key_problem, token_uri_trusted
 from pytest_kfs.gcp.uri import parse_gcs_uri
 from pytest_kfs.kserve.api import GCS_KEY_FILE
@@ -111,7 +110,7 @@ def check_key(
         credentials = service_account.Credentials.from_service_account_info(
             info, scopes=["https://www.googleapis.com/auth/devstorage.read_only"]
         )
-        _retrying()(credentials.refresh)(Request())
+        _retrying()(credentials.refresh)(token_request())
     except (ValueError, KeyError) as error:
         return KeyCheck(False, f"{gcs_file} is not a usable key ({type(error).__name__})", email)
     except (
@@ -155,10 +154,7 @@ def client_for_key(
     __tracebackhide__ = True  # its locals hold key material: never shown (-l)
     info = json.loads(base64.b64decode(secret_data[gcs_file]))
     credentials = service_account.Credentials.from_service_account_info(info)
-    options = ClientOptions(api_endpoint=endpoint) if endpoint else None
-    return storage.Client(
-        credentials=credentials, project=info.get("project_id"), client_options=options
-    )
+    return storage_client(credentials, info.get("project_id"), endpoint)
 
 
 @dataclass

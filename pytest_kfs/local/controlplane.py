@@ -20,6 +20,7 @@ import yaml
 from pytest_kfs.errors import KfsError
 from pytest_kfs.local import pki, processes
 from pytest_kfs.local.assets import Assets, locate
+from pytest_kfs.local.loopback import open_url
 
 CONTEXT_NAME = "kfs-local"
 WORKDIR_PREFIX = "kfs-local-"
@@ -145,7 +146,7 @@ def _wait_until(
 
 def _http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=1, context=context) as response:
+        with open_url(url, timeout=1, context=context) as response:
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
         return False

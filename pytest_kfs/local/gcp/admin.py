@@ -12,9 +12,11 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-# The state, not the server: the server imports this module to serve the admin endpoint.
 from pytest_kfs.local.gcp.state import GcpState
 from pytest_kfs.local.gcp.world import WorldError
+
+# The state, not the server: the server imports this module to serve the admin endpoint.
+from pytest_kfs.local.loopback import open_url
 
 ADMIN_PATH = "/_kfs/admin"
 ADMIN_HEADER = "X-Kfs-Admin-Token"
@@ -165,7 +167,7 @@ class RemoteGcpAdmin:
                 headers={ADMIN_HEADER: self._token, "Content-Type": "application/json"},
             )
             try:
-                with urllib.request.urlopen(request, timeout=30) as response:
+                with open_url(request, timeout=30) as response:
                     return json.loads(response.read() or b"null")
             except urllib.error.HTTPError as error:
                 detail = json.loads(error.read() or b"{}").get("error", error.reason)

@@ -21,6 +21,7 @@ from pytest_kfs.local import crds, processes
 from pytest_kfs.local.assets import kserve_manager, kserve_manifests
 from pytest_kfs.local.kserve import manifests
 from pytest_kfs.local.kserve.releases import Release
+from pytest_kfs.local.loopback import open_url
 
 _START_TIMEOUT = 60.0
 # Leave the manager to the kubeconfig it is given: no cluster config from the environment.
@@ -63,7 +64,7 @@ def _cert_dir(workdir: Path, cert: Path, key: Path) -> Path:
 
 def _ready(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=1) as response:
+        with open_url(url, timeout=1) as response:
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
         return False
@@ -71,7 +72,7 @@ def _ready(url: str) -> bool:
 
 def _webhook_answers(url: str, context: ssl.SSLContext) -> bool:
     try:
-        urllib.request.urlopen(url, timeout=1, context=context)
+        open_url(url, timeout=1, context=context)
     except urllib.error.HTTPError:
         return True  # any HTTP answer: TLS is up and the server listens
     except (urllib.error.URLError, OSError):

@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 from kubernetes import client
 
 from pytest_kfs.local.gcp.httpserver import QuietHTTPServer
+from pytest_kfs.local.loopback import open_url
 
 if TYPE_CHECKING:
     from pytest_kfs.local.node.kubelet import Kubelet
@@ -81,7 +82,7 @@ class Ingress:
                     },
                 )
                 try:
-                    with urllib.request.urlopen(request, timeout=60) as response:
+                    with open_url(request, timeout=60) as response:
                         self._answer(response.status, response.read())
                 except urllib.error.HTTPError as error:
                     self._answer(error.code, error.read())

@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+from pytest_kfs.local.loopback import open_url
 from pytest_kfs.local.node.settings import INITIALIZER, Images
 
 INITIALIZER_SCRIPT = Path(__file__).with_name("initializer.py")
@@ -81,7 +81,7 @@ def await_ready(port: int, server: subprocess.Popen[bytes], stop: threading.Even
     url = f"http://127.0.0.1:{port}/v2/health/ready"
     while not stop.is_set() and server.poll() is None:
         try:
-            with urllib.request.urlopen(url, timeout=1) as response:
+            with open_url(url, timeout=1) as response:
                 if response.status == 200:
                     return True
         except OSError:
