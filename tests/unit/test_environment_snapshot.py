@@ -10,6 +10,7 @@ import http.server
 import os
 import threading
 from collections.abc import Iterator, MutableMapping
+from typing import ClassVar
 
 import pytest
 
@@ -40,9 +41,9 @@ class _NoIteration(MutableMapping[str, str]):
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
-    seen: list[str] = []
+    seen: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         self.seen.append(self.path)
         self.send_response(200)
         self.send_header("Content-Length", "2")
@@ -55,7 +56,7 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[tuple[str, list[str]]]:
-    seen: list[str] = []
+    seen: ClassVar[list[str]] = []
     handler = type("Handler", (_Recorder,), {"seen": seen})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
