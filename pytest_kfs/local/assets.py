@@ -374,10 +374,11 @@ def missing(wanted: Release) -> list[str]:
 
 
 @contextmanager
-def build_lock() -> Iterator[None]:
-    """Hold the cache's build lock: one build at a time per machine; a second run waits,
-    then finds the work done (every build step skips what exists)."""
-    root = _cache_root()
+def build_lock(root: Path | None = None) -> Iterator[None]:
+    """Hold a cache's build lock (by default the whole cache's): one build at a time per
+    machine; a second run waits, then finds the work done (every build step skips what
+    exists)."""
+    root = root or _cache_root()
     root.mkdir(parents=True, exist_ok=True)
     with open(root / ".build.lock", "w") as handle:
         try:

@@ -1,9 +1,15 @@
 //go:build tools
 
-// Package tools pins the control-plane commands this module builds.
+// Package tools pins the commands this module builds: the embedded cluster's control plane,
+// and the kind node image's binaries (pytest_kfs/local/nodeimage.py).
 package tools
 
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubeadm"
+	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
 )
