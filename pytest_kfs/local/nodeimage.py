@@ -18,11 +18,15 @@ What each step does to the tree is plain data (`base_layout`, `cri_base_spec`), 
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +42,8 @@ KIND_VERSION = "v0.30.0"
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 IMAGE = f"localhost/pytest-kfs/kind-node:{assets.KUBERNETES_VERSION}"
+# The tree as imported, before images are preloaded into its containerd.
+STAGE_IMAGE = f"localhost/pytest-kfs/kind-node-stage:{assets.KUBERNETES_VERSION}"
 # kind's images/base installs these (less nfs-common and open-iscsi, which only storage tests
 # use); its containerd, runc and CNI plugins are built from source there, Debian's here.
 PACKAGES = (
@@ -75,6 +81,16 @@ CONTROL_PLANE_BINARIES = (
     "kube-scheduler",
     "kube-proxy",
 )
+# kubeadm v1.34's defaults (cmd/kubeadm/app/constants): `kubeadm config images list`.
+PAUSE_VERSION = "3.10.1"
+ETCD_VERSION = "3.6.5-0"
+COREDNS_VERSION = "v1.12.1"
+# The Go sources of kind's own images (kind's images/ and kindnet's module).
+KIND_IMAGE_SOURCES = {
+    "kindnetdImage": "github.com/aojea/kindnet/cmd/kindnetd",
+    "storageProvisionerImage": "github.com/rancher/local-path-provisioner",
+    "storageHelperImage": "Debian (kind's images/local-path-helper: a shell and coreutils)",
+}
 ENABLED_SERVICES = ("kubelet.service", "containerd.service", "undo-mount-hacks.service")
 
 
@@ -246,6 +262,182 @@ def build_base() -> Path:
     return root
 
 
+# What kind's node image build writes (pkg/build/nodeimage/const*.go), by node path.
+MANIFESTS = {
+    "/kind/manifests/default-cni.yaml": ("const_cni.go", "defaultCNIManifest"),
+    "/kind/manifests/default-storage.yaml": ("const_storage.go", "defaultStorageManifest"),
+}
+_GO_STRING = re.compile(r'^const (\w+) = "([^"]*)"$', re.MULTILINE)
+
+
+def go_manifest(source: str, name: str) -> str:
+    """The value of kind's Go constant `name`: raw strings joined with `+` to string constants
+    declared in the same file (how kind writes its CNI and storage manifests)."""
+    strings = dict(_GO_STRING.findall(source))
+    start = source.index(f"const {name} = `") + len(f"const {name} = ")
+    parts: list[str] = []
+    rest = source[start:]
+    while True:
+        if not rest.startswith("`"):
+            raise ValueError(f"{name}: expected a raw string at {rest[:30]!r}")
+        end = rest.index("`", 1)
+        parts.append(rest[1:end])
+        rest = rest[end + 1 :].lstrip(" ")
+        joined = re.match(r"\+ (\w+) \+ ", rest)
+        if joined is None:
+            return "".join(parts)
+        parts.append(strings[joined.group(1)])
+        rest = rest[joined.end() :]
+
+
+def preload_plan(kubernetes: str, kind_source: dict[str, str]) -> dict[str, str]:
+    """Upstream image name -> where it is built from: what kubeadm and kind's manifests expect
+    in containerd, none of it pulled (`kind_source`: kind's const_*.go files by name)."""
+    images = {
+        f"registry.k8s.io/{name}:{kubernetes}": f"k8s.io/kubernetes/cmd/{name}"
+        for name in CONTROL_PLANE_BINARIES
+    }
+    images |= {
+        f"registry.k8s.io/pause:{PAUSE_VERSION}": "k8s.io/kubernetes build/pause/linux/pause.c",
+        "registry.k8s.io/pause:3.10": "the same pause (kind's containerd sandbox_image)",
+        f"registry.k8s.io/etcd:{ETCD_VERSION}": "go.etcd.io/etcd/server/v3",
+        f"registry.k8s.io/coredns/coredns:{COREDNS_VERSION}": "github.com/coredns/coredns",
+    }
+    for source in kind_source.values():
+        for const, image in _GO_STRING.findall(source):
+            if const.endswith("Image"):
+                images[image] = KIND_IMAGE_SOURCES[const]
+    return images
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """An image to preload: its upstream name(s), its files (image path -> host path) and how
+    it starts."""
+
+    tags: tuple[str, ...]
+    files: tuple[tuple[str, Path], ...]
+    entrypoint: tuple[str, ...] = ()
+
+
+_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def archive_metadata(
+    tags: tuple[str, ...], layer_digest: str, entrypoint: tuple[str, ...]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A one-layer image's config and `docker save` manifest entry (config name left to the
+    caller): what `ctr images import` reads."""
+    config: dict[str, Any] = {
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"Env": [_PATH], **({"Entrypoint": list(entrypoint)} if entrypoint else {})},
+        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{layer_digest}"]},
+    }
+    manifest = {"RepoTags": list(tags), "Layers": [f"{layer_digest}/layer.tar"]}
+    return config, manifest
+
+
+def _layer(files: tuple[tuple[str, Path], ...]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as layer:
+        made: set[str] = set()
+        for image_path, host_path in files:
+            parts = image_path.strip("/").split("/")
+            for depth in range(1, len(parts)):
+                directory = "/".join(parts[:depth])
+                if directory not in made:
+                    made.add(directory)
+                    info = tarfile.TarInfo(directory)
+                    info.type, info.mode = tarfile.DIRTYPE, 0o755
+                    layer.addfile(info)
+            info = layer.gettarinfo(str(host_path), arcname="/".join(parts))
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            info.mode = 0o755
+            with host_path.open("rb") as handle:
+                layer.addfile(info, handle)
+    return buffer.getvalue()
+
+
+def write_archive(spec: ImageSpec, target: Path) -> Path:
+    """`spec` as a docker-archive tarball at `target` (written once)."""
+    if target.is_file():
+        return target
+    layer = _layer(spec.files)
+    digest = hashlib.sha256(layer).hexdigest()
+    config, manifest = archive_metadata(spec.tags, digest, spec.entrypoint)
+    config_bytes = json.dumps(config).encode()
+    config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
+    manifest["Config"] = config_name
+    partial = target.with_name(target.name + ".partial")
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(partial, "w") as archive:
+        for name, data in (
+            (f"{digest}/layer.tar", layer),
+            (config_name, config_bytes),
+            ("manifest.json", json.dumps([manifest]).encode()),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    partial.rename(target)
+    return target
+
+
+def build_pause() -> Path:
+    """registry.k8s.io/pause's program, from the pinned Kubernetes module's
+    build/pause/linux/pause.c, compiled as its Makefile does."""
+    target = cache_dir() / "bin" / "pause"
+    if target.is_file():
+        return target
+    source = assets._module_dir("k8s.io/kubernetes", assets.KUBERNETES_VERSION)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name("pause.partial")
+    progress.run(
+        [
+            "gcc",
+            "-Os",
+            "-Wall",
+            "-Werror",
+            "-static",
+            f"-DVERSION=v{PAUSE_VERSION}-kfs",
+            "-o",
+            str(partial),
+            str(source / "build" / "pause" / "linux" / "pause.c"),
+        ],
+        "compiling pause",
+        lambda line: False,
+    )
+    partial.rename(target)
+    return target
+
+
+def image_specs(kube_bin: Path, pause: Path) -> list[ImageSpec]:
+    """The images built so far, as specs (etcd, CoreDNS, kindnetd, local-path: next)."""
+    specs = [
+        ImageSpec(
+            (f"registry.k8s.io/pause:{PAUSE_VERSION}", "registry.k8s.io/pause:3.10"),
+            (("/pause", pause),),
+            ("/pause",),
+        )
+    ]
+    for name in CONTROL_PLANE_BINARIES:
+        specs.append(
+            ImageSpec(
+                (f"registry.k8s.io/{name}:{assets.KUBERNETES_VERSION}",),
+                ((f"/usr/local/bin/{name}", kube_bin / name),),
+                (f"/usr/local/bin/{name}",),
+            )
+        )
+    return specs
+
+
+def archive_name(spec: ImageSpec) -> str:
+    """The file name of a spec's archive: its first tag, made a file name."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", spec.tags[0]) + ".tar"
+
+
 def node_binaries_plan() -> dict[str, str]:
     """Step 2 as data: node path -> binary name in the Kubernetes build cache."""
     return {f"/usr/bin/{name}": name for name in NODE_BINARIES}
@@ -254,13 +446,24 @@ def node_binaries_plan() -> dict[str, str]:
 def install_node_binaries(root: Path) -> None:
     """Step 2: the pinned Kubernetes' node binaries into the tree, and /kind/version."""
     names = (*NODE_BINARIES, *CONTROL_PLANE_BINARIES)
-    with assets.build_lock():
-        built = assets.build(names=names)
+    built = assets.cache_dir()
+    if not all((built / name).is_file() for name in names):
+        with assets.build_lock():  # the Kubernetes cache's builds, one at a time
+            assets.build(names=names)
     for node_path, name in node_binaries_plan().items():
         target = _under(root, node_path)
         shutil.copyfile(built / name, target)
         target.chmod(0o755)
     (root / "kind" / "version").write_text(assets.KUBERNETES_VERSION)
+
+
+def write_manifests(root: Path) -> None:
+    """kind's default CNI (kindnet) and storage (local-path) manifests, from the kind module."""
+    source = _kind_files().parents[2] / "pkg" / "build" / "nodeimage"
+    for node_path, (file, const) in MANIFESTS.items():
+        target = _under(root, node_path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(go_manifest((source / file).read_text(), const))
 
 
 def _podman() -> str:
@@ -301,6 +504,79 @@ def import_image(root: Path, image: str = IMAGE) -> str:
     return image
 
 
+def preload_command(archive: str) -> list[str]:
+    """kind's own import of a preloaded image (pkg/build/nodeimage/imageimporter.go)."""
+    return [
+        "ctr",
+        "--namespace=k8s.io",
+        "images",
+        "import",
+        "--label=io.cri-containerd.pinned=pinned",
+        "--all-platforms",
+        "--no-unpack",
+        "--digests",
+        archive,
+    ]
+
+
+def preload(stage: str, archives: list[Path], image: str = IMAGE) -> str:
+    """Step 4: run the stage image's containerd alone in a build container (as kind's build
+    does), import each archive into it, and commit the result as `image`."""
+    podman = _podman()
+    name = f"kfs-node-build-{os.getpid()}"
+    folder = archives[0].parent
+    subprocess.run([podman, "rm", "-f", name], check=False, capture_output=True)
+    subprocess.run(
+        [
+            podman,
+            "run",
+            "-d",
+            "--privileged",
+            "--network=none",
+            "--name",
+            name,
+            "-v",
+            f"{folder}:/kind/images:ro",
+            "--entrypoint",
+            "/usr/bin/containerd",
+            stage,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        for _ in range(30):
+            ready = subprocess.run(
+                [podman, "exec", name, "ctr", "version"], check=False, capture_output=True
+            )
+            if ready.returncode == 0:
+                break
+            time.sleep(1)
+        for archive in archives:
+            progress.run(
+                [podman, "exec", name, *preload_command(f"/kind/images/{archive.name}")],
+                f"preloading {archive.name}",
+                lambda line: False,
+            )
+        subprocess.run([podman, "kill", "--signal", "TERM", name], check=True, capture_output=True)
+        subprocess.run([podman, "wait", name], check=True, capture_output=True)
+        changes = [arg for change in IMAGE_CHANGES for arg in ("--change", change)]
+        progress.run(
+            [podman, "commit", *changes, name, image],
+            f"committing the node image as {image}",
+            lambda line: False,
+        )
+    finally:
+        subprocess.run([podman, "rm", "-f", name], check=False, capture_output=True)
+    return image
+
+
+def build_archives() -> list[Path]:
+    """Step 3: the preloaded images as docker-archive tarballs in the cache."""
+    specs = image_specs(assets.cache_dir(), build_pause())
+    return [write_archive(spec, cache_dir() / "images" / archive_name(spec)) for spec in specs]
+
+
 def build(image: str = IMAGE) -> str:
     """The node image, built once per version; returns its name."""
     if os.geteuid() != 0:
@@ -310,7 +586,10 @@ def build(image: str = IMAGE) -> str:
             return image
         root = build_base()
         install_node_binaries(root)
-        return import_image(root, image)
+        write_manifests(root)
+        archives = build_archives()
+        stage = import_image(root, STAGE_IMAGE)
+        return preload(stage, archives, image)
 
 
 def main() -> int:

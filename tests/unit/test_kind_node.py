@@ -72,3 +72,78 @@ def test_the_node_image_is_cached_by_version_beside_the_other_builds():
     assert assets.KUBERNETES_VERSION in nodeimage.cache_dir().name
     assert nodeimage.KIND_VERSION in nodeimage.cache_dir().name
     assert nodeimage.IMAGE.endswith(":" + assets.KUBERNETES_VERSION)
+
+
+KIND_CONST = """package nodeimage
+
+const kindnetdImage = "docker.io/kindest/kindnetd:v1"
+
+var defaultCNIImages = []string{kindnetdImage}
+
+const defaultCNIManifest = `
+kind: DaemonSet
+        image: ` + kindnetdImage + `
+        name: kindnet
+`
+"""
+
+
+def test_kinds_manifests_are_read_from_its_go_constants():
+    manifest = nodeimage.go_manifest(KIND_CONST, "defaultCNIManifest")
+    assert manifest == (
+        "\nkind: DaemonSet\n        image: docker.io/kindest/kindnetd:v1\n        name: kindnet\n"
+    )
+
+
+def test_the_preload_plan_names_what_kubeadm_and_kind_expect():
+    plan = nodeimage.preload_plan("v1.34.4", {"const_cni.go": KIND_CONST})
+    assert set(plan) == {
+        "registry.k8s.io/kube-apiserver:v1.34.4",
+        "registry.k8s.io/kube-controller-manager:v1.34.4",
+        "registry.k8s.io/kube-scheduler:v1.34.4",
+        "registry.k8s.io/kube-proxy:v1.34.4",
+        "registry.k8s.io/pause:3.10.1",
+        "registry.k8s.io/pause:3.10",
+        "registry.k8s.io/etcd:3.6.5-0",
+        "registry.k8s.io/coredns/coredns:v1.12.1",
+        "docker.io/kindest/kindnetd:v1",
+    }
+    assert plan["docker.io/kindest/kindnetd:v1"] == "github.com/aojea/kindnet/cmd/kindnetd"
+
+
+def test_a_one_layer_archive_says_its_tags_layer_and_entrypoint():
+    config, manifest = nodeimage.archive_metadata(
+        ("registry.k8s.io/pause:3.10.1", "registry.k8s.io/pause:3.10"), "ab" * 32, ("/pause",)
+    )
+    assert manifest == {
+        "RepoTags": ["registry.k8s.io/pause:3.10.1", "registry.k8s.io/pause:3.10"],
+        "Layers": ["ab" * 32 + "/layer.tar"],
+    }
+    assert config["rootfs"] == {"type": "layers", "diff_ids": ["sha256:" + "ab" * 32]}
+    assert config["config"]["Entrypoint"] == ["/pause"]
+    assert any(env.startswith("PATH=") for env in config["config"]["Env"])
+
+
+def test_control_plane_images_carry_the_pinned_binaries_where_kubeadm_runs_them():
+    specs = nodeimage.image_specs(nodeimage.Path("/k"), nodeimage.Path("/p/pause"))
+    by_tag = {spec.tags[0]: spec for spec in specs}
+    apiserver = by_tag["registry.k8s.io/kube-apiserver:v1.34.4"]
+    assert apiserver.files == (
+        ("/usr/local/bin/kube-apiserver", nodeimage.Path("/k/kube-apiserver")),
+    )
+    assert nodeimage.archive_name(apiserver) == "registry.k8s.io_kube-apiserver_v1.34.4.tar"
+    assert "registry.k8s.io/pause:3.10" in by_tag["registry.k8s.io/pause:3.10.1"].tags
+
+
+def test_preloading_imports_as_kinds_own_build_does():
+    assert nodeimage.preload_command("/kind/images/x.tar") == [
+        "ctr",
+        "--namespace=k8s.io",
+        "images",
+        "import",
+        "--label=io.cri-containerd.pinned=pinned",
+        "--all-platforms",
+        "--no-unpack",
+        "--digests",
+        "/kind/images/x.tar",
+    ]
