@@ -118,6 +118,8 @@ class Layout:
     removals: tuple[str, ...]
     directories: tuple[str, ...]
     appends: tuple[tuple[str, str], ...]
+    # (path, text, replacement): edits of kind's files for this kind of host
+    edits: tuple[tuple[str, str, str], ...] = ()
 
 
 def _mode(relative: str) -> int:
@@ -156,6 +158,17 @@ def base_layout(files: list[str]) -> Layout:
         removals=removals,
         directories=("/etc/kubernetes/manifests", "/kind/bin", "/opt/cni"),
         appends=(("/etc/systemd/journald.conf", "ReadKMsg=no\n"),),
+        edits=(
+            # Root may lack CAP_SYS_RESOURCE (this machine): a negative oom_score_adj, which
+            # kubelet asks for every sandbox and static pod, then fails in runc with "can't
+            # get final child's PID from pipe: EOF". Clamped to containerd's own, it starts
+            # (what kind's entrypoint does for rootless nodes).
+            (
+                "/etc/containerd/config.toml",
+                "restrict_oom_score_adj = false",
+                "restrict_oom_score_adj = true",
+            ),
+        ),
     )
 
 
@@ -224,6 +237,12 @@ def apply_layout(root: Path, layout: Layout, files: Path) -> None:
     for name, text in layout.appends:
         with _under(root, name).open("a") as handle:
             handle.write(text)
+    for name, old, new in layout.edits:
+        path = _under(root, name)
+        content = path.read_text()
+        if old not in content:
+            raise NodeImageError(f"kind's {name} no longer says {old!r}; update base_layout")
+        path.write_text(content.replace(old, new))
 
 
 def build_base() -> Path:
@@ -413,14 +432,39 @@ def build_pause() -> Path:
     return target
 
 
-def image_specs(kube_bin: Path, pause: Path) -> list[ImageSpec]:
-    """The images built so far, as specs (etcd, CoreDNS, kindnetd, local-path: next)."""
+# Go-built images: gobuild module -> (binary, package, image path).
+GO_IMAGES = {
+    "etcd": ("etcd", "go.etcd.io/etcd/server/v3", "/usr/local/bin/etcd"),
+    "coredns": ("coredns", "github.com/coredns/coredns", "/coredns"),
+}
+
+
+def build_go_images() -> Path:
+    """etcd and CoreDNS from their pinned modules (gobuild/<name>/), into the cache's bin/."""
+    target = cache_dir() / "bin"
+    for module, (binary, package, _) in GO_IMAGES.items():
+        assets._go_build(module, {binary: package}, target, "-s -w")
+    return target
+
+
+def image_specs(kube_bin: Path, pause: Path, go_bin: Path) -> list[ImageSpec]:
+    """The images built so far, as specs (kindnetd, local-path: next)."""
     specs = [
+        ImageSpec(
+            (f"registry.k8s.io/etcd:{ETCD_VERSION}",),
+            ((GO_IMAGES["etcd"][2], go_bin / "etcd"),),
+            (GO_IMAGES["etcd"][2],),
+        ),
+        ImageSpec(
+            (f"registry.k8s.io/coredns/coredns:{COREDNS_VERSION}",),
+            ((GO_IMAGES["coredns"][2], go_bin / "coredns"),),
+            (GO_IMAGES["coredns"][2],),
+        ),
         ImageSpec(
             (f"registry.k8s.io/pause:{PAUSE_VERSION}", "registry.k8s.io/pause:3.10"),
             (("/pause", pause),),
             ("/pause",),
-        )
+        ),
     ]
     for name in CONTROL_PLANE_BINARIES:
         specs.append(
@@ -573,7 +617,7 @@ def preload(stage: str, archives: list[Path], image: str = IMAGE) -> str:
 
 def build_archives() -> list[Path]:
     """Step 3: the preloaded images as docker-archive tarballs in the cache."""
-    specs = image_specs(assets.cache_dir(), build_pause())
+    specs = image_specs(assets.cache_dir(), build_pause(), build_go_images())
     return [write_archive(spec, cache_dir() / "images" / archive_name(spec)) for spec in specs]
 
 

@@ -125,7 +125,9 @@ def test_a_one_layer_archive_says_its_tags_layer_and_entrypoint():
 
 
 def test_control_plane_images_carry_the_pinned_binaries_where_kubeadm_runs_them():
-    specs = nodeimage.image_specs(nodeimage.Path("/k"), nodeimage.Path("/p/pause"))
+    specs = nodeimage.image_specs(
+        nodeimage.Path("/k"), nodeimage.Path("/p/pause"), nodeimage.Path("/g")
+    )
     by_tag = {spec.tags[0]: spec for spec in specs}
     apiserver = by_tag["registry.k8s.io/kube-apiserver:v1.34.4"]
     assert apiserver.files == (
@@ -147,3 +149,23 @@ def test_preloading_imports_as_kinds_own_build_does():
         "--digests",
         "/kind/images/x.tar",
     ]
+
+
+def test_containerd_clamps_oom_score_adj_where_root_cannot_lower_it():
+    edits = nodeimage.base_layout(FILES).edits
+    assert (
+        "/etc/containerd/config.toml",
+        "restrict_oom_score_adj = false",
+        "restrict_oom_score_adj = true",
+    ) in edits
+
+
+def test_etcd_and_coredns_images_run_as_kubeadms_manifests_call_them():
+    specs = nodeimage.image_specs(
+        nodeimage.Path("/k"), nodeimage.Path("/p/pause"), nodeimage.Path("/g")
+    )
+    by_tag = {spec.tags[0]: spec for spec in specs}
+    etcd = by_tag["registry.k8s.io/etcd:3.6.5-0"]  # kubeadm's static pod runs `etcd`, by PATH
+    assert etcd.files == (("/usr/local/bin/etcd", nodeimage.Path("/g/etcd")),)
+    coredns = by_tag["registry.k8s.io/coredns/coredns:v1.12.1"]  # its Deployment: args only
+    assert coredns.entrypoint == ("/coredns",)
