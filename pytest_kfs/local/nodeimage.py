@@ -18,6 +18,7 @@ What each step does to the tree is plain data (`base_layout`, `cri_base_spec`), 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -87,8 +88,10 @@ ETCD_VERSION = "3.6.5-0"
 COREDNS_VERSION = "v1.12.1"
 # The Go sources of kind's own images (kind's images/ and kindnet's module).
 KIND_IMAGE_SOURCES = {
-    "kindnetdImage": "github.com/aojea/kindnet/cmd/kindnetd",
-    "storageProvisionerImage": "github.com/rancher/local-path-provisioner",
+    # kind's images/kindnetd is a module nested in its repository, which the Go module proxy
+    # here does not serve (403 for its commit), nor its successor github.com/aojea/kindnet.
+    "kindnetdImage": "none here: images/kindnetd of kind's repository (not on the proxy)",
+    "storageProvisionerImage": "github.com/rancher/local-path-provisioner@v0.0.30",
     "storageHelperImage": "Debian (kind's images/local-path-helper: a shell and coreutils)",
 }
 ENABLED_SERVICES = ("kubelet.service", "containerd.service", "undo-mount-hacks.service")
@@ -120,12 +123,37 @@ class Layout:
     appends: tuple[tuple[str, str], ...]
     # (path, text, replacement): edits of kind's files for this kind of host
     edits: tuple[tuple[str, str, str], ...] = ()
+    writes: tuple[tuple[str, str], ...] = ()
 
 
 def _mode(relative: str) -> int:
     # kind's Dockerfile: usr/local/bin and kind/bin executable, everything else 0644.
     executable = relative.startswith(("usr/local/bin/", "kind/bin/"))
     return 0o755 if executable else 0o644
+
+
+# kindnetd cannot be built here: the pod network of a single node is what kindnet would write
+# for it, with Debian's ptp, host-local and portmap plugins, on kind's default pod subnet's
+# first /24 (kind's podSubnet 10.244.0.0/16; the control plane's podCIDR 10.244.0.0/24).
+POD_CIDR = "10.244.0.0/24"
+CNI_CONFIG = {
+    "cniVersion": "0.3.1",
+    "name": "kindnet",
+    "plugins": [
+        {
+            "type": "ptp",
+            "ipMasq": False,
+            "mtu": 1500,
+            "ipam": {
+                "type": "host-local",
+                "dataDir": "/run/cni-ipam-state",
+                "routes": [{"dst": "0.0.0.0/0"}],
+                "ranges": [[{"subnet": POD_CIDR}]],
+            },
+        },
+        {"type": "portmap", "capabilities": {"portMappings": True}},
+    ],
+}
 
 
 def base_layout(files: list[str]) -> Layout:
@@ -158,6 +186,7 @@ def base_layout(files: list[str]) -> Layout:
         removals=removals,
         directories=("/etc/kubernetes/manifests", "/kind/bin", "/opt/cni"),
         appends=(("/etc/systemd/journald.conf", "ReadKMsg=no\n"),),
+        writes=(("/etc/cni/net.d/10-kindnet.conflist", json.dumps(CNI_CONFIG, indent=2)),),
         edits=(
             # Root may lack CAP_SYS_RESOURCE (this machine): a negative oom_score_adj, which
             # kubelet asks for every sandbox and static pod, then fails in runc with "can't
@@ -237,6 +266,9 @@ def apply_layout(root: Path, layout: Layout, files: Path) -> None:
     for name, text in layout.appends:
         with _under(root, name).open("a") as handle:
             handle.write(text)
+    for name, text in layout.writes:
+        _under(root, name).parent.mkdir(parents=True, exist_ok=True)
+        _under(root, name).write_text(text)
     for name, old, new in layout.edits:
         path = _under(root, name)
         content = path.read_text()
@@ -245,16 +277,26 @@ def apply_layout(root: Path, layout: Layout, files: Path) -> None:
         path.write_text(content.replace(old, new))
 
 
+def base_key(layout: Layout) -> str:
+    """What the base tree is made of, as a digest: a change to the packages or the layout
+    makes a new tree."""
+    made = json.dumps([SUITE, PACKAGES, dataclasses.asdict(layout)], sort_keys=True)
+    return hashlib.sha256(made.encode()).hexdigest()[:16]
+
+
 def build_base() -> Path:
     """Step 1: the Debian tree laid out as kind's base image; idempotent."""
     root = cache_dir() / "rootfs"
-    if (root / "kind" / ".base-done").is_file():
+    files = _kind_files()
+    listed = [str(p.relative_to(files)) for p in files.rglob("*") if p.is_file()]
+    layout = base_layout(listed)
+    stamp = root / "kind" / ".base-done"
+    if stamp.is_file() and stamp.read_text().split()[0] == base_key(layout):
         return root
     if shutil.which("debootstrap") is None:
         raise NodeImageError(
             "debootstrap is not installed; `python -m pytest_kfs.local engine` installs it"
         )
-    files = _kind_files()
     partial = cache_dir() / "rootfs.partial"
     shutil.rmtree(partial, ignore_errors=True)
     partial.parent.mkdir(parents=True, exist_ok=True)
@@ -265,8 +307,7 @@ def build_base() -> Path:
         lambda line: line.startswith(("I: Retrieving", "I: Extracting", "I: Unpacking")),
         unit="debootstrap steps",
     )
-    listed = [str(p.relative_to(files)) for p in files.rglob("*") if p.is_file()]
-    apply_layout(partial, base_layout(listed), files)
+    apply_layout(partial, layout, files)
     default = subprocess.run(
         ["chroot", str(partial), "ctr", "oci", "spec"], check=True, capture_output=True, text=True
     )
@@ -275,7 +316,9 @@ def build_base() -> Path:
     for clean in ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man"):
         shutil.rmtree(partial / clean, ignore_errors=True)
         (partial / clean).mkdir(parents=True, exist_ok=True)
-    (partial / "kind" / ".base-done").write_text(f"{time.monotonic() - started:.0f} s\n")
+    (partial / "kind" / ".base-done").write_text(
+        f"{base_key(layout)} built in {time.monotonic() - started:.0f} s\n"
+    )
     shutil.rmtree(root, ignore_errors=True)
     partial.rename(root)
     return root
@@ -436,7 +479,14 @@ def build_pause() -> Path:
 GO_IMAGES = {
     "etcd": ("etcd", "go.etcd.io/etcd/server/v3", "/usr/local/bin/etcd"),
     "coredns": ("coredns", "github.com/coredns/coredns", "/coredns"),
+    "local-path-provisioner": (
+        "local-path-provisioner",
+        "github.com/rancher/local-path-provisioner",
+        "/usr/local/bin/local-path-provisioner",
+    ),
 }
+# kind's storage manifest names its provisioner image; the binary is the same release's.
+LOCAL_PATH_IMAGE = "docker.io/kindest/local-path-provisioner:v20250214-acbabc1a"
 
 
 def build_go_images() -> Path:
@@ -459,6 +509,11 @@ def image_specs(kube_bin: Path, pause: Path, go_bin: Path) -> list[ImageSpec]:
             (f"registry.k8s.io/coredns/coredns:{COREDNS_VERSION}",),
             ((GO_IMAGES["coredns"][2], go_bin / "coredns"),),
             (GO_IMAGES["coredns"][2],),
+        ),
+        ImageSpec(
+            (LOCAL_PATH_IMAGE,),
+            ((GO_IMAGES["local-path-provisioner"][2], go_bin / "local-path-provisioner"),),
+            (GO_IMAGES["local-path-provisioner"][2],),
         ),
         ImageSpec(
             (f"registry.k8s.io/pause:{PAUSE_VERSION}", "registry.k8s.io/pause:3.10"),
@@ -530,21 +585,19 @@ def image_present(image: str = IMAGE) -> bool:
 
 def import_image(root: Path, image: str = IMAGE) -> str:
     """Step 3: pack the tree and import it into podman as `image`."""
-    tarball = cache_dir() / "node.tar"
-    if not tarball.is_file():
-        partial = cache_dir() / "node.tar.partial"
-        progress.run(
-            ["tar", "--numeric-owner", "--xattrs", "-C", str(root), "-cf", str(partial), "."],
-            "packing the node image",
-            lambda line: False,
-        )
-        partial.rename(tarball)
+    tarball = cache_dir() / "node.tar.partial"  # repacked each time: a few seconds
+    progress.run(
+        ["tar", "--numeric-owner", "--xattrs", "-C", str(root), "-cf", str(tarball), "."],
+        "packing the node image",
+        lambda line: False,
+    )
     changes = [arg for change in IMAGE_CHANGES for arg in ("--change", change)]
     progress.run(
         [_podman(), "import", *changes, str(tarball), image],
         f"importing the node image as {image}",
         lambda line: False,
     )
+    tarball.unlink()
     return image
 
 

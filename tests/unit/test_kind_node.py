@@ -108,7 +108,7 @@ def test_the_preload_plan_names_what_kubeadm_and_kind_expect():
         "registry.k8s.io/coredns/coredns:v1.12.1",
         "docker.io/kindest/kindnetd:v1",
     }
-    assert plan["docker.io/kindest/kindnetd:v1"] == "github.com/aojea/kindnet/cmd/kindnetd"
+    assert plan["docker.io/kindest/kindnetd:v1"].startswith("none here")
 
 
 def test_a_one_layer_archive_says_its_tags_layer_and_entrypoint():
@@ -169,3 +169,17 @@ def test_etcd_and_coredns_images_run_as_kubeadms_manifests_call_them():
     assert etcd.files == (("/usr/local/bin/etcd", nodeimage.Path("/g/etcd")),)
     coredns = by_tag["registry.k8s.io/coredns/coredns:v1.12.1"]  # its Deployment: args only
     assert coredns.entrypoint == ("/coredns",)
+
+
+def test_a_single_node_pod_network_from_debians_plugins():
+    writes = dict(nodeimage.base_layout(FILES).writes)
+    config = nodeimage.json.loads(writes["/etc/cni/net.d/10-kindnet.conflist"])
+    assert [plugin["type"] for plugin in config["plugins"]] == ["ptp", "portmap"]
+    assert config["plugins"][0]["ipam"]["ranges"] == [[{"subnet": "10.244.0.0/24"}]]
+    assert config["plugins"][0]["ipMasq"] is False  # nothing leaves the node's network
+
+
+def test_the_base_tree_is_rebuilt_when_its_layout_changes():
+    layout = nodeimage.base_layout(FILES)
+    assert nodeimage.base_key(layout) == nodeimage.base_key(nodeimage.base_layout(FILES))
+    assert nodeimage.base_key(layout) != nodeimage.base_key(nodeimage.base_layout(FILES[:1]))
