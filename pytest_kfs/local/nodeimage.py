@@ -380,6 +380,8 @@ class ImageSpec:
     tags: tuple[str, ...]
     files: tuple[tuple[str, Path], ...]
     entrypoint: tuple[str, ...] = ()
+    # (link, what it points at)
+    links: tuple[tuple[str, str], ...] = ()
 
 
 _PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -400,12 +402,13 @@ def archive_metadata(
     return config, manifest
 
 
-def _layer(files: tuple[tuple[str, Path], ...]) -> bytes:
+def _layer(files: tuple[tuple[str, Path], ...], links: tuple[tuple[str, str], ...] = ()) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as layer:
-        made: set[str] = set()
-        for image_path, host_path in files:
-            parts = image_path.strip("/").split("/")
+        made: set[str] = {link.strip("/") for link, _ in links}
+
+        def parents(path: str) -> None:
+            parts = path.strip("/").split("/")
             for depth in range(1, len(parts)):
                 directory = "/".join(parts[:depth])
                 if directory not in made:
@@ -413,6 +416,15 @@ def _layer(files: tuple[tuple[str, Path], ...]) -> bytes:
                     info = tarfile.TarInfo(directory)
                     info.type, info.mode = tarfile.DIRTYPE, 0o755
                     layer.addfile(info)
+
+        for link, points_at in links:
+            parents(link)
+            info = tarfile.TarInfo(link.strip("/"))
+            info.type, info.linkname, info.mode = tarfile.SYMTYPE, points_at, 0o777
+            layer.addfile(info)
+        for image_path, host_path in files:
+            parents(image_path)
+            parts = image_path.strip("/").split("/")
             info = layer.gettarinfo(str(host_path), arcname="/".join(parts))
             info.uid = info.gid = 0
             info.uname = info.gname = "root"
@@ -426,7 +438,7 @@ def write_archive(spec: ImageSpec, target: Path) -> Path:
     """`spec` as a docker-archive tarball at `target` (written once)."""
     if target.is_file():
         return target
-    layer = _layer(spec.files)
+    layer = _layer(spec.files, spec.links)
     digest = hashlib.sha256(layer).hexdigest()
     config, manifest = archive_metadata(spec.tags, digest, spec.entrypoint)
     config_bytes = json.dumps(config).encode()
@@ -445,6 +457,105 @@ def write_archive(spec: ImageSpec, target: Path) -> Path:
             archive.addfile(info, io.BytesIO(data))
     partial.rename(target)
     return target
+
+
+def parse_ldd(output: str) -> list[str]:
+    """The libraries `ldd` names (paths only; the vDSO has none)."""
+    found = []
+    for line in output.splitlines():
+        words = line.split()
+        if "=>" in words:
+            after = words[words.index("=>") + 1]
+            if after.startswith("/"):
+                found.append(after)
+        elif words and words[0].startswith("/"):
+            found.append(words[0])
+    return found
+
+
+# Debian's merged /usr, as the node tree has it: staged images keep it.
+MERGED_USR = (
+    ("/bin", "usr/bin"),
+    ("/sbin", "usr/sbin"),
+    ("/lib", "usr/lib"),
+    ("/lib64", "usr/lib64"),
+)
+XTABLES = "/usr/lib/x86_64-linux-gnu/xtables"
+# iptables-wrapper's choice, in dash alone: the mode that holds more rules on the host (kube-proxy
+# runs in the node's network namespace), as kind's entrypoint chooses for the node.
+IPTABLES_WRAPPER = """#!/bin/sh
+count() { n=0; while read -r line; do case "$line" in -*) n=$((n+1));; esac; done; echo "$n"; }
+saved() { "xtables-$1-multi" iptables-save; "xtables-$1-multi" ip6tables-save; }
+legacy=$(saved legacy 2>/dev/null | count)
+nft=$(saved nft 2>/dev/null | count)
+mode=nft
+[ "$legacy" -gt "$nft" ] && mode=legacy
+exec "xtables-$mode-multi" "${0##*/}" "$@"
+"""
+IPTABLES_COMMANDS = tuple(
+    f"{family}tables{suffix}" for family in ("ip", "ip6") for suffix in ("", "-save", "-restore")
+)
+
+
+def usr_path(path: str) -> str:
+    """`path` under Debian's merged /usr (/lib/x -> /usr/lib/x)."""
+    for link, points_at in MERGED_USR:
+        if path.startswith(link + "/"):
+            return "/" + points_at + path[len(link) :]
+    return path
+
+
+def _canonical(root: Path, path: str) -> str:
+    return subprocess.run(
+        ["chroot", str(root), "readlink", "-f", path], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def staged_files(root: Path, programs: list[str]) -> tuple[tuple[str, Path], ...]:
+    """Programs of the node tree with the libraries they load, at their canonical paths (what
+    kind's stage-binary-and-deps.sh does for its helper image)."""
+    wanted: dict[str, Path] = {}
+    for program in programs:
+        real = _canonical(root, program)
+        wanted[real] = _under(root, real)
+        wanted[usr_path(program)] = _under(root, real)  # a link's name too (libxt_MASQUERADE)
+        listed = subprocess.run(
+            ["chroot", str(root), "ldd", real], check=False, capture_output=True, text=True
+        )
+        for library in parse_ldd(listed.stdout):
+            canonical = _canonical(root, library)
+            wanted[canonical] = _under(root, canonical)
+            # the name the loader looks for (a soname link, the interpreter's path), at its
+            # place under the merged /usr: a copy of the file
+            named = usr_path(library)
+            if named != canonical:
+                wanted[named] = _under(root, canonical)
+    return tuple(sorted(wanted.items()))
+
+
+def kube_proxy_spec(root: Path, kube_bin: Path) -> ImageSpec:
+    """registry.k8s.io/kube-proxy: the pinned kube-proxy with Debian's iptables (legacy and
+    nft, chosen per call as iptables-wrapper does), staged from the node tree."""
+    wrapper = cache_dir() / "bin" / "iptables-wrapper"
+    wrapper.parent.mkdir(parents=True, exist_ok=True)
+    wrapper.write_text(IPTABLES_WRAPPER)
+    modules = sorted(str(p.relative_to(root)) for p in _under(root, XTABLES).glob("*.so"))
+    programs = ["/bin/sh", "/usr/sbin/xtables-legacy-multi", "/usr/sbin/xtables-nft-multi"]
+    staged = staged_files(root, [*programs, *("/" + m for m in modules)])
+    return ImageSpec(
+        (f"registry.k8s.io/kube-proxy:{assets.KUBERNETES_VERSION}",),
+        (
+            ("/usr/local/bin/kube-proxy", kube_bin / "kube-proxy"),
+            ("/usr/sbin/iptables-wrapper", wrapper),
+            *staged,
+        ),
+        ("/usr/local/bin/kube-proxy",),
+        links=(
+            *MERGED_USR,
+            ("/usr/bin/sh", "dash"),
+            *((f"/usr/sbin/{name}", "iptables-wrapper") for name in IPTABLES_COMMANDS),
+        ),
+    )
 
 
 def build_pause() -> Path:
@@ -522,6 +633,8 @@ def image_specs(kube_bin: Path, pause: Path, go_bin: Path) -> list[ImageSpec]:
         ),
     ]
     for name in CONTROL_PLANE_BINARIES:
+        if name == "kube-proxy":
+            continue  # kube_proxy_spec: it needs iptables
         specs.append(
             ImageSpec(
                 (f"registry.k8s.io/{name}:{assets.KUBERNETES_VERSION}",),
@@ -668,9 +781,10 @@ def preload(stage: str, archives: list[Path], image: str = IMAGE) -> str:
     return image
 
 
-def build_archives() -> list[Path]:
+def build_archives(root: Path) -> list[Path]:
     """Step 3: the preloaded images as docker-archive tarballs in the cache."""
     specs = image_specs(assets.cache_dir(), build_pause(), build_go_images())
+    specs.append(kube_proxy_spec(root, assets.cache_dir()))
     return [write_archive(spec, cache_dir() / "images" / archive_name(spec)) for spec in specs]
 
 
@@ -684,7 +798,7 @@ def build(image: str = IMAGE) -> str:
         root = build_base()
         install_node_binaries(root)
         write_manifests(root)
-        archives = build_archives()
+        archives = build_archives(root)
         stage = import_image(root, STAGE_IMAGE)
         return preload(stage, archives, image)
 

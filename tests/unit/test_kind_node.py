@@ -183,3 +183,33 @@ def test_the_base_tree_is_rebuilt_when_its_layout_changes():
     layout = nodeimage.base_layout(FILES)
     assert nodeimage.base_key(layout) == nodeimage.base_key(nodeimage.base_layout(FILES))
     assert nodeimage.base_key(layout) != nodeimage.base_key(nodeimage.base_layout(FILES[:1]))
+
+
+LDD = """\tlinux-vdso.so.1 (0x00007ffd)
+\tlibxtables.so.12 => /lib/x86_64-linux-gnu/libxtables.so.12 (0x00007f96)
+\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f96)
+\t/lib64/ld-linux-x86-64.so.2 (0x00007f96)
+"""
+
+
+def test_staging_reads_the_libraries_ldd_names():
+    assert nodeimage.parse_ldd(LDD) == [
+        "/lib/x86_64-linux-gnu/libxtables.so.12",
+        "/lib/x86_64-linux-gnu/libc.so.6",
+        "/lib64/ld-linux-x86-64.so.2",
+    ]
+    assert nodeimage.usr_path("/lib64/ld-linux-x86-64.so.2") == "/usr/lib64/ld-linux-x86-64.so.2"
+    assert nodeimage.usr_path("/usr/sbin/iptables") == "/usr/sbin/iptables"
+
+
+def test_kube_proxys_iptables_commands_go_through_the_wrapper():
+    assert set(nodeimage.IPTABLES_COMMANDS) == {
+        "iptables",
+        "iptables-save",
+        "iptables-restore",
+        "ip6tables",
+        "ip6tables-save",
+        "ip6tables-restore",
+    }
+    assert nodeimage.IPTABLES_WRAPPER.startswith("#!/bin/sh\n")
+    assert 'exec "xtables-$mode-multi" "${0##*/}" "$@"' in nodeimage.IPTABLES_WRAPPER
