@@ -778,6 +778,7 @@ def preload(stage: str, archives: list[Path], image: str = IMAGE) -> str:
         )
     finally:
         subprocess.run([podman, "rm", "-f", name], check=False, capture_output=True)
+    subprocess.run([podman, "rmi", stage], check=False, capture_output=True)  # only a step
     return image
 
 
