@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_kfs.diagnosis.finding import Finding
@@ -59,16 +61,41 @@ def format_answer(finding: Finding) -> str:
     )
 
 
-def cause_lines(said: Mapping[str, Sequence[str]], width: int) -> list[str]:
-    """Failed checks grouped by their answer line, most tests first, wrapped to `width`:
-    the answer, then the tests it failed."""
+# An answer line: `CODE: cause — fix: command`.
+_ANSWER = re.compile(r"^(?P<code>[A-Z][A-Z0-9_]{2,60}): .*? — fix: (?P<fix>.+)$", re.S)
+
+
+def cause_key(answer: str) -> str:
+    """What makes two answers one cause: the same code and the same fix (a bucket check and
+    a failed model word the same denial differently, and it is one grant to make)."""
+    found = _ANSWER.match(answer)
+    return f"{found['code']} — fix: {found['fix']}" if found else answer
+
+
+@dataclass
+class Cause:
+    """One cause the run's checks failed for: its answer as first said, and the tests."""
+
+    answer: str
+    tests: list[str] = field(default_factory=list)
+
+
+def _wrapped(text: str, width: int) -> list[str]:
+    # Words stay whole (a command, an e-mail, a test id): copied, not read, they may run
+    # past the width rather than break.
+    return textwrap.wrap(
+        text, width, subsequent_indent="    ", break_long_words=False, break_on_hyphens=False
+    )
+
+
+def cause_lines(said: Mapping[str, Cause], width: int) -> list[str]:
+    """Failed checks grouped by cause, most tests first, wrapped to `width`: the answer,
+    then the tests it failed."""
     lines = []
-    for answer, tests in sorted(said.items(), key=lambda item: -len(item[1])):
-        # Words stay whole (a command, an e-mail, a test id): copied, not read, they may
-        # run past the width rather than break.
-        lines += textwrap.wrap(
-            answer, width, subsequent_indent="    ", break_long_words=False, break_on_hyphens=False
-        )
+    for answer, tests in (
+        (cause.answer, cause.tests) for cause in sorted(said.values(), key=lambda c: -len(c.tests))
+    ):
+        lines += _wrapped(answer, width)
         lines.append(f"  failed {len(tests)} test{'s' if len(tests) > 1 else ''}:")
         lines += [f"    {test}" for test in tests]
     return lines
@@ -210,21 +237,26 @@ def listed(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [record for record in records if not record["loaded"]]
 
 
-def summary_rows(records: Sequence[dict[str, Any]]) -> list[str]:
+def summary_rows(records: Sequence[dict[str, Any]], width: int | None = None) -> list[str]:
     """The terminal summary: how many are healthy, the root causes, then one row per model
-    (of a fleet, per model not loaded)."""
-    rows = [printable(line) for line in [headline(records), *root_causes(records)]]
+    (of a fleet, per model not loaded); a row wider than `width` puts the state on a line
+    of its own, so a CI log at 80 columns keeps model, verdict and finding on one line."""
+    rows = [
+        wrapped
+        for line in [headline(records), *root_causes(records)]
+        for wrapped in (_wrapped(printable(line), width) if width else [printable(line)])
+    ]
     for record in listed(records):
         top = record["findings"][0]["code"] if record["findings"] else "-"
         took = f"{record['seconds']:.2f}s" if record.get("seconds") is not None else "-"
         cluster = f"{record['cluster']}:" if record.get("cluster") else ""
-        rows.append(
-            printable(
-                f"{cluster}{record['namespace']}/{record['name']}  "
-                f"{record['verdict']:<14} {took:>8}  "
-                f"{capped(record.get('state') or '-', 300)}  finding: {top}"
-            )
-        )
+        model = printable(f"{cluster}{record['namespace']}/{record['name']}")
+        state = printable(capped(record.get("state") or "-", 300))
+        row = f"{model}  {record['verdict']:<14} {took:>8}  {state}  finding: {top}"
+        if width is None or len(row) <= width:
+            rows.append(row)
+        else:
+            rows += [f"{model} {record['verdict']} {took} {top}", f"    {state}"]
     return rows
 
 

@@ -86,3 +86,34 @@ def test_a_cause_is_said_once_across_tests(pytester, workers):
     assert output.count("(the same finding as test_check.py::test_") == 1
     summary = [line for line in result.stdout.lines if line.startswith("FAILED")]
     assert len(summary) == 2 and all("- GCS_LIST_DENIED: reader@" in line for line in summary)
+
+
+TWO_WORDINGS = (
+    CHECK
+    + """
+
+def test_model():
+    fail_with(Finding(
+        Code.GCS_LIST_DENIED,
+        "reader@p.iam.gserviceaccount.com cannot list gs://models/m: KServe's "
+        "storage-initializer lists the prefix first and is denied storage.objects.list",
+        ('storage-initializer log: "403 GET ..."',),
+        "gcloud storage buckets add-iam-policy-binding gs://models "
+        "--member=serviceAccount:reader@p.iam.gserviceaccount.com "
+        "--role=roles/storage.objectViewer"))
+"""
+)
+
+
+def test_one_cause_worded_two_ways_is_said_once(pytester, monkeypatch):
+    """A bucket check and a failed model word one denial differently: same code, same fix,
+    one cause in the run's section (each test keeps its own answer line)."""
+    pytester.makepyfile(test_check=TWO_WORDINGS)
+    monkeypatch.setenv("CI", "true")  # pytest then prints the whole crash line
+    result = pytester.runpytest_subprocess("-rf", "-p", "no:cacheprovider", timeout=120)
+    result.assert_outcomes(failed=2)
+    output = result.stdout.str()
+    assert output.count("(the same finding as test_check.py::test_list") == 1
+    assert "  failed 2 tests:" in result.stdout.lines
+    summary = [line for line in result.stdout.lines if line.startswith("FAILED")]
+    assert any("KServe's storage-initializer lists" in line for line in summary)
