@@ -35,4 +35,4 @@ test: $(VENV)/.installed $(BIN)/kind
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n 2 -p xdist --dist loadgroup tests/
+	$(BIN)/python -m pytest -n 2 -p xdist --dist loadgroup --durations=15 tests/
