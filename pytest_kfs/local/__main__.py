@@ -47,19 +47,6 @@ def _parser() -> argparse.ArgumentParser:
         "exits 1 naming what is missing and how to build it.",
     )
     where.add_argument("--kserve", type=_releases, metavar="VERSION[,VERSION]|all", help=kserve)
-    commands.add_parser(
-        "engine",
-        help="set up the container engine the kind target runs on (root; only what is missing)",
-        description="Install podman, runc and debootstrap from Debian, write the podman settings "
-        "this host needs into a drop-in of pytest-kfs's own, make /lib/modules; only what is "
-        "missing. Not root: says in one line what is needed.",
-    )
-    commands.add_parser(
-        "kind-node",
-        help="build a kind node image from source into podman, once (root)",
-        description="Build the kind node image from Debian and the pinned Kubernetes, cached "
-        "by version; for where kindest/node cannot be pulled.",
-    )
     # `up` parses its own options (pytest_kfs.local.up), so `build` and `where` never import
     # the cluster to read them.
     commands.add_parser(
@@ -80,14 +67,6 @@ def main(argv: list[str] | None = None) -> int:
         from pytest_kfs.local import up
 
         return up.main(rest)
-    if args.command == "engine" and not rest:
-        from pytest_kfs.local import engine
-
-        return engine.main()
-    if args.command == "kind-node" and not rest:
-        from pytest_kfs.local import nodeimage
-
-        return nodeimage.main()
     if rest:
         getattr(args, "command_parser", parser).error(f"unrecognized arguments: {' '.join(rest)}")
     kserve = getattr(args, "kserve", None)  # none without a command

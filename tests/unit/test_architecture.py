@@ -29,6 +29,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "kube",  # the cluster
         "gcp",  # Google Cloud
         "local",  # the embedded cluster: only the layers above this line
+        "kindnode",  # the kind node: engine set-up, the node image built from local's builds
         "targets",  # where a run's cluster comes from (local through targets/local.py alone)
         "diagnosis",
         "wait inference",
@@ -41,8 +42,10 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "__main__",  # the command line
     )
 )
-# The one door to the embedded cluster.
+# The one door to the embedded cluster; kindnode builds its node image from the embedded
+# cluster's pinned Kubernetes and build cache, and is no way into the cluster itself.
 LOCAL_DOOR = "pytest_kfs.targets.local"
+LOCAL_BUILDERS = "kindnode"
 MAX_TOP_LEVEL_MODULES = 12
 
 
@@ -189,7 +192,9 @@ def test_only_the_local_target_imports_the_embedded_cluster():
         f"{module} imports {target}"
         for module, targets in graph.items()
         for target in targets
-        if unit(target) == "local" and unit(module) != "local" and module != LOCAL_DOOR
+        if unit(target) == "local"
+        and unit(module) not in ("local", LOCAL_BUILDERS)
+        and module != LOCAL_DOOR
     )
     assert leaks == []
     assert any(unit(target) == "local" for target in graph[LOCAL_DOOR])
@@ -197,6 +202,21 @@ def test_only_the_local_target_imports_the_embedded_cluster():
 
 def test_the_embedded_cluster_package_imports_nothing_when_imported():
     assert imported_names(PACKAGE / "local" / "__init__.py") == set()
+    assert imported_names(PACKAGE / LOCAL_BUILDERS / "__init__.py") == set()
+
+
+def test_the_kind_node_takes_only_the_build_cache_from_the_embedded_cluster():
+    graph = import_graph()
+    taken = {
+        target
+        for module, targets in graph.items()
+        if unit(module) == LOCAL_BUILDERS
+        for target in targets
+        if unit(target) == "local"
+    }
+    assert taken <= {"pytest_kfs.local", "pytest_kfs.local.assets", "pytest_kfs.local.progress"}, (
+        taken
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """The container engine's set-up as data: only what is missing, never the user's config (issue
 37)."""
 
-from pytest_kfs.local import engine
+from pytest_kfs.kindnode import engine
 
 WANTED = ("podman", "runc", "debootstrap")
 

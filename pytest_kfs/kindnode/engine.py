@@ -1,6 +1,6 @@
 """The container engine kind runs on here: Debian's podman with runc, set up only where missing.
 
-    python -m pytest_kfs.local engine      # set up (root), or say in one line what is needed
+    python -m pytest_kfs.kindnode engine      # set up (root), or say in one line what is needed
 
 What this host needs, checked on a 2-CPU Debian 12 machine (issue 37): podman and runc from
 Debian (crun refuses the hybrid cgroup v1 layout), `runtime = "runc"` and raised default
@@ -24,7 +24,7 @@ from pytest_kfs.local import progress
 PACKAGES = {"podman": "podman", "runc": "runc", "debootstrap": "debootstrap"}
 DROP_IN = Path("/etc/containers/containers.conf.d/50-pytest-kfs.conf")
 DROP_IN_TEXT = """\
-# Written by pytest-kfs (python -m pytest_kfs.local engine); delete it to undo.
+# Written by pytest-kfs (python -m pytest_kfs.kindnode engine); delete it to undo.
 # crun refuses this host's hybrid cgroup v1 layout; Debian's runc runs it.
 [engine]
 runtime = "runc"
@@ -90,7 +90,7 @@ def ensure(wanted: tuple[str, ...] = tuple(PACKAGES)) -> None:
     if os.geteuid() != 0:
         raise EngineMissing(
             f"the kind target needs a container engine set up: {todo.describe()} "
-            "(as root: `python -m pytest_kfs.local engine`)"
+            "(as root: `python -m pytest_kfs.kindnode engine`)"
         )
     if todo.packages:
         if shutil.which("apt-get") is None:
