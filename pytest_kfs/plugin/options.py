@@ -73,6 +73,12 @@ OPTIONS: tuple[Option, ...] = (
         ini=False,
         env=False,
     ),
+    Option(
+        "kind_image",
+        "the node image of a kind cluster `--kfs-kind-create` makes (default: the one "
+        "`python -m pytest_kfs.kindnode image` built, when podman holds it, else kind's own).",
+        "IMAGE",
+    ),
     Option("timeout", "overall deadline for a model to become Loaded (default 300).", "SECONDS"),
     Option(
         "storage_uri",

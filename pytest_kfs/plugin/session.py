@@ -305,6 +305,9 @@ class KfsSession:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Clean up what workers left (controller only; before the terminal summary reports
         it)."""
+        run = self.config.stash.get(RUN_CLUSTER, None)
+        if run is not None:
+            run.failed = bool(session.testsfailed) or session.exitstatus not in (0, 5)
         if self._controller:
             self._clean_up_run()
 

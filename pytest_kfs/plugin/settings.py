@@ -506,7 +506,10 @@ def _target(sources: Sources) -> Target | None:
     if sources["cluster"] is None:
         return None
     target = parse_target(
-        sources["cluster"], TargetOptions(sources["kubeconfig"], sources["kind_create"])
+        sources["cluster"],
+        TargetOptions(
+            sources["kubeconfig"], sources["kind_create"], sources["kind_image"], sources["keep"]
+        ),
     )
     kserve_version = sources.text("kserve_version")
     return target.with_kserve_version(kserve_version) if kserve_version else target
@@ -527,6 +530,7 @@ PARSERS: dict[str, Parser] = {
     "timeout_seconds": _option("timeout", parse_timeout, DEFAULT_TIMEOUT_SECONDS),
     "scenario": _option("scenario"),
     "keep": _option("keep", parse_keep, "never"),
+    "kind_image": _option("kind_image"),
     "model": _model,
     "preflight": _preflight,
     "models": _option("models", read_models_file, ()),
@@ -582,6 +586,11 @@ RULES: tuple[Rule, ...] = (
         ("kind_create", "target"),
         _without,
         "--kfs-kind-create needs --kfs-cluster to say which cluster to use",
+    ),
+    Rule(
+        ("kind_image", "target"),
+        _without,
+        "--kfs-kind-image needs --kfs-cluster=kind:<name> to say which cluster to create",
     ),
     Rule(
         ("kubeconfig", "target"),

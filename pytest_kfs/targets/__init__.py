@@ -84,7 +84,7 @@ def open_target(target: Target, shared: Mapping[str, str] | None = None) -> RunC
     if shared and shared.get(SHARED_TARGET) in by_name:
         return by_name[shared[SHARED_TARGET]].attach(shared)
     run = target.open()
-    if not run.cluster.kserve_installed:
+    if not run.cluster.kserve_installed and not run.bare:
         run.close()
         raise ClusterError(
             f"KServe is not installed on {target.describe()} ({run.cluster.server}): the API "

@@ -34,6 +34,8 @@ class TargetOptions:
 
     kubeconfig: str | None = None
     kind_create: bool = False
+    kind_image: str | None = None
+    keep: str = "never"
 
 
 class LocalCloud(Protocol):
@@ -100,6 +102,10 @@ class RunCluster:
     cloud: LocalCloud | None = None
     embedded: Any = None  # the local target's running cluster (tests read its parts)
     cleanups: list[Callable[[], None]] = field(default_factory=list)
+    # A cluster the run created bare (a new kind cluster): KServe cannot be there yet, so the
+    # run goes on without it (tests of plain objects); tests that need KServe fail on their own.
+    bare: bool = False
+    failed: bool = False  # set at the session's end: whether a test failed (--kfs-keep)
 
     @property
     def audit_log(self) -> Path | None:
@@ -172,9 +178,19 @@ class Target:
 
 
 def refuse_options(
-    value: str, options: TargetOptions, *, kubeconfig: bool = False, kind_create: bool = False
+    value: str,
+    options: TargetOptions,
+    *,
+    kubeconfig: bool = False,
+    kind_create: bool = False,
+    kind_image: bool = False,
 ) -> None:
     """SettingsError when the options include one this target does not take."""
+    if options.kind_image and not kind_image:
+        raise SettingsError(
+            f"--kfs-kind-image only applies to kind clusters, not --kfs-cluster={value}; drop "
+            "it or use --kfs-cluster=kind:<name>"
+        )
     if options.kind_create and not kind_create:
         raise SettingsError(
             f"--kfs-kind-create only applies to kind clusters, not "

@@ -1,10 +1,19 @@
-"""A kind cluster, found (or created) with the real `kind` CLI."""
+"""A kind cluster, found (or created) with the real `kind` CLI.
+
+An existing cluster is used as it is and never deleted. One the run creates
+(`--kfs-kind-create`) runs on Docker, or on podman where Docker does not answer, from the node
+image `--kfs-kind-image` names (default: the one built here, `pytest_kfs.kindnode`, when podman
+holds it, else kind's own); the run waits for its node and CoreDNS, and deletes it at the end
+unless `--kfs-keep` keeps it.
+"""
 
 from __future__ import annotations
 
 import re
 import shutil
+import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,24 +40,33 @@ class KindTarget(Target):
     name = "kind"
     cluster_name: str = DEFAULT_KIND_NAME
     create: bool = False
+    image: str | None = None  # --kfs-kind-image; None: the default (see the module)
+    keep: str = "never"  # --kfs-keep: whether a cluster the run created outlives it
 
     @classmethod
     def parse(cls, value: str, options: TargetOptions) -> KindTarget | None:
         """`kind` or `kind:<name>`."""
         if value != cls.name and not value.startswith(cls.name + ":"):
             return None
-        refuse_options(value, options, kind_create=True)
+        refuse_options(value, options, kind_create=True, kind_image=True)
         cluster_name = value.partition(":")[2] if ":" in value else DEFAULT_KIND_NAME
         if not _KIND_NAME.match(cluster_name):
             raise SettingsError(
                 f"--kfs-cluster={value}: '{cluster_name}' is not a valid kind "
                 "cluster name (lower-case letters, digits, '.' and '-')"
             )
-        return cls(cluster_name, options.kind_create)
+        return cls(cluster_name, options.kind_create, options.kind_image, options.keep)
 
     def describe(self) -> str:
         """One phrase for messages."""
         return f"kind cluster '{self.cluster_name}'"
+
+    def prepare(self) -> None:
+        """With --kfs-kind-create: the container engine, set up where missing (root)."""
+        if self.create:
+            from pytest_kfs.kindnode import cluster
+
+            cluster.prepare()
 
     def open(self) -> RunCluster:
         """Export the cluster's kubeconfig (creating the cluster first if asked) and connect."""
@@ -56,10 +74,21 @@ class KindTarget(Target):
         from pytest_kfs.kube.cluster import connect_context
 
         directory = Path(tempfile.mkdtemp(prefix="kfs-kind-"))
+        created: list[Callable[[], None]] = []
         try:
-            kubeconfig, context = kind.kubeconfig_for(self.cluster_name, self.create, directory)
+            env = kind.provider_env(kind.provider())
+            if self.create:
+                env, delete = self._create_if_missing(directory)
+                created += [delete] if delete else []
+            kubeconfig, context = kind.kubeconfig_for(self.cluster_name, False, directory, env)
             cluster = connect_context(context, kubeconfig)
+            if created:
+                from pytest_kfs.kindnode import cluster as kindnode
+
+                kindnode.wait_ready(self.cluster_name, cluster.core)
         except BaseException:
+            for delete in created:
+                self._delete_unless_kept(delete, failed=True)
             shutil.rmtree(directory, ignore_errors=True)
             raise
         run = RunCluster(
@@ -69,6 +98,34 @@ class KindTarget(Target):
                 SHARED_KUBECONFIG: str(kubeconfig),
                 SHARED_CONTEXT: context,
             },
+            bare=bool(created),
         )
         run.cleanups.append(lambda: shutil.rmtree(directory, ignore_errors=True))
+        if created:
+            run.cleanups.append(lambda: self._delete_unless_kept(created[0], run.failed))
         return run
+
+    def _create_if_missing(
+        self, directory: Path
+    ) -> tuple[dict[str, str], Callable[[], None] | None]:
+        """kind's environment, and how to delete the cluster when this run created it."""
+        from pytest_kfs.kindnode import cluster
+        from pytest_kfs.kube import kind
+
+        plan = cluster.choose(self.image)
+        env = cluster.env_for(plan.provider)
+        if self.cluster_name in kind.cluster_names(env=env):
+            return env, None  # used as it is, never deleted
+        cluster.check_image(plan)
+        kind.create(self.cluster_name, plan.image, plan.config, env, directory)
+        return env, lambda: kind.delete(self.cluster_name, env)
+
+    def _delete_unless_kept(self, delete: Callable[[], None], failed: bool) -> None:
+        if self.keep == "always" or (self.keep == "on-failure" and failed):
+            print(
+                f"pytest-kfs: kept kind cluster '{self.cluster_name}' (--kfs-keep); remove "
+                f"with: kind delete cluster --name {self.cluster_name}",
+                file=sys.stderr,
+            )
+            return
+        delete()

@@ -92,8 +92,10 @@ def test_kind_without_the_kind_cli(pytester, monkeypatch, tmp_path):
     _one_clear_line(result, "needs the `kind` CLI, which is not on PATH")
 
 
-def test_kind_cli_without_a_container_engine(pytester, tmp_path):
+def test_kind_cli_without_a_container_engine(pytester, tmp_path, monkeypatch):
     import shutil
+
+    monkeypatch.setenv("KIND_EXPERIMENTAL_PROVIDER", "docker")  # podman may answer here
 
     if shutil.which("kind") is None:
         pytest.skip("the kind CLI is not installed here (.ci/run installs it)")
