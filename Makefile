@@ -5,7 +5,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 KIND_VERSION := v0.30.0
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup suites test lint
+.PHONY: setup suites test test-kind lint
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,4 +35,9 @@ test: $(VENV)/.installed $(BIN)/kind
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n 2 -p xdist --dist loadgroup --durations=15 tests/
+	$(BIN)/python -m pytest -n 2 -p xdist --dist loadgroup --durations=15 -m "not kind" tests/
+
+## test-kind: the kind target against real kind clusters (root, podman and the node image:
+## `python -m pytest_kfs.kindnode engine` and `python -m pytest_kfs.kindnode image`)
+test-kind: $(VENV)/.installed $(BIN)/kind
+	$(BIN)/python -m pytest -m kind tests/kind

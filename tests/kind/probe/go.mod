@@ -1,0 +1,3 @@
+module kfsprobe
+
+go 1.22
