@@ -71,6 +71,8 @@ INNER = textwrap.dedent(
             ok = [p for p in pods if p.status.phase == "Running" and p.status.pod_ip]
             return ok[0] if ok else None
 
+        daemonsets = apps.list_namespaced_daemon_set("kube-system").items
+        assert "kindnet" not in [d.metadata.name for d in daemonsets]  # disableDefaultCNI
         pod = wait("the web pod Running with a pod IP", running)
         assert pod.status.pod_ip.startswith("10.244.0.")
         print("web pod", pod.metadata.name, pod.status.pod_ip)
@@ -123,6 +125,36 @@ def test_a_created_cluster_serves_a_service_by_name_and_is_gone_after_the_run(
         result.assert_outcomes(passed=1)
         assert f"kfs cluster: kind-{name}" in output or "kfs cluster:" in output, output
         assert name not in kind_clusters(), "the run did not delete the cluster it created"
+    finally:
+        if name in kind_clusters():
+            subprocess.run(["kind", "delete", "cluster", "--name", name], env=kind_env())
+
+
+KEPT_INNER = textwrap.dedent(
+    """
+    def test_connects(kfs_cluster):
+        names = [n.metadata.name for n in kfs_cluster.core.list_node().items]
+        assert names == ["CLUSTER-control-plane"]
+    """
+)
+
+
+def test_a_kept_cluster_outlives_its_run_and_a_found_one_is_used_never_deleted(pytester):
+    name = "kfs-kept"
+    assert name not in kind_clusters(), f"kind cluster {name} exists before the test"
+    pytester.makepyfile(KEPT_INNER.replace("CLUSTER", name))
+    args = (f"--kfs-cluster=kind:{name}", "--kfs-kind-create", "-p", "no:cacheprovider")
+    try:
+        kept = pytester.runpytest_subprocess(*args, "--kfs-keep=always", timeout=600)
+        kept.assert_outcomes(passed=1)
+        assert f"kept kind cluster '{name}' (--kfs-keep)" in kept.stderr.str()
+        assert name in kind_clusters()
+        # It exists now: used as it is (connected), and, not made by this run, it is not bare:
+        # without KServe the run stops with the target's one line, and the cluster stays.
+        found = pytester.runpytest_subprocess(*args, timeout=300)
+        line = _one_clear_line(found, f"KServe is not installed on kind cluster '{name}'")
+        assert "https://127.0.0.1:" in line  # it connected
+        assert name in kind_clusters(), "the run deleted a cluster it did not create"
     finally:
         if name in kind_clusters():
             subprocess.run(["kind", "delete", "cluster", "--name", name], env=kind_env())
