@@ -177,7 +177,7 @@ class ModelHandle:
                 isvc=isvc_obj or {"metadata": {"name": self.name, "namespace": self.namespace}},
                 pods=list(seen.pods) if seen else [],
                 gaps=[
-                    f"the API server {self.cluster.server} could not be reached to collect "
+                    f"the API server {self.cluster.address} could not be reached to collect "
                     f"evidence ({type(error).__name__})"
                 ],
             )

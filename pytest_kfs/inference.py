@@ -15,6 +15,7 @@ from kubernetes.client import ApiClient
 from kubernetes.client.rest import ApiException
 
 from pytest_kfs.errors import InferenceFailed
+from pytest_kfs.untrusted import redacted
 
 _RETRY_WINDOW = 15.0  # just after Ready, routes and servers can still refuse for a moment
 
@@ -148,7 +149,7 @@ def _post(
             if time.monotonic() < deadline:
                 time.sleep(0.2)
                 continue
-            raise InferenceFailed(f"cannot connect to {url}: {error}") from None
+            raise InferenceFailed(redacted(f"cannot connect to {url}: {error}")) from None
         elapsed = time.monotonic() - started
         if status == 503 and time.monotonic() < deadline:
             time.sleep(0.2)

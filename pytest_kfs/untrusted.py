@@ -2,7 +2,9 @@
 
 One layer per output: `printable` for terminals (and anything line-based), `markdown` and
 `markdown_code` for the GitHub step summary; HTML and JUnit escape with their own libraries.
-`capped` bounds every string from a cluster before it reaches a report.
+`capped` bounds every string from a cluster before it reaches a report. `redacted` takes
+secrets out (a URL's user and password, tokens, private keys, signatures): `capped` and
+`printable` apply it, so every report line, evidence and printed error is free of them.
 
 Reading untrusted input is bounded at the door, before any parser sees it: `read_limited`
 reads a regular file up to a stated size (never /dev/zero, a FIFO or a directory), `text_of`
@@ -33,20 +35,84 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
 _BACKTICKS = re.compile(r"`+")
 
 
+# What a secret is replaced with: one plain word, so a redacted value needs no more quoting
+# in a shell command, Markdown or HTML than the value did.
+REDACTED = "REDACTED"
+# Each pattern starts with a literal (`://`, `-----BEGIN`, a field name, `eyJ`, `ya29.`), so a
+# search costs a few steps per character and a match runs to the end of one value at most:
+# linear in the text, whatever it holds.
+_SECRETS = (
+    # A URL's userinfo: https://user:password@host, https://token@host.
+    (re.compile(r"(?<=://)[^/\s?#@\"'<>]+@"), f"{REDACTED}@"),
+    # A PEM private key, whole or cut short (its base64 holds no '-').
+    (
+        re.compile(r"-----BEGIN[A-Z ]*PRIVATE KEY-----[^-]*(?:-----END[A-Z ]*PRIVATE KEY-----)?"),
+        f"-----BEGIN PRIVATE KEY-----{REDACTED}-----END PRIVATE KEY-----",
+    ),
+    # An Authorization header's value, and a long bearer token anywhere.
+    (
+        re.compile(
+            r"(?i)(?<![a-z0-9])(authorization[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token)\s+)?)"
+            r"[^\s\"',;}]+"
+        ),
+        rf"\g<1>{REDACTED}",
+    ),
+    (re.compile(r"(?i)(?<![a-z0-9])(bearer\s+)[\w.~+/=-]{12,}"), rf"\g<1>{REDACTED}"),
+    # A credential field of a key file, a config, an environment or a query string:
+    # `"private_key": "..."`, `password: ...`, `MINIO_ROOT_PASSWORD=...`, `?sig=...`.
+    (
+        re.compile(
+            r"(?i)(?<![a-z0-9])("
+            r"[\"']?(?:private[_-]?key(?:[_-]?id)?|client[_-]?secret|refresh[_-]?token"
+            r"|access[_-]?token|id[_-]?token|auth[_-]?token|session[_-]?token|password|passwd"
+            r"|(?:aws[_-]?)?secret[_-]?access[_-]?key|secret[_-]?key|api[_-]?key"
+            r"|security[_-]?token)[\"']?\s*[:=]\s*"
+            r"|(?:token|sig|signature|x-goog-signature|x-amz-signature)="
+            r")"
+            r"(\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*'|[^\s\"'&,;}\]]+)"
+        ),
+        None,
+    ),
+    # Tokens and keys without a field name: JSON web tokens (a service account's), Google
+    # OAuth access tokens and API keys.
+    (re.compile(r"\beyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*"), REDACTED),
+    (re.compile(r"\bya29\.[\w.-]+"), REDACTED),
+    (re.compile(r"\bAIza[\w-]{30,}"), REDACTED),
+)
+
+
+def _field(match: re.Match[str]) -> str:
+    value = match.group(2)
+    quote = value[0] if value[:1] in ("'", '"') else ""
+    return f"{match.group(1)}{quote}{REDACTED}{quote}"
+
+
+def redacted(text: str) -> str:
+    """`text` with its secrets replaced by REDACTED: a URL's user and password, bearer tokens
+    and JSON web tokens, PEM private keys, credential fields (`private_key`, `password`,
+    `AWS_SECRET_ACCESS_KEY`, `client_secret`, ...) and signed-URL parameters (`sig=`,
+    `X-Goog-Signature=`, `access_token=`). Linear in `text`; idempotent."""
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(_field if replacement is None else replacement, text)
+    return text
+
+
 def printable(text: str) -> str:
-    """`text` with control and format characters (ANSI escapes, carriage returns, bidi
-    overrides, newlines) written as escapes, so one line stays one line and nothing in it can
-    move the cursor, recolour or reorder what a reader sees. Idempotent."""
+    """`text`, `redacted`, with control and format characters (ANSI escapes, carriage
+    returns, bidi overrides, newlines) written as escapes, so one line stays one line and
+    nothing in it can move the cursor, recolour or reorder what a reader sees. Idempotent."""
     return "".join(
         char
         if char == "\t" or not unicodedata.category(char).startswith("C")
         else (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
-        for char in text
+        for char in redacted(text)
     )
 
 
 def capped(text: str, limit: int = TEXT_LIMIT) -> str:
-    """At most `limit` characters, saying how many were left out."""
+    """At most `limit` characters of `text`, `redacted` first (a cut cannot leave half a
+    secret), saying how many were left out."""
+    text = redacted(text)
     if len(text) <= limit:
         return text
     return f"{text[:limit]}… ({len(text) - limit} more characters)"

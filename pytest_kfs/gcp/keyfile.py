@@ -15,6 +15,15 @@ GOOGLE_TOKEN_URIS = (
     "https://www.googleapis.com/oauth2/v4/token",
 )
 _TEXT_FIELDS = ("client_email", "private_key", "token_uri")
+# The other kinds of Google credential file: a message may name these (our words, not the
+# file's), and says nothing of any other type.
+_OTHER_TYPES = (
+    "authorized_user",
+    "external_account",
+    "external_account_authorized_user",
+    "impersonated_service_account",
+    "gdch_service_account",
+)
 
 
 def key_problem(info: object) -> str | None:
@@ -23,10 +32,10 @@ def key_problem(info: object) -> str | None:
     if not isinstance(info, dict):
         return f"it is not a JSON object (it is a {type(info).__name__})"
     if info.get("type") != "service_account":
-        kind = info.get("type")
+        known = next((kind for kind in _OTHER_TYPES if info.get("type") == kind), None)
         return (
-            f"its type is {kind!r}, not service_account"
-            if isinstance(kind, str) and len(kind) < 40 and kind.isprintable()
+            f"its type is {known!r}, not service_account"
+            if known
             else "its type is not service_account"
         )
     wrong = [

@@ -18,6 +18,7 @@ from kubernetes.config.incluster_config import InClusterConfigLoader
 
 from pytest_kfs.errors import ClusterError
 from pytest_kfs.kserve import api
+from pytest_kfs.untrusted import redacted
 
 IN_CLUSTER_SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 _CONNECT_TIMEOUT = 5.0
@@ -75,15 +76,21 @@ class Cluster:
         """Roles and bindings."""
         return client.RbacAuthorizationV1Api(self.api_client)
 
+    @property
+    def address(self) -> str:
+        """The server's URL as messages show it: without a user or password in it."""
+        return redacted(self.server)
+
     def describe(self) -> str:
         """One line for the terminal header."""
         kserve = self.kserve_description or (
             "KServe CRDs installed" if self.kserve_installed else "no KServe CRDs"
         )
-        return f"{self.context} ({self.server}, Kubernetes {self.server_version}, {kserve})"
+        return f"{self.context} ({self.address}, Kubernetes {self.server_version}, {kserve})"
 
 
 def _unreachable(server: str, error: BaseException) -> ClusterError:
+    server = redacted(server)
     reason = error
     while reason.__cause__ or getattr(reason, "reason", None):
         nested = reason.__cause__ or reason.reason  # type: ignore[attr-defined]
@@ -93,6 +100,7 @@ def _unreachable(server: str, error: BaseException) -> ClusterError:
     text = str(reason).split("\n")[0]
     if isinstance(reason, ApiException):  # status 0: the client wrapped a transport error
         text = " ".join(str(reason.reason).split())
+    text = redacted(text)  # a transport error may quote the URL, password and all
     if isinstance(reason, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in text:
         return ClusterError(
             f"TLS handshake with the API server {server} failed ({text}); the kubeconfig's "
@@ -106,6 +114,7 @@ def _unreachable(server: str, error: BaseException) -> ClusterError:
 
 def _probe(api_client: client.ApiClient, context: str) -> Cluster:
     server = api_client.configuration.host
+    address = redacted(server)
     try:
         version = client.VersionApi(api_client).get_code(_request_timeout=_CONNECT_TIMEOUT)
     except ApiException as error:
@@ -113,12 +122,12 @@ def _probe(api_client: client.ApiClient, context: str) -> Cluster:
             raise _unreachable(server, error) from None
         if error.status in (401, 403):
             raise ClusterError(
-                f"the API server {server} rejected the credentials of context '{context}' "
+                f"the API server {address} rejected the credentials of context '{context}' "
                 f"(HTTP {error.status} {error.reason}); refresh them, e.g. with the cloud "
                 "provider's get-credentials command"
             ) from None
         raise ClusterError(
-            f"the API server {server} answered HTTP {error.status} {error.reason} to /version"
+            f"the API server {address} answered HTTP {error.status} {error.reason} to /version"
         ) from None
     except (urllib3.exceptions.HTTPError, OSError) as error:
         raise _unreachable(server, error) from None
@@ -160,7 +169,7 @@ def connect_context(context: str, kubeconfig: Path | None = None) -> Cluster:
             config_file=str(kubeconfig) if kubeconfig else None
         )
     except (ConfigException, OSError, ValueError, TypeError, KeyError, yaml.YAMLError) as error:
-        detail = " ".join(str(error).split())
+        detail = redacted(" ".join(str(error).split()))
         raise ClusterError(f"cannot read {where}: {detail}") from None
     names = sorted(entry["name"] for entry in contexts or [])
     if context not in names:
@@ -178,7 +187,7 @@ def connect_context(context: str, kubeconfig: Path | None = None) -> Cluster:
             persist_config=False,
         )
     except (ConfigException, OSError, ValueError, TypeError, KeyError) as error:
-        detail = " ".join(str(error).split())
+        detail = redacted(" ".join(str(error).split()))
         raise ClusterError(
             f"kubeconfig context '{context}' in {where} is unusable: {detail}"
         ) from None
@@ -208,7 +217,7 @@ def connect_in_cluster(
         ).load_and_set(configuration)
     except ConfigException as error:
         raise ClusterError(
-            f"in-cluster config is incomplete: {error}; is automountServiceAccountToken off "
-            "for this pod?"
+            f"in-cluster config is incomplete: {redacted(str(error))}; is "
+            "automountServiceAccountToken off for this pod?"
         ) from None
     return _probe(client.ApiClient(configuration), "in-cluster")

@@ -21,7 +21,7 @@ from pytest_kfs.plugin import fixtures
 from pytest_kfs.plugin.policy import marker_problem
 from pytest_kfs.plugin.reporting import KfsReporting
 from pytest_kfs.plugin.session import KfsSession
-from pytest_kfs.plugin.settings import Settings, configured_models, resolve
+from pytest_kfs.plugin.settings import Settings, configured_models, resolve, said
 from pytest_kfs.plugin.stash import FLEET, INSTANCE, RECORDS, RUN_ID, SETTINGS
 
 
@@ -97,7 +97,7 @@ def pytest_configure(config: pytest.Config) -> None:
         for option in ("kfs_report", "kfs_html"):
             _check_writable(option, config.getoption(option))
     except SettingsError as error:
-        raise pytest.UsageError(f"pytest-kfs: {error}") from None
+        raise pytest.UsageError(said(error)) from None
     worker_input = getattr(config, "workerinput", {})
     config.stash[RUN_ID] = (
         worker_input.get("kfs_run_id") or config.stash[SETTINGS].run_id or uuid.uuid4().hex[:10]

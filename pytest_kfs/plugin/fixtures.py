@@ -16,6 +16,7 @@ from pytest_kfs.errors import DeployError, KfsError
 from pytest_kfs.kserve.spec import ModelSpec
 from pytest_kfs.plugin.policy import choose_model, identity_source, marker_of
 from pytest_kfs.plugin.reporting import record_snapshot, recorder
+from pytest_kfs.plugin.settings import said
 from pytest_kfs.plugin.stash import FLEET, INSTANCE, REPORTS, RUN_CLUSTER, RUN_ID, SETTINGS
 
 # The Kubernetes and Google clients take most of a second to import: a run without a cluster
@@ -185,7 +186,7 @@ def _open(pool: NamespacePool, test_id: str) -> Namespace:
     try:
         return pool.open(test_id)
     except KfsError as error:
-        pytest.fail(f"pytest-kfs: {error}", pytrace=False)
+        pytest.fail(said(error), pytrace=False)
 
 
 @pytest.fixture(scope="module")
@@ -340,7 +341,7 @@ def kfs_model(
     try:
         handle = kfs_deploy(model, credentials=credentials)
     except DeployError as error:
-        pytest.fail(f"pytest-kfs: cannot deploy: {error}", pytrace=False)
+        pytest.fail(said(error, "cannot deploy: "), pytrace=False)
     handle.on_change = _progress(request.config, str(kfs_namespace), handle.name)
     handle.recorder = recorder(request.node)
     handle.require_loaded(choice.timeout)

@@ -24,6 +24,7 @@ from _pytest._code.code import (
 
 from pytest_kfs.errors import DeployError, KfsError
 from pytest_kfs.plugin.stash import RECORD_PROPERTY, RECORDS, REPORTS, RUN_CLUSTER, RUN_ID, SETTINGS
+from pytest_kfs.untrusted import redacted
 
 if TYPE_CHECKING:
     from pytest_kfs.deploy import ModelHandle
@@ -118,7 +119,7 @@ class KfsReporting:
             )
             prefix = "pytest-kfs: cannot deploy: " if isinstance(error, DeployError) else ""
             report.longrepr = answer_repr(
-                f"{prefix}{error}",
+                f"{prefix}{redacted(str(error))}",
                 f"{type(error).__name__} at {where}",
                 str(item.path),
                 item.location[1] or 0,
@@ -178,7 +179,7 @@ class KfsReporting:
             cluster = (
                 {
                     "context": run.cluster.context,
-                    "server": run.cluster.server,
+                    "server": run.cluster.address,
                     "kubernetes": run.cluster.server_version,
                     "kserve": run.cluster.kserve_description,
                 }

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_kfs.errors import KfsError
+from pytest_kfs.plugin.settings import said
 from pytest_kfs.plugin.stash import (
     FLEET,
     INSTANCE,
@@ -202,7 +203,7 @@ class KfsSession:
                 self._prepare(settings.target)
             self.config.stash[RUN_CLUSTER] = open_target(settings.target, shared)
         except KfsError as error:  # an unreachable cluster, missing binaries, a failed start
-            raise pytest.UsageError(f"pytest-kfs: {error}") from None
+            raise pytest.UsageError(said(error)) from None
         if settings.ingress:
             self.config.stash[RUN_CLUSTER].cluster.ingress = settings.ingress
         self._check_permissions()
@@ -230,7 +231,7 @@ class KfsSession:
                 self.config.stash[RUN_CLUSTER].cluster, settings.existing
             )
         except FleetUnreadable as error:
-            raise pytest.UsageError(f"pytest-kfs: {error}") from None
+            raise pytest.UsageError(said(error)) from None
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: object) -> None:

@@ -22,6 +22,7 @@ from pytest_kfs.untrusted import (
     load_json,
     load_yaml,
     read_limited,
+    redacted,
     text_of,
 )
 
@@ -641,6 +642,12 @@ def resolve(
             if problem:
                 raise SettingsError(problem)
     return Settings(**{field.name: sources[field.name] for field in fields(Settings)})
+
+
+def said(error: BaseException, what: str = "") -> str:
+    """What the plugin says of one of its errors: `pytest-kfs: ` and the message, with any
+    secret in it (a URL's password, a token, a key) redacted."""
+    return f"pytest-kfs: {what}{redacted(str(error))}"
 
 
 def configured_models(settings: Settings) -> list[ModelSpec]:

@@ -14,7 +14,14 @@ from typing import Any
 
 from pytest_kfs.errors import InputRefused, UnreadableReport
 from pytest_kfs.reports.terminal import REPORT_SCHEMA, REPORT_VERSION
-from pytest_kfs.untrusted import capped, kind_of, load_json, read_limited, text_of
+from pytest_kfs.untrusted import (
+    capped,
+    kind_of,
+    load_json,
+    read_limited,
+    redacted,
+    text_of,
+)
 
 # A report is read at most this far (a nightly over thousands of models stays well under it).
 REPORT_LIMIT = 64 * 1024 * 1024
@@ -125,8 +132,21 @@ def read_report(path: Path) -> dict[str, Any]:
     return document
 
 
+def _redacted_all(value: Any) -> Any:
+    """`value` with every string in it `redacted` (a report is at most DEPTH_LIMIT deep)."""
+    if isinstance(value, str):
+        return redacted(value)
+    if isinstance(value, list):
+        return [_redacted_all(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _redacted_all(item) for key, item in value.items()}
+    return value
+
+
 def merge(documents: list[dict[str, Any]]) -> dict[str, Any]:
-    """The reports as one document; each model carries its run's cluster context."""
+    """The reports as one document; each model carries its run's cluster context. Every
+    string is redacted: a report an older pytest-kfs wrote, or a hand-edited one, may hold a
+    secret, and the merged one holds none."""
     models: list[dict[str, Any]] = []
     contexts: list[str] = []
     for document in documents:
@@ -139,8 +159,8 @@ def merge(documents: list[dict[str, Any]]) -> dict[str, Any]:
         "schema": REPORT_SCHEMA,
         "version": REPORT_VERSION,
         "run_id": ",".join(dict.fromkeys(str(d.get("run_id") or "") for d in documents)),
-        "cluster": {"contexts": list(dict.fromkeys(contexts))},
-        "models": models,
+        "cluster": {"contexts": [redacted(context) for context in dict.fromkeys(contexts)]},
+        "models": _redacted_all(models),
     }
 
 

@@ -87,7 +87,7 @@ def open_target(target: Target, shared: Mapping[str, str] | None = None) -> RunC
     if not run.cluster.kserve_installed and not run.bare:
         run.close()
         raise ClusterError(
-            f"KServe is not installed on {target.describe()} ({run.cluster.server}): the API "
+            f"KServe is not installed on {target.describe()} ({run.cluster.address}): the API "
             "server does not serve serving.kserve.io/v1beta1 InferenceService; install KServe "
             "there, or use --kfs-cluster=local to rehearse"
         )
