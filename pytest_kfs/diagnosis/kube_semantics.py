@@ -119,11 +119,69 @@ def event_problems(events: list[dict[str, Any]]) -> list[PodProblem]:
 
 # -- the API server's refusals ------------------------------------------------------------------
 _STATUS_START = re.compile(r'\{\s*"kind"\s*:\s*"Status"')
-_FORBIDDEN = re.compile(
-    r'(?P<object>[\w.-]{1,253}(?: "[^"]{1,253}")?) is forbidden: User "(?P<user>[^"]{1,253})" '
-    r'cannot (?P<verb>[\w-]{1,32}) resource "(?P<resource>[\w./-]{1,253})"'
-    r'(?: in API group "(?P<group>[\w.-]{0,253})")?'
-    r'(?: in the namespace "(?P<namespace>[\w.-]{1,253})"|(?P<cluster> at the cluster scope))?'
+
+
+@dataclass
+class Scanned:
+    """What the anchored searches cost: characters handed to a regex, searches run (for tests
+    and benchmarks: the bound is a size, not a time)."""
+
+    chars: int = 0
+    searches: int = 0
+
+
+SCANNED = Scanned()
+
+
+@dataclass(frozen=True)
+class _Anchored:
+    """A pattern that matches only around one of its literals, found with `str.find` first:
+    every match holds a literal, starts at most `before` characters before it and ends at most
+    `after` characters after it. The pattern runs only on those windows (merged where they
+    overlap), so a long line without the literal costs one `find`, and a line full of them is
+    scanned once. Same matches as the pattern on the whole text."""
+
+    pattern: re.Pattern[str]
+    literals: tuple[str, ...]
+    before: int
+    after: int
+
+    def _windows(self, text: str) -> list[tuple[int, int]]:
+        spans = []
+        for literal in self.literals:
+            at = text.find(literal)
+            while at >= 0:
+                spans.append((max(0, at - self.before), min(len(text), at + self.after)))
+                at = text.find(literal, at + 1)
+        merged: list[tuple[int, int]] = []
+        for start, end in sorted(spans):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        return merged
+
+    def finditer(self, text: str) -> Iterable[re.Match[str]]:
+        for start, end in self._windows(text):
+            SCANNED.chars += end - start
+            SCANNED.searches += 1
+            yield from self.pattern.finditer(text, start, end)
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return next(iter(self.finditer(text)), None)
+
+
+_NAME = 253  # a Kubernetes name, kind or resource at most
+_FORBIDDEN = _Anchored(
+    re.compile(
+        r'(?P<object>[\w.-]{1,253}(?: "[^"]{1,253}")?) is forbidden: User "(?P<user>[^"]{1,253})" '
+        r'cannot (?P<verb>[\w-]{1,32}) resource "(?P<resource>[\w./-]{1,253})"'
+        r'(?: in API group "(?P<group>[\w.-]{0,253})")?'
+        r'(?: in the namespace "(?P<namespace>[\w.-]{1,253})"|(?P<cluster> at the cluster scope))?'
+    ),
+    (' is forbidden: User "',),
+    before=2 * _NAME + 3,
+    after=4 * _NAME + 200,
 )
 _NO_KIND = re.compile(
     r'no matches for kind "(?P<kind>[\w.-]{1,100})" in version "(?P<version>[\w./-]{1,200})"'
@@ -131,10 +189,28 @@ _NO_KIND = re.compile(
 _ADMISSION = re.compile(
     r'admission webhook \\?"(?P<webhook>[^"\\]{1,253})\\?" denied the request: (?P<why>.{1,1000})'
 )
-_INVALID = re.compile(r'(?P<kind>[\w.-]{1,253}) "(?P<name>[^"]{1,253})" is invalid: (?P<why>.+)')
-_FIELD_ERROR = re.compile(
-    r"(?P<field>[\w.\[\]/-]{1,200}): (?P<type>Invalid value|Required value|Unsupported value|"
-    r"Forbidden|Duplicate value|Too long|Too many|Not found)"
+# `kind "name" is invalid: why`; the why (the rest of the line) is read after the match.
+_INVALID = _Anchored(
+    re.compile(r'(?P<kind>[\w.-]{1,253}) "(?P<name>[^"]{1,253})" is invalid: (?=.)'),
+    ('" is invalid: ',),
+    before=2 * _NAME + 2,
+    after=len('" is invalid: ') + 1,
+)
+_FIELD_ERRORS = (
+    "Invalid value",
+    "Required value",
+    "Unsupported value",
+    "Forbidden",
+    "Duplicate value",
+    "Too long",
+    "Too many",
+    "Not found",
+)
+_FIELD_ERROR = _Anchored(
+    re.compile(r"(?P<field>[\w.\[\]/-]{1,200}): (?P<type>" + "|".join(_FIELD_ERRORS) + ")"),
+    _FIELD_ERRORS,
+    before=202,
+    after=max(map(len, _FIELD_ERRORS)),
 )
 # A validator's or a controller's words for a spec that lacks or misuses a field.
 _REQUIREMENT = re.compile(
@@ -184,7 +260,8 @@ def api_refusal(texts: dict[str, str], lines: list[tuple[str, str]]) -> list[Fin
         if found := _NO_KIND.search(line):
             return [_no_kind(source, found)]
         if found := _INVALID.search(line):
-            return [_invalid(source, found["why"], f"{found['kind']} {found['name']}")]
+            why = line[found.end() :].split("\n", 1)[0]
+            return [_invalid(source, why, f"{found['kind']} {found['name']}")]
     return []
 
 
