@@ -17,7 +17,7 @@ from kubernetes.client.rest import ApiException
 from pytest_kfs.diagnosis.evidence import Evidence, collect
 from pytest_kfs.diagnosis.finding import Finding
 from pytest_kfs.diagnosis.rules import diagnose
-from pytest_kfs.errors import DeployError, InferenceFailed, KfsError
+from pytest_kfs.errors import DeployError, InferenceFailed, InputRefused, KfsError
 from pytest_kfs.gcp.keyfile import key_problem
 from pytest_kfs.inference import (
     InferenceResult,
@@ -40,6 +40,7 @@ from pytest_kfs.kube import namespaces
 from pytest_kfs.kube.cluster import Cluster, create_unless_exists
 from pytest_kfs.kube.kserve_config import read_kserve_config
 from pytest_kfs.reports.terminal import format_block
+from pytest_kfs.untrusted import load_yaml, read_limited, shown, text_of
 from pytest_kfs.wait import TimelineEntry, WaitResult, wait_for_model
 
 
@@ -75,34 +76,54 @@ def service_account_key(credentials: dict[str, Any] | str) -> dict[str, Any]:
     return credentials
 
 
+# An InferenceService manifest is a few kilobytes; a megabyte is no manifest.
+MANIFEST_LIMIT = 1024 * 1024
+
+
 def load_manifest(source: str | Path | dict[str, Any]) -> dict[str, Any]:
-    """An InferenceService from a dict, a YAML string or a YAML file; DeployError otherwise."""
+    """An InferenceService from a dict, a YAML string or a YAML file; DeployError otherwise.
+    YAML is read bounded: a file up to MANIFEST_LIMIT, aliases refused, depth capped."""
     if isinstance(source, dict):
         document = source
     else:
-        text = (
-            Path(source).read_text()
-            if isinstance(source, Path)
-            or ("\n" not in str(source) and str(source).endswith((".yaml", ".yml")))
-            else source
-        )
+        where = "spec"
         try:
-            documents = [doc for doc in yaml.safe_load_all(str(text)) if doc]
+            if isinstance(source, Path) or (
+                "\n" not in str(source) and str(source).endswith((".yaml", ".yml"))
+            ):
+                where = str(source)
+                text = text_of(read_limited(Path(source), MANIFEST_LIMIT, where), where)
+            else:
+                text = str(source)
+                if len(text) > MANIFEST_LIMIT:
+                    raise DeployError(
+                        f"spec is {len(text)} characters; expected at most {MANIFEST_LIMIT}"
+                    )
+            documents = [doc for doc in load_yaml(text, where) if doc]
+        except InputRefused as error:
+            raise DeployError(str(error)) from None
+        except OSError as error:
+            raise DeployError(f"cannot read {where}: {error.strerror or error}") from None
         except yaml.YAMLError as error:
-            raise DeployError(f"not valid YAML: {str(error).splitlines()[0]}") from None
+            raise DeployError(f"not valid YAML: {shown(str(error).splitlines()[0], 300)}") from None
         if len(documents) != 1:
             raise DeployError(f"expected one InferenceService document, got {len(documents)}")
         document = documents[0]
     if not isinstance(document, dict) or document.get("kind") != "InferenceService":
         kind = document.get("kind") if isinstance(document, dict) else type(document).__name__
-        raise DeployError(f"expected kind InferenceService, got {kind!r}")
+        raise DeployError(f"expected kind InferenceService, got {shown(repr(kind), 100)}")
     if not str(document.get("apiVersion", "")).startswith(f"{api.GROUP}/"):
         raise DeployError(
-            f"apiVersion must be {api.API_VERSION}, got {document.get('apiVersion')!r}"
+            f"apiVersion must be {api.API_VERSION}, got "
+            f"{shown(repr(document.get('apiVersion')), 100)}"
         )
-    if not ((document.get("spec") or {}).get("predictor")):
+    spec = document.get("spec")
+    if not (isinstance(spec, dict) and spec.get("predictor")):
         raise DeployError("the InferenceService has no spec.predictor")
-    plain: dict[str, Any] = json.loads(json.dumps(document))
+    try:
+        plain: dict[str, Any] = json.loads(json.dumps(document))
+    except (TypeError, ValueError) as error:  # a YAML date, a non-string key, a set
+        raise DeployError(f"the InferenceService is not plain JSON data: {error}") from None
     return plain
 
 
