@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from pytest_kfs.errors import InputRefused
+from pytest_kfs.errors import InputRefused, SettingsError
 
 # A failure message, an event, a log line quoted in a report: long enough to read, never a
 # megabyte (a hostile or runaway message otherwise fills every report).
@@ -184,11 +184,24 @@ def _size(limit: int) -> str:
     return f"{limit // MIB} MiB" if limit >= MIB and limit % MIB == 0 else f"{limit} bytes"
 
 
+def expanded(path: str, where: str) -> Path:
+    """`path` with a leading `~` or `~user` expanded; SettingsError (one line) when there is no
+    such user or no home directory, or the path holds a NUL byte."""
+    if "\x00" in path:
+        raise SettingsError(f"{where}: the path holds a NUL byte; expected a file name")
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        raise SettingsError(f"{where}: cannot expand ~ (no such user, or no home)") from None
+
+
 def read_limited(path: Path, limit: int, where: str, meter: Meter | None = None) -> bytes:
     """The bytes of the regular file at `path`, at most `limit` of them: at most `limit` + 1
     bytes are read. A special file (/dev/zero, a FIFO, a directory, a socket) is refused
     without reading (the open cannot block on a FIFO), and so is a larger file. OSError (the
     caller's to word) when it cannot be opened or read."""
+    if "\x00" in str(path):  # os.open would raise ValueError
+        raise InputRefused(f"{where}: the path holds a NUL byte; expected a file name")
     descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
         mode = os.fstat(descriptor).st_mode

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +22,7 @@ from pytest_kfs.plugin.reporting import KfsReporting
 from pytest_kfs.plugin.session import KfsSession
 from pytest_kfs.plugin.settings import Settings, configured_models, resolve, said
 from pytest_kfs.plugin.stash import FLEET, INSTANCE, RECORDS, RUN_ID, SETTINGS
+from pytest_kfs.untrusted import expanded
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -74,7 +74,7 @@ def _check_writable(option: str, path: str | None) -> None:
     if not path:
         return
     flag = "--" + option.replace("_", "-")
-    target = Path(path).expanduser()
+    target = expanded(path, f"{flag}={path}")
     if target.is_dir():
         raise SettingsError(f"{flag}={path} is a directory; name a file")
     parent = target.parent

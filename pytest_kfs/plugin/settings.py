@@ -17,10 +17,12 @@ from pytest_kfs.kserve.spec import DEFAULT_SAMPLE, SPEC_KEYS, ModelSpec
 from pytest_kfs.plugin.options import KEEP_CHOICES, OPTIONS, PREFLIGHT_MODES
 from pytest_kfs.untrusted import (
     DEPTH_LIMIT,
+    expanded,
     json_depth,
     kind_of,
     load_json,
     load_yaml,
+    printable,
     read_limited,
     redacted,
     text_of,
@@ -355,8 +357,8 @@ ENV_VARS = {option.name: option.env_name for option in OPTIONS if option.env}
 
 def parse_serving_key(path: str) -> Path:
     """--kfs-serving-key: a readable Google service-account key file (never echoed)."""
-    location = Path(path).expanduser()
     where = f"--kfs-serving-key={path}"
+    location = expanded(path, where)
     try:
         data = load_json(text_of(read_limited(location, KEY_FILE_LIMIT, where), where), where)
     except OSError as error:
@@ -419,7 +421,7 @@ def read_models_file(path: str) -> tuple[ModelSpec, ...]:
     """The models of the --kfs-models file at `path`."""
     where = f"--kfs-models={path}"
     try:
-        data = read_limited(Path(path).expanduser(), MODELS_FILE_LIMIT, where)
+        data = read_limited(expanded(path, where), MODELS_FILE_LIMIT, where)
         text = text_of(data, where)
     except OSError as error:
         raise SettingsError(f"{where} cannot be read: {error.strerror or error}") from None
@@ -636,11 +638,15 @@ def resolve(
     """Build Settings; for each value the command line wins, then the environment, then ini."""
     sources = Sources(cli, ini, environ)
     for name, parse in PARSERS.items():
-        sources.resolved[name] = parse(sources)
+        try:
+            sources.resolved[name] = parse(sources)
+        except SettingsError as error:
+            # One line whatever the value held (a newline, an escape, a secret).
+            raise SettingsError(printable(str(error))) from None
         for rule in DUE[name]:
             problem = rule.problem(sources.resolved)
             if problem:
-                raise SettingsError(problem)
+                raise SettingsError(printable(problem))
     return Settings(**{field.name: sources[field.name] for field in fields(Settings)})
 
 

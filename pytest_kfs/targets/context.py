@@ -14,6 +14,7 @@ from pytest_kfs.targets.base import (
     TargetOptions,
     refuse_options,
 )
+from pytest_kfs.untrusted import expanded
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,9 @@ class ContextTarget(Target):
     def parse(cls, value: str, options: TargetOptions) -> ContextTarget:
         """Any value no other target claims is a context name."""
         refuse_options(value, options, kubeconfig=True)
-        return cls(value, Path(options.kubeconfig).expanduser() if options.kubeconfig else None)
+        return cls(
+            value, expanded(options.kubeconfig, "--kfs-kubeconfig") if options.kubeconfig else None
+        )
 
     def describe(self) -> str:
         """One phrase for messages."""
