@@ -109,13 +109,19 @@ def printable(text: str) -> str:
     )
 
 
+# How far past a cut `capped` still redacts: a secret that starts before the cut is found
+# whole when it ends within this many characters (a megabyte log line costs no more).
+_REDACT_MARGIN = 4096
+
+
 def capped(text: str, limit: int = TEXT_LIMIT) -> str:
     """At most `limit` characters of `text`, `redacted` first (a cut cannot leave half a
     secret), saying how many were left out."""
-    text = redacted(text)
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}… ({len(text) - limit} more characters)"
+    head = redacted(text[: limit + _REDACT_MARGIN])
+    more = len(head) - limit + max(0, len(text) - limit - _REDACT_MARGIN)
+    if more <= 0:
+        return head
+    return f"{head[:limit]}… ({more} more characters)"
 
 
 def tail(text: str, limit: int) -> str:

@@ -302,3 +302,19 @@ def test_diagnose_prints_no_secret_from_the_pasted_files(tmp_path, capsys):
     hostile.write_text(f"{{a: [{SHAPES['url password']}")
     main(["diagnose", str(hostile)])
     assert not secret(capsys.readouterr().err)
+
+
+def test_capped_redacts_a_bounded_prefix_of_a_huge_text(monkeypatch):
+    from pytest_kfs import untrusted
+
+    seen: list[int] = []
+    real = untrusted.redacted
+
+    def counting(text: str) -> str:
+        seen.append(len(text))
+        return real(text)
+
+    monkeypatch.setattr(untrusted, "redacted", counting)
+    out = untrusted.capped(SHAPES["url password"] + "a" * 4_000_000)
+    assert not secret(out) and out.endswith("more characters)")
+    assert seen and max(seen) <= untrusted.TEXT_LIMIT + 4096
