@@ -256,7 +256,8 @@ def summary_rows(records: Sequence[dict[str, Any]], width: int | None = None) ->
         if width is None or len(row) <= width:
             rows.append(row)
         else:
-            rows += [f"{model} {record['verdict']} {took} {top}", f"    {state}"]
+            rows.append(f"{model}  {record['verdict']}  finding: {top}")
+            rows += _wrapped(f"    {took}  {state}", width)
     return rows
 
 

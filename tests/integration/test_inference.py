@@ -1,5 +1,7 @@
 """The embedded predictor serves for real: KServe's model server, a trained iris model."""
 
+import shlex
+
 import pytest
 
 from pytest_kfs.deploy import ModelNotLoaded
@@ -77,8 +79,9 @@ def test_a_corrupt_model_fails_to_load_and_is_diagnosed(
         model.wait_loaded(timeout=60)
     top = failure.value.findings[0]
     assert top.code == "MODEL_LOAD_FAILED"
+    command = shlex.split(top.fix, comments=True)  # the fix is a command to paste
     logs = kfs_cluster.core.read_namespaced_pod_log(
-        top.fix.split("kubectl logs ")[1].split()[0], kfs_namespace, container="kserve-container"
+        command[command.index("logs") + 1], kfs_namespace, container="kserve-container"
     )
     assert "joblib" in logs  # the real loader raised, not a canned message
 

@@ -83,9 +83,10 @@ RECORD = {
 def test_a_model_row_keeps_its_finding_on_the_first_line_at_80_columns():
     rows = summary_rows([RECORD], 80)
     model = [row for row in rows if row.startswith("kfs-c00cd")]
-    assert model == ["kfs-c00cd-test-the-model-answ-989acf/model failed 1.52s GCS_LIST_DENIED"]
-    assert rows[rows.index(model[0]) + 1] == (
-        "    Active (none) / Target FailedToLoad / BlockedByFailedLoad, Ready=False"
+    assert model == ["kfs-c00cd-test-the-model-answ-989acf/model  failed  finding: GCS_LIST_DENIED"]
+    after = rows[rows.index(model[0]) + 1 :]
+    assert " ".join(line.strip() for line in after) == (
+        "1.52s  Active (none) / Target FailedToLoad / BlockedByFailedLoad, Ready=False"
     )
     assert all(len(row) <= 80 or " " not in row.strip() for row in rows)
 
