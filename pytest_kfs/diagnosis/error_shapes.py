@@ -29,6 +29,27 @@ _CANNOT_IMPORT = re.compile(
 )
 _SHARED_LIBRARY = re.compile(r"(?P<library>lib[\w.+-]{1,100}\.so[\w.]*): cannot open shared object")
 _UNPICKLING = ("pickle", "joblib", "load_model", "torch/serialization")
+# An exception quoted without its traceback (a wrapper's message, a single pasted line).
+_BARE_IMPORT = re.compile(r"\b(?:ModuleNotFoundError|ImportError): (?P<text>.{1,500})")
+# Published libraries a model server or a model imports (top-level names): missing, the
+# runtime's environment lacks them; a name none of them is the model's own code.
+_LIBRARIES = frozenset(
+    {
+        "accelerate", "azure", "boto3", "botocore", "catboost", "cloudpickle", "cv2",
+        "fastapi", "google", "grpc", "huggingface_hub", "jax", "joblib", "keras", "kfserving",
+        "kserve", "lightgbm", "mlflow", "mlserver", "numpy", "onnx", "onnxruntime", "pandas",
+        "PIL", "prophet", "pyarrow", "ray", "scipy", "sentencepiece", "sklearn",
+        "statsmodels", "tensorflow", "tokenizers", "torch", "torchvision", "tornado",
+        "transformers", "uvicorn", "vllm", "xgboost", "yaml",
+    }
+)  # fmt: skip
+# The node's NVIDIA driver as a container reaches it through NVML or the CUDA runtime.
+_GPU_DRIVER = re.compile(
+    r"NVML_SUCCESS == \w+ INTERNAL ASSERT FAILED|Failed to initialize NVML|"
+    r"NVML: Driver/library version mismatch|NVML_ERROR_\w+|nvmlInit\w* failed|"
+    r"cudaErrorInsufficientDriver|CUDA driver initialization failed|"
+    r"forward compatibility was attempted on non supported HW"
+)
 _TLS = re.compile(
     r"x509: |SSL: |\[SSL|CERTIFICATE_VERIFY_FAILED|certificate verify failed|tls: |"
     r"certificate signed by unknown authority"
@@ -45,7 +66,8 @@ _STORAGE_WORDS = re.compile(r"pull model from storage|download(?:ing)? (?:the )?
 _ERROR_WORDS = re.compile(
     r"\b(?:ERROR|FATAL|CRITICAL|panic|Traceback|[Ee]rror|[Ee]xception|[Ff]ailed|[Ff]ailure|"
     r"[Dd]enied|[Ff]orbidden|[Rr]efused|[Uu]nable to|[Cc]annot|[Cc]ould not|[Ii]nvalid|"
-    r"not found|[Tt]imed? ?out|BackOff|CrashLoopBackOff|OOMKilled|Unschedulable)\b"
+    r"not found|[Tt]imed? ?out|BackOff|CrashLoopBackOff|OOMKilled|Unschedulable|"
+    r"[A-Z]\w*(?:Error|Exception)|ASSERT FAILED)\b"
 )
 _NOT_ERRORS = re.compile(r'"level":"(?:info|debug)"|\b(?:INFO|DEBUG)\b|^\s*(?:Normal)\s')
 # Knative's wrapper around a revision's message: with nothing after it, it says no more.
@@ -107,8 +129,10 @@ def _container(source: str) -> str:
 
 
 def import_missing(lines: list[tuple[str, str]]) -> list[Finding]:
-    """A module or library the program imports is not in its image; when the import happens
-    while unpickling a model, the model file names a module of another framework version."""
+    """A module the program imports is missing. A published library's top-level name: the
+    runtime's environment lacks it. A submodule of one, met while unpickling: the model was
+    saved with another version of the library. Any other name, met while loading the model
+    (or quoted without a traceback): the model's own code, not packaged with it."""
     for trace in reversed(tracebacks(lines)):
         missing = (
             _NO_MODULE.search(trace.exception)
@@ -119,32 +143,79 @@ def import_missing(lines: list[tuple[str, str]]) -> list[Finding]:
             ("ModuleNotFoundError", "ImportError", "OSError")
         ):
             continue
-        what = shown(missing.group(1), 200)
-        if any(
+        unpickling = any(
             word in f"{file} {function}" for file, function in trace.frames for word in _UNPICKLING
-        ):
+        )
+        named = missing.re is _NO_MODULE
+        return [_import_finding(trace.source, trace.exception, missing.group(1), named, unpickling)]
+    for source, line in lines:
+        bare = _BARE_IMPORT.search(line)
+        if bare and (found := _NO_MODULE.search(bare["text"])):
+            return [_import_finding(source, line, found["module"], True, None)]
+    return []
+
+
+def _import_finding(
+    source: str, line: str, module: str, named: bool, unpickling: bool | None
+) -> Finding:
+    """`unpickling` None: no traceback says where the import happened."""
+    what = shown(module, 200)
+    top = module.split(".")[0]
+    library = top in _LIBRARIES
+    if (not named and unpickling) or (
+        named and library and "." in module and unpickling is not False
+    ):
+        return Finding(
+            Code.MODEL_LOAD_FAILED,
+            f"unpickling the model needs {what}, which the runtime's framework does not "
+            "have: the model was saved with another version of the framework",
+            (_quoted(source, line),),
+            "save the model with the runtime's framework version (or pick a runtime "
+            "version that matches), then redeploy",
+        )
+    if named and not library and unpickling is not False:
+        return Finding(
+            Code.MODEL_LOAD_FAILED,
+            f"loading the model imports {what}, which is no published library: the model's "
+            "own code (a class or function it was saved with), not packaged with the model",
+            (_quoted(source, line),),
+            f"package the module {what} with the model (MLflow: code_paths= when logging it; "
+            "a custom image: install it), then redeploy; the model's files: kubectl exec "
+            "<pod> -c kserve-container -- ls -R /mnt/models",
+        )
+    container = _container(source)
+    return Finding(
+        Code.IMAGE_DEPENDENCY_MISSING,
+        f"{container} cannot start: its code imports {what}, which its image does not "
+        "contain (a broken or mismatched runtime image, or a model environment without it)",
+        (_quoted(source, line),),
+        f"use a runtime image that contains {what} (another tag), build one with it, or list "
+        "it in the model's requirements where the runtime installs them (MLflow's "
+        "requirements.txt/conda.yaml); the runtimes' images: kubectl get "
+        "clusterservingruntimes,servingruntimes -A -o "
+        "custom-columns=NAME:.metadata.name,IMAGE:.spec.containers[0].image",
+    )
+
+
+def gpu_driver(lines: list[tuple[str, str]]) -> list[Finding]:
+    """The container cannot use the node's NVIDIA driver: NVML (the driver's management
+    library, mounted from the node) or the CUDA runtime fails to start against it."""
+    for source, line in lines:
+        if found := _GPU_DRIVER.search(line):
             return [
                 Finding(
-                    Code.MODEL_LOAD_FAILED,
-                    f"unpickling the model needs {what}, which the runtime's framework does not "
-                    "have: the model was saved with another version of the framework",
-                    (_quoted(trace.source, trace.exception),),
-                    "save the model with the runtime's framework version (or pick a runtime "
-                    "version that matches), then redeploy",
+                    Code.GPU_DRIVER_MISMATCH,
+                    f"{_container(source)} cannot use the node's NVIDIA driver ("
+                    f"{shown(found.group(0), 100)}): the driver and the libraries the container "
+                    "was given do not match (a driver upgraded without a reboot, a CUDA newer "
+                    "than the driver, or the NVIDIA container runtime not mounting its NVML)",
+                    (_quoted(source, line),),
+                    "see which node and driver it ran on: kubectl get pods -o wide, then "
+                    "nvidia-smi on that node (or in the nvidia-device-plugin pod); pin the "
+                    "predictor to nodes whose driver matches the image's CUDA (nodeSelector), "
+                    "or use an image built for that driver",
                 )
             ]
-        container = _container(trace.source)
-        return [
-            Finding(
-                Code.IMAGE_DEPENDENCY_MISSING,
-                f"{container} cannot start: its code imports {what}, which its image does not "
-                "contain (a broken or mismatched runtime image, not the model)",
-                (_quoted(trace.source, trace.exception),),
-                f"use a runtime image that contains {what} (another tag), or build one with "
-                "it; the runtimes' images: kubectl get clusterservingruntimes,servingruntimes "
-                "-A -o custom-columns=NAME:.metadata.name,IMAGE:.spec.containers[0].image",
-            )
-        ]
     return []
 
 

@@ -184,7 +184,7 @@ _FORBIDDEN = _Anchored(
     after=4 * _NAME + 200,
 )
 _NO_KIND = re.compile(
-    r'no matches for kind "(?P<kind>[\w.-]{1,100})" in version "(?P<version>[\w./-]{1,200})"'
+    r'[Nn]o matches for kind "(?P<kind>[\w.-]{1,100})" in version "(?P<version>[\w./-]{1,200})"'
 )
 _ADMISSION = re.compile(
     r'admission webhook \\?"(?P<webhook>[^"\\]{1,253})\\?" denied the request: (?P<why>.{1,1000})'

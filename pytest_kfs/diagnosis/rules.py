@@ -656,6 +656,10 @@ def _signatures(context: _Context) -> list[Finding]:
     if hit is None:
         return []
     signature, source, line, at = hit
+    if signature.code == Code.MODEL_LOAD_FAILED and (
+        precise := error_shapes.import_missing(context.lines)
+    ):
+        return precise  # the exception names what the load lacks; a frame says only where
     fields = {
         "namespace": context.namespace or "<namespace>",
         "uri": context.storage_uri or "the storageUri",
@@ -779,6 +783,7 @@ def _error_shapes(context: _Context) -> list[Finding]:
     """Python's and Go's general error shapes, the most telling first."""
     for shape in (
         error_shapes.import_missing,
+        error_shapes.gpu_driver,
         error_shapes.tls_failure,
         error_shapes.missing_file,
         error_shapes.storage_download,

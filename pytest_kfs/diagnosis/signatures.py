@@ -71,6 +71,20 @@ SIGNATURES: tuple[Signature, ...] = (
         _WEBHOOK_FIX,
     ),
     Signature(
+        Code.WEBHOOK_UNAVAILABLE,
+        ("conversion webhook for",),
+        "the API server cannot call the CustomResourceDefinition's conversion webhook, so "
+        "every read or write of the kind in another version fails (the webhook's Service "
+        "does not answer, or its certificate does not match the CRD's caBundle)",
+        Command(
+            "kubectl get crd -o custom-columns=NAME:.metadata.name,"
+            "WEBHOOK:.spec.conversion.webhook.clientConfig.service.name | grep -i serving "
+            "# the webhook's pods must run, and the CRD's caBundle must be the CA that signed "
+            "the webhook's serving certificate (cert-manager's cainjector keeps it in step)"
+        ),
+        near=re.compile(r"failed"),
+    ),
+    Signature(
         Code.QUOTA_EXCEEDED,
         (
             "exceeded quota",
