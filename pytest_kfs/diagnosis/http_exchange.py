@@ -18,6 +18,18 @@ _REQUEST = re.compile(r"^> (?P<verb>[A-Z]{3,7}) (?P<path>\S{1,2000}) HTTP/[\d.]+
 _HEADER = re.compile(r"^(?P<side>[<>]) (?P<name>[\w-]{1,100}): ?(?P<value>.{0,2000})$")
 _RESPONSE = re.compile(r"^< HTTP/[\d.]+ (?P<status>\d{3})(?P<reason>.{0,200})$")
 _MISROUTED = {301, 302, 303, 307, 308, 404, 405}
+# An answer quoted without curl -v's `<` lines: a status line; Express's page (the Kubeflow
+# dashboard behind the same gateway) naming the verb and path; FastAPI's body (the model
+# server itself, KServe's and most custom ones) for a path or verb it does not serve.
+_STATUS_LINE = re.compile(r"^HTTP/[\d.]+ (?P<status>\d{3})(?P<reason>[^\n]{0,200})$")
+_EXPRESS = re.compile(r"Cannot (?P<verb>GET|POST|PUT|PATCH|DELETE|HEAD) (?P<path>/\S{0,2000})")
+_FASTAPI = re.compile(r'\{"detail":\s?"(?P<detail>Not Found|Method Not Allowed)"\}')
+_CURL = re.compile(r"\bcurl\s(?P<args>.{1,4000})$")
+_URL = re.compile(r"https?://[^\s\])\"'<>]{1,2000}")
+_CURL_VERB = re.compile(r"(?:-X|--request)\s+(?P<verb>[A-Z]{3,7})")
+_CURL_HEADER = re.compile(r"(?:-H|--header)\s+(?:\"(?P<dq>[^\"]{0,2000})\"|'(?P<sq>[^']{0,2000})')")
+_CURL_DATA = re.compile(r"\s(?:-d|--data\S*)\s")
+_HEADER_NAME = re.compile(r"^[\w-]{1,100}:(?!//)")
 _V1 = re.compile(r"^/v1/models/(?P<name>[^/:]+):(?:predict|explain)$")
 _V2 = re.compile(r"^/v2/models/(?P<name>[^/]+)(?:/versions/[^/]+)?/infer$")
 
@@ -29,6 +41,8 @@ class Exchange:
     verb: str = ""
     path: str = ""
     status: int = 0
+    server: str = ""  # what answered, when the body tells (Express, FastAPI)
+    malformed: tuple[str, ...] = ()  # curl -H values with no `Name:`, so no header was sent
     reason: str = ""
     request: dict[str, str] = field(default_factory=dict)
     response: dict[str, str] = field(default_factory=dict)
@@ -46,7 +60,42 @@ def exchanges(text: str) -> list[Exchange]:
         elif found and (header := _HEADER.match(line)):
             side = found[-1].request if header["side"] == ">" else found[-1].response
             side[header["name"].lower()] = header["value"].strip()
-    return [exchange for exchange in found if exchange.status]
+    return [exchange for exchange in found if exchange.status] or _quoted_exchange(text)
+
+
+def _quoted_exchange(text: str) -> list[Exchange]:
+    """An answer quoted without curl -v's transcript, with the curl command if it is there."""
+    exchange = Exchange()
+    for raw in text.splitlines():
+        line = raw.strip()
+        if status := _STATUS_LINE.match(line):
+            exchange.status, exchange.reason = int(status["status"]), status["reason"].strip()
+        elif express := _EXPRESS.search(line):
+            exchange.verb, exchange.path = exchange.verb or express["verb"], express["path"]
+            exchange.status, exchange.server = exchange.status or 404, "Express"
+        elif fastapi := _FASTAPI.search(line):
+            not_found = fastapi["detail"] == "Not Found"
+            exchange.status = exchange.status or (404 if not_found else 405)
+            exchange.server = "the model server (FastAPI's answer)"
+        elif curl := _CURL.search(line):
+            _read_curl(curl["args"], exchange)
+    return [exchange] if exchange.status else []
+
+
+def _read_curl(args: str, exchange: Exchange) -> None:
+    headers = [h["dq"] if h["dq"] is not None else h["sq"] for h in _CURL_HEADER.finditer(args)]
+    for header in headers:
+        if _HEADER_NAME.match(header):
+            name, value = header.split(":", 1)
+            exchange.request[name.strip().lower()] = value.strip()
+    exchange.malformed = tuple(h for h in headers if not _HEADER_NAME.match(h))
+    rest = _CURL_HEADER.sub(" ", args)
+    if url := _URL.search(rest):
+        exchange.path = exchange.path or "/" + url.group(0).split("://", 1)[1].partition("/")[2]
+    verb = _CURL_VERB.search(rest)
+    exchange.verb = exchange.verb or (
+        verb["verb"] if verb else "POST" if _CURL_DATA.search(f" {rest} ") else "GET"
+    )
 
 
 def misrouted(texts: dict[str, str], model_url: str | None) -> list[Finding]:
@@ -68,11 +117,26 @@ def _finding(source: str, exchange: Exchange, model_url: str | None) -> Finding:
             "the path: /v1/models/NAME:predict (v1) or /v2/models/NAME/infer (v2), as the "
             "runtime's protocolVersion says"
         )
-    powered = exchange.response.get("x-powered-by") or exchange.response.get("server", "")
-    if "envoy" not in powered.lower() and powered:
+    for header in exchange.malformed:
+        checks.append(
+            f"the headers: -H {shown(header, 200)!r} has no `Name:`, so curl sent no header "
+            "(the Host header is -H 'Host: NAME.NAMESPACE.DOMAIN')"
+        )
+    powered = (
+        exchange.response.get("x-powered-by")
+        or exchange.server
+        or exchange.response.get("server", "")
+    )
+    if "FastAPI" in powered:
+        checks.append(
+            f"the path: {powered} says the host reached a model server, which serves no "
+            f"{shown(exchange.path or 'such path', 300)}"
+        )
+    elif "envoy" not in powered.lower() and powered:
         checks.append(
             f"the host: the answer came from {shown(powered, 100)}, not the model's gateway "
-            f"route, so Host {shown(host, 300)} matches no InferenceService"
+            f"route, so {f'Host {shown(host, 300)}' if host else 'the Host header sent'} "
+            "matches no InferenceService"
         )
     elif host and model_url and host not in model_url:
         checks.append(

@@ -457,6 +457,8 @@ def read_describe(text: str) -> dict[str, Any]:
 def evidence(pasted: Pasted) -> Evidence:
     """Evidence with every kind that was not given marked unread."""
     isvc = pasted.inferenceservice or {}
+    if not isvc.get("status") and (row := _isvc_row(pasted.texts)):
+        isvc = {**row, **isvc, "status": row["status"]}
     found = Evidence(
         isvc=isvc,
         pods=pasted.pods or [],
@@ -480,6 +482,21 @@ def evidence(pasted: Pasted) -> Evidence:
     predictor = (isvc.get("spec") or {}).get("predictor") or {}
     found.service_account_name = predictor.get("serviceAccountName") or "default"
     return found
+
+
+def _isvc_row(texts: dict[str, str]) -> dict[str, Any] | None:
+    """A `kubectl get inferenceservice` row quoted among other text (a transcript of several
+    commands): its URL and Ready condition are the status the user saw."""
+    for text in texts.values():
+        for obj in read_table(text):
+            status = obj.get("status") or {}
+            if (
+                obj.get("kind") == "InferenceService"
+                and str(status.get("url", "")).startswith(("http://", "https://"))
+                and status.get("conditions")
+            ):
+                return obj
+    return None
 
 
 @dataclass(frozen=True)
@@ -516,6 +533,10 @@ def diagnose_pasted(pasted: Pasted) -> Diagnosis:
             pod_problems(found.pods) or event_problems(found.events)
         ):
             verdict = Verdict.FAILED  # a pod that cannot start settles it, as the wait does
+        elif verdict is Verdict.WAITING and not state.reported and state.ready == "True":
+            # No modelStatus (KFServing before KServe 0.7, or a `kubectl get` row): Ready
+            # True is all the status says, and it says the model serves.
+            verdict = Verdict.LOADED
         statement = capped(describe(state, running))  # state names are the cluster's text
         findings = diagnose(found)
         if verdict is Verdict.LOADED:

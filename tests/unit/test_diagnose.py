@@ -334,3 +334,51 @@ def test_a_lasting_storage_failure_settles_a_wait_and_a_network_blip_does_not():
         "socket.gaierror: [Errno -3] Temporary failure in name resolution"
     )
     assert not lasting_storage_failure("")
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        # A missing module, told by its name: a published library, the model's own code.
+        ("ModuleNotFoundError: No module named 'xgboost'", "IMAGE_DEPENDENCY_MISSING"),
+        ("RuntimeError: ModuleNotFoundError: No module named 'my_features'", "MODEL_LOAD_FAILED"),
+        # The node's driver as NVML or CUDA meets it.
+        ("Failed to initialize NVML: Driver/library version mismatch", "GPU_DRIVER_MISMATCH"),
+        ("RuntimeError: cudaErrorInsufficientDriver", "GPU_DRIVER_MISMATCH"),
+        # The API server's words, in either case; any CRD's conversion webhook.
+        ('no matches for kind "Foo" in version "example.com/v2"', "CRD_VERSION_MISSING"),
+        (
+            "conversion webhook for example.com/v1, Kind=Foo failed: Post "
+            '"https://foo.svc:443/convert": dial tcp 10.0.0.1:443: connect: connection refused',
+            "WEBHOOK_UNAVAILABLE",
+        ),
+        # An answer quoted without curl -v's transcript: Express's page, FastAPI's body.
+        ("HTTP/1.1 404 Not Found\nCannot GET /v2/models/m/infer", "HEALTHY_REQUEST_MISROUTED"),
+        (
+            'curl -H "Host: m.ns.example.com" http://1.2.3.4/predict -d @x.json\n'
+            '{"detail":"Not Found"}',
+            "HEALTHY_REQUEST_MISROUTED",
+        ),
+    ],
+)
+def test_general_shapes_name_their_cause(text: str, code: str):
+    from pytest_kfs.diagnosis.pasted import Pasted, diagnose_pasted
+
+    result = diagnose_pasted(Pasted(texts={"kubectl": text}))
+    assert str(result.findings[0].code) == code, result.findings[0]
+
+
+def test_a_ready_isvc_row_among_a_transcript_is_loaded():
+    from pytest_kfs.diagnosis.pasted import Pasted, diagnose_pasted
+
+    text = (
+        "$ kubectl get isvc m\n"
+        "NAME   URL                          READY   AGE\n"
+        "m      http://m.ns.example.com      True    5m\n"
+        "$ curl -v http://m.ns.example.com/v1/models/m:predict -d @x.json\n"
+        "HTTP/1.1 404 Not Found\n"
+        "Cannot POST /v1/models/m:predict\n"
+    )
+    result = diagnose_pasted(Pasted(texts={"kubectl": text}))
+    assert result.verdict == "loaded"
+    assert str(result.findings[0].code) == "HEALTHY_REQUEST_MISROUTED"
