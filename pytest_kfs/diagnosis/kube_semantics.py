@@ -374,6 +374,13 @@ def _invalid(source: str, text: str, what: str) -> Finding:
 
 # -- Knative's ingress --------------------------------------------------------------------------
 _INGRESS_PROBE = re.compile(r"Probing of (?P<url>\S{1,500}) failed")
+_PROBE_REFUSED_FIX = (
+    "kubectl get authorizationpolicies,peerauthentications -n <namespace> && kubectl get "
+    "authorizationpolicies -n istio-system # a policy must let Knative's prober (requests "
+    "with the K-Network-Probe header) reach the model's pods; then kubectl get ksvc -n "
+    "<namespace> shows the route Ready"
+)
+_PROBE_ANSWER = re.compile(r"unexpected status code: want \[\d{3}\], got (?P<status>\d{3})")
 _INGRESS_FIX = (
     "kubectl get ksvc,route -n <namespace> && kubectl -n knative-serving logs -l "
     "app=net-istio-controller --tail=50 && kubectl -n istio-system get pods,svc # the ingress "
@@ -394,16 +401,23 @@ def ingress(
         if re.search(r"\bIngressNotConfigured\b", line):
             return [_ingress(_quoted(source, line))]
         if probe := _INGRESS_PROBE.search(line):
-            return [_ingress(_quoted(source, line[probe.start() :]))]
+            answered = _PROBE_ANSWER.search(line, probe.end())
+            return [_ingress(_quoted(source, line[probe.start() :]), answered)]
     return []
 
 
-def _ingress(evidence: str) -> Finding:
+def _ingress(evidence: str, answered: re.Match[str] | None = None) -> Finding:
+    why = (
+        f"its probe of the model's host is answered HTTP {answered['status']}, not 200: "
+        "something other than the model's route answers it (an authorization policy or "
+        "sidecar in the namespace refusing Knative's prober, or another route for the host)"
+        if answered
+        else "its ingress controller cannot confirm the gateway serves the host"
+    )
     return Finding(
         Code.INGRESS_NOT_CONFIGURED,
-        "Knative has not finished programming the model's route (IngressNotConfigured): its "
-        "ingress controller cannot confirm the gateway serves the host, so the service never "
-        "becomes Ready even when the model server runs",
+        f"Knative has not finished programming the model's route (IngressNotConfigured): {why}, "
+        "so the service never becomes Ready even when the model server runs",
         (shown(evidence, QUOTE_LIMIT + 100),),
-        _INGRESS_FIX,
+        _PROBE_REFUSED_FIX if answered else _INGRESS_FIX,
     )

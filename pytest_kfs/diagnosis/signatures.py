@@ -21,6 +21,7 @@ INITIALIZER = ("storage-initializer log", "lastFailureInfo", "storage-initialize
 # runtime's load errors).
 MODEL_SERVER = (
     "kserve-container",
+    "user-container",  # KFServing's name for it, before KServe 0.7
     "lastFailureInfo",
     "triton",
     "mlserver",
@@ -229,7 +230,9 @@ SIGNATURES: tuple[Signature, ...] = (
         "S3 denies the storage initializer's credentials access to {uri}",
         Command(
             "grant s3:ListBucket and s3:GetObject on the bucket to the key in the service "
-            "account's secret (or its IAM role)"
+            "account's secret (or its IAM role; a secret with empty AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY keeps the client from using the node's or IRSA's role: "
+            "leave the keys out)"
         ),
         sources=INITIALIZER,
     ),
@@ -364,10 +367,11 @@ SIGNATURES: tuple[Signature, ...] = (
             "XGBoostError",
         ),
         "the model server cannot load the model file: usually a model saved with "
-        "another version of the framework than the runtime's, or a corrupt file",
+        "another version of the framework than the runtime's, a corrupt file, or none there",
         Command(
-            "save the model with the runtime's framework version (or pick a runtime version "
-            "that matches), then redeploy"
+            "kubectl exec <pod> -c kserve-container -- ls -lR /mnt/models # the model file "
+            "must be there, whole; then save the model with the runtime's framework version "
+            "(or pick a runtime version that matches), then redeploy"
         ),
         sources=MODEL_SERVER,
     ),
