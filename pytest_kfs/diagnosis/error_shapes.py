@@ -43,6 +43,11 @@ _LIBRARIES = frozenset(
         "transformers", "uvicorn", "vllm", "xgboost", "yaml",
     }
 )  # fmt: skip
+# A function that builds a storage client, and words that make it S3's.
+_CLIENT_BUILD = re.compile(r"^_?(?:create|make|get|new|build)_\w{0,40}client$")
+_S3_WORDS = re.compile(r"s3|minio|boto", re.IGNORECASE)
+_INVALID_ENDPOINT = re.compile(r"ValueError: Invalid endpoint: ?\S{0,300}$")
+_TF_BASE = re.compile(r"model_base_path: (?P<base>/[\w./-]{1,500})")
 # The node's NVIDIA driver as a container reaches it through NVML or the CUDA runtime.
 _GPU_DRIVER = re.compile(
     r"NVML_SUCCESS == \w+ INTERNAL ASSERT FAILED|Failed to initialize NVML|"
@@ -216,6 +221,58 @@ def gpu_driver(lines: list[tuple[str, str]]) -> list[Finding]:
                     "or use an image built for that driver",
                 )
             ]
+    return []
+
+
+def s3_client_unbuilt(lines: list[tuple[str, str]]) -> list[Finding]:
+    """The download fails while building its S3 client, before any request: the endpoint or
+    keys the service account's secret should give the downloading container are not there."""
+    for trace in reversed(tracebacks(lines)):
+        functions = [function for _, function in trace.frames]
+        files = " ".join(file for file, _ in trace.frames)
+        builds = any(_CLIENT_BUILD.match(function) for function in functions)
+        if builds and _S3_WORDS.search(f"{files} {' '.join(functions)}"):
+            return [_s3_unconfigured(trace.source, trace.exception)]
+    for source, line in lines:
+        if _INVALID_ENDPOINT.search(line) and _in_storage(source, line):
+            return [_s3_unconfigured(source, line)]
+    return []
+
+
+def _s3_unconfigured(source: str, line: str) -> Finding:
+    return Finding(
+        Code.S3_CREDENTIALS_INVALID,
+        "the storage client cannot be built: the S3 endpoint or keys it reads from its "
+        "environment (AWS_ENDPOINT_URL or S3_ENDPOINT, AWS_ACCESS_KEY_ID, "
+        "AWS_SECRET_ACCESS_KEY) are empty or missing in the container that downloads the model",
+        (_quoted(source, line),),
+        "kubectl get pod <pod> -o jsonpath='{.spec.initContainers[0].env}' # the S3 "
+        "variables must be there: put the secret (with its serving.kserve.io/s3-endpoint "
+        "annotation) on the InferenceService's service account",
+    )
+
+
+def tf_serving_layout(lines: list[tuple[str, str]]) -> list[Finding]:
+    """TensorFlow Serving loads numbered version directories under its model_base_path
+    (BASE/1/saved_model.pb); a SavedModel placed at BASE itself is no version, so it serves
+    nothing (it waits, logging no error)."""
+    bases = {found["base"].rstrip("/") for _, line in lines if (found := _TF_BASE.search(line))}
+    for source, line in lines:
+        for base in bases:
+            if re.search(re.escape(base) + r"/saved_model\.pb(?:txt)?\b", line):
+                return [
+                    Finding(
+                        Code.MODEL_NOT_FOUND,
+                        "TensorFlow Serving looks for version directories under "
+                        f"{shown(base, 200)} (e.g. {shown(base, 200)}/1/saved_model.pb), but "
+                        "the SavedModel sits at "
+                        "its top: there is no version to load",
+                        (_quoted(source, line),),
+                        "move the SavedModel into a numbered directory in storage (PATH/1/"
+                        "saved_model.pb and PATH/1/variables/), keep storageUri at PATH, and "
+                        "redeploy",
+                    )
+                ]
     return []
 
 

@@ -382,3 +382,46 @@ def test_a_ready_isvc_row_among_a_transcript_is_loaded():
     result = diagnose_pasted(Pasted(texts={"kubectl": text}))
     assert result.verdict == "loaded"
     assert str(result.findings[0].code) == "HEALTHY_REQUEST_MISROUTED"
+
+
+def test_a_failure_record_with_no_error_in_it_is_a_kill():
+    """lastFailureInfo's log tail ends mid-load with no error line: killed from outside."""
+    from pytest_kfs.diagnosis.pasted import Pasted, diagnose_pasted, read_text
+
+    pasted = Pasted()
+    status = (
+        "status:\n  modelStatus:\n    lastFailureInfo:\n      message: |\n"
+        "        I1201 10:00:00 server.py:10] Loading model weights from /mnt/models\n"
+        "        I1201 10:00:02 server.py:44] Reading shard 3 of 12\n"
+    )
+    read_text(status, pasted)
+    finding = diagnose_pasted(pasted).findings[0]
+    assert str(finding.code) == "OOM_KILLED", finding
+    assert "lastState.terminated.reason" in finding.fix
+
+
+def test_a_savedmodel_at_the_base_path_is_no_version():
+    from pytest_kfs.diagnosis.pasted import Pasted, diagnose_pasted
+
+    logs = {
+        "kserve-container": "server.cc:82] Building single TensorFlow model file config: "
+        "model_name: m model_base_path: /models/m\n",
+        "storage-initializer": "Downloaded gs://b/m/saved_model.pb to /models/m/saved_model.pb",
+    }
+    finding = diagnose_pasted(Pasted(logs=logs)).findings[0]
+    assert str(finding.code) == "MODEL_NOT_FOUND", finding
+    assert "/models/m/1/saved_model.pb" in finding.cause
+
+
+def test_an_s3_client_that_cannot_be_built_lacks_its_settings():
+    from pytest_kfs.diagnosis.pasted import Pasted, diagnose_pasted
+
+    log = (
+        "Traceback (most recent call last):\n"
+        '  File "/app/kserve_storage.py", line 80, in _download_s3\n'
+        '  File "/app/kserve_storage.py", line 120, in get_S3_client\n'
+        '  File "/usr/lib/python3/site-packages/boto3/session.py", line 299, in client\n'
+        "ValueError: Invalid endpoint: \n"
+    )
+    finding = diagnose_pasted(Pasted(logs={"storage-initializer": log})).findings[0]
+    assert str(finding.code) == "S3_CREDENTIALS_INVALID", finding
