@@ -172,8 +172,8 @@ CATALOGUE: dict[Code, About] = {
     Code.POD_UNSCHEDULABLE: About("no node fits the pod", "as the scheduler says"),
     Code.IMAGE_PULL_FAILED: About("an image cannot be pulled", "image name, tag, pull secret"),
     Code.IMAGE_DEPENDENCY_MISSING: About(
-        "the model server's image lacks a module or library its own code imports "
-        "(`No module named`, `ImportError`)",
+        "the model server's image or environment lacks a library its code or the model "
+        "imports (`No module named`, `ImportError`)",
         "an image (or runtime version) that has it: `kubectl get servingruntime NAME -o "
         "yaml`, then pin a fixed image",
     ),
@@ -183,7 +183,8 @@ CATALOGUE: dict[Code, About] = {
         "raise the limit it names, or free the node",
     ),
     Code.GPU_DRIVER_MISMATCH: About(
-        "the node's NVIDIA driver does not fit the image's CUDA",
+        "the container cannot use the node's NVIDIA driver (older than the image's CUDA, or "
+        "NVML failing against it)",
         "a node or image with matching driver/CUDA",
     ),
     Code.RUNTIME_MISSING: About(
@@ -194,11 +195,12 @@ CATALOGUE: dict[Code, About] = {
         "no runtime serves this format and protocol", "install the runtime or fix the spec"
     ),
     Code.MODEL_LOAD_FAILED: About(
-        "the model server fails while loading the model (version mismatch, corrupt file)",
+        "the model server fails while loading the model (version mismatch, a corrupt or "
+        "missing file, the model's own code not packaged with it)",
         "as quoted",
     ),
     Code.WEBHOOK_UNAVAILABLE: About(
-        "KServe's admission webhook cannot be called (certificate, endpoints)",
+        "KServe's admission or conversion webhook cannot be called (certificate, endpoints)",
         "KServe's webhook Service, its pods and its certificate",
     ),
     Code.KSERVE_RECONCILE_FAILED: About(

@@ -130,7 +130,8 @@ def _in_storage(source: str, line: str) -> bool:
 
 
 def _container(source: str) -> str:
-    return source.removesuffix(" log")
+    """The container a line's source names; a pasted text names none."""
+    return source.removesuffix(" log") if source.endswith(" log") else "the container"
 
 
 def import_missing(lines: list[tuple[str, str]]) -> list[Finding]:
