@@ -169,12 +169,6 @@ _INITIALIZER_LOGS = Command(
 )
 _DESCRIBE_MODEL = Command("kubectl -n {namespace} describe inferenceservice {name}")
 _DESCRIBE_PODS = Command(f"kubectl -n {{namespace}} describe pods -l {ISVC_LABEL}={{name}}")
-_LAST_STATE = Command(
-    f"kubectl -n {{namespace}} get pods -l {ISVC_LABEL}={{name}} -o jsonpath="
-    "'{{range .items[*].status.containerStatuses[*]}}{{.name}} "
-    '{{.lastState.terminated.reason}} {{.lastState.terminated.exitCode}}{{"\\n"}}{{end}}\' '
-    "# OOMKilled or 137 confirms it: raise spec.predictor.model.resources.limits.memory"
-)
 # What to read when evidence of a kind is missing.
 _READ = {
     "status": Command("kubectl -n {namespace} get inferenceservice {name} -o yaml"),
@@ -801,28 +795,6 @@ def _error_shapes(context: _Context) -> list[Finding]:
     return []
 
 
-def _killed_silently(context: _Context) -> list[Finding]:
-    """lastFailureInfo carries the model server's last log lines. When none of them, nor
-    anything else read, reports an error, the server did not fail: it was killed from
-    outside, and a kill while loading a model is, as a rule, the kernel's OOM killer (a status
-    of KServe before #2290 carries no exit code to prove it)."""
-    failure = context.state.failure
-    if not failure or not (failure.message or "").strip() or failure.exit_code not in (None, 137):
-        return []
-    if any(error_shapes.is_error_line(line) for _, line in context.lines):
-        return []
-    last = failure.message.strip().splitlines()[-1]
-    return [
-        Finding(
-            Code.OOM_KILLED,
-            "the model server's last log lines (lastFailureInfo) end with no error: it did not "
-            "fail, it was killed, and a kill while loading a model is, as a rule, the OOM killer",
-            (f'lastFailureInfo: its last line, "{shown(last.strip(), 300)}"',),
-            _LAST_STATE.render_from(_model_fields(context)),
-        )
-    ]
-
-
 def _spec_requirement(context: _Context) -> list[Finding]:
     return kube_semantics.spec_requirement(context.lines)
 
@@ -875,7 +847,6 @@ _LAYERS = (
     _api_refusal,
     _ingress,
     _error_shapes,
-    _killed_silently,
     _spec_requirement,
     _uri_without_scheme,
     _request,

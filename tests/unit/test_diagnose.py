@@ -384,22 +384,6 @@ def test_a_ready_isvc_row_among_a_transcript_is_loaded():
     assert str(result.findings[0].code) == "HEALTHY_REQUEST_MISROUTED"
 
 
-def test_a_failure_record_with_no_error_in_it_is_a_kill():
-    """lastFailureInfo's log tail ends mid-load with no error line: killed from outside."""
-    from pytest_kfs.diagnosis.pasted import Pasted, diagnose_pasted, read_text
-
-    pasted = Pasted()
-    status = (
-        "status:\n  modelStatus:\n    lastFailureInfo:\n      message: |\n"
-        "        I1201 10:00:00 server.py:10] Loading model weights from /mnt/models\n"
-        "        I1201 10:00:02 server.py:44] Reading shard 3 of 12\n"
-    )
-    read_text(status, pasted)
-    finding = diagnose_pasted(pasted).findings[0]
-    assert str(finding.code) == "OOM_KILLED", finding
-    assert "lastState.terminated.reason" in finding.fix
-
-
 def test_a_savedmodel_at_the_base_path_is_no_version():
     from pytest_kfs.diagnosis.pasted import Pasted, diagnose_pasted
 
