@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from pytest_kfs.deploy import ModelHandle
     from pytest_kfs.diagnosis.finding import Finding
     from pytest_kfs.kserve.status import ModelState, Verdict
-    from pytest_kfs.reports.terminal import Cause
     from pytest_kfs.wait import WaitResult
 
 
@@ -50,10 +49,11 @@ def answer_repr(message: str, where: str, path: str, lineno: int) -> ReprExcepti
 _WHERE = re.compile(r"\n\n\(\w+ at [^\n]*\)\n\Z")
 
 
-def said_before(report: pytest.TestReport, said: dict[str, Cause]) -> None:
-    """A check's finding is said once: a later test failing for the same cause (the same
-    code and fix, terminal.cause_key) keeps its answer line and says which test shows the
-    evidence (`said`: cause key -> the first answer and the tests, first first)."""
+def said_before(report: pytest.TestReport, said: dict[str, list[str]]) -> None:
+    """A check's finding is said once: a later test failing with the same answer line keeps
+    the line and says which test shows the evidence (`said`: answer -> the tests, first
+    first). The same cause worded another way keeps its own evidence (a failed model's
+    timeline is not a bucket check's); the run's section groups them (cause_lines)."""
     crash = getattr(report.longrepr, "reprcrash", None)
     traceback = getattr(report.longrepr, "reprtraceback", None)
     entries = getattr(traceback, "reprentries", None)
@@ -69,9 +69,7 @@ def said_before(report: pytest.TestReport, said: dict[str, Cause]) -> None:
     if where is None:
         return  # not one of the plugin's own answers
     marker = where.start()
-    from pytest_kfs.reports.terminal import Cause, cause_key
-
-    tests = said.setdefault(cause_key(crash.message), Cause(crash.message)).tests
+    tests = said.setdefault(crash.message, [])
     tests.append(report.nodeid)
     first = tests[0]
     if first != report.nodeid and traceback is not None:
@@ -91,7 +89,7 @@ class KfsReporting:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.started = time.monotonic()
-        self.said: dict[str, Cause] = {}  # a cause -> its first answer and the tests it failed
+        self.said: dict[str, list[str]] = {}  # a check's answer line -> the tests that failed so
 
     @property
     def _controller(self) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import textwrap
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_kfs.diagnosis.finding import Finding
@@ -72,14 +71,6 @@ def cause_key(answer: str) -> str:
     return f"{found['code']} — fix: {found['fix']}" if found else answer
 
 
-@dataclass
-class Cause:
-    """One cause the run's checks failed for: its answer as first said, and the tests."""
-
-    answer: str
-    tests: list[str] = field(default_factory=list)
-
-
 def _wrapped(text: str, width: int) -> list[str]:
     # Words stay whole (a command, an e-mail, a test id): copied, not read, they may run
     # past the width rather than break.
@@ -88,13 +79,14 @@ def _wrapped(text: str, width: int) -> list[str]:
     )
 
 
-def cause_lines(said: Mapping[str, Cause], width: int) -> list[str]:
-    """Failed checks grouped by cause, most tests first, wrapped to `width`: the answer,
-    then the tests it failed."""
+def cause_lines(said: Mapping[str, Sequence[str]], width: int) -> list[str]:
+    """Failed checks grouped by cause (`cause_key`: one cause worded two ways is one), most
+    tests first, wrapped to `width`: the answer as first said, then the tests it failed."""
+    causes: dict[str, tuple[str, list[str]]] = {}
+    for answer, failed in said.items():
+        causes.setdefault(cause_key(answer), (answer, []))[1].extend(failed)
     lines = []
-    for answer, tests in (
-        (cause.answer, cause.tests) for cause in sorted(said.values(), key=lambda c: -len(c.tests))
-    ):
+    for answer, tests in sorted(causes.values(), key=lambda cause: -len(cause[1])):
         lines += _wrapped(answer, width)
         lines.append(f"  failed {len(tests)} test{'s' if len(tests) > 1 else ''}:")
         lines += [f"    {test}" for test in tests]
@@ -241,11 +233,8 @@ def summary_rows(records: Sequence[dict[str, Any]], width: int | None = None) ->
     """The terminal summary: how many are healthy, the root causes, then one row per model
     (of a fleet, per model not loaded); a row wider than `width` puts the state on a line
     of its own, so a CI log at 80 columns keeps model, verdict and finding on one line."""
-    rows = [
-        wrapped
-        for line in [headline(records), *root_causes(records)]
-        for wrapped in (_wrapped(printable(line), width) if width else [printable(line)])
-    ]
+    # A root cause stays one line, whole: the answer a reader greps a CI log for.
+    rows = [printable(line) for line in [headline(records), *root_causes(records)]]
     for record in listed(records):
         top = record["findings"][0]["code"] if record["findings"] else "-"
         took = f"{record['seconds']:.2f}s" if record.get("seconds") is not None else "-"
