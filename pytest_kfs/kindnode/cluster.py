@@ -141,8 +141,3 @@ def wait_ready(name: str, core: Any) -> None:
     """The node Ready, then CoreDNS Running (bounded)."""
     wait_until(f"kind cluster '{name}': the node", lambda: _node_state(core), NODE_READY_SECONDS)
     wait_until(f"kind cluster '{name}': CoreDNS", lambda: _dns_state(core), DNS_READY_SECONDS)
-
-
-def env_for(provider: str) -> dict[str, str]:
-    """The environment kind runs with."""
-    return kind.provider_env(provider)

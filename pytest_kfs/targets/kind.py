@@ -113,7 +113,7 @@ class KindTarget(Target):
         from pytest_kfs.kube import kind
 
         plan = cluster.choose(self.image)
-        env = cluster.env_for(plan.provider)
+        env = kind.provider_env(plan.provider)
         if self.cluster_name in kind.cluster_names(env=env):
             return env, None  # used as it is, never deleted
         cluster.check_image(plan)
