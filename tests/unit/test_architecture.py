@@ -312,3 +312,21 @@ def test_the_readme_layout_names_every_module_and_family():
 
 def re_words(text: str) -> list[str]:
     return re.findall(r"[\w.]+\.py|\w+/", text)
+
+
+def test_every_package_folder_is_listed_for_setuptools() -> None:
+    """A folder missing from pyproject's `packages` is left out of a wheel (and setuptools warns
+    about it at every install): each folder with Python modules or Go sources is listed."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    folders = {
+        ".".join(path.parent.relative_to(ROOT).parts)
+        for pattern in ("*.py", "go.mod")
+        for path in PACKAGE.rglob(pattern)
+        if "__pycache__" not in path.parts
+        and all(part.isidentifier() for part in path.parent.relative_to(ROOT).parts)
+    }
+    assert folders - listed == set()
