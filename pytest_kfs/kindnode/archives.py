@@ -34,20 +34,25 @@ class ImageSpec:
     entrypoint: tuple[str, ...] = ()
     # (link, what it points at)
     links: tuple[tuple[str, str], ...] = ()
+    user: str = ""  # the Dockerfile's USER ("" runs as root)
 
 
 _PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def archive_metadata(
-    tags: tuple[str, ...], layer_digest: str, entrypoint: tuple[str, ...]
+    tags: tuple[str, ...], layer_digest: str, entrypoint: tuple[str, ...], user: str = ""
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """A one-layer image's config and `docker save` manifest entry (config name left to the
     caller): what `ctr images import` reads."""
     config: dict[str, Any] = {
         "architecture": "amd64",
         "os": "linux",
-        "config": {"Env": [_PATH], **({"Entrypoint": list(entrypoint)} if entrypoint else {})},
+        "config": {
+            "Env": [_PATH],
+            **({"Entrypoint": list(entrypoint)} if entrypoint else {}),
+            **({"User": user} if user else {}),
+        },
         "rootfs": {"type": "layers", "diff_ids": [f"sha256:{layer_digest}"]},
     }
     manifest = {"RepoTags": list(tags), "Layers": [f"{layer_digest}/layer.tar"]}
@@ -92,7 +97,7 @@ def write_archive(spec: ImageSpec, target: Path) -> Path:
         return target
     layer = _layer(spec.files, spec.links)
     digest = hashlib.sha256(layer).hexdigest()
-    config, manifest = archive_metadata(spec.tags, digest, spec.entrypoint)
+    config, manifest = archive_metadata(spec.tags, digest, spec.entrypoint, spec.user)
     config_bytes = json.dumps(config).encode()
     config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
     manifest["Config"] = config_name

@@ -44,7 +44,13 @@ _MANIFEST_GLOBS = (
     "config/configmap/inferenceservice.yaml",
     "config/runtimes/*.yaml",
     "config/webhook/manifests.yaml",
+    # what a real cluster needs besides (kind: `kserve.in_cluster`)
+    "config/rbac/*.yaml",
+    "config/manager/*.yaml",
+    "config/webhook/service.yaml",
 )
+# Bumped when the globs change: a cache copied with fewer files is copied again.
+_MANIFEST_LAYOUT = "2"
 
 
 class AssetsMissing(KfsError, RuntimeError):
@@ -77,8 +83,7 @@ def kserve_dir(release: Release) -> Path:
 def kserve_manager(release: Release) -> Path:
     """KServe's manager binary of `release`; AssetsMissing says how to build it."""
     manager = kserve_dir(release) / "manager"
-    manifests = kserve_dir(release) / MANIFESTS
-    if not (manager.is_file() and manifests.is_dir()):
+    if not (manager.is_file() and manifests_current(release)):
         raise AssetsMissing(
             f"KServe {release.version} is not built in {kserve_dir(release)}; build it once with "
             f"`{BUILD_COMMAND} --kserve={release.version}` (needs Go and the Go module proxy)"
@@ -89,6 +94,11 @@ def kserve_manager(release: Release) -> Path:
 def kserve_manifests(release: Release) -> Path:
     """The release's own CRDs, ConfigMap, runtimes and webhook manifests (copied at build)."""
     return kserve_dir(release) / MANIFESTS
+
+
+def manifests_current(release: Release) -> bool:
+    stamp = kserve_manifests(release) / ".layout"
+    return stamp.is_file() and stamp.read_text() == _MANIFEST_LAYOUT
 
 
 def _python(venv: Path) -> str | None:
@@ -330,6 +340,7 @@ def _copy_manifests(module_dir: Path, target: Path) -> None:
     runtimes = module_dir / "config" / "runtimes" / "kustomization.yaml"
     if runtimes.is_file():
         shutil.copyfile(runtimes, partial / "config" / "runtimes" / "kustomization.yaml")
+    (partial / ".layout").write_text(_MANIFEST_LAYOUT)
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
 
@@ -338,7 +349,7 @@ def build_kserve(wanted: Release) -> Path:
     """KServe's manager, its manifests and its image stand-ins for one release; idempotent."""
     target = kserve_dir(wanted)
     _go_build(f"kserve-{wanted.version}", {"manager": f"{MODULE}/cmd/manager"}, target, "-s -w")
-    if not (target / MANIFESTS).is_dir():
+    if not manifests_current(wanted):
         _copy_manifests(_module_dir(MODULE, wanted.version), target / MANIFESTS)
     _build_venv(
         initializer_venv(wanted),
@@ -356,7 +367,7 @@ def build_kserve(wanted: Release) -> Path:
 def _go_lacking(wanted: Release) -> list[str]:
     """The parts Go builds that a run of `wanted` lacks."""
     lacking = [name for name in KUBE_BINARIES if _find_kube_binary(name) is None]
-    if not ((kserve_dir(wanted) / "manager").is_file() and kserve_manifests(wanted).is_dir()):
+    if not ((kserve_dir(wanted) / "manager").is_file() and manifests_current(wanted)):
         lacking.append(f"KServe {wanted.version}'s manager and manifests")
     return lacking
 

@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 _VALIDITY = dt.timedelta(days=2)
+# A kind cluster may be kept (--kfs-keep) and used for weeks: its webhook must keep answering.
+_SERVICE_VALIDITY = dt.timedelta(days=365)
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,10 @@ def _name(common_name: str, organization: str | None = None) -> x509.Name:
 
 
 def _builder(
-    subject: x509.Name, issuer: x509.Name, public_key: rsa.RSAPublicKey
+    subject: x509.Name,
+    issuer: x509.Name,
+    public_key: rsa.RSAPublicKey,
+    validity: dt.timedelta = _VALIDITY,
 ) -> x509.CertificateBuilder:
     now = dt.datetime.now(dt.UTC)
     return (
@@ -59,7 +64,7 @@ def _builder(
         .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + _VALIDITY)
+        .not_valid_after(now + validity)
     )
 
 
@@ -69,12 +74,13 @@ def _write(path: Path, data: bytes) -> Path:
     return path
 
 
-def generate(directory: Path) -> ControlPlanePki:
-    """Write a CA, a loopback serving certificate, an admin client certificate and the SA key."""
+def _new_ca(
+    common_name: str, validity: dt.timedelta = _VALIDITY
+) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     ca_key = _new_key()
-    ca_name = _name("pytest-kfs-ca")
+    ca_name = _name(common_name)
     ca_cert = (
-        _builder(ca_name, ca_name, ca_key.public_key())
+        _builder(ca_name, ca_name, ca_key.public_key(), validity)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -92,6 +98,40 @@ def generate(directory: Path) -> ControlPlanePki:
         )
         .sign(ca_key, hashes.SHA256())
     )
+    return ca_key, ca_cert
+
+
+@dataclass(frozen=True)
+class ServiceCertificate:
+    """A serving certificate for in-cluster DNS names, with its own CA (PEM bytes): what
+    cert-manager's self-signed issuer gives a webhook Service."""
+
+    ca_cert: bytes
+    cert: bytes
+    key: bytes
+
+
+def service_certificate(dns_names: tuple[str, ...]) -> ServiceCertificate:
+    """A throwaway CA and a server certificate for `dns_names` (the first is the subject)."""
+    ca_key, ca_cert = _new_ca("pytest-kfs-webhook-ca", _SERVICE_VALIDITY)
+    key = _new_key()
+    cert = (
+        _builder(_name(dns_names[0]), ca_cert.subject, key.public_key(), _SERVICE_VALIDITY)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(name) for name in dns_names]),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    return ServiceCertificate(ca_cert.public_bytes(pem), cert.public_bytes(pem), _key_pem(key))
+
+
+def generate(directory: Path) -> ControlPlanePki:
+    """Write a CA, a loopback serving certificate, an admin client certificate and the SA key."""
+    ca_key, ca_cert = _new_ca("pytest-kfs-ca")
+    ca_name = ca_cert.subject
 
     serving_key = _new_key()
     serving_cert = (

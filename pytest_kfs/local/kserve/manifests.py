@@ -41,7 +41,7 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _LATEST = re.compile(r'"(kserve/[a-z0-9-]+):latest"')
 
 
-def _documents(path: Path) -> list[dict[str, Any]]:
+def documents(path: Path) -> list[dict[str, Any]]:
     return [doc for doc in yaml.load_all(path.read_text(), Loader=_LOADER) if isinstance(doc, dict)]
 
 
@@ -53,7 +53,7 @@ def crds(folder: Path) -> list[dict[str, Any]]:
     found: dict[str, Any] = {}
     for path in sorted((folder / "config" / "crd").rglob("serving.kserve.io_*.yaml")):
         if path.name in CRD_FILES and "/minimal/" not in path.as_posix():
-            for doc in _documents(path):
+            for doc in documents(path):
                 if doc.get("kind") == "CustomResourceDefinition":
                     found.setdefault(doc["metadata"]["name"], doc)
     partial = parsed.with_name(f".crds.json.{os.getpid()}")
@@ -64,7 +64,7 @@ def crds(folder: Path) -> list[dict[str, Any]]:
 
 def config_map(folder: Path, release: Release) -> dict[str, Any]:
     """`inferenceservice-config` of the release, in the Standard mode, without Istio."""
-    (document,) = _documents(folder / "config" / "configmap" / "inferenceservice.yaml")
+    (document,) = documents(folder / "config" / "configmap" / "inferenceservice.yaml")
     # `_example` is documentation inside the ConfigMap: left as the release wrote it.
     data = {
         key: value if key == "_example" else _LATEST.sub(rf'"\1:{release.version}"', value)
@@ -87,11 +87,11 @@ def config_map(folder: Path, release: Release) -> dict[str, Any]:
 def cluster_serving_runtimes(folder: Path, release: Release) -> list[dict[str, Any]]:
     """The release's ClusterServingRuntimes with kustomize's image mapping applied."""
     runtimes_dir = folder / "config" / "runtimes"
-    kustomization = _documents(runtimes_dir / "kustomization.yaml")[0]
+    kustomization = documents(runtimes_dir / "kustomization.yaml")[0]
     images = {entry["name"]: entry for entry in kustomization.get("images") or []}
     runtimes = []
     for resource in kustomization.get("resources") or []:
-        for doc in _documents(runtimes_dir / resource):
+        for doc in documents(runtimes_dir / resource):
             if doc.get("kind") != "ClusterServingRuntime":
                 continue
             doc = copy.deepcopy(doc)
@@ -117,7 +117,7 @@ def webhook_configurations(folder: Path, base_url: str, ca_pem: bytes) -> list[d
     """The release's webhook configurations, pointed at the manager on loopback."""
     bundle = base64.b64encode(ca_pem).decode()
     configurations = []
-    for doc in _documents(folder / "config" / "webhook" / "manifests.yaml"):
+    for doc in documents(folder / "config" / "webhook" / "manifests.yaml"):
         doc = copy.deepcopy(doc)
         doc["metadata"].pop("creationTimestamp", None)
         for hook in doc.get("webhooks") or []:
