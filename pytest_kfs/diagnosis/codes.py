@@ -29,6 +29,7 @@ class Code(StrEnum):
     S3_ACCESS_DENIED = "S3_ACCESS_DENIED"
     S3_BUCKET_MISSING = "S3_BUCKET_MISSING"
     AZURE_AUTH_FAILED = "AZURE_AUTH_FAILED"
+    HF_ACCESS_DENIED = "HF_ACCESS_DENIED"
     STORAGE_UNREACHABLE = "STORAGE_UNREACHABLE"
     STORAGE_URI_INVALID = "STORAGE_URI_INVALID"
     MODEL_NOT_FOUND = "MODEL_NOT_FOUND"
@@ -47,6 +48,7 @@ class Code(StrEnum):
     RUNTIME_MISSING = "RUNTIME_MISSING"
     RUNTIME_UNSUPPORTED = "RUNTIME_UNSUPPORTED"
     MODEL_LOAD_FAILED = "MODEL_LOAD_FAILED"
+    CONTAINER_EXITED = "CONTAINER_EXITED"
     WEBHOOK_UNAVAILABLE = "WEBHOOK_UNAVAILABLE"
     KSERVE_RECONCILE_FAILED = "KSERVE_RECONCILE_FAILED"
     ADMISSION_DENIED = "ADMISSION_DENIED"
@@ -54,6 +56,7 @@ class Code(StrEnum):
     RBAC_DENIED = "RBAC_DENIED"
     CRD_VERSION_MISSING = "CRD_VERSION_MISSING"
     INGRESS_NOT_CONFIGURED = "INGRESS_NOT_CONFIGURED"
+    MESH_AUTH_DENIED = "MESH_AUTH_DENIED"
     HEALTHY_REQUEST_MISROUTED = "HEALTHY_REQUEST_MISROUTED"
     ROLLOUT_STUCK = "ROLLOUT_STUCK"
     SCALED_TO_ZERO = "SCALED_TO_ZERO"
@@ -135,6 +138,12 @@ CATALOGUE: dict[Code, About] = {
         "Azure Blob Storage refuses the credentials",
         "the secret's `AZURE_*` values, or the container's access",
     ),
+    Code.HF_ACCESS_DENIED: About(
+        "the Hugging Face Hub refuses the download: the repository is gated or private and no "
+        "token reached the container that downloads it, or the token's account has no access",
+        "`HF_TOKEN` from a secret in the downloading container (the storage initializer's too), "
+        "and access granted on the repository's page",
+    ),
     Code.STORAGE_UNREACHABLE: About(
         "the storage endpoint cannot be reached (DNS, refused, timeout, TLS)",
         "egress, proxy, endpoint and TLS annotations",
@@ -199,6 +208,12 @@ CATALOGUE: dict[Code, About] = {
         "missing file, the model's own code not packaged with it)",
         "as quoted",
     ),
+    Code.CONTAINER_EXITED: About(
+        "the serving container exits instead of serving (its command ends, or it dies before "
+        "writing a message): Knative's 'Container failed with:' and nothing after it",
+        "a command that starts a server on the container port; `kubectl logs POD -c "
+        "CONTAINER --previous`",
+    ),
     Code.WEBHOOK_UNAVAILABLE: About(
         "KServe's admission or conversion webhook cannot be called (certificate, endpoints)",
         "KServe's webhook Service, its pods and its certificate",
@@ -229,6 +244,12 @@ CATALOGUE: dict[Code, About] = {
         "Knative never finished programming the route (`IngressNotConfigured`)",
         "the ingress gateway's pods and Service, the net-istio/kourier controller's log, "
         "config-network and config-domain",
+    ),
+    Code.MESH_AUTH_DENIED: About(
+        "an Istio AuthorizationPolicy refuses the traffic to the model (Envoy's `RBAC: access "
+        "denied`): Knative's activator, the prober or the caller is not allowed in",
+        "`kubectl get authorizationpolicies -A`; an ALLOW policy for the caller and the paths "
+        "(`/healthz`, `/metrics`, `/v1/models/*`)",
     ),
     Code.HEALTHY_REQUEST_MISROUTED: About(
         "the request, not the model, is wrong: it reached another host or route, or used the "

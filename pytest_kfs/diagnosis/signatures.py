@@ -22,6 +22,7 @@ INITIALIZER = ("storage-initializer log", "lastFailureInfo", "storage-initialize
 MODEL_SERVER = (
     "kserve-container",
     "user-container",  # KFServing's name for it, before KServe 0.7
+    "kfserving-container",
     "lastFailureInfo",
     "triton",
     "mlserver",
@@ -29,6 +30,8 @@ MODEL_SERVER = (
     "torchserve",
 )
 ANY: tuple[str, ...] = ()
+# The model server's own container (not the initializer, whose message lastFailureInfo may hold).
+SERVER_CONTAINER = tuple(source for source in MODEL_SERVER if source != "lastFailureInfo")
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,28 @@ SIGNATURES: tuple[Signature, ...] = (
         ),
     ),
     Signature(
+        Code.IMAGE_PULL_FAILED,
+        (
+            # A registry's refusal, as go-containerregistry (Knative's digest resolution),
+            # Docker and containerd word it.
+            "unsupported status code 401",
+            "unsupported status code 403",
+            "unauthorized: authentication required",
+            "UNAUTHORIZED: authentication required",
+            "no basic auth credentials",
+        ),
+        "the image registry refuses the credentials it is sent (or gets none): a private "
+        "registry needs a pull secret, which Knative's digest resolution reads from the "
+        "service account too",
+        Command(
+            "kubectl -n {namespace} create secret docker-registry regcred --docker-server="
+            "<registry> --docker-username=<user> --docker-password=<password> && kubectl -n "
+            "{namespace} patch serviceaccount default -p "
+            '\'{{"imagePullSecrets":[{{"name":"regcred"}}]}}\' # the predictor\'s '
+            "service account, if not default"
+        ),
+    ),
+    Signature(
         Code.POD_EVICTED,
         (
             "Usage of EmptyDir volume",
@@ -237,6 +262,26 @@ SIGNATURES: tuple[Signature, ...] = (
         sources=INITIALIZER,
     ),
     Signature(
+        Code.HF_ACCESS_DENIED,
+        (
+            # The Hub's words for a gated or private repository (huggingface_hub's
+            # GatedRepoError, and its message for a download without a token).
+            "You must have access to it and be authenticated",
+            "GatedRepoError",
+            "Cannot access gated repo",
+        ),
+        "the Hugging Face Hub refuses the model's repository: it is gated or private, and the "
+        "container that downloads it sends no token (HF_TOKEN) or one without access",
+        Command(
+            "kubectl -n {namespace} create secret generic hf-secret "
+            "--from-literal=HF_TOKEN=<token> # then give HF_TOKEN from it to the container "
+            "that downloads (the storage "
+            "initializer's env, e.g. its ClusterStorageContainer, not only kserve-container), "
+            "and request access on the model's Hub page"
+        ),
+        near=re.compile(r"restricted|gated|authenticated|Please log in"),
+    ),
+    Signature(
         Code.AZURE_AUTH_FAILED,
         (
             "AuthenticationFailed",
@@ -250,6 +295,21 @@ SIGNATURES: tuple[Signature, ...] = (
             "check AZ_CLIENT_ID / AZ_CLIENT_SECRET / AZ_TENANT_ID (or the SAS) in the service "
             "account's secret, and the container's role assignment"
         ),
+    ),
+    Signature(
+        Code.MODEL_PATH_MISSING,
+        # KFServing's storage code in the model server: the model directory it was handed is
+        # no URI and no existing path, i.e. /mnt/models was never filled.
+        ("are the current available storage type", "Cannot recognize storage type"),
+        "the model server cannot find the model directory it was given: no storage "
+        "initializer ran for this pod (a namespace KServe's pod webhook skips, such as one "
+        "labelled control-plane), so /mnt/models was never filled",
+        Command(
+            "kubectl -n {namespace} get pod -l serving.kserve.io/inferenceservice={name} -o "
+            "jsonpath='{{.items[0].spec.initContainers[*].name}}' # expect "
+            "storage-initializer; deploy into a namespace of your own"
+        ),
+        sources=SERVER_CONTAINER,
     ),
     Signature(
         Code.STORAGE_URI_INVALID,
@@ -294,6 +354,17 @@ SIGNATURES: tuple[Signature, ...] = (
         Command(
             "list the path and fix storageUri (a folder with the model file in the layout "
             "the runtime expects)"
+        ),
+    ),
+    Signature(
+        Code.MODEL_NOT_FOUND,
+        ("no version is available",),
+        "Triton finds no version of the model to load: it loads numbered version directories "
+        "under the model's directory (MODEL/1/model.onnx, with config.pbtxt beside them), and "
+        "the directory {uri} gives has none (or an empty one)",
+        Command(
+            "list the storage path: the model's files must sit in a numbered directory (PATH/1/"
+            "model.onnx), with PATH the storage path of the model; fix the layout or the path"
         ),
     ),
     Signature(
@@ -351,6 +422,19 @@ SIGNATURES: tuple[Signature, ...] = (
         "the GKE metadata server cannot mint tokens: the IAM Service Account "
         "Credentials API is disabled in the project",
         Command("gcloud services enable iamcredentials.googleapis.com --project=<project>"),
+    ),
+    Signature(
+        Code.MODEL_LOAD_FAILED,
+        ("Load model failed:",),
+        "TorchServe's worker process died while loading the model: its handler raised (a file "
+        "or package it needs, a path in it) or the process was killed (memory, GPU memory)",
+        Command(
+            "kubectl -n {namespace} logs -l serving.kserve.io/inferenceservice={name} -c "
+            "kserve-container --tail=200 # the worker's MODEL_LOG lines above say which; "
+            "raise the memory limits if it was killed"
+        ),
+        near=re.compile(r"Worker died|error:"),
+        sources=MODEL_SERVER,
     ),
     Signature(
         Code.MODEL_LOAD_FAILED,
