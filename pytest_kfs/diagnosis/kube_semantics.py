@@ -252,7 +252,9 @@ def refusals(texts: dict[str, str], lines: list[tuple[str, str]]) -> list[tuple[
 def api_refusal(texts: dict[str, str], lines: list[tuple[str, str]]) -> list[Finding]:
     """The API server refused a request: RBAC, a kind it does not serve, an admission
     webhook's denial, or an invalid object."""
-    for source, line in refusals(texts, lines):
+    for source, quoted in refusals(texts, lines):
+        # Quoted inside a JSON or Go string, its quotes are escaped.
+        line = quoted.replace('\\"', '"') if '\\"' in quoted else quoted
         if found := _ADMISSION.search(line):
             return [_admission(source, found)]
         if found := _FORBIDDEN.search(line):
@@ -261,8 +263,37 @@ def api_refusal(texts: dict[str, str], lines: list[tuple[str, str]]) -> list[Fin
             return [_no_kind(source, found)]
         if found := _INVALID.search(line):
             why = line[found.end() :].split("\n", 1)[0]
+            if found["kind"].split(".")[0] not in _USER_KINDS:
+                return [_reconcile(source, found, why)]
             return [_invalid(source, why, f"{found['kind']} {found['name']}")]
     return []
+
+
+# The kinds a user writes; any other object refused is one KServe's controller built.
+_USER_KINDS = frozenset(
+    {
+        "InferenceService",
+        "inferenceservices",
+        "TrainedModel",
+        "InferenceGraph",
+        "ServingRuntime",
+        "ClusterServingRuntime",
+        "Predictor",
+    }
+)
+
+
+def _reconcile(source: str, found: re.Match[str], why: str) -> Finding:
+    what = f"{shown(found['kind'], 253)} {shown(found['name'], 253)}"
+    return Finding(
+        Code.KSERVE_RECONCILE_FAILED,
+        f"KServe's controller cannot reconcile the model: the API server refuses the {what} it "
+        f"built from the InferenceService: {shown(why.strip(), QUOTE_LIMIT)}",
+        (_quoted(source, found.group(0) + why),),
+        "kubectl logs -n kserve deploy/kserve-controller-manager --tail=100 # the object is "
+        "KServe's, not yours: change the InferenceService field it comes from, or run a "
+        "KServe release that builds it right",
+    )
 
 
 def spec_requirement(lines: list[tuple[str, str]]) -> list[Finding]:
@@ -421,3 +452,81 @@ def _ingress(evidence: str, answered: re.Match[str] | None = None) -> Finding:
         (shown(evidence, QUOTE_LIMIT + 100),),
         _PROBE_REFUSED_FIX if answered else _INGRESS_FIX,
     )
+
+
+# -- Istio's mesh, Knative's activator, a revision's container ----------------------------------
+# Envoy's RBAC filter (an Istio AuthorizationPolicy): its body, and its access log's flag.
+_MESH_DENIED = re.compile(r"RBAC: access denied|rbac_access_denied_matched_policy\[[\w.-]{0,200}\]")
+_ACTIVATOR_PROBE = re.compile(r"Failed to probe|Failed probing")
+_NOT_READY_ANSWER = re.compile(r"want \[200\], got 503|got 503|status code 503")
+_EXITED = "Container failed with:"
+_AUTHORIZATION_FIX = (
+    "kubectl get authorizationpolicies -A # an ALLOW policy in the model's namespace must let "
+    "Knative's activator and prober (namespace knative-serving) and the callers reach the "
+    "model's pods, with the paths /healthz, /metrics and /v1/models/* (a Kubeflow profile "
+    "namespace allows only its own users by default)"
+)
+
+
+def mesh_authorization(lines: list[tuple[str, str]]) -> list[Finding]:
+    """An Istio AuthorizationPolicy refuses traffic to the model: Envoy answers 403 with
+    `RBAC: access denied` (or logs rbac_access_denied_matched_policy)."""
+    for source, line in lines:
+        if found := _MESH_DENIED.search(line):
+            return [
+                Finding(
+                    Code.MESH_AUTH_DENIED,
+                    "an Istio AuthorizationPolicy refuses requests to the model's pods (Envoy's "
+                    f"{shown(found.group(0), 200)}): this is the mesh's authorization, not "
+                    "Kubernetes RBAC; Knative's activator and probes, or the caller, are not "
+                    "allowed in",
+                    (_quoted(source, line),),
+                    _AUTHORIZATION_FIX,
+                )
+            ]
+    return []
+
+
+def revision_not_ready(lines: list[tuple[str, str]]) -> list[Finding]:
+    """Knative's activator probes the revision's pods and is answered 503: the queue-proxy's
+    answer while its container is not ready yet."""
+    for source, line in lines:
+        probe = _ACTIVATOR_PROBE.search(line)
+        if probe and _NOT_READY_ANSWER.search(line, probe.end()):
+            return [
+                Finding(
+                    Code.NOT_LOADED_YET,
+                    "the revision's pods are not ready yet: Knative's activator probes them and "
+                    "the queue-proxy answers 503 until the container's readiness probe passes. "
+                    "A start-up longer than the revision's progress deadline (10 minutes by "
+                    "default) has the revision given up before it is ready",
+                    (_quoted(source, line[probe.start() :]),),
+                    "kubectl get pods -n <namespace> -l serving.knative.dev/revision # watch "
+                    "them become ready; for a slow start, set the annotation "
+                    "serving.knative.dev/progress-deadline (e.g. 30m) on the predictor, and a "
+                    "readiness probe that passes once the model is loaded",
+                )
+            ]
+    return []
+
+
+def container_exited(lines: list[tuple[str, str]]) -> list[Finding]:
+    """Knative's revision message `Container failed with: ` and nothing after it: the
+    container ended without a termination message (its command finished, exit code 0, or it
+    died before writing one)."""
+    for source, line in lines:
+        at = line.rfind(_EXITED)
+        rest = line[at + len(_EXITED) :].strip() if at >= 0 else "x"
+        if len(rest) <= 3 and not any(c.isalnum() for c in rest):
+            return [
+                Finding(
+                    Code.CONTAINER_EXITED,
+                    "the serving container exits instead of serving: Knative reports it failed "
+                    "with an empty message, so its command ended (exit code 0: it runs no "
+                    "server) or it died before it could say why",
+                    (_quoted(source, line[max(0, at - 200) :]),),
+                    "kubectl logs <pod> -c <container> --previous # and the image's command: it "
+                    "must start a server listening on the container port, not finish",
+                )
+            ]
+    return []

@@ -779,6 +779,19 @@ def _ingress(context: _Context) -> list[Finding]:
     return kube_semantics.ingress(context.lines, conditions)
 
 
+def _serving_path(context: _Context) -> list[Finding]:
+    """Between the gateway and the container: the mesh's authorization, Knative's activator
+    waiting for a ready pod, a container that exits instead of serving."""
+    for layer in (
+        kube_semantics.mesh_authorization,
+        kube_semantics.container_exited,
+        kube_semantics.revision_not_ready,
+    ):
+        if found := layer(context.lines):
+            return found
+    return []
+
+
 def _error_shapes(context: _Context) -> list[Finding]:
     """Python's and Go's general error shapes, the most telling first."""
     for shape in (
@@ -846,6 +859,7 @@ _RULES = (
 _LAYERS = (
     _api_refusal,
     _ingress,
+    _serving_path,
     _error_shapes,
     _spec_requirement,
     _uri_without_scheme,
