@@ -43,6 +43,16 @@ _LIBRARIES = frozenset(
         "transformers", "uvicorn", "vllm", "xgboost", "yaml",
     }
 )  # fmt: skip
+# The model servers' own packages (TorchServe's is `ts`).
+_SERVERS = frozenset({"ts", "kserve", "kfserving", "mlserver"})
+# rclone (Seldon's and others' model initializers): a remote with no configuration, a source
+# directory that is not there.
+_RCLONE_NO_REMOTE = re.compile(
+    r'Failed to create file system for "(?P<remote>[^"]{1,500})": didn\'t find section in config'
+)
+_RCLONE_NO_SOURCE = re.compile(
+    r"at (?P<path>/[\w./-]{1,500}): error reading source root directory: directory not found"
+)
 # A function that builds a storage client, and words that make it S3's.
 _CLIENT_BUILD = re.compile(r"^_?(?:create|make|get|new|build)_\w{0,40}client$")
 _S3_WORDS = re.compile(r"s3|minio|boto", re.IGNORECASE)
@@ -158,6 +168,8 @@ def import_missing(lines: list[tuple[str, str]]) -> list[Finding]:
         bare = _BARE_IMPORT.search(line)
         if bare and (found := _NO_MODULE.search(bare["text"])):
             return [_import_finding(source, line, found["module"], True, None)]
+        if (found := _NO_MODULE.match(line.strip())) and line.strip()[:1] == "N":
+            return [_import_finding(source, line, found["module"], True, None)]
     return []
 
 
@@ -168,6 +180,10 @@ def _import_finding(
     what = shown(module, 200)
     top = module.split(".")[0]
     library = top in _LIBRARIES
+    if named and top in _SERVERS and "." in module:
+        # The model server's own package lacks a part its configuration or handler names:
+        # the image's version of the server is not the one they were written for.
+        unpickling = False
     if (not named and unpickling) or (
         named and library and "." in module and unpickling is not False
     ):
@@ -353,3 +369,73 @@ def first_error(lines: list[tuple[str, str]]) -> tuple[str, str] | None:
     if found:
         return found[-1].source, found[-1].exception
     return next(((source, line) for source, line in lines if is_error_line(line)), None)
+
+
+def rclone(lines: list[tuple[str, str]]) -> list[Finding]:
+    """rclone copies the model: a remote its configuration (the secret's RCLONE_CONFIG_*
+    variables) does not define, or a source directory that is not there."""
+    for source, line in lines:
+        if found := _RCLONE_NO_REMOTE.search(line):
+            remote = found["remote"]
+            if remote.lower().startswith(("s3:", "s3://", "minio")):
+                return [
+                    Finding(
+                        Code.S3_CREDENTIALS_INVALID,
+                        "rclone has no configuration for the s3 remote of "
+                        f"{shown(remote, 300)}: the secret's RCLONE_CONFIG_S3_* variables "
+                        "(type, endpoint, keys) never reached the container that downloads",
+                        (_quoted(source, line),),
+                        "kubectl describe pod <pod> # the initializer must show 'Environment "
+                        "Variables from' the rclone secret; reference the secret from the "
+                        "deployment (e.g. envSecretRefName) and check its RCLONE_CONFIG_S3_* keys",
+                    )
+                ]
+            return [
+                Finding(
+                    Code.STORAGE_DOWNLOAD_FAILED,
+                    f"rclone has no configuration for the remote of {shown(remote, 300)}: the "
+                    "secret with its RCLONE_CONFIG_* variables is not given to the downloader",
+                    (_quoted(source, line),),
+                    "kubectl describe pod <pod> # reference the rclone secret from the "
+                    "deployment and check its RCLONE_CONFIG_<REMOTE>_* keys",
+                )
+            ]
+        if found := _RCLONE_NO_SOURCE.search(line):
+            return [
+                Finding(
+                    Code.STORAGE_DOWNLOAD_FAILED,
+                    "the download stops on a missing source directory: "
+                    f"{shown(found['path'], 300)} is not there (on a volume: the claim holds "
+                    "no such path)",
+                    (_quoted(source, line),),
+                    "list what the volume or bucket holds and fix the model's URI (for "
+                    "pvc://CLAIM/PATH, PATH is relative to the claim's root)",
+                )
+            ]
+    return []
+
+
+def cut_traceback(lines: list[tuple[str, str]]) -> list[Finding]:
+    """A traceback in the container that downloads the model, cut before its exception line:
+    the download fails, in the last frame shown; what it raised is not in the text."""
+    current: tuple[str, str] | None = None
+    for source, line in lines:
+        if _TRACEBACK in line:
+            current = (source, "")
+        elif current is not None and source == current[0]:
+            if _FRAME.match(line):
+                current = (source, line)
+            elif _EXCEPTION.match(line.strip()) and not line.startswith((" ", "\t")):
+                current = None
+    if current is None or not current[1] or not _in_storage(current[0], current[1]):
+        return []
+    source, frame = current
+    return [
+        Finding(
+            Code.STORAGE_DOWNLOAD_FAILED,
+            "the model's download fails with a Python exception; the traceback is cut before "
+            f"its exception line, so only where is shown: {shown(frame.strip(), 300)}",
+            (_quoted(source, frame),),
+            "kubectl logs <pod> -c storage-initializer # its last line names the exception",
+        )
+    ]

@@ -796,12 +796,14 @@ def _error_shapes(context: _Context) -> list[Finding]:
     """Python's and Go's general error shapes, the most telling first."""
     for shape in (
         error_shapes.import_missing,
+        error_shapes.rclone,
         error_shapes.gpu_driver,
         error_shapes.s3_client_unbuilt,
         error_shapes.tls_failure,
         error_shapes.tf_serving_layout,
         error_shapes.missing_file,
         error_shapes.storage_download,
+        error_shapes.cut_traceback,
     ):
         if found := shape(context.lines):
             return found
