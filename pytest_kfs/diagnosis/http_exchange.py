@@ -158,3 +158,46 @@ def _finding(source: str, exchange: Exchange, model_url: str | None) -> Finding:
         "send Host: that URL's host, POST to /v1/models/<name>:predict (v1) or "
         "/v2/models/<name>/infer (v2)",
     )
+
+
+# A model server's own answer about the model the request names: Triton's and KServe's for a
+# name it does not serve; MLServer's and KServe's for a model still loading.
+_UNKNOWN_MODEL = re.compile(
+    r"[Rr]equest for unknown model: '(?P<a>[^']{1,253})' is not found|"
+    r"Model with name (?P<b>\S{1,253}) does not exist"
+)
+_NOT_READY = re.compile(r"Model (?:with name )?(?P<name>\S{1,253}) is not ready")
+
+
+def model_answer(lines: list[tuple[str, str]]) -> list[Finding]:
+    """The model server answered, about the model the request names: it serves no such name
+    (the request's model name is wrong), or the model is not loaded yet."""
+    for source, line in lines:
+        if found := _UNKNOWN_MODEL.search(line):
+            name = shown(found["a"] or found["b"], 253)
+            return [
+                Finding(
+                    Code.HEALTHY_REQUEST_MISROUTED,
+                    f"the model server answered that it serves no model named {name}: the "
+                    "request reached it, and the model name in its path is not the one the "
+                    "server loaded (the model's directory or config name, not always the "
+                    "InferenceService's name)",
+                    (f'{source}: "{shown(line.strip(), 300)}"',),
+                    "kubectl exec <pod> -c kserve-container -- curl -s localhost:8080/v2/models "
+                    "# or /v1/models: the names it serves; put that name in the request's path",
+                )
+            ]
+        if found := _NOT_READY.search(line):
+            return [
+                Finding(
+                    Code.NOT_LOADED_YET,
+                    f"the model server answered that model {shown(found['name'], 253)} is not "
+                    "ready yet: the request reached a pod before its model had loaded (after a "
+                    "scale from zero, or a readiness probe that passes before the model does)",
+                    (f'{source}: "{shown(line.strip(), 300)}"',),
+                    "retry once the model is loaded; for scale from zero, a readiness probe on "
+                    "the model's own endpoint (/v2/models/NAME/ready) keeps requests away "
+                    "until it is, or set minReplicas: 1",
+                )
+            ]
+    return []

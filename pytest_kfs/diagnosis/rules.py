@@ -837,7 +837,9 @@ def _request(context: _Context) -> list[Finding]:
     state = context.state
     if state.failure or state.ready == "False":
         return []
-    return http_exchange.misrouted(context.evidence.texts, state.url)
+    return http_exchange.misrouted(context.evidence.texts, state.url) or (
+        http_exchange.model_answer(context.lines)
+    )
 
 
 _RULES = (
