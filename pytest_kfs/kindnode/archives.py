@@ -116,6 +116,65 @@ def write_archive(spec: ImageSpec, target: Path) -> Path:
     return target
 
 
+# Never in an image layer (the folders themselves stay, empty): the runtime mounts these, and
+# apt's caches are not the image's.
+_LEFT_OUT = ("dev/", "proc/", "sys/", "run/", "tmp/", "var/cache/apt/", "var/lib/apt/lists/")
+
+
+def _tree_member(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    inside = info.name.removeprefix("./")
+    if any(inside.startswith(prefix) for prefix in _LEFT_OUT):
+        return None
+    if info.isdev():
+        return None
+    return info
+
+
+def write_tree_archive(
+    tree: Path, tags: tuple[str, ...], config: dict[str, Any], target: Path
+) -> Path:
+    """A folder as a one-layer docker-archive at `target`, its owners, modes and links kept;
+    streamed through files (an image of Python and its packages is hundreds of MB)."""
+    partial = target.with_name(target.name + ".partial")
+    layer_path = target.with_name(target.name + ".layer")
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(layer_path, "w", format=tarfile.PAX_FORMAT) as layer:
+        for child in sorted(tree.iterdir()):
+            layer.add(child, arcname=child.name, filter=_tree_member)
+    digest = hashlib.sha256()
+    with layer_path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    layer_digest = digest.hexdigest()
+    image_config: dict[str, Any] = {
+        "architecture": "amd64",
+        "os": "linux",
+        "config": config,
+        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{layer_digest}"]},
+    }
+    config_bytes = json.dumps(image_config).encode()
+    config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
+    manifest = {
+        "Config": config_name,
+        "RepoTags": list(tags),
+        "Layers": [f"{layer_digest}/layer.tar"],
+    }
+    try:
+        with tarfile.open(partial, "w") as archive:
+            archive.add(layer_path, arcname=f"{layer_digest}/layer.tar")
+            for name, data in (
+                (config_name, config_bytes),
+                ("manifest.json", json.dumps([manifest]).encode()),
+            ):
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+    finally:
+        layer_path.unlink()
+    partial.rename(target)
+    return target
+
+
 def parse_ldd(output: str) -> list[str]:
     """The libraries `ldd` names (paths only; the vDSO has none)."""
     found = []

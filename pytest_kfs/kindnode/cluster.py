@@ -16,6 +16,7 @@ from typing import Any
 from pytest_kfs.errors import ClusterError
 from pytest_kfs.kindnode import base, engine
 from pytest_kfs.kube import kind
+from pytest_kfs.untrusted import shown
 
 NODE_READY_SECONDS = 120.0
 DNS_READY_SECONDS = 180.0
@@ -95,8 +96,8 @@ def _node_state(core: Any) -> str | None:
     for node in nodes:
         ready = [c for c in node.status.conditions or () if c.type == "Ready"]
         if not ready or ready[0].status != "True":
-            reason = ready[0].reason if ready else "no Ready condition"
-            return f"node {node.metadata.name} is not Ready ({reason})"
+            reason = (ready[0].reason or "") if ready else "no Ready condition"
+            return f"node {shown(node.metadata.name, 253)} is not Ready ({shown(reason, 200)})"
     return None
 
 
@@ -110,7 +111,9 @@ def _dns_state(core: Any) -> str | None:
         if pod.status.phase != "Running" or not statuses or not all(s.ready for s in statuses):
             waiting = [s.state.waiting.reason for s in statuses if s.state and s.state.waiting]
             detail = ", ".join([pod.status.phase or "Pending", *waiting])
-            return f"CoreDNS pod {pod.metadata.name} is not ready ({detail})"
+            return (
+                f"CoreDNS pod {shown(pod.metadata.name, 253)} is not ready ({shown(detail, 200)})"
+            )
     return None
 
 
