@@ -12,6 +12,8 @@ Left out: the third-party licence files, and the initializer's Kerberos extras (
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -41,6 +43,12 @@ class PythonImage:
     env: tuple[tuple[str, str], ...] = ()
     workdir: str = "/"
     writable: tuple[str, ...] = ()  # folders chowned to kserve (the Dockerfile's chown)
+    # the Dockerfile's `RUN chmod +x` (Go module files carry no execute bit)
+    executables: tuple[str, ...] = ()
+
+    def recipe_key(self) -> str:
+        """A short hash of the recipe: a changed recipe is a new archive, never a stale one."""
+        return hashlib.sha256(repr(self).encode()).hexdigest()[:12]
 
 
 _INITIALIZER_ENTRY = ("/storage-initializer/scripts/initializer-entrypoint",)
@@ -56,6 +64,7 @@ IMAGES: dict[str, tuple[PythonImage, ...]] = {
             (),
             ("storage-initializer",),
             _INITIALIZER_ENTRY,
+            executables=_INITIALIZER_ENTRY,
             workdir="/work",
             writable=("/mnt",),
         ),
@@ -78,6 +87,7 @@ IMAGES: dict[str, tuple[PythonImage, ...]] = {
             (),
             ("storage-initializer",),
             _INITIALIZER_ENTRY,
+            executables=_INITIALIZER_ENTRY,
             workdir="/work",
         ),
         PythonImage(
@@ -118,8 +128,25 @@ def pip_arguments(image: PythonImage, python_dir: Path) -> list[str]:
     return ["install", "--no-cache-dir", "--quiet", *local, *image.requirements]
 
 
+# Inside the build's chroot: the host's trust for reaching PyPI (a proxy may re-sign TLS with a
+# CA of its own), in a file of its own; the image keeps Debian's bundle.
+_BUILD_CA = "/kfs-build-ca.crt"
+
+
+def _host_ca_bundle() -> Path | None:
+    """The CA bundle the host's pip trusts (PIP_CERT, SSL_CERT_FILE, else Debian's)."""
+    for candidate in (os.environ.get("PIP_CERT"), os.environ.get("SSL_CERT_FILE")):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    debian = Path("/etc/ssl/certs/ca-certificates.crt")
+    return debian if debian.is_file() else None
+
+
 def _chroot(root: Path, *command: str, what: str) -> None:
-    progress.run(["chroot", str(root), *command], what, lambda line: False)
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LANG": "C.UTF-8"}
+    if (root / _BUILD_CA.lstrip("/")).is_file():
+        env["PIP_CERT"] = _BUILD_CA
+    progress.run(["chroot", str(root), *command], what, lambda line: False, env=env)
 
 
 def _base(suite: str) -> Path:
@@ -149,15 +176,19 @@ def _base(suite: str) -> Path:
 
 def build(image: PythonImage, release: Release) -> Path:
     """The image as a docker-archive in the release's cache (built once)."""
-    target = assets.kserve_dir(release) / "images" / (image.name.replace("/", "_") + ".tar")
+    file_name = f"{image.name.replace('/', '_')}-{image.recipe_key()}.tar"
+    target = assets.kserve_dir(release) / "images" / file_name
     if target.is_file():
         return target
     python_dir = assets._module_dir(MODULE, release.version) / "python"
     work = target.with_name(target.stem + ".tree")
     shutil.rmtree(work, ignore_errors=True)
+    work.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["cp", "-a", str(_base(image.suite)), str(work)], check=True)
     try:
         shutil.copyfile("/etc/resolv.conf", work / "etc" / "resolv.conf")  # pip reaches PyPI
+        if (bundle := _host_ca_bundle()) is not None:
+            shutil.copyfile(bundle, work / _BUILD_CA.lstrip("/"))
         staged = work / "kfs-src"
         shutil.copytree(python_dir, staged, symlinks=True)
         name = f"{image.name}:{release.version}"
@@ -177,8 +208,11 @@ def build(image: PythonImage, release: Release) -> Path:
         _chroot(work, f"{VENV}/bin/pip", *inside, what=f"{name}: pip install")
         for folder in image.copies:
             shutil.copytree(python_dir / folder, work / folder, symlinks=True)
+        for program in image.executables:
+            (work / program.lstrip("/")).chmod(0o755)
         shutil.rmtree(staged)
         (work / "etc" / "resolv.conf").unlink()
+        (work / _BUILD_CA.lstrip("/")).unlink(missing_ok=True)
         for folder in (image.workdir, *image.writable):
             (work / folder.lstrip("/")).mkdir(parents=True, exist_ok=True)
         for folder in (VENV, *image.writable):

@@ -213,3 +213,13 @@ def export_kubeconfig(
     path.write_text(exported.stdout)
     path.chmod(0o600)
     return path, f"kind-{name}"
+
+
+def load_archive(name: str, archive: Path, env: Mapping[str, str] | None = None) -> None:
+    """`kind load image-archive` into every node of cluster `name` (no registry needed)."""
+    loaded = _run([_kind_binary(), "load", "image-archive", str(archive), "--name", name], 600, env)
+    if loaded.returncode != 0:
+        raise ClusterError(
+            f"`kind load image-archive {archive.name} --name {name}` failed: "
+            f"{first_error_line(loaded.stderr + loaded.stdout)}"
+        )

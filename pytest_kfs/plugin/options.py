@@ -74,6 +74,15 @@ OPTIONS: tuple[Option, ...] = (
         env=False,
     ),
     Option(
+        "kind_install",
+        "install KServe (the release `--kfs-kserve-version` names; default the newest the "
+        "embedded cluster runs) into a kind cluster that lacks it; one `--kfs-kind-create` "
+        "makes gets it anyway.",
+        flag=True,
+        ini=False,
+        env=False,
+    ),
+    Option(
         "kind_image",
         "the node image of a kind cluster `--kfs-kind-create` makes (default: the one "
         "`python -m pytest_kfs.kindnode image` built, when podman holds it, else kind's own).",
@@ -123,8 +132,8 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "kserve_version",
-        "with `local`: the KServe release whose own manager runs "
-        "(`v0.20.0`, default, or `v0.13.1`).",
+        "the KServe release whose own manager runs with `local`, or that a kind cluster "
+        "gets installed (`v0.20.0`, default, or `v0.13.1`).",
         "VERSION",
     ),
     Option(

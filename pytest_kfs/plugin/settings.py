@@ -511,7 +511,11 @@ def _target(sources: Sources) -> Target | None:
     target = parse_target(
         sources["cluster"],
         TargetOptions(
-            sources["kubeconfig"], sources["kind_create"], sources["kind_image"], sources["keep"]
+            kubeconfig=sources["kubeconfig"],
+            kind_create=sources["kind_create"],
+            kind_image=sources["kind_image"],
+            keep=sources["keep"],
+            kind_install=sources["kind_install"],
         ),
     )
     kserve_version = sources.text("kserve_version")
@@ -530,6 +534,7 @@ PARSERS: dict[str, Parser] = {
     "cluster": _cluster,
     "kubeconfig": _option("kubeconfig"),
     "kind_create": lambda sources: sources.flag("kind_create"),
+    "kind_install": lambda sources: sources.flag("kind_install"),
     "timeout_seconds": _option("timeout", parse_timeout, DEFAULT_TIMEOUT_SECONDS),
     "scenario": _option("scenario"),
     "keep": _option("keep", parse_keep, "never"),
@@ -589,6 +594,11 @@ RULES: tuple[Rule, ...] = (
         ("kind_create", "target"),
         _without,
         "--kfs-kind-create needs --kfs-cluster to say which cluster to use",
+    ),
+    Rule(
+        ("kind_install", "target"),
+        _without,
+        "--kfs-kind-install needs --kfs-cluster=kind:<name> to say which cluster to install into",
     ),
     Rule(
         ("kind_image", "target"),

@@ -84,11 +84,11 @@ def open_target(target: Target, shared: Mapping[str, str] | None = None) -> RunC
     if shared and shared.get(SHARED_TARGET) in by_name:
         return by_name[shared[SHARED_TARGET]].attach(shared)
     run = target.open()
-    if not run.cluster.kserve_installed and not run.bare:
+    if not run.cluster.kserve_installed:
         run.close()
         raise ClusterError(
             f"KServe is not installed on {target.describe()} ({run.cluster.address}): the API "
-            "server does not serve serving.kserve.io/v1beta1 InferenceService; install KServe "
-            "there, or use --kfs-cluster=local to rehearse"
+            f"server does not serve serving.kserve.io/v1beta1 InferenceService; "
+            f"{target.kserve_missing_hint()}"
         )
     return run

@@ -36,6 +36,7 @@ class TargetOptions:
     kind_create: bool = False
     kind_image: str | None = None
     keep: str = "never"
+    kind_install: bool = False
 
 
 class LocalCloud(Protocol):
@@ -102,9 +103,6 @@ class RunCluster:
     cloud: LocalCloud | None = None
     embedded: Any = None  # the local target's running cluster (tests read its parts)
     cleanups: list[Callable[[], None]] = field(default_factory=list)
-    # A cluster the run created bare (a new kind cluster): KServe cannot be there yet, so the
-    # run goes on without it (tests of plain objects); tests that need KServe fail on their own.
-    bare: bool = False
     failed: bool = False  # set at the session's end: whether a test failed (--kfs-keep)
 
     @property
@@ -172,6 +170,10 @@ class Target:
             "there"
         )
 
+    def kserve_missing_hint(self) -> str:
+        """What to do when KServe is not installed there (after a semicolon)."""
+        return "install KServe there, or use --kfs-cluster=local to rehearse"
+
     def rehearsal(self) -> Rehearsal | None:
         """The scenarios it can arrange, if any."""
         return None
@@ -184,8 +186,14 @@ def refuse_options(
     kubeconfig: bool = False,
     kind_create: bool = False,
     kind_image: bool = False,
+    kind_install: bool = False,
 ) -> None:
     """SettingsError when the options include one this target does not take."""
+    if options.kind_install and not kind_install:
+        raise SettingsError(
+            f"--kfs-kind-install only applies to kind clusters, not "
+            f"--kfs-cluster={value}; drop it or use --kfs-cluster=kind:<name>"
+        )
     if options.kind_image and not kind_image:
         raise SettingsError(
             f"--kfs-kind-image only applies to kind clusters, not --kfs-cluster={value}; drop "

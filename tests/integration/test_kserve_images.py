@@ -51,6 +51,7 @@ def test_the_image_is_its_dockerfiles(version, image, python_dirs):
     if pythonpath:
         assert ("PYTHONPATH", pythonpath[1]) in image.env
     assert re.search(r"^ARG VENV_PATH=(\S+)", dockerfile, re.M)[1] == model_images.VENV
+    assert re.findall(r"^RUN chmod \+x (\S+)", prod, re.M) == list(image.executables)
     for folder in image.copies:
         assert (python_dir / folder).is_dir(), folder
     for source in image.sources:

@@ -1,8 +1,10 @@
 """The kind target end to end, through real pytest with the plugin: a run with
-`--kfs-cluster=kind:NAME --kfs-kind-create` creates the cluster on podman, a test deploys a plain
-Deployment and Service, gets the pod Running with a pod IP, reaches it by its Service name from
-another pod (CoreDNS, kube-proxy); the cluster is gone after the run. Each way it cannot start
-is one line."""
+`--kfs-cluster=kind:NAME --kfs-kind-create` creates the cluster on podman and installs KServe; a
+test deploys a plain Deployment and Service, gets the pod Running with a pod IP, reaches it by
+its Service name from another pod (CoreDNS, kube-proxy); another has KServe's own manager, in a
+real pod, admit an InferenceService through its webhooks and reconcile it into a predictor
+Deployment; the cluster is gone after the run. A found cluster without KServe gets it with
+`--kfs-kind-install`. Each way it cannot start is one line."""
 
 import subprocess
 import textwrap
@@ -100,6 +102,71 @@ INNER = textwrap.dedent(
         assert phase == "Succeeded", log
         assert f"resolved web -> [{cluster_ip}]" in log
         assert "GET /version: 200" in log and "etcdserver" in log
+
+
+    def test_kserve_admits_and_reconciles_a_model_on_the_node(kfs_cluster):
+        core, apps, custom = kfs_cluster.core, kfs_cluster.apps, kfs_cluster.custom
+        manager = apps.read_namespaced_deployment("kserve-controller-manager", "kserve")
+        assert manager.status.available_replicas == 1
+        image = manager.spec.template.spec.containers[0].image
+        assert image.startswith("kserve/kserve-controller:v"), image
+        custom.create_namespaced_custom_object(
+            "serving.kserve.io", "v1beta1", "default", "inferenceservices",
+            {
+                "apiVersion": "serving.kserve.io/v1beta1",
+                "kind": "InferenceService",
+                "metadata": {"name": "iris"},
+                "spec": {"predictor": {"model": {
+                    "modelFormat": {"name": "sklearn"},
+                    "storageUri": "gs://kfs-samples/models/sklearn/1.0/model",
+                }}},
+            },
+        )
+        # The mutating webhook answered: the stored object carries KServe's defaults.
+        stored = custom.get_namespaced_custom_object(
+            "serving.kserve.io", "v1beta1", "default", "inferenceservices", "iris"
+        )
+        annotations = stored["metadata"].get("annotations") or {}
+        assert annotations.get("serving.kserve.io/deploymentMode") == "Standard", annotations
+
+        def predictor():
+            found = apps.list_namespaced_deployment(
+                "default", label_selector="serving.kserve.io/inferenceservice=iris"
+            ).items
+            return found[0] if found else None
+
+        deployment = wait("KServe's controller made the predictor Deployment", predictor)
+        print("predictor", deployment.metadata.name)
+
+        def initializer_started():
+            pods = core.list_namespaced_pod(
+                "default", label_selector="serving.kserve.io/inferenceservice=iris"
+            ).items
+            for pod in pods:
+                # KServe's pod mutator (a webhook) injected the initializer at pod creation
+                init = pod.spec.init_containers or []
+                assert [c.name for c in init] == ["storage-initializer"], init
+                assert init[0].image == "kserve/storage-initializer:v0.20.0", init[0].image
+                for status in pod.status.init_container_statuses or ():
+                    state = status.state
+                    if state.running or state.terminated or status.restart_count:
+                        return pod.metadata.name
+                    if state.waiting and "Image" in (state.waiting.reason or ""):
+                        raise AssertionError(f"the initializer's image: {state.waiting}")
+            return None
+
+        # KServe's own storage-initializer image, built here, runs in the real pod: its first
+        # log line is the entrypoint's (no Google is reachable from pods yet: it fails after).
+        pod = wait("the storage-initializer started", initializer_started, 180)
+
+        def logged():
+            try:
+                log = core.read_namespaced_pod_log(pod, "default", container="storage-initializer")
+            except client.ApiException:
+                return None
+            return log if "Initializing, args" in log else None
+
+        print(wait("the initializer's first log line", logged, 120))
     """
 )
 
@@ -122,8 +189,8 @@ def test_a_created_cluster_serves_a_service_by_name_and_is_gone_after_the_run(
             timeout=900,
         )
         output = result.stdout.str() + result.stderr.str()
-        result.assert_outcomes(passed=1)
-        assert f"kfs cluster: kind-{name}" in output or "kfs cluster:" in output, output
+        result.assert_outcomes(passed=2)
+        assert f"installing KServe v0.20.0 into kind cluster '{name}'" in output, output
         assert name not in kind_clusters(), "the run did not delete the cluster it created"
     finally:
         if name in kind_clusters():
@@ -149,11 +216,49 @@ def test_a_kept_cluster_outlives_its_run_and_a_found_one_is_used_never_deleted(p
         kept.assert_outcomes(passed=1)
         assert f"kept kind cluster '{name}' (--kfs-keep)" in kept.stderr.str()
         assert name in kind_clusters()
-        # It exists now: used as it is (connected), and, not made by this run, it is not bare:
-        # without KServe the run stops with the target's one line, and the cluster stays.
+        # It exists now, with the KServe the first run installed: used as it is, and kept.
         found = pytester.runpytest_subprocess(*args, timeout=300)
-        line = _one_clear_line(found, f"KServe is not installed on kind cluster '{name}'")
-        assert "https://127.0.0.1:" in line  # it connected
+        found.assert_outcomes(passed=1)
+        assert "installing KServe" not in found.stdout.str() + found.stderr.str()
+        assert name in kind_clusters(), "the run deleted a cluster it did not create"
+    finally:
+        if name in kind_clusters():
+            subprocess.run(["kind", "delete", "cluster", "--name", name], env=kind_env())
+
+
+def test_a_found_cluster_without_kserve_says_how_and_gets_it_with_kind_install(pytester):
+    from pytest_kfs.kindnode import base
+    from pytest_kfs.kube.kind import NO_DEFAULT_CNI_CONFIG
+
+    name = "kfs-bare"
+    assert name not in kind_clusters(), f"kind cluster {name} exists before the test"
+    config = pytester.path / "kind.yaml"
+    config.write_text(NO_DEFAULT_CNI_CONFIG)
+    pytester.makepyfile(KEPT_INNER.replace("CLUSTER", name))
+    args = (f"--kfs-cluster=kind:{name}", "-p", "no:cacheprovider")
+    try:
+        subprocess.run(
+            [
+                "kind",
+                "create",
+                "cluster",
+                "--name",
+                name,
+                "--image",
+                base.IMAGE,
+                "--config",
+                str(config),
+            ],
+            env=kind_env(),
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+        bare = pytester.runpytest_subprocess(*args, timeout=300)
+        line = _one_clear_line(bare, f"KServe is not installed on kind cluster '{name}'")
+        assert "--kfs-kind-install" in line and "https://127.0.0.1:" in line, line
+        installed = pytester.runpytest_subprocess(*args, "--kfs-kind-install", timeout=600)
+        installed.assert_outcomes(passed=1)
         assert name in kind_clusters(), "the run deleted a cluster it did not create"
     finally:
         if name in kind_clusters():

@@ -96,10 +96,32 @@ def test_kinds_line_about_a_name_in_use_is_the_one_shown():
 
 
 def test_the_image_and_keep_reach_the_kind_target_and_no_other():
-    target = parse_target("kind:k", TargetOptions(None, True, "img:1", "always"))
+    target = parse_target(
+        "kind:k", TargetOptions(kind_create=True, kind_image="img:1", keep="always")
+    )
     assert target == KindTarget("k", create=True, image="img:1", keep="always")
     with pytest.raises(SettingsError, match="--kfs-kind-image only applies to kind clusters"):
         parse_target("prod", TargetOptions(kind_image="img:1"))
+
+
+def test_install_and_the_release_reach_the_kind_target_only_when_it_installs():
+    installing = parse_target("kind:k", TargetOptions(kind_install=True))
+    assert installing == KindTarget("k", install=True)
+    assert installing.with_kserve_version("0.13.1").kserve_version == "0.13.1"
+    created = parse_target("kind:k", TargetOptions(kind_create=True))
+    assert created.with_kserve_version("v0.20.0").kserve_version == "v0.20.0"
+    # A found cluster the run does not install into runs the KServe it has.
+    with pytest.raises(SettingsError, match="runs the KServe installed there"):
+        parse_target("kind:k", TargetOptions()).with_kserve_version("v0.20.0")
+    with pytest.raises(SettingsError, match=r"KServe v0\.9\.0 cannot be installed on kind"):
+        installing.with_kserve_version("v0.9.0")
+    with pytest.raises(SettingsError, match="--kfs-kind-install only applies to kind clusters"):
+        parse_target("prod", TargetOptions(kind_install=True))
+
+
+def test_a_found_cluster_without_kserve_is_told_how_to_add_it():
+    hint = KindTarget("k").kserve_missing_hint()
+    assert "--kfs-kind-install" in hint
 
 
 @pytest.mark.parametrize(
