@@ -49,6 +49,7 @@ class Code(StrEnum):
     RUNTIME_UNSUPPORTED = "RUNTIME_UNSUPPORTED"
     MODEL_LOAD_FAILED = "MODEL_LOAD_FAILED"
     CONTAINER_EXITED = "CONTAINER_EXITED"
+    CONTAINER_START_FAILED = "CONTAINER_START_FAILED"
     WEBHOOK_UNAVAILABLE = "WEBHOOK_UNAVAILABLE"
     KSERVE_RECONCILE_FAILED = "KSERVE_RECONCILE_FAILED"
     ADMISSION_DENIED = "ADMISSION_DENIED"
@@ -213,6 +214,12 @@ CATALOGUE: dict[Code, About] = {
         "writing a message): Knative's 'Container failed with:' and nothing after it",
         "a command that starts a server on the container port; `kubectl logs POD -c "
         "CONTAINER --previous`",
+    ),
+    Code.CONTAINER_START_FAILED: About(
+        "the container runtime cannot start the image's command: not executable, not in the "
+        "image, or built for another CPU (runc's `exec: ...`)",
+        "rebuild the image: the file present, `chmod +x`, built for the node's platform; or "
+        "set the container's command to one the image has",
     ),
     Code.WEBHOOK_UNAVAILABLE: About(
         "KServe's admission or conversion webhook cannot be called (certificate, endpoints)",

@@ -73,6 +73,16 @@ _MISSING_FILE = re.compile(
     r"(?:[Nn]o such file or directory|FileNotFoundError)\W{0,5}(?:'(?P<quoted>[^']{1,500})'|"
     r"(?P<path>/[\w./-]{1,500}))?"
 )
+# runc's words when it cannot exec the container's process (containerd's StartError).
+_EXEC_FAILED = re.compile(
+    r'exec: "(?P<command>[^"\n]{1,300})": (?P<why>permission denied|executable file not '
+    r"found in \$PATH|no such file or directory)|(?P<format>exec format error)"
+)
+_EXEC_WHY = {
+    "permission denied": "is not executable in the image (its mode lacks the execute bit)",
+    "executable file not found in $PATH": "is not found on the image's PATH",
+    "no such file or directory": "is not in the image (or its interpreter, the #! line's, is not)",
+}
 _GO_MISSING_FILE = re.compile(r"(?:open|stat|lstat) (?P<path>/[\w./-]{1,500}): no such file")
 # Where a model is downloaded: KServe's storage initializer, ModelMesh's puller.
 _STORAGE_SOURCES = ("storage-initializer", "lastFailureInfo")
@@ -142,6 +152,32 @@ def _in_storage(source: str, line: str) -> bool:
 def _container(source: str) -> str:
     """The container a line's source names; a pasted text names none."""
     return source.removesuffix(" log") if source.endswith(" log") else "the container"
+
+
+def container_start(lines: list[tuple[str, str]]) -> list[Finding]:
+    """The runtime could not exec the container's command (runc: `exec: "X": permission
+    denied`, not found, or `exec format error`): the image, not the model, is at fault."""
+    for source, line in lines:
+        if not (found := _EXEC_FAILED.search(line)):
+            continue
+        if found["format"]:
+            why = "is built for another CPU architecture than the node's (exec format error)"
+            command = "the image's command"
+        else:
+            why = _EXEC_WHY[found["why"]]
+            command = f"the command {shown(found['command'], 300)}"
+        return [
+            Finding(
+                Code.CONTAINER_START_FAILED,
+                f"the container runtime cannot start the container: {command} {why}",
+                (_quoted(source, line),),
+                "kubectl get pod <pod> -o jsonpath='{.spec.initContainers[*].image} "
+                "{.spec.containers[*].image}' # then that image's ENTRYPOINT: rebuild it with "
+                "the file present and executable (`RUN chmod +x`), for the node's platform, or "
+                "set a command the image has",
+            )
+        ]
+    return []
 
 
 def import_missing(lines: list[tuple[str, str]]) -> list[Finding]:

@@ -795,6 +795,7 @@ def _serving_path(context: _Context) -> list[Finding]:
 def _error_shapes(context: _Context) -> list[Finding]:
     """Python's and Go's general error shapes, the most telling first."""
     for shape in (
+        error_shapes.container_start,
         error_shapes.import_missing,
         error_shapes.rclone,
         error_shapes.gpu_driver,

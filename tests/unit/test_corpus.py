@@ -1,13 +1,15 @@
 """Every real case in tests/corpus/ gets its expected top finding and verdict from the offline
-diagnosis (what a user would get from `python -m pytest_kfs diagnose` on the same text)."""
+diagnosis (what a user would get from `python -m pytest_kfs diagnose` on the same text).
+tests/corpus/own/ holds cases from this project's own real clusters (kind), each verbatim."""
 
 import pytest
 
 from pytest_kfs.diagnosis.codes import Code
 
-from .corpus import cases
+from .corpus import CORPUS, cases
 
 CASES = cases()
+OWN = cases(CORPUS / "own")
 
 
 def test_the_corpus_is_real_and_broad():
@@ -28,7 +30,7 @@ def test_the_corpus_is_real_and_broad():
     } <= codes
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+@pytest.mark.parametrize("case", CASES + OWN, ids=[case.name for case in CASES + OWN])
 def test_case(case):
     result = case.diagnose()
     top = result.findings[0]
