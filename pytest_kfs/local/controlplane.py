@@ -240,8 +240,16 @@ def _controller_manager_command(
     ]
 
 
-def start(assets: Assets | None = None) -> ControlPlane:
-    """Start etcd, kube-apiserver and kube-controller-manager; return once the API is ready."""
+def start(
+    assets: Assets | None = None, before_controllers: Callable[[ControlPlane], None] | None = None
+) -> ControlPlane:
+    """Start etcd, kube-apiserver and kube-controller-manager; return once the API is ready.
+
+    `before_controllers` runs once the API answers, before kube-controller-manager starts: what
+    a cluster has before its workloads (CRDs) is then in the garbage collector's first
+    discovery. (Installed later, the collector learns of a kind only at its next resync, 30 s,
+    and until then cannot delete what such an object owns: a deleted InferenceService's pods
+    stayed up to a minute.)"""
     assets = assets or locate()
     sweep_stale_workdirs()
     workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
@@ -254,14 +262,18 @@ def start(assets: Assets | None = None) -> ControlPlane:
         audit_log=workdir / "audit.log",
     )
     try:
-        _start_processes(plane, assets)
+        _start_processes(plane, assets, before_controllers)
     except BaseException:
         plane.stop()
         raise
     return plane
 
 
-def _start_processes(plane: ControlPlane, assets: Assets) -> None:
+def _start_processes(
+    plane: ControlPlane,
+    assets: Assets,
+    before_controllers: Callable[[ControlPlane], None] | None = None,
+) -> None:
     workdir = plane.workdir
     deadline = time.monotonic() + _START_TIMEOUT
     certs = plane.pki = pki.generate(workdir)
@@ -319,6 +331,8 @@ def _start_processes(plane: ControlPlane, assets: Assets) -> None:
     )
 
     _write_kubeconfig(plane.kubeconfig, plane.server, certs)
+    if before_controllers is not None:
+        before_controllers(plane)
     manager_log = workdir / "kube-controller-manager.log"
     manager = processes.spawn(
         _controller_manager_command(assets, certs, plane.kubeconfig), manager_log

@@ -105,12 +105,20 @@ def start_embedded(
     ConfigMap, runtimes) but its manager does not run: nothing writes InferenceService status,
     benchmarks and fleet tests write it themselves."""
     wanted = release(kserve_version)
-    plane = controlplane.start()
+
+    def install(plane: controlplane.ControlPlane) -> None:
+        # Before kube-controller-manager starts: its garbage collector knows KServe's kinds.
+        kserve_manager.install(
+            wanted,
+            config.new_client_from_config(
+                str(plane.kubeconfig), context=controlplane.CONTEXT_NAME, persist_config=False
+            ),
+        )
+
+    plane = controlplane.start(before_controllers=install)
     cluster = EmbeddedCluster(plane, wanted)
     try:
         api_client = cluster.api_client()
-        if not kserve:
-            kserve_manager.install(wanted, api_client)
         if kserve and plane.pki is not None:
             cluster.gcp = LocalGcp(GcpWorld()).start()
             seed_samples(GcpAdmin(cluster.gcp), wanted)
@@ -134,6 +142,7 @@ def start_embedded(
                 plane.pki.ca_cert,
                 plane.pki.serving_cert,
                 plane.pki.serving_key,
+                installed=True,
             )
     except BaseException:
         cluster.stop()

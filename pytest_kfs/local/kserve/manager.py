@@ -114,11 +114,13 @@ def start(
     ca_cert: Path,
     serving_cert: Path,
     serving_key: Path,
+    installed: bool = False,
 ) -> KServeManager:
-    """Install the release's CRDs, ConfigMap and runtimes, start its manager, register its
-    webhooks; returns once the webhooks answer."""
+    """Install the release's CRDs, ConfigMap and runtimes (unless `installed`), start its
+    manager, register its webhooks; returns once the webhooks answer."""
     binary = kserve_manager(release)
-    install(release, api_client)
+    if not installed:
+        install(release, api_client)
     webhook_port, probe_port = processes.free_port(), processes.free_port()
     env = {name: os.environ[name] for name in _INHERITED if name in os.environ}
     env.update(
