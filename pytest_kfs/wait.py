@@ -325,15 +325,24 @@ class _Streams:
         """End the streams now: a thread blocked reading a quiet watch must not outlive the
         wait (threads left running at interpreter exit can crash it)."""
         self.stopped.set()
+        for thread in [*self.threads, self._resyncing]:
+            if thread is None or thread.ident is None:
+                continue
+            # A watch whose request was still on its way when the wait ended opens its
+            # response after this stop: close what is open until the thread is gone (a quiet
+            # stream would otherwise hold it until the join gives up).
+            deadline = time.monotonic() + 2
+            while thread.is_alive() and time.monotonic() < deadline:
+                self._close_watches()
+                thread.join(timeout=0.05)
+
+    def _close_watches(self) -> None:
         for stream in list(self._watches.values()):
             stream.stop()
             response = getattr(stream, "_resp", None)  # the open HTTP response, if any
             if response is not None and hasattr(response, "shutdown"):
                 with contextlib.suppress(OSError, ValueError):  # already closed, or not open
                     response.shutdown()
-        for thread in [*self.threads, self._resyncing]:
-            if thread is not None and thread.ident is not None:
-                thread.join(timeout=2)
 
 
 Message = tuple[str, str, dict[str, Any]]  # (kind, event type, object)
