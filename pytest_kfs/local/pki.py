@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +110,56 @@ class ServiceCertificate:
     ca_cert: bytes
     cert: bytes
     key: bytes
+
+
+# A machine's own CA for Google's host names: built into the kind images that trust it, so it
+# outlives runs (the images are rebuilt when it changes: its fingerprint keys them).
+_MACHINE_CA_VALIDITY = dt.timedelta(days=3650)
+
+
+@dataclass(frozen=True)
+class MachineCa:
+    """A CA kept on this machine (PEM files), and the SHA-256 of its certificate."""
+
+    cert: Path
+    key: Path
+
+    @property
+    def fingerprint(self) -> str:
+        """The certificate's SHA-256, hex (what keys the images that trust it)."""
+        loaded = x509.load_pem_x509_certificate(self.cert.read_bytes())
+        return loaded.fingerprint(hashes.SHA256()).hex()
+
+
+def machine_ca(directory: Path, common_name: str) -> MachineCa:
+    """The CA kept in `directory`, made there once (under a lock: parallel runs agree)."""
+    found = MachineCa(directory / "ca.crt", directory / "ca.key")
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        if not (found.cert.is_file() and found.key.is_file()):
+            key, cert = _new_ca(common_name, _MACHINE_CA_VALIDITY)
+            _write(found.key, _key_pem(key))
+            _write(found.cert, cert.public_bytes(serialization.Encoding.PEM))
+    return found
+
+
+def signed_by(ca: MachineCa, dns_names: tuple[str, ...]) -> tuple[bytes, bytes]:
+    """A server certificate for `dns_names` signed by `ca`: (certificate, key) as PEM."""
+    ca_cert = x509.load_pem_x509_certificate(ca.cert.read_bytes())
+    ca_key = serialization.load_pem_private_key(ca.key.read_bytes(), password=None)
+    assert isinstance(ca_key, rsa.RSAPrivateKey)
+    key = _new_key()
+    cert = (
+        _builder(_name(dns_names[0]), ca_cert.subject, key.public_key(), _SERVICE_VALIDITY)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(name) for name in dns_names]),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
 
 
 def service_certificate(dns_names: tuple[str, ...]) -> ServiceCertificate:

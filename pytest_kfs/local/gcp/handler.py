@@ -17,6 +17,7 @@ class GcpHandler(BaseHTTPRequestHandler):
 
     gcp: GcpState
     protocol_version = "HTTP/1.1"
+    scheme = "http"  # how clients reached it: links in answers point back the same way
 
     def log_message(self, format: str, *args: object) -> None:
         return  # requests are recorded in the access log instead

@@ -32,7 +32,7 @@ class LocalGcp(GcpState):
 
     def start(self) -> LocalGcp:
         """Serve on a free loopback port in a daemon thread."""
-        handler = type("Handler", (_Handler,), {"gcp": self})
+        handler = type("Handler", (GcpRequestHandler,), {"gcp": self})
         self._server = QuietHTTPServer(("127.0.0.1", 0), handler)
         self.port = self._server.server_address[1]
         self.world.token_uri = f"http://127.0.0.1:{self.port}/token"
@@ -46,7 +46,9 @@ class LocalGcp(GcpState):
             self._server = None
 
 
-class _Handler(TokenEndpoint, MetadataServer, IamApi, StorageApi):
+class GcpRequestHandler(TokenEndpoint, MetadataServer, IamApi, StorageApi):
+    """Every face of the local GCP, routed by path."""
+
     def do_GET(self) -> None:
         self._route()
 

@@ -225,7 +225,7 @@ class StorageApi(GcpHandler):
     def _base_url(self) -> str:
         # Links point back where the client called, as Google's do (a proxy stays in the path).
         host = self.headers.get("Host")
-        return f"http://{host}" if host else self.gcp.endpoint
+        return f"{self.scheme}://{host}" if host else self.gcp.endpoint
 
     def _media(self, stored: StoredObject) -> int:
         crc = base64.b64encode(google_crc32c.value(stored.data).to_bytes(4, "big")).decode()
