@@ -112,23 +112,17 @@ class ServiceCertificate:
     key: bytes
 
 
-# A machine's own CA for Google's host names: built into the kind images that trust it, so it
-# outlives runs (the images are rebuilt when it changes: its fingerprint keys them).
+# A machine's own CA for Google's host names: the kind images built here will trust it, so it
+# outlives runs.
 _MACHINE_CA_VALIDITY = dt.timedelta(days=3650)
 
 
 @dataclass(frozen=True)
 class MachineCa:
-    """A CA kept on this machine (PEM files), and the SHA-256 of its certificate."""
+    """A CA kept on this machine (PEM files)."""
 
     cert: Path
     key: Path
-
-    @property
-    def fingerprint(self) -> str:
-        """The certificate's SHA-256, hex (what keys the images that trust it)."""
-        loaded = x509.load_pem_x509_certificate(self.cert.read_bytes())
-        return loaded.fingerprint(hashes.SHA256()).hex()
 
 
 def machine_ca(directory: Path, common_name: str) -> MachineCa:
@@ -144,11 +138,10 @@ def machine_ca(directory: Path, common_name: str) -> MachineCa:
     return found
 
 
-def signed_by(ca: MachineCa, dns_names: tuple[str, ...]) -> tuple[bytes, bytes]:
-    """A server certificate for `dns_names` signed by `ca`: (certificate, key) as PEM."""
-    ca_cert = x509.load_pem_x509_certificate(ca.cert.read_bytes())
-    ca_key = serialization.load_pem_private_key(ca.key.read_bytes(), password=None)
-    assert isinstance(ca_key, rsa.RSAPrivateKey)
+def _server_certificate(
+    ca_key: rsa.RSAPrivateKey, ca_cert: x509.Certificate, dns_names: tuple[str, ...]
+) -> tuple[bytes, bytes]:
+    """A server certificate for `dns_names` (the first is the subject): (cert, key) as PEM."""
     key = _new_key()
     cert = (
         _builder(_name(dns_names[0]), ca_cert.subject, key.public_key(), _SERVICE_VALIDITY)
@@ -162,21 +155,20 @@ def signed_by(ca: MachineCa, dns_names: tuple[str, ...]) -> tuple[bytes, bytes]:
     return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
 
 
+def signed_by(ca: MachineCa, dns_names: tuple[str, ...]) -> tuple[bytes, bytes]:
+    """A server certificate for `dns_names` signed by `ca`: (certificate, key) as PEM."""
+    ca_cert = x509.load_pem_x509_certificate(ca.cert.read_bytes())
+    ca_key = serialization.load_pem_private_key(ca.key.read_bytes(), password=None)
+    if not isinstance(ca_key, rsa.RSAPrivateKey):
+        raise ValueError(f"{ca.key} is not an RSA key")
+    return _server_certificate(ca_key, ca_cert, dns_names)
+
+
 def service_certificate(dns_names: tuple[str, ...]) -> ServiceCertificate:
     """A throwaway CA and a server certificate for `dns_names` (the first is the subject)."""
     ca_key, ca_cert = _new_ca("pytest-kfs-webhook-ca", _SERVICE_VALIDITY)
-    key = _new_key()
-    cert = (
-        _builder(_name(dns_names[0]), ca_cert.subject, key.public_key(), _SERVICE_VALIDITY)
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(name) for name in dns_names]),
-            critical=False,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    return ServiceCertificate(ca_cert.public_bytes(pem), cert.public_bytes(pem), _key_pem(key))
+    cert, key = _server_certificate(ca_key, ca_cert, dns_names)
+    return ServiceCertificate(ca_cert.public_bytes(serialization.Encoding.PEM), cert, key)
 
 
 def generate(directory: Path) -> ControlPlanePki:
