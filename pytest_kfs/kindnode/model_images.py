@@ -226,5 +226,7 @@ def build(image: PythonImage, release: Release) -> Path:
 
 
 def archives(release: Release) -> list[Path]:
-    """Every Python image of the release, built once."""
-    return [build(image, release) for image in IMAGES.get(release.version, ())]
+    """Every Python image of the release, built once (one build per machine at a time: a
+    second run waits, then finds them)."""
+    with assets.build_lock(assets.kserve_dir(release)):
+        return [build(image, release) for image in IMAGES.get(release.version, ())]
