@@ -420,6 +420,13 @@ _INGRESS_FIX = (
 )
 
 
+# Knative's ingress controller (net-istio, net-contour, ...) cannot write what programs the
+# route for the model's Ingress: its own event's words.
+_INGRESS_UNPROGRAMMED = re.compile(
+    r"Failed to (?:create|update) (?:VirtualService|HTTPProxy|Gateway|HTTPRoute)s? [\w./-]{1,300}"
+)
+
+
 def ingress(
     lines: list[tuple[str, str]], conditions: Iterable[tuple[str, str, str]]
 ) -> list[Finding]:
@@ -431,6 +438,8 @@ def ingress(
     for source, line in lines:
         if re.search(r"\bIngressNotConfigured\b", line):
             return [_ingress(_quoted(source, line))]
+        if programming := _INGRESS_UNPROGRAMMED.search(line):
+            return [_ingress(_quoted(source, line[programming.start() :]))]
         if probe := _INGRESS_PROBE.search(line):
             answered = _PROBE_ANSWER.search(line, probe.end())
             return [_ingress(_quoted(source, line[probe.start() :]), answered)]
@@ -460,6 +469,12 @@ _MESH_DENIED = re.compile(r"RBAC: access denied|rbac_access_denied_matched_polic
 _ACTIVATOR_PROBE = re.compile(r"Failed to probe|Failed probing")
 _NOT_READY_ANSWER = re.compile(r"want \[200\], got 503|got 503|status code 503")
 _EXITED = "Container failed with:"
+# A container state Terminated, reason Completed, exit code 0, on one line (a controller's
+# message, or `kubectl describe` joined), and a failure said of it just before.
+_COMPLETED = re.compile(
+    r"Terminated\W{1,5}[Rr]eason:? {0,3}\W?Completed\b[^\n]{0,80}?[Ee]xit[- _]?[Cc]ode\W{1,4}0\b"
+)
+_FAILED_WORD = re.compile(r"\b(?:[Ff]ailed|FAILED)\b")
 _AUTHORIZATION_FIX = (
     "kubectl get authorizationpolicies -A # an ALLOW policy in the model's namespace must let "
     "Knative's activator and prober (namespace knative-serving) and the callers reach the "
@@ -513,20 +528,26 @@ def revision_not_ready(lines: list[tuple[str, str]]) -> list[Finding]:
 def container_exited(lines: list[tuple[str, str]]) -> list[Finding]:
     """Knative's revision message `Container failed with: ` and nothing after it: the
     container ended without a termination message (its command finished, exit code 0, or it
-    died before writing one)."""
+    died before writing one). Or a failure reported of a container whose state is Terminated,
+    reason Completed, exit code 0: its command finished."""
     for source, line in lines:
+        for done in _COMPLETED.finditer(line):
+            if _FAILED_WORD.search(line[max(0, done.start() - 200) : done.start()]):
+                return [_exited(source, line[max(0, done.start() - 200) : done.end()])]
         at = line.rfind(_EXITED)
         rest = line[at + len(_EXITED) :].strip() if at >= 0 else "x"
         if len(rest) <= 3 and not any(c.isalnum() for c in rest):
-            return [
-                Finding(
-                    Code.CONTAINER_EXITED,
-                    "the serving container exits instead of serving: Knative reports it failed "
-                    "with an empty message, so its command ended (exit code 0: it runs no "
-                    "server) or it died before it could say why",
-                    (_quoted(source, line[max(0, at - 200) :]),),
-                    "kubectl logs <pod> -c <container> --previous # and the image's command: it "
-                    "must start a server listening on the container port, not finish",
-                )
-            ]
+            return [_exited(source, line[max(0, at - 200) :])]
     return []
+
+
+def _exited(source: str, quoted: str) -> Finding:
+    return Finding(
+        Code.CONTAINER_EXITED,
+        "the serving container exits instead of serving: it is reported failed with no error "
+        "of its own (an empty message, or Completed with exit code 0), so its command ended "
+        "(it runs no server: a wrong image or command) or it died before it could say why",
+        (_quoted(source, quoted),),
+        "kubectl logs <pod> -c <container> --previous # and the image's command: it must start "
+        "a server listening on the container port, not finish",
+    )

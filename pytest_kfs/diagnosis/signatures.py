@@ -89,6 +89,22 @@ SIGNATURES: tuple[Signature, ...] = (
         near=re.compile(r"failed"),
     ),
     Signature(
+        Code.WEBHOOK_UNAVAILABLE,
+        ("x509: ", "tls: "),
+        "a webhook's serving certificate does not verify for its in-cluster Service (no names "
+        "in it, the wrong names, or an unknown CA): the API server cannot call the webhook, "
+        "so it refuses what the webhook admits",
+        Command(
+            "kubectl get mutatingwebhookconfigurations,validatingwebhookconfigurations # the "
+            "webhook's certificate must carry the Service's DNS name as a subject alternative "
+            "name (a certificate with only a common name is valid for no names since Go 1.15), "
+            "signed by the caBundle the configuration holds (cert-manager's cainjector keeps it "
+            "in step)"
+        ),
+        # The certificate is checked against a webhook's Service: NAME.NAMESPACE.svc.
+        near=re.compile(r"[\w-]{0,60}webhook[\w-]{0,60}\.[\w-]{1,63}\.svc\b"),
+    ),
+    Signature(
         Code.QUOTA_EXCEEDED,
         (
             "exceeded quota",
@@ -143,6 +159,7 @@ SIGNATURES: tuple[Signature, ...] = (
             "ImagePullBackOff",
             "Unable to fetch image",
             "failed to resolve image to digest",
+            "failed to pull and unpack image",  # containerd's words
             "pull access denied",
         ),
         "an image of the predictor cannot be pulled (or, in Knative mode, resolved to a digest)",
@@ -172,6 +189,24 @@ SIGNATURES: tuple[Signature, ...] = (
             "{namespace} patch serviceaccount default -p "
             '\'{{"imagePullSecrets":[{{"name":"regcred"}}]}}\' # the predictor\'s '
             "service account, if not default"
+        ),
+    ),
+    Signature(
+        Code.IMAGE_PULL_FAILED,
+        ("x509: ", "tls: "),
+        "the image registry's TLS certificate is not trusted by the client that pulls or "
+        "resolves the image (a private registry's own CA, or a self-signed certificate)",
+        Command(
+            "add the registry's CA to the nodes' container runtime (containerd: "
+            "/etc/containerd/certs.d/<registry>/ca.crt) and, in Knative mode, to the "
+            "controller's trust (or skip tag resolution for the registry: config-deployment "
+            "registries-skipping-tag-resolving); openssl s_client -connect <registry>:443 "
+            "-showcerts shows the chain"
+        ),
+        # The registry API (OCI distribution): https://HOST/v2/, its manifests and blobs.
+        near=re.compile(
+            r"https?://[\w.-]{1,253}(?::\d{1,5})?/v2/(?:(?:[\w.-]{1,100}/){1,6}"
+            r"(?:manifests|blobs)/[\w:.-]{1,100})?\"?: (?:x509|tls):"
         ),
     ),
     Signature(
