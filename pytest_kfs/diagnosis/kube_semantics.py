@@ -91,6 +91,14 @@ def _container_problem(pod: str, container: dict[str, Any], init: bool) -> PodPr
     if terminated.get("reason") == "Error" and terminated.get("exitCode") != 0:
         detail = terminated.get("message") or exit_meaning(terminated.get("exitCode"))
         return PodProblem(failed, pod, name, detail)
+    if (
+        not init
+        and terminated.get("reason") == "Completed"
+        and terminated.get("exitCode") == 0
+        and waiting.get("reason") == "CrashLoopBackOff"
+    ):
+        # A serving container restarted because its command finished: it runs no server.
+        return PodProblem(Code.CONTAINER_EXITED, pod, name, "Completed, exit code 0")
     if waiting.get("reason") == "CrashLoopBackOff" and not terminated:
         # Only a `kubectl get pods` row says so without the last state: the kubelet restarts
         # a container that keeps failing with a growing back-off.
@@ -439,15 +447,16 @@ def ingress(
         if re.search(r"\bIngressNotConfigured\b", line):
             return [_ingress(_quoted(source, line))]
         if programming := _INGRESS_UNPROGRAMMED.search(line):
-            return [_ingress(_quoted(source, line[programming.start() :]))]
+            why = "its ingress controller cannot write what programs the route (its own error)"
+            return [_ingress(_quoted(source, line[programming.start() :]), why=why)]
         if probe := _INGRESS_PROBE.search(line):
             answered = _PROBE_ANSWER.search(line, probe.end())
             return [_ingress(_quoted(source, line[probe.start() :]), answered)]
     return []
 
 
-def _ingress(evidence: str, answered: re.Match[str] | None = None) -> Finding:
-    why = (
+def _ingress(evidence: str, answered: re.Match[str] | None = None, why: str = "") -> Finding:
+    why = why or (
         f"its probe of the model's host is answered HTTP {answered['status']}, not 200: "
         "something other than the model's route answers it (an authorization policy or "
         "sidecar in the namespace refusing Knative's prober, or another route for the host)"

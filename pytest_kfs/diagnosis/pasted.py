@@ -461,7 +461,7 @@ def evidence(pasted: Pasted) -> Evidence:
         isvc = {**row, **isvc, "status": row["status"]}
     found = Evidence(
         isvc=isvc,
-        pods=pasted.pods or [],
+        pods=pasted.pods if pasted.pods is not None else _pod_rows(pasted.texts),
         events=pasted.events or [],
         texts=dict(pasted.texts),
         unread=set(UNREAD_KINDS),
@@ -482,6 +482,12 @@ def evidence(pasted: Pasted) -> Evidence:
     predictor = (isvc.get("spec") or {}).get("predictor") or {}
     found.service_account_name = predictor.get("serviceAccountName") or "default"
     return found
+
+
+def _pod_rows(texts: dict[str, str]) -> list[dict[str, Any]]:
+    """`kubectl get pods` rows quoted among other text: the states they show (a crash loop,
+    a pull that fails) count, though pods stay unread (a row is not the pod)."""
+    return [obj for text in texts.values() for obj in read_table(text) if obj["kind"] == "Pod"]
 
 
 def _isvc_row(texts: dict[str, str]) -> dict[str, Any] | None:

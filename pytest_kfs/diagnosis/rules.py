@@ -163,6 +163,10 @@ _MODEL_SERVER_LOG = Command(
     "kubectl -n {namespace} logs {pod} -c {container} --previous # check the model file and "
     "format against the runtime"
 )
+_EXITED_LOG = Command(
+    "kubectl -n {namespace} logs {pod} -c {container} --previous # the image's command must "
+    "start a server on the container port, not finish"
+)
 _INITIALIZER_LOG = Command("kubectl -n {namespace} logs {pod} -c storage-initializer")
 _INITIALIZER_LOGS = Command(
     f"kubectl -n {{namespace}} logs -l {ISVC_LABEL}={{name}} -c storage-initializer"
@@ -598,6 +602,21 @@ def _pods(context: _Context) -> list[Finding]:
                     f"container {problem.container} ran out of memory",
                     (f"{problem.container}: OOMKilled ({problem.detail})",),
                     "raise spec.predictor.model.resources.limits.memory",
+                )
+            )
+        elif problem.code == Code.CONTAINER_EXITED:
+            findings.append(
+                Finding(
+                    Code.CONTAINER_EXITED,
+                    f"container {problem.container} exits instead of serving: it completes "
+                    "(exit code 0) and the kubelet restarts it in a loop, so its command runs "
+                    "no server",
+                    (f"{problem.container}: lastState Terminated, {problem.detail}",),
+                    _EXITED_LOG.render(
+                        namespace=context.namespace,
+                        pod=problem.pod,
+                        container=problem.container or "kserve-container",
+                    ),
                 )
             )
         elif problem.code == MODEL_SERVER_FAILED:

@@ -34,7 +34,9 @@ KEY = {
 }
 
 
-def _pod(init_state=None, last_state=None, main_state=None, conditions=None, name=POD):
+def _pod(
+    init_state=None, last_state=None, main_state=None, conditions=None, name=POD, main_last=None
+):
     status = {"phase": "Pending", "conditions": conditions or []}
     if init_state is not None:
         status["initContainerStatuses"] = [
@@ -47,7 +49,12 @@ def _pod(init_state=None, last_state=None, main_state=None, conditions=None, nam
         ]
     if main_state is not None:
         status["containerStatuses"] = [
-            {"name": "kserve-container", "restartCount": 0, "state": main_state, "lastState": {}}
+            {
+                "name": "kserve-container",
+                "restartCount": 0,
+                "state": main_state,
+                "lastState": main_last or {},
+            }
         ]
     return {"metadata": {"name": name}, "status": status}
 
@@ -228,6 +235,13 @@ def test_scale_to_zero_is_informational_and_alone():
             "IMAGE_PULL_FAILED",
         ),
         (_pod(main_state={"terminated": {"reason": "OOMKilled", "exitCode": 137}}), "OOM_KILLED"),
+        (
+            _pod(
+                main_state={"waiting": {"reason": "CrashLoopBackOff"}},
+                main_last={"terminated": {"reason": "Completed", "exitCode": 0}},
+            ),
+            "CONTAINER_EXITED",
+        ),
     ],
 )
 def test_pod_level_causes(pod, code):
@@ -352,6 +366,34 @@ def test_a_lasting_storage_failure_settles_a_wait_and_a_network_blip_does_not():
             '"https://foo.svc:443/convert": dial tcp 10.0.0.1:443: connect: connection refused',
             "WEBHOOK_UNAVAILABLE",
         ),
+        # The registry API's TLS, containerd's pull; a webhook Service's certificate.
+        (
+            "error resolving image references: Get https://r.example.com/v2/: x509: "
+            "certificate signed by unknown authority",
+            "IMAGE_PULL_FAILED",
+        ),
+        (
+            'Get "https://r.example.com/v2/team/app/manifests/1.0": tls: failed to verify '
+            "certificate",
+            "IMAGE_PULL_FAILED",
+        ),
+        ('failed to pull and unpack image "r.example.com/team/app:1.0":', "IMAGE_PULL_FAILED"),
+        (
+            "x509: certificate is not valid for any names, but wanted to match "
+            "my-webhook.my-system.svc",
+            "WEBHOOK_UNAVAILABLE",
+        ),
+        # Knative's ingress controller cannot write the route; a container that completes.
+        (
+            "Warning CreationFailed Failed to create VirtualService ns/m-predictor-mesh: "
+            "Timeout: request did not complete within requested timeout 30s",
+            "INGRESS_NOT_CONFIGURED",
+        ),
+        (
+            "pod[m-abc] failed\n  container state: Terminated, reason: Completed, message , "
+            "exit-code: 0",
+            "CONTAINER_EXITED",
+        ),
         # An answer quoted without curl -v's transcript: Express's page, FastAPI's body.
         ("HTTP/1.1 404 Not Found\nCannot GET /v2/models/m/infer", "HEALTHY_REQUEST_MISROUTED"),
         (
@@ -366,6 +408,40 @@ def test_general_shapes_name_their_cause(text: str, code: str):
 
     result = diagnose_pasted(Pasted(texts={"kubectl": text}))
     assert str(result.findings[0].code) == code, result.findings[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A model's v2 protocol path is not the registry's API.
+        'Post "https://m.example.com/v2/models/m/infer": x509: certificate signed by unknown '
+        "authority",
+        # A storage endpoint's certificate names no webhook.
+        "x509: certificate is not valid for any names, but wanted to match minio.ns.svc",
+        # The storage initializer completes: that is its job, nothing failed.
+        "storage-initializer: Terminated, reason: Completed, exit-code: 0",
+    ],
+)
+def test_look_alikes_are_not_those_shapes(text: str):
+    from pytest_kfs.diagnosis.pasted import Pasted, diagnose_pasted
+
+    result = diagnose_pasted(Pasted(texts={"kubectl": text}))
+    got = str(result.findings[0].code) if result.findings else "-"
+    assert got not in ("IMAGE_PULL_FAILED", "WEBHOOK_UNAVAILABLE", "CONTAINER_EXITED"), got
+
+
+def test_a_ready_isvc_row_with_its_pod_in_an_init_crash_loop_is_not_healthy():
+    from pytest_kfs.diagnosis.pasted import Pasted, diagnose_pasted
+
+    text = (
+        "NAME   URL                          READY   AGE\n"
+        "m      http://m.ns.example.com      True    5m\n"
+        "NAME                         READY   STATUS                  RESTARTS   AGE\n"
+        "m-predictor-00001-abc-def    0/2     Init:CrashLoopBackOff   9          5m\n"
+    )
+    result = diagnose_pasted(Pasted(texts={"kubectl": text}))
+    assert result.verdict == "failed"
+    assert str(result.findings[0].code) == "STORAGE_DOWNLOAD_FAILED"
 
 
 def test_a_ready_isvc_row_among_a_transcript_is_loaded():
