@@ -201,3 +201,44 @@ def model_answer(lines: list[tuple[str, str]]) -> list[Finding]:
                 )
             ]
     return []
+
+
+# The model a request names in its path (v1 and v2 protocols), and the names a model server
+# says it registered or loaded: KServe's Python server, Triton, MLServer.
+_PATH_MODEL = re.compile(
+    r"/v[12]/models/(?P<name>[\w.-]{1,253})(?::(?:predict|explain)\b|/(?:infer|ready)\b)"
+)
+_REGISTERED = re.compile(
+    r"Registering model: (?P<a>[\w.-]{1,253})|successfully loaded '(?P<b>[\w.-]{1,253})'|"
+    r"Loaded model '(?P<c>[\w.-]{1,253})' succ"
+)
+
+
+def unregistered_model(lines: list[tuple[str, str]]) -> list[Finding]:
+    """The request's path names a model the server's own log never registered, while it
+    registered others: the request's model name is wrong."""
+    registered = {
+        found["a"] or found["b"] or found["c"]
+        for source, line in lines
+        if source.endswith(" log")
+        for found in _REGISTERED.finditer(line)
+    }
+    if not registered:
+        return []
+    for source, line in lines:
+        found = _PATH_MODEL.search(line)
+        if found and found["name"] not in registered:
+            served = ", ".join(shown(name, 100) for name in sorted(registered)[:5])
+            return [
+                Finding(
+                    Code.HEALTHY_REQUEST_MISROUTED,
+                    f"the request names model {shown(found['name'], 253)}, but the model "
+                    f"server registered only {served}: the request, not the server, is wrong "
+                    "(the model's name is the one the server registers, not always the "
+                    "InferenceService's)",
+                    (f'{source}: "{shown(line.strip(), 300)}"',),
+                    "kubectl exec <pod> -c kserve-container -- curl -s localhost:8080/v2/models "
+                    "# or /v1/models: the names it serves; put that name in the request's path",
+                )
+            ]
+    return []

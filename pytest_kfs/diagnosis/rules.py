@@ -857,8 +857,10 @@ def _request(context: _Context) -> list[Finding]:
     state = context.state
     if state.failure or state.ready == "False":
         return []
-    return http_exchange.misrouted(context.evidence.texts, state.url) or (
-        http_exchange.model_answer(context.lines)
+    return (
+        http_exchange.misrouted(context.evidence.texts, state.url)
+        or http_exchange.model_answer(context.lines)
+        or http_exchange.unregistered_model(context.lines)
     )
 
 

@@ -444,6 +444,21 @@ def test_a_ready_isvc_row_with_its_pod_in_an_init_crash_loop_is_not_healthy():
     assert str(result.findings[0].code) == "STORAGE_DOWNLOAD_FAILED"
 
 
+def test_a_request_for_a_model_the_server_never_registered():
+    from pytest_kfs.diagnosis.pasted import Pasted, diagnose_pasted
+
+    log = "2023-04-04 15:10:45.771 1 root INFO [register_model():187] Registering model: a-b\n"
+    wrong = Pasted(texts={"kubectl": "curl http://localhost:8080/v1/models/x:predict"})
+    wrong.logs["kserve-container"] = log
+    finding = diagnose_pasted(wrong).findings[0]
+    assert str(finding.code) == "HEALTHY_REQUEST_MISROUTED"
+    assert "a-b" in finding.cause
+    right = Pasted(texts={"kubectl": "curl http://localhost:8080/v1/models/a-b:predict"})
+    right.logs["kserve-container"] = log
+    found = diagnose_pasted(right).findings
+    assert not found or str(found[0].code) != "HEALTHY_REQUEST_MISROUTED"
+
+
 def test_a_ready_isvc_row_among_a_transcript_is_loaded():
     from pytest_kfs.diagnosis.pasted import Pasted, diagnose_pasted
 
