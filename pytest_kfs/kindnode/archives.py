@@ -45,18 +45,62 @@ def archive_metadata(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """A one-layer image's config and `docker save` manifest entry (config name left to the
     caller): what `ctr images import` reads."""
+    return _metadata(tags, layer_digest, _container(entrypoint, user))
+
+
+def _container(entrypoint: tuple[str, ...], user: str) -> dict[str, Any]:
+    """The config's `config` part for a staged image: PATH, and ENTRYPOINT and USER if set."""
+    return {
+        "Env": [_PATH],
+        **({"Entrypoint": list(entrypoint)} if entrypoint else {}),
+        **({"User": user} if user else {}),
+    }
+
+
+def _metadata(
+    tags: tuple[str, ...], layer_digest: str, container: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The image config around `container` (Env, User, Entrypoint, ...) and its manifest entry."""
     config: dict[str, Any] = {
         "architecture": "amd64",
         "os": "linux",
-        "config": {
-            "Env": [_PATH],
-            **({"Entrypoint": list(entrypoint)} if entrypoint else {}),
-            **({"User": user} if user else {}),
-        },
+        "config": container,
         "rootfs": {"type": "layers", "diff_ids": [f"sha256:{layer_digest}"]},
     }
     manifest = {"RepoTags": list(tags), "Layers": [f"{layer_digest}/layer.tar"]}
     return config, manifest
+
+
+def _pack(
+    target: Path,
+    layer: bytes | Path,
+    layer_digest: str,
+    tags: tuple[str, ...],
+    container: dict[str, Any],
+) -> Path:
+    """A docker-archive tarball at `target` (written to a partial file, then renamed)."""
+    config, manifest = _metadata(tags, layer_digest, container)
+    config_bytes = json.dumps(config).encode()
+    config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
+    manifest["Config"] = config_name
+    partial = target.with_name(target.name + ".partial")
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(partial, "w") as archive:
+        layer_name = f"{layer_digest}/layer.tar"
+        if isinstance(layer, Path):
+            archive.add(layer, arcname=layer_name)
+        else:
+            _add_bytes(archive, layer_name, layer)
+        _add_bytes(archive, config_name, config_bytes)
+        _add_bytes(archive, "manifest.json", json.dumps([manifest]).encode())
+    partial.rename(target)
+    return target
+
+
+def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    archive.addfile(info, io.BytesIO(data))
 
 
 def _layer(files: tuple[tuple[str, Path], ...], links: tuple[tuple[str, str], ...] = ()) -> bytes:
@@ -96,24 +140,8 @@ def write_archive(spec: ImageSpec, target: Path) -> Path:
     if target.is_file():
         return target
     layer = _layer(spec.files, spec.links)
-    digest = hashlib.sha256(layer).hexdigest()
-    config, manifest = archive_metadata(spec.tags, digest, spec.entrypoint, spec.user)
-    config_bytes = json.dumps(config).encode()
-    config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
-    manifest["Config"] = config_name
-    partial = target.with_name(target.name + ".partial")
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(partial, "w") as archive:
-        for name, data in (
-            (f"{digest}/layer.tar", layer),
-            (config_name, config_bytes),
-            ("manifest.json", json.dumps([manifest]).encode()),
-        ):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    partial.rename(target)
-    return target
+    container = _container(spec.entrypoint, spec.user)
+    return _pack(target, layer, hashlib.sha256(layer).hexdigest(), spec.tags, container)
 
 
 # Never in an image layer (the folders themselves stay, empty): the runtime mounts these, and
@@ -135,44 +163,19 @@ def write_tree_archive(
 ) -> Path:
     """A folder as a one-layer docker-archive at `target`, its owners, modes and links kept;
     streamed through files (an image of Python and its packages is hundreds of MB)."""
-    partial = target.with_name(target.name + ".partial")
     layer_path = target.with_name(target.name + ".layer")
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(layer_path, "w", format=tarfile.PAX_FORMAT) as layer:
-        for child in sorted(tree.iterdir()):
-            layer.add(child, arcname=child.name, filter=_tree_member)
-    digest = hashlib.sha256()
-    with layer_path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    layer_digest = digest.hexdigest()
-    image_config: dict[str, Any] = {
-        "architecture": "amd64",
-        "os": "linux",
-        "config": config,
-        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{layer_digest}"]},
-    }
-    config_bytes = json.dumps(image_config).encode()
-    config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
-    manifest = {
-        "Config": config_name,
-        "RepoTags": list(tags),
-        "Layers": [f"{layer_digest}/layer.tar"],
-    }
+    layer_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with tarfile.open(partial, "w") as archive:
-            archive.add(layer_path, arcname=f"{layer_digest}/layer.tar")
-            for name, data in (
-                (config_name, config_bytes),
-                ("manifest.json", json.dumps([manifest]).encode()),
-            ):
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                archive.addfile(info, io.BytesIO(data))
+        with tarfile.open(layer_path, "w", format=tarfile.PAX_FORMAT) as layer:
+            for child in sorted(tree.iterdir()):
+                layer.add(child, arcname=child.name, filter=_tree_member)
+        digest = hashlib.sha256()
+        with layer_path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return _pack(target, layer_path, digest.hexdigest(), tags, config)
     finally:
-        layer_path.unlink()
-    partial.rename(target)
-    return target
+        layer_path.unlink(missing_ok=True)
 
 
 def parse_ldd(output: str) -> list[str]:

@@ -191,13 +191,15 @@ def cri_base_spec(default_spec: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
-def debootstrap_command(target: Path) -> list[str]:
-    """The base step's command."""
+def debootstrap_command(
+    target: Path, suite: str = SUITE, packages: tuple[str, ...] = PACKAGES
+) -> list[str]:
+    """A minimal Debian `suite` with `packages` at `target` (by default the node's base)."""
     return [
         "debootstrap",
         "--variant=minbase",
-        f"--include={','.join(PACKAGES)}",
-        SUITE,
+        f"--include={','.join(packages)}",
+        suite,
         str(target),
         MIRROR,
     ]

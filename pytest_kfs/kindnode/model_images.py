@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_kfs.kindnode.archives import write_tree_archive
-from pytest_kfs.kindnode.base import MIRROR
+from pytest_kfs.kindnode.base import debootstrap_command
 from pytest_kfs.local import assets, progress
 from pytest_kfs.local.kserve.releases import MODULE, Release
 
@@ -158,14 +158,7 @@ def _base(suite: str) -> Path:
     shutil.rmtree(partial, ignore_errors=True)
     partial.parent.mkdir(parents=True, exist_ok=True)
     progress.run(
-        [
-            "debootstrap",
-            "--variant=minbase",
-            "--include=python3,python3-venv,ca-certificates",
-            suite,
-            str(partial),
-            MIRROR,
-        ],
+        debootstrap_command(partial, suite, ("python3", "python3-venv", "ca-certificates")),
         f"debootstrap {suite} with python3 for KServe's images",
         lambda line: line.startswith("I: "),
         unit="debootstrap steps",
