@@ -9,6 +9,7 @@ permission problem.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -801,31 +802,42 @@ def _ingress(context: _Context) -> list[Finding]:
 def _serving_path(context: _Context) -> list[Finding]:
     """Between the gateway and the container: the mesh's authorization, Knative's activator
     waiting for a ready pod, a container that exits instead of serving."""
-    for layer in (
-        kube_semantics.mesh_authorization,
-        kube_semantics.container_exited,
-        kube_semantics.revision_not_ready,
-    ):
-        if found := layer(context.lines):
-            return found
-    return []
+    return _first_found(
+        (
+            kube_semantics.mesh_authorization,
+            kube_semantics.container_exited,
+            kube_semantics.revision_not_ready,
+        ),
+        context.lines,
+    )
 
 
 def _error_shapes(context: _Context) -> list[Finding]:
     """Python's and Go's general error shapes, the most telling first."""
-    for shape in (
-        error_shapes.container_start,
-        error_shapes.import_missing,
-        error_shapes.rclone,
-        error_shapes.gpu_driver,
-        error_shapes.s3_client_unbuilt,
-        error_shapes.tls_failure,
-        error_shapes.tf_serving_layout,
-        error_shapes.missing_file,
-        error_shapes.storage_download,
-        error_shapes.cut_traceback,
-    ):
-        if found := shape(context.lines):
+    return _first_found(
+        (
+            error_shapes.container_start,
+            error_shapes.import_missing,
+            error_shapes.rclone,
+            error_shapes.gpu_driver,
+            error_shapes.s3_client_unbuilt,
+            error_shapes.tls_failure,
+            error_shapes.tf_serving_layout,
+            error_shapes.missing_file,
+            error_shapes.storage_download,
+            error_shapes.cut_traceback,
+        ),
+        context.lines,
+    )
+
+
+def _first_found(
+    layers: tuple[Callable[[list[tuple[str, str]]], list[Finding]], ...],
+    lines: list[tuple[str, str]],
+) -> list[Finding]:
+    """The findings of the first layer, in order, that finds any in `lines`."""
+    for layer in layers:
+        if found := layer(lines):
             return found
     return []
 
