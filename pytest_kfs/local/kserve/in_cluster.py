@@ -21,7 +21,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from pytest_kfs.local.kserve.manifests import NAMESPACE, documents
+from pytest_kfs.local.kserve.manifests import NAMESPACE, documents, webhooks_calling
 from pytest_kfs.local.kserve.releases import Release
 from pytest_kfs.local.pki import ServiceCertificate
 
@@ -127,13 +127,13 @@ def webhook_secret(certificate: ServiceCertificate) -> dict[str, Any]:
 def webhook_configurations(folder: Path, ca_pem: bytes) -> list[dict[str, Any]]:
     """config/webhook/manifests.yaml with kustomize's replacements (the Service's name and
     namespace) and the caBundle cert-manager's CA injector would write."""
-    bundle = base64.b64encode(ca_pem).decode()
-    configurations = []
-    for doc in documents(folder / "config" / "webhook" / "manifests.yaml"):
-        doc = _placed(doc)
-        for hook in doc.get("webhooks") or []:
-            service = hook["clientConfig"]["service"]
-            service.update(name=WEBHOOK_SERVICE, namespace=NAMESPACE)
-            hook["clientConfig"]["caBundle"] = bundle
-        configurations.append(doc)
-    return configurations
+    return [
+        _placed(doc)
+        for doc in webhooks_calling(
+            folder,
+            ca_pem,
+            lambda service: {
+                "service": {**service, "name": WEBHOOK_SERVICE, "namespace": NAMESPACE}
+            },
+        )
+    ]

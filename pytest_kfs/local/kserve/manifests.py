@@ -15,6 +15,7 @@ import copy
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -115,16 +116,23 @@ def _resolve_image(image: str, images: dict[str, dict[str, str]], release: Relea
 
 def webhook_configurations(folder: Path, base_url: str, ca_pem: bytes) -> list[dict[str, Any]]:
     """The release's webhook configurations, pointed at the manager on loopback."""
+    return webhooks_calling(
+        folder, ca_pem, lambda service: {"url": base_url.rstrip("/") + service["path"]}
+    )
+
+
+def webhooks_calling(
+    folder: Path, ca_pem: bytes, client_config: Callable[[dict[str, Any]], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The release's webhook configurations (config/webhook/manifests.yaml), each webhook
+    called as `client_config` says from the Service the release names, trusting `ca_pem`."""
     bundle = base64.b64encode(ca_pem).decode()
     configurations = []
     for doc in documents(folder / "config" / "webhook" / "manifests.yaml"):
         doc = copy.deepcopy(doc)
         doc["metadata"].pop("creationTimestamp", None)
         for hook in doc.get("webhooks") or []:
-            service = hook["clientConfig"].pop("service")
-            hook["clientConfig"] = {
-                "url": base_url.rstrip("/") + service["path"],
-                "caBundle": bundle,
-            }
+            service = hook["clientConfig"]["service"]
+            hook["clientConfig"] = {**client_config(service), "caBundle": bundle}
         configurations.append(doc)
     return configurations
