@@ -10,7 +10,6 @@ as /manager, USER 65532. The storage-initializer and sklearnserver: `model_image
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 from kubernetes import client
@@ -114,7 +113,6 @@ def install(
     version: str | None,
     api_client: client.ApiClient,
     env: dict[str, str],
-    wait: Callable[[str, Callable[[], str | None], float], None] = wait_until,
 ) -> str:
     """Load the release's images into kind cluster `name` and apply its install; returns
     what runs there, once the manager is available and its webhooks answer (ClusterError
@@ -143,8 +141,8 @@ def install(
     )
     core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
     what = f"KServe {release.version} in kind cluster '{name}'"
-    wait(f"{what}: its manager", lambda: _manager_state(core, apps), MANAGER_READY_SECONDS)
+    wait_until(f"{what}: its manager", lambda: _manager_state(core, apps), MANAGER_READY_SECONDS)
     apply.apply(api_client, in_cluster.webhook_configurations(folder, certificate.ca_cert))
-    wait(f"{what}: its webhooks", lambda: _webhook_state(api_client), WEBHOOKS_READY_SECONDS)
+    wait_until(f"{what}: its webhooks", lambda: _webhook_state(api_client), WEBHOOKS_READY_SECONDS)
     progress.say(f"pytest-kfs: KServe {release.version} is installed in kind cluster '{name}'")
-    return f"KServe {release.version}, {release.standard_mode} mode"
+    return release.describe()

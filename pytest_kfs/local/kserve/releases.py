@@ -35,7 +35,8 @@ class Release:
         return self.version.lstrip("v")
 
     def describe(self) -> str:
-        """What KServe runs in the embedded cluster, for headers and reports."""
+        """What KServe runs (in the embedded cluster, or installed on kind), for headers and
+        reports."""
         return f"KServe {self.version} (its own manager), {self.standard_mode} mode"
 
     @property
