@@ -34,16 +34,24 @@ _RESOURCES: dict[str, tuple[str, bool]] = {
 }
 
 
-def path_of(manifest: dict[str, Any]) -> str:
-    """The object's REST path (ValueError for a kind not listed)."""
-    kind = manifest.get("kind", "")
+def _resource(kind: str) -> tuple[str, bool]:
     if kind not in _RESOURCES:
         raise ValueError(f"cannot apply a {kind or 'manifest without kind'}: not a known kind")
-    plural, namespaced = _RESOURCES[kind]
+    return _RESOURCES[kind]
+
+
+def namespaced(kind: str) -> bool:
+    """Whether objects of `kind` live in a namespace (ValueError for a kind not listed)."""
+    return _resource(kind)[1]
+
+
+def path_of(manifest: dict[str, Any]) -> str:
+    """The object's REST path (ValueError for a kind not listed)."""
+    plural, in_namespace = _resource(manifest.get("kind", ""))
     version = manifest["apiVersion"]
     prefix = f"/api/{version}" if "/" not in version else f"/apis/{version}"
     metadata = manifest["metadata"]
-    where = f"/namespaces/{metadata['namespace']}" if namespaced else ""
+    where = f"/namespaces/{metadata['namespace']}" if in_namespace else ""
     return f"{prefix}{where}/{plural}/{metadata['name']}"
 
 

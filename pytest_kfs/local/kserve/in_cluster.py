@@ -21,6 +21,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
+from pytest_kfs.kube import apply
 from pytest_kfs.local.kserve.manifests import NAMESPACE, documents, webhooks_calling
 from pytest_kfs.local.kserve.releases import Release
 from pytest_kfs.local.pki import ServiceCertificate
@@ -44,13 +45,6 @@ RBAC_FILES = (
     "leader_election_role.yaml",
     "leader_election_role_binding.yaml",
 )
-_CLUSTER_SCOPED = {
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "Namespace",
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
-}
 
 
 def controller_image(release: Release) -> str:
@@ -64,7 +58,7 @@ def _placed(doc: dict[str, Any]) -> dict[str, Any]:
     metadata = doc.setdefault("metadata", {})
     metadata.pop("creationTimestamp", None)
     metadata["labels"] = {**(metadata.get("labels") or {}), **LABELS}
-    if doc.get("kind") not in _CLUSTER_SCOPED:
+    if apply.namespaced(doc.get("kind", "")):
         metadata["namespace"] = NAMESPACE
     for subject in doc.get("subjects") or []:
         if subject.get("kind") == "ServiceAccount":
