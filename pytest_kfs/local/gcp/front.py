@@ -30,6 +30,8 @@ GOOGLE_HOSTS = (
 )
 METADATA_HOST = "metadata.google.internal"
 TOKEN_URI = "https://oauth2.googleapis.com/token"
+# Google's ports: clients name none (https://storage.googleapis.com, http://metadata...).
+HTTPS_PORT, METADATA_PORT = 443, 80
 # Who a pod is, by its IP: None for an address no pod has.
 Identify = Callable[[str], PodIdentity | None]
 
@@ -95,30 +97,22 @@ class GoogleFront:
         address: str,
         ca: pki.MachineCa,
         identify: Identify,
-        https_port: int = 443,
-        metadata_port: int = 80,
     ) -> None:
         self._gcp = gcp
         self._address = address
         self._ca = ca
         self._identify = identify
-        self._ports = (https_port, metadata_port)
         self._servers: list[QuietHTTPServer] = []
-
-    @property
-    def ports(self) -> tuple[int, int]:
-        """(HTTPS, metadata) as bound (0 asks for free ports)."""
-        return self._ports
 
     def start(self) -> GoogleFront:
         """Serve both faces from daemon threads; key files given out name Google's token URI."""
         self._gcp.world.token_uri = TOKEN_URI
         apis = _TlsServer(
-            (self._address, self._ports[0]), type("Apis", (_GoogleApis,), {"gcp": self._gcp})
+            (self._address, HTTPS_PORT), type("Apis", (_GoogleApis,), {"gcp": self._gcp})
         )
         apis.context = self._tls()
         metadata = QuietHTTPServer(
-            (self._address, self._ports[1]),
+            (self._address, METADATA_PORT),
             type(
                 "Metadata",
                 (_Metadata,),
@@ -127,7 +121,6 @@ class GoogleFront:
         )
         self._servers = [apis.serve_in_background("kfs-google-apis")]
         self._servers.append(metadata.serve_in_background("kfs-google-metadata"))
-        self._ports = (apis.server_address[1], metadata.server_address[1])
         return self
 
     def stop(self) -> None:
